@@ -1,0 +1,330 @@
+// Parsing and validating every setting (see config.h). The whole
+// configuration is checked before the program runs: a wrong value stops the
+// process with one line rather than running it with a different setup.
+#include "config.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "nearest.h"
+
+namespace sd {
+
+const char* const kVariables[] = {
+    "SOCKDIAG_LOG",   "SOCKDIAG_FORMAT",          "SOCKDIAG_LEVEL",     "SOCKDIAG_SUMMARY",
+    "SOCKDIAG_RETRY", "SOCKDIAG_RETRY_TIMEOUT_MS", "SOCKDIAG_RETRY_MAX", "SOCKDIAG_SIGPIPE",
+    "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      nullptr,
+};
+
+namespace {
+
+constexpr std::size_t kVariableCount = sizeof(kVariables) / sizeof(kVariables[0]) - 1;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// One choice among words: "off|error|..." -> index, or an error that lists them.
+bool parse_choice(std::string_view value, const char* const* words, std::size_t n, std::size_t* out,
+                  std::string_view what, std::string* err) {
+  std::string v = lower(trim(value));
+  for (std::size_t i = 0; i < n; ++i) {
+    if (v == words[i]) {
+      *out = i;
+      return true;
+    }
+  }
+  *err = "'" + std::string(value) + "' is not " + std::string(what) + "; accepted: ";
+  for (std::size_t i = 0; i < n; ++i) *err += std::string(i ? ", " : "") + words[i];
+  if (const char* near = nearest_word(v, words, n)) *err += std::string(" (did you mean ") + near + "?)";
+  return false;
+}
+
+bool parse_uint(std::string_view value, uint64_t max, uint64_t* out, std::string* err) {
+  std::string v(trim(value));
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) {
+    *err = "'" + std::string(value) + "' is not a whole number; accepted: 0 to " + std::to_string(max);
+    return false;
+  }
+  errno = 0;
+  unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
+  if (errno == ERANGE || n > max) {
+    *err = "'" + std::string(value) + "' is too large; accepted: 0 to " + std::to_string(max);
+    return false;
+  }
+  *out = n;
+  return true;
+}
+
+// SOCKDIAG_RETRY: "eintr,eagain@recv+send,econnaborted". Each error may be
+// limited to call classes after '@'; without it, to every call it can come from.
+bool parse_retry(std::string_view value, Config* cfg, std::string* err) {
+  static const char* const kErrs[] = {"eintr", "eagain", "econnaborted"};
+  // Where each error can be retried at all (see policy_retry.cpp).
+  const uint32_t allowed[retry_err_count] = {
+      (1u << int(CallClass::connect)) | (1u << int(CallClass::accept)) | (1u << int(CallClass::send)) |
+          (1u << int(CallClass::recv)) | (1u << int(CallClass::poll)),
+      (1u << int(CallClass::accept)) | (1u << int(CallClass::send)) | (1u << int(CallClass::recv)),
+      (1u << int(CallClass::accept)),
+  };
+  for (uint32_t& c : cfg->retry_calls) c = 0;
+  std::string_view rest = value;
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    std::string_view item = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (item.empty()) continue;
+    std::size_t at = item.find('@');
+    std::size_t which = 0;
+    if (!parse_choice(item.substr(0, at), kErrs, 3, &which, "a retryable error", err)) return false;
+    uint32_t calls = allowed[which];
+    if (at != std::string_view::npos) {
+      calls = 0;
+      std::string_view list = item.substr(at + 1);
+      while (!list.empty()) {
+        std::size_t plus = list.find('+');
+        std::string name(trim(list.substr(0, plus)));
+        list = plus == std::string_view::npos ? std::string_view() : list.substr(plus + 1);
+        CallClass cls;
+        if (!call_class_from_name(name, &cls)) {
+          *err = "'" + name + "' in '" + std::string(item) +
+                 "' is not a call; accepted: connect, accept, send, recv, poll (or a libc name such as recvfrom)";
+          return false;
+        }
+        if (!(allowed[which] & (1u << int(cls)))) {
+          *err = std::string(kErrs[which]) + " cannot be retried for " + call_class_name(cls) + " (in '" +
+                 std::string(item) + "'); " +
+                 (which == retry_eagain ? "EAGAIN is waited out on accept, send and recv only (from connect it "
+                                          "means no free local port, which waiting does not cure)"
+                  : which == retry_econnaborted ? "ECONNABORTED comes from accept only"
+                                                : "EINTR is retried on connect, accept, send, recv and poll");
+          return false;
+        }
+        calls |= 1u << int(cls);
+      }
+    }
+    cfg->retry_calls[which] |= calls;
+  }
+  return true;
+}
+
+struct Setting {
+  const char* key;  // in a config file; the variable is SOCKDIAG_ + upper case
+  bool (*apply)(std::string_view value, Config* cfg, std::string* rules, std::string* err);
+};
+
+const Setting kSettings[] = {
+    {"log",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       v = trim(v);
+       if (v.empty() || v.size() >= sizeof(c->log)) {
+         *err = v.empty() ? "the value is empty; accepted: stderr, or a file path (%p becomes the pid)"
+                          : "the value is longer than " + std::to_string(sizeof(c->log) - 1) + " bytes";
+         return false;
+       }
+       std::memcpy(c->log, v.data(), v.size());
+       c->log[v.size()] = '\0';
+       return true;
+     }},
+    {"format",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       static const char* const kWords[] = {"text", "json"};
+       std::size_t i;
+       if (!parse_choice(v, kWords, 2, &i, "a format", err)) return false;
+       c->format = static_cast<Format>(i);
+       return true;
+     }},
+    {"level",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       static const char* const kWords[] = {"off", "error", "info", "debug", "trace"};
+       std::size_t i;
+       if (!parse_choice(v, kWords, 5, &i, "a level", err)) return false;
+       c->level = static_cast<Level>(i);
+       return true;
+     }},
+    {"summary",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       static const char* const kWords[] = {"0", "1", "no", "yes", "off", "on", "false", "true"};
+       v = trim(v);
+       if (!v.empty() && v.front() == '/') {
+         if (v.size() >= sizeof(c->summary_path)) {
+           *err = "the value is longer than " + std::to_string(sizeof(c->summary_path) - 1) + " bytes";
+           return false;
+         }
+         std::memcpy(c->summary_path, v.data(), v.size());
+         c->summary_path[v.size()] = '\0';
+         c->summary = true;
+         return true;
+       }
+       std::size_t i;
+       if (!parse_choice(v, kWords, 8, &i, "a yes/no value or an absolute file path", err)) return false;
+       c->summary = i % 2 == 1;
+       return true;
+     }},
+    {"retry", [](std::string_view v, Config* c, std::string*, std::string* err) { return parse_retry(v, c, err); }},
+    {"retry_timeout_ms",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       uint64_t n;
+       if (!parse_uint(v, 86400000, &n, err)) return false;
+       c->retry_timeout_ms = static_cast<uint32_t>(n);
+       return true;
+     }},
+    {"retry_max",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       uint64_t n;
+       if (!parse_uint(v, 1000000000, &n, err)) return false;
+       c->retry_max = static_cast<uint32_t>(n);
+       return true;
+     }},
+    {"sigpipe",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       static const char* const kWords[] = {"ignore", "keep"};
+       std::size_t i;
+       if (!parse_choice(v, kWords, 2, &i, "a SIGPIPE mode", err)) return false;
+       c->sigpipe = static_cast<SigpipeMode>(i);
+       return true;
+     }},
+    {"seed",
+     [](std::string_view v, Config* c, std::string*, std::string* err) {
+       uint64_t n;
+       if (!parse_uint(v, UINT64_MAX, &n, err)) return false;
+       c->seed = n;
+       c->seed_set = true;
+       return true;
+     }},
+    {"inject",
+     [](std::string_view v, Config*, std::string* rules, std::string*) {
+       if (!rules->empty()) *rules += '\n';
+       *rules += std::string(v);
+       return true;
+     }},
+};
+
+std::string variable_of(const char* key) {
+  std::string name = "SOCKDIAG_";
+  for (const char* p = key; *p; ++p) name += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+  return name;
+}
+
+const Setting* setting_for_key(std::string_view key) {
+  for (const Setting& s : kSettings)
+    if (key == s.key) return &s;
+  return nullptr;
+}
+
+// SOCKDIAG_CONFIG: "key = value" lines, '#' comments; `inject = RULE` may repeat.
+bool parse_file(const char* path, Config* cfg, std::string* rules, std::string* err) {
+  FILE* f = std::fopen(path, "re");
+  if (!f) {
+    *err = std::string("SOCKDIAG_CONFIG: cannot read '") + path + "': " + std::strerror(errno);
+    return false;
+  }
+  char* line = nullptr;
+  std::size_t cap = 0;
+  ssize_t n;
+  int lineno = 0;
+  bool ok = true;
+  while (ok && (n = getline(&line, &cap, f)) >= 0) {
+    ++lineno;
+    std::string_view text(line, static_cast<std::size_t>(n));
+    text = trim(text.substr(0, text.find_first_of("#\n")));
+    if (text.empty()) continue;
+    std::string where = std::string(path) + ":" + std::to_string(lineno);
+    std::size_t eq = text.find('=');
+    if (eq == std::string_view::npos) {
+      *err = where + ": expected 'key = value', got '" + std::string(text) + "'";
+      ok = false;
+      break;
+    }
+    std::string key = lower(trim(text.substr(0, eq)));
+    const Setting* s = setting_for_key(key);
+    if (!s) {
+      static const char* keys[sizeof(kSettings) / sizeof(kSettings[0])];
+      for (std::size_t i = 0; i < sizeof(kSettings) / sizeof(kSettings[0]); ++i) keys[i] = kSettings[i].key;
+      *err = where + ": unknown setting '" + key + "'; accepted: log, format, level, summary, retry, "
+             "retry_timeout_ms, retry_max, sigpipe, seed, inject";
+      if (const char* near = nearest_word(key, keys, sizeof(keys) / sizeof(keys[0])))
+        *err += std::string(" (did you mean ") + near + "?)";
+      ok = false;
+      break;
+    }
+    std::string value_err;
+    if (!s->apply(text.substr(eq + 1), cfg, rules, &value_err)) {
+      *err = where + ": " + key + ": " + value_err;
+      ok = false;
+    }
+  }
+  std::free(line);
+  std::fclose(f);
+  return ok;
+}
+
+}  // namespace
+
+bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Config* out, std::string* error) {
+  Config cfg;
+  std::string rules;
+
+  // A misspelt variable would silently leave its setting out.
+  for (const char* const* e = environ_names; e && *e; ++e) {
+    std::string_view name(*e);
+    if (name.substr(0, 9) != "SOCKDIAG_") continue;
+    bool known = false;
+    for (std::size_t i = 0; i < kVariableCount; ++i) known = known || name == kVariables[i];
+    if (!known) {
+      *error = "sockdiag: unknown variable " + std::string(name) + "; accepted: SOCKDIAG_LOG, SOCKDIAG_FORMAT, "
+               "SOCKDIAG_LEVEL, SOCKDIAG_SUMMARY, SOCKDIAG_RETRY, SOCKDIAG_RETRY_TIMEOUT_MS, SOCKDIAG_RETRY_MAX, "
+               "SOCKDIAG_SIGPIPE, SOCKDIAG_INJECT, SOCKDIAG_CONFIG, SOCKDIAG_SEED";
+      if (const char* near = nearest_word(name, kVariables, kVariableCount))
+        *error += std::string(" (did you mean ") + near + "?)";
+      return false;
+    }
+  }
+
+  // The file first: a variable set in the environment overrides it.
+  if (const char* path = get("SOCKDIAG_CONFIG", ctx)) {
+    std::string err;
+    if (!*path) {
+      *error = "sockdiag: SOCKDIAG_CONFIG is empty; accepted: the path of a settings file";
+      return false;
+    }
+    if (!parse_file(path, &cfg, &rules, &err)) {
+      *error = "sockdiag: " + err;
+      return false;
+    }
+  }
+  std::string file_rules = rules;
+  for (const Setting& s : kSettings) {
+    std::string var = variable_of(s.key);
+    const char* value = get(var.c_str(), ctx);
+    if (!value) continue;
+    std::string err;
+    if (std::string_view(s.key) == "inject") {
+      // Rules from the variable come first: they are the most specific.
+      rules = value;
+      if (!file_rules.empty()) rules += "\n" + file_rules;
+      continue;
+    }
+    if (!s.apply(value, &cfg, &rules, &err)) {
+      *error = "sockdiag: " + var + ": " + err;
+      return false;
+    }
+  }
+
+  *out = cfg;
+  return true;
+}
+
+}  // namespace sd

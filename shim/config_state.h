@@ -1,0 +1,19 @@
+// The configuration in force in this process, set once before main.
+#pragma once
+#include "config.h"
+
+namespace sd {
+
+// Written once by init (start-up, before other threads exist in practice),
+// read everywhere after.
+extern Config g_config;
+inline const Config& config() { return g_config; }
+
+// Hooks that run before our constructor (from other libraries'
+// constructors) see the defaults until it has run.
+void ensure_init();
+
+// A cheap test for the hot path: is every intercepted call recorded?
+extern bool g_trace;
+
+}  // namespace sd

@@ -1,0 +1,248 @@
+// fd and connection tracking (see fdtable.h).
+#include "fdtable.h"
+
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "interpose.h"
+
+namespace sd {
+namespace {
+
+constexpr int kChunkBits = 12;
+constexpr int kChunkSize = 1 << kChunkBits;
+constexpr int kChunks = kMaxTrackedFd >> kChunkBits;
+
+std::atomic<Conn*> g_chunks[kChunks];
+std::atomic<int> g_high_fd{-1};  // highest fd ever tracked: bounds the epoll scan
+
+Conn* chunk_for(int fd, bool allocate) {
+  if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxTrackedFd)) return nullptr;
+  std::atomic<Conn*>& slot = g_chunks[fd >> kChunkBits];
+  Conn* c = slot.load(std::memory_order_acquire);
+  if (c || !allocate) return c;
+  // mmap, not malloc: socket() may be called from a signal handler. Zeroed
+  // pages are valid entries (Kind::unknown), and untouched pages cost no RSS.
+  void* mem = mmap(nullptr, sizeof(Conn) * kChunkSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  Conn* fresh = static_cast<Conn*>(mem);
+  if (slot.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) return fresh;
+  munmap(mem, sizeof(Conn) * kChunkSize);  // another thread won the race
+  return c;
+}
+
+void reset(Conn* c, Kind kind, uint32_t flags, uint64_t now) {
+  c->kind.store(static_cast<uint8_t>(kind), std::memory_order_relaxed);
+  c->flags.store(flags, std::memory_order_relaxed);
+  c->tx.store(0, std::memory_order_relaxed);
+  c->rx.store(0, std::memory_order_relaxed);
+  c->opened_ns.store(now, std::memory_order_relaxed);
+  c->closed_peer_ns.store(0, std::memory_order_relaxed);
+  c->peer_addr[0].store(0, std::memory_order_relaxed);
+  c->peer_addr[1].store(0, std::memory_order_relaxed);
+  c->peer_meta.store(0, std::memory_order_relaxed);
+  c->epoll_data.store(0, std::memory_order_relaxed);
+}
+
+void note_high(int fd) {
+  int high = g_high_fd.load(std::memory_order_relaxed);
+  while (fd > high && !g_high_fd.compare_exchange_weak(high, fd, std::memory_order_relaxed)) {
+  }
+}
+
+template <class Fn>
+auto real_call(Call c) {
+  return reinterpret_cast<Fn>(g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed)
+                                  ?: resolve_real(c));
+}
+
+}  // namespace
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::unknown: return "unknown";
+    case Kind::not_socket: return "not-socket";
+    case Kind::tcp4: return "tcp4";
+    case Kind::tcp6: return "tcp6";
+    case Kind::udp4: return "udp4";
+    case Kind::udp6: return "udp6";
+    case Kind::unix_stream: return "unix-stream";
+    case Kind::unix_dgram: return "unix-dgram";
+    case Kind::unix_seqpacket: return "unix-seqpacket";
+    case Kind::raw4: return "raw4";
+    case Kind::raw6: return "raw6";
+    case Kind::netlink: return "netlink";
+    case Kind::other: return "socket";
+  }
+  return "unknown";
+}
+
+uint64_t now_mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Conn* find_conn(int fd) {
+  Conn* c = chunk_for(fd, false);
+  return c ? &c[fd & (kChunkSize - 1)] : nullptr;
+}
+
+Conn* get_conn(int fd) {
+  Conn* c = chunk_for(fd, true);
+  return c ? &c[fd & (kChunkSize - 1)] : nullptr;
+}
+
+Kind kind_from(int domain, int type) {
+  type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  switch (domain) {
+    case AF_INET:
+      return type == SOCK_STREAM ? Kind::tcp4 : type == SOCK_DGRAM ? Kind::udp4 : type == SOCK_RAW ? Kind::raw4 : Kind::other;
+    case AF_INET6:
+      return type == SOCK_STREAM ? Kind::tcp6 : type == SOCK_DGRAM ? Kind::udp6 : type == SOCK_RAW ? Kind::raw6 : Kind::other;
+    case AF_UNIX:
+      return type == SOCK_STREAM ? Kind::unix_stream : type == SOCK_DGRAM ? Kind::unix_dgram
+             : type == SOCK_SEQPACKET ? Kind::unix_seqpacket : Kind::other;
+    case AF_NETLINK:
+      return Kind::netlink;
+    default:
+      return Kind::other;
+  }
+}
+
+void track_socket(int fd, Kind kind, uint32_t flags, uint64_t now_ns) {
+  Conn* c = get_conn(fd);
+  if (!c) return;
+  reset(c, kind, flags, now_ns);
+  note_high(fd);
+}
+
+void forget_fd(int fd) {
+  if (Conn* c = find_conn(fd)) c->kind.store(static_cast<uint8_t>(Kind::unknown), std::memory_order_relaxed);
+}
+
+void forget_range(unsigned first, unsigned last) {
+  int high = g_high_fd.load(std::memory_order_relaxed);
+  if (high < 0) return;
+  if (last > static_cast<unsigned>(high)) last = static_cast<unsigned>(high);
+  for (unsigned fd = first; fd <= last; ++fd) forget_fd(static_cast<int>(fd));
+}
+
+void copy_fd(int from, int to) {
+  Conn* src = find_conn(from);
+  Kind k = src ? src->get_kind() : Kind::unknown;
+  if (!is_socket(k)) {
+    forget_fd(to);
+    return;
+  }
+  Conn* dst = get_conn(to);
+  if (!dst) return;
+  // A dup names the same socket: its history is shared from here on, as a
+  // snapshot (the kernel keeps one socket; we keep per-fd counters).
+  dst->kind.store(static_cast<uint8_t>(k), std::memory_order_relaxed);
+  dst->flags.store(src->flags.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->tx.store(src->tx.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->rx.store(src->rx.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->opened_ns.store(src->opened_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->closed_peer_ns.store(src->closed_peer_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->peer_addr[0].store(src->peer_addr[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->peer_addr[1].store(src->peer_addr[1].load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->peer_meta.store(src->peer_meta.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->epoll_data.store(0, std::memory_order_relaxed);
+  note_high(to);
+}
+
+Kind classify(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return Kind::not_socket;
+  using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
+  auto gso = real_call<GetSockOpt>(Call::getsockopt);
+  int domain = 0, type = 0;
+  socklen_t len = sizeof(domain);
+  if (gso(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return Kind::other;
+  len = sizeof(type);
+  if (gso(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Kind::other;
+  return kind_from(domain, type);
+}
+
+Kind kind_of(int fd) {
+  // get_conn, not find_conn: the answer "not a socket" must be remembered,
+  // or every write to stdout would ask the kernel again.
+  Conn* c = get_conn(fd);
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  if (k != Kind::unknown) return k;
+  int saved = errno;
+  k = classify(fd);
+  errno = saved;
+  if (k == Kind::not_socket) {
+    if (c) c->kind.store(static_cast<uint8_t>(Kind::not_socket), std::memory_order_relaxed);
+    return k;
+  }
+  // A socket we did not see created (inherited, SCM_RIGHTS): its history
+  // starts now, and its timeouts are unknown until asked.
+  track_socket(fd, k, cf_rcvtimeo | cf_sndtimeo | cf_established, now_mono_ns());
+  return k;
+}
+
+void set_peer(Conn* c, const sockaddr* addr, socklen_t len) {
+  if (!c || !addr) return;
+  uint64_t words[2] = {0, 0};
+  uint32_t meta = 0;
+  if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    std::memcpy(words, &in->sin_addr, 4);
+    meta = (AF_INET << 16) | ntohs(in->sin_port);
+  } else if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    std::memcpy(words, &in6->sin6_addr, 16);
+    meta = (AF_INET6 << 16) | ntohs(in6->sin6_port);
+  } else {
+    return;  // unix peers are asked for live (getpeername) when reported
+  }
+  c->peer_addr[0].store(words[0], std::memory_order_relaxed);
+  c->peer_addr[1].store(words[1], std::memory_order_relaxed);
+  c->peer_meta.store(meta, std::memory_order_relaxed);
+}
+
+bool cached_peer(const Conn* c, sockaddr_storage* out, socklen_t* len) {
+  if (!c) return false;
+  uint32_t meta = c->peer_meta.load(std::memory_order_relaxed);
+  if (meta == 0) return false;
+  uint64_t words[2] = {c->peer_addr[0].load(std::memory_order_relaxed),
+                       c->peer_addr[1].load(std::memory_order_relaxed)};
+  std::memset(out, 0, sizeof(*out));
+  int family = static_cast<int>(meta >> 16);
+  uint16_t port = htons(static_cast<uint16_t>(meta & 0xffff));
+  if (family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(out);
+    in->sin_family = AF_INET;
+    in->sin_port = port;
+    std::memcpy(&in->sin_addr, words, 4);
+    *len = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(out);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = port;
+    std::memcpy(&in6->sin6_addr, words, 16);
+    *len = sizeof(sockaddr_in6);
+  }
+  return true;
+}
+
+int fd_of_epoll_data(uint64_t data) {
+  int high = g_high_fd.load(std::memory_order_relaxed);
+  for (int fd = 0; fd <= high; ++fd) {
+    Conn* c = find_conn(fd);
+    if (c && is_socket(c->get_kind()) && c->epoll_data.load(std::memory_order_relaxed) == data) return fd;
+  }
+  return -1;
+}
+
+}  // namespace sd

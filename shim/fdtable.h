@@ -1,0 +1,85 @@
+// fd and connection tracking: which fds are sockets, of what kind, with which
+// peer, and the history of each connection (bytes, age, state).
+#pragma once
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace sd {
+
+enum class Kind : uint8_t {
+  unknown = 0,  // never seen (inherited by exec, received by SCM_RIGHTS...): classified lazily
+  not_socket,
+  tcp4, tcp6, udp4, udp6, unix_stream, unix_dgram, unix_seqpacket, raw4, raw6, netlink, other,
+};
+const char* kind_name(Kind);
+inline bool is_socket(Kind k) { return k >= Kind::tcp4; }
+inline bool is_inet(Kind k) { return k >= Kind::tcp4 && k <= Kind::udp6; }
+
+enum ConnFlag : uint32_t {
+  cf_connect_pending = 1u << 0,  // non-blocking connect returned EINPROGRESS
+  cf_established = 1u << 1,      // connect succeeded, or accepted
+  cf_listening = 1u << 2,
+  cf_err_pending = 1u << 3,      // poll/epoll reported POLLERR; the reason is not read yet
+  cf_eof_seen = 1u << 4,         // recv returned 0 once (reported once)
+  cf_rcvtimeo = 1u << 5,         // SO_RCVTIMEO set: EAGAIN may be the program's own timeout
+  cf_sndtimeo = 1u << 6,
+  cf_reset = 1u << 7,            // aborted by an injected reset
+  cf_eof_forced = 1u << 8,       // an injected end of stream: recv keeps returning 0
+  cf_peer_closed = 1u << 9,      // EPIPE/ECONNRESET met: later calls are explained by it
+};
+
+// One fd's entry. All fields are atomics (relaxed): hooks on many threads
+// read and write them without locks; a torn view only affects a diagnostic.
+struct Conn {
+  std::atomic<uint8_t> kind;
+  std::atomic<uint32_t> flags;
+  std::atomic<uint64_t> tx, rx;        // bytes sent / received so far
+  std::atomic<uint64_t> opened_ns;     // CLOCK_MONOTONIC when created
+  std::atomic<uint64_t> closed_peer_ns;  // when the peer was seen gone (0: never)
+  std::atomic<uint64_t> peer_addr[2];  // the peer's address, v4 in the first 4 bytes
+  std::atomic<uint32_t> peer_meta;     // family << 16 | port (host order)
+  std::atomic<uint64_t> epoll_data;    // last epoll_event.data registered for the fd
+
+  Kind get_kind() const { return static_cast<Kind>(kind.load(std::memory_order_relaxed)); }
+  bool has(uint32_t f) const { return flags.load(std::memory_order_relaxed) & f; }
+  void set(uint32_t f) { flags.fetch_or(f, std::memory_order_relaxed); }
+  void clear(uint32_t f) { flags.fetch_and(~f, std::memory_order_relaxed); }
+};
+
+// Highest fd tracked + 1; entries are allocated in chunks on first use (mmap,
+// so that creating a socket from a signal handler never calls malloc).
+constexpr int kMaxTrackedFd = 1 << 20;
+
+// The entry of `fd`, or nullptr when its chunk was never allocated (an fd
+// libsockdiag never saw being created) or it is out of range. No allocation.
+Conn* find_conn(int fd);
+// The entry of `fd`, allocating its chunk; nullptr only if out of range or
+// out of memory.
+Conn* get_conn(int fd);
+
+// A socket was created at fd (socket, accept, socketpair): a fresh entry.
+void track_socket(int fd, Kind kind, uint32_t flags, uint64_t now_ns);
+// `fd` is being closed or replaced: forget it BEFORE the real close, since
+// another thread may get the same number back at once.
+void forget_fd(int fd);
+void forget_range(unsigned first, unsigned last);
+// dup/dup2/dup3/F_DUPFD: `to` now names the same socket as `from`.
+void copy_fd(int from, int to);
+// The kind of a socket fd, asking the kernel (fstat, SO_TYPE, SO_DOMAIN).
+Kind classify(int fd);
+// Kind of `fd`, classifying it lazily (cold paths only: it may make syscalls).
+Kind kind_of(int fd);
+Kind kind_from(int domain, int type);
+
+void set_peer(Conn*, const sockaddr* addr, socklen_t len);
+// The cached peer as a sockaddr; false when none was recorded.
+bool cached_peer(const Conn*, sockaddr_storage* out, socklen_t* len);
+
+// Reverse lookup of an epoll event to its fd (cold: a scan; -1 when unknown).
+int fd_of_epoll_data(uint64_t data);
+
+uint64_t now_mono_ns();
+
+}  // namespace sd

@@ -1,0 +1,55 @@
+// The exported hooks: one definition per line of hooks.def, all alike. Each
+// binds to the real function, lets nested calls through untouched (the
+// library's own, the resolver's, a signal handler's inside a hook), and
+// hands the call to its group's observer (observe.h).
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "interpose.h"
+#include "observe.h"
+
+// The fortified entry points exist only in fortify headers; the hooks are
+// compiled without _FORTIFY_SOURCE, so they are declared here.
+extern "C" {
+ssize_t __recv_chk(int, void*, size_t, size_t, int);
+ssize_t __recvfrom_chk(int, void*, size_t, size_t, int, struct sockaddr*, socklen_t*);
+ssize_t __read_chk(int, void*, size_t, size_t);
+int __poll_chk(struct pollfd*, nfds_t, int, size_t);
+int __ppoll_chk(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*, size_t);
+}
+
+namespace sd {
+template <Call C, class Fn, class... A>
+inline auto hook(A... a) {
+  Fn real = reinterpret_cast<Fn>(real_ptr<C>());
+  Guard guard;
+  if (!guard.outermost()) return real(a...);
+  return observe<C>(real, a...);
+}
+}  // namespace sd
+
+#define SD_EXPORT __attribute__((visibility("default")))
+
+#define SD_HOOK(group, ret, name, params, args) \
+  extern "C" SD_EXPORT ret name params { return sd::hook<sd::Call::name, ret(*) params> args; }
+
+// fcntl's third argument is read the way glibc reads it: one pointer-sized
+// word, which the kernel narrows for the int-valued commands.
+#define SD_HOOK_VA(group, ret, name, params, args)      \
+  extern "C" SD_EXPORT ret name params {                \
+    va_list ap;                                         \
+    va_start(ap, cmd);                                  \
+    void* arg = va_arg(ap, void*);                      \
+    va_end(ap);                                         \
+    return sd::hook<sd::Call::name, ret(*) params> args; \
+  }
+
+#include "hooks.def"

@@ -1,0 +1,84 @@
+// Start-up and shut-down of the library: configuration before main, the
+// fork handler, and the exit summary.
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config_state.h"
+#include "interpose.h"
+#include "log.h"
+#include "policy_retry.h"
+#include "report.h"
+#include "summary.h"
+
+namespace sd {
+
+Config g_config;
+bool g_trace = false;
+
+namespace {
+
+std::atomic<int> g_state{0};  // 0: not started, 1: starting, 2: ready
+
+const char* lookup_env(const char* name, void*) { return getenv(name); }
+
+void after_fork_child() { summary_after_fork(); }
+
+// Refused settings: one line on stderr, then the process stops before main
+// with EX_CONFIG rather than running without what the user asked for.
+[[noreturn]] void refuse(const std::string& message) {
+  std::string line = message + " (stopping before main, exit status " + std::to_string(kConfigErrorStatus) + ")\n";
+  using WriteFn = ssize_t (*)(int, const void*, size_t);
+  reinterpret_cast<WriteFn>(real_ptr<Call::write>())(STDERR_FILENO, line.data(), line.size());
+  _exit(kConfigErrorStatus);
+}
+
+}  // namespace
+
+void ensure_init() {
+  if (g_state.load(std::memory_order_acquire) == 2) return;
+  int expected = 0;
+  // Another thread is starting the library: this call uses the defaults.
+  if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
+  resolve_all();
+  init_call_classes();
+  Config cfg;
+  // Secure-execution mode (setuid, setcap): the environment belongs to
+  // whoever started the program, so nothing is read from it.
+  if (!getauxval(AT_SECURE)) {
+    std::vector<std::string> names;
+    for (char** e = environ; e && *e; ++e) {
+      if (std::strncmp(*e, "SOCKDIAG_", 9) != 0) continue;
+      const char* eq = std::strchr(*e, '=');
+      names.emplace_back(*e, eq ? static_cast<std::size_t>(eq - *e) : std::strlen(*e));
+    }
+    std::vector<const char*> name_ptrs;
+    for (const std::string& n : names) name_ptrs.push_back(n.c_str());
+    name_ptrs.push_back(nullptr);
+    std::string error;
+    if (!parse_config(lookup_env, nullptr, name_ptrs.data(), &cfg, &error)) refuse(error);
+  }
+  g_config = cfg;
+  g_trace = cfg.level >= Level::trace;
+  retry_configure();
+  log_open(g_config);
+  pthread_atfork(nullptr, nullptr, after_fork_child);
+  g_state.store(2, std::memory_order_release);
+}
+
+}  // namespace sd
+
+__attribute__((constructor)) static void sockdiag_start() { sd::ensure_init(); }
+
+// Runs after the program's atexit handlers and static destructors (the
+// library was initialised before the program, so it is finalised after it);
+// nothing is destroyed here, so their socket calls still work.
+__attribute__((destructor)) static void sockdiag_stop() {
+  if (sd::config().summary) sd::write_summary();
+}

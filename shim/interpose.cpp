@@ -1,0 +1,50 @@
+// Binding each hook to the function it replaces.
+#include "interpose.h"
+
+#include <dlfcn.h>
+
+namespace sd {
+
+thread_local unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
+
+std::atomic<void*> g_real[kCallCount];
+
+namespace {
+constexpr const char* kNames[] = {
+#define SD_HOOK(group, ret, name, params, args) #name,
+#include "hooks.def"
+#undef SD_HOOK
+};
+
+// Our own definition of each hooked name, so that we never bind to ourselves
+// (RTLD_NEXT can come back to us if the library is loaded twice).
+void* own_address(Call c) {
+  Dl_info self{};
+  static const int anchor = 0;
+  if (!dladdr(&anchor, &self)) return nullptr;
+  void* handle = dlopen(self.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+  if (!handle) return nullptr;
+  void* p = dlsym(handle, kNames[static_cast<std::size_t>(c)]);
+  dlclose(handle);
+  return p;
+}
+}  // namespace
+
+const char* call_name(Call c) { return kNames[static_cast<std::size_t>(c)]; }
+
+void* resolve_real(Call c) {
+  const char* name = kNames[static_cast<std::size_t>(c)];
+  void* p = dlsym(RTLD_NEXT, name);
+  if (p == nullptr || p == own_address(c)) p = dlsym(RTLD_DEFAULT, name);
+  if (p == own_address(c)) p = nullptr;
+  // Two threads may race here: both store the same address, no lock needed.
+  if (p) g_real[static_cast<std::size_t>(c)].store(p, std::memory_order_relaxed);
+  return p;
+}
+
+void resolve_all() {
+  for (std::size_t i = 0; i < kCallCount; ++i)
+    if (!g_real[i].load(std::memory_order_relaxed)) resolve_real(static_cast<Call>(i));
+}
+
+}  // namespace sd

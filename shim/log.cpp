@@ -1,0 +1,183 @@
+// The log (see log.h). Hazards handled here:
+// - records of threads and processes must never interleave: one write(2) per
+//   record, on an O_APPEND file (or the inherited stderr);
+// - programs that close every fd (daemons, close loops, close_range) would
+//   close the log and give its number to a socket: the fd is moved high,
+//   hidden from close, and checked (dev/inode) before each write;
+// - `%p` in the path gives each process its own file, reopened after fork.
+#include "log.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "interpose.h"
+
+namespace sd {
+namespace {
+
+std::atomic<int> g_fd{-1};
+std::atomic<long> g_opened_pid{0};
+std::atomic<dev_t> g_dev{0};
+std::atomic<ino_t> g_ino{0};
+bool g_to_stderr = true;
+bool g_per_pid = false;
+char g_path[sizeof(Config::log)];
+
+template <Call C, class Fn>
+Fn real() {
+  return reinterpret_cast<Fn>(real_ptr<C>());
+}
+
+using FcntlFn = int (*)(int, int, ...);
+using CloseFn = int (*)(int);
+using WriteFn = ssize_t (*)(int, const void*, size_t);
+
+// The number the log fd is moved to: high, so that it does not change the
+// numbers the program's own fds get, but below the fd limit and small
+// enough not to blow up the kernel's fd table (fork copies it).
+int high_fd_floor() {
+  rlimit rl{};
+  rlim_t top = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top) top = rl.rlim_cur;
+  return top > 16 ? static_cast<int>(top) - 16 : 3;
+}
+
+// Moves `fd` to a high number with FD_CLOEXEC; closes the original.
+int move_high(int fd) {
+  int floor = high_fd_floor();
+  int moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, floor);
+  if (moved < 0) moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) return fd;
+  real<Call::close, CloseFn>()(fd);
+  return moved;
+}
+
+void remember(int fd) {
+  struct stat st {};
+  if (fd >= 0 && fstat(fd, &st) == 0) {
+    g_dev.store(st.st_dev, std::memory_order_relaxed);
+    g_ino.store(st.st_ino, std::memory_order_relaxed);
+  }
+  g_fd.store(fd, std::memory_order_release);
+  g_opened_pid.store(static_cast<long>(getpid()), std::memory_order_relaxed);
+}
+
+void expand_path(char* out, std::size_t cap) {
+  std::size_t o = 0;
+  for (const char* p = g_path; *p && o + 1 < cap; ++p) {
+    if (p[0] == '%' && p[1] == 'p') {
+      auto r = fmt::format_to_n(out + o, cap - 1 - o, "{}", static_cast<long>(getpid()));
+      o += r.size < cap - 1 - o ? r.size : cap - 1 - o;
+      ++p;
+    } else if (p[0] == '%' && p[1] == '%') {
+      out[o++] = '%';
+      ++p;
+    } else {
+      out[o++] = *p;
+    }
+  }
+  out[o] = '\0';
+}
+
+int open_file() {
+  char path[sizeof(g_path) + 32];
+  expand_path(path, sizeof(path));
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  return fd < 0 ? -1 : move_high(fd);
+}
+
+// A %p log opened by the parent: the child gets a file of its own.
+void reopen_if_forked() {
+  if (!g_per_pid) return;
+  long pid = static_cast<long>(getpid());
+  if (pid == g_opened_pid.load(std::memory_order_relaxed)) return;
+  int old = g_fd.exchange(-1);
+  if (old >= 0) real<Call::close, CloseFn>()(old);
+  remember(open_file());
+}
+
+bool still_ours(int fd) {
+  // The program may have closed our fd behind the hooks (a raw syscall) and
+  // reused the number: never write a record into its file or socket.
+  struct stat st {};
+  return fstat(fd, &st) == 0 && st.st_dev == g_dev.load(std::memory_order_relaxed) &&
+         st.st_ino == g_ino.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void log_open(const Config& cfg) {
+  g_to_stderr = std::strcmp(cfg.log, "stderr") == 0;
+  if (g_to_stderr) {
+    // A dup shares stderr's open file description (and its offset): setting
+    // O_APPEND on it would change the program's own stderr, so it stays as is.
+    int fd = real<Call::fcntl, FcntlFn>()(STDERR_FILENO, F_DUPFD_CLOEXEC, high_fd_floor());
+    if (fd < 0) fd = real<Call::fcntl, FcntlFn>()(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    remember(fd);
+    return;
+  }
+  std::memcpy(g_path, cfg.log, sizeof(g_path));
+  g_per_pid = std::strstr(g_path, "%p") != nullptr;
+  remember(open_file());
+}
+
+void write_record(int fd, const char* data, std::size_t len) {
+  // A record is never a cancellation point of the program's thread: a
+  // cancellation half-way would leave a cut line.
+  int old_state;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+  int saved = errno;
+  // A log into a pipe whose reader is gone (`prog 2>&1 | head`) must not
+  // kill the program with a SIGPIPE of ours: block it for the write and
+  // consume the one we raised, leaving one the program had pending alone.
+  sigset_t pipe_only, old_mask, pending;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+  auto wr = real<Call::write, WriteFn>();
+  while (len > 0) {
+    ssize_t n = wr(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EPIPE && !was_pending) {
+      const timespec zero{0, 0};
+      sigtimedwait(&pipe_only, nullptr, &zero);
+    }
+    if (n <= 0) break;  // full disk, closed pipe: the program must not notice
+    data += n;
+    len -= static_cast<std::size_t>(n);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  errno = saved;
+  pthread_setcancelstate(old_state, nullptr);
+}
+
+void log_write(const char* data, std::size_t len) {
+  reopen_if_forked();
+  int fd = g_fd.load(std::memory_order_acquire);
+  if (fd >= 0 && still_ours(fd)) write_record(fd, data, len);
+}
+
+bool is_log_fd(int fd) { return fd >= 0 && fd == g_fd.load(std::memory_order_relaxed); }
+
+int log_fd() { return g_fd.load(std::memory_order_relaxed); }
+
+void log_evacuate(int fd) {
+  if (!is_log_fd(fd)) return;
+  int moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, fd + 1);
+  if (moved < 0) moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, 3);
+  g_fd.store(moved, std::memory_order_release);
+}
+
+}  // namespace sd

@@ -1,0 +1,24 @@
+// The log: where records go, and how they get there intact.
+#pragma once
+#include <cstddef>
+
+#include "config.h"
+
+namespace sd {
+
+// Opens the destination named by the configuration (at start-up).
+void log_open(const Config&);
+// Writes one complete record with a single write(2), bypassing the hooks.
+void log_write(const char* data, std::size_t len);
+// One write(2) of a whole record to `fd` (EINTR retried, SIGPIPE never
+// raised, not a cancellation point).
+void write_record(int fd, const char* data, std::size_t len);
+// True for the library's own log fd: the program may not close or reuse it.
+bool is_log_fd(int fd);
+// The program is about to make `fd` name something else (dup2 onto it):
+// move the log elsewhere first.
+void log_evacuate(int fd);
+// The log fd number, -1 when there is none.
+int log_fd();
+
+}  // namespace sd

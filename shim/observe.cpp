@@ -1,0 +1,430 @@
+// The out-of-line side of the observers (see observe.h): tracking sockets as
+// they are created, connected, duplicated and closed, and reporting failures.
+#include "observe.h"
+
+#include <linux/close_range.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "policy_sigpipe.h"
+#include "report.h"
+
+namespace sd {
+namespace {
+
+template <class Fn>
+Fn real(Call c) {
+  void* p = g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+  return reinterpret_cast<Fn>(p ? p : resolve_real(c));
+}
+
+void note_peer_gone(Conn* c, int err) {
+  if (c && (err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH)) {
+    uint64_t zero = 0;
+    c->closed_peer_ns.compare_exchange_strong(zero, now_mono_ns(), std::memory_order_relaxed);
+    c->set(cf_peer_closed);
+  }
+}
+
+void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
+  // read/write failures are reported for sockets only (classification may
+  // ask the kernel: this is the cold path).
+  if (!is_socket(kind_of(fd))) return;
+  Conn* c = find_conn(fd);
+  uint64_t gone_before = c ? c->closed_peer_ns.load(std::memory_order_relaxed) : 0;
+  note_peer_gone(c, err);
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  f.retries = retries;
+  if (io.flags & MSG_DONTWAIT) f.situation |= sit_nonblocking;
+  SigpipeDecision sigpipe{false, nullptr};
+  if (err == EPIPE && group_of(call) == Group::output) {
+    sigpipe = sigpipe_after_epipe();
+    f.note = sigpipe.note;
+  }
+  if (gone_before) f.peer_gone_ns = gone_before;
+  report(f);
+  // After the record, so that a program killed by it leaves the record behind.
+  if (sigpipe.deliver) deliver_sigpipe();
+}
+
+}  // namespace
+
+void trace_call(Call call, int fd, long ret) {
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  report(f);
+}
+
+void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
+  if (ret < 0) return io_failed(call, fd, ret, err, io, retries);
+  // 0 bytes: end of stream only when bytes were asked for on a stream socket
+  // (an empty datagram, or a zero-length read, is not an EOF). Reported once
+  // per connection; its level is info, so a fd never seen as a socket is only
+  // classified when info records are wanted.
+  if (io.len == 0) return;
+  Conn* c = find_conn(fd);
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  if (k == Kind::unknown && config().level >= Level::info) k = kind_of(fd);
+  if (!is_socket(k) || k == Kind::udp4 || k == Kind::udp6 || k == Kind::unix_dgram) {
+    if (g_trace) trace_call(call, fd, ret);
+    return;
+  }
+  c = find_conn(fd);
+  if (c && (c->flags.fetch_or(cf_eof_seen, std::memory_order_relaxed) & cf_eof_seen)) {
+    if (g_trace) trace_call(call, fd, ret);
+    return;
+  }
+  if (c) {
+    uint64_t zero = 0;
+    c->closed_peer_ns.compare_exchange_strong(zero, now_mono_ns(), std::memory_order_relaxed);
+  }
+  Failure f{call};
+  f.fd = fd;
+  f.ret = 0;
+  f.domain = Domain::event;
+  f.code = ev_eof;
+  report(f);
+}
+
+void output_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
+  if (ret < 0) return io_failed(call, fd, ret, err, io, retries);
+  if (g_trace) trace_call(call, fd, ret);
+}
+
+ssize_t write_as_send(int fd, const void* buf, size_t n, Kind k) {
+  using Send = ssize_t (*)(int, const void*, size_t, int);
+  // write() on a SOCK_SEQPACKET socket marks the end of a record.
+  int flags = MSG_NOSIGNAL | (k == Kind::unix_seqpacket ? MSG_EOR : 0);
+  ssize_t r = real<Send>(Call::send)(fd, buf, n, flags);
+  if (r < 0 && errno == ENOTSOCK) {
+    // Closed behind the hooks (fclose(fdopen(sock))) and reused for a file.
+    forget_fd(fd);
+    using Write = ssize_t (*)(int, const void*, size_t);
+    return real<Write>(Call::write)(fd, buf, n);
+  }
+  return r;
+}
+
+ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k) {
+  using Writev = ssize_t (*)(int, const iovec*, int);
+  // A negative count is writev's EINVAL; sendmsg would say EMSGSIZE.
+  if (iovcnt < 0) return real<Writev>(Call::writev)(fd, iov, iovcnt);
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = static_cast<size_t>(iovcnt);
+  using SendMsg = ssize_t (*)(int, const msghdr*, int);
+  int flags = MSG_NOSIGNAL | (k == Kind::unix_seqpacket ? MSG_EOR : 0);
+  ssize_t r = real<SendMsg>(Call::sendmsg)(fd, &msg, flags);
+  if (r < 0 && errno == ENOTSOCK) {
+    forget_fd(fd);
+    return real<Writev>(Call::writev)(fd, iov, iovcnt);
+  }
+  return r;
+}
+
+void socket_done(Call call, int ret, int err, int domain, int type) {
+  if (ret >= 0) {
+    track_socket(ret, kind_from(domain, type), 0, now_mono_ns());
+    if (g_trace) trace_call(call, ret, ret);
+    return;
+  }
+  Failure f{call};
+  f.code = err;
+  report(f);
+}
+
+void socketpair_done(int ret, int err, int domain, int type, const int sv[2]) {
+  if (ret == 0) {
+    uint64_t now = now_mono_ns();
+    Kind k = kind_from(domain, type);
+    track_socket(sv[0], k, cf_established, now);
+    track_socket(sv[1], k, cf_established, now);
+    if (g_trace) trace_call(Call::socketpair, sv[0], ret);
+    return;
+  }
+  Failure f{Call::socketpair};
+  f.code = err;
+  report(f);
+}
+
+void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries) {
+  Conn* c = get_conn(fd);
+  if (c) {
+    set_peer(c, addr, len);
+    c->clear(cf_connect_pending | cf_err_pending | cf_eof_seen | cf_peer_closed);
+    if (ret == 0) c->set(cf_established);
+    else if (err == EINPROGRESS) c->set(cf_connect_pending);
+    // The connection's history starts with the attempt, not with socket().
+    c->opened_ns.store(now_mono_ns(), std::memory_order_relaxed);
+  }
+  if (ret == 0 && !g_trace) return;
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = ret == 0 ? 0 : err;
+  f.addr = addr;
+  f.addr_len = len;
+  f.retries = retries;
+  report(f);
+}
+
+void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {
+  if (ret == 0) {
+    if (call == Call::listen)
+      if (Conn* c = get_conn(fd)) c->set(cf_listening);
+    if (g_trace) trace_call(call, fd, ret);
+    return;
+  }
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  f.addr = addr;
+  f.addr_len = len;
+  report(f);
+}
+
+void accept_done(Call call, int listen_fd, int ret, int err, const sockaddr* addr, const socklen_t* len,
+                 int retries) {
+  if (ret >= 0) {
+    Conn* l = find_conn(listen_fd);
+    Kind k = l ? l->get_kind() : Kind::unknown;
+    if (!is_socket(k)) k = kind_of(listen_fd);
+    // An accepted socket inherits the listener's SO_RCVTIMEO/SO_SNDTIMEO.
+    uint32_t flags = cf_established | (l ? l->flags.load(std::memory_order_relaxed) & (cf_rcvtimeo | cf_sndtimeo) : 0);
+    track_socket(ret, k, flags, now_mono_ns());
+    Conn* c = find_conn(ret);
+    if (addr && len) {
+      set_peer(c, addr, *len);
+    } else if (is_inet(k)) {
+      // Remembered now: after a reset the kernel no longer tells the peer.
+      sockaddr_storage ss;
+      socklen_t ss_len = sizeof(ss);
+      if (getpeername(ret, reinterpret_cast<sockaddr*>(&ss), &ss_len) == 0)
+        set_peer(c, reinterpret_cast<sockaddr*>(&ss), ss_len);
+    }
+    if (g_trace) trace_call(call, ret, ret);
+    return;
+  }
+  Failure f{call};
+  f.fd = listen_fd;
+  f.ret = ret;
+  f.code = err;
+  f.retries = retries;
+  report(f);
+}
+
+bool close_begin(int fd) {
+  if (is_log_fd(fd)) {
+    // The program never opened this fd (a close-every-fd loop): to it, it is
+    // not open.
+    errno = EBADF;
+    return true;
+  }
+  Conn* c = find_conn(fd);
+  if (c && is_socket(c->get_kind()) && c->has(cf_err_pending | cf_connect_pending)) {
+    // A failed non-blocking connect that the program closes without asking
+    // why: reading SO_ERROR now costs it nothing, the socket is going away.
+    int so_error = 0;
+    socklen_t len = sizeof(so_error);
+    using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
+    if (real<GetSockOpt>(Call::getsockopt)(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error) {
+      Failure f{c->has(cf_connect_pending) ? Call::connect : Call::close};
+      f.fd = fd;
+      f.code = so_error;
+      f.situation = sit_async;
+      f.via = "SO_ERROR at close";
+      report(f);
+    }
+  }
+  // Forgotten before the real close: once closed, another thread may get
+  // the same number from socket() at once.
+  forget_fd(fd);
+  return false;
+}
+
+void close_done(Call call, int fd, int ret, int err) {
+  if (ret == 0) {
+    if (g_trace) trace_call(call, fd, ret);
+    return;
+  }
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  report(f);
+}
+
+bool close_range_split(unsigned first, unsigned last, int flags, int* ret) {
+  if (!(flags & CLOSE_RANGE_CLOEXEC)) forget_range(first, last);
+  int lfd = log_fd();
+  if (lfd < 0 || static_cast<unsigned>(lfd) < first || static_cast<unsigned>(lfd) > last) return false;
+  // The range covers the log fd: close around it.
+  using CloseRange = int (*)(unsigned, unsigned, int);
+  auto cr = real<CloseRange>(Call::close_range);
+  int r = 0;
+  if (static_cast<unsigned>(lfd) > first) r = cr(first, static_cast<unsigned>(lfd) - 1, flags);
+  if (r == 0 && static_cast<unsigned>(lfd) < last) r = cr(static_cast<unsigned>(lfd) + 1, last, flags);
+  *ret = r;
+  return true;
+}
+
+void getsockopt_done(int fd, int ret, int err, int level, int name, const void* val, const socklen_t* len) {
+  Conn* c = find_conn(fd);
+  if (ret == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int)) {
+    int so_error = *static_cast<const int*>(val);
+    bool pending = c && c->has(cf_connect_pending);
+    if (c) c->clear(cf_err_pending | cf_connect_pending);
+    if (so_error == 0) {
+      // The non-blocking connect completed.
+      if (pending) c->set(cf_established);
+      if (g_trace) trace_call(Call::getsockopt, fd, ret);
+      return;
+    }
+    note_peer_gone(c, so_error);
+    Failure f{pending ? Call::connect : Call::getsockopt};
+    f.fd = fd;
+    f.ret = 0;
+    f.code = so_error;
+    f.situation = pending ? uint32_t{sit_async} : 0u;
+    f.via = "SO_ERROR";
+    report(f);
+    return;
+  }
+  if (ret == 0) {
+    if (g_trace) trace_call(Call::getsockopt, fd, ret);
+    return;
+  }
+  Failure f{Call::getsockopt};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  report(f);
+}
+
+void setsockopt_done(int fd, int ret, int err, int level, int name, const void* val, socklen_t len) {
+  if (ret == 0) {
+    if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+      // Remember only that a timeout may be set: EAGAIN's meaning is then
+      // asked of the kernel when it happens.
+      bool on = !(val && len >= sizeof(timeval) && static_cast<const timeval*>(val)->tv_sec == 0 &&
+                  static_cast<const timeval*>(val)->tv_usec == 0);
+      if (Conn* c = get_conn(fd)) {
+        uint32_t bit = name == SO_RCVTIMEO ? cf_rcvtimeo : cf_sndtimeo;
+        if (on) c->set(bit);
+        else c->clear(bit);
+      }
+    }
+    if (g_trace) trace_call(Call::setsockopt, fd, ret);
+    return;
+  }
+  Failure f{Call::setsockopt};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  report(f);
+}
+
+namespace {
+// POLLERR/POLLHUP on a socket. The error itself is reported by whichever call
+// reads it next (SO_ERROR, recv, send, or close): reading it here would take
+// it away from the program.
+void socket_event(Call call, int fd, short revents) {
+  Conn* c = find_conn(fd);
+  if (!c || !is_socket(c->get_kind())) return;
+  if (c->has(cf_connect_pending)) {
+    // A non-blocking connect failed: its reason is reported, as a connect
+    // failure, by the SO_ERROR read (or the close) that follows.
+    if (revents & POLLERR) c->set(cf_err_pending);
+    return;
+  }
+  if (revents & POLLERR) {
+    uint32_t before = c->flags.fetch_or(cf_err_pending, std::memory_order_relaxed);
+    if (before & cf_err_pending) return;  // once per pending error, not per wakeup
+  } else if (c->flags.fetch_or(cf_eof_seen, std::memory_order_relaxed) & cf_eof_seen) {
+    return;  // hang-up already reported (as EOF or POLLHUP)
+  }
+  Failure f{call};
+  f.fd = fd;
+  f.ret = revents;
+  f.domain = Domain::event;
+  f.code = (revents & POLLERR) ? ev_pollerr : ev_pollhup;
+  f.via = call_name(call);
+  report(f);
+}
+}  // namespace
+
+void poll_events(Call call, const pollfd* fds, nfds_t n, int ready) {
+  for (nfds_t i = 0; i < n && ready > 0; ++i) {
+    if (!fds[i].revents) continue;
+    --ready;
+    if (fds[i].revents & (POLLERR | POLLHUP)) socket_event(call, fds[i].fd, fds[i].revents);
+  }
+  if (g_trace) trace_call(call, -1, ready);
+}
+
+void epoll_events(Call call, const epoll_event* ev, int ready) {
+  for (int i = 0; i < ready; ++i) {
+    if (!(ev[i].events & (EPOLLERR | EPOLLHUP))) continue;
+    int fd = fd_of_epoll_data(ev[i].data.u64);
+    if (fd >= 0)
+      socket_event(call, fd, static_cast<short>(((ev[i].events & EPOLLERR) ? POLLERR : 0) |
+                                                ((ev[i].events & EPOLLHUP) ? POLLHUP : 0)));
+  }
+  if (g_trace) trace_call(call, -1, ready);
+}
+
+void wait_failed(Call call, int ret, int err, int retries) {
+  Failure f{call};
+  f.ret = ret;
+  f.code = err;
+  f.retries = retries;
+  report(f);
+}
+
+void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev) {
+  if (ret == 0 && ev && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD)) {
+    Conn* c = find_conn(fd);
+    if (c && is_socket(c->get_kind())) c->epoll_data.store(ev->data.u64, std::memory_order_relaxed);
+  }
+  if (g_trace) trace_call(Call::epoll_ctl, fd, ret);
+}
+
+void getaddrinfo_done(int ret, int err, const char* node) {
+  if (ret == 0) {
+    if (g_trace) trace_call(Call::getaddrinfo, -1, ret);
+    return;
+  }
+  Failure f{Call::getaddrinfo};
+  f.ret = ret;
+  f.host = node;
+  // EAI_SYSTEM leaves the real reason in errno.
+  f.domain = ret == EAI_SYSTEM ? Domain::errno_code : Domain::gai;
+  f.code = ret == EAI_SYSTEM ? err : ret;
+  report(f);
+}
+
+void dup_begin(Call, int newfd) {
+  // dup2/dup3 onto the log fd: the program names that number on purpose, so
+  // the log moves out of its way first.
+  log_evacuate(newfd);
+}
+
+void dup_done(Call call, int fd, int ret, int err) {
+  if (ret >= 0) {
+    if (ret != fd) copy_fd(fd, ret);
+    if (g_trace) trace_call(call, ret, ret);
+    return;
+  }
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  report(f);
+}
+
+}  // namespace sd

@@ -1,0 +1,371 @@
+// What each group of hooks does around the real call: the fast path inline
+// (count bytes, nothing else), everything about failures out of line
+// (observe.cpp). hooks.cpp sends every hook here through observe<C>().
+#pragma once
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <tuple>
+
+#include "config_state.h"
+#include "fdtable.h"
+#include "interpose.h"
+#include "policy_retry.h"
+
+namespace sd {
+
+enum class Group : uint8_t {
+  socket, socketpair, connect, sockop, accept, output, input, close, close_range, getsockopt, setsockopt,
+  poll, select, epoll_wait, epoll_ctl, getaddrinfo, dup, fcntl,
+};
+
+constexpr Group kGroups[] = {
+#define SD_HOOK(group, ret, name, params, args) Group::group,
+#include "hooks.def"
+#undef SD_HOOK
+};
+constexpr Group group_of(Call c) { return kGroups[static_cast<std::size_t>(c)]; }
+
+// ---- Cold paths (observe.cpp) ----------------------------------------------
+struct IoArgs {
+  std::size_t len;  // bytes asked for
+  int flags;        // MSG_* flags (0 for read/write)
+};
+void input_failed(Call, int fd, long ret, int err, IoArgs, int retries);
+void output_failed(Call, int fd, long ret, int err, IoArgs, int retries);
+void trace_call(Call, int fd, long ret);
+void socket_done(Call, int ret, int err, int domain, int type);
+void socketpair_done(int ret, int err, int domain, int type, const int sv[2]);
+void connect_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries);
+void sockop_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len);
+void accept_done(Call, int listen_fd, int ret, int err, const sockaddr* addr, const socklen_t* len, int retries);
+// Returns true when the program tried to close the library's own log fd:
+// the close is then refused as if the fd were not open.
+bool close_begin(int fd);
+void close_done(Call, int fd, int ret, int err);
+// The range covers the log fd: closes around it and returns true.
+bool close_range_split(unsigned first, unsigned last, int flags, int* ret);
+void getsockopt_done(int fd, int ret, int err, int level, int name, const void* val, const socklen_t* len);
+void setsockopt_done(int fd, int ret, int err, int level, int name, const void* val, socklen_t len);
+void poll_events(Call, const pollfd* fds, nfds_t n, int ready);
+void epoll_events(Call, const epoll_event* ev, int ready);
+void wait_failed(Call, int ret, int err, int retries);
+void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev);
+void getaddrinfo_done(int ret, int err, const char* node);
+void dup_begin(Call, int newfd);
+void dup_done(Call, int fd, int ret, int err);
+
+// ---- Argument views: where each call keeps its length and flags -------------
+inline std::size_t iov_total(const iovec* iov, long n) {
+  std::size_t t = 0;
+  for (long i = 0; iov && i < n; ++i) t += iov[i].iov_len;
+  return t;
+}
+
+template <Call C, class... A>
+inline IoArgs io_args(const A&... a) {
+  auto t = std::tie(a...);  // the arguments after the fd
+  if constexpr (C == Call::recv || C == Call::send || C == Call::recvfrom || C == Call::sendto)
+    return {std::get<1>(t), std::get<2>(t)};
+  else if constexpr (C == Call::read || C == Call::write || C == Call::__read_chk)
+    return {std::get<1>(t), 0};
+  else if constexpr (C == Call::__recv_chk || C == Call::__recvfrom_chk)
+    return {std::get<1>(t), std::get<3>(t)};
+  else if constexpr (C == Call::recvmsg || C == Call::sendmsg)
+    return {std::get<0>(t) ? iov_total(std::get<0>(t)->msg_iov, static_cast<long>(std::get<0>(t)->msg_iovlen)) : 0,
+            std::get<1>(t)};
+  else if constexpr (C == Call::readv || C == Call::writev)
+    return {iov_total(std::get<0>(t), std::get<1>(t)), 0};
+  else if constexpr (C == Call::recvmmsg || C == Call::sendmmsg)
+    return {std::get<1>(t), std::get<2>(t)};  // messages, not bytes
+  else
+    static_assert(C == Call::recv, "no argument view for this call");
+}
+
+// Bytes moved by a successful call (recvmmsg/sendmmsg return messages).
+template <Call C, class R, class... A>
+inline uint64_t io_bytes(R ret, const A&... a) {
+  if constexpr (C == Call::recvmmsg || C == Call::sendmmsg) {
+    const mmsghdr* vec = std::get<0>(std::tie(a...));
+    uint64_t t = 0;
+    for (R i = 0; i < ret; ++i) t += vec[i].msg_len;
+    return t;
+  } else {
+    return static_cast<uint64_t>(ret);
+  }
+}
+
+// ---- The observers ------------------------------------------------------------
+// Each returns what the real call returned, with the errno it left.
+
+// A socket write made with MSG_NOSIGNAL, so that the kernel never raises
+// SIGPIPE for it (policy_sigpipe.h decides about the signal afterwards).
+// write/writev on a socket become send/sendmsg: the same kernel path, plus a
+// flag; a fd taken for a socket that is not one any more falls back.
+ssize_t write_as_send(int fd, const void* buf, size_t n, Kind k);
+ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k);
+
+template <Call C, class Fn, class... A>
+inline auto send_nosignal(Fn real, Kind k, int fd, A... a) {
+  auto t = std::make_tuple(fd, a...);
+  if constexpr (C == Call::send || C == Call::sendto || C == Call::sendmmsg) {
+    std::get<3>(t) |= MSG_NOSIGNAL;
+    return std::apply(real, t);
+  } else if constexpr (C == Call::sendmsg) {
+    std::get<2>(t) |= MSG_NOSIGNAL;
+    return std::apply(real, t);
+  } else if constexpr (C == Call::write) {
+    return write_as_send(fd, std::get<1>(t), std::get<2>(t), k);
+  } else {
+    static_assert(C == Call::writev, "not a write-like call");
+    return writev_as_sendmsg(fd, std::get<1>(t), std::get<2>(t), k);
+  }
+}
+
+template <Call C, class Fn, class... A>
+inline auto observe_io(Fn real, int fd, A... a) {
+  constexpr bool input = group_of(C) == Group::input;
+  Conn* c = find_conn(fd);
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  // Whether a write goes to a socket decides its SIGPIPE: a fd never seen
+  // being created is asked about once, then remembered until it is closed.
+  if constexpr (!input)
+    if (__builtin_expect(k == Kind::unknown, 0)) k = kind_of(fd);
+  auto attempt = [&] {
+    if constexpr (!input)
+      if (is_socket(k)) return send_nosignal<C>(real, k, fd, a...);
+    return real(fd, a...);
+  };
+  int errno_before = 0;
+  if (__builtin_expect(g_retry_enabled, 0)) errno_before = errno;
+  auto r = attempt();
+  int err = 0;
+  int retries = 0;
+  if (__builtin_expect(r <= 0, 0)) {
+    err = errno;
+    if (r < 0 && __builtin_expect(g_retry_enabled, 0)) {
+      Retry rt(C, fd);
+      while (r < 0 && rt.again(err, io_args<C>(a...).flags, input ? POLLIN : POLLOUT)) {
+        r = attempt();
+        err = errno;
+      }
+      retries = rt.attempts();
+      if (r >= 0) err = errno = errno_before;  // success after retries: errno as the program left it
+    }
+  }
+  if (__builtin_expect(r > 0, 1)) {
+    if (c && is_socket(k)) {
+      if constexpr (input) {
+        if (!(io_args<C>(a...).flags & MSG_PEEK)) c->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+      } else {
+        c->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+      }
+    }
+    if (__builtin_expect(g_trace, 0)) trace_call(C, fd, static_cast<long>(r));
+    return r;
+  }
+  if constexpr (input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), retries);
+  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), retries);
+  errno = err;
+  return r;
+}
+
+// poll/select/epoll called again after EINTR with what is left of the
+// program's timeout, never the original one.
+template <Call C, class Fn, class... A>
+inline int wait_again(Fn real, uint64_t start_ns, A... a) {
+  auto t = std::make_tuple(a...);
+  timespec left;
+  if constexpr (C == Call::poll || C == Call::__poll_chk) {
+    std::get<2>(t) = Retry::remaining_ms(std::get<2>(t), start_ns);
+  } else if constexpr (C == Call::epoll_wait || C == Call::epoll_pwait) {
+    std::get<3>(t) = Retry::remaining_ms(std::get<3>(t), start_ns);
+  } else if constexpr (C == Call::ppoll || C == Call::__ppoll_chk) {
+    std::get<2>(t) = Retry::remaining_ts(std::get<2>(t), start_ns, &left);
+  } else if constexpr (C == Call::pselect) {
+    std::get<4>(t) = Retry::remaining_ts(std::get<4>(t), start_ns, &left);
+  }
+  // select: Linux has already written the time left into the timeval.
+  return std::apply(real, t);
+}
+
+template <Call C, class Fn, class... A>
+inline int observe_wait(Fn real, A... a) {
+  uint64_t start = 0;
+  int errno_before = 0;
+  if (__builtin_expect(g_retry_enabled, 0)) {
+    start = now_mono_ns();
+    errno_before = errno;
+  }
+  int r = real(a...);
+  if (__builtin_expect(r > 0, 1)) {
+    if constexpr (group_of(C) == Group::poll) {
+      auto t = std::tie(a...);
+      poll_events(C, std::get<0>(t), std::get<1>(t), r);
+    } else if constexpr (group_of(C) == Group::epoll_wait) {
+      epoll_events(C, std::get<1>(std::tie(a...)), r);
+    }
+    return r;
+  }
+  if (r == 0) return r;
+  int err = errno;
+  int retries = 0;
+  if (g_retry_enabled && err == EINTR) {
+    Retry rt(C, -1);
+    while (r < 0 && err == EINTR && rt.again(err, 0, 0)) {
+      r = wait_again<C>(real, start, a...);
+      err = errno;
+    }
+    retries = rt.attempts();
+    if (r >= 0) {
+      errno = errno_before;
+      if (r > 0) {
+        if constexpr (group_of(C) == Group::poll) {
+          auto t = std::tie(a...);
+          poll_events(C, std::get<0>(t), std::get<1>(t), r);
+        } else if constexpr (group_of(C) == Group::epoll_wait) {
+          epoll_events(C, std::get<1>(std::tie(a...)), r);
+        }
+      }
+      return r;
+    }
+  }
+  wait_failed(C, r, err, retries);
+  errno = err;
+  return r;
+}
+
+template <Call C, class Fn, class... A>
+inline auto observe(Fn real, A... a) {
+  constexpr Group g = group_of(C);
+  if constexpr (g == Group::input || g == Group::output) {
+    return observe_io<C>(real, a...);
+  } else if constexpr (g == Group::socket) {
+    auto [domain, type, protocol] = std::tie(a...);
+    int r = real(a...);
+    int err = errno;
+    socket_done(C, r, err, domain, type);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::socketpair) {
+    auto [domain, type, protocol, sv] = std::tie(a...);
+    int r = real(a...);
+    int err = errno;
+    socketpair_done(r, err, domain, type, sv);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::connect) {
+    auto [fd, addr, len] = std::tie(a...);
+    int errno_before = errno;
+    int r = real(a...);
+    int err = errno;
+    int retries = 0;
+    if (r < 0 && err == EINTR && g_retry_enabled && retry_wanted(C, EINTR)) {
+      r = connect_after_eintr(fd, &err, &retries);
+      if (r == 0) err = errno_before;
+    }
+    connect_done(C, fd, r, err, addr, len, retries);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::sockop) {
+    int r = real(a...);
+    if (__builtin_expect(r == 0 && !g_trace && C != Call::listen, 1)) return r;
+    int err = errno;
+    if constexpr (C == Call::bind) sockop_done(C, std::get<0>(std::tie(a...)), r, err, std::get<1>(std::tie(a...)),
+                                               std::get<2>(std::tie(a...)));
+    else sockop_done(C, std::get<0>(std::tie(a...)), r, err, nullptr, 0);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::accept) {
+    auto t = std::tie(a...);
+    int errno_before = errno;
+    int r = real(a...);
+    int err = errno;
+    int retries = 0;
+    if (r < 0 && __builtin_expect(g_retry_enabled, 0)) {
+      Retry rt(C, std::get<0>(t));
+      while (r < 0 && rt.again(err, 0, POLLIN)) {
+        r = real(a...);
+        err = errno;
+      }
+      retries = rt.attempts();
+      if (r >= 0) err = errno_before;
+    }
+    accept_done(C, std::get<0>(t), r, err, std::get<1>(t), std::get<2>(t), retries);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::close) {
+    int fd = std::get<0>(std::tie(a...));
+    if (close_begin(fd)) return -1;
+    int r = real(a...);
+    int err = errno;
+    close_done(C, fd, r, err);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::close_range) {
+    if constexpr (C == Call::closefrom) {
+      int r;
+      int lowfd = std::get<0>(std::tie(a...));
+      if (!close_range_split(static_cast<unsigned>(lowfd < 0 ? 0 : lowfd), ~0u, 0, &r)) real(a...);
+    } else {
+      auto [first, last, flags] = std::tie(a...);
+      int r;
+      if (close_range_split(first, last, flags, &r)) return r;
+      return real(a...);
+    }
+  } else if constexpr (g == Group::getsockopt) {
+    auto [fd, level, name, val, len] = std::tie(a...);
+    int r = real(a...);
+    if (__builtin_expect(r == 0 && !(level == SOL_SOCKET && name == SO_ERROR) && !g_trace, 1)) return r;
+    int err = errno;
+    getsockopt_done(fd, r, err, level, name, val, len);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::setsockopt) {
+    auto [fd, level, name, val, len] = std::tie(a...);
+    int r = real(a...);
+    int err = errno;
+    setsockopt_done(fd, r, err, level, name, val, len);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::poll || g == Group::select || g == Group::epoll_wait) {
+    return observe_wait<C>(real, a...);
+  } else if constexpr (g == Group::epoll_ctl) {
+    auto [epfd, op, fd, ev] = std::tie(a...);
+    int r = real(a...);
+    int err = errno;
+    epoll_ctl_done(r, op, fd, ev);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::getaddrinfo) {
+    const char* node = std::get<0>(std::tie(a...));
+    int r = real(a...);
+    int err = errno;
+    getaddrinfo_done(r, err, node);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::dup || g == Group::fcntl) {
+    auto t = std::tie(a...);
+    int fd = std::get<0>(t);
+    if constexpr (g == Group::fcntl) {
+      int cmd = std::get<1>(t);
+      if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) return real(a...);
+    } else if constexpr (C != Call::dup) {
+      dup_begin(C, std::get<1>(t));
+    }
+    int r = real(a...);
+    int err = errno;
+    dup_done(C, fd, r, err);
+    errno = err;
+    return r;
+  }
+}
+
+}  // namespace sd

@@ -1,0 +1,190 @@
+// From a failure to a count and a record (see report.h).
+#include "report.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netdb.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "config_state.h"
+#include "fdtable.h"
+#include "log.h"
+#include "record.h"
+#include "summary.h"
+
+namespace sd {
+namespace {
+
+// Filled once at start-up from the explanation table's own name mapping.
+CallClass g_classes[kCallCount];
+
+// Scratch space for one record, per thread: records may be written from
+// signal handlers running on a small alternate stack, so not on the stack.
+// A hook never re-enters on its own thread (Guard), so one set suffices.
+struct Scratch {
+  LineBuffer explanation;
+  LineBuffer line;
+  char local[128];
+  char peer[128];
+};
+thread_local Scratch t_scratch __attribute__((tls_model("initial-exec")));
+
+template <class Fn>
+Fn real(Call c) {
+  void* p = g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+  return reinterpret_cast<Fn>(p ? p : resolve_real(c));
+}
+
+bool is_nonblocking(int fd) {
+  int fl = real<int (*)(int, int, ...)>(Call::fcntl)(fd, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+// EAGAIN means "would block" on a non-blocking socket, but "your timeout
+// expired" under SO_RCVTIMEO/SO_SNDTIMEO: the explanations differ.
+uint32_t eagain_situation(const Failure& f, CallClass cls, const Conn* c) {
+  if (f.situation & sit_nonblocking) return sit_nonblocking;
+  uint32_t timeo = cls == CallClass::send || cls == CallClass::connect ? cf_sndtimeo : cf_rcvtimeo;
+  // No timeout was ever set on this socket: only O_NONBLOCK gives EAGAIN.
+  if (c && !c->has(timeo) && cls != CallClass::connect) return sit_nonblocking;
+  return is_nonblocking(f.fd) ? sit_nonblocking : sit_own_timeout;
+}
+
+uint32_t kind_situation(Kind k) {
+  uint32_t s = 0;
+  if (k == Kind::udp4 || k == Kind::udp6 || k == Kind::unix_dgram) s |= sit_datagram;
+  if (k == Kind::unix_stream || k == Kind::unix_dgram || k == Kind::unix_seqpacket) s |= sit_unix;
+  return s;
+}
+
+const char* peer_text(const Failure& f, const Conn* c, char* buf, std::size_t cap, sockaddr_storage* ss,
+                      socklen_t* len) {
+  if (f.addr) {
+    format_addr(f.addr, f.addr_len, buf, cap);
+    return buf;
+  }
+  // Live first: after a reset the kernel forgets the peer (ENOTCONN), so the
+  // address cached at connect/accept time is the fallback.
+  *len = sizeof(*ss);
+  if (f.fd >= 0 && getpeername(f.fd, reinterpret_cast<sockaddr*>(ss), len) == 0 && *len > sizeof(sa_family_t))
+    return format_addr(reinterpret_cast<sockaddr*>(ss), *len, buf, cap);
+  if (cached_peer(c, ss, len)) return format_addr(reinterpret_cast<sockaddr*>(ss), *len, buf, cap);
+  buf[0] = '\0';
+  return buf;
+}
+
+// An inet socket not bound yet (0.0.0.0:0): no local address to show.
+bool is_unbound(const sockaddr* a) {
+  if (a->sa_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(a)->sin_port == 0;
+  if (a->sa_family == AF_INET6) return reinterpret_cast<const sockaddr_in6*>(a)->sin6_port == 0;
+  return false;
+}
+
+}  // namespace
+
+CallClass class_of(Call c) { return g_classes[static_cast<std::size_t>(c)]; }
+
+void init_call_classes() {
+  for (std::size_t i = 0; i < kCallCount; ++i)
+    if (!call_class_from_name(call_name(static_cast<Call>(i)), &g_classes[i])) g_classes[i] = CallClass::any;
+}
+
+void report(const Failure& f) {
+  int saved_errno = errno;
+  ensure_init();
+  CallClass cls = class_of(f.call);
+  Conn* conn = f.fd >= 0 ? get_conn(f.fd) : nullptr;
+  Kind kind = f.fd >= 0 && cls != CallClass::poll ? kind_of(f.fd) : Kind::unknown;
+
+  uint32_t situation = f.situation | kind_situation(kind);
+  if (conn && conn->has(cf_established)) situation |= sit_established;
+  if (f.rule) situation |= sit_injected;
+  if (f.domain == Domain::errno_code && f.code == EAGAIN) situation |= eagain_situation(f, cls, conn);
+
+  const Explanation* row = f.code ? explain(f.domain, f.code, cls, situation) : nullptr;
+  Level level = f.code == 0 ? Level::trace : f.retrying ? Level::info : row ? row->level : Level::error;
+
+  // The peer for the per-peer count: what the call named, or the cached one
+  // (no syscall: expected-flow failures are counted on a hot-ish path).
+  sockaddr_storage ss;
+  socklen_t ss_len = 0;
+  const sockaddr* peer = f.addr;
+  socklen_t peer_len = f.addr_len;
+  if (!peer && cached_peer(conn, &ss, &ss_len)) {
+    peer = reinterpret_cast<sockaddr*>(&ss);
+    peer_len = ss_len;
+  }
+  if (f.code != 0 && !f.retrying) count_failure(f.call, f.domain, f.code, level, peer, peer_len, f.rule != nullptr);
+  if (level > config().level) {
+    errno = saved_errno;
+    return;
+  }
+
+  Scratch& s = t_scratch;
+  RecordData r;
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  r.wall_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+  r.pid = static_cast<long>(getpid());
+  r.tid = static_cast<long>(syscall(SYS_gettid));
+  r.prog = program_invocation_short_name;
+  r.level = level;
+  r.call = call_name(f.call);
+  r.fd = f.fd;
+  r.ret = f.ret;
+  r.domain = f.domain;
+  r.code = f.code;
+  r.host = f.host ? f.host : "";
+  r.via = f.via ? f.via : "";
+  r.injected = f.rule != nullptr;
+  r.rule = f.rule ? f.rule : "";
+  r.retries = f.retries;
+  r.retrying = f.retrying;
+  r.waited_ns = f.retry_waited_ns;
+  r.note = f.note ? f.note : "";
+  if (is_socket(kind)) {
+    r.kind = kind_name(kind);
+    sockaddr_storage local;
+    socklen_t local_len = sizeof(local);
+    s.local[0] = '\0';
+    if (getsockname(f.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 && local_len > sizeof(sa_family_t) &&
+        !is_unbound(reinterpret_cast<sockaddr*>(&local)))
+      format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
+    r.local = s.local;
+    r.peer = peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
+    if (conn) {
+      r.have_history = true;
+      r.sent = conn->tx.load(std::memory_order_relaxed);
+      r.received = conn->rx.load(std::memory_order_relaxed);
+      uint64_t opened = conn->opened_ns.load(std::memory_order_relaxed);
+      uint64_t mono = now_mono_ns();
+      r.age_ns = opened && mono > opened ? mono - opened : 0;
+      if (f.peer_gone_ns && mono > f.peer_gone_ns) r.peer_gone_ago_ns = mono - f.peer_gone_ns;
+    }
+  } else if (f.addr) {
+    r.peer = peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
+  }
+  if (f.code != 0) {
+    r.code_name = code_name(f.domain, f.code);
+    r.message = code_message(f.domain, f.code);
+  }
+  if (row) {
+    s.explanation.clear();
+    fill_template(row->text, r, s.explanation);
+    s.explanation.append_char('\0');
+    r.explanation = s.explanation.view().data();
+    std::size_t advice_at = s.explanation.view().size();
+    fill_template(row->advice, r, s.explanation);
+    s.explanation.append_char('\0');
+    r.advice = s.explanation.view().data() + advice_at;
+  }
+  format_record(r, config().format, s.line);
+  log_write(s.line.view().data(), s.line.view().size());
+  errno = saved_errno;
+}
+
+}  // namespace sd

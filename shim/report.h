@@ -1,0 +1,37 @@
+// Turning one failure into a count and, at its level, a record.
+#pragma once
+#include <sys/socket.h>
+
+#include "explain.h"
+#include "interpose.h"
+
+namespace sd {
+
+struct Failure {
+  Call call;
+  int fd = -1;
+  long ret = -1;
+  Domain domain = Domain::errno_code;
+  int code = 0;                 // 0: a successful call, recorded at trace level
+  uint32_t situation = 0;       // Situation bits the caller knows (more are found here)
+  const sockaddr* addr = nullptr;  // the address the call named (connect, sendto, bind)
+  socklen_t addr_len = 0;
+  const char* host = nullptr;   // getaddrinfo's node
+  const char* via = nullptr;    // how it surfaced when not a -1 return ("SO_ERROR", "poll")
+  const char* rule = nullptr;   // normal form of the injection rule that caused it
+  int retries = 0;
+  bool retrying = false;        // a notice of one retry (info), not a failure
+  uint64_t retry_waited_ns = 0;
+  const char* note = nullptr;   // a fact to add (what SIGPIPE did)
+  uint64_t peer_gone_ns = 0;    // when the peer was first seen gone (EOF/RST), monotonic
+};
+
+// Counts the failure and writes its record if its level is enabled.
+// Keeps errno. Cold path: never inlined into a hook.
+__attribute__((noinline, cold)) void report(const Failure&);
+
+// The call class of a hooked call, for the explanation table.
+CallClass class_of(Call);
+void init_call_classes();
+
+}  // namespace sd

@@ -1,0 +1,196 @@
+// Matching an intercepted call against the rules (rules.h). Runs inside the
+// program's threads and signal handlers: atomics only, no lock, no
+// allocation, no libc state (the program's rand() is left alone).
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "rules.h"
+
+namespace sd {
+namespace {
+
+// splitmix64's finaliser: a good 64-bit mix, cheap.
+constexpr uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+
+// Decision n of rule r: the n-th output of a splitmix64 stream of the rule's
+// own, so it depends on (seed, r, n) only, never on other rules or threads.
+uint64_t decision(uint64_t seed, uint32_t rule, uint64_t n) {
+  uint64_t stream = mix64(seed ^ mix64(kGolden * (uint64_t{rule} + 1)));
+  return mix64(stream + n * kGolden);
+}
+
+// Glob with '*' and '?': the classic backtrack to the last star, linear enough
+// for names, no allocation.
+bool glob(const char* pat, const char* s, bool fold_case) {
+  auto lower = [fold_case](char c) { return fold_case && c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  const char* star = nullptr;
+  const char* resume = nullptr;
+  while (*s) {
+    if (*pat == '*') {
+      star = pat++;
+      resume = s;
+    } else if (*pat && (*pat == '?' || lower(*pat) == lower(*s))) {
+      ++pat;
+      ++s;
+    } else if (star) {
+      pat = star + 1;
+      s = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (*pat == '*') ++pat;
+  return *pat == '\0';
+}
+
+bool prefix_equal(const uint8_t* a, const uint8_t* b, unsigned bits) {
+  unsigned bytes = bits / 8;
+  if (std::memcmp(a, b, bytes) != 0) return false;
+  unsigned rest = bits % 8;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff00u >> rest);
+  return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+// The peer as the rules see it: an IPv6 socket's ::ffff:a.b.c.d is IPv4.
+struct Peer {
+  int family;
+  const uint8_t* addr;
+};
+
+Peer effective_peer(const MatchInput& in) {
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (in.family == AF_INET6 && in.peer_addr && std::memcmp(in.peer_addr, kMapped, 12) == 0)
+    return {AF_INET, in.peer_addr + 12};
+  return {in.family, in.peer_addr};
+}
+
+bool kind_matches(RuleKind k, int family, int sock_type) {
+  int type = sock_type & 0xf;  // SOCK_NONBLOCK/SOCK_CLOEXEC may ride along
+  bool inet = family == AF_INET || family == AF_INET6;
+  switch (k) {
+    case RuleKind::any: return true;
+    case RuleKind::tcp: return inet && type == SOCK_STREAM;
+    case RuleKind::udp: return inet && type == SOCK_DGRAM;
+    case RuleKind::unix_socket: return family == AF_UNIX;
+    case RuleKind::ipv4: return family == AF_INET;
+    case RuleKind::ipv6: return family == AF_INET6;
+    case RuleKind::tcp4: return family == AF_INET && type == SOCK_STREAM;
+    case RuleKind::tcp6: return family == AF_INET6 && type == SOCK_STREAM;
+    case RuleKind::udp4: return family == AF_INET && type == SOCK_DGRAM;
+    case RuleKind::udp6: return family == AF_INET6 && type == SOCK_DGRAM;
+  }
+  return false;
+}
+
+bool in_range(uint16_t v, uint16_t lo, uint16_t hi) { return v != 0 && v >= lo && v <= hi; }
+
+constexpr uint64_t kInputCalls = call_bit(CallId::recv) | call_bit(CallId::recvfrom) | call_bit(CallId::recvmsg) |
+                                 call_bit(CallId::recvmmsg) | call_bit(CallId::read) | call_bit(CallId::readv);
+constexpr uint64_t kOutputCalls = call_bit(CallId::send) | call_bit(CallId::sendto) | call_bit(CallId::sendmsg) |
+                                  call_bit(CallId::sendmmsg) | call_bit(CallId::write) | call_bit(CallId::writev);
+
+// The filters on the call itself (step 1 of match_rules), cheapest first.
+bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in) {
+  uint32_t f = r.filters;
+  Peer peer = effective_peer(in);
+  if ((f & rf_kind) && !kind_matches(r.kind, peer.family, in.sock_type)) return false;
+  if ((f & rf_port) && !in_range(in.peer_port, r.port_lo, r.port_hi)) return false;
+  if ((f & rf_lport) && !in_range(in.local_port, r.lport_lo, r.lport_hi)) return false;
+  if (f & rf_peer) {
+    if (r.peer_family != peer.family) return false;
+    if (r.peer_family == AF_UNIX) {
+      if (!in.peer_path || std::strcmp(in.peer_path, r.peer_path) != 0) return false;
+    } else if (!peer.addr || std::memcmp(peer.addr, r.peer_addr, r.peer_family == AF_INET ? 4 : 16) != 0) {
+      return false;
+    }
+  }
+  if ((f & rf_net) && (r.net_family != peer.family || !peer.addr || !prefix_equal(peer.addr, r.net_addr, r.net_bits)))
+    return false;
+  if (f & rf_after_bytes) {
+    uint64_t call = call_bit(in.call);
+    uint64_t n = (call & kInputCalls) ? in.bytes_in : (call & kOutputCalls) ? in.bytes_out : in.bytes_in + in.bytes_out;
+    if (!in.connection || n < r.after_bytes) return false;
+  }
+  if ((f & rf_after) && (!in.connection || in.conn_age_ns < r.after_ns)) return false;
+  if ((f & rf_since_start) && in.since_start_ns < r.since_start_ns) return false;
+  if ((f & rf_host) && (!in.host || !glob(r.host, in.host, true))) return false;
+  if (f & rf_prog) {
+    // The name is the process's own: decide once, then one load per call.
+    uint8_t state = k.prog_state.load(std::memory_order_relaxed);
+    if (state == 0) {
+      if (!in.prog) return false;
+      state = glob(r.prog, in.prog, false) ? 1 : 2;
+      k.prog_state.store(state, std::memory_order_relaxed);
+    }
+    if (state != 1) return false;
+  }
+  return true;
+}
+
+// A rule that can never match again: its times are used up, or its call
+// numbers are past nth's end. Skipping it spares the shared counter.
+bool exhausted(const Rule& r, const RuleCounters& k) {
+  if ((r.filters & rf_times) && k.injected.load(std::memory_order_relaxed) >= r.times) return true;
+  return (r.filters & rf_nth) && r.nth_hi != 0 && k.seen.load(std::memory_order_relaxed) >= r.nth_hi;
+}
+
+// Takes one of the rule's `times` injections, or fails when none is left.
+bool claim(const Rule& r, RuleCounters& k) {
+  if (!(r.filters & rf_times)) {
+    k.injected.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  uint64_t cur = k.injected.load(std::memory_order_relaxed);
+  while (cur < r.times)
+    if (k.injected.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
+  return false;
+}
+
+}  // namespace
+
+const Rule* match_rules(const RuleSet& set, const MatchInput& in) {
+  unsigned c = static_cast<unsigned>(in.call);
+  if (c >= kRuleCallCount) return nullptr;
+  for (uint32_t i = set.first[c]; i < set.first[c + 1]; ++i) {
+    uint32_t idx = set.by_call[i];
+    const Rule& r = set.rules[idx];
+    RuleCounters& k = set.counters[idx];
+    if (exhausted(r, k)) continue;
+    if (!call_filters_pass(r, k, in)) continue;
+    uint64_t n = k.seen.fetch_add(1, std::memory_order_relaxed) + 1;
+    if ((r.filters & rf_nth) && (n < r.nth_lo || (r.nth_hi != 0 && n > r.nth_hi))) continue;
+    if ((r.filters & rf_every) && n % r.every != 0) continue;
+    if ((r.filters & rf_prob) && decision(set.seed, idx, n) % kProbOne >= r.prob) continue;
+    if (!claim(r, k)) continue;
+    return &r;
+  }
+  return nullptr;
+}
+
+void reset_counters(const RuleSet& set) {
+  for (uint32_t i = 0; i < set.count; ++i) {
+    set.counters[i].seen.store(0, std::memory_order_relaxed);
+    set.counters[i].injected.store(0, std::memory_order_relaxed);
+    set.counters[i].prog_state.store(0, std::memory_order_relaxed);
+  }
+}
+
+uint64_t seed_from_clock() {
+  timespec real{}, mono{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  uint64_t t = static_cast<uint64_t>(real.tv_sec) * 1000000000ull + static_cast<uint64_t>(real.tv_nsec);
+  uint64_t m = static_cast<uint64_t>(mono.tv_nsec);
+  return mix64(t ^ mix64(m ^ (static_cast<uint64_t>(getpid()) << 32)));
+}
+
+}  // namespace sd

@@ -1,0 +1,1293 @@
+// The rule language (grammar in rules.h): parser, validation and normal form.
+// Runs once before main (and in `sockdiag check`); the matcher is in
+// rule_match.cpp. Nothing here is a static object with a destructor.
+#include "rules.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "nearest.h"
+
+namespace sd {
+namespace {
+
+// ---- Calls and groups -------------------------------------------------------
+
+constexpr const char* kCallNames[kRuleCallCount] = {
+    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
+    "send", "sendto", "sendmsg", "sendmmsg", "recv", "recvfrom", "recvmsg", "recvmmsg",
+    "read", "write", "readv", "writev", "close", "shutdown", "getsockopt", "setsockopt",
+    "poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "getaddrinfo",
+};
+
+using C = CallId;
+constexpr uint64_t kInput = call_bit(C::recv) | call_bit(C::recvfrom) | call_bit(C::recvmsg) |
+                            call_bit(C::recvmmsg) | call_bit(C::read) | call_bit(C::readv);
+constexpr uint64_t kOutput = call_bit(C::send) | call_bit(C::sendto) | call_bit(C::sendmsg) |
+                             call_bit(C::sendmmsg) | call_bit(C::write) | call_bit(C::writev);
+constexpr uint64_t kIo = kInput | kOutput;
+constexpr uint64_t kWait = call_bit(C::poll) | call_bit(C::ppoll) | call_bit(C::select) |
+                           call_bit(C::pselect) | call_bit(C::epoll_wait) | call_bit(C::epoll_pwait);
+
+struct Target {
+  const char* name;
+  uint64_t calls;
+};
+
+// Names that cover more than their own call; every other call name covers itself.
+constexpr Target kWideTargets[] = {
+    {"accept", call_bit(C::accept) | call_bit(C::accept4)},
+    {"poll", call_bit(C::poll) | call_bit(C::ppoll)},
+    {"select", call_bit(C::select) | call_bit(C::pselect)},
+    {"epoll_wait", call_bit(C::epoll_wait) | call_bit(C::epoll_pwait)},
+    {"input", kInput},
+    {"output", kOutput},
+    {"io", kIo},
+    {"wait", kWait},
+    {"dns", call_bit(C::getaddrinfo)},
+};
+constexpr const char* kGroupNames[] = {"io", "input", "output", "wait", "dns"};
+
+bool target_from_name(std::string_view word, const char** name, uint64_t* calls) {
+  for (const Target& t : kWideTargets)
+    if (word == t.name) {
+      *name = t.name;
+      *calls = t.calls;
+      return true;
+    }
+  CallId c;
+  if (!call_id_from_name(word, &c)) return false;
+  *name = kCallNames[static_cast<unsigned>(c)];
+  *calls = call_bit(c);
+  return true;
+}
+
+// ---- Errors each call can really return -------------------------------------
+// On Linux, for a correct program: the network (ICMP errors, RST, timeouts),
+// the peer, resources and signals. Program errors (EBADF, EFAULT, EINVAL,
+// ENOTSOCK, EISCONN...) are left out: injecting them tests nothing real.
+
+constexpr int kSocketErrs[] = {EACCES, EAFNOSUPPORT, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTONOSUPPORT};
+constexpr int kSocketpairErrs[] = {EAFNOSUPPORT, EMFILE, ENFILE, ENOMEM, EPROTONOSUPPORT};
+// EAGAIN: a non-blocking unix connect to a full backlog. ENOENT: no such unix path.
+// EPERM: a local firewall rule. EHOSTDOWN/EHOSTUNREACH/ENETUNREACH: ICMP errors.
+constexpr int kConnectErrs[] = {EACCES,       EADDRINUSE, EADDRNOTAVAIL, EAGAIN,  ECONNREFUSED,
+                                EHOSTDOWN,    EHOSTUNREACH, EINTR,       ENETUNREACH, ENOBUFS,
+                                ENOENT,       EPERM,      ETIMEDOUT};
+constexpr int kBindErrs[] = {EACCES, EADDRINUSE, EADDRNOTAVAIL, ENOENT, ENOMEM, ENOSPC, EROFS};
+constexpr int kListenErrs[] = {EADDRINUSE};
+// Linux's accept also passes on network errors pending on the new connection.
+constexpr int kAcceptErrs[] = {EAGAIN,  ECONNABORTED, EHOSTDOWN, EHOSTUNREACH, EINTR,
+                               EMFILE,  ENETDOWN,     ENETUNREACH, ENFILE,     ENOBUFS,
+                               ENOMEM,  ENONET,       ENOPROTOOPT, EPERM,      EPROTO};
+// ECONNREFUSED: a connected UDP socket after an ICMP port unreachable.
+constexpr int kSendErrs[] = {EAGAIN,   ECONNREFUSED, ECONNRESET, EHOSTDOWN, EHOSTUNREACH,
+                             EINTR,    EMSGSIZE,     ENETDOWN,   ENETUNREACH, ENOBUFS,
+                             ENOMEM,   EPERM,        EPIPE,      ETIMEDOUT};
+constexpr int kRecvErrs[] = {EAGAIN, ECONNREFUSED, ECONNRESET, EHOSTDOWN, EHOSTUNREACH,
+                             EINTR,  ENETUNREACH,  ENOMEM,     ETIMEDOUT};
+// ENOTCONN: shutdown of a connection the peer has already reset.
+constexpr int kShutdownErrs[] = {ENOTCONN};
+// ENOPROTOOPT: an option this kernel does not have.
+constexpr int kGetsockoptErrs[] = {ENOMEM, ENOPROTOOPT};
+constexpr int kSetsockoptErrs[] = {ENOBUFS, ENOMEM, ENOPROTOOPT, EPERM};
+constexpr int kPollErrs[] = {EINTR, ENOMEM};
+constexpr int kEpollErrs[] = {EINTR};
+constexpr int kDnsErrs[] = {EAI_AGAIN, EAI_FAIL, EAI_NONAME};
+
+struct ErrList {
+  const int* codes;
+  std::size_t count;
+};
+template <std::size_t N>
+constexpr ErrList L(const int (&a)[N]) { return {a, N}; }
+
+// close has none: on Linux the descriptor is released before anything can
+// fail, so close of a socket returns 0 (EBADF only for a program error).
+ErrList errors_of(CallId c) {
+  switch (c) {
+    case C::socket: return L(kSocketErrs);
+    case C::socketpair: return L(kSocketpairErrs);
+    case C::connect: return L(kConnectErrs);
+    case C::bind: return L(kBindErrs);
+    case C::listen: return L(kListenErrs);
+    case C::accept: case C::accept4: return L(kAcceptErrs);
+    case C::send: case C::sendto: case C::sendmsg: case C::sendmmsg: case C::write: case C::writev:
+      return L(kSendErrs);
+    case C::recv: case C::recvfrom: case C::recvmsg: case C::recvmmsg: case C::read: case C::readv:
+      return L(kRecvErrs);
+    case C::close: return {nullptr, 0};
+    case C::shutdown: return L(kShutdownErrs);
+    case C::getsockopt: return L(kGetsockoptErrs);
+    case C::setsockopt: return L(kSetsockoptErrs);
+    case C::poll: case C::ppoll: case C::select: case C::pselect: return L(kPollErrs);
+    case C::epoll_wait: case C::epoll_pwait: return L(kEpollErrs);
+    case C::getaddrinfo: return L(kDnsErrs);
+  }
+  return {nullptr, 0};
+}
+
+bool error_allowed(CallId c, int code) {
+  ErrList l = errors_of(c);
+  for (std::size_t i = 0; i < l.count; ++i)
+    if (l.codes[i] == code) return true;
+  return false;
+}
+
+// ---- Keys --------------------------------------------------------------------
+
+enum class Key : uint8_t {
+  error, short_, delay, eof, reset, timeout, bandwidth,
+  peer, net, port, lport, host, kind, prog, after_bytes, after, since_start, nth, every, prob, times,
+};
+constexpr unsigned kKeyCount = 21;
+
+enum class Value : uint8_t { none, optional, required };
+
+struct KeyInfo {
+  const char* name;
+  Value value;
+  uint32_t filter;      // RuleFilter bit; 0 for an action
+  const char* example;  // shown when the value is missing or wrong
+  const char* form;     // the key with what its value is, for lists of what a call takes
+};
+
+constexpr KeyInfo kKeys[kKeyCount] = {
+    {"error", Value::required, 0, "error=ECONNREFUSED", "error=CODE"},
+    {"short", Value::required, 0, "short=1", "short=SIZE"},
+    {"delay", Value::required, 0, "delay=200ms", "delay=DURATION"},
+    {"eof", Value::none, 0, "eof", "eof"},
+    {"reset", Value::none, 0, "reset", "reset"},
+    {"timeout", Value::optional, 0, "timeout=5s", "timeout[=DURATION]"},
+    {"bandwidth", Value::required, 0, "bandwidth=10KB/s", "bandwidth=SIZE/s"},
+    {"peer", Value::required, rf_peer, "peer=127.0.0.1, peer=[::1]:8080 or peer=/run/app.sock", "peer"},
+    {"net", Value::required, rf_net, "net=10.0.0.0/8", "net"},
+    {"port", Value::required, rf_port, "port=5432 or port=8000-8999", "port"},
+    {"lport", Value::required, rf_lport, "lport=8080 or lport=8000-8999", "lport"},
+    {"host", Value::required, rf_host, "host=db.internal or host=*.internal", "host"},
+    {"kind", Value::required, rf_kind, "kind=tcp", "kind"},
+    {"prog", Value::required, rf_prog, "prog=curl", "prog"},
+    {"after_bytes", Value::required, rf_after_bytes, "after_bytes=4096 or after_bytes=1M", "after_bytes"},
+    {"after", Value::required, rf_after, "after=2s", "after"},
+    {"since_start", Value::required, rf_since_start, "since_start=10s", "since_start"},
+    {"nth", Value::required, rf_nth, "nth=3, nth=2..5 or nth=4..", "nth"},
+    {"every", Value::required, rf_every, "every=3", "every"},
+    {"prob", Value::required, rf_prob, "prob=0.25 or prob=25%", "prob"},
+    {"times", Value::required, rf_times, "times=1", "times"},
+};
+
+const KeyInfo& info(Key k) { return kKeys[static_cast<unsigned>(k)]; }
+bool is_action(Key k) { return info(k).filter == 0; }
+
+constexpr RuleAction kActionOfKey[] = {RuleAction::error, RuleAction::short_transfer, RuleAction::delay,
+                                       RuleAction::eof,   RuleAction::reset,          RuleAction::timeout,
+                                       RuleAction::bandwidth};
+
+// Which actions apply to a call. error: those with a non-empty error list.
+bool action_applies(RuleAction a, CallId c) {
+  uint64_t b = call_bit(c);
+  switch (a) {
+    case RuleAction::error: return errors_of(c).count > 0;
+    case RuleAction::delay: return true;
+    case RuleAction::short_transfer:
+    case RuleAction::bandwidth: return (kIo & b) != 0;
+    case RuleAction::eof: return (kInput & b) != 0;
+    case RuleAction::reset: return ((kIo | call_bit(C::close)) & b) != 0;
+    case RuleAction::timeout: return c == C::connect;
+  }
+  return false;
+}
+
+constexpr uint32_t kAnyCall = rf_prog | rf_since_start | rf_nth | rf_every | rf_prob | rf_times;
+constexpr uint32_t kOnConnection =
+    rf_peer | rf_net | rf_port | rf_lport | rf_host | rf_kind | rf_after_bytes | rf_after;
+
+// Which filters can be known at a call; others would never match there.
+uint32_t filters_for(CallId c) {
+  switch (c) {
+    case C::socket: case C::socketpair: return kAnyCall | rf_kind;
+    case C::connect: return kAnyCall | rf_peer | rf_net | rf_port | rf_lport | rf_host | rf_kind;
+    case C::bind: case C::listen: return kAnyCall | rf_lport | rf_kind;
+    case C::accept: case C::accept4: return kAnyCall | rf_peer | rf_net | rf_port | rf_lport | rf_kind;
+    case C::poll: case C::ppoll: case C::select: case C::pselect: case C::epoll_wait: case C::epoll_pwait:
+      return kAnyCall;
+    case C::getaddrinfo: return kAnyCall | rf_host;
+    default: return kAnyCall | kOnConnection;
+  }
+}
+
+// What a call takes, for messages: its actions ("error=CODE, delay=DURATION")
+// or its filters ("peer, port, ...").
+std::string takes(CallId c, bool actions) {
+  std::string s;
+  for (unsigned k = 0; k < kKeyCount; ++k) {
+    Key key = static_cast<Key>(k);
+    if (is_action(key) != actions) continue;
+    bool ok = actions ? action_applies(kActionOfKey[k], c) : (filters_for(c) & info(key).filter) != 0;
+    if (!ok) continue;
+    if (!s.empty()) s += ", ";
+    s += info(key).form;
+  }
+  return std::string(call_id_name(c)) + (actions ? " takes the actions: " : " takes the filters: ") + s;
+}
+
+// ---- Kinds -------------------------------------------------------------------
+
+constexpr const char* kKindNames[] = {"any", "tcp", "udp", "unix", "ipv4", "ipv6", "tcp4", "tcp6", "udp4", "udp6"};
+
+bool kind_is_udp(RuleKind k) { return k == RuleKind::udp || k == RuleKind::udp4 || k == RuleKind::udp6; }
+bool kind_is_v4(RuleKind k) { return k == RuleKind::ipv4 || k == RuleKind::tcp4 || k == RuleKind::udp4; }
+bool kind_is_v6(RuleKind k) { return k == RuleKind::ipv6 || k == RuleKind::tcp6 || k == RuleKind::udp6; }
+
+// ---- Small text helpers -----------------------------------------------------
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_word(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+}
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+// Where a value ends when it is not quoted. '#' is not among them: it starts
+// a comment only after a blank or where a rule may start, so "/tmp/a#b" is a path.
+bool ends_value(char c) { return is_blank(c) || c == ':' || c == ';' || c == '\n'; }
+
+// A word as shown in a message: quoted, control bytes escaped, cut short.
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  std::size_t n = 0;
+  for (char ch : s) {
+    if (++n > 40) {
+      out += "...";
+      break;
+    }
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string list_names(const char* const* names, std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i) s += ", ";
+    s += names[i];
+  }
+  return s;
+}
+
+std::string error_names(CallId c) {
+  ErrList l = errors_of(c);
+  Domain d = c == C::getaddrinfo ? Domain::gai : Domain::errno_code;
+  std::string s;
+  for (std::size_t i = 0; i < l.count; ++i) {
+    if (i) s += ", ";
+    s += code_name(d, l.codes[i]);
+  }
+  return s;
+}
+
+// Two neighbouring letters swapped ("prot" for "port"), the commonest typo,
+// which a plain edit distance counts as two changes.
+bool swapped_pair(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  std::size_t i = 0;
+  while (i < a.size() && a[i] == b[i]) ++i;
+  return i + 1 < a.size() && a[i] == b[i + 1] && a[i + 1] == b[i] && a.substr(i + 2) == b.substr(i + 2);
+}
+
+const char* suggestion(std::string_view word, const char* const* names, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (swapped_pair(word, names[i])) return names[i];
+  return nearest_word(word, names, n);
+}
+
+std::string did_you_mean(std::string_view word, const char* const* names, std::size_t n) {
+  const char* near = suggestion(word, names, n);
+  return near ? std::string("; did you mean ") + near + "?" : std::string();
+}
+
+// ---- Normal form ------------------------------------------------------------
+
+std::string size_text(uint64_t n) {
+  struct Unit {
+    uint64_t size;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {{1ull << 30, "G"}, {1ull << 20, "M"}, {1ull << 10, "K"},
+                                    {1000000000ull, "GB"}, {1000000ull, "MB"}, {1000ull, "KB"}};
+  for (const Unit& u : kUnits)
+    if (n % u.size == 0) return std::to_string(n / u.size) + u.name;
+  return std::to_string(n);
+}
+
+std::string duration_text(uint64_t ns) {
+  if (ns % 1000000000ull == 0) return std::to_string(ns / 1000000000ull) + "s";
+  if (ns % 1000000ull == 0) return std::to_string(ns / 1000000ull) + "ms";
+  return std::to_string(ns / 1000ull) + "us";
+}
+
+std::string prob_text(uint32_t billionths) {
+  if (billionths >= kProbOne) return "1";
+  char digits[16];
+  std::snprintf(digits, sizeof digits, "%09u", billionths);
+  std::string s = std::string("0.") + digits;
+  while (s.back() == '0') s.pop_back();
+  return s;
+}
+
+std::string nth_text(const Rule& r) {
+  std::string s = std::to_string(r.nth_lo);
+  if (r.nth_hi != r.nth_lo) s += ".." + (r.nth_hi ? std::to_string(r.nth_hi) : std::string());
+  return s;
+}
+
+std::string ports_text(uint16_t lo, uint16_t hi) {
+  return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+}
+
+// A string value, quoted when it holds a character that would end it.
+std::string string_text(std::string_view s) {
+  bool plain = !s.empty() && s.front() != '"';
+  for (char c : s) plain = plain && !ends_value(c) && c != '\\' && c != '#';
+  if (plain) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string address_text(int family, const uint8_t* addr) {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(family, addr, buf, sizeof buf);
+  return buf;
+}
+
+std::string normal_form(const Rule& r) {
+  std::string s = r.target;
+  s += ':';
+  switch (r.action) {
+    case RuleAction::error: s += std::string("error=") + code_name(r.error_domain, r.error_code); break;
+    case RuleAction::short_transfer: s += "short=" + size_text(r.bytes); break;
+    case RuleAction::delay: s += "delay=" + duration_text(r.wait_ns); break;
+    case RuleAction::eof: s += "eof"; break;
+    case RuleAction::reset: s += "reset"; break;
+    case RuleAction::timeout: s += "timeout=" + duration_text(r.wait_ns); break;
+    case RuleAction::bandwidth: s += "bandwidth=" + size_text(r.bytes) + "/s"; break;
+  }
+  uint32_t f = r.filters;
+  bool port_in_peer = false;
+  if (f & rf_peer) {
+    s += ":peer=";
+    if (r.peer_family == AF_UNIX) {
+      s += string_text(r.peer_path);
+    } else {
+      std::string a = address_text(r.peer_family, r.peer_addr);
+      s += r.peer_family == AF_INET6 ? "[" + a + "]" : a;
+      port_in_peer = (f & rf_port) && r.port_lo == r.port_hi;
+      if (port_in_peer) s += ":" + std::to_string(r.port_lo);
+    }
+  }
+  if (f & rf_net) s += ":net=" + address_text(r.net_family, r.net_addr) + "/" + std::to_string(r.net_bits);
+  if ((f & rf_port) && !port_in_peer) s += ":port=" + ports_text(r.port_lo, r.port_hi);
+  if (f & rf_lport) s += ":lport=" + ports_text(r.lport_lo, r.lport_hi);
+  if (f & rf_host) s += ":host=" + string_text(r.host);
+  if (f & rf_kind) s += std::string(":kind=") + kKindNames[static_cast<unsigned>(r.kind)];
+  if (f & rf_prog) s += ":prog=" + string_text(r.prog);
+  if (f & rf_after_bytes) s += ":after_bytes=" + size_text(r.after_bytes);
+  if (f & rf_after) s += ":after=" + duration_text(r.after_ns);
+  if (f & rf_since_start) s += ":since_start=" + duration_text(r.since_start_ns);
+  if (f & rf_nth) s += ":nth=" + nth_text(r);
+  if (f & rf_every) s += ":every=" + std::to_string(r.every);
+  if (f & rf_prob) s += ":prob=" + prob_text(r.prob);
+  if (f & rf_times) s += ":times=" + std::to_string(r.times);
+  return s;
+}
+
+// ---- The parser -------------------------------------------------------------
+
+constexpr uint64_t kMaxDurationNs = 86400ull * 1000000000ull;
+constexpr uint64_t kMaxSize = uint64_t{1} << 62;
+
+class TextParser {
+ public:
+  TextParser(std::string_view text, std::string_view source, unsigned line, std::vector<Rule>* rules,
+             std::deque<std::string>* strings, std::string* error)
+      : t_(text), source_(source), line_(line), rules_(rules), strings_(strings), error_(error) {}
+
+  bool parse() {
+    for (;;) {
+      skip_blanks();
+      if (p_ >= t_.size()) return true;
+      if (t_[p_] == ';' || t_[p_] == '\n') {
+        ++p_;
+        continue;
+      }
+      if (!rule()) return false;  // stops at a separator or the end
+    }
+  }
+
+ private:
+  // -- Positions and errors --
+
+  bool fail(std::size_t pos, const std::string& msg) {
+    unsigned line = 1;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < pos && i < t_.size(); ++i)
+      if (t_[i] == '\n') {
+        ++line;
+        line_start = i + 1;
+      }
+    std::string where(source_);
+    if (line_ > 0)
+      where += ":" + std::to_string(line_ + line - 1);
+    else if (t_.find('\n') != std::string_view::npos)
+      where += " line " + std::to_string(line);
+    *error_ = where + ", column " + std::to_string(pos - line_start + 1) + ": " + msg;
+    return false;
+  }
+
+  std::string found(std::size_t pos) const {
+    if (pos >= t_.size()) return "the end of the text";
+    char c = t_[pos];
+    if (c == '#') return "a comment";
+    if (c == '\n') return "the end of the line";
+    std::size_t e = pos;
+    while (e < t_.size() && is_word(t_[e])) ++e;
+    if (e > pos) return quoted(t_.substr(pos, e - pos));
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) {
+      char buf[24];
+      std::snprintf(buf, sizeof buf, "byte 0x%02x", u);
+      return buf;
+    }
+    return std::string("'") + c + "'";
+  }
+
+  // Blanks, and a comment: '#' where a rule may start or after a blank.
+  void skip_blanks() {
+    while (p_ < t_.size() && is_blank(t_[p_])) ++p_;
+    bool comment = p_ < t_.size() && t_[p_] == '#' &&
+                   (p_ == 0 || is_blank(t_[p_ - 1]) || t_[p_ - 1] == ';' || t_[p_ - 1] == '\n');
+    if (comment)
+      while (p_ < t_.size() && t_[p_] != '\n') ++p_;
+  }
+
+  std::string_view word() {
+    std::size_t s = p_;
+    while (p_ < t_.size() && is_word(t_[p_])) ++p_;
+    return t_.substr(s, p_ - s);
+  }
+
+  const char* keep(std::string s) {
+    strings_->push_back(std::move(s));
+    return strings_->back().c_str();
+  }
+
+  // -- A rule --
+
+  bool rule() {
+    rule_start_ = p_;
+    r_ = Rule{};
+    have_ = 0;
+    action_key_ = nullptr;
+    std::size_t at = p_;
+    std::string_view w = word();
+    if (w.empty()) return fail(at, "expected a call or group, found " + found(at));
+    if (!target_from_name(w, &r_.target, &r_.calls)) {
+      for (const KeyInfo& k : kKeys)
+        if (w == k.name)
+          return fail(at, "expected a call or group, found the key " + quoted(w) +
+                              ": a rule starts with what it applies to, e.g. connect:error=ECONNREFUSED");
+      const char* names[kRuleCallCount + 5];
+      for (unsigned i = 0; i < kRuleCallCount; ++i) names[i] = kCallNames[i];
+      for (unsigned i = 0; i < 5; ++i) names[kRuleCallCount + i] = kGroupNames[i];
+      std::string hint = did_you_mean(w, names, kRuleCallCount + 5);
+      if (hint.empty()) hint = " (calls: " + list_names(kCallNames, kRuleCallCount) + "; groups: io, input, output, wait, dns)";
+      return fail(at, "expected a call or group, found " + quoted(w) + hint);
+    }
+    last_ = quoted(r_.target);
+    for (;;) {
+      skip_blanks();
+      if (p_ >= t_.size() || t_[p_] != ':') break;
+      ++p_;
+      skip_blanks();
+      if (!part()) return false;
+    }
+    if (p_ < t_.size() && t_[p_] != ';' && t_[p_] != '\n')
+      return fail(p_, "expected ':' or ';' after " + last_ + ", found " + found(p_));
+    if (!validate()) return false;
+    if (rules_->size() >= kMaxRules)
+      return fail(rule_start_, "too many rules: at most " + std::to_string(kMaxRules));
+    r_.index = static_cast<uint32_t>(rules_->size());
+    r_.text = keep(normal_form(r_));
+    rules_->push_back(r_);
+    return true;
+  }
+
+  bool part() {
+    std::size_t at = p_;
+    std::string_view w = word();
+    if (w.empty()) return fail(at, "expected a key after ':', found " + found(at));
+    unsigned k = 0;
+    while (k < kKeyCount && w != kKeys[k].name) ++k;
+    if (k == kKeyCount) {
+      const char* names[kKeyCount];
+      for (unsigned i = 0; i < kKeyCount; ++i) names[i] = kKeys[i].name;
+      std::string hint = did_you_mean(w, names, kKeyCount);
+      if (hint.empty()) hint = " (keys: " + list_names(names, kKeyCount) + ")";
+      return fail(at, "expected a key, found " + quoted(w) + hint);
+    }
+    Key key = static_cast<Key>(k);
+    const KeyInfo& ki = info(key);
+    if (have_ & (1u << k)) return fail(at, std::string(ki.name) + " is given twice in one rule");
+    if (is_action(key)) {
+      if (action_key_)
+        return fail(at, std::string("a rule has one action; this one already has ") + action_key_ +
+                            " (write a second rule for " + ki.name + ")");
+      action_key_ = ki.name;
+      action_pos_ = at;
+    }
+    have_ |= 1u << k;
+    key_pos_[k] = at;
+    skip_blanks();
+    bool has_value = p_ < t_.size() && t_[p_] == '=';
+    if (has_value && ki.value == Value::none)
+      return fail(p_, std::string(ki.name) + " takes no value, found '='");
+    if (!has_value && ki.value == Value::required)
+      return fail(p_, std::string("expected '=' and a value after ") + ki.name + ", e.g. " + ki.example +
+                          ", found " + found(p_));
+    if (has_value) {
+      ++p_;
+      skip_blanks();
+      // An address may start with ':' ("::1"); peer and net explain that themselves.
+      bool colon_ok = (key == Key::peer || key == Key::net) && p_ < t_.size() && t_[p_] == ':';
+      if (!colon_ok && (p_ >= t_.size() || ends_value(t_[p_])))
+        return fail(p_, std::string("expected a value for ") + ki.name + ", e.g. " + ki.example + ", found " +
+                            found(p_));
+    }
+    if (!value(key, has_value)) return false;
+    last_ = quoted(t_.substr(at, p_ - at));
+    r_.filters |= ki.filter;
+    return true;
+  }
+
+  // -- Values --
+
+  // An unquoted value: up to the next blank, ':', ';', '#' or newline.
+  std::string_view token() {
+    std::size_t s = p_;
+    while (p_ < t_.size() && !ends_value(t_[p_])) ++p_;
+    return t_.substr(s, p_ - s);
+  }
+
+  // A string value, quoted or not; control bytes refused.
+  bool string_value(const char* key, std::string* out) {
+    std::size_t at = p_;
+    out->clear();
+    if (t_[p_] == '"') {
+      ++p_;
+      for (;;) {
+        if (p_ >= t_.size() || t_[p_] == '\n') return fail(at, std::string("the quoted value of ") + key + " has no closing '\"'");
+        char c = t_[p_++];
+        if (c == '"') break;
+        if (c == '\\') {
+          if (p_ >= t_.size() || (t_[p_] != '"' && t_[p_] != '\\'))
+            return fail(p_ - 1, "expected \\\" or \\\\ inside quotes, found " + found(p_ - 1));
+          c = t_[p_++];
+        } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          return fail(p_ - 1, std::string("expected a printable character in the value of ") + key + ", found " + found(p_ - 1));
+        }
+        *out += c;
+      }
+      if (out->empty()) return fail(at, std::string("the value of ") + key + " is empty");
+      return true;
+    }
+    std::string_view v = token();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(v[i]);
+      if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+        return fail(at + i, std::string("expected a printable character in the value of ") + key +
+                                " (quote a value holding '\"' or '\\'), found " + found(at + i));
+    }
+    *out = std::string(v);
+    return true;
+  }
+
+  // Decimal digits at s[*i...], overflow-checked.
+  static bool digits(std::string_view s, std::size_t* i, uint64_t* v, bool* overflow) {
+    std::size_t start = *i;
+    *v = 0;
+    *overflow = false;
+    while (*i < s.size() && is_digit(s[*i])) {
+      unsigned d = static_cast<unsigned>(s[*i] - '0');
+      if (*v > (UINT64_MAX - d) / 10) *overflow = true;
+      else *v = *v * 10 + d;
+      ++*i;
+    }
+    return *i > start;
+  }
+
+  // A whole number in [lo, hi].
+  bool number(std::string_view s, std::size_t at, const KeyInfo& k, uint64_t lo, uint64_t hi, uint64_t* v) {
+    std::size_t i = 0;
+    bool ovf;
+    if (!digits(s, &i, v, &ovf) || i != s.size())
+      return fail(at + i, std::string("expected a whole number for ") + k.name + ", e.g. " + k.example +
+                              ", found " + quoted(s));
+    if (ovf || *v > hi)
+      return fail(at, std::string("number too large for ") + k.name + ": " + quoted(s) + " (at most " +
+                          std::to_string(hi) + ")");
+    if (*v < lo)
+      return fail(at, std::string(k.name) + " must be at least " + std::to_string(lo) + ", found " + quoted(s));
+    return true;
+  }
+
+  bool size(std::string_view s, std::size_t at, const KeyInfo& k, uint64_t* v) {
+    std::size_t i = 0;
+    bool ovf;
+    if (!digits(s, &i, v, &ovf))
+      return fail(at, std::string("expected a size in bytes for ") + k.name + ", e.g. " + k.example +
+                          ", found " + quoted(s));
+    std::string_view unit = s.substr(i);
+    struct Unit {
+      const char* name;
+      uint64_t mult;
+    };
+    static constexpr Unit kUnits[] = {{"", 1},          {"B", 1},          {"K", 1ull << 10},   {"k", 1ull << 10},
+                                      {"KiB", 1ull << 10}, {"KB", 1000},   {"kB", 1000},        {"M", 1ull << 20},
+                                      {"MiB", 1ull << 20}, {"MB", 1000000}, {"G", 1ull << 30},  {"GiB", 1ull << 30},
+                                      {"GB", 1000000000}};
+    const Unit* u = nullptr;
+    for (const Unit& x : kUnits)
+      if (unit == x.name) u = &x;
+    if (!u) {
+      if (!unit.empty() && unit[0] == '.')
+        return fail(at + i, std::string("expected a whole number of bytes for ") + k.name + ", found " + quoted(s));
+      static constexpr const char* kNames[] = {"B", "K", "KiB", "KB", "M", "MiB", "MB", "G", "GiB", "GB"};
+      return fail(at + i, std::string("expected a size unit (B, K, KiB, KB, M, MiB, MB, G, GiB, GB; K=1024, KB=1000), found ") +
+                              quoted(unit) + did_you_mean(unit, kNames, 10));
+    }
+    if (ovf || *v > kMaxSize / u->mult)
+      return fail(at, std::string("size too large for ") + k.name + ": " + quoted(s) + " (at most 2^62 bytes)");
+    *v *= u->mult;
+    if (*v == 0) return fail(at, std::string(k.name) + " must be more than 0, found " + quoted(s));
+    return true;
+  }
+
+  bool duration(std::string_view s, std::size_t at, const KeyInfo& k, uint64_t* ns) {
+    std::size_t i = 0;
+    uint64_t whole = 0, frac = 0, scale = 1;
+    bool ovf = false;
+    if (!digits(s, &i, &whole, &ovf))
+      return fail(at, std::string("expected a duration for ") + k.name + ", e.g. " + k.example + ", found " +
+                          quoted(s));
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      std::size_t fs = i;
+      while (i < s.size() && is_digit(s[i])) {
+        if (i - fs >= 9)
+          return fail(at + i, std::string("too many decimals in ") + quoted(s) + " (the finest unit is 1us)");
+        frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
+        scale *= 10;
+        ++i;
+      }
+      if (i == fs) return fail(at + i, "expected digits after '.' in " + quoted(s));
+    }
+    std::string_view unit = s.substr(i);
+    uint64_t mult;
+    if (unit == "us") mult = 1000;
+    else if (unit == "ms") mult = 1000000;
+    else if (unit == "s") mult = 1000000000;
+    else if (unit.empty())
+      return fail(at + i, std::string("expected a unit after ") + quoted(s) + " (us, ms or s), e.g. " + k.example);
+    else {
+      static constexpr const char* kNames[] = {"us", "ms", "s"};
+      return fail(at + i, "expected a duration unit (us, ms or s), found " + quoted(unit) + did_you_mean(unit, kNames, 3));
+    }
+    if (ovf || whole > kMaxDurationNs / mult)
+      return fail(at, std::string("duration too long for ") + k.name + ": " + quoted(s) + " (at most 24h = 86400s)");
+    uint64_t part = frac * mult;  // frac < 1e9, mult <= 1e9: fits
+    if (part % scale != 0 || (part / scale) % 1000 != 0)
+      return fail(at, "duration finer than 1us: " + quoted(s));
+    *ns = whole * mult + part / scale;
+    if (*ns > kMaxDurationNs)
+      return fail(at, std::string("duration too long for ") + k.name + ": " + quoted(s) + " (at most 24h = 86400s)");
+    if (*ns == 0) return fail(at, std::string(k.name) + " must be more than 0, found " + quoted(s));
+    return true;
+  }
+
+  bool ports(std::string_view s, std::size_t at, const KeyInfo& k, uint16_t* lo, uint16_t* hi) {
+    std::size_t dash = s.find('-');
+    if (dash == 0 || (dash != std::string_view::npos && dash + 1 == s.size()))
+      return fail(at, std::string("expected a port or a range for ") + k.name + ", e.g. " + k.example + ", found " + quoted(s));
+    uint64_t a, b;
+    if (!number(s.substr(0, dash), at, k, 1, 65535, &a)) return false;
+    b = a;
+    if (dash != std::string_view::npos && !number(s.substr(dash + 1), at + dash + 1, k, 1, 65535, &b)) return false;
+    if (b < a) return fail(at, "the range " + quoted(s) + " ends before it starts");
+    *lo = static_cast<uint16_t>(a);
+    *hi = static_cast<uint16_t>(b);
+    return true;
+  }
+
+  bool nth(std::string_view s, std::size_t at, const KeyInfo& k) {
+    std::size_t dots = s.find("..");
+    if (dots == 0)
+      return fail(at, std::string("expected a call number or range for nth, e.g. ") + k.example + ", found " + quoted(s));
+    if (!number(s.substr(0, dots), at, k, 1, UINT64_MAX, &r_.nth_lo)) return false;
+    if (dots == std::string_view::npos) {
+      r_.nth_hi = r_.nth_lo;
+      return true;
+    }
+    std::string_view rest = s.substr(dots + 2);
+    r_.nth_hi = 0;
+    if (rest.empty()) return true;
+    if (!number(rest, at + dots + 2, k, 1, UINT64_MAX, &r_.nth_hi)) return false;
+    if (r_.nth_hi < r_.nth_lo) return fail(at, "the range " + quoted(s) + " ends before it starts");
+    return true;
+  }
+
+  bool prob(std::string_view s, std::size_t at, const KeyInfo& k) {
+    bool percent = !s.empty() && s.back() == '%';
+    std::string_view n = percent ? s.substr(0, s.size() - 1) : s;
+    std::size_t i = 0;
+    uint64_t whole;
+    bool ovf;
+    std::string expect = std::string("expected a probability for ") + k.name + ", e.g. " + k.example + ", found " + quoted(s);
+    if (!digits(n, &i, &whole, &ovf)) return fail(at, expect);
+    unsigned max_decimals = percent ? 7 : 9;
+    uint64_t frac = 0;
+    unsigned decimals = 0;
+    if (i < n.size() && n[i] == '.') {
+      ++i;
+      while (i < n.size() && is_digit(n[i])) {
+        if (++decimals > max_decimals)
+          return fail(at + i, "too many decimals in " + quoted(s) + " (at most " + std::to_string(max_decimals) + ")");
+        frac = frac * 10 + static_cast<uint64_t>(n[i] - '0');
+        ++i;
+      }
+      if (decimals == 0) return fail(at + i, "expected digits after '.' in " + quoted(s));
+    }
+    if (i != n.size()) return fail(at + i, expect);
+    for (unsigned d = decimals; d < max_decimals; ++d) frac *= 10;
+    uint64_t one = percent ? 100 : 1;
+    if (ovf || whole > one || (whole == one && frac > 0))
+      return fail(at, std::string("prob is at most 1 (or 100%), found ") + quoted(s));
+    uint64_t b = percent ? whole * 10000000 + frac : whole * 1000000000 + frac;
+    if (b == 0) return fail(at, "prob must be more than 0 (the rule would never inject), found " + quoted(s));
+    r_.prob = static_cast<uint32_t>(b);
+    return true;
+  }
+
+  // An IP address with inet_pton, from a view.
+  static bool ip(std::string_view s, int family, uint8_t* out) {
+    char buf[INET6_ADDRSTRLEN + 1];
+    if (s.empty() || s.size() >= sizeof buf) return false;
+    std::memcpy(buf, s.data(), s.size());
+    buf[s.size()] = '\0';
+    return inet_pton(family, buf, out) == 1;
+  }
+
+  // Inside [] an IPv6 address holds ':'; only these end it early.
+  static bool ends_bracket(char c) { return is_blank(c) || c == ';' || c == '\n'; }
+
+  static bool is_hex_or_colon(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+  }
+
+  // ::ffff:a.b.c.d is an IPv4 address to the matcher: keep it as one.
+  static void unmap(int* family, uint8_t* addr) {
+    static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (*family == AF_INET6 && std::memcmp(addr, kPrefix, 12) == 0) {
+      std::memmove(addr, addr + 12, 4);
+      std::memset(addr + 4, 0, 12);
+      *family = AF_INET;
+    }
+  }
+
+  // ":PORT" after an address in peer=.
+  bool peer_port(std::size_t at) {
+    if (p_ + 1 >= t_.size() || t_[p_] != ':' || !is_digit(t_[p_ + 1])) return true;
+    ++p_;
+    std::size_t s = p_;
+    std::string_view v = token();
+    if (!ports(v, s, info(Key::port), &r_.port_lo, &r_.port_hi)) return false;
+    if (r_.port_lo != r_.port_hi) return fail(s, "write a port range as its own filter: port=" + std::string(v));
+    if (have_ & (1u << static_cast<unsigned>(Key::port))) return fail(s, "port is given twice in one rule");
+    have_ |= 1u << static_cast<unsigned>(Key::port);
+    key_pos_[static_cast<unsigned>(Key::port)] = at;
+    r_.filters |= rf_port;
+    return true;
+  }
+
+  bool peer() {
+    std::size_t at = p_;
+    char c = t_[p_];
+    if (c == '"' || c == '/' || c == '@') {
+      std::string path;
+      if (!string_value("peer", &path)) return false;
+      if (path[0] != '/' && path[0] != '@')
+        return fail(at, "expected a unix socket path starting with '/' or '@' for peer, found " + quoted(path));
+      if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+        return fail(at, "unix socket path too long for peer: " + std::to_string(path.size()) + " bytes (at most " +
+                            std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + ")");
+      r_.peer_family = AF_UNIX;
+      r_.peer_path = keep(std::move(path));
+      return true;
+    }
+    if (c == '[') {
+      std::size_t close = p_;
+      while (close < t_.size() && t_[close] != ']' && !ends_bracket(t_[close])) ++close;
+      if (close >= t_.size() || t_[close] != ']') return fail(at, "expected ']' after the IPv6 address of peer");
+      if (!ip(t_.substr(at + 1, close - at - 1), AF_INET6, r_.peer_addr))
+        return fail(at + 1, "expected an IPv6 address inside [], found " + quoted(t_.substr(at + 1, close - at - 1)));
+      r_.peer_family = AF_INET6;
+      unmap(&r_.peer_family, r_.peer_addr);
+      p_ = close + 1;
+      return peer_port(at);
+    }
+    std::size_t e = p_;
+    while (e < t_.size() && (is_digit(t_[e]) || t_[e] == '.')) ++e;
+    std::string_view v4 = t_.substr(p_, e - p_);
+    if (ip(v4, AF_INET, r_.peer_addr) && (e >= t_.size() || ends_value(t_[e]) || t_[e] == '/')) {
+      if (e < t_.size() && t_[e] == '/') {
+        std::string_view whole = t_.substr(at, e - at);
+        p_ = e;
+        std::string_view rest = token();
+        return fail(at, "peer takes one address; for a prefix write net=" + std::string(whole) + std::string(rest));
+      }
+      r_.peer_family = AF_INET;
+      p_ = e;
+      return peer_port(at);
+    }
+    std::size_t h = p_;
+    while (h < t_.size() && is_hex_or_colon(t_[h])) ++h;
+    std::string_view v6 = t_.substr(p_, h - p_);
+    while (!v6.empty() && v6.back() == ':' && !ip(v6, AF_INET6, r_.peer_addr)) v6.remove_suffix(1);
+    uint8_t tmp[16];
+    if (v6.find(':') != std::string_view::npos && ip(v6, AF_INET6, tmp))
+      return fail(at, "write an IPv6 address in brackets: peer=[" + std::string(v6) + "]");
+    std::string_view tok = token();
+    bool name = !tok.empty();
+    for (char ch : tok) name = name && (is_word(ch) || ch == '-' || ch == '.');
+    if (name && !ip(tok, AF_INET, tmp))
+      return fail(at, "peer takes an address, found the name " + quoted(tok) + "; to match a name write host=" + std::string(tok));
+    return fail(at, "expected an address for peer, e.g. " + std::string(info(Key::peer).example) + ", found " + quoted(tok));
+  }
+
+  bool net() {
+    std::size_t at = p_;
+    std::string_view addr;
+    if (t_[p_] == '[') {
+      std::size_t close = p_;
+      while (close < t_.size() && t_[close] != ']' && !ends_bracket(t_[close])) ++close;
+      if (close >= t_.size() || t_[close] != ']') return fail(at, "expected ']' after the IPv6 address of net");
+      addr = t_.substr(at + 1, close - at - 1);
+      p_ = close + 1;
+    } else {
+      std::size_t e = p_;
+      while (e < t_.size() && is_hex_or_colon(t_[e])) ++e;
+      // "10.0.0.0:port=5": the ':' ends the part, it is not part of an IPv6 address.
+      while (e > p_ && t_[e - 1] == ':' && (e >= t_.size() || t_[e] != '/')) --e;
+      addr = t_.substr(p_, e - p_);
+      p_ = e;
+    }
+    std::size_t slash = p_;
+    if (p_ >= t_.size() || t_[p_] != '/') {
+      std::string_view rest = token();
+      if (!rest.empty() || addr.empty())
+        return fail(at, "expected an address and a prefix length for net, e.g. net=10.0.0.0/8, found " +
+                            quoted(t_.substr(at, p_ - at)));
+      return fail(slash, "expected '/' and a prefix length after " + quoted(addr) + ", e.g. net=10.0.0.0/8");
+    }
+    ++p_;
+    std::size_t bits_at = p_;
+    std::string_view bits_text = token();
+    int family;
+    if (ip(addr, AF_INET, r_.net_addr)) family = AF_INET;
+    else if (ip(addr, AF_INET6, r_.net_addr)) family = AF_INET6;
+    else return fail(at, "expected an IPv4 or IPv6 address for net, e.g. net=10.0.0.0/8, found " + quoted(addr));
+    uint64_t bits;
+    unsigned max_bits = family == AF_INET ? 32 : 128;
+    std::size_t i = 0;
+    bool ovf;
+    if (!digits(bits_text, &i, &bits, &ovf) || i != bits_text.size())
+      return fail(bits_at, "expected a prefix length (0-" + std::to_string(max_bits) + ") after '/', found " + quoted(bits_text));
+    if (ovf || bits > max_bits)
+      return fail(bits_at, "prefix length " + quoted(bits_text) + " is more than " + std::to_string(max_bits));
+    // Host bits set usually means a mistyped prefix: refuse rather than guess.
+    uint8_t masked[16];
+    std::memcpy(masked, r_.net_addr, 16);
+    for (unsigned b = static_cast<unsigned>(bits); b < max_bits; ++b) masked[b / 8] &= static_cast<uint8_t>(~(0x80u >> (b % 8)));
+    if (std::memcmp(masked, r_.net_addr, 16) != 0)
+      return fail(at, quoted(t_.substr(at, p_ - at)) + " has bits set after the prefix; did you mean net=" +
+                          address_text(family, masked) + "/" + std::to_string(bits) + "?");
+    r_.net_family = family;
+    r_.net_bits = static_cast<unsigned>(bits);
+    if (family == AF_INET6 && bits >= 96) {
+      int f = family;
+      unmap(&f, r_.net_addr);
+      if (f == AF_INET) {
+        r_.net_family = AF_INET;
+        r_.net_bits -= 96;
+      }
+    }
+    return true;
+  }
+
+  bool error_code(std::size_t at) {
+    std::size_t s = p_;
+    while (p_ < t_.size() && (is_word(t_[p_]) || t_[p_] == '-')) ++p_;
+    std::string_view name = t_.substr(s, p_ - s);
+    if (name.empty() || (p_ < t_.size() && !ends_value(t_[p_]))) {
+      std::string_view tok = (p_ = s, token());
+      return fail(at, "expected an error name for " + std::string(r_.target) + ", e.g. error=ECONNREFUSED, found " + quoted(tok));
+    }
+    Domain d;
+    int code;
+    if (!code_from_name(name, &d, &code)) {
+      // Suggest first among what this rule's calls can return, then any known name.
+      std::vector<const char*> names;
+      std::size_t own = 0;
+      for (int pass = 0; pass < 2; ++pass) {
+        for (unsigned c = 0; c < kRuleCallCount; ++c) {
+          CallId id = static_cast<CallId>(c);
+          if (pass == 0 && !(r_.calls & call_bit(id))) continue;
+          ErrList l = errors_of(id);
+          Domain cd = id == C::getaddrinfo ? Domain::gai : Domain::errno_code;
+          for (std::size_t i = 0; i < l.count; ++i) names.push_back(code_name(cd, l.codes[i]));
+        }
+        if (pass == 0) own = names.size();
+      }
+      const char* near = suggestion(name, names.data(), own);
+      if (!near) near = suggestion(name, names.data(), names.size());
+      std::string hint = near ? std::string("; did you mean ") + near + "?" : std::string();
+      return fail(s, "expected an error name for " + std::string(r_.target) + ", found " + quoted(name) + hint);
+    }
+    if (d == Domain::event)
+      return fail(s, quoted(name) + " is not an error code; for an end of stream write the action eof");
+    r_.error_domain = d;
+    r_.error_code = code;
+    return true;
+  }
+
+  bool value(Key key, bool has_value) {
+    std::size_t at = p_;
+    const KeyInfo& k = info(key);
+    std::string s;
+    switch (key) {
+      case Key::error: return error_code(at);
+      case Key::short_: return size(token(), at, k, &r_.bytes);
+      case Key::delay: return duration(token(), at, k, &r_.wait_ns);
+      case Key::eof: case Key::reset: return true;
+      case Key::timeout:
+        r_.wait_ns = kDefaultConnectTimeoutNs;
+        return !has_value || duration(token(), at, k, &r_.wait_ns);
+      case Key::bandwidth: {
+        std::string_view v = token();
+        if (v.size() >= 2 && v.substr(v.size() - 2) == "/s") v.remove_suffix(2);
+        return size(v, at, k, &r_.bytes);
+      }
+      case Key::peer: return peer();
+      case Key::net: return net();
+      case Key::port: return ports(token(), at, k, &r_.port_lo, &r_.port_hi);
+      case Key::lport: return ports(token(), at, k, &r_.lport_lo, &r_.lport_hi);
+      case Key::host: {
+        if (!string_value("host", &s)) return false;
+        if (s.size() > 253) return fail(at, "host name too long: " + std::to_string(s.size()) + " characters (at most 253)");
+        for (std::size_t i = 0; i < s.size(); ++i) {
+          char c = s[i];
+          if (!(is_word(c) || c == '-' || c == '.' || c == '*' || c == '?'))
+            return fail(at, "expected a host name or glob for host (letters, digits, '-', '.', '_', '*', '?'), found " + quoted(s));
+          if (c >= 'A' && c <= 'Z') s[i] = static_cast<char>(c - 'A' + 'a');
+        }
+        r_.host = keep(std::move(s));
+        return true;
+      }
+      case Key::kind: {
+        std::string_view w = word();
+        if (p_ < t_.size() && !ends_value(t_[p_])) {
+          p_ = at;
+          w = token();
+        }
+        for (unsigned i = 1; i < sizeof kKindNames / sizeof kKindNames[0]; ++i)
+          if (w == kKindNames[i]) {
+            r_.kind = static_cast<RuleKind>(i);
+            return true;
+          }
+        std::string hint = did_you_mean(w, kKindNames + 1, 9);
+        return fail(at, "expected a socket kind (" + list_names(kKindNames + 1, 9) + "), found " + quoted(w) + hint);
+      }
+      case Key::prog: {
+        if (!string_value("prog", &s)) return false;
+        std::size_t slash = s.rfind('/');
+        if (slash != std::string::npos)
+          return fail(at, "prog is the program's name without a directory; did you mean prog=" +
+                              string_text(s.substr(slash + 1)) + "?");
+        if (s.size() > 255) return fail(at, "program name too long: " + std::to_string(s.size()) + " bytes (at most 255)");
+        r_.prog = keep(std::move(s));
+        return true;
+      }
+      case Key::after_bytes: return size(token(), at, k, &r_.after_bytes);
+      case Key::after: return duration(token(), at, k, &r_.after_ns);
+      case Key::since_start: return duration(token(), at, k, &r_.since_start_ns);
+      case Key::nth: return nth(token(), at, k);
+      case Key::every: return number(token(), at, k, 1, UINT64_MAX, &r_.every);
+      case Key::prob: return prob(token(), at, k);
+      case Key::times: return number(token(), at, k, 1, UINT64_MAX, &r_.times);
+    }
+    return false;
+  }
+
+  // -- Whole-rule checks --
+
+  std::size_t pos_of(Key k) const { return key_pos_[static_cast<unsigned>(k)]; }
+  bool has(Key k) const { return (have_ & (1u << static_cast<unsigned>(k))) != 0; }
+
+  // "recv (io includes recv)" when the rule names a group.
+  std::string call_in_target(CallId c) const {
+    std::string name = call_id_name(c);
+    if (name != r_.target) name += std::string(" (") + r_.target + " includes " + call_id_name(c) + ")";
+    return name;
+  }
+
+  bool validate() {
+    if (!action_key_) {
+      CallId first = C::socket;
+      for (unsigned c = 0; c < kRuleCallCount; ++c)
+        if (r_.calls & call_bit(static_cast<CallId>(c))) {
+          first = static_cast<CallId>(c);
+          break;
+        }
+      return fail(rule_start_, "the rule has no action; " + takes(first, true));
+    }
+    unsigned action_index = 0;
+    while (kKeys[action_index].name != action_key_) ++action_index;
+    r_.action = kActionOfKey[action_index];
+
+    for (unsigned ci = 0; ci < kRuleCallCount; ++ci) {
+      CallId c = static_cast<CallId>(ci);
+      if (!(r_.calls & call_bit(c))) continue;
+      if (r_.action == RuleAction::error) {
+        if (errors_of(c).count == 0)
+          return fail(action_pos_, call_in_target(c) + " cannot fail with an error: on Linux, closing a socket always "
+                                   "releases the descriptor and returns 0; " + takes(c, true));
+        bool dns = c == C::getaddrinfo;
+        const char* name = code_name(r_.error_domain, r_.error_code);
+        if (dns && r_.error_domain != Domain::gai)
+          return fail(action_pos_, call_in_target(c) + " fails with EAI_ codes, not errnos like " + name +
+                                   "; it can fail with: " + error_names(c));
+        if (!dns && r_.error_domain == Domain::gai)
+          return fail(action_pos_, std::string(name) + " is a getaddrinfo result (write dns:error=" + name + "); " +
+                                   call_in_target(c) + " can fail with: " + error_names(c));
+        if (!error_allowed(c, r_.error_code))
+          return fail(action_pos_, call_in_target(c) + " cannot fail with " + name + "; " + call_id_name(c) +
+                                   " can fail with: " + error_names(c));
+      } else if (!action_applies(r_.action, c)) {
+        return fail(action_pos_, std::string(action_key_) + " does not apply to " + call_in_target(c) + "; " +
+                                 takes(c, true));
+      }
+      uint32_t bad = r_.filters & ~filters_for(c);
+      if (bad) {
+        unsigned k = 0;
+        while (!(kKeys[k].filter & bad)) ++k;
+        return fail(key_pos_[k], std::string(kKeys[k].name) + " does not apply to " + call_in_target(c) +
+                                     " (never known there); " + takes(c, false));
+      }
+    }
+
+    if (has(Key::peer) && has(Key::net))
+      return fail(pos_of(Key::net), "give peer or net, not both");
+    if (has(Key::kind)) {
+      RuleKind kd = r_.kind;
+      const char* kn = kKindNames[static_cast<unsigned>(kd)];
+      int fam = has(Key::peer) ? r_.peer_family : has(Key::net) ? r_.net_family : 0;
+      std::size_t fam_pos = has(Key::peer) ? pos_of(Key::peer) : pos_of(Key::net);
+      bool contradiction = (fam == AF_UNIX && kd != RuleKind::unix_socket) ||
+                           ((fam == AF_INET || fam == AF_INET6) && kd == RuleKind::unix_socket) ||
+                           (fam == AF_INET && kind_is_v6(kd)) || (fam == AF_INET6 && kind_is_v4(kd));
+      if (contradiction)
+        return fail(fam_pos, std::string("this address can never be the peer of a kind=") + kn + " socket");
+      if (kd == RuleKind::unix_socket && (has(Key::port) || has(Key::lport)))
+        return fail(pos_of(has(Key::port) ? Key::port : Key::lport), "unix sockets have no ports (kind=unix)");
+      if (kind_is_udp(kd) && (r_.action == RuleAction::short_transfer || r_.action == RuleAction::eof ||
+                              r_.action == RuleAction::reset || r_.action == RuleAction::timeout))
+        return fail(action_pos_, std::string(action_key_) + " does not happen to UDP (kind=" + kn +
+                                 "): datagrams move whole, and there is no connection to end, reset or time out");
+      if (kd == RuleKind::unix_socket && (r_.action == RuleAction::reset || r_.action == RuleAction::timeout))
+        return fail(action_pos_, std::string(action_key_) + " is a TCP event; it does not happen on unix sockets");
+    }
+    if (r_.peer_family == AF_UNIX && has(Key::port))
+      return fail(pos_of(Key::port), "unix sockets have no ports (peer is a unix path)");
+    if (has(Key::every)) {
+      // nth and every both hold on the call number: refuse a pair no number satisfies.
+      uint64_t lo = has(Key::nth) ? r_.nth_lo : 1;
+      uint64_t first = (lo + r_.every - 1) / r_.every;  // the first multiple, divided by every
+      bool none = first > UINT64_MAX / r_.every ||
+                  (has(Key::nth) && r_.nth_hi != 0 && first * r_.every > r_.nth_hi);
+      if (none)
+        return fail(pos_of(Key::every), "no call number in nth=" + nth_text(r_) + " is a multiple of every=" +
+                                            std::to_string(r_.every) + ": the rule would never inject");
+    }
+    return true;
+  }
+
+  std::string_view t_;
+  std::string_view source_;
+  unsigned line_;
+  std::vector<Rule>* rules_;
+  std::deque<std::string>* strings_;
+  std::string* error_;
+  std::size_t p_ = 0;
+  std::size_t rule_start_ = 0;
+  Rule r_;
+  uint32_t have_ = 0;                // Key bits seen in this rule
+  std::size_t key_pos_[kKeyCount] = {};
+  const char* action_key_ = nullptr;
+  std::size_t action_pos_ = 0;
+  std::string last_;                 // the last thing parsed, for "after ..." in messages
+};
+
+}  // namespace
+
+bool call_id_from_name(std::string_view name, CallId* out) {
+  for (unsigned i = 0; i < kRuleCallCount; ++i)
+    if (name == kCallNames[i]) {
+      *out = static_cast<CallId>(i);
+      return true;
+    }
+  return false;
+}
+
+const char* call_id_name(CallId c) {
+  unsigned i = static_cast<unsigned>(c);
+  return i < kRuleCallCount ? kCallNames[i] : "?";
+}
+
+CallClass call_class_of(CallId c) {
+  switch (c) {
+    case C::socket: case C::socketpair: return CallClass::socket;
+    case C::connect: return CallClass::connect;
+    case C::bind: return CallClass::bind;
+    case C::listen: return CallClass::listen;
+    case C::accept: case C::accept4: return CallClass::accept;
+    case C::send: case C::sendto: case C::sendmsg: case C::sendmmsg: case C::write: case C::writev:
+      return CallClass::send;
+    case C::recv: case C::recvfrom: case C::recvmsg: case C::recvmmsg: case C::read: case C::readv:
+      return CallClass::recv;
+    case C::close: return CallClass::close;
+    case C::shutdown: return CallClass::shutdown;
+    case C::getsockopt: case C::setsockopt: return CallClass::sockopt;
+    case C::poll: case C::ppoll: case C::select: case C::pselect: case C::epoll_wait: case C::epoll_pwait:
+      return CallClass::poll;
+    case C::getaddrinfo: return CallClass::dns;
+  }
+  return CallClass::any;
+}
+
+const int* allowed_errors(CallId c, Domain* domain, std::size_t* count) {
+  ErrList l = errors_of(c);
+  *domain = c == C::getaddrinfo ? Domain::gai : Domain::errno_code;
+  *count = l.count;
+  return l.codes;
+}
+
+const char* rule_action_name(RuleAction a) {
+  static constexpr const char* kNames[] = {"error", "short", "delay", "eof", "reset", "timeout", "bandwidth"};
+  return kNames[static_cast<unsigned>(a)];
+}
+
+bool RuleParser::add(std::string_view text, std::string_view source, unsigned line, std::string* error) {
+  std::size_t before = rules_.size();
+  TextParser p(text, source, line, &rules_, &strings_, error);
+  if (p.parse()) return true;
+  rules_.resize(before);
+  return false;
+}
+
+RuleSet* RuleParser::finish() {
+  auto* set = new RuleSet;
+  std::size_t n = rules_.size();
+  set->count = static_cast<uint32_t>(n);
+  // One block for every string, so that the set owns them all.
+  std::size_t bytes = 0;
+  auto measure = [&](const char* s) { bytes += std::strlen(s) + 1; };
+  for (const Rule& r : rules_) {
+    measure(r.text);
+    measure(r.peer_path);
+    measure(r.host);
+    measure(r.prog);
+  }
+  set->strings = new char[bytes ? bytes : 1];
+  char* at = set->strings;
+  auto copy = [&](const char*& s) {
+    std::size_t len = std::strlen(s) + 1;
+    std::memcpy(at, s, len);
+    s = at;
+    at += len;
+  };
+  Rule* rules = new Rule[n ? n : 1];
+  std::size_t links = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    rules[i] = rules_[i];
+    copy(rules[i].text);
+    copy(rules[i].peer_path);
+    copy(rules[i].host);
+    copy(rules[i].prog);
+    set->call_mask |= rules[i].calls;
+    links += static_cast<std::size_t>(__builtin_popcountll(rules[i].calls));
+  }
+  uint16_t* by_call = new uint16_t[links ? links : 1];
+  std::size_t k = 0;
+  for (unsigned c = 0; c < kRuleCallCount; ++c) {
+    set->first[c] = static_cast<uint32_t>(k);
+    for (std::size_t i = 0; i < n; ++i)
+      if (rules[i].calls & call_bit(static_cast<CallId>(c))) by_call[k++] = static_cast<uint16_t>(i);
+  }
+  set->first[kRuleCallCount] = static_cast<uint32_t>(k);
+  set->rules = rules;
+  set->by_call = by_call;
+  set->counters = new RuleCounters[n ? n : 1];
+  rules_.clear();
+  strings_.clear();
+  return set;
+}
+
+RuleSet* parse_rules(std::string_view text, std::string_view source, std::string* error) {
+  RuleParser p;
+  if (!p.add(text, source, 0, error)) return nullptr;
+  return p.finish();
+}
+
+void free_rules(RuleSet* set) {
+  if (!set) return;
+  delete[] set->rules;
+  delete[] set->counters;
+  delete[] set->by_call;
+  delete[] set->strings;
+  delete set;
+}
+
+std::string format_rules(const RuleSet& set) {
+  std::string s;
+  for (uint32_t i = 0; i < set.count; ++i) {
+    s += set.rules[i].text;
+    s += '\n';
+  }
+  return s;
+}
+
+}  // namespace sd

@@ -1,0 +1,439 @@
+// The explanation table: situation-specific look-ups, table integrity, and
+// the name/message functions around it.
+#include <catch2/catch.hpp>
+#include <netdb.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "explain.h"
+
+using sd::CallClass;
+using sd::Domain;
+using sd::Explanation;
+using sd::Level;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+bool mentions(const Explanation* row, const std::string& what) {
+  return row != nullptr && lower(row->text).find(lower(what)) != std::string::npos;
+}
+
+std::vector<const Explanation*> all_rows() {
+  std::size_t count = 0;
+  const Explanation* rows = sd::explanation_rows(&count);
+  std::vector<const Explanation*> out;
+  for (std::size_t i = 0; i < count; ++i) out.push_back(&rows[i]);
+  return out;
+}
+
+std::string describe(const Explanation* r) {
+  return std::string(r->name) + " call=" + sd::call_class_name(r->call) +
+         " when=" + std::to_string(r->when);
+}
+
+const std::vector<int> kRequiredErrnos = {
+    EAGAIN,       EINTR,        ECONNABORTED,    ECONNRESET,  EPIPE,       ECONNREFUSED,
+    ETIMEDOUT,    EHOSTUNREACH, ENETUNREACH,     EADDRINUSE,  EADDRNOTAVAIL, EMFILE,
+    ENFILE,       ENOBUFS,      ENOMEM,          ENOTCONN,    EISCONN,     EALREADY,
+    EINPROGRESS,  ENOTSOCK,     EBADF,           EMSGSIZE,    ENETDOWN,    EACCES,
+    EPERM,        EAFNOSUPPORT, EPROTONOSUPPORT, EINVAL,      EFAULT,      ESHUTDOWN,
+    EPROTOTYPE,   EOPNOTSUPP,   EDESTADDRREQ,    ENOENT,      ENOPROTOOPT,
+};
+
+const std::vector<int> kAllGai = {
+    EAI_BADFLAGS, EAI_NONAME,   EAI_AGAIN,   EAI_FAIL,       EAI_FAMILY,   EAI_SOCKTYPE,
+    EAI_SERVICE,  EAI_MEMORY,   EAI_SYSTEM,  EAI_OVERFLOW,   EAI_NODATA,   EAI_ADDRFAMILY,
+    EAI_INPROGRESS, EAI_CANCELED, EAI_NOTCANCELED, EAI_ALLDONE, EAI_INTR, EAI_IDN_ENCODE,
+};
+
+const std::vector<int> kAllEvents = {sd::ev_eof, sd::ev_pollhup, sd::ev_pollerr};
+
+}  // namespace
+
+TEST_CASE("EAGAIN depends on the call and on how the socket waits", "[explain]") {
+  const Explanation* recv_nb = sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, sd::sit_nonblocking);
+  REQUIRE(recv_nb != nullptr);
+  CHECK(recv_nb->level == Level::debug);
+  CHECK(mentions(recv_nb, "nothing to read"));
+
+  const Explanation* recv_to = sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, sd::sit_own_timeout);
+  REQUIRE(recv_to != nullptr);
+  CHECK(recv_to->level == Level::error);
+  CHECK(mentions(recv_to, "SO_RCVTIMEO"));
+
+  const Explanation* send_nb = sd::explain(Domain::errno_code, EAGAIN, CallClass::send, sd::sit_nonblocking);
+  REQUIRE(send_nb != nullptr);
+  CHECK(send_nb->level == Level::debug);
+  CHECK(mentions(send_nb, "send buffer is full"));
+
+  const Explanation* send_to = sd::explain(Domain::errno_code, EAGAIN, CallClass::send, sd::sit_own_timeout);
+  REQUIRE(send_to != nullptr);
+  CHECK(send_to->level == Level::error);
+  CHECK(mentions(send_to, "SO_SNDTIMEO"));
+
+  const Explanation* accept_nb = sd::explain(Domain::errno_code, EAGAIN, CallClass::accept, sd::sit_nonblocking);
+  REQUIRE(accept_nb != nullptr);
+  CHECK(accept_nb->level == Level::debug);
+  CHECK(mentions(accept_nb, "no pending connection"));
+
+  const Explanation* unix_connect = sd::explain(Domain::errno_code, EAGAIN, CallClass::connect, sd::sit_unix);
+  REQUIRE(unix_connect != nullptr);
+  CHECK(unix_connect->level == Level::error);
+  CHECK(mentions(unix_connect, "backlog"));
+
+  const Explanation* tcp_connect = sd::explain(Domain::errno_code, EAGAIN, CallClass::connect, 0);
+  REQUIRE(tcp_connect != nullptr);
+  CHECK(tcp_connect->level == Level::error);
+  CHECK(mentions(tcp_connect, "ephemeral port"));
+
+  const Explanation* generic = sd::explain(Domain::errno_code, EAGAIN, CallClass::any, 0);
+  REQUIRE(generic != nullptr);
+  CHECK(generic->call == CallClass::any);
+  CHECK(generic->when == 0);
+
+  std::set<const Explanation*> distinct = {recv_nb, recv_to, send_nb, send_to, accept_nb,
+                                           unix_connect, tcp_connect, generic};
+  CHECK(distinct.size() == 8);
+}
+
+TEST_CASE("extra situation bits do not hide a matching row", "[explain]") {
+  const uint32_t many = sd::sit_nonblocking | sd::sit_established | sd::sit_injected;
+  CHECK(sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, many) ==
+        sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, sd::sit_nonblocking));
+  // A row needs all of its bits: datagram alone is not the unix-datagram row.
+  const Explanation* udp = sd::explain(Domain::errno_code, EAGAIN, CallClass::send,
+                                       sd::sit_nonblocking | sd::sit_datagram);
+  const Explanation* unix_dgram = sd::explain(Domain::errno_code, EAGAIN, CallClass::send,
+                                              sd::sit_nonblocking | sd::sit_datagram | sd::sit_unix);
+  REQUIRE(udp != nullptr);
+  REQUIRE(unix_dgram != nullptr);
+  CHECK(udp != unix_dgram);
+  CHECK(mentions(unix_dgram, "queue full"));
+}
+
+TEST_CASE("ECONNREFUSED: plain, non-blocking, unix and datagram connects differ", "[explain]") {
+  const Explanation* plain = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, 0);
+  const Explanation* async = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_async);
+  const Explanation* unix = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_unix);
+  const Explanation* udp = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::send, sd::sit_datagram);
+  REQUIRE(plain != nullptr);
+  REQUIRE(async != nullptr);
+  REQUIRE(unix != nullptr);
+  REQUIRE(udp != nullptr);
+  CHECK(std::set<const Explanation*>{plain, async, unix, udp}.size() == 4);
+  CHECK(mentions(plain, "RST"));
+  CHECK(mentions(async, "SO_ERROR"));
+  CHECK(mentions(unix, "stale"));
+  CHECK(mentions(udp, "port unreachable"));
+  CHECK(sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::recv, sd::sit_datagram) == udp);
+  for (const Explanation* r : {plain, async, unix, udp}) CHECK(r->level == Level::error);
+}
+
+TEST_CASE("ETIMEDOUT: connecting versus an established connection", "[explain]") {
+  const Explanation* connecting = sd::explain(Domain::errno_code, ETIMEDOUT, CallClass::connect, 0);
+  const Explanation* established =
+      sd::explain(Domain::errno_code, ETIMEDOUT, CallClass::recv, sd::sit_established);
+  REQUIRE(connecting != nullptr);
+  REQUIRE(established != nullptr);
+  CHECK(connecting != established);
+  CHECK(mentions(connecting, "SYN"));
+  CHECK(mentions(established, "keepalive"));
+  CHECK(sd::explain(Domain::errno_code, ETIMEDOUT, CallClass::send, sd::sit_established) == established);
+}
+
+TEST_CASE("other situation-specific rows", "[explain]") {
+  const Explanation* reset_recv =
+      sd::explain(Domain::errno_code, ECONNRESET, CallClass::recv, sd::sit_established);
+  const Explanation* reset_send =
+      sd::explain(Domain::errno_code, ECONNRESET, CallClass::send, sd::sit_established);
+  REQUIRE(reset_recv != nullptr);
+  REQUIRE(reset_send != nullptr);
+  CHECK(reset_recv != reset_send);
+  CHECK(mentions(reset_send, "EPIPE"));
+
+  const Explanation* pipe = sd::explain(Domain::errno_code, EPIPE, CallClass::send, sd::sit_established);
+  REQUIRE(pipe != nullptr);
+  CHECK(mentions(pipe, "SIGPIPE"));
+
+  const Explanation* inprogress =
+      sd::explain(Domain::errno_code, EINPROGRESS, CallClass::connect, sd::sit_nonblocking);
+  REQUIRE(inprogress != nullptr);
+  CHECK(inprogress->level == Level::debug);
+  const Explanation* connect_timeout =
+      sd::explain(Domain::errno_code, EINPROGRESS, CallClass::connect, sd::sit_own_timeout);
+  REQUIRE(connect_timeout != nullptr);
+  CHECK(connect_timeout->level == Level::error);
+
+  const Explanation* emfile = sd::explain(Domain::errno_code, EMFILE, CallClass::accept, 0);
+  REQUIRE(emfile != nullptr);
+  CHECK(mentions(emfile, "RLIMIT_NOFILE"));
+
+  const Explanation* bind_unix = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix);
+  const Explanation* bind_tcp = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, 0);
+  REQUIRE(bind_unix != nullptr);
+  REQUIRE(bind_tcp != nullptr);
+  CHECK(bind_unix != bind_tcp);
+  CHECK(mentions(bind_tcp, "TIME_WAIT"));
+
+  const Explanation* intr = sd::explain(Domain::errno_code, EINTR, CallClass::recv, 0);
+  REQUIRE(intr != nullptr);
+  CHECK(intr->level == Level::info);
+  const Explanation* intr_close = sd::explain(Domain::errno_code, EINTR, CallClass::close, 0);
+  REQUIRE(intr_close != nullptr);
+  CHECK(intr_close != intr);
+
+  const Explanation* accept_aborted =
+      sd::explain(Domain::errno_code, ECONNABORTED, CallClass::accept, 0);
+  REQUIRE(accept_aborted != nullptr);
+  CHECK(mentions(accept_aborted, "before the program accepted"));
+}
+
+TEST_CASE("getaddrinfo results name the host", "[explain]") {
+  for (int code : {EAI_AGAIN, EAI_NONAME, EAI_FAIL}) {
+    const Explanation* r = sd::explain(Domain::gai, code, CallClass::dns, 0);
+    REQUIRE(r != nullptr);
+    CHECK(std::string(r->text).find("{host}") != std::string::npos);
+    CHECK(r->level == Level::error);
+  }
+  CHECK(mentions(sd::explain(Domain::gai, EAI_NONAME, CallClass::dns, 0), "NXDOMAIN"));
+  CHECK(mentions(sd::explain(Domain::gai, EAI_AGAIN, CallClass::dns, 0), "SERVFAIL"));
+}
+
+TEST_CASE("events", "[explain]") {
+  const Explanation* eof = sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_established);
+  REQUIRE(eof != nullptr);
+  CHECK(eof->level == Level::info);
+  CHECK(mentions(eof, "FIN"));
+  CHECK(std::string(eof->text).find("{received}") != std::string::npos);
+  const Explanation* empty_dgram = sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_datagram);
+  REQUIRE(empty_dgram != nullptr);
+  CHECK(empty_dgram != eof);
+  CHECK(mentions(empty_dgram, "zero-length datagram"));
+  for (int ev : kAllEvents) {
+    const Explanation* r = sd::explain(Domain::event, ev, CallClass::poll, 0);
+    REQUIRE(r != nullptr);
+    CHECK(r->level == Level::info);
+  }
+}
+
+TEST_CASE("codes without rows give no explanation", "[explain]") {
+  CHECK(sd::explain(Domain::errno_code, ENOTBLK, CallClass::any, 0) == nullptr);
+  CHECK(sd::explain(Domain::gai, -999, CallClass::dns, 0) == nullptr);
+  CHECK(sd::explain(Domain::event, 99, CallClass::recv, 0) == nullptr);
+  // The same value in another domain is another code.
+  CHECK(sd::explain(Domain::event, ECONNRESET, CallClass::any, 0) == nullptr);
+}
+
+TEST_CASE("every row is complete", "[table]") {
+  const std::set<std::string> placeholders = {"peer", "local", "host", "fd", "call", "sent", "received", "age"};
+  for (const Explanation* r : all_rows()) {
+    INFO(describe(r));
+    REQUIRE(r->name != nullptr);
+    REQUIRE(r->text != nullptr);
+    REQUIRE(r->advice != nullptr);
+    CHECK(std::strlen(r->name) > 0);
+    CHECK(std::strlen(r->text) > 0);
+    CHECK(std::strlen(r->advice) > 0);
+    CHECK((r->level == Level::error || r->level == Level::info || r->level == Level::debug));
+    CHECK(static_cast<int>(r->call) <= static_cast<int>(CallClass::fdops));
+    CHECK((r->when & ~0x7Fu) == 0);
+    for (const char* s : {r->text, r->advice}) {
+      std::string str(s);
+      for (std::size_t open = str.find('{'); open != std::string::npos; open = str.find('{', open + 1)) {
+        std::size_t close = str.find('}', open);
+        REQUIRE(close != std::string::npos);
+        std::string name = str.substr(open + 1, close - open - 1);
+        INFO("placeholder {" << name << "}");
+        CHECK(placeholders.count(name) == 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("no two rows share domain, code, call and situation", "[table]") {
+  std::set<std::tuple<int, int, int, uint32_t>> seen;
+  for (const Explanation* r : all_rows()) {
+    INFO(describe(r));
+    auto key = std::make_tuple(static_cast<int>(r->domain), r->code, static_cast<int>(r->call), r->when);
+    CHECK(seen.insert(key).second);
+  }
+}
+
+TEST_CASE("every row is reachable: no earlier, more general row shadows it", "[table]") {
+  for (const Explanation* r : all_rows()) {
+    INFO(describe(r));
+    CHECK(sd::explain(r->domain, r->code, r->call, r->when) == r);
+  }
+}
+
+TEST_CASE("rows of one code share its name, and errno names are glibc's", "[table]") {
+  for (const Explanation* r : all_rows()) {
+    INFO(describe(r));
+    CHECK(std::string(sd::code_name(r->domain, r->code)) == r->name);
+    if (r->domain == Domain::errno_code) {
+      REQUIRE(strerrorname_np(r->code) != nullptr);
+      CHECK(std::string(strerrorname_np(r->code)) == r->name);
+    }
+  }
+}
+
+TEST_CASE("every listed code has a generic row", "[table]") {
+  auto generic = [](Domain d, int code) {
+    const Explanation* r = sd::explain(d, code, CallClass::any, 0);
+    return r != nullptr && r->call == CallClass::any && r->when == 0;
+  };
+  for (int code : kRequiredErrnos) {
+    INFO(strerrorname_np(code));
+    CHECK(generic(Domain::errno_code, code));
+  }
+  for (int code : kAllGai) {
+    INFO("EAI code " << code);
+    CHECK(generic(Domain::gai, code));
+  }
+  for (int ev : kAllEvents) {
+    INFO("event " << ev);
+    CHECK(generic(Domain::event, ev));
+  }
+}
+
+TEST_CASE("code names round-trip", "[names]") {
+  for (const Explanation* r : all_rows()) {
+    INFO(describe(r));
+    Domain d{};
+    int code = 0;
+    REQUIRE(sd::code_from_name(sd::code_name(r->domain, r->code), &d, &code));
+    CHECK(d == r->domain);
+    CHECK(code == r->code);
+  }
+}
+
+TEST_CASE("code names are parsed case-insensitively, numbers and aliases too", "[names]") {
+  Domain d{};
+  int code = 0;
+  REQUIRE(sd::code_from_name("econnreset", &d, &code));
+  CHECK(d == Domain::errno_code);
+  CHECK(code == ECONNRESET);
+  REQUIRE(sd::code_from_name("Eai_Again", &d, &code));
+  CHECK(d == Domain::gai);
+  CHECK(code == EAI_AGAIN);
+  REQUIRE(sd::code_from_name("eof", &d, &code));
+  CHECK(d == Domain::event);
+  CHECK(code == sd::ev_eof);
+  REQUIRE(sd::code_from_name("POLLHUP", &d, &code));
+  CHECK(code == sd::ev_pollhup);
+  REQUIRE(sd::code_from_name("pollerr", &d, &code));
+  CHECK(code == sd::ev_pollerr);
+
+  REQUIRE(sd::code_from_name("104", &d, &code));
+  CHECK(d == Domain::errno_code);
+  CHECK(code == ECONNRESET);
+  REQUIRE(sd::code_from_name("-3", &d, &code));
+  CHECK(d == Domain::gai);
+  CHECK(code == EAI_AGAIN);
+
+  REQUIRE(sd::code_from_name("EWOULDBLOCK", &d, &code));
+  CHECK(d == Domain::errno_code);
+  CHECK(code == EAGAIN);
+  CHECK(std::string(sd::code_name(Domain::errno_code, EWOULDBLOCK)) == "EAGAIN");
+  REQUIRE(sd::code_from_name("enotsup", &d, &code));
+  CHECK(code == EOPNOTSUPP);
+
+  // Errnos the table has no row for still have names, from glibc.
+  REQUIRE(sd::code_from_name("ENOTBLK", &d, &code));
+  CHECK(d == Domain::errno_code);
+  CHECK(code == ENOTBLK);
+  CHECK(std::string(sd::code_name(Domain::errno_code, ENOTBLK)) == "ENOTBLK");
+}
+
+TEST_CASE("unknown code names are rejected", "[names]") {
+  for (const char* bad : {"", "E", "ECONNRESETX", "XECONNRESET", "EAI_", "EAI_AGAINN", "POLLIN", "EOF2",
+                          "0", "-0", "99999", "-999", "104x", " 104", "104 ", "-", "--3", "+104",
+                          "99999999999999999999", "connection reset"}) {
+    INFO("'" << bad << "'");
+    Domain d = Domain::event;
+    int code = 12345;
+    CHECK_FALSE(sd::code_from_name(bad, &d, &code));
+    CHECK(code == 12345);
+  }
+  CHECK(std::string(sd::code_name(Domain::errno_code, 99999)) == "unknown");
+  CHECK(std::string(sd::code_name(Domain::event, 99)) == "unknown");
+}
+
+TEST_CASE("code messages exist for every code and match libc", "[names]") {
+  for (const Explanation* r : all_rows()) {
+    INFO(describe(r));
+    REQUIRE(sd::code_message(r->domain, r->code) != nullptr);
+    CHECK(std::strlen(sd::code_message(r->domain, r->code)) > 0);
+  }
+  for (int code : kRequiredErrnos) {
+    CHECK(std::string(sd::code_message(Domain::errno_code, code)) == strerrordesc_np(code));
+  }
+  for (int code : kAllGai) {
+    INFO("EAI code " << code);
+    if (code == EAI_OVERFLOW) continue;  // glibc has no text of its own for it
+    CHECK(std::string(sd::code_message(Domain::gai, code)) == gai_strerror(code));
+  }
+  CHECK(std::strlen(sd::code_message(Domain::gai, EAI_OVERFLOW)) > 0);
+  CHECK(std::strlen(sd::code_message(Domain::errno_code, 99999)) > 0);
+  CHECK(std::strlen(sd::code_message(Domain::gai, -999)) > 0);
+  CHECK(std::strlen(sd::code_message(Domain::event, 99)) > 0);
+}
+
+TEST_CASE("level names", "[names]") {
+  CHECK(std::string(sd::level_name(Level::off)) == "off");
+  CHECK(std::string(sd::level_name(Level::error)) == "error");
+  CHECK(std::string(sd::level_name(Level::info)) == "info");
+  CHECK(std::string(sd::level_name(Level::debug)) == "debug");
+  CHECK(std::string(sd::level_name(Level::trace)) == "trace");
+}
+
+TEST_CASE("call class names round-trip, libc names map to their class", "[names]") {
+  for (int i = 0; i <= static_cast<int>(CallClass::fdops); ++i) {
+    auto c = static_cast<CallClass>(i);
+    CallClass parsed = CallClass::any;
+    INFO(sd::call_class_name(c));
+    REQUIRE(sd::call_class_from_name(sd::call_class_name(c), &parsed));
+    CHECK(parsed == c);
+  }
+  const std::vector<std::pair<const char*, CallClass>> libc = {
+      {"recv", CallClass::recv},         {"recvfrom", CallClass::recv},   {"recvmsg", CallClass::recv},
+      {"recvmmsg", CallClass::recv},     {"read", CallClass::recv},       {"readv", CallClass::recv},
+      {"__recv_chk", CallClass::recv},   {"send", CallClass::send},       {"sendto", CallClass::send},
+      {"sendmsg", CallClass::send},      {"sendmmsg", CallClass::send},   {"write", CallClass::send},
+      {"writev", CallClass::send},       {"accept", CallClass::accept},   {"accept4", CallClass::accept},
+      {"getaddrinfo", CallClass::dns},   {"poll", CallClass::poll},       {"ppoll", CallClass::poll},
+      {"select", CallClass::poll},       {"pselect", CallClass::poll},    {"epoll_wait", CallClass::poll},
+      {"epoll_pwait", CallClass::poll},  {"getsockopt", CallClass::sockopt}, {"setsockopt", CallClass::sockopt},
+      {"socket", CallClass::socket},     {"socketpair", CallClass::socket}, {"dup", CallClass::fdops},
+      {"dup2", CallClass::fdops},        {"dup3", CallClass::fdops},      {"fcntl", CallClass::fdops},
+      {"close_range", CallClass::fdops}, {"close", CallClass::close},     {"shutdown", CallClass::shutdown},
+      {"connect", CallClass::connect},   {"bind", CallClass::bind},       {"listen", CallClass::listen},
+      {"RECVFROM", CallClass::recv},     {"Connect", CallClass::connect},
+  };
+  for (const auto& [name, expected] : libc) {
+    INFO(name);
+    CallClass parsed = CallClass::any;
+    REQUIRE(sd::call_class_from_name(name, &parsed));
+    CHECK(parsed == expected);
+  }
+  for (const char* bad : {"", "recvx", "sendfilex", "connect ", "ioctl", "any2"}) {
+    INFO("'" << bad << "'");
+    CallClass parsed = CallClass::bind;
+    CHECK_FALSE(sd::call_class_from_name(bad, &parsed));
+    CHECK(parsed == CallClass::bind);
+  }
+  CHECK(std::string(sd::call_class_name(static_cast<CallClass>(200))) == "unknown");
+  CHECK(std::string(sd::level_name(static_cast<Level>(200))) == "unknown");
+}
