@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "nearest.h"
+#include "rules.h"
 
 namespace sd {
 
@@ -46,7 +47,7 @@ bool parse_choice(std::string_view value, const char* const* words, std::size_t 
       return true;
     }
   }
-  *err = "'" + std::string(value) + "' is not " + std::string(what) + "; accepted: ";
+  *err = "'" + std::string(trim(value)) + "' is not " + std::string(what) + "; accepted: ";
   for (std::size_t i = 0; i < n; ++i) *err += std::string(i ? ", " : "") + words[i];
   if (const char* near = nearest_word(v, words, n)) *err += std::string(" (did you mean ") + near + "?)";
   return false;
@@ -120,14 +121,21 @@ bool parse_retry(std::string_view value, Config* cfg, std::string* err) {
   return true;
 }
 
+// Where a value comes from, for the rules' error messages.
+struct Source {
+  RuleParser* rules;
+  std::string_view name;  // "SOCKDIAG_INJECT", or a config file's path
+  unsigned line;          // the line in that file; 0 for a variable
+};
+
 struct Setting {
   const char* key;  // in a config file; the variable is SOCKDIAG_ + upper case
-  bool (*apply)(std::string_view value, Config* cfg, std::string* rules, std::string* err);
+  bool (*apply)(std::string_view value, Config* cfg, const Source& src, std::string* err);
 };
 
 const Setting kSettings[] = {
     {"log",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        v = trim(v);
        if (v.empty() || v.size() >= sizeof(c->log)) {
          *err = v.empty() ? "the value is empty; accepted: stderr, or a file path (%p becomes the pid)"
@@ -139,7 +147,7 @@ const Setting kSettings[] = {
        return true;
      }},
     {"format",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        static const char* const kWords[] = {"text", "json"};
        std::size_t i;
        if (!parse_choice(v, kWords, 2, &i, "a format", err)) return false;
@@ -147,7 +155,7 @@ const Setting kSettings[] = {
        return true;
      }},
     {"level",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        static const char* const kWords[] = {"off", "error", "info", "debug", "trace"};
        std::size_t i;
        if (!parse_choice(v, kWords, 5, &i, "a level", err)) return false;
@@ -155,7 +163,7 @@ const Setting kSettings[] = {
        return true;
      }},
     {"summary",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        static const char* const kWords[] = {"0", "1", "no", "yes", "off", "on", "false", "true"};
        v = trim(v);
        if (!v.empty() && v.front() == '/') {
@@ -173,23 +181,23 @@ const Setting kSettings[] = {
        c->summary = i % 2 == 1;
        return true;
      }},
-    {"retry", [](std::string_view v, Config* c, std::string*, std::string* err) { return parse_retry(v, c, err); }},
+    {"retry", [](std::string_view v, Config* c, const Source&, std::string* err) { return parse_retry(v, c, err); }},
     {"retry_timeout_ms",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        uint64_t n;
        if (!parse_uint(v, 86400000, &n, err)) return false;
        c->retry_timeout_ms = static_cast<uint32_t>(n);
        return true;
      }},
     {"retry_max",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        uint64_t n;
        if (!parse_uint(v, 1000000000, &n, err)) return false;
        c->retry_max = static_cast<uint32_t>(n);
        return true;
      }},
     {"sigpipe",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        static const char* const kWords[] = {"ignore", "keep"};
        std::size_t i;
        if (!parse_choice(v, kWords, 2, &i, "a SIGPIPE mode", err)) return false;
@@ -197,7 +205,7 @@ const Setting kSettings[] = {
        return true;
      }},
     {"seed",
-     [](std::string_view v, Config* c, std::string*, std::string* err) {
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
        uint64_t n;
        if (!parse_uint(v, UINT64_MAX, &n, err)) return false;
        c->seed = n;
@@ -205,10 +213,8 @@ const Setting kSettings[] = {
        return true;
      }},
     {"inject",
-     [](std::string_view v, Config*, std::string* rules, std::string*) {
-       if (!rules->empty()) *rules += '\n';
-       *rules += std::string(v);
-       return true;
+     [](std::string_view v, Config*, const Source& src, std::string* err) {
+       return src.rules->add(v, src.name, src.line, err);
      }},
 };
 
@@ -225,7 +231,7 @@ const Setting* setting_for_key(std::string_view key) {
 }
 
 // SOCKDIAG_CONFIG: "key = value" lines, '#' comments; `inject = RULE` may repeat.
-bool parse_file(const char* path, Config* cfg, std::string* rules, std::string* err) {
+bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* err) {
   FILE* f = std::fopen(path, "re");
   if (!f) {
     *err = std::string("SOCKDIAG_CONFIG: cannot read '") + path + "': " + std::strerror(errno);
@@ -261,8 +267,10 @@ bool parse_file(const char* path, Config* cfg, std::string* rules, std::string* 
       break;
     }
     std::string value_err;
-    if (!s->apply(text.substr(eq + 1), cfg, rules, &value_err)) {
-      *err = where + ": " + key + ": " + value_err;
+    Source src{rules, path, static_cast<unsigned>(lineno)};
+    if (!s->apply(text.substr(eq + 1), cfg, src, &value_err)) {
+      // A rule's error already names the file, line and column.
+      *err = key == "inject" ? value_err : where + ": " + key + ": " + value_err;
       ok = false;
     }
   }
@@ -275,7 +283,7 @@ bool parse_file(const char* path, Config* cfg, std::string* rules, std::string* 
 
 bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Config* out, std::string* error) {
   Config cfg;
-  std::string rules;
+  RuleParser rules;
 
   // A misspelt variable would silently leave its setting out.
   for (const char* const* e = environ_names; e && *e; ++e) {
@@ -305,22 +313,24 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
       return false;
     }
   }
-  std::string file_rules = rules;
   for (const Setting& s : kSettings) {
     std::string var = variable_of(s.key);
     const char* value = get(var.c_str(), ctx);
     if (!value) continue;
     std::string err;
-    if (std::string_view(s.key) == "inject") {
-      // Rules from the variable come first: they are the most specific.
-      rules = value;
-      if (!file_rules.empty()) rules += "\n" + file_rules;
-      continue;
-    }
-    if (!s.apply(value, &cfg, &rules, &err)) {
-      *error = "sockdiag: " + var + ": " + err;
+    Source src{&rules, "SOCKDIAG_INJECT", 0};
+    if (!s.apply(value, &cfg, src, &err)) {
+      *error = "sockdiag: " + (std::string_view(s.key) == "inject" ? err : var + ": " + err);
       return false;
     }
+  }
+  // The rules of the file and of the variable form one set, file first.
+  RuleSet* set = rules.finish();
+  if (set && set->count > 0) {
+    set->seed = cfg.seed_set ? cfg.seed : seed_from_clock();
+    cfg.rules = set;
+  } else if (set) {
+    free_rules(set);
   }
 
   *out = cfg;

@@ -147,15 +147,13 @@ constexpr Explanation kRows[] = {
     // ---- EPIPE ----
     {kErr, EPIPE, C::send, sit_unix, L::error, "EPIPE",
      "The other end of {peer} was closed or shut down for reading, so nothing written can arrive. "
-     "Without sockdiag (which suppresses SIGPIPE for socket writes by default) this write would "
-     "also have raised SIGPIPE, which kills a process that does not handle it.",
+     "The kernel also raises SIGPIPE for such a write, which ends a process that does not handle it.",
      "Find out why the peer closed (exit, crash, or it closes after answering); stop writing once "
      "the peer is gone and reconnect if needed."},
     {kErr, EPIPE, C::send, 0, L::error, "EPIPE",
      "The program wrote to a connection that can no longer carry data: {peer} had closed it and "
      "answered further data with a reset, or this side had already called shutdown(SHUT_WR). "
-     "Without sockdiag (which suppresses SIGPIPE for socket writes by default) this write would "
-     "also have raised SIGPIPE, which kills a process that does not handle it.",
+     "The kernel also raises SIGPIPE for such a write, which ends a process that does not handle it.",
      "Treat EPIPE as 'connection gone': stop writing, close, reconnect if needed; check for end of "
      "file (recv returning 0) before writing, and send with MSG_NOSIGNAL or ignore SIGPIPE."},
     {kErr, EPIPE, C::any, 0, L::error, "EPIPE",
@@ -656,6 +654,21 @@ constexpr Explanation kRows[] = {
      "next call on the socket returns it, and that call's own record explains it.",
      "Read the error with getsockopt(SO_ERROR), or make the next call, then handle it (usually by "
      "closing the socket)."},
+
+    // ---- notices of fault injection (the rule is named in the record) ----
+    {kEv, ev_injected_delay, C::any, 0, L::info, "INJECTED_DELAY",
+     "A sockdiag rule held this call back before making it, as a slow peer, network or name server "
+     "would.",
+     "Check that the program copes: its own timeouts should fire, and nothing else should stall."},
+    {kEv, ev_injected_short, C::any, 0, L::info, "INJECTED_SHORT",
+     "A sockdiag rule let this call move fewer bytes than asked for, as a full socket buffer or a "
+     "slow network does; the data stays intact and the rest moves with later calls.",
+     "A correct program loops until every byte is sent or read; one that assumes a whole buffer per "
+     "call loses or corrupts data here."},
+    {kEv, ev_injected_reset, C::any, 0, L::info, "INJECTED_RESET",
+     "A sockdiag rule made this close abort the connection: the peer {peer} receives an RST instead "
+     "of an orderly end.",
+     "Check how the peer handles a reset (ECONNRESET on its next call)."},
 };
 
 constexpr std::size_t kRowCount = sizeof kRows / sizeof kRows[0];
@@ -870,6 +883,9 @@ const char* code_message(Domain domain, int code) {
         case ev_eof: return "End of file: the peer closed the connection";
         case ev_pollhup: return "Hang up: the connection is closed";
         case ev_pollerr: return "Error pending on the socket";
+        case ev_injected_delay: return "Delayed by a sockdiag rule";
+        case ev_injected_short: return "Shortened by a sockdiag rule";
+        case ev_injected_reset: return "Closed with a reset by a sockdiag rule";
         default: return "Unknown event";
       }
   }

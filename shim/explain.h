@@ -24,6 +24,10 @@ enum Event : int {
   ev_eof = 1,      // recv/read returned 0: the peer closed its side
   ev_pollhup = 2,  // poll/epoll reported POLLHUP on a socket
   ev_pollerr = 3,  // poll/epoll reported POLLERR on a socket
+  // Notices of fault injection that are not failures of the call itself.
+  ev_injected_delay = 4,  // the call was held back (delay, bandwidth)
+  ev_injected_short = 5,  // the call moves fewer bytes than asked for
+  ev_injected_reset = 6,  // the socket was closed with an RST
 };
 
 // The call, as far as its meaning for an explanation goes.

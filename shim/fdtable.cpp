@@ -49,6 +49,8 @@ void reset(Conn* c, Kind kind, uint32_t flags, uint64_t now) {
   c->peer_addr[1].store(0, std::memory_order_relaxed);
   c->peer_meta.store(0, std::memory_order_relaxed);
   c->epoll_data.store(0, std::memory_order_relaxed);
+  c->inject_err.store(0, std::memory_order_relaxed);
+  c->inject_rule.store(0, std::memory_order_relaxed);
 }
 
 void note_high(int fd) {
@@ -156,6 +158,8 @@ void copy_fd(int from, int to) {
   dst->peer_addr[1].store(src->peer_addr[1].load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->peer_meta.store(src->peer_meta.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->epoll_data.store(0, std::memory_order_relaxed);
+  dst->inject_err.store(src->inject_err.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->inject_rule.store(src->inject_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
   note_high(to);
 }
 

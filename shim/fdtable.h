@@ -28,6 +28,7 @@ enum ConnFlag : uint32_t {
   cf_reset = 1u << 7,            // aborted by an injected reset
   cf_eof_forced = 1u << 8,       // an injected end of stream: recv keeps returning 0
   cf_peer_closed = 1u << 9,      // EPIPE/ECONNRESET met: later calls are explained by it
+  cf_inject_pending = 1u << 10,  // an injected connect failure waits in inject_err
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads
@@ -41,6 +42,8 @@ struct Conn {
   std::atomic<uint64_t> peer_addr[2];  // the peer's address, v4 in the first 4 bytes
   std::atomic<uint32_t> peer_meta;     // family << 16 | port (host order)
   std::atomic<uint64_t> epoll_data;    // last epoll_event.data registered for the fd
+  std::atomic<int32_t> inject_err;     // error of an injected failed connect, not read yet
+  std::atomic<uint32_t> inject_rule;   // rule index + 1 of the fault injected on it (0: none)
 
   Kind get_kind() const { return static_cast<Kind>(kind.load(std::memory_order_relaxed)); }
   bool has(uint32_t f) const { return flags.load(std::memory_order_relaxed) & f; }

@@ -12,6 +12,7 @@
 
 #include "config_state.h"
 #include "interpose.h"
+#include "inject.h"
 #include "log.h"
 #include "policy_retry.h"
 #include "report.h"
@@ -28,7 +29,10 @@ std::atomic<int> g_state{0};  // 0: not started, 1: starting, 2: ready
 
 const char* lookup_env(const char* name, void*) { return getenv(name); }
 
-void after_fork_child() { summary_after_fork(); }
+void after_fork_child() {
+  summary_after_fork();
+  inject_after_fork();
+}
 
 // Refused settings: one line on stderr, then the process stops before main
 // with EX_CONFIG rather than running without what the user asked for.
@@ -67,6 +71,7 @@ void ensure_init() {
   g_config = cfg;
   g_trace = cfg.level >= Level::trace;
   retry_configure();
+  inject_configure();
   log_open(g_config);
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);

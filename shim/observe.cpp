@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <sys/time.h>
 
+#include "hostnames.h"
 #include "log.h"
 #include "policy_sigpipe.h"
 #include "report.h"
@@ -93,6 +94,17 @@ void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) 
 void output_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
   if (ret < 0) return io_failed(call, fd, ret, err, io, retries);
   if (g_trace) trace_call(call, fd, ret);
+}
+
+std::size_t limit_iov(const iovec* iov, std::size_t n, std::size_t max, iovec* out, std::size_t cap) {
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < n && i < cap && max > 0; ++i) {
+    out[used] = iov[i];
+    if (out[used].iov_len > max) out[used].iov_len = max;
+    max -= out[used].iov_len;
+    ++used;
+  }
+  return used;
 }
 
 ssize_t write_as_send(int fd, const void* buf, size_t n, Kind k) {
@@ -273,10 +285,17 @@ bool close_range_split(unsigned first, unsigned last, int flags, int* ret) {
   return true;
 }
 
-void getsockopt_done(int fd, int ret, int err, int level, int name, const void* val, const socklen_t* len) {
+void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, const socklen_t* len) {
   Conn* c = find_conn(fd);
   if (ret == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int)) {
-    int so_error = *static_cast<const int*>(val);
+    int so_error = *static_cast<int*>(val);
+    const Rule* rule = nullptr;
+    if (g_rules && c) {
+      // An injected connect failure is read here as the kernel's would be.
+      if (int injected = take_injected_so_error(c, &rule)) *static_cast<int*>(val) = so_error = injected;
+      else rule = injected_rule_of(c);
+      c->inject_rule.store(0, std::memory_order_relaxed);
+    }
     bool pending = c && c->has(cf_connect_pending);
     if (c) c->clear(cf_err_pending | cf_connect_pending);
     if (so_error == 0) {
@@ -292,6 +311,7 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, const void* 
     f.code = so_error;
     f.situation = pending ? uint32_t{sit_async} : 0u;
     f.via = "SO_ERROR";
+    if (rule) f.rule = rule->text;
     report(f);
     return;
   }
@@ -358,19 +378,29 @@ void socket_event(Call call, int fd, short revents) {
 }
 }  // namespace
 
-void poll_events(Call call, const pollfd* fds, nfds_t n, int ready) {
+// A socket whose failed connect was injected is really unconnected, which
+// the kernel reports as POLLOUT|POLLHUP: the failure adds POLLERR, as a real
+// failed connect has.
+bool injected_failure_pending(int fd) {
+  Conn* c = g_rules ? find_conn(fd) : nullptr;
+  return c && c->has(cf_inject_pending);
+}
+
+void poll_events(Call call, pollfd* fds, nfds_t n, int ready) {
   for (nfds_t i = 0; i < n && ready > 0; ++i) {
     if (!fds[i].revents) continue;
     --ready;
+    if (injected_failure_pending(fds[i].fd)) fds[i].revents |= POLLERR;
     if (fds[i].revents & (POLLERR | POLLHUP)) socket_event(call, fds[i].fd, fds[i].revents);
   }
   if (g_trace) trace_call(call, -1, ready);
 }
 
-void epoll_events(Call call, const epoll_event* ev, int ready) {
+void epoll_events(Call call, epoll_event* ev, int ready) {
   for (int i = 0; i < ready; ++i) {
     if (!(ev[i].events & (EPOLLERR | EPOLLHUP))) continue;
     int fd = fd_of_epoll_data(ev[i].data.u64);
+    if (fd >= 0 && injected_failure_pending(fd)) ev[i].events |= EPOLLERR;
     if (fd >= 0)
       socket_event(call, fd, static_cast<short>(((ev[i].events & EPOLLERR) ? POLLERR : 0) |
                                                 ((ev[i].events & EPOLLHUP) ? POLLHUP : 0)));
@@ -394,8 +424,9 @@ void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev) {
   if (g_trace) trace_call(Call::epoll_ctl, fd, ret);
 }
 
-void getaddrinfo_done(int ret, int err, const char* node) {
+void getaddrinfo_done(int ret, int err, const char* node, addrinfo* const* res) {
   if (ret == 0) {
+    if (res) remember_host(node, *res);
     if (g_trace) trace_call(Call::getaddrinfo, -1, ret);
     return;
   }

@@ -17,6 +17,7 @@
 #include "config_state.h"
 #include "fdtable.h"
 #include "interpose.h"
+#include "inject.h"
 #include "policy_retry.h"
 
 namespace sd {
@@ -52,13 +53,13 @@ bool close_begin(int fd);
 void close_done(Call, int fd, int ret, int err);
 // The range covers the log fd: closes around it and returns true.
 bool close_range_split(unsigned first, unsigned last, int flags, int* ret);
-void getsockopt_done(int fd, int ret, int err, int level, int name, const void* val, const socklen_t* len);
+void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, const socklen_t* len);
 void setsockopt_done(int fd, int ret, int err, int level, int name, const void* val, socklen_t len);
-void poll_events(Call, const pollfd* fds, nfds_t n, int ready);
-void epoll_events(Call, const epoll_event* ev, int ready);
+void poll_events(Call, pollfd* fds, nfds_t n, int ready);
+void epoll_events(Call, epoll_event* ev, int ready);
 void wait_failed(Call, int ret, int err, int retries);
 void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev);
-void getaddrinfo_done(int ret, int err, const char* node);
+void getaddrinfo_done(int ret, int err, const char* node, addrinfo* const* res);
 void dup_begin(Call, int newfd);
 void dup_done(Call, int fd, int ret, int err);
 
@@ -129,8 +130,47 @@ inline auto send_nosignal(Fn real, Kind k, int fd, A... a) {
   }
 }
 
+// A call made with at most `max` bytes (an injected short transfer or
+// bandwidth limit): only the count changes, never the data.
+std::size_t limit_iov(const iovec* iov, std::size_t n, std::size_t max, iovec* out, std::size_t cap);
+
+template <Call C, class Invoke, class... A>
+inline auto call_limited(std::size_t max, Invoke&& invoke, int fd, A... a) {
+  auto t = std::make_tuple(fd, a...);
+  if constexpr (C == Call::recv || C == Call::send || C == Call::recvfrom || C == Call::sendto || C == Call::read ||
+                C == Call::write || C == Call::__recv_chk || C == Call::__recvfrom_chk || C == Call::__read_chk) {
+    if (std::get<2>(t) > max) std::get<2>(t) = max;
+    return std::apply(invoke, t);
+  } else if constexpr (C == Call::readv || C == Call::writev) {
+    iovec local[64];
+    std::size_t n = std::get<2>(t) > 0 ? static_cast<std::size_t>(std::get<2>(t)) : 0;
+    std::get<2>(t) = static_cast<int>(limit_iov(std::get<1>(t), n, max, local, 64));
+    std::get<1>(t) = local;
+    return std::apply(invoke, t);
+  } else if constexpr (C == Call::recvmsg || C == Call::sendmsg) {
+    auto* msg = std::get<1>(t);
+    msghdr copy = *msg;
+    iovec local[64];
+    copy.msg_iov = local;
+    copy.msg_iovlen = limit_iov(msg->msg_iov, msg->msg_iovlen, max, local, 64);
+    std::get<1>(t) = &copy;
+    auto r = std::apply(invoke, t);
+    if constexpr (C == Call::recvmsg) {
+      // What the kernel writes back into the header goes to the program's.
+      msg->msg_namelen = copy.msg_namelen;
+      msg->msg_controllen = copy.msg_controllen;
+      msg->msg_flags = copy.msg_flags;
+    }
+    return r;
+  } else {
+    std::get<2>(t) = std::get<2>(t) > 1 ? 1 : std::get<2>(t);  // mmsg: one message at a time
+    return std::apply(invoke, t);
+  }
+}
+
 template <Call C, class Fn, class... A>
 inline auto observe_io(Fn real, int fd, A... a) {
+  using R = decltype(real(fd, a...));
   constexpr bool input = group_of(C) == Group::input;
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
@@ -138,10 +178,23 @@ inline auto observe_io(Fn real, int fd, A... a) {
   // being created is asked about once, then remembered until it is closed.
   if constexpr (!input)
     if (__builtin_expect(k == Kind::unknown, 0)) k = kind_of(fd);
-  auto attempt = [&] {
+  Verdict verdict;
+  if (__builtin_expect(g_rules != nullptr, 0)) {
+    verdict = inject_io(C, fd, c, io_args<C>(a...).len);
+    if (verdict.kind == Verdict::fail) {
+      errno = verdict.code;
+      return R(-1);
+    }
+    if (verdict.kind == Verdict::eof) return R(0);
+  }
+  auto invoke = [&](int f, auto... args) -> R {
     if constexpr (!input)
-      if (is_socket(k)) return send_nosignal<C>(real, k, fd, a...);
-    return real(fd, a...);
+      if (is_socket(k)) return send_nosignal<C>(real, k, f, args...);
+    return real(f, args...);
+  };
+  auto attempt = [&]() -> R {
+    if (__builtin_expect(verdict.kind == Verdict::clamp, 0)) return call_limited<C>(verdict.max_len, invoke, fd, a...);
+    return invoke(fd, a...);
   };
   int errno_before = 0;
   if (__builtin_expect(g_retry_enabled, 0)) errno_before = errno;
@@ -242,8 +295,47 @@ inline int observe_wait(Fn real, A... a) {
   return r;
 }
 
+// The fd a call works on (-1 for calls on no socket).
+template <Call C, class... A>
+inline int fd_arg(const A&... a) {
+  constexpr Group g = group_of(C);
+  if constexpr (g == Group::sockop || g == Group::accept || g == Group::close || g == Group::getsockopt ||
+                g == Group::setsockopt)
+    return std::get<0>(std::tie(a...));
+  else
+    return -1;
+}
+
+template <Call C, class Fn, class... A>
+inline auto observe_calls(Fn real, A... a);
+
 template <Call C, class Fn, class... A>
 inline auto observe(Fn real, A... a) {
+  constexpr Group g = group_of(C);
+  // Rules on calls other than reads, writes and connect: fail, or delay.
+  if constexpr (g != Group::input && g != Group::output && g != Group::connect && g != Group::dup &&
+                g != Group::fcntl && g != Group::close_range && g != Group::epoll_ctl) {
+    if (__builtin_expect(g_rules != nullptr, 0)) {
+      const char* host = nullptr;
+      if constexpr (g == Group::getaddrinfo) host = std::get<0>(std::tie(a...));
+      Verdict v = inject_call(C, fd_arg<C>(a...), host);
+      if (v.kind == Verdict::fail) {
+        if constexpr (g == Group::getaddrinfo) {
+          return v.code;
+        } else {
+          // close releases the fd even when it fails (Linux): so does an injected failure.
+          if constexpr (g == Group::close) observe_calls<C>(real, a...);
+          errno = v.code;
+          return decltype(real(a...))(-1);
+        }
+      }
+    }
+  }
+  return observe_calls<C>(real, a...);
+}
+
+template <Call C, class Fn, class... A>
+inline auto observe_calls(Fn real, A... a) {
   constexpr Group g = group_of(C);
   if constexpr (g == Group::input || g == Group::output) {
     return observe_io<C>(real, a...);
@@ -264,8 +356,21 @@ inline auto observe(Fn real, A... a) {
   } else if constexpr (g == Group::connect) {
     auto [fd, addr, len] = std::tie(a...);
     int errno_before = errno;
-    int r = real(a...);
-    int err = errno;
+    int r, err;
+    bool injected = false;
+    if (__builtin_expect(g_rules != nullptr, 0)) {
+      r = inject_connect(fd, addr, len, get_conn(fd), &injected, &err);
+      // A failure the injection recorded itself is not recorded again; an
+      // EINPROGRESS goes on like any non-blocking connect.
+      if (injected && err != EINPROGRESS) {
+        errno = err;
+        return r;
+      }
+    }
+    if (!injected) {
+      r = real(a...);
+      err = errno;
+    }
     int retries = 0;
     if (r < 0 && err == EINTR && g_retry_enabled && retry_wanted(C, EINTR)) {
       r = connect_after_eintr(fd, &err, &retries);
@@ -346,9 +451,10 @@ inline auto observe(Fn real, A... a) {
     return r;
   } else if constexpr (g == Group::getaddrinfo) {
     const char* node = std::get<0>(std::tie(a...));
+    addrinfo** res = std::get<3>(std::tie(a...));
     int r = real(a...);
     int err = errno;
-    getaddrinfo_done(r, err, node);
+    getaddrinfo_done(r, err, node, res);
     errno = err;
     return r;
   } else if constexpr (g == Group::dup || g == Group::fcntl) {

@@ -12,6 +12,7 @@
 
 #include "config_state.h"
 #include "fdtable.h"
+#include "hostnames.h"
 #include "log.h"
 #include "record.h"
 #include "summary.h"
@@ -30,6 +31,7 @@ struct Scratch {
   LineBuffer line;
   char local[128];
   char peer[128];
+  char host[128];
 };
 thread_local Scratch t_scratch __attribute__((tls_model("initial-exec")));
 
@@ -156,6 +158,8 @@ void report(const Failure& f) {
       format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
     r.local = s.local;
     r.peer = peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
+    // The name the program resolved for this peer, if it did.
+    if (!f.host && peer && host_of(peer, peer_len, s.host, sizeof(s.host))) r.host = s.host;
     if (conn) {
       r.have_history = true;
       r.sent = conn->tx.load(std::memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "config_state.h"
+#include "inject.h"
 #include "log.h"
 #include "record.h"
 
@@ -18,7 +19,7 @@ namespace {
 
 constexpr int kMaxErrno = 134;   // above EHWPOISON: counted as "other"
 constexpr int kGaiSlots = 16;    // glibc's EAI_* are -1 .. -16 (EAI_IDN_ENCODE = -105 folds to "other")
-constexpr int kEventSlots = 4;
+constexpr int kEventSlots = 8;
 
 struct CodeCounts {
   std::atomic<uint32_t> errno_counts[kMaxErrno + 1];
@@ -126,6 +127,10 @@ struct SummaryWriter {
   }
 };
 
+int g_summary_fd = -1;
+void summary_line_to_file(const char* text, std::size_t len) { write_record(g_summary_fd, text, len); }
+void summary_line_to_log(const char* text, std::size_t len) { log_write(text, len); }
+
 void write_code_rows(SummaryWriter& w, Call call, Domain d, int code, uint32_t n, uint32_t injected) {
   if (n == 0 && injected == 0) return;
   const char* name = code_name(d, code);
@@ -145,11 +150,13 @@ void write_code_rows(SummaryWriter& w, Call call, Domain d, int code, uint32_t n
 
 }  // namespace
 
-void count_failure(Call call, Domain d, int code, Level, const sockaddr* peer, socklen_t peer_len, bool injected) {
+void count_failure(Call call, Domain d, int code, Level level, const sockaddr* peer, socklen_t peer_len,
+                   bool injected) {
   std::size_t c = static_cast<std::size_t>(call);
   slot(g_counts[c], d, code)->fetch_add(1, std::memory_order_relaxed);
   if (injected) slot(g_injected[c], d, code)->fetch_add(1, std::memory_order_relaxed);
-  if (d != Domain::event) count_peer(peer, peer_len);
+  // Per peer: real failures only, not expected flow or notices.
+  if (d != Domain::event && level == Level::error) count_peer(peer, peer_len);
 }
 
 void count_retry(Call call, int code) {
@@ -173,6 +180,7 @@ void write_summary() {
     // One file for a whole process tree: appended to, one write per line.
     w.fd = open(cfg.summary_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (w.fd < 0) return;
+    g_summary_fd = w.fd;
   }
   w.json = w.fd >= 0 || cfg.format == Format::json;
   if (!w.json) {
@@ -230,6 +238,7 @@ void write_summary() {
   }
   // Through the real close: a call from inside the library to `close` would
   // otherwise bind to our own hook.
+  write_injection_summary(w.json, w.fd >= 0 ? summary_line_to_file : summary_line_to_log);
   if (w.fd >= 0) reinterpret_cast<int (*)(int)>(real_ptr<Call::close>())(w.fd);
 }
 

@@ -1,0 +1,86 @@
+// Remembered host names (see hostnames.h): a small ring of slots, each
+// guarded by a sequence number (odd while being written), so that hooks on
+// any thread read and write it without a lock.
+#include "hostnames.h"
+
+#include <netinet/in.h>
+
+#include <atomic>
+#include <cstring>
+
+namespace sd {
+namespace {
+
+constexpr int kSlots = 64;
+constexpr std::size_t kNameMax = 128;
+
+struct Slot {
+  std::atomic<uint32_t> seq;
+  std::atomic<uint64_t> addr[2];
+  std::atomic<uint32_t> family;
+  std::atomic<char> name[kNameMax];
+};
+Slot g_slots[kSlots];
+std::atomic<uint32_t> g_next{0};
+
+bool key_of(const sockaddr* a, socklen_t len, uint32_t* family, uint64_t addr[2]) {
+  addr[0] = addr[1] = 0;
+  if (a && a->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    std::memcpy(addr, &reinterpret_cast<const sockaddr_in*>(a)->sin_addr, 4);
+    *family = AF_INET;
+    return true;
+  }
+  if (a && a->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    std::memcpy(addr, &reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr, 16);
+    *family = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void remember_host(const char* name, const addrinfo* results) {
+  if (!name || !*name) return;
+  for (const addrinfo* ai = results; ai; ai = ai->ai_next) {
+    uint32_t family;
+    uint64_t addr[2];
+    if (!key_of(ai->ai_addr, ai->ai_addrlen, &family, addr)) continue;
+    Slot& s = g_slots[g_next.fetch_add(1, std::memory_order_relaxed) % kSlots];
+    uint32_t seq = s.seq.load(std::memory_order_relaxed);
+    // Another writer on this slot: it wins (the ring has 64 slots, a clash
+    // means a burst of lookups, and losing one name only loses a label).
+    if ((seq & 1) || !s.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire)) continue;
+    s.family.store(family, std::memory_order_relaxed);
+    s.addr[0].store(addr[0], std::memory_order_relaxed);
+    s.addr[1].store(addr[1], std::memory_order_relaxed);
+    std::size_t i = 0;
+    for (; name[i] && i + 1 < kNameMax; ++i) s.name[i].store(name[i], std::memory_order_relaxed);
+    s.name[i].store('\0', std::memory_order_relaxed);
+    s.seq.store(seq + 2, std::memory_order_release);
+  }
+}
+
+bool host_of(const sockaddr* a, socklen_t len, char* out, std::size_t cap) {
+  uint32_t family;
+  uint64_t addr[2];
+  if (cap == 0 || !key_of(a, len, &family, addr)) return false;
+  for (Slot& s : g_slots) {
+    uint32_t before = s.seq.load(std::memory_order_acquire);
+    if (before == 0 || (before & 1)) continue;
+    if (s.family.load(std::memory_order_relaxed) != family || s.addr[0].load(std::memory_order_relaxed) != addr[0] ||
+        s.addr[1].load(std::memory_order_relaxed) != addr[1])
+      continue;
+    std::size_t i = 0;
+    for (; i + 1 < cap && i < kNameMax; ++i) {
+      out[i] = s.name[i].load(std::memory_order_relaxed);
+      if (!out[i]) break;
+    }
+    out[i < cap ? i : cap - 1] = '\0';
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (s.seq.load(std::memory_order_relaxed) == before) return true;  // not rewritten meanwhile
+  }
+  return false;
+}
+
+}  // namespace sd

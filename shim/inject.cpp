@@ -1,0 +1,477 @@
+// Fault injection (see inject.h). Each action is made to look like the real
+// fault from the program's side and from the peer's:
+// - a refused connect is a real refusal, by a loopback port nobody listens
+//   on, so a non-blocking connect reports it through poll and SO_ERROR;
+// - a reset (or an error that means the connection is dead) really aborts
+//   the connection: the peer receives an RST, and later calls on the fd fail
+//   as they would after a reset (recv 0, send EPIPE);
+// - an injected end of stream keeps returning 0;
+// - a short transfer only lowers the count: the data stays intact and the
+//   rest goes with the program's next calls.
+#include "inject.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "config_state.h"
+#include "fdtable.h"
+#include "hostnames.h"
+#include "log.h"
+#include "record.h"
+#include "report.h"
+
+namespace sd {
+
+const RuleSet* g_rules = nullptr;
+
+namespace {
+
+uint64_t g_start_ns = 0;
+bool g_uses_host = false;
+bool g_uses_lport = false;
+CallId g_call_ids[kCallCount];
+bool g_call_known[kCallCount];
+
+template <class Fn>
+Fn real(Call c) {
+  void* p = g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+  return reinterpret_cast<Fn>(p ? p : resolve_real(c));
+}
+
+// The hook's call as the rules name it: __recv_chk is recv, fcntl64 fcntl.
+bool call_id(Call c, CallId* out) {
+  std::size_t i = static_cast<std::size_t>(c);
+  *out = g_call_ids[i];
+  return g_call_known[i];
+}
+
+void sleep_ns(uint64_t ns) {
+  timespec ts{static_cast<time_t>(ns / 1000000000u), static_cast<long>(ns % 1000000000u)};
+  // A signal must not cut an injected delay short: that would not be the
+  // slow peer the rule asked for. The handler still runs.
+  while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
+  }
+}
+
+bool is_dead_connection_error(int err) {
+  return err == ECONNRESET || err == ETIMEDOUT || err == EHOSTUNREACH || err == ENETUNREACH || err == EPIPE ||
+         err == ECONNABORTED;
+}
+
+// Aborts a TCP connection in place: connect(AF_UNSPEC) makes the kernel
+// send an RST and drop the connection (tcp_disconnect), while the fd stays
+// open. The kernel's own ECONNRESET is read off, since the injected call
+// reports it itself. Unix stream sockets have no RST: both directions are
+// shut, which the peer sees as EOF / EPIPE.
+void abort_connection(int fd, Conn* c) {
+  Kind k = c ? c->get_kind() : kind_of(fd);
+  if (k == Kind::tcp4 || k == Kind::tcp6) {
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    using Connect = int (*)(int, const sockaddr*, socklen_t);
+    real<Connect>(Call::connect)(fd, &unspec, sizeof(unspec));
+    int so_error;
+    socklen_t len = sizeof(so_error);
+    using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
+    real<GetSockOpt>(Call::getsockopt)(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+  } else if (k == Kind::unix_stream || k == Kind::unix_seqpacket) {
+    using Shutdown = int (*)(int, int);
+    real<Shutdown>(Call::shutdown)(fd, SHUT_RDWR);
+  }
+  if (c) {
+    c->set(cf_reset | cf_peer_closed);
+    uint64_t zero = 0;
+    c->closed_peer_ns.compare_exchange_strong(zero, now_mono_ns(), std::memory_order_relaxed);
+  }
+}
+
+int family_of(Kind k) {
+  switch (k) {
+    case Kind::tcp4: case Kind::udp4: case Kind::raw4: return AF_INET;
+    case Kind::tcp6: case Kind::udp6: case Kind::raw6: return AF_INET6;
+    case Kind::unix_stream: case Kind::unix_dgram: case Kind::unix_seqpacket: return AF_UNIX;
+    default: return 0;
+  }
+}
+
+int type_of(Kind k) {
+  switch (k) {
+    case Kind::tcp4: case Kind::tcp6: case Kind::unix_stream: return SOCK_STREAM;
+    case Kind::udp4: case Kind::udp6: case Kind::unix_dgram: return SOCK_DGRAM;
+    case Kind::unix_seqpacket: return SOCK_SEQPACKET;
+    default: return 0;
+  }
+}
+
+// Everything the matcher may ask about a call, gathered only as far as the
+// rules in force use it (a local port costs a syscall).
+struct Gathered {
+  MatchInput in;
+  uint8_t addr[16] = {};
+  char path[110] = {};
+  char host[128] = {};
+};
+
+void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
+            const char* host) {
+  MatchInput& in = g.in;
+  in.call = id;
+  in.prog = program_invocation_short_name;
+  in.since_start_ns = now_mono_ns() - g_start_ns;
+  in.host = host;
+  Kind k = fd >= 0 ? (c ? c->get_kind() : kind_of(fd)) : Kind::unknown;
+  if (k == Kind::unknown && fd >= 0) k = kind_of(fd);
+  in.family = family_of(k);
+  in.sock_type = type_of(k);
+  sockaddr_storage ss;
+  socklen_t len = 0;
+  const sockaddr* peer = target;
+  if (peer) {
+    len = target_len;
+  } else if (c && cached_peer(c, &ss, &len)) {
+    peer = reinterpret_cast<sockaddr*>(&ss);
+  } else if (fd >= 0 && in.family == AF_UNIX) {
+    len = sizeof(ss);
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = reinterpret_cast<sockaddr*>(&ss);
+  }
+  if (peer && peer->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(peer);
+    std::memcpy(g.addr, &a->sin_addr, 4);
+    in.peer_addr = g.addr;
+    in.peer_port = ntohs(a->sin_port);
+  } else if (peer && peer->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(peer);
+    std::memcpy(g.addr, &a->sin6_addr, 16);
+    in.peer_addr = g.addr;
+    in.peer_port = ntohs(a->sin6_port);
+  } else if (peer && peer->sa_family == AF_UNIX) {
+    in.peer_path = format_addr(peer, len, g.path, sizeof(g.path));
+  }
+  if (!in.host && g_uses_host && peer && host_of(peer, len, g.host, sizeof(g.host))) in.host = g.host;
+  if (g_uses_lport && fd >= 0 && (in.family == AF_INET || in.family == AF_INET6)) {
+    sockaddr_storage local;
+    socklen_t local_len = sizeof(local);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0)
+      in.local_port = ntohs(local.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                                                       : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+  }
+  if (c && is_socket(k)) {
+    in.connection = c->has(cf_established | cf_connect_pending);
+    in.bytes_in = c->rx.load(std::memory_order_relaxed);
+    in.bytes_out = c->tx.load(std::memory_order_relaxed);
+    uint64_t opened = c->opened_ns.load(std::memory_order_relaxed);
+    in.conn_age_ns = opened ? now_mono_ns() - opened : 0;
+  }
+}
+
+// An injected fault's record: its own failure, or a notice (delay, short).
+void record(Call call, int fd, const Rule* rule, Domain d, int code, long ret, const char* note,
+            const sockaddr* target = nullptr, socklen_t target_len = 0, const char* host = nullptr) {
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.domain = d;
+  f.code = code;
+  f.rule = rule->text;
+  f.note = note;
+  f.addr = target;
+  f.addr_len = target_len;
+  f.host = host;
+  report(f);
+}
+
+// Delay, bandwidth: the waiting part of an action, with its notice.
+void wait_for(Call call, int fd, const Rule* rule, uint64_t ns, const char* what) {
+  record(call, fd, rule, Domain::event, ev_injected_delay, 0, what);
+  sleep_ns(ns);
+}
+
+// bandwidth=RATE: the connection may have moved rate * age bytes by now;
+// wait until that allows one more slice, and move at most a slice (a tenth
+// of a second's worth) per call, so that the flow is smooth, not bursty.
+std::size_t bandwidth_slice(Call call, int fd, Conn* c, const Rule* rule) {
+  uint64_t rate = rule->bytes ? rule->bytes : 1;
+  uint64_t slice = rate / 10 ? rate / 10 : 1;
+  if (!c) return slice;
+  uint64_t moved = c->rx.load(std::memory_order_relaxed) + c->tx.load(std::memory_order_relaxed);
+  uint64_t opened = c->opened_ns.load(std::memory_order_relaxed);
+  uint64_t due_ns = static_cast<uint64_t>(static_cast<double>(moved) * 1e9 / static_cast<double>(rate));
+  uint64_t age = now_mono_ns() - opened;
+  if (due_ns > age) wait_for(call, fd, rule, due_ns - age, "held back by the bandwidth limit");
+  return slice;
+}
+
+}  // namespace
+
+void inject_configure() {
+  g_start_ns = now_mono_ns();
+  for (std::size_t i = 0; i < kCallCount; ++i) {
+    std::string_view name = call_name(static_cast<Call>(i));
+    if (name.substr(0, 2) == "__" && name.size() > 6 && name.substr(name.size() - 4) == "_chk")
+      name = name.substr(2, name.size() - 6);
+    g_call_known[i] = call_id_from_name(name, &g_call_ids[i]);
+  }
+  const RuleSet* set = config().rules;
+  if (!set || set->count == 0) return;
+  for (uint32_t i = 0; i < set->count; ++i) {
+    g_uses_host = g_uses_host || (set->rules[i].filters & rf_host);
+    g_uses_lport = g_uses_lport || (set->rules[i].filters & rf_lport);
+  }
+  bool uses_prob = false;
+  for (uint32_t i = 0; i < set->count; ++i) uses_prob = uses_prob || (set->rules[i].filters & rf_prob);
+  if (uses_prob && !config().seed_set) {
+    // Say the seed drawn, so that this run's faults can be replayed.
+    char line[160];
+    int n = std::snprintf(line, sizeof(line), "sockdiag %s[%ld] injection seed %llu (SOCKDIAG_SEED=%llu replays this run)\n",
+                          program_invocation_short_name, static_cast<long>(getpid()),
+                          static_cast<unsigned long long>(set->seed), static_cast<unsigned long long>(set->seed));
+    log_write(line, static_cast<std::size_t>(n));
+  }
+  g_rules = set;
+}
+
+void inject_after_fork() {
+  if (g_rules) reset_counters(*g_rules);
+}
+
+Verdict inject_io(Call call, int fd, Conn* c, std::size_t len) {
+  Verdict v;
+  bool input = class_of(call) == CallClass::recv;
+  // What an earlier injected fault left behind.
+  if (c && c->has(cf_inject_pending)) {
+    const Rule* rule = nullptr;
+    int err = take_injected_so_error(c, &rule);
+    if (err) {
+      if (rule) record(call, fd, rule, Domain::errno_code, err, -1, "the injected connect failure, met by this call");
+      v.kind = Verdict::fail;
+      v.code = err;
+      return v;
+    }
+  }
+  if (c && input && c->has(cf_reset | cf_eof_forced)) {
+    v.kind = Verdict::eof;  // after a reset or an injected EOF, recv keeps returning 0
+    return v;
+  }
+  CallId id;
+  if (!call_id(call, &id) || !may_match(g_rules, id)) return v;
+  Gathered g;
+  gather(g, id, fd, c, nullptr, 0, nullptr);
+  const Rule* rule = match_rules(*g_rules, g.in);
+  if (!rule) return v;
+  switch (rule->action) {
+    case RuleAction::delay:
+      wait_for(call, fd, rule, rule->wait_ns, nullptr);
+      break;
+    case RuleAction::short_transfer:
+      if (len > rule->bytes) {
+        v.kind = Verdict::clamp;
+        v.max_len = static_cast<std::size_t>(rule->bytes);
+        char note[96];
+        std::snprintf(note, sizeof(note), "at most %llu of the %zu bytes asked for",
+                      static_cast<unsigned long long>(rule->bytes), len);
+        record(call, fd, rule, Domain::event, ev_injected_short, 0, note);
+      }
+      break;
+    case RuleAction::bandwidth: {
+      std::size_t slice = bandwidth_slice(call, fd, c, rule);
+      if (len > slice) {
+        v.kind = Verdict::clamp;
+        v.max_len = slice;
+      }
+      break;
+    }
+    case RuleAction::eof:
+      if (c) c->set(cf_eof_forced);
+      record(call, fd, rule, Domain::event, ev_eof, 0, nullptr);
+      v.kind = Verdict::eof;
+      break;
+    case RuleAction::reset:
+      abort_connection(fd, c);
+      v.kind = Verdict::fail;
+      v.code = ECONNRESET;
+      record(call, fd, rule, Domain::errno_code, ECONNRESET, -1, "the connection was aborted: the peer received an RST");
+      break;
+    case RuleAction::error:
+      if (is_dead_connection_error(rule->error_code)) abort_connection(fd, c);
+      v.kind = Verdict::fail;
+      v.code = rule->error_code;
+      record(call, fd, rule, Domain::errno_code, rule->error_code, -1,
+             is_dead_connection_error(rule->error_code) ? "the connection was aborted: the peer received an RST" : nullptr);
+      break;
+    case RuleAction::timeout:
+      break;
+  }
+  return v;
+}
+
+namespace {
+// Connects `fd` to a loopback port of its family that nobody listens on: the
+// kernel answers with a real RST, a real ECONNREFUSED, through the program's
+// own connect semantics (immediate when blocking, SO_ERROR when not).
+bool connect_to_refusal(int fd, int family, int* ret, int* err) {
+  using Socket = int (*)(int, int, int);
+  using Bind = int (*)(int, const sockaddr*, socklen_t);
+  using Close = int (*)(int);
+  using Connect = int (*)(int, const sockaddr*, socklen_t);
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(*in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_addr = in6addr_loopback;
+    len = sizeof(*in6);
+  }
+  // A bound, never listening socket holds the port while we connect to it.
+  int holder = real<Socket>(Call::socket)(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (holder < 0) return false;
+  socklen_t got = len;
+  bool ok = real<Bind>(Call::bind)(holder, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+            getsockname(holder, reinterpret_cast<sockaddr*>(&ss), &got) == 0;
+  if (ok) {
+    *ret = real<Connect>(Call::connect)(fd, reinterpret_cast<sockaddr*>(&ss), got);
+    *err = errno;
+  }
+  real<Close>(Call::close)(holder);
+  return ok;
+}
+}  // namespace
+
+int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
+  *handled = false;
+  CallId id = CallId::connect;
+  if (!may_match(g_rules, id)) return 0;
+  Gathered g;
+  gather(g, id, fd, c, addr, len, nullptr);
+  const Rule* rule = match_rules(*g_rules, g.in);
+  if (!rule) return 0;
+  if (rule->action == RuleAction::delay) {
+    wait_for(Call::connect, fd, rule, rule->wait_ns, nullptr);
+    return 0;
+  }
+  *handled = true;
+  Kind k = c ? c->get_kind() : kind_of(fd);
+  bool nonblocking = false;
+  {
+    using Fcntl = int (*)(int, int, ...);
+    int fl = real<Fcntl>(Call::fcntl)(fd, F_GETFL);
+    nonblocking = fl >= 0 && (fl & O_NONBLOCK);
+  }
+  int code = rule->action == RuleAction::timeout ? ETIMEDOUT : rule->error_code;
+  if (c) {
+    set_peer(c, addr, len);
+    c->inject_rule.store(rule->index + 1, std::memory_order_relaxed);
+  }
+  if (code == ECONNREFUSED && (k == Kind::tcp4 || k == Kind::tcp6)) {
+    int ret = -1;
+    if (connect_to_refusal(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, &ret, err)) {
+      if (ret == 0) {
+        // Something listens there after all (a race for the port): undo.
+        abort_connection(fd, c);
+        ret = -1;
+        *err = ECONNREFUSED;
+      }
+      if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
+      else record(Call::connect, fd, rule, Domain::errno_code, *err, -1, nullptr, addr, len);
+      return ret;
+    }
+  }
+  if (rule->action == RuleAction::timeout && !nonblocking) {
+    sleep_ns(rule->wait_ns);
+    *err = ETIMEDOUT;
+    record(Call::connect, fd, rule, Domain::errno_code, ETIMEDOUT, -1, nullptr, addr, len);
+    return -1;
+  }
+  if (nonblocking && (k == Kind::tcp4 || k == Kind::tcp6)) {
+    // A non-blocking connect learns its failure later: EINPROGRESS now, the
+    // error through poll (POLLERR, added by the poll hooks) and SO_ERROR.
+    // The fd stays unconnected, which the kernel reports as writable and
+    // hung up, so the program's poll wakes at once.
+    if (rule->action == RuleAction::timeout) sleep_ns(rule->wait_ns);
+    if (c) {
+      c->inject_err.store(code, std::memory_order_relaxed);
+      c->set(cf_inject_pending | cf_connect_pending);
+    }
+    *err = EINPROGRESS;
+    return -1;
+  }
+  *err = code;
+  record(Call::connect, fd, rule, Domain::errno_code, code, -1, nullptr, addr, len);
+  return -1;
+}
+
+Verdict inject_call(Call call, int fd, const char* host) {
+  Verdict v;
+  CallId id;
+  if (!call_id(call, &id) || !may_match(g_rules, id)) return v;
+  Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
+  Gathered g;
+  gather(g, id, fd, c, nullptr, 0, host);
+  const Rule* rule = match_rules(*g_rules, g.in);
+  if (!rule) return v;
+  switch (rule->action) {
+    case RuleAction::delay:
+      wait_for(call, fd, rule, rule->wait_ns, nullptr);
+      break;
+    case RuleAction::reset: {
+      // close with an RST: SO_LINGER {on, 0} makes the close abort.
+      linger lg{1, 0};
+      using SetSockOpt = int (*)(int, int, int, const void*, socklen_t);
+      real<SetSockOpt>(Call::setsockopt)(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      record(call, fd, rule, Domain::event, ev_injected_reset, 0, nullptr);
+      break;
+    }
+    case RuleAction::error:
+      v.kind = Verdict::fail;
+      v.code = rule->error_code;
+      record(call, fd, rule, rule->error_domain, rule->error_code, rule->error_domain == Domain::gai ? rule->error_code : -1,
+             nullptr, nullptr, 0, host);
+      break;
+    default:
+      break;
+  }
+  return v;
+}
+
+int take_injected_so_error(Conn* c, const Rule** rule) {
+  if (!c || !c->has(cf_inject_pending)) return 0;
+  c->clear(cf_inject_pending);
+  *rule = injected_rule_of(c);
+  return c->inject_err.exchange(0, std::memory_order_relaxed);
+}
+
+const Rule* injected_rule_of(const Conn* c) {
+  uint32_t idx = c ? c->inject_rule.load(std::memory_order_relaxed) : 0;
+  return g_rules && idx && idx <= g_rules->count ? &g_rules->rules[idx - 1] : nullptr;
+}
+
+void write_injection_summary(bool json, void (*line)(const char* text, std::size_t len)) {
+  if (!g_rules) return;
+  for (uint32_t i = 0; i < g_rules->count; ++i) {
+    LineBuffer b;
+    uint64_t n = injections(*g_rules, i);
+    if (json) {
+      b.appendf("{{\"summary\":\"inject\",\"pid\":{},\"rule\":", static_cast<long>(getpid()));
+      b.append_json_string(g_rules->rules[i].text);
+      b.appendf(",\"count\":{}}}", n);
+    } else {
+      b.appendf("sockdiag summary {}[{}]   rule {:<40} {:>9} injected", program_invocation_short_name,
+                static_cast<long>(getpid()), g_rules->rules[i].text, n);
+    }
+    b.finish_line();
+    line(b.view().data(), b.view().size());
+  }
+}
+
+}  // namespace sd

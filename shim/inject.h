@@ -1,0 +1,49 @@
+// Fault injection (SOCKDIAG_INJECT, rules.h): what an injected fault does to
+// a call and to the connection afterwards, so that the program meets it the
+// way it would meet the real fault.
+#pragma once
+#include <sys/socket.h>
+
+#include <cstddef>
+
+#include "interpose.h"
+#include "rules.h"
+
+namespace sd {
+
+struct Conn;
+
+// The rules in force; nullptr when none are (the one test on the hot path).
+extern const RuleSet* g_rules;
+void inject_configure();
+void inject_after_fork();
+void write_injection_summary(bool json, void (*line)(const char* text, std::size_t len));
+
+// The outcome of the rules for one call.
+struct Verdict {
+  enum Kind : unsigned char {
+    proceed,  // make the real call (after any delay already taken)
+    clamp,    // make the real call with at most `max_len` bytes
+    fail,     // do not call: return -1 (getaddrinfo: `code`) with errno `code`
+    eof,      // do not call: return 0
+  } kind = proceed;
+  int code = 0;
+  std::size_t max_len = 0;
+};
+
+// Read/write-like calls: the state an earlier injected fault left on the
+// connection (reset, end of stream, a pending error), then the rules.
+Verdict inject_io(Call, int fd, Conn*, std::size_t len);
+// connect: may make the real call itself (a refusal is made real by
+// connecting to a loopback port nobody listens on). `*handled` false: make
+// the real call as usual.
+int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn*, bool* handled, int* err);
+// Any other call: fail, delay, or (close) reset.
+Verdict inject_call(Call, int fd, const char* host);
+// getsockopt(SO_ERROR) on a socket whose failed connect was injected:
+// the error to report (0: none), cleared as the kernel clears it.
+int take_injected_so_error(Conn*, const Rule** rule);
+// The rule that injected the pending error of `c`, if any.
+const Rule* injected_rule_of(const Conn*);
+
+}  // namespace sd

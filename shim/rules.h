@@ -1,0 +1,243 @@
+// Fault-injection rules: the language of SOCKDIAG_INJECT (and of the
+// `inject = RULE` lines of a SOCKDIAG_CONFIG file), its parser, its normal
+// form, and the matcher the hooks ask on every intercepted call.
+// tools/INJECT.md says the same for users, with examples.
+//
+// Grammar
+//   rules    = [rule] { sep [rule] }      empty rules (";;", blank lines) are ignored
+//   sep      = ";" | newline
+//   rule     = target { ":" part }        exactly one part is an action
+//   target   = call | group
+//   part     = action | filter
+//   action   = "error=" CODE              errno name or number; EAI_AGAIN|EAI_NONAME|EAI_FAIL for dns
+//            | "short=" SIZE              at most SIZE bytes per call (io)
+//            | "delay=" DURATION          wait, then make the real call (every call)
+//            | "eof"                      the call returns 0, and so does every later one (input)
+//            | "reset"                    abort the connection: the peer gets an RST (io, close)
+//            | "timeout" ["=" DURATION]   wait (default 127s, Linux's SYN retries), then ETIMEDOUT (connect)
+//            | "bandwidth=" SIZE ["/s"]   at most SIZE bytes per second on each connection (io)
+//   filter   = "peer=" ADDRESS            IPv4 "10.1.2.3", IPv6 "[::1]", either with ":PORT"
+//                                         ("[::1]:5432"), unix path "/run/x.sock" or "@abstract"
+//            | "net=" CIDR                "10.0.0.0/8", "fd00::/8" (host bits must be zero)
+//            | "port=" PORTS              the peer's port: "5432" or a range "8000-8999"
+//            | "lport=" PORTS             the local port, same form
+//            | "host=" GLOB               the name the program gave getaddrinfo ("*.internal")
+//            | "kind=" KIND               tcp udp unix ipv4 ipv6 tcp4 tcp6 udp4 udp6
+//            | "prog=" GLOB               the program's name ("curl", "python3*")
+//            | "after_bytes=" SIZE        once the connection carried SIZE bytes (see MatchInput)
+//            | "after=" DURATION          once the connection is that old
+//            | "since_start=" DURATION    once the process has run that long
+//            | "nth=" N | N ".." M | N ".."   the rule's N-th call, N-th to M-th, N-th on (from 1)
+//            | "every=" K                 the rule's calls number K, 2K, 3K...
+//            | "prob=" P                  with probability P: "0.25" or "25%" (0 < P <= 1)
+//            | "times=" K                 at most K injections by this rule
+//   SIZE     = digits [B | K | KiB | KB | kB | M | MiB | MB | G | GiB | GB]   K=1024, KB=1000
+//   DURATION = digits ["." digits] (us | ms | s)     whole microseconds, at most 24h
+//   GLOB     = "*" any run, "?" any one character; host globs ignore case
+// Blanks may stand around ";", ":" and "="; "#" starts a comment to the end of
+// the line. A value holding ":", ";", "#" or a blank is written in double
+// quotes, with \" and \\ inside. Each key appears once per rule.
+//
+// Calls and groups. A call name covers its libc function, the fortified
+// __NAME_chk variant, and the variants that only add a flags or signal-mask
+// argument: accept = accept+accept4, poll = poll+ppoll, select =
+// select+pselect, epoll_wait = epoll_wait+epoll_pwait (accept4, ppoll,
+// pselect, epoll_pwait name only themselves). Groups:
+//   input  = recv recvfrom recvmsg recvmmsg read readv
+//   output = send sendto sendmsg sendmmsg write writev
+//   io     = input + output
+//   wait   = poll ppoll select pselect epoll_wait epoll_pwait
+//   dns    = getaddrinfo
+//
+// Errors. A text with one error is refused whole, with one line:
+//   "SOURCE, column C: ..." (or "SOURCE line L, column C" for a text of several
+//   lines, "FILE:L, column C" for a file); columns count bytes from 1.
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "explain.h"
+
+namespace sd {
+
+// Every call a rule can name. The hooks map their functions to these
+// (__recv_chk -> recv, __poll_chk -> poll, ...).
+enum class CallId : uint8_t {
+  socket, socketpair, connect, bind, listen, accept, accept4,
+  send, sendto, sendmsg, sendmmsg, recv, recvfrom, recvmsg, recvmmsg,
+  read, write, readv, writev, close, shutdown, getsockopt, setsockopt,
+  poll, ppoll, select, pselect, epoll_wait, epoll_pwait, getaddrinfo,
+};
+constexpr unsigned kRuleCallCount = 30;
+constexpr uint64_t call_bit(CallId c) { return uint64_t{1} << static_cast<unsigned>(c); }
+
+bool call_id_from_name(std::string_view, CallId* out);
+const char* call_id_name(CallId);
+CallClass call_class_of(CallId);
+
+// The errnos (or EAI_ codes for getaddrinfo) that `error=` accepts for a
+// call: those a correct program can meet from its environment (network,
+// peer, resources, signals), in name order. `domain` says which kind.
+const int* allowed_errors(CallId, Domain* domain, std::size_t* count);
+
+enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth };
+const char* rule_action_name(RuleAction);
+
+enum class RuleKind : uint8_t { any, tcp, udp, unix_socket, ipv4, ipv6, tcp4, tcp6, udp4, udp6 };
+
+// Which filters a rule has (Rule::filters).
+enum RuleFilter : uint32_t {
+  rf_peer = 1u << 0, rf_net = 1u << 1, rf_port = 1u << 2, rf_lport = 1u << 3,
+  rf_host = 1u << 4, rf_kind = 1u << 5, rf_prog = 1u << 6, rf_after_bytes = 1u << 7,
+  rf_after = 1u << 8, rf_since_start = 1u << 9, rf_nth = 1u << 10, rf_every = 1u << 11,
+  rf_prob = 1u << 12, rf_times = 1u << 13,
+};
+
+constexpr uint64_t kDefaultConnectTimeoutNs = 127'000'000'000ull;
+constexpr uint32_t kProbOne = 1'000'000'000u;  // prob is kept in billionths
+constexpr unsigned kMaxRules = 1000;
+
+// One rule, immutable once parsed. Strings point into the RuleSet.
+struct Rule {
+  uint32_t index = 0;          // position in the set, from 0
+  const char* text = "";       // the rule in normal form (records, summary)
+  const char* target = "";     // the call or group as written in normal form
+  uint64_t calls = 0;          // call_bit() of every call the rule names
+
+  RuleAction action = RuleAction::error;
+  Domain error_domain = Domain::errno_code;  // error
+  int error_code = 0;
+  uint64_t bytes = 0;          // short: bytes per call; bandwidth: bytes per second
+  uint64_t wait_ns = 0;        // delay, timeout
+
+  uint32_t filters = 0;        // RuleFilter bits
+  int peer_family = 0;         // AF_INET, AF_INET6 or AF_UNIX
+  uint8_t peer_addr[16] = {};  // IPv4 in the first 4 bytes
+  const char* peer_path = "";  // AF_UNIX: a path, or "@name" for the abstract namespace
+  int net_family = 0;
+  uint8_t net_addr[16] = {};
+  unsigned net_bits = 0;
+  uint16_t port_lo = 0, port_hi = 0;
+  uint16_t lport_lo = 0, lport_hi = 0;
+  const char* host = "";       // lower case
+  const char* prog = "";
+  RuleKind kind = RuleKind::any;
+  uint64_t after_bytes = 0;
+  uint64_t after_ns = 0;
+  uint64_t since_start_ns = 0;
+  uint64_t nth_lo = 0, nth_hi = 0;  // nth_hi 0: no upper end
+  uint64_t every = 0;
+  uint32_t prob = 0;           // billionths
+  uint64_t times = 0;
+};
+
+// Per-rule counters, changed by every thread without locks. One cache line
+// each so that threads hammering one rule do not slow the others.
+struct alignas(64) RuleCounters {
+  std::atomic<uint64_t> seen{0};      // calls counted for nth/every/prob (see match())
+  std::atomic<uint64_t> injected{0};  // calls the rule matched
+  std::atomic<uint8_t> prog_state{0}; // prog filter, decided once: 0 unknown, 1 yes, 2 no
+};
+
+// A parsed rule set. Allocated by RuleParser::finish and, in the library,
+// never freed: hooks may run from atexit handlers and static destructors.
+struct RuleSet {
+  uint64_t call_mask = 0;       // call_bit(c) set: at least one rule names c
+  uint64_t seed = 0;            // for prob; set from Config::seed or seed_from_clock()
+  uint32_t count = 0;
+  const Rule* rules = nullptr;
+  RuleCounters* counters = nullptr;
+  // The rules naming call c, in rule order: by_call[first[c]] .. by_call[first[c + 1] - 1].
+  uint32_t first[kRuleCallCount + 1] = {};
+  const uint16_t* by_call = nullptr;
+  char* strings = nullptr;      // every string the rules point to
+};
+
+// Builds a RuleSet from one or several texts (the variable, then each
+// `inject =` line of a config file), so each error names its own source.
+class RuleParser {
+ public:
+  // Parses `text` and appends its rules. `source` names the text in errors
+  // ("SOCKDIAG_INJECT", "/etc/app.conf"); `line` > 0 says the text is that
+  // line of a file. On error sets `*error` to one line and returns false;
+  // the caller then refuses the whole set.
+  bool add(std::string_view text, std::string_view source, unsigned line, std::string* error);
+  // The set of all rules added so far (possibly empty). Caller owns it.
+  RuleSet* finish();
+
+ private:
+  std::vector<Rule> rules_;
+  std::deque<std::string> strings_;  // what the drafts point to, until finish()
+};
+
+// One text from one source: RuleParser::add then finish, or nullptr.
+RuleSet* parse_rules(std::string_view text, std::string_view source, std::string* error);
+// For tests and `sockdiag check`; the library keeps its set to the end.
+void free_rules(RuleSet*);
+// The whole set in normal form, one rule a line.
+std::string format_rules(const RuleSet&);
+
+// What the matcher needs to know about one intercepted call. Unknown fields
+// stay 0/nullptr; a rule with a filter on an unknown field does not match.
+struct MatchInput {
+  CallId call = CallId::socket;
+  int family = 0;                   // the socket's: AF_INET, AF_INET6, AF_UNIX (socket(): its argument)
+  int sock_type = 0;                // SOCK_STREAM, SOCK_DGRAM...; flag bits are ignored
+  const uint8_t* peer_addr = nullptr;  // 16 bytes, IPv4 in the first 4; AF_INET6 may be v4-mapped
+  const char* peer_path = nullptr;  // AF_UNIX peer: a path, or "@name" if abstract
+  uint16_t peer_port = 0;           // host byte order
+  uint16_t local_port = 0;
+  const char* host = nullptr;       // getaddrinfo: its node argument; otherwise the name remembered for the peer
+  const char* prog = nullptr;       // the program's name; the same for the whole process
+  uint64_t bytes_in = 0;            // bytes received / sent on the connection before this call;
+  uint64_t bytes_out = 0;           //   after_bytes compares bytes_in on input calls, bytes_out on
+                                    //   output calls, their sum on the others
+  bool connection = false;          // the call is on a connection (after_bytes and after need one)
+  uint64_t conn_age_ns = 0;         // since the socket was created or accepted
+  uint64_t since_start_ns = 0;      // since the process started
+};
+
+// The first rule naming in.call whose filters all pass, after counting the
+// call (counters are per process: std::atomic, no lock, no allocation; safe
+// in signal handlers). nullptr: make the real call. In order, for each rule
+// naming the call:
+//   1. the filters on the call itself (peer, net, port, lport, host, kind,
+//      prog, after_bytes, after, since_start) must pass, else the next rule;
+//   2. the call gets the rule's next call number n (from 1): the count of
+//      calls that reached the rule (no earlier rule matched) and passed 1;
+//   3. nth and every test n; prob draws decision n of the rule's own stream
+//      (a hash of seed, rule index and n), so the outcome depends only on n,
+//      whatever the threads' interleaving;
+//   4. times: the rule matches at most `times` calls in all.
+const Rule* match_rules(const RuleSet&, const MatchInput&);
+
+// The cheap first test, one bit: false for a call no rule names (the hooks
+// skip gathering a MatchInput then).
+inline bool may_match(const RuleSet* set, CallId call) {
+  return set != nullptr && ((set->call_mask >> static_cast<unsigned>(call)) & 1u) != 0;
+}
+
+inline const Rule* match(const RuleSet& set, const MatchInput& in) {
+  return may_match(&set, in.call) ? match_rules(set, in) : nullptr;
+}
+
+// Injections by rule i so far (exit summary).
+inline uint64_t injections(const RuleSet& set, uint32_t i) {
+  return set.counters[i].injected.load(std::memory_order_relaxed);
+}
+
+// Zeroes the counters: a forked child counts its own calls from 1.
+void reset_counters(const RuleSet&);
+
+// A seed for a run without SOCKDIAG_SEED (clock and pid); print it so that
+// the run can be replayed.
+uint64_t seed_from_clock();
+
+}  // namespace sd

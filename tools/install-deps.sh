@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, the Debian 12 packages that building, testing and
+# benchmarking sockdiag need and that this machine does not have yet.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
+  # tests: real programs run under the library, fuzzing, privilege tools
+  clang curl wget python3 socat openssh-client util-linux iproute2 procps
+  # benchmarks
+  valgrind strace fiu-utils hyperfine
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
