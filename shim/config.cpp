@@ -259,8 +259,8 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     if (!s) {
       static const char* keys[sizeof(kSettings) / sizeof(kSettings[0])];
       for (std::size_t i = 0; i < sizeof(kSettings) / sizeof(kSettings[0]); ++i) keys[i] = kSettings[i].key;
-      *err = where + ": unknown setting '" + key + "'; accepted: log, format, level, summary, retry, "
-             "retry_timeout_ms, retry_max, sigpipe, seed, inject";
+      *err = where + ": unknown setting '" + key + "'; accepted: ";
+      for (std::size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i) *err += std::string(i ? ", " : "") + keys[i];
       if (const char* near = nearest_word(key, keys, sizeof(keys) / sizeof(keys[0])))
         *err += std::string(" (did you mean ") + near + "?)";
       ok = false;
@@ -292,16 +292,23 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
     bool known = false;
     for (std::size_t i = 0; i < kVariableCount; ++i) known = known || name == kVariables[i];
     if (!known) {
-      *error = "sockdiag: unknown variable " + std::string(name) + "; accepted: SOCKDIAG_LOG, SOCKDIAG_FORMAT, "
-               "SOCKDIAG_LEVEL, SOCKDIAG_SUMMARY, SOCKDIAG_RETRY, SOCKDIAG_RETRY_TIMEOUT_MS, SOCKDIAG_RETRY_MAX, "
-               "SOCKDIAG_SIGPIPE, SOCKDIAG_INJECT, SOCKDIAG_CONFIG, SOCKDIAG_SEED";
+      *error = "sockdiag: unknown variable " + std::string(name) + "; accepted: ";
+      for (std::size_t i = 0; i < kVariableCount; ++i) *error += std::string(i ? ", " : "") + kVariables[i];
       if (const char* near = nearest_word(name, kVariables, kVariableCount))
         *error += std::string(" (did you mean ") + near + "?)";
       return false;
     }
   }
 
-  // The file first: a variable set in the environment overrides it.
+  // Rules: the variable's first (they are the most specific), then the file's.
+  if (const char* inject = get("SOCKDIAG_INJECT", ctx)) {
+    std::string err;
+    if (!rules.add(inject, "SOCKDIAG_INJECT", 0, &err)) {
+      *error = "sockdiag: " + err;
+      return false;
+    }
+  }
+  // Settings: the file first, so that a variable set in the environment overrides it.
   if (const char* path = get("SOCKDIAG_CONFIG", ctx)) {
     std::string err;
     if (!*path) {
@@ -316,15 +323,14 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
   for (const Setting& s : kSettings) {
     std::string var = variable_of(s.key);
     const char* value = get(var.c_str(), ctx);
-    if (!value) continue;
+    if (!value || std::string_view(s.key) == "inject") continue;
     std::string err;
-    Source src{&rules, "SOCKDIAG_INJECT", 0};
+    Source src{&rules, var, 0};
     if (!s.apply(value, &cfg, src, &err)) {
-      *error = "sockdiag: " + (std::string_view(s.key) == "inject" ? err : var + ": " + err);
+      *error = "sockdiag: " + var + ": " + err;
       return false;
     }
   }
-  // The rules of the file and of the variable form one set, file first.
   RuleSet* set = rules.finish();
   if (set && set->count > 0) {
     set->seed = cfg.seed_set ? cfg.seed : seed_from_clock();

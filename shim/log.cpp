@@ -137,22 +137,29 @@ void write_record(int fd, const char* data, std::size_t len) {
   int old_state;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
   int saved = errno;
-  // A log into a pipe whose reader is gone (`prog 2>&1 | head`) must not
-  // kill the program with a SIGPIPE of ours: block it for the write and
-  // consume the one we raised, leaving one the program had pending alone.
-  sigset_t pipe_only, old_mask, pending;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask);
+  // A log into a pipe whose reader is gone (`prog 2>&1 | head`) raises
+  // SIGPIPE, a log file past RLIMIT_FSIZE SIGXFSZ: either would kill the
+  // program for a write of ours. Both are blocked for the write, and one we
+  // raised is consumed; one the program already had pending is left alone.
+  sigset_t ours, old_mask, pending;
+  sigemptyset(&ours);
+  sigaddset(&ours, SIGPIPE);
+  sigaddset(&ours, SIGXFSZ);
+  pthread_sigmask(SIG_BLOCK, &ours, &old_mask);
   sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE);
+  bool pipe_pending = sigismember(&pending, SIGPIPE);
+  bool fsz_pending = sigismember(&pending, SIGXFSZ);
   auto wr = real<Call::write, WriteFn>();
   while (len > 0) {
     ssize_t n = wr(fd, data, len);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EPIPE && !was_pending) {
+    if (n < 0 && (errno == EPIPE || errno == EFBIG)) {
+      sigset_t raised;
+      sigemptyset(&raised);
+      if (errno == EPIPE && !pipe_pending) sigaddset(&raised, SIGPIPE);
+      if (errno == EFBIG && !fsz_pending) sigaddset(&raised, SIGXFSZ);
       const timespec zero{0, 0};
-      sigtimedwait(&pipe_only, nullptr, &zero);
+      sigtimedwait(&raised, nullptr, &zero);
     }
     if (n <= 0) break;  // full disk, closed pipe: the program must not notice
     data += n;
