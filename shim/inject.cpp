@@ -171,6 +171,15 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
   }
 }
 
+// The first rule that applies to this call, if any rule names it at all.
+const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len, const char* host) {
+  CallId id;
+  if (!call_id(call, &id) || !may_match(g_rules, id)) return nullptr;
+  Gathered g;
+  gather(g, id, fd, c, target, target_len, host);
+  return match_rules(*g_rules, g.in);
+}
+
 // An injected fault's record: its own failure, or a notice (delay, short).
 void record(Call call, int fd, const Rule* rule, Domain d, int code, long ret, const char* note,
             const sockaddr* target = nullptr, socklen_t target_len = 0, const char* host = nullptr) {
@@ -259,11 +268,7 @@ Verdict inject_io(Call call, int fd, Conn* c, std::size_t len) {
     v.kind = Verdict::eof;  // after a reset or an injected EOF, recv keeps returning 0
     return v;
   }
-  CallId id;
-  if (!call_id(call, &id) || !may_match(g_rules, id)) return v;
-  Gathered g;
-  gather(g, id, fd, c, nullptr, 0, nullptr);
-  const Rule* rule = match_rules(*g_rules, g.in);
+  const Rule* rule = matching_rule(call, fd, c, nullptr, 0, nullptr);
   if (!rule) return v;
   switch (rule->action) {
     case RuleAction::delay:
@@ -350,11 +355,7 @@ bool connect_to_refusal(int fd, int family, int* ret, int* err) {
 
 int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
   *handled = false;
-  CallId id = CallId::connect;
-  if (!may_match(g_rules, id)) return 0;
-  Gathered g;
-  gather(g, id, fd, c, addr, len, nullptr);
-  const Rule* rule = match_rules(*g_rules, g.in);
+  const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
     wait_for(Call::connect, fd, rule, rule->wait_ns, nullptr);
@@ -413,12 +414,7 @@ int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* h
 
 Verdict inject_call(Call call, int fd, const char* host) {
   Verdict v;
-  CallId id;
-  if (!call_id(call, &id) || !may_match(g_rules, id)) return v;
-  Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
-  Gathered g;
-  gather(g, id, fd, c, nullptr, 0, host);
-  const Rule* rule = match_rules(*g_rules, g.in);
+  const Rule* rule = matching_rule(call, fd, fd >= 0 ? find_conn(fd) : nullptr, nullptr, 0, host);
   if (!rule) return v;
   switch (rule->action) {
     case RuleAction::delay:
