@@ -394,9 +394,9 @@ constexpr Explanation kRows[] = {
      "Check what fd {fd} is (`ls -l /proc/PID/fd/{fd}`); look for a double close or a use after "
      "close that let the number be reused."},
     {kErr, EBADF, C::close, 0, L::error, "EBADF",
-     "fd {fd} was not open: a double close. With threads it is dangerous: between the two closes "
-     "the number may have been reused for another file, which the second close would have closed "
-     "instead.",
+     "fd {fd} was a socket that had already been closed: a double close. With threads it is "
+     "dangerous: between the two closes the number may have been reused for another file, which "
+     "the second close would have closed instead.",
      "Find both closes (`strace -f -e trace=close`); set the variable to -1 after closing."},
     {kErr, EBADF, C::any, 0, L::error, "EBADF",
      "fd {fd} is not an open descriptor (or not open for this kind of access): it was closed "
@@ -517,9 +517,10 @@ constexpr Explanation kRows[] = {
      "Create the directory first (e.g. RuntimeDirectory= in systemd) or fix the path."},
     {kErr, ENOENT, C::any, 0, L::error, "ENOENT", "No such file or directory for {call}.",
      "Check the path given to {call}."},
-    {kErr, ENOPROTOOPT, C::sockopt, 0, L::error, "ENOPROTOOPT",
-     "The option is not known at the level given (e.g. a TCP_ option passed with SOL_SOCKET), or "
-     "this kernel lacks it.",
+    {kErr, ENOPROTOOPT, C::sockopt, 0, L::debug, "ENOPROTOOPT",
+     "The option is not known at the level given (e.g. IPV6_V6ONLY on an IPv4 socket, a TCP_ "
+     "option passed with SOL_SOCKET), or this kernel lacks it. Programs often probe an option this "
+     "way and carry on without it, so this is expected flow unless the program then fails.",
      "Check the level/option pair (SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP, IPPROTO_IPV6) and the "
      "kernel version."},
     {kErr, ENOPROTOOPT, C::any, 0, L::error, "ENOPROTOOPT",

@@ -70,6 +70,7 @@ auto real_call(Call c) {
 const char* kind_name(Kind k) {
   switch (k) {
     case Kind::unknown: return "unknown";
+    case Kind::closed: return "closed";
     case Kind::not_socket: return "not-socket";
     case Kind::tcp4: return "tcp4";
     case Kind::tcp6: return "tcp6";
@@ -130,6 +131,10 @@ void forget_fd(int fd) {
   if (Conn* c = find_conn(fd)) c->kind.store(static_cast<uint8_t>(Kind::unknown), std::memory_order_relaxed);
 }
 
+void mark_closed(int fd) {
+  if (Conn* c = find_conn(fd)) c->kind.store(static_cast<uint8_t>(Kind::closed), std::memory_order_relaxed);
+}
+
 void forget_range(unsigned first, unsigned last) {
   int high = g_high_fd.load(std::memory_order_relaxed);
   if (high < 0) return;
@@ -181,7 +186,7 @@ Kind kind_of(int fd) {
   // or every write to stdout would ask the kernel again.
   Conn* c = get_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
-  if (k != Kind::unknown) return k;
+  if (!is_unclassified(k)) return k;
   int saved = errno;
   k = classify(fd);
   errno = saved;

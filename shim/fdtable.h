@@ -10,12 +10,15 @@ namespace sd {
 
 enum class Kind : uint8_t {
   unknown = 0,  // never seen (inherited by exec, received by SCM_RIGHTS...): classified lazily
+  closed,       // a socket the program closed; the number may be reused behind the hooks
   not_socket,
   tcp4, tcp6, udp4, udp6, unix_stream, unix_dgram, unix_seqpacket, raw4, raw6, netlink, other,
 };
 const char* kind_name(Kind);
 inline bool is_socket(Kind k) { return k >= Kind::tcp4; }
 inline bool is_inet(Kind k) { return k >= Kind::tcp4 && k <= Kind::udp6; }
+// Not known now: to be asked of the kernel when it matters.
+inline bool is_unclassified(Kind k) { return k <= Kind::closed; }
 
 enum ConnFlag : uint32_t {
   cf_connect_pending = 1u << 0,  // non-blocking connect returned EINPROGRESS
@@ -67,6 +70,9 @@ void track_socket(int fd, Kind kind, uint32_t flags, uint64_t now_ns);
 // `fd` is being closed or replaced: forget it BEFORE the real close, since
 // another thread may get the same number back at once.
 void forget_fd(int fd);
+// The program closes the socket `fd`: like forget_fd, but a second close of
+// the same number can then be told apart (a double close).
+void mark_closed(int fd);
 void forget_range(unsigned first, unsigned last);
 // dup/dup2/dup3/F_DUPFD: `to` now names the same socket as `from`.
 void copy_fd(int from, int to);

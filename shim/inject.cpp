@@ -126,8 +126,8 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
   in.prog = program_invocation_short_name;
   in.since_start_ns = now_mono_ns() - g_start_ns;
   in.host = host;
-  Kind k = fd >= 0 ? (c ? c->get_kind() : kind_of(fd)) : Kind::unknown;
-  if (k == Kind::unknown && fd >= 0) k = kind_of(fd);
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  if (is_unclassified(k) && fd >= 0) k = kind_of(fd);
   in.family = family_of(k);
   in.sock_type = type_of(k);
   sockaddr_storage ss;

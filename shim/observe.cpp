@@ -69,7 +69,7 @@ void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) 
   if (io.len == 0) return;
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
-  if (k == Kind::unknown && config().level >= Level::info) k = kind_of(fd);
+  if (is_unclassified(k) && config().level >= Level::info) k = kind_of(fd);
   if (!is_socket(k) || k == Kind::udp4 || k == Kind::udp6 || k == Kind::unix_dgram) {
     if (g_trace) trace_call(call, fd, ret);
     return;
@@ -230,7 +230,8 @@ void accept_done(Call call, int listen_fd, int ret, int err, const sockaddr* add
   report(f);
 }
 
-bool close_begin(int fd) {
+bool close_begin(int fd, Kind* was) {
+  *was = Kind::unknown;
   if (is_log_fd(fd)) {
     // The program never opened this fd (a close-every-fd loop): to it, it is
     // not open.
@@ -238,7 +239,8 @@ bool close_begin(int fd) {
     return true;
   }
   Conn* c = find_conn(fd);
-  if (c && is_socket(c->get_kind()) && c->has(cf_err_pending | cf_connect_pending)) {
+  if (c) *was = c->get_kind();
+  if (c && is_socket(*was) && c->has(cf_err_pending | cf_connect_pending)) {
     // A failed non-blocking connect that the program closes without asking
     // why: reading SO_ERROR now costs it nothing, the socket is going away.
     int so_error = 0;
@@ -255,15 +257,19 @@ bool close_begin(int fd) {
   }
   // Forgotten before the real close: once closed, another thread may get
   // the same number from socket() at once.
-  forget_fd(fd);
+  if (is_socket(*was)) mark_closed(fd);
+  else forget_fd(fd);
   return false;
 }
 
-void close_done(Call call, int fd, int ret, int err) {
+void close_done(Call call, int fd, int ret, int err, Kind was) {
   if (ret == 0) {
     if (g_trace) trace_call(call, fd, ret);
     return;
   }
+  // Only sockets: EBADF for a number that was never a socket is a daemon
+  // closing every fd, or not our business.
+  if (!is_socket(was) && !(was == Kind::closed && err == EBADF)) return;
   Failure f{call};
   f.fd = fd;
   f.ret = ret;

@@ -49,8 +49,11 @@ void sockop_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t
 void accept_done(Call, int listen_fd, int ret, int err, const sockaddr* addr, const socklen_t* len, int retries);
 // Returns true when the program tried to close the library's own log fd:
 // the close is then refused as if the fd were not open.
-bool close_begin(int fd);
-void close_done(Call, int fd, int ret, int err);
+// `*was_socket` says whether fd was a socket, or one closed before (for
+// close_done: a double close of a socket is reported, EBADF from a daemon's
+// close-every-fd loop is not).
+bool close_begin(int fd, Kind* was);
+void close_done(Call, int fd, int ret, int err, Kind was);
 // The range covers the log fd: closes around it and returns true.
 bool close_range_split(unsigned first, unsigned last, int flags, int* ret);
 void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, const socklen_t* len);
@@ -177,7 +180,7 @@ inline auto observe_io(Fn real, int fd, A... a) {
   // Whether a write goes to a socket decides its SIGPIPE: a fd never seen
   // being created is asked about once, then remembered until it is closed.
   if constexpr (!input)
-    if (__builtin_expect(k == Kind::unknown, 0)) k = kind_of(fd);
+    if (__builtin_expect(is_unclassified(k), 0)) k = kind_of(fd);
   Verdict verdict;
   if (__builtin_expect(g_rules != nullptr, 0)) {
     verdict = inject_io(C, fd, c, io_args<C>(a...).len);
@@ -408,10 +411,11 @@ inline auto observe_calls(Fn real, A... a) {
     return r;
   } else if constexpr (g == Group::close) {
     int fd = std::get<0>(std::tie(a...));
-    if (close_begin(fd)) return -1;
+    Kind was;
+    if (close_begin(fd, &was)) return -1;
     int r = real(a...);
     int err = errno;
-    close_done(C, fd, r, err);
+    close_done(C, fd, r, err, was);
     errno = err;
     return r;
   } else if constexpr (g == Group::close_range) {

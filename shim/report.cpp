@@ -79,10 +79,18 @@ const char* peer_text(const Failure& f, const Conn* c, char* buf, std::size_t ca
   return buf;
 }
 
-// An inet socket not bound yet (0.0.0.0:0): no local address to show.
-bool is_unbound(const sockaddr* a) {
-  if (a->sa_family == AF_INET) return reinterpret_cast<const sockaddr_in*>(a)->sin_port == 0;
-  if (a->sa_family == AF_INET6) return reinterpret_cast<const sockaddr_in6*>(a)->sin6_port == 0;
+// No local address worth showing: an inet socket not bound yet (port 0), or
+// one whose connect failed (the kernel keeps the port it picked, but not the
+// source address it chose).
+bool no_local_address(const sockaddr* a, CallClass cls) {
+  if (a->sa_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(a);
+    return in->sin_port == 0 || (cls == CallClass::connect && in->sin_addr.s_addr == htonl(INADDR_ANY));
+  }
+  if (a->sa_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(a);
+    return in6->sin6_port == 0 || (cls == CallClass::connect && IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr));
+  }
   return false;
 }
 
@@ -154,7 +162,7 @@ void report(const Failure& f) {
     socklen_t local_len = sizeof(local);
     s.local[0] = '\0';
     if (getsockname(f.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 && local_len > sizeof(sa_family_t) &&
-        !is_unbound(reinterpret_cast<sockaddr*>(&local)))
+        !no_local_address(reinterpret_cast<sockaddr*>(&local), cls))
       format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
     r.local = s.local;
     r.peer = peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);

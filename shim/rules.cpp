@@ -423,9 +423,10 @@ constexpr uint64_t kMaxSize = uint64_t{1} << 62;
 
 class TextParser {
  public:
-  TextParser(std::string_view text, std::string_view source, unsigned line, std::vector<Rule>* rules,
-             std::deque<std::string>* strings, std::string* error)
-      : t_(text), source_(source), line_(line), rules_(rules), strings_(strings), error_(error) {}
+  TextParser(std::string_view text, std::string_view source, unsigned line, unsigned first_column,
+             std::vector<Rule>* rules, std::deque<std::string>* strings, std::string* error)
+      : t_(text), source_(source), line_(line), first_column_(first_column ? first_column : 1),
+        rules_(rules), strings_(strings), error_(error) {}
 
   bool parse() {
     for (;;) {
@@ -455,14 +456,14 @@ class TextParser {
       where += ":" + std::to_string(line_ + line - 1);
     else if (t_.find('\n') != std::string_view::npos)
       where += " line " + std::to_string(line);
-    *error_ = where + ", column " + std::to_string(pos - line_start + 1) + ": " + msg;
+    std::size_t column = pos - line_start + (line == 1 ? first_column_ : 1);
+    *error_ = where + ", column " + std::to_string(column) + ": " + msg;
     return false;
   }
 
   std::string found(std::size_t pos) const {
     if (pos >= t_.size()) return "the end of the text";
     char c = t_[pos];
-    if (c == '#') return "a comment";
     if (c == '\n') return "the end of the line";
     std::size_t e = pos;
     while (e < t_.size() && is_word(t_[e])) ++e;
@@ -586,7 +587,7 @@ class TextParser {
 
   // -- Values --
 
-  // An unquoted value: up to the next blank, ':', ';', '#' or newline.
+  // An unquoted value: up to the next blank, ':', ';' or newline.
   std::string_view token() {
     std::size_t s = p_;
     while (p_ < t_.size() && !ends_value(t_[p_])) ++p_;
@@ -1148,6 +1149,7 @@ class TextParser {
   std::string_view t_;
   std::string_view source_;
   unsigned line_;
+  unsigned first_column_;
   std::vector<Rule>* rules_;
   std::deque<std::string>* strings_;
   std::string* error_;
@@ -1210,9 +1212,10 @@ const char* rule_action_name(RuleAction a) {
   return kNames[static_cast<unsigned>(a)];
 }
 
-bool RuleParser::add(std::string_view text, std::string_view source, unsigned line, std::string* error) {
+bool RuleParser::add(std::string_view text, std::string_view source, unsigned line, std::string* error,
+                     unsigned first_column) {
   std::size_t before = rules_.size();
-  TextParser p(text, source, line, &rules_, &strings_, error);
+  TextParser p(text, source, line, first_column, &rules_, &strings_, error);
   if (p.parse()) return true;
   rules_.resize(before);
   return false;

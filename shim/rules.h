@@ -166,9 +166,12 @@ class RuleParser {
  public:
   // Parses `text` and appends its rules. `source` names the text in errors
   // ("SOCKDIAG_INJECT", "/etc/app.conf"); `line` > 0 says the text is that
-  // line of a file. On error sets `*error` to one line and returns false;
-  // the caller then refuses the whole set.
-  bool add(std::string_view text, std::string_view source, unsigned line, std::string* error);
+  // line of a file, starting at `first_column` of it (after "inject ="), so
+  // that columns count from the start of the file's line. On error sets
+  // `*error` to one line and returns false; the caller then refuses the
+  // whole set.
+  bool add(std::string_view text, std::string_view source, unsigned line, std::string* error,
+           unsigned first_column = 1);
   // The set of all rules added so far (possibly empty). Caller owns it.
   RuleSet* finish();
 

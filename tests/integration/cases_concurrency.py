@@ -1,0 +1,86 @@
+"""Threads, fork and thread cancellation under the library."""
+import collections
+import glob
+
+from harness import case, expect, expect_eq, read_records, select_records
+
+THREADS, PER_THREAD = 8, 200
+
+
+@case("threads records complete with own tid")
+def threads(h):
+    run = h.run_logged([h.prog("threads_refused"), THREADS, PER_THREAD], timeout=60).expect_rc(0)
+    tids = {}
+    for line in run.lines():
+        words = line.split()
+        if words[:1] == ["tid"]:
+            tids[int(words[1])] = int(words[3])
+    expect_eq(len(tids), THREADS, "threads that reported", run.describe())
+    expect_eq(set(tids.values()), {PER_THREAD}, "refused connects each thread saw", run.out)
+    refused = select_records(run.records, call="connect", code="ECONNREFUSED")
+    expect_eq(len(refused), THREADS * PER_THREAD, "ECONNREFUSED records", f"{len(run.records)} records in all")
+    expect_eq(len(run.records), len(refused), "records other than the refused connects (the ping-pongs succeed)",
+              "\n".join(str(r) for r in run.records if r.get("code") != "ECONNREFUSED")[:3000])
+    per_tid = collections.Counter(r["tid"] for r in refused)
+    expect_eq(dict(per_tid), {tid: PER_THREAD for tid in tids}, "records per thread id")
+    expect_eq(len({r["pid"] for r in refused}), 1, "pids in the records")
+
+
+def fork_run(h, log):
+    run = h.run([h.prog("fork_refused"), 3, 100], settings={"LOG": log, "FORMAT": "json"}, timeout=60)
+    run.expect_rc(0).expect_out("children failed: 0")
+    parent = int(run.value("parent"))
+    children = [int(line.split()[1]) for line in run.lines() if line.startswith("child ")]
+    expect_eq(len(children), 3, "children that reported", run.describe())
+    return run, parent, children
+
+
+@case("fork one log file per pid")
+def fork_per_pid(h):
+    pattern = h.path("fork.%p")
+    run, parent, children = fork_run(h, pattern)
+    files = sorted(glob.glob(h.path("fork.*")))
+    wanted = sorted(h.path(f"fork.{pid}") for pid in [parent] + children)
+    expect_eq(files, wanted, "log files (one per process, named by %p)", run.describe())
+    for pid in [parent] + children:
+        records = read_records(h.path(f"fork.{pid}"))
+        # The parent's main thread and its background thread make 100 each.
+        expect_eq(len(records), 200 if pid == parent else 100, f"records in the file of pid {pid}")
+        expect_eq({r["pid"] for r in records}, {pid}, f"pids in the file of pid {pid}")
+        expect_eq({(r["call"], r["code"]) for r in records}, {("connect", "ECONNREFUSED")}, f"records of pid {pid}")
+        if pid != parent:
+            expect_eq({r["tid"] for r in records}, {pid}, f"tids in the file of child {pid}")
+
+
+@case("fork one shared log never interleaves")
+def fork_shared(h):
+    log = h.path("shared.log")
+    run, parent, children = fork_run(h, log)
+    records = read_records(log)  # fails on any cut or interleaved line
+    per_pid = collections.Counter(r["pid"] for r in records)
+    wanted = {parent: 200}
+    wanted.update({pid: 100 for pid in children})
+    expect_eq(dict(per_pid), wanted, "records per pid in the shared log", run.describe())
+    expect(all(r["code"] == "ECONNREFUSED" for r in records), "records other than ECONNREFUSED in the shared log")
+
+
+def check_cancel(h, what):
+    for level in ("error", "trace"):
+        run = h.run_logged([h.prog("cancel_blocked"), what], settings={"LEVEL": level}, timeout=30)
+        run.expect_rc(0).expect_out("cancel: OK", "join: OK, canceled")
+        expect("the blocking call returned" not in run.out, f"{what} returned instead of being cancelled",
+               run.describe())
+        expect_eq(select_records(run.records, level="error"), [], f"error records at level {level}", run.describe())
+        if level == "trace":
+            expect(select_records(run.records, call="socket"), "no trace record: the library did not run",
+                   run.describe())
+
+
+@case("thread cancel while blocked in recv")
+def cancel_recv(h):
+    check_cancel(h, "recv")
+
+
+@case("thread cancel while blocked in accept")
+def cancel_accept(h):
+    check_cancel(h, "accept")

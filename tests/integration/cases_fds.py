@@ -1,0 +1,57 @@
+"""Daemon-style programs that close every fd: the log must survive, and
+never be written into the program's own sockets, pipes or files, also when
+the program dup2()s its own file onto the log's fd number."""
+from harness import case, expect, expect_eq, parse_records, read_records, read_text, select_records
+
+
+def close_all(h, mode, to_stderr):
+    result = h.path(f"result-{mode}")
+    log = "stderr" if to_stderr else h.path(f"log-{mode}")
+    run = h.run([h.prog("close_all"), mode, result, log], settings={"LOG": log, "FORMAT": "json"}).expect_rc(0)
+    lines = read_text(result).splitlines()
+    detail = f"result file:\n{read_text(result)}\n{run.describe()}"
+    expect_eq(lines.count("connect: -1 ECONNREFUSED"), 2, "refused connects the program saw", detail)
+    noisy = [line for line in lines if line.split(":")[0] in
+             ("socketpair[0]", "socketpair[1]", "pipe", "scratch", "dup2 file") and not line.endswith(": quiet")]
+    expect_eq(noisy, [], "the program's own fds that received something it did not write", detail)
+    expect_eq(len([line for line in lines if line.endswith(": quiet")]), 8, "checks of the program's fds", detail)
+    for line in ("log fd: found", "dup2 onto log fd: OK", "fd after dup2: the program's file"):
+        expect(line in lines, f"missing {line!r} in the result", detail)
+    expect(all(not line.startswith(("{", "sockdiag")) for line in lines), "a record in the program's result file",
+           detail)
+    if to_stderr:
+        records = parse_records(run.err, "the program's stderr")
+    else:
+        records = read_records(log)
+        expect_eq(run.out + run.err, "", "output of the program (its stdout/stderr are closed or unused)", detail)
+    refused = select_records(records, call="connect", code="ECONNREFUSED")
+    expect_eq(len(refused), 2, "ECONNREFUSED records in the log (before and after the dup2)", detail)
+    # Whether close(2) of never-opened fds is reported is checked apart.
+    others = [r for r in records if r not in refused and (r["call"], r["code"]) != ("close", "EBADF")]
+    expect_eq(others, [], "other records in the log", detail)
+    return records
+
+
+@case("close every fd loop keeps the log file")
+def close_loop_file(h):
+    close_all(h, "loop", to_stderr=False)
+
+
+@case("close_range keeps the log file")
+def close_range_file(h):
+    close_all(h, "close_range", to_stderr=False)
+
+
+@case("close every fd loop keeps the stderr log")
+def close_loop_stderr(h):
+    close_all(h, "loop", to_stderr=True)
+
+
+@case("close every fd loop is not reported as double closes")
+def close_loop_quiet(h):
+    # A daemon's close loop meets EBADF on every fd it never had: that is its
+    # normal start, not a double close, and a normal run writes no record.
+    records = close_all(h, "loop", to_stderr=False)
+    closes = select_records(records, call="close", code="EBADF")
+    expect_eq(len(closes), 0, "close EBADF records for the fds of the close loop",
+              "\n".join(f"fd {r['fd']}: {r['explanation']}" for r in closes[:3]))
