@@ -94,9 +94,15 @@ bool parse_retry(std::string_view value, Config* cfg, std::string* err) {
     if (at != std::string_view::npos) {
       calls = 0;
       std::string_view list = item.substr(at + 1);
-      while (!list.empty()) {
+      // "eagain@" or "eagain@recv+" would silently retry less than written.
+      for (bool more = true; more;) {
         std::size_t plus = list.find('+');
+        more = plus != std::string_view::npos;
         std::string name(trim(list.substr(0, plus)));
+        if (name.empty()) {
+          *err = "'" + std::string(item) + "' names no call after '@' or '+'; accepted: e.g. eagain@recv+send";
+          return false;
+        }
         list = plus == std::string_view::npos ? std::string_view() : list.substr(plus + 1);
         CallClass cls;
         if (!call_class_from_name(name, &cls)) {
@@ -126,6 +132,7 @@ struct Source {
   RuleParser* rules;
   std::string_view name;  // "SOCKDIAG_INJECT", or a config file's path
   unsigned line;          // the line in that file; 0 for a variable
+  unsigned column;        // where the value starts in that line, from 1
 };
 
 struct Setting {
@@ -214,7 +221,7 @@ const Setting kSettings[] = {
      }},
     {"inject",
      [](std::string_view v, Config*, const Source& src, std::string* err) {
-       return src.rules->add(v, src.name, src.line, err);
+       return src.rules->add(v, src.name, src.line, err, src.column);
      }},
 };
 
@@ -244,13 +251,18 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
   bool ok = true;
   while (ok && (n = getline(&line, &cap, f)) >= 0) {
     ++lineno;
-    std::string_view text(line, static_cast<std::size_t>(n));
-    text = trim(text.substr(0, text.find_first_of("#\n")));
-    if (text.empty()) continue;
+    std::string_view whole(line, static_cast<std::size_t>(n));
+    whole = whole.substr(0, whole.find('\n'));
+    // A rule line goes to the rule parser whole: it knows where a '#'
+    // starts a comment (a path or a quoted value may hold one).
+    std::size_t eq = whole.find('=');
+    bool is_rule = eq != std::string_view::npos && lower(trim(whole.substr(0, eq))) == "inject";
+    std::string_view text = is_rule ? whole : trim(whole.substr(0, whole.find('#')));
+    if (trim(text).empty() || trim(text).front() == '#') continue;
+    eq = text.find('=');
     std::string where = std::string(path) + ":" + std::to_string(lineno);
-    std::size_t eq = text.find('=');
     if (eq == std::string_view::npos) {
-      *err = where + ": expected 'key = value', got '" + std::string(text) + "'";
+      *err = where + ": expected 'key = value', got '" + std::string(trim(text)) + "'";
       ok = false;
       break;
     }
@@ -267,7 +279,8 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
       break;
     }
     std::string value_err;
-    Source src{rules, path, static_cast<unsigned>(lineno)};
+    // A rule's error columns count in the line, from after "inject =".
+    Source src{rules, path, static_cast<unsigned>(lineno), static_cast<unsigned>(eq + 2)};
     if (!s->apply(text.substr(eq + 1), cfg, src, &value_err)) {
       // A rule's error already names the file, line and column.
       *err = key == "inject" ? value_err : where + ": " + key + ": " + value_err;
@@ -325,7 +338,7 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
     const char* value = get(var.c_str(), ctx);
     if (!value || std::string_view(s.key) == "inject") continue;
     std::string err;
-    Source src{&rules, var, 0};
+    Source src{&rules, var, 0, 1};
     if (!s.apply(value, &cfg, src, &err)) {
       *error = "sockdiag: " + var + ": " + err;
       return false;

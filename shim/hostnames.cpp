@@ -3,6 +3,7 @@
 // any thread read and write it without a lock.
 #include "hostnames.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@ constexpr std::size_t kNameMax = 128;
 
 struct Slot {
   std::atomic<uint32_t> seq;
+  std::atomic<uint32_t> generation;  // when written: the latest name for an address wins
   std::atomic<uint64_t> addr[2];
   std::atomic<uint32_t> family;
   std::atomic<char> name[kNameMax];
@@ -42,15 +44,20 @@ bool key_of(const sockaddr* a, socklen_t len, uint32_t* family, uint64_t addr[2]
 
 void remember_host(const char* name, const addrinfo* results) {
   if (!name || !*name) return;
+  // A numeric lookup ("127.0.0.1") names nothing.
+  unsigned char probe[16];
+  if (inet_pton(AF_INET, name, probe) == 1 || inet_pton(AF_INET6, name, probe) == 1) return;
   for (const addrinfo* ai = results; ai; ai = ai->ai_next) {
     uint32_t family;
     uint64_t addr[2];
     if (!key_of(ai->ai_addr, ai->ai_addrlen, &family, addr)) continue;
-    Slot& s = g_slots[g_next.fetch_add(1, std::memory_order_relaxed) % kSlots];
+    uint32_t generation = g_next.fetch_add(1, std::memory_order_relaxed);
+    Slot& s = g_slots[generation % kSlots];
     uint32_t seq = s.seq.load(std::memory_order_relaxed);
     // Another writer on this slot: it wins (the ring has 64 slots, a clash
     // means a burst of lookups, and losing one name only loses a label).
     if ((seq & 1) || !s.seq.compare_exchange_strong(seq, seq + 1, std::memory_order_acquire)) continue;
+    s.generation.store(generation + 1, std::memory_order_relaxed);
     s.family.store(family, std::memory_order_relaxed);
     s.addr[0].store(addr[0], std::memory_order_relaxed);
     s.addr[1].store(addr[1], std::memory_order_relaxed);
@@ -65,22 +72,29 @@ bool host_of(const sockaddr* a, socklen_t len, char* out, std::size_t cap) {
   uint32_t family;
   uint64_t addr[2];
   if (cap == 0 || !key_of(a, len, &family, addr)) return false;
+  uint32_t best = 0;
   for (Slot& s : g_slots) {
     uint32_t before = s.seq.load(std::memory_order_acquire);
     if (before == 0 || (before & 1)) continue;
-    if (s.family.load(std::memory_order_relaxed) != family || s.addr[0].load(std::memory_order_relaxed) != addr[0] ||
-        s.addr[1].load(std::memory_order_relaxed) != addr[1])
+    uint32_t generation = s.generation.load(std::memory_order_relaxed);
+    if (generation <= best || s.family.load(std::memory_order_relaxed) != family ||
+        s.addr[0].load(std::memory_order_relaxed) != addr[0] || s.addr[1].load(std::memory_order_relaxed) != addr[1])
       continue;
+    char name[kNameMax];
     std::size_t i = 0;
-    for (; i + 1 < cap && i < kNameMax; ++i) {
-      out[i] = s.name[i].load(std::memory_order_relaxed);
-      if (!out[i]) break;
+    for (; i + 1 < kNameMax; ++i) {
+      name[i] = s.name[i].load(std::memory_order_relaxed);
+      if (!name[i]) break;
     }
-    out[i < cap ? i : cap - 1] = '\0';
+    name[i] = '\0';
     std::atomic_thread_fence(std::memory_order_acquire);
-    if (s.seq.load(std::memory_order_relaxed) == before) return true;  // not rewritten meanwhile
+    if (s.seq.load(std::memory_order_relaxed) != before) continue;  // rewritten meanwhile
+    best = generation;
+    std::size_t n = i < cap - 1 ? i : cap - 1;
+    std::memcpy(out, name, n);
+    out[n] = '\0';
   }
-  return false;
+  return best != 0;
 }
 
 }  // namespace sd

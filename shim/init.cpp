@@ -70,9 +70,9 @@ void ensure_init() {
   }
   g_config = cfg;
   g_trace = cfg.level >= Level::trace;
+  log_open(g_config);  // first: configuring injection may write a notice
   retry_configure();
   inject_configure();
-  log_open(g_config);
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);
 }

@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,11 +239,26 @@ void inject_configure() {
   for (uint32_t i = 0; i < set->count; ++i) uses_prob = uses_prob || (set->rules[i].filters & rf_prob);
   if (uses_prob && !config().seed_set) {
     // Say the seed drawn, so that this run's faults can be replayed.
-    char line[160];
-    int n = std::snprintf(line, sizeof(line), "sockdiag %s[%ld] injection seed %llu (SOCKDIAG_SEED=%llu replays this run)\n",
-                          program_invocation_short_name, static_cast<long>(getpid()),
-                          static_cast<unsigned long long>(set->seed), static_cast<unsigned long long>(set->seed));
-    log_write(line, static_cast<std::size_t>(n));
+    LineBuffer b;
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t wall = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+    unsigned long long seed = set->seed;
+    if (config().format == Format::json) {
+      b.append("{\"ts\":\"");
+      format_time(wall, b);
+      b.appendf("\",\"pid\":{},\"prog\":", static_cast<long>(getpid()));
+      b.append_json_string(program_invocation_short_name);
+      b.appendf(",\"level\":\"info\",\"seed\":{},\"message\":\"injection seed {} (SOCKDIAG_SEED={} replays this run)\"}}",
+                seed, seed, seed);
+    } else {
+      b.append("sockdiag ");
+      format_time(wall, b);
+      b.appendf(" {}[{}] info injection seed {} (SOCKDIAG_SEED={} replays this run)", program_invocation_short_name,
+                static_cast<long>(getpid()), seed, seed);
+    }
+    b.finish_line();
+    log_write(b.view().data(), b.view().size());
   }
   g_rules = set;
 }
@@ -351,7 +368,84 @@ bool connect_to_refusal(int fd, int family, int* ret, int* err) {
   real<Close>(Call::close)(holder);
   return ok;
 }
+// A loopback listener whose accept queue is full (backlog 0, one connection
+// never accepted): the kernel drops every SYN sent to it, so a connect there
+// stays in SYN_SENT like a connect to a host that does not answer. Made once
+// per address family, on first use; its fds are the library's own.
+struct Blackhole {
+  std::atomic<int> state;  // 0 none, 1 being made, 2 ready, 3 failed
+  int listener, filler;
+  sockaddr_storage addr;
+  socklen_t len;
+};
+Blackhole g_blackholes[2];
+
+bool make_blackhole(Blackhole& b, int family) {
+  using Socket = int (*)(int, int, int);
+  using Bind = int (*)(int, const sockaddr*, socklen_t);
+  using Listen = int (*)(int, int);
+  using Connect = int (*)(int, const sockaddr*, socklen_t);
+  using Poll = int (*)(pollfd*, nfds_t, int);
+  std::memset(&b.addr, 0, sizeof(b.addr));
+  if (family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&b.addr);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    b.len = sizeof(*in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&b.addr);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_addr = in6addr_loopback;
+    b.len = sizeof(*in6);
+  }
+  b.listener = real<Socket>(Call::socket)(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (b.listener < 0) return false;
+  b.listener = move_high(b.listener);
+  if (real<Bind>(Call::bind)(b.listener, reinterpret_cast<sockaddr*>(&b.addr), b.len) != 0 ||
+      real<Listen>(Call::listen)(b.listener, 0) != 0 ||
+      getsockname(b.listener, reinterpret_cast<sockaddr*>(&b.addr), &b.len) != 0)
+    return false;
+  b.filler = real<Socket>(Call::socket)(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (b.filler < 0) return false;
+  b.filler = move_high(b.filler);
+  if (real<Connect>(Call::connect)(b.filler, reinterpret_cast<sockaddr*>(&b.addr), b.len) != 0 && errno != EINPROGRESS)
+    return false;
+  pollfd p{b.filler, POLLOUT, 0};
+  return real<Poll>(Call::poll)(&p, 1, 1000) == 1 && !(p.revents & (POLLERR | POLLHUP));
+}
+
+// Connects `fd` to the blackhole with TCP_USER_TIMEOUT set to the rule's
+// wait: the kernel itself gives up with ETIMEDOUT at its first SYN
+// retransmission past the wait (1 s, 3 s, 7 s... after the start), through
+// the program's own connect semantics. -2: no blackhole could be made.
+int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err) {
+  Blackhole& b = g_blackholes[family == AF_INET6];
+  int st = b.state.load(std::memory_order_acquire);
+  if (st == 0 && b.state.compare_exchange_strong(st, 1, std::memory_order_acq_rel))
+    b.state.store(st = make_blackhole(b, family) ? 2 : 3, std::memory_order_release);
+  if (st != 2) return -2;
+  using SetSockOpt = int (*)(int, int, int, const void*, socklen_t);
+  using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
+  using Connect = int (*)(int, const sockaddr*, socklen_t);
+  unsigned int before = 0;
+  socklen_t blen = sizeof(before);
+  real<GetSockOpt>(Call::getsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, &blen);
+  unsigned int ms = static_cast<unsigned int>(wait_ns / 1000000 ? wait_ns / 1000000 : 1);
+  real<SetSockOpt>(Call::setsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+  int ret = real<Connect>(Call::connect)(fd, reinterpret_cast<sockaddr*>(&b.addr), b.len);
+  *err = errno;
+  // A blocking connect has failed by now: the program's own setting returns.
+  if (*err != EINPROGRESS) real<SetSockOpt>(Call::setsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, sizeof(before));
+  return ret;
+}
+
 }  // namespace
+
+bool is_blackhole_fd(int fd) {
+  for (const Blackhole& b : g_blackholes)
+    if (b.state.load(std::memory_order_acquire) >= 2 && fd >= 0 && (fd == b.listener || fd == b.filler)) return true;
+  return false;
+}
 
 int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
   *handled = false;
@@ -385,6 +479,14 @@ int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* h
       }
       if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
       else record(Call::connect, fd, rule, Domain::errno_code, *err, -1, nullptr, addr, len);
+      return ret;
+    }
+  }
+  if (rule->action == RuleAction::timeout && (k == Kind::tcp4 || k == Kind::tcp6)) {
+    int ret = connect_to_blackhole(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, rule->wait_ns, err);
+    if (ret != -2) {
+      if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
+      else record(Call::connect, fd, rule, Domain::errno_code, *err, ret, nullptr, addr, len);
       return ret;
     }
   }

@@ -43,6 +43,9 @@ Verdict inject_call(Call, int fd, const char* host);
 // getsockopt(SO_ERROR) on a socket whose failed connect was injected:
 // the error to report (0: none), cleared as the kernel clears it.
 int take_injected_so_error(Conn*, const Rule** rule);
+// The library's own sockets (the blackhole that makes connects time out):
+// the program may not close them.
+bool is_blackhole_fd(int fd);
 // The rule that injected the pending error of `c`, if any.
 const Rule* injected_rule_of(const Conn*);
 

@@ -52,6 +52,8 @@ int high_fd_floor() {
   return top > 16 ? static_cast<int>(top) - 16 : 3;
 }
 
+}  // namespace
+
 // Moves `fd` to a high number with FD_CLOEXEC; closes the original.
 int move_high(int fd) {
   int floor = high_fd_floor();
@@ -61,6 +63,8 @@ int move_high(int fd) {
   real<Call::close, CloseFn>()(fd);
   return moved;
 }
+
+namespace {
 
 void remember(int fd) {
   struct stat st {};

@@ -20,5 +20,8 @@ bool is_log_fd(int fd);
 void log_evacuate(int fd);
 // The log fd number, -1 when there is none.
 int log_fd();
+// Moves a library-owned fd out of the program's way: to a high number, with
+// FD_CLOEXEC (the original is closed). Returns the new number.
+int move_high(int fd);
 
 }  // namespace sd

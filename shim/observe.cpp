@@ -41,7 +41,8 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
   f.retries = retries;
   if (io.flags & MSG_DONTWAIT) f.situation |= sit_nonblocking;
   SigpipeDecision sigpipe{false, nullptr};
-  if (err == EPIPE && group_of(call) == Group::output) {
+  // A program's own MSG_NOSIGNAL: the kernel raises nothing, nor do we.
+  if (err == EPIPE && group_of(call) == Group::output && !(io.flags & MSG_NOSIGNAL)) {
     sigpipe = sigpipe_after_epipe();
     f.note = sigpipe.note;
   }
@@ -232,7 +233,7 @@ void accept_done(Call call, int listen_fd, int ret, int err, const sockaddr* add
 
 bool close_begin(int fd, Kind* was) {
   *was = Kind::unknown;
-  if (is_log_fd(fd)) {
+  if (is_log_fd(fd) || is_blackhole_fd(fd)) {
     // The program never opened this fd (a close-every-fd loop): to it, it is
     // not open.
     errno = EBADF;

@@ -181,22 +181,25 @@ inline auto observe_io(Fn real, int fd, A... a) {
   // being created is asked about once, then remembered until it is closed.
   if constexpr (!input)
     if (__builtin_expect(is_unclassified(k), 0)) k = kind_of(fd);
-  Verdict verdict;
-  if (__builtin_expect(g_rules != nullptr, 0)) {
-    verdict = inject_io(C, fd, c, io_args<C>(a...).len);
-    if (verdict.kind == Verdict::fail) {
-      errno = verdict.code;
-      return R(-1);
-    }
-    if (verdict.kind == Verdict::eof) return R(0);
-  }
   auto invoke = [&](int f, auto... args) -> R {
     if constexpr (!input)
       if (is_socket(k)) return send_nosignal<C>(real, k, f, args...);
     return real(f, args...);
   };
+  // One attempt: the rules first (a fault they inject is recorded by them),
+  // then the real call. A retry makes a new attempt, rules included.
+  bool injected_failure = false;
   auto attempt = [&]() -> R {
-    if (__builtin_expect(verdict.kind == Verdict::clamp, 0)) return call_limited<C>(verdict.max_len, invoke, fd, a...);
+    if (__builtin_expect(g_rules != nullptr, 0)) {
+      Verdict v = inject_io(C, fd, c, io_args<C>(a...).len);
+      injected_failure = v.kind == Verdict::fail;
+      if (injected_failure) {
+        errno = v.code;
+        return R(-1);
+      }
+      if (v.kind == Verdict::eof) return R(0);
+      if (v.kind == Verdict::clamp) return call_limited<C>(v.max_len, invoke, fd, a...);
+    }
     return invoke(fd, a...);
   };
   int errno_before = 0;
@@ -206,7 +209,9 @@ inline auto observe_io(Fn real, int fd, A... a) {
   int retries = 0;
   if (__builtin_expect(r <= 0, 0)) {
     err = errno;
-    if (r < 0 && __builtin_expect(g_retry_enabled, 0)) {
+    // Retries are for sockets only: a pipe's EAGAIN or EINTR is the
+    // program's own business (self-pipe drain loops rely on it).
+    if (r < 0 && __builtin_expect(g_retry_enabled, 0) && is_socket(kind_of(fd))) {
       Retry rt(C, fd);
       while (r < 0 && rt.again(err, io_args<C>(a...).flags, input ? POLLIN : POLLOUT)) {
         r = attempt();
@@ -215,6 +220,7 @@ inline auto observe_io(Fn real, int fd, A... a) {
       retries = rt.attempts();
       if (r >= 0) err = errno = errno_before;  // success after retries: errno as the program left it
     }
+    if (injected_failure) return r;
   }
   if (__builtin_expect(r > 0, 1)) {
     if (c && is_socket(k)) {
@@ -234,9 +240,11 @@ inline auto observe_io(Fn real, int fd, A... a) {
 }
 
 // poll/select/epoll called again after EINTR with what is left of the
-// program's timeout, never the original one.
+// program's timeout, never the original one. For select the time left is
+// computed from the original timeval too: the one Linux writes back does not
+// count the time spent in signal handlers.
 template <Call C, class Fn, class... A>
-inline int wait_again(Fn real, uint64_t start_ns, A... a) {
+inline int wait_again(Fn real, uint64_t start_ns, const timeval* select_tv, A... a) {
   auto t = std::make_tuple(a...);
   timespec left;
   if constexpr (C == Call::poll || C == Call::__poll_chk) {
@@ -247,49 +255,102 @@ inline int wait_again(Fn real, uint64_t start_ns, A... a) {
     std::get<2>(t) = Retry::remaining_ts(std::get<2>(t), start_ns, &left);
   } else if constexpr (C == Call::pselect) {
     std::get<4>(t) = Retry::remaining_ts(std::get<4>(t), start_ns, &left);
+  } else if constexpr (C == Call::select) {
+    if (select_tv) {
+      timespec orig{select_tv->tv_sec, select_tv->tv_usec * 1000};
+      Retry::remaining_ts(&orig, start_ns, &left);
+      *std::get<4>(t) = timeval{left.tv_sec, left.tv_nsec / 1000};
+    }
   }
-  // select: Linux has already written the time left into the timeval.
   return std::apply(real, t);
+}
+
+// The program's own timeout has run out (an infinite one never does).
+template <Call C, class... A>
+inline bool wait_time_over(uint64_t start_ns, const timeval* select_tv, const A&... a) {
+  auto t = std::tie(a...);
+  timespec left;
+  if constexpr (C == Call::poll || C == Call::__poll_chk)
+    return std::get<2>(t) >= 0 && Retry::remaining_ms(std::get<2>(t), start_ns) == 0;
+  else if constexpr (C == Call::epoll_wait || C == Call::epoll_pwait)
+    return std::get<3>(t) >= 0 && Retry::remaining_ms(std::get<3>(t), start_ns) == 0;
+  else if constexpr (C == Call::ppoll || C == Call::__ppoll_chk)
+    return std::get<2>(t) && Retry::remaining_ts(std::get<2>(t), start_ns, &left)->tv_sec == 0 && left.tv_nsec == 0;
+  else if constexpr (C == Call::pselect)
+    return std::get<4>(t) && Retry::remaining_ts(std::get<4>(t), start_ns, &left)->tv_sec == 0 && left.tv_nsec == 0;
+  else {
+    if (!select_tv) return false;
+    timespec orig{select_tv->tv_sec, select_tv->tv_usec * 1000};
+    Retry::remaining_ts(&orig, start_ns, &left);
+    return left.tv_sec == 0 && left.tv_nsec == 0;
+  }
+}
+
+// What the call returns when its time ran out: 0, and no fd ready.
+template <Call C, class... A>
+inline int wait_timed_out(const A&... a) {
+  auto t = std::tie(a...);
+  if constexpr (C == Call::select || C == Call::pselect) {
+    int n = std::get<0>(t);
+    for (fd_set* set : {std::get<1>(t), std::get<2>(t), std::get<3>(t)})
+      if (set)
+        for (int fd = 0; fd < n && fd < FD_SETSIZE; ++fd) FD_CLR(fd, set);
+  } else if constexpr (group_of(C) == Group::poll) {
+    for (nfds_t i = 0; i < std::get<1>(t); ++i) std::get<0>(t)[i].revents = 0;
+  }
+  return 0;
+}
+
+template <Call C, class... A>
+inline void wait_ready_events(int ready, const A&... a) {
+  if constexpr (group_of(C) == Group::poll) {
+    auto t = std::tie(a...);
+    poll_events(C, std::get<0>(t), std::get<1>(t), ready);
+  } else if constexpr (group_of(C) == Group::epoll_wait) {
+    epoll_events(C, std::get<1>(std::tie(a...)), ready);
+  }
 }
 
 template <Call C, class Fn, class... A>
 inline int observe_wait(Fn real, A... a) {
   uint64_t start = 0;
   int errno_before = 0;
+  timeval select_tv{};
+  const timeval* select_orig = nullptr;
   if (__builtin_expect(g_retry_enabled, 0)) {
     start = now_mono_ns();
     errno_before = errno;
+    if constexpr (C == Call::select) {
+      if (const timeval* tv = std::get<4>(std::tie(a...))) {
+        select_tv = *tv;
+        select_orig = &select_tv;
+      }
+    }
   }
   int r = real(a...);
   if (__builtin_expect(r > 0, 1)) {
-    if constexpr (group_of(C) == Group::poll) {
-      auto t = std::tie(a...);
-      poll_events(C, std::get<0>(t), std::get<1>(t), r);
-    } else if constexpr (group_of(C) == Group::epoll_wait) {
-      epoll_events(C, std::get<1>(std::tie(a...)), r);
-    }
+    wait_ready_events<C>(r, a...);
     return r;
   }
   if (r == 0) return r;
   int err = errno;
   int retries = 0;
-  if (g_retry_enabled && err == EINTR) {
+  if (g_retry_enabled && err == EINTR && retry_wanted(C, EINTR)) {
     Retry rt(C, -1);
-    while (r < 0 && err == EINTR && rt.again(err, 0, 0)) {
-      r = wait_again<C>(real, start, a...);
+    while (r < 0 && err == EINTR) {
+      // A signal arriving when no time is left: the wait simply timed out.
+      if (wait_time_over<C>(start, select_orig, a...)) {
+        r = wait_timed_out<C>(a...);
+        break;
+      }
+      if (!rt.again(err, 0, 0)) break;
+      r = wait_again<C>(real, start, select_orig, a...);
       err = errno;
     }
     retries = rt.attempts();
     if (r >= 0) {
       errno = errno_before;
-      if (r > 0) {
-        if constexpr (group_of(C) == Group::poll) {
-          auto t = std::tie(a...);
-          poll_events(C, std::get<0>(t), std::get<1>(t), r);
-        } else if constexpr (group_of(C) == Group::epoll_wait) {
-          epoll_events(C, std::get<1>(std::tie(a...)), r);
-        }
-      }
+      if (r > 0) wait_ready_events<C>(r, a...);
       return r;
     }
   }
@@ -316,8 +377,8 @@ template <Call C, class Fn, class... A>
 inline auto observe(Fn real, A... a) {
   constexpr Group g = group_of(C);
   // Rules on calls other than reads, writes and connect: fail, or delay.
-  if constexpr (g != Group::input && g != Group::output && g != Group::connect && g != Group::dup &&
-                g != Group::fcntl && g != Group::close_range && g != Group::epoll_ctl) {
+  if constexpr (g != Group::input && g != Group::output && g != Group::connect && g != Group::accept &&
+                g != Group::dup && g != Group::fcntl && g != Group::close_range && g != Group::epoll_ctl) {
     if (__builtin_expect(g_rules != nullptr, 0)) {
       const char* host = nullptr;
       if constexpr (g == Group::getaddrinfo) host = std::get<0>(std::tie(a...));
@@ -376,6 +437,7 @@ inline auto observe_calls(Fn real, A... a) {
     }
     int retries = 0;
     if (r < 0 && err == EINTR && g_retry_enabled && retry_wanted(C, EINTR)) {
+      set_peer(get_conn(fd), addr, len);  // the retry's notice names the peer
       r = connect_after_eintr(fd, &err, &retries);
       if (r == 0) err = errno_before;
     }
@@ -394,17 +456,35 @@ inline auto observe_calls(Fn real, A... a) {
   } else if constexpr (g == Group::accept) {
     auto t = std::tie(a...);
     int errno_before = errno;
-    int r = real(a...);
+    // As for reads and writes: an injected failure is one attempt, which
+    // the retry policy may answer with another.
+    bool injected_failure = false;
+    auto attempt = [&]() -> int {
+      if (__builtin_expect(g_rules != nullptr, 0)) {
+        Verdict v = inject_call(C, std::get<0>(t), nullptr);
+        injected_failure = v.kind == Verdict::fail;
+        if (injected_failure) {
+          errno = v.code;
+          return -1;
+        }
+      }
+      return real(a...);
+    };
+    int r = attempt();
     int err = errno;
     int retries = 0;
     if (r < 0 && __builtin_expect(g_retry_enabled, 0)) {
       Retry rt(C, std::get<0>(t));
       while (r < 0 && rt.again(err, 0, POLLIN)) {
-        r = real(a...);
+        r = attempt();
         err = errno;
       }
       retries = rt.attempts();
       if (r >= 0) err = errno_before;
+    }
+    if (r < 0 && injected_failure) {
+      errno = err;
+      return r;
     }
     accept_done(C, std::get<0>(t), r, err, std::get<1>(t), std::get<2>(t), retries);
     errno = err;

@@ -105,6 +105,10 @@ bool Retry::again(int err, int flags, short events) {
   uint32_t max = config().retry_max;
   if (max && static_cast<uint32_t>(attempts_) >= max) return false;
   uint64_t waited = 0;
+  // Under SO_RCVTIMEO/SO_SNDTIMEO the kernel never restarts a socket call
+  // after a signal: calling again would restart the program's timeout.
+  if (err == EINTR && fd_ >= 0 && (events == POLLIN || events == POLLOUT) && own_timeout(fd_, events == POLLOUT))
+    return false;
   if (err == EAGAIN) {
     if ((flags & MSG_DONTWAIT) || own_timeout(fd_, events == POLLOUT)) return false;
     uint64_t bound = static_cast<uint64_t>(config().retry_timeout_ms) * 1000000u;

@@ -117,6 +117,9 @@ void report(const Failure& f) {
 
   const Explanation* row = f.code ? explain(f.domain, f.code, cls, situation) : nullptr;
   Level level = f.code == 0 ? Level::trace : f.retrying ? Level::info : row ? row->level : Level::error;
+  // The user asked for an injected failure: it is always recorded (its
+  // notices, a delay or a short transfer, stay info: there can be many).
+  if (f.rule && f.domain != Domain::event) level = Level::error;
 
   // The peer for the per-peer count: what the call named, or the cached one
   // (no syscall: expected-flow failures are counted on a hot-ish path).

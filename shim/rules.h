@@ -34,9 +34,15 @@
 //   SIZE     = digits [B | K | KiB | KB | kB | M | MiB | MB | G | GiB | GB]   K=1024, KB=1000
 //   DURATION = digits ["." digits] (us | ms | s)     whole microseconds, at most 24h
 //   GLOB     = "*" any run, "?" any one character; host globs ignore case
-// Blanks may stand around ";", ":" and "="; "#" starts a comment to the end of
-// the line. A value holding ":", ";", "#" or a blank is written in double
-// quotes, with \" and \\ inside. Each key appears once per rule.
+// Blanks may stand around ";", ":" and "="; "#" where a rule may start or
+// after a blank starts a comment to the end of the line (inside a value it is
+// a character). A value holding ":", ";", '"', "\\" or a blank is written in
+// double quotes, with \" and \\ inside. Each key appears once per rule; every
+// number is at least 1; error names ignore case.
+//
+// Normal form (format_rules, Rule::text): target, action, then the filters in
+// the order above, each value spelt one way (error=111 -> error=ECONNREFUSED,
+// 4096 -> 4K, 1.5s -> 1500ms, 25% -> 0.25); it parses back to itself.
 //
 // Calls and groups. A call name covers its libc function, the fortified
 // __NAME_chk variant, and the variants that only add a flags or signal-mask

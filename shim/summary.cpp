@@ -12,6 +12,7 @@
 #include "config_state.h"
 #include "inject.h"
 #include "log.h"
+#include "report.h"
 #include "record.h"
 
 namespace sd {
@@ -134,7 +135,7 @@ void summary_line_to_log(const char* text, std::size_t len) { log_write(text, le
 void write_code_rows(SummaryWriter& w, Call call, Domain d, int code, uint32_t n, uint32_t injected) {
   if (n == 0 && injected == 0) return;
   const char* name = code_name(d, code);
-  const Explanation* row = explain(d, code, CallClass::any, 0);
+  const Explanation* row = explain(d, code, class_of(call), 0);
   const char* level = row ? level_name(row->level) : "error";
   if (w.json) {
     w.buf.appendf("{{\"summary\":\"count\",\"pid\":{},\"prog\":", static_cast<long>(getpid()));

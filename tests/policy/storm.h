@@ -1,0 +1,69 @@
+// A 1 kHz SIGALRM storm for the EINTR tests: a handler installed WITHOUT
+// SA_RESTART, so that every blocking call the signal interrupts fails with
+// EINTR instead of being restarted by the kernel. Helper threads block
+// SIGALRM, so that the signals land on the thread making the call.
+#pragma once
+#include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "policy_util.h"
+
+// Signals after which the storm stops by itself: a call that never
+// returns under the storm (a wait restarted with its whole timeout each
+// time) then ends 3 s late instead of hanging the test.
+#define STORM_LIMIT 3000
+
+static volatile sig_atomic_t storm_signals;
+static long storm_first_ms;  // time the first handler run takes (storm_install)
+
+static inline void storm_set(long usec) {
+  struct itimerval it = {{0, usec}, {0, usec}};
+  setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static inline double mono_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void storm_handler(int sig) {
+  (void)sig;
+  if (++storm_signals >= STORM_LIMIT) storm_set(0);
+  if (storm_signals == 1 && storm_first_ms) {
+    double until = mono_ms() + (double)storm_first_ms;
+    while (mono_ms() < until) {
+    }
+  }
+}
+
+// first_ms: how long the first handler run takes (0: as short as can be).
+// A slow handler puts time between an interrupted wait and its retry: a
+// retry whose timeout is not counted from the program's call ends that much
+// late.
+static inline void storm_install(long first_ms) {
+  storm_first_ms = first_ms;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = storm_handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the point of the test
+  if (sigaction(SIGALRM, &sa, NULL) != 0) die("sigaction");
+}
+
+static inline void storm_start(void) { storm_set(1000); }
+static inline void storm_stop(void) { storm_set(0); }
+
+// Starts `fn` on a thread that never receives SIGALRM.
+static inline pthread_t start_helper(void* (*fn)(void*), void* arg) {
+  sigset_t alrm, old;
+  sigemptyset(&alrm);
+  sigaddset(&alrm, SIGALRM);
+  pthread_sigmask(SIG_BLOCK, &alrm, &old);
+  pthread_t t;
+  if (pthread_create(&t, NULL, fn, arg) != 0) die("pthread_create");
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return t;
+}
