@@ -13,13 +13,13 @@
 #include "interpose.h"
 
 namespace sd {
+
+std::atomic<Conn*> g_chunks[kMaxTrackedFd >> kChunkBits];
+
 namespace {
 
-constexpr int kChunkBits = 12;
-constexpr int kChunkSize = 1 << kChunkBits;
 constexpr int kChunks = kMaxTrackedFd >> kChunkBits;
 
-std::atomic<Conn*> g_chunks[kChunks];
 std::atomic<int> g_high_fd{-1};  // highest fd ever tracked: bounds the epoll scan
 
 Conn* chunk_for(int fd, bool allocate) {
@@ -91,11 +91,6 @@ uint64_t now_mono_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-Conn* find_conn(int fd) {
-  Conn* c = chunk_for(fd, false);
-  return c ? &c[fd & (kChunkSize - 1)] : nullptr;
 }
 
 Conn* get_conn(int fd) {

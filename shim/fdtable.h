@@ -58,9 +58,18 @@ struct Conn {
 // so that creating a socket from a signal handler never calls malloc).
 constexpr int kMaxTrackedFd = 1 << 20;
 
+constexpr int kChunkBits = 12;
+constexpr int kChunkSize = 1 << kChunkBits;
+extern std::atomic<Conn*> g_chunks[kMaxTrackedFd >> kChunkBits];
+
 // The entry of `fd`, or nullptr when its chunk was never allocated (an fd
-// libsockdiag never saw being created) or it is out of range. No allocation.
-Conn* find_conn(int fd);
+// libsockdiag never saw being created) or it is out of range. No allocation;
+// inline: every read and write asks it.
+inline Conn* find_conn(int fd) {
+  if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxTrackedFd)) return nullptr;
+  Conn* chunk = g_chunks[fd >> kChunkBits].load(std::memory_order_acquire);
+  return chunk ? &chunk[fd & (kChunkSize - 1)] : nullptr;
+}
 // The entry of `fd`, allocating its chunk; nullptr only if out of range or
 // out of memory.
 Conn* get_conn(int fd);

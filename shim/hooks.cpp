@@ -28,11 +28,17 @@ int __ppoll_chk(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*,
 
 namespace sd {
 template <Call C, class Fn, class... A>
-inline auto hook(A... a) {
+__attribute__((always_inline)) inline auto hook(A... a) {
   Fn real = reinterpret_cast<Fn>(real_ptr<C>());
-  Guard guard;
-  if (!guard.outermost()) return real(a...);
-  return observe<C>(real, a...);
+  if (__builtin_expect(t_depth != 0, 0)) return real(a...);
+  // Reads and writes guard themselves on their slow paths only: their fast
+  // path calls nothing but the real function.
+  if constexpr (group_of(C) == Group::input || group_of(C) == Group::output) {
+    return observe<C>(real, a...);
+  } else {
+    Guard guard;
+    return observe<C>(real, a...);
+  }
 }
 }  // namespace sd
 

@@ -71,7 +71,8 @@ void remember_host(const char* name, const addrinfo* results) {
 bool host_of(const sockaddr* a, socklen_t len, char* out, std::size_t cap) {
   uint32_t family;
   uint64_t addr[2];
-  if (cap == 0 || !key_of(a, len, &family, addr)) return false;
+  // Nothing resolved yet (most programs, or numeric hosts only): no scan.
+  if (cap == 0 || g_next.load(std::memory_order_relaxed) == 0 || !key_of(a, len, &family, addr)) return false;
   uint32_t best = 0;
   for (Slot& s : g_slots) {
     uint32_t before = s.seq.load(std::memory_order_acquire);

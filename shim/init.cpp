@@ -22,6 +22,8 @@ namespace sd {
 
 Config g_config;
 bool g_trace = false;
+bool g_io_extras = false;
+bool g_log_expected = false;
 
 namespace {
 
@@ -70,9 +72,11 @@ void ensure_init() {
   }
   g_config = cfg;
   g_trace = cfg.level >= Level::trace;
+  g_log_expected = cfg.level >= Level::debug;
   log_open(g_config);  // first: configuring injection may write a notice
   retry_configure();
   inject_configure();
+  g_io_extras = g_retry_enabled || g_rules != nullptr;
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);
 }

@@ -247,14 +247,14 @@ void inject_configure() {
     if (config().format == Format::json) {
       b.append("{\"ts\":\"");
       format_time(wall, b);
-      b.appendf("\",\"pid\":{},\"prog\":", static_cast<long>(getpid()));
+      b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
       b.append_json_string(program_invocation_short_name);
-      b.appendf(",\"level\":\"info\",\"seed\":{},\"message\":\"injection seed {} (SOCKDIAG_SEED={} replays this run)\"}}",
+      b.appendf(FMT_COMPILE(",\"level\":\"info\",\"seed\":{},\"message\":\"injection seed {} (SOCKDIAG_SEED={} replays this run)\"}}"),
                 seed, seed, seed);
     } else {
       b.append("sockdiag ");
       format_time(wall, b);
-      b.appendf(" {}[{}] info injection seed {} (SOCKDIAG_SEED={} replays this run)", program_invocation_short_name,
+      b.appendf(FMT_COMPILE(" {}[{}] info injection seed {} (SOCKDIAG_SEED={} replays this run)"), program_invocation_short_name,
                 static_cast<long>(getpid()), seed, seed);
     }
     b.finish_line();
@@ -560,11 +560,11 @@ void write_injection_summary(bool json, void (*line)(const char* text, std::size
     LineBuffer b;
     uint64_t n = injections(*g_rules, i);
     if (json) {
-      b.appendf("{{\"summary\":\"inject\",\"pid\":{},\"rule\":", static_cast<long>(getpid()));
+      b.appendf(FMT_COMPILE("{{\"summary\":\"inject\",\"pid\":{},\"rule\":"), static_cast<long>(getpid()));
       b.append_json_string(g_rules->rules[i].text);
-      b.appendf(",\"count\":{}}}", n);
+      b.appendf(FMT_COMPILE(",\"count\":{}}}"), n);
     } else {
-      b.appendf("sockdiag summary {}[{}]   rule {:<40} {:>9} injected", program_invocation_short_name,
+      b.appendf(FMT_COMPILE("sockdiag summary {}[{}]   rule {:<40} {:>9} injected"), program_invocation_short_name,
                 static_cast<long>(getpid()), g_rules->rules[i].text, n);
     }
     b.finish_line();

@@ -5,7 +5,7 @@
 
 namespace sd {
 
-thread_local unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
+__thread unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
 
 std::atomic<void*> g_real[kCallCount];
 

@@ -35,8 +35,9 @@ inline void* real_ptr() {
 // Recursion guard: calls made while a hook is active on this thread (by the
 // library itself, by getaddrinfo's resolver, by a signal handler interrupting
 // a hook) go straight to libc. initial-exec TLS: the default model would call
-// __tls_get_addr on every access.
-extern thread_local unsigned t_depth __attribute__((tls_model("initial-exec")));
+// __tls_get_addr on every access. __thread, not thread_local: a C++
+// thread_local declared extern is reached through an init-function check.
+extern __thread unsigned t_depth __attribute__((tls_model("initial-exec")));
 
 class Guard {
  public:

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,7 +19,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include <fmt/format.h>
+#include <fmt/compile.h>
 
 #include "interpose.h"
 
@@ -26,6 +27,9 @@ namespace sd {
 namespace {
 
 std::atomic<int> g_fd{-1};
+// Records being written right now: a dup2 onto the log fd waits for them,
+// or a record could land in the file or socket the program puts there.
+std::atomic<int> g_writers{0};
 std::atomic<long> g_opened_pid{0};
 std::atomic<dev_t> g_dev{0};
 std::atomic<ino_t> g_ino{0};
@@ -80,7 +84,7 @@ void expand_path(char* out, std::size_t cap) {
   std::size_t o = 0;
   for (const char* p = g_path; *p && o + 1 < cap; ++p) {
     if (p[0] == '%' && p[1] == 'p') {
-      auto r = fmt::format_to_n(out + o, cap - 1 - o, "{}", static_cast<long>(getpid()));
+      auto r = fmt::format_to_n(out + o, cap - 1 - o, FMT_COMPILE("{}"), static_cast<long>(getpid()));
       o += r.size < cap - 1 - o ? r.size : cap - 1 - o;
       ++p;
     } else if (p[0] == '%' && p[1] == '%') {
@@ -176,8 +180,12 @@ void write_record(int fd, const char* data, std::size_t len) {
 
 void log_write(const char* data, std::size_t len) {
   reopen_if_forked();
-  int fd = g_fd.load(std::memory_order_acquire);
+  // seq_cst pairs with log_evacuate: a writer either sees the new fd, or is
+  // counted before the old one may be replaced.
+  g_writers.fetch_add(1);
+  int fd = g_fd.load();
   if (fd >= 0 && still_ours(fd)) write_record(fd, data, len);
+  g_writers.fetch_sub(1);
 }
 
 bool is_log_fd(int fd) { return fd >= 0 && fd == g_fd.load(std::memory_order_relaxed); }
@@ -188,7 +196,10 @@ void log_evacuate(int fd) {
   if (!is_log_fd(fd)) return;
   int moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, fd + 1);
   if (moved < 0) moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, 3);
-  g_fd.store(moved, std::memory_order_release);
+  g_fd.store(moved);
+  // Records already on their way to the old number finish there (it is
+  // still the log) before the program's dup2 may replace it.
+  while (g_writers.load() != 0) sched_yield();
 }
 
 }  // namespace sd

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "policy_sigpipe.h"
 #include "report.h"
+#include "summary.h"
 
 namespace sd {
 namespace {
@@ -28,10 +29,18 @@ void note_peer_gone(Conn* c, int err) {
 }
 
 void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
+  Conn* c = find_conn(fd);
+  // Expected flow, the common failure of event loops: EAGAIN on a socket
+  // with no SO_RCVTIMEO/SO_SNDTIMEO can only mean "would block". Counted,
+  // and below debug level nothing more.
+  if (err == EAGAIN && c && is_socket(c->get_kind()) && !c->has(cf_rcvtimeo | cf_sndtimeo) &&
+      config().level < Level::debug) {
+    count_expected_eagain(call);
+    return;
+  }
   // read/write failures are reported for sockets only (classification may
   // ask the kernel: this is the cold path).
   if (!is_socket(kind_of(fd))) return;
-  Conn* c = find_conn(fd);
   uint64_t gone_before = c ? c->closed_peer_ns.load(std::memory_order_relaxed) : 0;
   note_peer_gone(c, err);
   Failure f{call};
@@ -53,6 +62,13 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
 }
 
 }  // namespace
+
+bool counted_as_expected(Call call, Conn* c) {
+  if (g_log_expected || !c || !is_socket(c->get_kind()) || errno != EAGAIN || c->has(cf_rcvtimeo | cf_sndtimeo))
+    return false;
+  count_expected_eagain(call);
+  return true;
+}
 
 void trace_call(Call call, int fd, long ret) {
   Failure f{call};

@@ -19,6 +19,7 @@
 #include "interpose.h"
 #include "inject.h"
 #include "policy_retry.h"
+#include "summary.h"
 
 namespace sd {
 
@@ -42,6 +43,9 @@ struct IoArgs {
 void input_failed(Call, int fd, long ret, int err, IoArgs, int retries);
 void output_failed(Call, int fd, long ret, int err, IoArgs, int retries);
 void trace_call(Call, int fd, long ret);
+// Expected flow of event loops: EAGAIN on a socket that can only mean "would
+// block". Counted, and true when nothing more is to be done (below debug).
+bool counted_as_expected(Call, Conn*);
 void socket_done(Call, int ret, int err, int domain, int type);
 void socketpair_done(int ret, int err, int domain, int type, const int sv[2]);
 void connect_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries);
@@ -117,7 +121,7 @@ ssize_t write_as_send(int fd, const void* buf, size_t n, Kind k);
 ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k);
 
 template <Call C, class Fn, class... A>
-inline auto send_nosignal(Fn real, Kind k, int fd, A... a) {
+__attribute__((always_inline)) inline auto send_nosignal(Fn real, Kind k, int fd, A... a) {
   auto t = std::make_tuple(fd, a...);
   if constexpr (C == Call::send || C == Call::sendto || C == Call::sendmmsg) {
     std::get<3>(t) |= MSG_NOSIGNAL;
@@ -171,9 +175,37 @@ inline auto call_limited(std::size_t max, Invoke&& invoke, int fd, A... a) {
   }
 }
 
+// What follows a read or write that moved no byte, or any call at trace
+// level: counts, records, the expected-flow shortcut. Keeps errno.
+template <Call C, class R, class... A>
+__attribute__((noinline, cold)) R io_outcome(int fd, Conn* c, Kind k, R r, A... a) {
+  constexpr bool input = group_of(C) == Group::input;
+  int err = errno;
+  Guard guard;
+  if (r > 0) {
+    if (c && is_socket(k)) {
+      if constexpr (input) {
+        if (!(io_args<C>(a...).flags & MSG_PEEK)) c->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+      } else {
+        c->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+      }
+    }
+    trace_call(C, fd, static_cast<long>(r));
+  } else if constexpr (input) {
+    input_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
+  } else {
+    output_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
+  }
+  errno = err;
+  return r;
+}
+
+// Everything a read or write may need: injection, retries, classification
+// of an unknown fd. Out of line: the fast path below stays small.
 template <Call C, class Fn, class... A>
-inline auto observe_io(Fn real, int fd, A... a) {
+__attribute__((noinline)) auto observe_io_full(Fn real, int fd, A... a) {
   using R = decltype(real(fd, a...));
+  Guard guard;
   constexpr bool input = group_of(C) == Group::input;
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
@@ -237,6 +269,36 @@ inline auto observe_io(Fn real, int fd, A... a) {
   else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), retries);
   errno = err;
   return r;
+}
+
+// The hot path of every read and write on a socket: the real call and a
+// byte count. Anything more (a failure, injection, retries, an fd never
+// seen) goes to observe_io_full.
+template <Call C, class Fn, class... A>
+__attribute__((always_inline)) inline auto observe_io(Fn real, int fd, A... a) {
+  constexpr bool input = group_of(C) == Group::input;
+  if (__builtin_expect(g_io_extras, 0)) return observe_io_full<C>(real, fd, a...);
+  Conn* c = find_conn(fd);
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  decltype(real(fd, a...)) r;
+  if constexpr (input) {
+    r = real(fd, a...);
+  } else {
+    if (__builtin_expect(is_unclassified(k), 0)) return observe_io_full<C>(real, fd, a...);
+    r = is_socket(k) ? send_nosignal<C>(real, k, fd, a...) : real(fd, a...);
+  }
+  if (__builtin_expect(r > 0 && !g_trace, 1)) {
+    if (c && is_socket(k)) {
+      if constexpr (input) {
+        if (!(io_args<C>(a...).flags & MSG_PEEK)) c->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+      } else {
+        c->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+      }
+    }
+    return r;
+  }
+  if (r < 0 && counted_as_expected(C, c)) return r;
+  return io_outcome<C>(fd, c, k, r, a...);
 }
 
 // poll/select/epoll called again after EINTR with what is left of the
@@ -374,7 +436,7 @@ template <Call C, class Fn, class... A>
 inline auto observe_calls(Fn real, A... a);
 
 template <Call C, class Fn, class... A>
-inline auto observe(Fn real, A... a) {
+__attribute__((always_inline)) inline auto observe(Fn real, A... a) {
   constexpr Group g = group_of(C);
   // Rules on calls other than reads, writes and connect: fail, or delay.
   if constexpr (g != Group::input && g != Group::output && g != Group::connect && g != Group::accept &&

@@ -16,6 +16,9 @@
 #include "record.h"
 
 namespace sd {
+
+std::atomic<uint32_t> g_expected_eagain[kCallCount];
+
 namespace {
 
 constexpr int kMaxErrno = 134;   // above EHWPOISON: counted as "other"
@@ -138,12 +141,12 @@ void write_code_rows(SummaryWriter& w, Call call, Domain d, int code, uint32_t n
   const Explanation* row = explain(d, code, class_of(call), 0);
   const char* level = row ? level_name(row->level) : "error";
   if (w.json) {
-    w.buf.appendf("{{\"summary\":\"count\",\"pid\":{},\"prog\":", static_cast<long>(getpid()));
+    w.buf.appendf(FMT_COMPILE("{{\"summary\":\"count\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
     w.buf.append_json_string(program_invocation_short_name);
-    w.buf.appendf(",\"call\":\"{}\",\"code\":\"{}\",\"count\":{},\"injected\":{},\"level\":\"{}\"}}", call_name(call),
+    w.buf.appendf(FMT_COMPILE(",\"call\":\"{}\",\"code\":\"{}\",\"count\":{},\"injected\":{},\"level\":\"{}\"}}"), call_name(call),
                   name, n, injected, level);
   } else {
-    w.buf.appendf("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} {:>9}", program_invocation_short_name,
+    w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} {:>9}"), program_invocation_short_name,
                   static_cast<long>(getpid()), call_name(call), name, n, injected);
   }
   w.flush();
@@ -169,6 +172,7 @@ void summary_after_fork() {
   for (auto& c : g_counts) std::memset(static_cast<void*>(&c), 0, sizeof(c));
   for (auto& c : g_injected) std::memset(static_cast<void*>(&c), 0, sizeof(c));
   std::memset(static_cast<void*>(g_retries), 0, sizeof(g_retries));
+  std::memset(static_cast<void*>(g_expected_eagain), 0, sizeof(g_expected_eagain));
   std::memset(static_cast<void*>(g_peers), 0, sizeof(g_peers));
   g_peer_overflow.store(0);
 }
@@ -185,14 +189,16 @@ void write_summary() {
   }
   w.json = w.fd >= 0 || cfg.format == Format::json;
   if (!w.json) {
-    w.buf.appendf("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} {:>9}", program_invocation_short_name,
+    w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} {:>9}"), program_invocation_short_name,
                   static_cast<long>(getpid()), "call", "code", "count", "injected");
     w.flush();
   }
   for (std::size_t c = 0; c < kCallCount; ++c) {
     Call call = static_cast<Call>(c);
-    for (int e = 1; e <= kMaxErrno; ++e)
-      write_code_rows(w, call, Domain::errno_code, e, g_counts[c].errno_counts[e].load(), g_injected[c].errno_counts[e].load());
+    for (int e = 1; e <= kMaxErrno; ++e) {
+      uint32_t n = g_counts[c].errno_counts[e].load() + (e == EAGAIN ? g_expected_eagain[c].load() : 0);
+      write_code_rows(w, call, Domain::errno_code, e, n, g_injected[c].errno_counts[e].load());
+    }
     for (int g = 1; g <= kGaiSlots; ++g)
       write_code_rows(w, call, Domain::gai, -g, g_counts[c].gai[g].load(), g_injected[c].gai[g].load());
     for (int ev = 1; ev < kEventSlots; ++ev)
@@ -201,10 +207,10 @@ void write_summary() {
       uint32_t n = g_retries[c][e].load();
       if (!n) continue;
       if (w.json) {
-        w.buf.appendf("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}",
+        w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
                       static_cast<long>(getpid()), call_name(call), code_name(Domain::errno_code, e), n);
       } else {
-        w.buf.appendf("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} retries", program_invocation_short_name,
+        w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} retries"), program_invocation_short_name,
                       static_cast<long>(getpid()), call_name(call), code_name(Domain::errno_code, e), n);
       }
       w.flush();
@@ -229,10 +235,10 @@ void write_summary() {
     char addr[128];
     format_addr(reinterpret_cast<sockaddr*>(&ss), len, addr, sizeof(addr));
     if (w.json) {
-      w.buf.appendf("{{\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}", static_cast<long>(getpid()),
+      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}"), static_cast<long>(getpid()),
                     addr, n);
     } else {
-      w.buf.appendf("sockdiag summary {}[{}]   peer {:<30} {:>9} failures", program_invocation_short_name,
+      w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   peer {:<30} {:>9} failures"), program_invocation_short_name,
                     static_cast<long>(getpid()), addr, n);
     }
     w.flush();

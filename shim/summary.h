@@ -2,10 +2,22 @@
 #pragma once
 #include <sys/socket.h>
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
 #include "explain.h"
 #include "interpose.h"
 
 namespace sd {
+
+// EAGAIN on a socket that can only mean "would block" (no SO_RCVTIMEO or
+// SO_SNDTIMEO), counted on the read/write fast path and folded into the
+// summary's EAGAIN rows.
+extern std::atomic<uint32_t> g_expected_eagain[kCallCount];
+inline void count_expected_eagain(Call c) {
+  g_expected_eagain[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
+}
 
 // Counted for every failure, written or not (expected flow included).
 void count_failure(Call, Domain, int code, Level, const sockaddr* peer, socklen_t peer_len, bool injected);
