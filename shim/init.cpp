@@ -73,7 +73,9 @@ void ensure_init() {
   g_config = cfg;
   g_trace = cfg.level >= Level::trace;
   g_log_expected = cfg.level >= Level::debug;
-  log_open(g_config);  // first: configuring injection may write a notice
+  // No log fd at all when nothing will be written to it: the program keeps
+  // every fd number (first: configuring injection may write a notice).
+  if (cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) log_open(g_config);
   retry_configure();
   inject_configure();
   g_io_extras = g_retry_enabled || g_rules != nullptr;
