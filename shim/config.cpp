@@ -18,7 +18,8 @@ namespace sd {
 const char* const kVariables[] = {
     "SOCKDIAG_LOG",   "SOCKDIAG_FORMAT",          "SOCKDIAG_LEVEL",     "SOCKDIAG_SUMMARY",
     "SOCKDIAG_RETRY", "SOCKDIAG_RETRY_TIMEOUT_MS", "SOCKDIAG_RETRY_MAX", "SOCKDIAG_SIGPIPE",
-    "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      nullptr,
+    "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      "SOCKDIAG_FOLLOW_CHILDREN",
+    nullptr,
 };
 
 namespace {
@@ -167,6 +168,14 @@ const Setting kSettings[] = {
        std::size_t i;
        if (!parse_choice(v, kWords, 5, &i, "a level", err)) return false;
        c->level = static_cast<Level>(i);
+       return true;
+     }},
+    {"follow_children",
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
+       static const char* const kWords[] = {"0", "1", "no", "yes", "off", "on", "false", "true"};
+       std::size_t i;
+       if (!parse_choice(v, kWords, 8, &i, "a yes/no value", err)) return false;
+       c->follow_children = i % 2 == 1;
        return true;
      }},
     {"summary",

@@ -34,6 +34,9 @@ struct Config {
   SigpipeMode sigpipe = SigpipeMode::ignore;
   uint64_t seed = 0;
   bool seed_set = false;
+  // false: only this process is watched; programs it executes, and children
+  // it forks, run as if sockdiag were absent (`sockdiag run --no-follow-children`).
+  bool follow_children = true;
   const RuleSet* rules = nullptr;  // owned, never freed (lives as long as the process)
 };
 

@@ -13,6 +13,10 @@ inline const Config& config() { return g_config; }
 // constructors) see the defaults until it has run.
 void ensure_init();
 
+// A forked child of a program run with --no-follow-children: every hook
+// passes straight through.
+extern bool g_passive;
+
 // A cheap test for the hot path: is every intercepted call recorded?
 extern bool g_trace;
 // Do reads and writes need more than the fast path (injection rules, retries)?

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "config_state.h"
 #include "interpose.h"
 #include "observe.h"
 
@@ -30,7 +31,7 @@ namespace sd {
 template <Call C, class Fn, class... A>
 __attribute__((always_inline)) inline auto hook(A... a) {
   Fn real = reinterpret_cast<Fn>(real_ptr<C>());
-  if (__builtin_expect(t_depth != 0, 0)) return real(a...);
+  if (__builtin_expect(t_depth != 0 || g_passive, 0)) return real(a...);
   // Reads and writes guard themselves on their slow paths only: their fast
   // path calls nothing but the real function.
   if constexpr (group_of(C) == Group::input || group_of(C) == Group::output) {

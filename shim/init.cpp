@@ -1,7 +1,9 @@
 // Start-up and shut-down of the library: configuration before main, the
 // fork handler, and the exit summary.
 #include <pthread.h>
+#include <dlfcn.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +24,7 @@ namespace sd {
 
 Config g_config;
 bool g_trace = false;
+bool g_passive = false;
 bool g_io_extras = false;
 bool g_log_expected = false;
 
@@ -32,8 +35,49 @@ std::atomic<int> g_state{0};  // 0: not started, 1: starting, 2: ready
 const char* lookup_env(const char* name, void*) { return getenv(name); }
 
 void after_fork_child() {
+  // --no-follow-children: a forked child runs as if sockdiag were absent.
+  if (!g_config.follow_children) g_passive = true;
   summary_after_fork();
   inject_after_fork();
+}
+
+// The path of this library, to find it in LD_PRELOAD.
+bool same_file(std::string_view path, const struct stat& self) {
+  std::string p(path);
+  struct stat st {};
+  return stat(p.c_str(), &st) == 0 && st.st_dev == self.st_dev && st.st_ino == self.st_ino;
+}
+
+// --no-follow-children: programs this one executes must not load the library
+// nor read its settings. LD_PRELOAD is shortened in place (main's envp sees
+// the same strings) and the SOCKDIAG_ variables are removed.
+void leave_environment() {
+  Dl_info info{};
+  struct stat self {};
+  if (dladdr(reinterpret_cast<void*>(&leave_environment), &info) && info.dli_fname &&
+      stat(info.dli_fname, &self) == 0) {
+    if (char* preload = getenv("LD_PRELOAD")) {
+      std::string kept;
+      std::string_view rest(preload);
+      while (!rest.empty()) {
+        std::size_t end = rest.find_first_of(": ");
+        std::string_view entry = rest.substr(0, end);
+        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+        if (entry.empty() || same_file(entry, self)) continue;
+        if (!kept.empty()) kept += ':';
+        kept += entry;
+      }
+      if (kept.empty()) unsetenv("LD_PRELOAD");
+      else std::memcpy(preload, kept.c_str(), kept.size() + 1);  // never longer than before
+    }
+  }
+  for (;;) {
+    char** e = environ;
+    while (e && *e && std::strncmp(*e, "SOCKDIAG_", 9) != 0) ++e;
+    if (!e || !*e) break;
+    std::string name(*e, std::strcspn(*e, "="));
+    unsetenv(name.c_str());
+  }
 }
 
 // Refused settings: one line on stderr, then the process stops before main
@@ -71,6 +115,7 @@ void ensure_init() {
     if (!parse_config(lookup_env, nullptr, name_ptrs.data(), &cfg, &error)) refuse(error);
   }
   g_config = cfg;
+  if (!cfg.follow_children) leave_environment();
   g_trace = cfg.level >= Level::trace;
   g_log_expected = cfg.level >= Level::debug;
   // No log fd at all when nothing will be written to it: the program keeps
@@ -91,5 +136,5 @@ __attribute__((constructor)) static void sockdiag_start() { sd::ensure_init(); }
 // library was initialised before the program, so it is finalised after it);
 // nothing is destroyed here, so their socket calls still work.
 __attribute__((destructor)) static void sockdiag_stop() {
-  if (sd::config().summary) sd::write_summary();
+  if (sd::config().summary && !sd::g_passive) sd::write_summary();
 }

@@ -189,6 +189,9 @@ void report(const Failure& f) {
   }
   if (row) {
     s.explanation.clear();
+    // An injected failure did not happen for the row's reasons: say so
+    // first, then what such a failure means when it is real.
+    if (f.rule && f.domain != Domain::event) s.explanation.append("Injected by a sockdiag rule. When real: ");
     fill_template(row->text, r, s.explanation);
     s.explanation.append_char('\0');
     r.explanation = s.explanation.view().data();

@@ -23,6 +23,14 @@ CASES = {}
 SKIP = 77  # the exit status CTest is told means "skipped"
 
 
+def preload_value(libs):
+    """LD_PRELOAD for `libs`. SOCKDIAG_TEST_PRELOAD_FIRST (tools/sanitize.sh:
+    a sanitizer's runtime, which must be loaded before any library
+    instrumented with it) goes in front."""
+    first = os.environ.get("SOCKDIAG_TEST_PRELOAD_FIRST")
+    return f"{first}:{libs}" if first else libs
+
+
 class Failure(Exception):
     """A check of a case did not hold."""
 
@@ -240,6 +248,7 @@ def refused_port(host="127.0.0.1"):
 class Harness:
     def __init__(self, lib, progs, source_dir):
         self.lib = os.path.abspath(lib)
+        self.preload = preload_value(self.lib)
         self.progs = os.path.abspath(progs)
         self.source_dir = os.path.abspath(source_dir)
         self.tmp = tempfile.mkdtemp(prefix="sockdiag-inject-")
@@ -275,7 +284,7 @@ class Harness:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKDIAG_") and k != "LD_PRELOAD"}
         env["LC_ALL"] = "C"
         if preload:
-            env["LD_PRELOAD"] = self.lib
+            env["LD_PRELOAD"] = self.preload
         for key, value in (settings or {}).items():
             env["SOCKDIAG_" + key] = str(value)
         env.update(extra or {})
@@ -310,7 +319,7 @@ class Harness:
         argv = [str(a) for a in argv]
         full = argv
         if wrap:
-            full, preload, extra = wrap(argv, self.lib, extra)
+            full, preload, extra = wrap(argv, self.preload, extra)
         proc = self.start(full, merged, preload=preload, extra=extra, cwd=cwd)
         rc, out, err = self.finish(proc, full, timeout)
         return Run(full, rc, out, err, log, summary)

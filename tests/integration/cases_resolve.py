@@ -31,7 +31,7 @@ def lookup(h):
     log = h.new_log()
     name = "sockdiag-test.invalid"
     run = h.run(["unshare", "--net", "--mount", "--", "sh", "-c", ISOLATED, "sh", h.prog("resolve"), name, "any"],
-                preload=False, settings={"LOG": log, "FORMAT": "json"}, extra={"RESOLV": resolv, "SD_LIB": h.lib})
+                preload=False, settings={"LOG": log, "FORMAT": "json"}, extra={"RESOLV": resolv, "SD_LIB": h.preload})
     run.expect_rc(0)
     result = run.value("getaddrinfo:")
     expect(result.startswith("EAI_"), f"getaddrinfo of {name} did not fail", run.describe())

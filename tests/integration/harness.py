@@ -16,6 +16,14 @@ import time
 CASES = {}
 
 
+def preload_value(libs):
+    """LD_PRELOAD for `libs`. SOCKDIAG_TEST_PRELOAD_FIRST (tools/sanitize.sh:
+    a sanitizer's runtime, which must be loaded before any library
+    instrumented with it) goes in front."""
+    first = os.environ.get("SOCKDIAG_TEST_PRELOAD_FIRST")
+    return f"{first}:{libs}" if first else libs
+
+
 class Failure(Exception):
     """A check of a case did not hold."""
 
@@ -121,6 +129,7 @@ def only_record(run, **match):
 class Harness:
     def __init__(self, lib, progs, build_dir):
         self.lib = os.path.abspath(lib)
+        self.preload = preload_value(self.lib)
         self.progs = os.path.abspath(progs)
         self.build_dir = os.path.abspath(build_dir)
         self.tmp = tempfile.mkdtemp(prefix="sockdiag-itest-")
@@ -149,7 +158,7 @@ class Harness:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKDIAG_") and k != "LD_PRELOAD"}
         env["LC_ALL"] = "C"
         if preload:
-            env["LD_PRELOAD"] = self.lib
+            env["LD_PRELOAD"] = self.preload
         for key, value in (settings or {}).items():
             env["SOCKDIAG_" + key] = str(value)
         env.update(extra or {})

@@ -25,6 +25,15 @@ import tempfile
 RUN_TIMEOUT_S = 30  # every program run; the slowest case needs ~3 s
 SKIP = 77
 
+
+def preload_value(libs):
+    """LD_PRELOAD for `libs`. SOCKDIAG_TEST_PRELOAD_FIRST (tools/sanitize.sh:
+    a sanitizer's runtime, which must be loaded before any library
+    instrumented with it) goes in front."""
+    first = os.environ.get("SOCKDIAG_TEST_PRELOAD_FIRST")
+    return f"{first}:{libs}" if first else libs
+
+
 WAITS = ["poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait"]
 
 
@@ -112,7 +121,7 @@ class Context:
         full = {k: v for k, v in os.environ.items() if not k.startswith("SOCKDIAG_") and k != "LD_PRELOAD"}
         libs = {"lib": [self.lib], "lib+stub": [self.lib, self.stub], "stub": [self.stub], "none": []}[preload]
         if libs:
-            full["LD_PRELOAD"] = ":".join(libs)
+            full["LD_PRELOAD"] = preload_value(":".join(libs))
         log_path = os.path.join(self.tmp, f"log-{self.count}.json")
         extra = {}
         if log and preload != "none":

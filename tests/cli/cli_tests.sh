@@ -1,0 +1,737 @@
+#!/bin/bash
+# Integration tests of the `sockdiag` command, driven as a user drives it:
+# the build is installed into a temporary prefix (`setup`), and each case
+# runs that installed copy. CMakeLists.txt registers one test per case_NAME.
+#
+#   cli_tests.sh setup | cleanup | NAME
+#
+# Environment (set by CMakeLists.txt): SD_BUILD_DIR, SD_CLI_STATE (file that
+# holds the prefix), SD_CLI_PROG, SD_CLI_STATIC, SD_CLI_FAKE_GO,
+# SD_CLI_OTHER_PRELOAD, SD_BUILD_SOCKDIAG, SD_BUILD_LIBRARY.
+set -u -o pipefail
+
+# Every command under test is bounded; nothing here should take a second.
+LIMIT=30
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# capture CMD...: runs CMD (bounded), stdout in $OUT, stderr in $ERR, status in $RC.
+capture() {
+  timeout -k 5 "$LIMIT" "$@" >"$OUT" 2>"$ERR"
+  RC=$?
+}
+
+show() { echo "--- stdout:"; head -c 3000 "$OUT"; echo "--- stderr:"; head -c 3000 "$ERR"; }
+
+expect_status() {
+  [ "$RC" = "$1" ] || fail "$2: exit status $RC, expected $1 $(show)"
+}
+
+# expect_in FILE REGEX WHAT / expect_not_in FILE REGEX WHAT
+expect_in() { grep -Eq -- "$2" "$1" || fail "$3: no line matches /$2/ $(show)"; }
+expect_not_in() { ! grep -Eq -- "$2" "$1" || fail "$3: a line matches /$2/ $(show)"; }
+
+# A bad-input path: status 2, exactly one line on stderr, matching REGEX.
+expect_usage_error() {
+  expect_status 2 "$2"
+  [ "$(wc -l <"$ERR")" = 1 ] || fail "$2: expected one line on stderr $(show)"
+  expect_in "$ERR" "$1" "$2"
+}
+
+records() { grep -c '^sockdiag 20' "$1"; }
+
+setup() {
+  local prefix
+  prefix=$(mktemp -d "${TMPDIR:-/tmp}/sockdiag-cli-prefix.XXXXXX") || fail "mktemp"
+  cmake --install "$SD_BUILD_DIR" --prefix "$prefix" >/dev/null || fail "cmake --install into $prefix"
+  echo "$prefix" >"$SD_CLI_STATE"
+}
+
+cleanup() {
+  [ -f "$SD_CLI_STATE" ] || return 0
+  rm -rf -- "$(cat "$SD_CLI_STATE")"
+  rm -f -- "$SD_CLI_STATE"
+}
+
+# Per case: the installed command, and a private directory as cwd.
+begin_case() {
+  [ -f "$SD_CLI_STATE" ] || fail "no installed prefix: run the fixture first (ctest -R '^cli: ')"
+  P=$(cat "$SD_CLI_STATE")
+  SD="$P/bin/sockdiag"
+  LIB=$(find "$P" -name libsockdiag.so -print -quit)
+  [ -x "$SD" ] && [ -n "$LIB" ] || fail "the prefix $P lacks bin/sockdiag or libsockdiag.so"
+  LIB=$(readlink -f "$LIB")
+  T=$(mktemp -d "${TMPDIR:-/tmp}/sockdiag-cli-case.XXXXXX") || fail "mktemp"
+  trap 'rm -rf -- "$T"' EXIT
+  OUT="$T/stdout"
+  ERR="$T/stderr"
+  cd "$T" || fail "cd $T"
+  # Settings of the caller's environment must not leak into the cases.
+  unset $(env | sed -n 's/^\(SOCKDIAG_[A-Z_]*\)=.*/\1/p') LD_PRELOAD
+  ulimit -c 0
+}
+
+# ---------------------------------------------------------------- install --
+
+case_install_layout() {
+  [ -f "$P/share/man/man1/sockdiag.1" ] || fail "no man page under $P/share/man/man1"
+  grep -q '^\.TH SOCKDIAG 1' "$P/share/man/man1/sockdiag.1" || fail "the man page has no .TH SOCKDIAG 1 line"
+  find "$P" -path '*/libexec/sockdiag/sockdiag-demo' -perm -u+x | grep -q . || fail "no libexec/sockdiag/sockdiag-demo"
+  capture "$SD" libpath
+  expect_status 0 "libpath"
+  [ "$(cat "$OUT")" = "$LIB" ] || fail "libpath printed '$(cat "$OUT")', expected $LIB"
+  case "$LIB" in "$(readlink -f "$P")"/lib*) ;; *) fail "the library $LIB is not under $P/lib" ;; esac
+}
+
+case_libpath_preload_by_hand() {
+  LD_PRELOAD=$("$SD" libpath) capture "$SD_CLI_PROG" refuse
+  expect_status 0 "LD_PRELOAD=\$(sockdiag libpath)"
+  expect_in "$ERR" '^sockdiag .* connect .*ECONNREFUSED' "a record from the preloaded library"
+}
+
+case_moved_prefix() {
+  cp -a "$P" "$T/copy" && mv "$T/copy" "$T/moved" || fail "copy the prefix"
+  capture "$T/moved/bin/sockdiag" libpath
+  expect_status 0 "libpath of a moved prefix"
+  case "$(cat "$OUT")" in "$(readlink -f "$T/moved")"/lib*/libsockdiag.so) ;; *) fail "moved prefix: libpath is $(cat "$OUT")" ;; esac
+  capture "$T/moved/bin/sockdiag" run -- "$SD_CLI_PROG" maps "$(readlink -f "$T/moved")/"
+  expect_status 0 "run from a moved prefix"
+  [ "$(cat "$OUT")" = yes ] || fail "the program did not load the moved prefix's library $(show)"
+  capture "$T/moved/bin/sockdiag" demo
+  expect_status 0 "demo from a moved prefix"
+}
+
+case_build_tree_finds_its_library() {
+  capture "$SD_BUILD_SOCKDIAG" libpath
+  expect_status 0 "libpath in the build tree"
+  [ "$(cat "$OUT")" = "$(readlink -f "$SD_BUILD_LIBRARY")" ] || fail "build tree: libpath is $(cat "$OUT")"
+}
+
+case_library_missing() {
+  cp -a "$P" "$T/broken" || fail "copy the prefix"
+  find "$T/broken" -name libsockdiag.so -delete
+  capture "$T/broken/bin/sockdiag" libpath
+  expect_status 1 "libpath without the library"
+  expect_in "$ERR" "cannot find libsockdiag.so; looked for $T/broken/bin/" "libpath names where it looked"
+  capture "$T/broken/bin/sockdiag" run -- touch "$T/started"
+  expect_usage_error "cannot find the library libsockdiag.so" "run without the library"
+  [ ! -e "$T/started" ] || fail "CMD ran without the library"
+}
+
+case_library_path_with_a_space() {
+  mkdir "$T/with space" && cp -a "$P" "$T/with space/p" || fail "copy the prefix"
+  capture "$T/with space/p/bin/sockdiag" run -- true
+  expect_usage_error "holds a space or ':'" "a prefix whose path LD_PRELOAD cannot express"
+}
+
+case_help_and_version() {
+  capture "$SD" --help
+  expect_status 0 "--help"
+  cp "$OUT" "$T/help"
+  for c in run explain report check doctor libpath demo; do
+    expect_in "$T/help" "^  $c " "--help lists $c"
+    capture "$SD" "$c" --help
+    expect_status 0 "$c --help"
+    expect_in "$OUT" "^Usage: sockdiag $c" "$c --help has its usage line"
+  done
+  capture "$SD" run --help
+  for o in --log --format --level --summary --retry --retry-timeout-ms --retry-max --sigpipe --inject --config \
+    --seed --follow-children --no-follow-children; do
+    expect_in "$OUT" "^ +(-[a-z],)?$o " "run --help describes $o"
+  done
+  capture "$SD" --version
+  expect_status 0 "--version"
+  expect_in "$OUT" '^sockdiag [0-9]+\.[0-9]+' "--version"
+}
+
+case_bad_command_line() {
+  capture "$SD"
+  expect_usage_error "missing COMMAND" "no command"
+  capture "$SD" rnu
+  expect_usage_error "unknown command 'rnu' \(did you mean run\?\)" "misspelt command"
+  capture "$SD" explain --frobnicate
+  expect_usage_error "unknown option '--frobnicate'" "unknown option of explain"
+  capture "$SD" libpath extra
+  expect_usage_error "unexpected argument 'extra'" "stray argument"
+}
+
+# -------------------------------------------------------------------- run --
+
+case_run_records_a_failure() {
+  capture "$SD" run -- "$SD_CLI_PROG" refuse
+  expect_status 0 "run"
+  expect_in "$OUT" '^failed: ECONNREFUSED$' "the program's own view"
+  expect_in "$ERR" '^sockdiag .* cli_prog\[[0-9]+/[0-9]+\] error connect .*-> 127\.0\.0\.1:[0-9]+ .*ECONNREFUSED' \
+    "the record of the refused connect"
+  expect_in "$ERR" 'Try: ' "the record's advice"
+}
+
+case_run_passes_arguments_untouched() {
+  capture "$SD" run -- "$SD_CLI_PROG" args --level x -- 'a b' ''
+  expect_status 0 "run with CMD options"
+  [ "$(cat "$OUT")" = "[--level][x][--][a b][]" ] || fail "CMD got other arguments $(show)"
+  capture "$SD" run --level error "$SD_CLI_PROG" args -v --help
+  expect_status 0 "run without --"
+  [ "$(cat "$OUT")" = "[-v][--help]" ] || fail "without --: CMD got other arguments $(show)"
+}
+
+case_run_exit_status() {
+  for n in 0 1 3 125 255; do
+    capture "$SD" run -- "$SD_CLI_PROG" exit "$n"
+    expect_status "$n" "CMD's exit status $n"
+    [ ! -s "$ERR" ] || fail "exit $n: something on stderr $(show)"
+  done
+}
+
+case_run_signal_status() {
+  capture "$SD" run -- "$SD_CLI_PROG" signal 15
+  expect_status 143 "CMD killed by SIGTERM"
+  expect_in "$ERR" 'killed by signal 15 \(SIGTERM' "the death is reported"
+  capture "$SD" run -- "$SD_CLI_PROG" signal 11
+  expect_status 139 "CMD killed by SIGSEGV"
+  expect_in "$ERR" 'killed by signal 11 \(SIGSEGV' "the death is reported"
+}
+
+case_run_forwards_signals() {
+  "$SD" run -- "$SD_CLI_PROG" wait-signal >"$OUT" 2>"$ERR" &
+  local pid=$!
+  for _ in $(seq 200); do
+    grep -q ready "$OUT" && break
+    sleep 0.05
+  done
+  grep -q ready "$OUT" || { kill -KILL "$pid"; fail "the program did not start $(show)"; }
+  kill -TERM "$pid"
+  wait "$pid"
+  RC=$?
+  expect_status 143 "SIGTERM sent to sockdiag reaches CMD"
+  expect_in "$ERR" 'killed by signal 15' "the death is reported"
+}
+
+case_run_command_not_found() {
+  capture "$SD" run -- no-such-command-sockdiag-test
+  expect_status 127 "CMD not found in PATH"
+  expect_in "$ERR" 'no-such-command-sockdiag-test: command not found' "message"
+  capture "$SD" run -- ./no-such-file
+  expect_status 127 "CMD path does not exist"
+}
+
+case_run_command_not_executable() {
+  printf 'data\n' >"$T/plain"
+  capture "$SD" run -- "$T/plain"
+  expect_status 126 "CMD without execute permission"
+  expect_in "$ERR" "cannot execute $T/plain: Permission denied" "message"
+  capture "$SD" run -- "$T"
+  expect_status 126 "CMD is a directory"
+}
+
+case_run_missing_command() {
+  capture "$SD" run
+  expect_usage_error "missing CMD" "run without CMD"
+  capture "$SD" run --level info --
+  expect_usage_error "missing CMD" "run with nothing after --"
+}
+
+case_run_unknown_option() {
+  capture "$SD" run --levle info -- touch "$T/started"
+  expect_usage_error "unknown option '--levle' \(did you mean --level\?\)" "misspelt option"
+  capture "$SD" run --level
+  expect_usage_error "option --level needs a value" "option without its value"
+  [ ! -e "$T/started" ] || fail "CMD ran despite a bad option"
+}
+
+case_run_bad_values_stop_before_cmd() {
+  while IFS='|' read -r opt value pattern; do
+    capture "$SD" run "$opt" "$value" -- touch "$T/started"
+    expect_usage_error "$pattern" "run $opt '$value'"
+    [ ! -e "$T/started" ] || fail "CMD ran despite $opt '$value'"
+  done <<'EOF'
+--level|loud|--level.*'loud' is not a level; accepted: off, error, info, debug, trace
+--format|xml|--format.*'xml'.*accepted: text, json
+--sigpipe|drop|--sigpipe.*'drop'.*accepted: ignore, keep
+--retry|eintr,eagian|--retry.*'eagian'.*did you mean eagain
+--retry-timeout-ms|soon|--retry-timeout-ms.*'soon' is not a whole number
+--retry-max|-1|--retry-max.*'-1' is not a whole number
+--seed|x7|--seed.*'x7' is not a whole number
+--config|/nonexistent/sockdiag.conf|cannot read '/nonexistent/sockdiag.conf'
+--inject|connect:error=ECONNREFUSD|--inject 'connect:error=ECONNREFUSD', column [0-9]+: .*did you mean ECONNREFUSED
+--inject|accept:error=ECONNREFUSED|--inject 'accept:error=ECONNREFUSED', column [0-9]+: accept cannot fail with ECONNREFUSED
+--log||--log.*empty
+EOF
+}
+
+case_run_bad_environment_stops_before_cmd() {
+  SOCKDIAG_LEVL=info capture "$SD" run -- touch "$T/started"
+  expect_usage_error "unknown variable SOCKDIAG_LEVL.*did you mean SOCKDIAG_LEVEL" "misspelt variable"
+  SOCKDIAG_FORMAT=yaml capture "$SD" run -- touch "$T/started"
+  expect_usage_error "SOCKDIAG_FORMAT.*'yaml'" "bad value in the environment"
+  [ ! -e "$T/started" ] || fail "CMD ran despite bad settings in the environment"
+}
+
+case_run_option_overrides_environment() {
+  SOCKDIAG_LEVEL=off capture "$SD" run -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" = 0 ] || fail "SOCKDIAG_LEVEL=off from the environment is not applied $(show)"
+  SOCKDIAG_LEVEL=off capture "$SD" run --level error -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" = 1 ] || fail "--level error does not override SOCKDIAG_LEVEL=off $(show)"
+}
+
+case_run_log() {
+  capture "$SD" run --log "$T/records.log" -- "$SD_CLI_PROG" refuse
+  expect_status 0 "run --log"
+  [ "$(records "$ERR")" = 0 ] || fail "--log: a record still went to stderr $(show)"
+  [ "$(records "$T/records.log")" = 1 ] || fail "--log: the file does not hold the record"
+  mkdir "$T/elsewhere"
+  capture "$SD" run -o relative.log -- sh -c "cd '$T/elsewhere' && exec '$SD_CLI_PROG' refuse"
+  [ "$(records "$T/relative.log")" = 1 ] || fail "a relative --log must name a file in sockdiag's cwd $(show)"
+  [ ! -e "$T/elsewhere/relative.log" ] || fail "the relative log followed CMD's cd"
+  capture "$SD" run --log "$T/per-%p.log" -- "$SD_CLI_PROG" spawn refuse
+  ls "$T"/per-[0-9]*.log >/dev/null 2>&1 || fail "--log with %p: no per-process file"
+}
+
+case_run_format_json() {
+  capture "$SD" run --format json -- "$SD_CLI_PROG" refuse
+  expect_status 0 "run --format json"
+  python3 - "$ERR" <<'EOF' || fail "--format json: records are not the documented JSON $(show)"
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+assert len(lines) == 1, lines
+r = json.loads(lines[0])
+for key in ("ts", "pid", "tid", "prog", "level", "call", "fd", "kind", "local", "peer", "host", "ret", "errno",
+            "code", "message", "explanation", "advice", "via", "injected", "rule", "retries"):
+    assert key in r, key
+assert r["call"] == "connect" and r["code"] == "ECONNREFUSED" and r["injected"] is False, r
+EOF
+}
+
+case_run_level() {
+  capture "$SD" run --level off -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" = 0 ] || fail "--level off still writes records $(show)"
+  capture "$SD" run --level error -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" = 1 ] || fail "--level error: expected the connect record $(show)"
+  capture "$SD" run --level trace -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" -gt 1 ] || fail "--level trace: expected records of the calls that succeeded too $(show)"
+}
+
+case_run_summary_of_the_tree() {
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" capture "$SD" run --summary -- "$SD_CLI_PROG" spawn spawn refuse
+  expect_status 0 "run --summary"
+  expect_in "$ERR" '^sockdiag summary: ' "the summary's heading"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +cli_prog\[[0-9]+\]$' "the summary's count"
+  [ "$(grep -c '^sockdiag summary' "$ERR")" = 1 ] || fail "expected ONE summary for the tree $(show)"
+  [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind: $(ls -A "$T/tmp")"
+  TMPDIR="$T/tmp" capture "$SD" run --summary -- sh -c "'$SD_CLI_PROG' refuse; '$SD_CLI_PROG' refuse; true"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +2 +0 +error +cli_prog\[[0-9]+\], cli_prog\[[0-9]+\]$' \
+    "two processes' failures added up"
+  TMPDIR="$T/tmp" capture "$SD" run --summary --format json -- "$SD_CLI_PROG" spawn refuse
+  python3 - "$ERR" <<'EOF' || fail "--summary --format json $(show)"
+import json, sys
+tree = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"counts"') or '"summary":"tree"' in l]
+assert len(tree) == 1, tree
+t = tree[0]
+assert t["summary"] == "tree" and t["failures"] == 1, t
+assert t["counts"][0]["call"] == "connect" and t["counts"][0]["code"] == "ECONNREFUSED", t
+EOF
+  [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
+}
+
+case_run_summary_when_cmd_is_killed() {
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" capture "$SD" run --summary -- sh -c "'$SD_CLI_PROG' refuse; kill -TERM \$\$"
+  expect_status 143 "CMD killed"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 ' "the summary still covers the tree"
+  [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
+}
+
+case_run_inject() {
+  capture "$SD" run -- "$SD_CLI_PROG" connect 127.0.0.3
+  [ "$(cat "$OUT")" = connected ] || fail "without a rule the connection must succeed $(show)"
+  capture "$SD" run --inject 'connect:error=ECONNREFUSED:peer=127.0.0.3' -- "$SD_CLI_PROG" connect 127.0.0.3
+  expect_status 1 "an injected refusal"
+  [ "$(cat "$OUT")" = "failed: ECONNREFUSED" ] || fail "--inject: the program did not see the fault $(show)"
+  expect_in "$ERR" "injected by 'connect:error=ECONNREFUSED:peer=127.0.0.3'" "the record names the rule"
+  capture "$SD" run -i 'connect:error=ENETUNREACH:peer=127.0.0.4' -i 'connect:error=ECONNREFUSED:peer=127.0.0.3' \
+    -- "$SD_CLI_PROG" connect 127.0.0.3
+  [ "$(cat "$OUT")" = "failed: ECONNREFUSED" ] || fail "the second --inject rule is not applied $(show)"
+  capture "$SD" run -i 'connect:error=ENETUNREACH:peer=127.0.0.4' -i 'connect:error=ECONNREFUSED:peer=127.0.0.3' \
+    -- "$SD_CLI_PROG" connect 127.0.0.4
+  [ "$(cat "$OUT")" = "failed: ENETUNREACH" ] || fail "the first --inject rule is not applied $(show)"
+}
+
+case_run_seed() {
+  local rule='connect:error=ECONNREFUSED:peer=127.0.0.3:prob=0.5'
+  capture "$SD" run --seed 7 -- "$SD_CLI_PROG" env SOCKDIAG_SEED
+  [ "$(cat "$OUT")" = 7 ] || fail "--seed is not passed on $(show)"
+  capture "$SD" run --seed 7 --level off --inject "$rule" -- "$SD_CLI_PROG" connect-many 127.0.0.3 40
+  local first
+  first=$(cat "$OUT")
+  case "$first" in *c*f* | *f*c*) ;; *) fail "prob=0.5 over 40 calls gave '$first'" ;; esac
+  capture "$SD" run --seed 7 --level off --inject "$rule" -- "$SD_CLI_PROG" connect-many 127.0.0.3 40
+  [ "$(cat "$OUT")" = "$first" ] || fail "the same --seed gave '$(cat "$OUT")', then '$first'"
+  capture "$SD" run --seed 8 --level off --inject "$rule" -- "$SD_CLI_PROG" connect-many 127.0.0.3 40
+  [ "$(cat "$OUT")" != "$first" ] || fail "--seed 7 and --seed 8 gave the same 40 outcomes"
+}
+
+case_run_config_file() {
+  printf '# test settings\nlevel = off\n' >"$T/quiet.conf"
+  capture "$SD" run --config "$T/quiet.conf" -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" = 0 ] || fail "--config with level = off $(show)"
+  capture "$SD" run --config "$T/quiet.conf" --level error -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" = 1 ] || fail "an option must override the --config file $(show)"
+  printf 'inject = connect:error=ECONNREFUSED:peer=127.0.0.3\n' >"$T/faults.conf"
+  capture "$SD" run --config faults.conf -- sh -c "cd / && exec '$SD_CLI_PROG' connect 127.0.0.3"
+  [ "$(cat "$OUT")" = "failed: ECONNREFUSED" ] || fail "a relative --config must still be found after CMD's cd $(show)"
+  printf 'levle = info\n' >"$T/bad.conf"
+  capture "$SD" run --config "$T/bad.conf" -- touch "$T/started"
+  expect_usage_error "bad.conf:1: unknown setting 'levle'.*did you mean level" "bad --config file"
+  [ ! -e "$T/started" ] || fail "CMD ran despite a bad --config file"
+}
+
+case_run_retry() {
+  capture "$SD" run -- "$SD_CLI_PROG" eintr-recv
+  [ "$(cat "$OUT")" = EINTR ] || fail "without --retry the program must see EINTR $(show)"
+  capture "$SD" run --retry eintr -- "$SD_CLI_PROG" eintr-recv
+  [ "$(cat "$OUT")" = "data after 3 signals" ] || fail "--retry eintr: recv was not resumed $(show)"
+  capture "$SD" run --retry eintr --retry-max 1 -- "$SD_CLI_PROG" eintr-recv
+  [ "$(cat "$OUT")" = EINTR ] || fail "--retry-max 1: the second EINTR must reach the program $(show)"
+  capture "$SD" run -- "$SD_CLI_PROG" eagain-recv 300
+  [ "$(cat "$OUT")" = EAGAIN ] || fail "without --retry the program must see EAGAIN $(show)"
+  capture "$SD" run --retry eagain -- "$SD_CLI_PROG" eagain-recv 300
+  [ "$(cat "$OUT")" = data ] || fail "--retry eagain: the program must get the late answer $(show)"
+  # The peer never answers: the default bound (10 s) would outlast this
+  # case's own limit; --retry-timeout-ms ends the wait.
+  LIMIT=8 capture "$SD" run --retry eagain --retry-timeout-ms 50 -- "$SD_CLI_PROG" eagain-recv 0
+  [ "$(cat "$OUT")" = EAGAIN ] || fail "--retry-timeout-ms 50: EAGAIN must reach the program $(show)"
+}
+
+case_run_sigpipe() {
+  capture "$SD" run -- "$SD_CLI_PROG" epipe
+  expect_status 0 "default SIGPIPE handling"
+  [ "$(cat "$OUT")" = EPIPE ] || fail "by default the program must see EPIPE $(show)"
+  capture "$SD" run --sigpipe keep -- "$SD_CLI_PROG" epipe
+  expect_status 141 "--sigpipe keep"
+  expect_in "$ERR" 'send .*EPIPE' "the EPIPE record comes before the death"
+  expect_in "$ERR" 'killed by signal 13 \(SIGPIPE' "the death is reported"
+}
+
+case_run_children_inherit() {
+  capture "$SD" run -- "$SD_CLI_PROG" spawn maps /libsockdiag.so
+  [ "$(cat "$OUT")" = yes ] || fail "an exec'd child does not have the library $(show)"
+  capture "$SD" run --follow-children -- sh -c "'$SD_CLI_PROG' refuse; '$SD_CLI_PROG' refuse; true"
+  [ "$(records "$ERR")" = 2 ] || fail "records of both children expected $(show)"
+  [ "$(sed -n 's/.* cli_prog\[\([0-9]*\)\/.*/\1/p' "$ERR" | sort -u | wc -l)" = 2 ] || fail "two children's pids expected $(show)"
+}
+
+case_run_no_follow_children() {
+  capture "$SD" run --no-follow-children -- "$SD_CLI_PROG" maps /libsockdiag.so
+  expect_status 0 "--no-follow-children"
+  [ "$(cat "$OUT")" = yes ] || fail "--no-follow-children: CMD itself must have the library $(show)"
+  capture "$SD" run --no-follow-children -- "$SD_CLI_PROG" spawn maps /libsockdiag.so
+  [ "$(cat "$OUT")" = no ] || fail "--no-follow-children: an exec'd child still loads the library $(show)"
+  capture "$SD" run --no-follow-children -- "$SD_CLI_PROG" spawn refuse
+  [ "$(records "$ERR")" = 0 ] || fail "--no-follow-children: a record from an exec'd child $(show)"
+  capture "$SD" run --no-follow-children -- "$SD_CLI_PROG" fork refuse
+  [ "$(records "$ERR")" = 0 ] || fail "--no-follow-children: a record from a forked child $(show)"
+  capture "$SD" run --no-follow-children -- "$SD_CLI_PROG" refuse
+  [ "$(records "$ERR")" = 1 ] || fail "--no-follow-children: CMD's own failure must be recorded $(show)"
+}
+
+case_run_keeps_users_ld_preload() {
+  LD_PRELOAD="$SD_CLI_OTHER_PRELOAD" capture "$SD" run -- "$SD_CLI_PROG" env LD_PRELOAD
+  [ "$(cat "$OUT")" = "$LIB:$SD_CLI_OTHER_PRELOAD" ] || fail "LD_PRELOAD must be ours, then the user's $(show)"
+  LD_PRELOAD="$SD_CLI_OTHER_PRELOAD" capture "$SD" run -- "$SD_CLI_PROG" spawn maps cli_other_preload
+  [ "$(cat "$OUT")" = yes ] || fail "the user's preload library is not loaded in a child $(show)"
+  LD_PRELOAD="$LIB $SD_CLI_OTHER_PRELOAD" capture "$SD" run -- "$SD_CLI_PROG" env LD_PRELOAD
+  [ "$(cat "$OUT")" = "$LIB:$SD_CLI_OTHER_PRELOAD" ] || fail "our library must appear once $(show)"
+}
+
+# ---------------------------------------------------------------- explain --
+
+case_explain_by_name_and_number() {
+  capture "$SD" explain ECONNRESET
+  expect_status 0 "explain ECONNRESET"
+  expect_in "$OUT" '^ECONNRESET \(errno 104\): Connection reset by peer$' "heading"
+  expect_in "$OUT" 'Try: ' "advice"
+  cp "$OUT" "$T/by-name"
+  capture "$SD" explain 104
+  cmp -s "$OUT" "$T/by-name" || fail "explain 104 differs from explain ECONNRESET"
+  capture "$SD" explain econnreset
+  cmp -s "$OUT" "$T/by-name" || fail "names are case-insensitive"
+  capture "$SD" explain EAI_AGAIN
+  expect_status 0 "explain EAI_AGAIN"
+  expect_in "$OUT" '^EAI_AGAIN \(getaddrinfo -3\): Temporary failure in name resolution$' "getaddrinfo heading"
+  cp "$OUT" "$T/gai"
+  capture "$SD" explain -- -3
+  cmp -s "$OUT" "$T/gai" || fail "explain -- -3 differs from explain EAI_AGAIN"
+  capture "$SD" explain EOF
+  expect_in "$OUT" '^EOF: ' "an event"
+}
+
+case_explain_call() {
+  capture "$SD" explain ECONNREFUSED --call connect
+  expect_status 0 "explain --call connect"
+  expect_in "$OUT" '^connect' "rows for connect"
+  expect_not_in "$OUT" '^(recv|send|accept)' "rows of other calls"
+  capture "$SD" explain ECONNREFUSED --call recvfrom
+  expect_status 0 "a libc name for --call"
+  capture "$SD" explain ECONNREFUSED --call frobnicate
+  expect_usage_error "'frobnicate' is not a call; accepted: " "unknown call"
+}
+
+case_explain_list() {
+  capture "$SD" explain --list
+  expect_status 0 "explain --list"
+  for n in ECONNREFUSED ECONNRESET EPIPE ETIMEDOUT EAI_AGAIN EAI_NONAME EOF; do
+    expect_in "$OUT" "^$n " "--list has $n"
+  done
+  capture "$SD" explain --list --format json
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(c["name"]=="EPIPE" and c["number"]==32 for c in d)' "$OUT" ||
+    fail "explain --list --format json $(show)"
+}
+
+case_explain_bad_input() {
+  capture "$SD" explain ECONNREFUSD
+  expect_usage_error "'ECONNREFUSD' is not an errno.*did you mean ECONNREFUSED" "misspelt code"
+  capture "$SD" explain 99999
+  expect_usage_error "'99999' is not an errno" "number out of range"
+  capture "$SD" explain
+  expect_usage_error "missing CODE" "no code"
+  capture "$SD" explain EPIPE --list
+  expect_usage_error "either CODE or --list" "both"
+  capture "$SD" explain EPIPE --format yaml
+  expect_usage_error "'yaml' is not a format" "bad format"
+}
+
+case_explain_code_without_explanation() {
+  capture "$SD" explain EDOM
+  expect_status 1 "a real errno the table does not explain"
+  expect_in "$OUT" '^EDOM \(errno 33\)' "its name and number are still given"
+}
+
+# ----------------------------------------------------------------- report --
+
+make_json_logs() {
+  mkdir -p "$T/logs"
+  "$SD" run --format json --log "$T/logs/rec.%p.json" \
+    --inject 'connect:error=ECONNREFUSED:peer=127.0.0.3' -- \
+    sh -c "'$SD_CLI_PROG' refuse; '$SD_CLI_PROG' refuse; '$SD_CLI_PROG' connect 127.0.0.3; true" >/dev/null 2>&1
+  ls "$T"/logs/rec.*.json >/dev/null 2>&1 || fail "no JSON logs were written"
+}
+
+case_report() {
+  make_json_logs
+  capture "$SD" report "$T"/logs/rec.*.json
+  expect_status 0 "report"
+  expect_in "$OUT" '^3 failure records from 3 processes, .* \(1 injected, listed apart\)$' "heading"
+  expect_in "$OUT" '^By peer:$' "by peer"
+  expect_in "$OUT" '^By call and code:$' "by call"
+  expect_in "$OUT" '^ +connect +ECONNREFUSED +2 ' "the two real refusals"
+  expect_in "$OUT" '^By process:$' "by process"
+  expect_in "$OUT" '^Injected by sockdiag rules:$' "injected apart"
+  expect_in "$OUT" 'connect:error=ECONNREFUSED:peer=127\.0\.0\.3$' "the rule"
+  capture "$SD" report --format json "$T"/logs/rec.*.json
+  python3 - "$OUT" <<'EOF' || fail "report --format json $(show)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["records"] == 3 and r["injected"] == 1 and r["processes"] == 3, r
+assert r["by_call"][0]["call"] == "connect" and r["by_call"][0]["count"] == 2, r["by_call"]
+assert r["injected_by_rule"][0]["count"] == 1, r["injected_by_rule"]
+assert len(r["by_process"]) == 2 and r["unreadable_lines"] == 0, r
+EOF
+  cat "$T"/logs/rec.*.json | capture "$SD" report --format json -
+  python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["records"] == 3' "$OUT" || fail "report - (stdin)"
+}
+
+case_report_tolerates_bad_lines() {
+  make_json_logs
+  cat "$T"/logs/rec.*.json >"$T/all.json"
+  printf '{"summary":"count","pid":1,"call":"connect","code":"ECONNREFUSED","count":3}\nnot json at all\n' >>"$T/all.json"
+  printf '{"ts":"2026-01-01T00:00:00.000000Z","pid":5,"call":"recv","code":"ECONNR' >>"$T/all.json"
+  capture "$SD" report "$T/all.json"
+  expect_status 0 "report with bad lines"
+  expect_in "$OUT" '^3 failure records' "the readable records are counted"
+  expect_in "$OUT" 'Skipped: 1 exit-summary line' "summary lines are counted apart"
+  expect_in "$ERR" "2 lines could not be read as JSON records \(.*all\.json:[0-9]+, .*all\.json:[0-9]+ \(cut short\)\)" \
+    "unreadable lines are counted and located"
+}
+
+case_report_bad_input() {
+  capture "$SD" report
+  expect_usage_error "missing FILE" "no file"
+  capture "$SD" report "$T/none.json"
+  expect_usage_error "cannot read '$T/none.json': No such file or directory" "missing file"
+  capture "$SD" report "$T"
+  expect_usage_error "it is a directory" "a directory"
+  capture "$SD" report --format xml "$T"
+  expect_usage_error "'xml' is not a format" "bad format"
+  "$SD" run -o "$T/text.log" -- "$SD_CLI_PROG" refuse >/dev/null 2>&1
+  capture "$SD" report "$T/text.log"
+  expect_status 0 "a text-format log"
+  expect_in "$ERR" "1 line of a text-format log skipped; record with --format json" "hint about text logs"
+}
+
+# ------------------------------------------------------------------ check --
+
+case_check_prints_normal_form() {
+  capture "$SD" check
+  expect_status 0 "check"
+  for l in 'log = stderr' 'format = text' 'level = error' 'summary = no' 'sigpipe = ignore'; do
+    expect_in "$OUT" "^$l$" "defaults: $l"
+  done
+  capture "$SD" check --level INFO --retry 'eintr, eagain@recv' --seed 42 \
+    -i ' connect : error = ECONNREFUSED : port = 5432 ' -i 'recv:delay=200ms:prob=25%'
+  expect_status 0 "check with settings"
+  expect_in "$OUT" '^level = info$' "level in normal form"
+  expect_in "$OUT" '^retry = eintr@[a-z+]+,eagain@recv$' "retry in normal form"
+  expect_in "$OUT" '^seed = 42$' "seed"
+  expect_in "$OUT" '^inject = connect:error=ECONNREFUSED:port=5432$' "first rule in normal form"
+  expect_in "$OUT" '^inject = recv:delay=200ms:prob=0\.25$' "second rule in normal form"
+  # The output is a settings file that checks to itself.
+  cp "$OUT" "$T/normal.conf"
+  capture "$SD" check --config "$T/normal.conf"
+  expect_status 0 "check --config of check's own output"
+  cmp -s "$OUT" "$T/normal.conf" || fail "check's output does not read back to itself $(diff "$T/normal.conf" "$OUT")"
+}
+
+case_check_reads_environment() {
+  SOCKDIAG_LEVEL=debug SOCKDIAG_INJECT='connect:error=ETIMEDOUT' capture "$SD" check
+  expect_status 0 "check with the environment"
+  expect_in "$OUT" '^level = debug$' "SOCKDIAG_LEVEL"
+  expect_in "$OUT" '^inject = connect:error=ETIMEDOUT$' "SOCKDIAG_INJECT"
+}
+
+case_check_bad_input() {
+  capture "$SD" check --inject 'connect:error=ECONNREFUSD:port=5432'
+  expect_usage_error "--inject 'connect:error=ECONNREFUSD:port=5432', column 15: .*did you mean ECONNREFUSED" "bad rule"
+  capture "$SD" check --inject 'conect:error=ECONNREFUSED'
+  expect_usage_error "column 1: .*did you mean connect" "unknown call in a rule"
+  capture "$SD" check --level loud
+  expect_usage_error "--level.*'loud'" "bad level"
+  printf 'inject = send:short=0\n' >"$T/bad.conf"
+  capture "$SD" check --config "$T/bad.conf"
+  expect_usage_error "bad.conf" "bad rule in a config file"
+  capture "$SD" check extra
+  expect_usage_error "unexpected argument 'extra'" "stray argument"
+}
+
+# ----------------------------------------------------------------- doctor --
+
+case_doctor_dynamic_program() {
+  capture "$SD" doctor "$SD_CLI_PROG"
+  expect_status 0 "doctor on a dynamic program"
+  expect_in "$OUT" 'ELF 64-bit .* dynamically linked' "what it is"
+  expect_in "$OUT" '^verdict: sockdiag can observe' "verdict"
+  capture "$SD" doctor sh
+  expect_status 0 "doctor finds CMD in PATH"
+}
+
+case_doctor_static_program() {
+  capture "$SD" doctor "$SD_CLI_STATIC"
+  expect_status 1 "doctor on a static program"
+  expect_in "$OUT" '^cannot: it is statically linked' "reason"
+  expect_in "$OUT" '^verdict: sockdiag cannot observe .*strace' "strace named as the fallback"
+}
+
+case_doctor_go_program() {
+  capture "$SD" doctor "$SD_CLI_FAKE_GO"
+  expect_status 1 "doctor on a Go program"
+  expect_in "$OUT" '^cannot: it is a Go program \(a \.go\.buildinfo section\)' "reason"
+}
+
+case_doctor_setuid_and_setcap() {
+  cp "$SD_CLI_PROG" "$T/suid" && chmod u+s "$T/suid"
+  if findmnt -no OPTIONS -T "$T" | grep -qw nosuid; then
+    capture "$SD" doctor "$T/suid"
+    expect_status 0 "doctor on a setuid program on a nosuid file system"
+    expect_in "$OUT" '^note: its setuid/setgid bits and file capabilities are ignored' "the note"
+  elif [ "$(id -u)" = 0 ]; then
+    chown nobody "$T/suid" && chmod u+s "$T/suid" || fail "chown nobody"
+    capture "$SD" doctor "$T/suid"
+    expect_status 1 "doctor on a program setuid to another user"
+    expect_in "$OUT" "^cannot: it is setuid \(owner uid $(id -u nobody)\): .*secure-execution" "reason"
+    cp "$SD_CLI_PROG" "$T/cap" && setcap cap_net_raw+ep "$T/cap" || fail "setcap"
+    capture "$SD" doctor "$T/cap"
+    expect_status 0 "doctor on a program with file capabilities, as root"
+    expect_in "$OUT" '^limit: it has file capabilities' "the limit is named"
+  else
+    capture "$SD" doctor "$T/suid"
+    expect_status 0 "doctor on a program setuid to ourselves"
+    expect_in "$OUT" "^limit: it is setuid \(owner uid $(id -u)\): observed when its owner runs it" "the limit is named"
+  fi
+}
+
+case_doctor_scripts() {
+  printf '#!/bin/sh\nexit 0\n' >"$T/ok.sh"
+  chmod +x "$T/ok.sh"
+  capture "$SD" doctor "$T/ok.sh"
+  expect_status 0 "doctor on a shell script"
+  expect_in "$OUT" 'a script, run by: #!/bin/sh' "the script is seen"
+  ln -s "$SD_CLI_STATIC" "$T/static-interp"
+  printf '#!/usr/bin/env -S static-interp -x\n' >"$T/env.sh"
+  chmod +x "$T/env.sh"
+  PATH="$T:$PATH" capture "$SD" doctor "$T/env.sh"
+  expect_status 1 "a script whose interpreter (through env) is static"
+  expect_in "$OUT" "the interpreter decides: $T/static-interp" "env is followed through PATH"
+  expect_in "$OUT" '^cannot: it is statically linked' "the interpreter's problem"
+  printf 'echo hi\n' >"$T/noshebang"
+  chmod +x "$T/noshebang"
+  capture "$SD" doctor "$T/noshebang"
+  expect_status 0 "a file without #!"
+  expect_in "$OUT" 'not an ELF file and no #! line: .* /bin/sh' "handed to /bin/sh"
+}
+
+case_doctor_other_machine() {
+  cp "$SD_CLI_PROG" "$T/arm"
+  # e_machine (offset 18, little-endian) := EM_AARCH64 (183)
+  printf '\xb7\x00' | dd of="$T/arm" bs=1 seek=18 conv=notrunc status=none
+  capture "$SD" doctor "$T/arm"
+  expect_status 1 "a program for another machine"
+  expect_in "$OUT" '^cannot: it is a 64-bit AArch64 program and the library is 64-bit x86-64' "reason"
+}
+
+case_doctor_bad_input() {
+  capture "$SD" doctor no-such-command-sockdiag-test
+  expect_usage_error "no-such-command-sockdiag-test: command not found" "doctor on a missing command"
+  capture "$SD" doctor
+  expect_usage_error "missing CMD" "doctor without CMD"
+  # An ELF identification followed by 0xff bytes: offsets far outside the file.
+  { printf '\177ELF\002\001\001'; head -c 120 /dev/zero | tr '\0' '\377'; } >"$T/junk"
+  chmod +x "$T/junk"
+  capture "$SD" doctor "$T/junk"
+  [ "$RC" = 1 ] || fail "a damaged ELF file: status $RC, expected 1 $(show)"
+}
+
+# ------------------------------------------------------------------- demo --
+
+case_demo() {
+  capture "$SD" demo
+  expect_status 0 "sockdiag demo"
+  expect_in "$ERR" "^\\\$ sockdiag run --summary --inject '.*' -- .*sockdiag-demo$" "the command it runs"
+  expect_in "$OUT" 'connect failed: Connection refused' "scene 1"
+  expect_in "$ERR" ' error connect .*ECONNREFUSED' "scene 1 record"
+  expect_in "$ERR" ' error recv .*ECONNRESET' "scene 2 record"
+  expect_in "$ERR" ' error send .*EPIPE' "scene 3 record"
+  expect_in "$OUT" 'send failed: Broken pipe \(the process is still alive\)' "scene 3"
+  expect_in "$ERR" 'injected by ' "scene 4 record"
+  expect_in "$OUT" 'attempt 3: connected' "scene 4 recovers"
+  expect_in "$ERR" '^sockdiag summary: ' "the summary"
+  expect_in "$ERR" '^ +2 +connect:error=ECONNREFUSED:' "the summary counts the rule's two injections"
+}
+
+main() {
+  case "${1:-}" in
+    setup) setup ;;
+    cleanup) cleanup ;;
+    "") fail "usage: $0 setup | cleanup | CASE" ;;
+    *)
+      declare -F "case_$1" >/dev/null || fail "no case named $1"
+      begin_case
+      "case_$1"
+      echo "ok: $1"
+      ;;
+  esac
+}
+
+main "$@"

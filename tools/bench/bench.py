@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Wall time of each workload under each configuration: the median ns per op
+of repeated runs. Runs are interleaved: every round runs every workload under
+every configuration, in a shuffled order, so that a slow moment of the
+machine is spread over all configurations instead of hitting one. Ratios are
+paired: the median over rounds of the ratio within a round. See README.md."""
+import argparse
+import datetime
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import benchenv as be
+
+RESULT = re.compile(r"^\S+: (\d+) ops, ([0-9.]+) ns/op$")
+
+
+def cpu_list(text):
+    try:
+        cpus = {int(c) for c in text.split(",")}
+    except ValueError:
+        cpus = set()
+    if not cpus or not cpus <= os.sched_getaffinity(0):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of CPUs this process may use "
+            f"({','.join(map(str, sorted(os.sched_getaffinity(0))))})")
+    return cpus
+
+
+def run_once(pingpong, workload, iterations, config, timeout):
+    """ns/op of one run. The run's stderr (records of the default
+    configuration included) goes to a temporary file, shown on failure."""
+    what = f"{workload.name} under {config.name} ({be.describe(config)})"
+    with tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run([pingpong, workload.name, str(iterations)],
+                                  env=be.run_env(config), stdout=subprocess.PIPE,
+                                  stderr=err, timeout=timeout, text=True)
+        except subprocess.TimeoutExpired:
+            be.fail(f"{what} ran over {timeout} s; stopped")
+        if done.returncode != 0:
+            be.fail(f"{what} exited with status {done.returncode}; "
+                    f"its stderr ends:\n{be.tail(err)}")
+    found = RESULT.match(done.stdout.strip())
+    if not found:
+        be.fail(f"{what} printed '{done.stdout.strip()}', expected 'MODE: N ops, X ns/op'")
+    return float(found.group(2))
+
+
+def fmt_ns(ns):
+    return f"{ns:.0f}" if ns >= 100 else f"{ns:.1f}"
+
+
+def fmt_ratio(ratio):
+    return f"{(ratio - 1) * 100:+.1f}%"
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    be.add_path_args(parser)
+    parser.add_argument("--runs", type=be.positive(int), default=11,
+                        help="runs of each workload under each configuration (default 11)")
+    parser.add_argument("--scale", type=be.positive(float), default=1.0,
+                        help="multiplies every workload's iterations per run (default 1)")
+    parser.add_argument("--cpus", type=cpu_list,
+                        help="run the workloads on these CPUs only, e.g. 0 to put "
+                        "client and echo thread on one core (default: all)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the run order (default 1)")
+    parser.add_argument("--timeout", type=be.positive(int), default=300,
+                        help="seconds one run may take (default 300)")
+    args = parser.parse_args()
+    paths, workloads, configs = be.resolve(args)
+    if args.cpus:
+        os.sched_setaffinity(0, args.cpus)  # children inherit it
+
+    iterations = {w.name: max(1, round(w.iterations * args.scale)) for w in workloads}
+    record_configs = be.record_configs(paths["lib"])
+    configs_of = {w.name: configs + (record_configs if w.name == "refused" else [])
+                  for w in workloads}
+
+    # samples[(workload, config)][r]: ns/op in round r. Within a round a
+    # workload's configurations run back to back (shuffled), so the ratio of
+    # two of them in one round compares runs seconds apart.
+    samples = {(w.name, c.name): [] for w in workloads for c in configs_of[w.name]}
+    order = random.Random(args.seed)
+    todo = list(workloads)
+    for round_number in range(1, args.runs + 1):
+        print(f"round {round_number}/{args.runs}", file=sys.stderr, flush=True)
+        order.shuffle(todo)
+        for w in todo:
+            for c in order.sample(configs_of[w.name], len(configs_of[w.name])):
+                samples[(w.name, c.name)].append(
+                    run_once(paths["pingpong"], w, iterations[w.name], c, args.timeout))
+
+    def paired(workload, config, base):
+        """Median over rounds of config's ns/op / base's ns/op."""
+        return statistics.median(a / b for a, b in zip(samples[(workload, config)],
+                                                        samples[(workload, base)]))
+
+    print(f"{datetime.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, "
+          f"Linux {platform.release()}; {args.runs} rounds; CPUs used: "
+          + ",".join(map(str, sorted(os.sched_getaffinity(0)))))
+    print()
+    rows = []
+    for w in workloads:
+        for c in configs_of[w.name]:
+            values = samples[(w.name, c.name)]
+            q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") \
+                if len(values) > 1 else (values[0],) * 3
+            rows.append([w.name, c.name, fmt_ns(statistics.median(values)),
+                         f"{fmt_ns(q1)}–{fmt_ns(q3)}",
+                         f"{fmt_ns(min(values))}–{fmt_ns(max(values))}",
+                         "" if c.name == "bare" else fmt_ratio(paired(w.name, c.name, "bare")),
+                         "" if c.name == "none" else fmt_ratio(paired(w.name, c.name, "none"))])
+    be.print_table(["workload", "config", "median ns/op", "IQR", "min–max", "vs bare", "vs none"],
+                   rows)
+    print()
+    for w in workloads:
+        print(f"- {w.name}: {iterations[w.name]} ops per run; op = {w.op}")
+    for c in configs + (record_configs if "refused" in iterations else []):
+        print(f"- {c.name}: {be.describe(c)}")
+
+    if "refused" in iterations:
+        cost = statistics.median(a - b for a, b in zip(samples[("refused", be.RECORDS)],
+                                                        samples[("refused", be.NO_RECORDS)]))
+        print()
+        print(f"Cost of writing one record: {fmt_ns(cost)} ns (refused connect, one "
+              f"ECONNREFUSED record each: median over rounds of ns/op with "
+              f"SOCKDIAG_LOG=/dev/null minus ns/op with SOCKDIAG_LEVEL=off)")
+
+if __name__ == "__main__":
+    main()

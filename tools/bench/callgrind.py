@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""User-space instructions per op and per hooked call of each workload under
+each configuration, counted by valgrind's callgrind (instruction counts
+repeat from run to run where wall time does not).
+
+Each workload runs at two sizes; (Ir(big) - Ir(small)) / (big - small) is the
+cost of one op with start-up, warm-up and exit cancelled out. Subtracting
+the same figure without a preload gives what a preload adds. See README.md."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import benchenv as be
+
+TOTALS = re.compile(r"^(?:totals|summary): (\d+)", re.MULTILINE)
+
+
+def sizes(text):
+    try:
+        small, big = (int(s) for s in text.split(","))
+    except ValueError:
+        small = big = 0
+    if not 0 < small < big:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not SMALL,BIG iteration counts with 0 < SMALL < BIG")
+    return small, big
+
+
+def instructions(pingpong, workload, iterations, config, scratch, timeout):
+    """Total Ir of one run of the workload under callgrind (all threads)."""
+    what = f"{workload.name} {iterations} under {config.name} ({be.describe(config)})"
+    stem = os.path.join(scratch, f"{workload.name}.{config.name}.{iterations}")
+    out, log = stem + ".callgrind.out", stem + ".valgrind.log"
+    # LD_PRELOAD reaches valgrind's launcher too; it only execs, so the
+    # preload's work there is not counted. valgrind passes it to the program.
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+               f"--log-file={log}", pingpong, workload.name, str(iterations)]
+    with tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run(command, env=be.run_env(config), stdout=subprocess.DEVNULL,
+                                  stderr=err, timeout=timeout)
+        except FileNotFoundError:
+            be.fail("valgrind is not installed (Debian package valgrind)")
+        except subprocess.TimeoutExpired:
+            be.fail(f"{what} ran over {timeout} s under valgrind; stopped")
+        if done.returncode != 0:
+            try:
+                valgrind_tail = open(log, encoding="utf-8", errors="replace").read()[-2000:]
+            except OSError:
+                valgrind_tail = "(none)\n"
+            be.fail(f"{what} exited with status {done.returncode} under valgrind; "
+                    f"its stderr ends:\n{be.tail(err)}valgrind's log ends:\n{valgrind_tail}")
+    text = open(out, encoding="utf-8", errors="replace").read()
+    found = TOTALS.search(text)
+    if not found:
+        be.fail(f"{what}: no 'totals:' line in {out}")
+    if config.preload and os.path.basename(config.preload) not in text:
+        be.fail(f"{what}: {config.preload} is not among the objects callgrind saw; "
+                "the preload did not reach the program")
+    return int(found.group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    be.add_path_args(parser)
+    parser.add_argument("--sizes", type=sizes, default=(2000, 4000),
+                        help="the two iteration counts, SMALL,BIG (default 2000,4000)")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep callgrind's output files in DIR, for callgrind_annotate "
+                        "(default: a temporary directory, removed)")
+    parser.add_argument("--timeout", type=be.positive(int), default=600,
+                        help="seconds one valgrind run may take (default 600)")
+    args = parser.parse_args()
+    paths, workloads, configs = be.resolve(args)
+    small, big = args.sizes
+
+    if args.keep:
+        try:
+            os.makedirs(args.keep, exist_ok=True)
+        except OSError as e:
+            be.fail(f"--keep: cannot create {args.keep}: {e.strerror}")
+    per_op = {}
+    with tempfile.TemporaryDirectory(prefix="sockdiag-callgrind-") as scratch:
+        scratch = args.keep or scratch
+        for w in workloads:
+            extra = be.record_configs(paths["lib"]) if w.name == "refused" else []
+            for c in configs + extra:
+                counts = [instructions(paths["pingpong"], w, n, c, scratch, args.timeout)
+                          for n in (small, big)]
+                per_op[(w.name, c.name)] = (counts[1] - counts[0]) / (big - small)
+
+    print(f"callgrind, user-space instructions (Ir); per op = difference of runs of "
+          f"{small} and {big} ops / {big - small}")
+    print()
+    rows = []
+    for w in workloads:
+        none, bare = per_op[(w.name, "none")], per_op[(w.name, "bare")]
+        for (name, c_name), ir in per_op.items():
+            if name != w.name:
+                continue
+            rows.append([w.name, c_name, f"{ir:.1f}", w.calls,
+                         "" if c_name == "none" else f"{(ir - none) / w.calls:+.1f}",
+                         "" if c_name in ("none", "bare") else f"{(ir - bare) / w.calls:+.1f}"])
+    be.print_table(["workload", "config", "Ir/op", "hooked calls/op",
+                    "added Ir/call vs none", "added Ir/call vs bare"], rows)
+    print()
+    for w in workloads:
+        print(f"- {w.name}: op = {w.op}")
+    refused = any(w.name == "refused" for w in workloads)
+    for c in configs + (be.record_configs(paths["lib"]) if refused else []):
+        print(f"- {c.name}: {be.describe(c)}")
+
+    if refused:
+        none = per_op[("refused", "none")]
+        written = per_op[("refused", be.RECORDS)]
+        off = per_op[("refused", be.NO_RECORDS)]
+        print()
+        print(f"Failure path (refused connect, one ECONNREFUSED record each): "
+              f"{written - none:+.0f} Ir per failure over no preload with the record "
+              f"written to /dev/null, {off - none:+.0f} Ir with SOCKDIAG_LEVEL=off; "
+              f"writing one record: {written - off:.0f} Ir")
+
+
+if __name__ == "__main__":
+    main()

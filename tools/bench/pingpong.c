@@ -1,0 +1,224 @@
+// Workloads for the benchmark drivers (bench.py, callgrind.py): socket round
+// trips and socket failures on loopback, timed in ns per operation.
+//
+//   bench_pingpong MODE ITERATIONS
+//
+// Prints one line: "MODE: ITERATIONS ops, NS ns/op".
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { kMessage = 64, kWarmup = 200 };
+
+static const char *const kModes =
+    "tcp-send, tcp-rw, unix-send, unix-rw, refused, eagain";
+
+static void die(const char *what) {
+  fprintf(stderr, "bench_pingpong: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static double now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+// A TCP connection over 127.0.0.1: fds[0] the connecting end, fds[1] the
+// accepted end. Nagle off, as latency-bound programs do.
+static void tcp_pair(int fds[2]) {
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof addr;
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) die("socket");
+  if (bind(listener, (struct sockaddr *)&addr, len) < 0) die("bind 127.0.0.1:0");
+  if (listen(listener, 1) < 0) die("listen");
+  if (getsockname(listener, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
+  fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fds[0] < 0) die("socket");
+  if (connect(fds[0], (struct sockaddr *)&addr, len) < 0) die("connect to the listener");
+  fds[1] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+  if (fds[1] < 0) die("accept4");
+  close(listener);
+  const int on = 1;
+  for (int i = 0; i < 2; i++)
+    if (setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0)
+      die("setsockopt TCP_NODELAY");
+}
+
+struct Peer {
+  int fd;
+  bool rw;  // read/write instead of recv/send
+};
+
+static ssize_t get_some(const struct Peer *p, char *buf, size_t n) {
+  return p->rw ? read(p->fd, buf, n) : recv(p->fd, buf, n, 0);
+}
+
+static ssize_t put_some(const struct Peer *p, const char *buf, size_t n) {
+  return p->rw ? write(p->fd, buf, n) : send(p->fd, buf, n, 0);
+}
+
+// Returns false on end of stream before the first byte.
+static bool get_message(const struct Peer *p, char *buf) {
+  size_t got = 0;
+  while (got < kMessage) {
+    ssize_t r = get_some(p, buf + got, kMessage - got);
+    if (r < 0) die("receive");
+    if (r == 0) {
+      if (got == 0) return false;
+      errno = EPROTO;
+      die("peer closed in the middle of a message");
+    }
+    got += (size_t)r;
+  }
+  return true;
+}
+
+static void put_message(const struct Peer *p, const char *buf) {
+  size_t put = 0;
+  while (put < kMessage) {
+    ssize_t r = put_some(p, buf + put, kMessage - put);
+    if (r < 0) die("send");
+    put += (size_t)r;
+  }
+}
+
+static void *echo(void *arg) {
+  const struct Peer *p = arg;
+  char buf[kMessage];
+  while (get_message(p, buf)) put_message(p, buf);
+  return NULL;
+}
+
+static double pingpong(bool tcp, bool rw, long iterations) {
+  int fds[2];
+  if (tcp)
+    tcp_pair(fds);
+  else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+    die("socketpair");
+  struct Peer client = {fds[0], rw}, server = {fds[1], rw};
+  pthread_t thread;
+  errno = pthread_create(&thread, NULL, echo, &server);
+  if (errno) die("pthread_create");
+
+  char buf[kMessage];
+  memset(buf, 'x', sizeof buf);
+  for (int i = 0; i < kWarmup; i++) {
+    put_message(&client, buf);
+    get_message(&client, buf);
+  }
+  double start = now_ns();
+  for (long i = 0; i < iterations; i++) {
+    put_message(&client, buf);
+    if (!get_message(&client, buf)) {
+      errno = EPROTO;
+      die("echo thread closed the connection");
+    }
+  }
+  double elapsed = now_ns() - start;
+
+  if (shutdown(client.fd, SHUT_WR) < 0) die("shutdown");
+  pthread_join(thread, NULL);
+  close(server.fd);
+  close(client.fd);
+  return elapsed / (double)iterations;
+}
+
+// A loopback port nobody listens on: one the kernel just handed out and that
+// was released again (never connected, so it has no TIME_WAIT state).
+static struct sockaddr_in closed_port(void) {
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof addr;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket");
+  if (bind(fd, (struct sockaddr *)&addr, len) < 0) die("bind 127.0.0.1:0");
+  if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
+  close(fd);
+  return addr;
+}
+
+static void refused_once(const struct sockaddr_in *addr) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket");
+  if (connect(fd, (const struct sockaddr *)addr, sizeof *addr) == 0) {
+    fprintf(stderr, "bench_pingpong: 127.0.0.1:%u accepted a connection; "
+            "another program took the closed port, run again\n",
+            ntohs(addr->sin_port));
+    exit(1);
+  }
+  if (errno != ECONNREFUSED) die("connect to a closed loopback port");
+  close(fd);
+}
+
+// One op: socket + connect refused (loopback answers SYN with RST) + close.
+static double refused(long iterations) {
+  struct sockaddr_in addr = closed_port();
+  for (int i = 0; i < kWarmup; i++) refused_once(&addr);
+  double start = now_ns();
+  for (long i = 0; i < iterations; i++) refused_once(&addr);
+  return (now_ns() - start) / (double)iterations;
+}
+
+// One op: recv on a non-blocking connected socket with nothing queued.
+static double eagain(long iterations) {
+  int fds[2];
+  tcp_pair(fds);
+  int flags = fcntl(fds[0], F_GETFL);
+  if (flags < 0 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) < 0) die("fcntl O_NONBLOCK");
+  char buf[kMessage];
+  double start = 0;
+  for (long i = -kWarmup; i < iterations; i++) {
+    if (i == 0) start = now_ns();
+    if (recv(fds[0], buf, sizeof buf, 0) >= 0) {
+      errno = EPROTO;
+      die("recv on an idle connection returned data");
+    }
+    if (errno != EAGAIN) die("recv on an idle non-blocking socket");
+  }
+  double elapsed = now_ns() - start;
+  close(fds[0]);
+  close(fds[1]);
+  return elapsed / (double)iterations;
+}
+
+static int usage(const char *problem, const char *given) {
+  fprintf(stderr, "bench_pingpong: %s%s; usage: bench_pingpong MODE ITERATIONS "
+          "(MODE: %s; ITERATIONS: 1 to 1000000000)\n", problem, given, kModes);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) return usage("expected 2 arguments", "");
+  const char *mode = argv[1];
+  char *end;
+  errno = 0;
+  long iterations = strtol(argv[2], &end, 10);
+  if (errno || end == argv[2] || *end || iterations < 1 || iterations > 1000000000)
+    return usage("ITERATIONS is not a whole number in range: ", argv[2]);
+
+  double ns;
+  if (!strcmp(mode, "tcp-send")) ns = pingpong(true, false, iterations);
+  else if (!strcmp(mode, "tcp-rw")) ns = pingpong(true, true, iterations);
+  else if (!strcmp(mode, "unix-send")) ns = pingpong(false, false, iterations);
+  else if (!strcmp(mode, "unix-rw")) ns = pingpong(false, true, iterations);
+  else if (!strcmp(mode, "refused")) ns = refused(iterations);
+  else if (!strcmp(mode, "eagain")) ns = eagain(iterations);
+  else return usage("unknown MODE: ", mode);
+
+  printf("%s: %ld ops, %.1f ns/op\n", mode, iterations, ns);
+  return 0;
+}

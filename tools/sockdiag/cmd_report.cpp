@@ -1,0 +1,225 @@
+// `sockdiag report FILE...`: what a person wants first from JSON logs.
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "record_stats.h"
+#include "table.h"
+#include "usage.h"
+
+namespace sdcli {
+
+namespace {
+
+struct ReportOptions {
+  std::vector<std::string> files;
+  std::string format = "text";
+};
+
+template <class Map>
+std::vector<typename Map::const_iterator> biggest_first(const Map& m) {
+  std::vector<typename Map::const_iterator> v;
+  for (auto it = m.begin(); it != m.end(); ++it) v.push_back(it);
+  std::stable_sort(v.begin(), v.end(), [](auto a, auto b) { return a->second.count > b->second.count; });
+  return v;
+}
+
+// "ECONNREFUSED 3, ETIMEDOUT 1", biggest first.
+std::string code_list(const std::map<std::string, uint64_t>& codes) {
+  std::vector<std::pair<std::string, uint64_t>> v(codes.begin(), codes.end());
+  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string out;
+  for (const auto& [code, n] : v) out += (out.empty() ? "" : ", ") + code + " " + std::to_string(n);
+  return out;
+}
+
+// Times within one day are shown without the date (the heading has it).
+std::string when(const std::string& ts, bool same_day) {
+  if (!same_day || ts.size() < 11) return ts;
+  std::string t = ts.substr(11);
+  if (!t.empty() && t.back() == 'Z') t.pop_back();
+  return t;
+}
+
+void print_text(const RecordStats& s) {
+  std::printf("%llu failure record%s from %zu process%s", static_cast<unsigned long long>(s.records),
+              s.records == 1 ? "" : "s", s.pids.size(), s.pids.size() == 1 ? "" : "es");
+  if (s.records) std::printf(", %s to %s", s.first.c_str(), s.last.c_str());
+  std::printf(" (%llu injected, listed apart)\n", static_cast<unsigned long long>(s.injected));
+  bool same_day = s.first.size() >= 10 && s.first.compare(0, 10, s.last, 0, 10) == 0;
+
+  if (!s.by_peer.empty()) {
+    std::printf("\nBy peer:\n");
+    Table t({{"peer", Table::left},
+             {"count", Table::right},
+             {"first", Table::left},
+             {"last", Table::left},
+             {"codes", Table::left}});
+    for (auto it : biggest_first(s.by_peer))
+      t.add({it->first, std::to_string(it->second.count), when(it->second.first, same_day),
+             when(it->second.last, same_day), code_list(it->second.codes)});
+    t.print(stdout, 2);
+  }
+  if (!s.by_call.empty()) {
+    std::printf("\nBy call and code:\n");
+    Table t({{"call", Table::left},
+             {"code", Table::left},
+             {"count", Table::right},
+             {"first", Table::left},
+             {"last", Table::left},
+             {"peers", Table::right}});
+    for (auto it : biggest_first(s.by_call))
+      t.add({std::get<0>(it->first), std::get<1>(it->first), std::to_string(it->second.count),
+             when(it->second.first, same_day), when(it->second.last, same_day),
+             std::to_string(it->second.peers.size())});
+    t.print(stdout, 2);
+  }
+  if (!s.by_process.empty()) {
+    std::printf("\nBy process:\n");
+    Table t({{"process", Table::left},
+             {"count", Table::right},
+             {"first", Table::left},
+             {"last", Table::left},
+             {"codes", Table::left}});
+    for (auto it : biggest_first(s.by_process))
+      t.add({it->first, std::to_string(it->second.count), when(it->second.first, same_day),
+             when(it->second.last, same_day), code_list(it->second.codes)});
+    t.print(stdout, 2);
+  }
+  if (!s.by_rule.empty()) {
+    std::printf("\nInjected by sockdiag rules:\n");
+    Table t({{"call", Table::left},
+             {"code", Table::left},
+             {"count", Table::right},
+             {"first", Table::left},
+             {"last", Table::left},
+             {"rule", Table::left}});
+    for (auto it : biggest_first(s.by_rule))
+      t.add({std::get<1>(it->first), std::get<2>(it->first), std::to_string(it->second.count),
+             when(it->second.first, same_day), when(it->second.last, same_day), std::get<0>(it->first)});
+    t.print(stdout, 2);
+  }
+  if (s.summary_lines || s.success_lines)
+    std::printf("\nSkipped: %llu exit-summary line%s, %llu record%s of calls that succeeded (level trace).\n",
+                static_cast<unsigned long long>(s.summary_lines), s.summary_lines == 1 ? "" : "s",
+                static_cast<unsigned long long>(s.success_lines), s.success_lines == 1 ? "" : "s");
+}
+
+nlohmann::json group_json(const Group& g) {
+  return {{"count", g.count}, {"first", g.first}, {"last", g.last}, {"codes", g.codes}};
+}
+
+void print_json(const RecordStats& s) {
+  nlohmann::json out = {{"records", s.records},
+                        {"injected", s.injected},
+                        {"processes", s.pids.size()},
+                        {"first", s.first},
+                        {"last", s.last},
+                        {"summary_lines", s.summary_lines},
+                        {"success_lines", s.success_lines},
+                        {"text_lines", s.text_lines},
+                        {"unreadable_lines", s.unreadable},
+                        {"unreadable_at", s.unreadable_at}};
+  nlohmann::json peers = nlohmann::json::array(), calls = nlohmann::json::array(), procs = nlohmann::json::array(),
+                 rules = nlohmann::json::array();
+  for (auto it : biggest_first(s.by_peer)) {
+    nlohmann::json g = group_json(it->second);
+    g["peer"] = it->first;
+    peers.push_back(g);
+  }
+  for (auto it : biggest_first(s.by_call)) {
+    nlohmann::json g = group_json(it->second);
+    g["call"] = std::get<0>(it->first);
+    g["code"] = std::get<1>(it->first);
+    g["peers"] = it->second.peers;
+    calls.push_back(g);
+  }
+  for (auto it : biggest_first(s.by_process)) {
+    nlohmann::json g = group_json(it->second);
+    g["process"] = it->first;
+    procs.push_back(g);
+  }
+  for (auto it : biggest_first(s.by_rule)) {
+    nlohmann::json g = group_json(it->second);
+    g["rule"] = std::get<0>(it->first);
+    g["call"] = std::get<1>(it->first);
+    g["code"] = std::get<2>(it->first);
+    rules.push_back(g);
+  }
+  out["by_peer"] = peers;
+  out["by_call"] = calls;
+  out["by_process"] = procs;
+  out["injected_by_rule"] = rules;
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
+int report(const ReportOptions& o) {
+  if (o.files.empty()) throw UsageError("missing FILE; usage: sockdiag report FILE... ('-' reads stdin)");
+  RecordStats stats;
+  for (const std::string& f : o.files) {
+    if (f == "-") {
+      stats.read(std::cin, "stdin");
+      continue;
+    }
+    struct stat st {};
+    if (stat(f.c_str(), &st) != 0) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw UsageError("cannot read '" + f + "': it is a directory");
+    std::ifstream in(f);
+    if (!in) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
+    stats.read(in, f);
+  }
+  if (o.format == "json")
+    print_json(stats);
+  else
+    print_text(stats);
+  // Problems with the input go to stderr: the report itself stays clean.
+  if (stats.unreadable) {
+    std::string at;
+    for (const std::string& a : stats.unreadable_at) at += (at.empty() ? "" : ", ") + a;
+    std::fprintf(stderr, "sockdiag report: %llu line%s could not be read as JSON records (%s%s)\n",
+                 static_cast<unsigned long long>(stats.unreadable), stats.unreadable == 1 ? "" : "s", at.c_str(),
+                 stats.unreadable > stats.unreadable_at.size() ? ", ..." : "");
+  }
+  if (stats.text_lines)
+    std::fprintf(stderr,
+                 "sockdiag report: %llu line%s of a text-format log skipped; record with --format json to "
+                 "report on them\n",
+                 static_cast<unsigned long long>(stats.text_lines), stats.text_lines == 1 ? "" : "s");
+  return 0;
+}
+
+}  // namespace
+
+Command add_report(CLI::App& root) {
+  auto opts = std::make_shared<ReportOptions>();
+  CLI::App* sub = root.add_subcommand("report",
+                                      "Summarise JSON record files (sockdiag run --format json): "
+                                      "failures by peer, by call and code, by process, with the first "
+                                      "and last time of each; injected faults apart.");
+  set_usage(sub, "sockdiag report [--format text|json] FILE...");
+  sub->add_option("files", opts->files, "JSON record files, of one or many processes; '-' reads stdin.")
+      ->type_name("FILE...");
+  sub->add_option("--format", opts->format, "text (default) or json, for scripts.")->type_name("text|json");
+  sub->allow_extras();
+  sub->footer(
+      "Exit-summary lines and trace records of successful calls are skipped (and counted); lines that are "
+      "not JSON records, such as a last line cut short, are counted and reported on stderr.\n\n"
+      "Exit status: 0; 2 for bad options or a file that cannot be read.");
+  auto action = [sub, opts]() {
+    reject_extras(*sub, sub->remaining());
+    if (opts->format != "text" && opts->format != "json")
+      throw UsageError("--format '" + opts->format + "' is not a format; accepted: text, json");
+    return report(*opts);
+  };
+  return {sub, action};
+}
+
+}  // namespace sdcli

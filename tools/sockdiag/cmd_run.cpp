@@ -1,0 +1,160 @@
+// `sockdiag run [options] -- CMD [ARGS...]`: CMD with the library preloaded
+// and the options turned into its settings.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <cstring>
+#include <memory>
+
+#include "commands.h"
+#include "locate.h"
+#include "spawn.h"
+#include "tree_summary.h"
+#include "usage.h"
+
+extern char** environ;
+
+namespace sdcli {
+
+namespace {
+
+// The file the processes of the tree append their summaries to; removed
+// whatever happens to the run.
+class SummaryFile {
+ public:
+  SummaryFile() {
+    const char* tmp = std::getenv("TMPDIR");
+    path_ = std::string(tmp && *tmp == '/' ? tmp : "/tmp") + "/sockdiag-summary-XXXXXX";
+    int fd = mkstemp(path_.data());
+    if (fd < 0) throw UsageError("cannot create the summary file " + path_ + ": " + std::strerror(errno));
+    close(fd);
+  }
+  ~SummaryFile() { unlink(path_.c_str()); }
+  SummaryFile(const SummaryFile&) = delete;
+  SummaryFile& operator=(const SummaryFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Our library in front, the user's own preloads kept after it, in order
+// (ld.so accepts spaces and colons between entries). A second copy of our
+// own path is dropped: it would be loaded once anyway.
+std::string preload_value(const std::string& library) {
+  std::string value = library;
+  const char* user = std::getenv("LD_PRELOAD");
+  if (!user) return value;
+  std::string rest = user;
+  std::size_t pos = 0;
+  while (pos < rest.size()) {
+    std::size_t end = rest.find_first_of(" :", pos);
+    std::string entry = rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (!entry.empty() && entry != library) value += ":" + entry;
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return value;
+}
+
+}  // namespace
+
+int run_command(const RunOptions& o) {
+  if (o.cmd.empty()) throw UsageError("missing CMD; usage: sockdiag run [options] -- CMD [ARGS...]");
+  std::vector<std::string> tried;
+  std::string library = find_library(&tried);
+  if (library.empty()) {
+    std::string where;
+    for (const std::string& t : tried) where += (where.empty() ? "" : ", ") + t;
+    throw UsageError("cannot find the library " SOCKDIAG_LIBRARY_FILE "; looked for " + where);
+  }
+  if (library.find_first_of(" :") != std::string::npos)
+    throw UsageError("the library's path '" + library +
+                     "' holds a space or ':', which LD_PRELOAD cannot express; install sockdiag under a path "
+                     "without them");
+
+  Settings settings(o.settings, environ);
+  std::unique_ptr<SummaryFile> summary;
+  if (o.summary) {
+    summary = std::make_unique<SummaryFile>();
+    settings.set("SOCKDIAG_SUMMARY", summary->path(), "--summary");
+  }
+  if (!o.follow_children) {
+    bool supported = false;
+    for (const char* const* v = sd::kVariables; *v; ++v)
+      supported = supported || std::strcmp(*v, kFollowChildrenVariable) == 0;
+    if (!supported)
+      throw UsageError(std::string("--no-follow-children needs a library that reads ") + kFollowChildrenVariable +
+                       ", and this one does not");
+    settings.set(kFollowChildrenVariable, "no", "--no-follow-children");
+  }
+  const sd::Config config = settings.validate();
+
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "SOCKDIAG_", 9) == 0 || std::strncmp(*e, "LD_PRELOAD=", 11) == 0) continue;
+    env.emplace_back(*e);
+  }
+  for (const auto& [name, value] : settings.variables()) env.push_back(name + "=" + value);
+  env.push_back("LD_PRELOAD=" + preload_value(library));
+
+  ChildExit child = spawn_and_wait(o.cmd, env);
+  if (summary && child.started) {
+    TreeSummary tree;
+    tree.read_file(summary->path());
+    if (config.format == sd::Format::json)
+      tree.print_json(stderr);
+    else
+      tree.print_text(stderr);
+  }
+  return shell_status(child, o.cmd.front());
+}
+
+Command add_run(CLI::App& root, const CommandTail* tail) {
+  auto opts = std::make_shared<RunOptions>();
+  CLI::App* sub = root.add_subcommand("run",
+                                      "Run CMD with the library preloaded: every failed socket call is "
+                                      "recorded and explained.");
+  set_usage(sub, "sockdiag run [OPTIONS] -- CMD [ARGS...]");
+  add_setting_options(*sub, opts->settings);
+  sub->add_flag("-s,--summary", opts->summary,
+                "When CMD ends, print one summary for the whole process tree: failures by call and code, "
+                "retries, failures by peer, injections by rule (on stderr).");
+  sub->add_flag_callback(
+      "--follow-children", [opts]() { opts->follow_children = true; },
+      "Programs that CMD starts are observed too: they inherit the library (default).");
+  sub->add_flag_callback(
+      "--no-follow-children", [opts]() { opts->follow_children = false; },
+      "Only CMD's own process is observed: the programs it starts run without the library.");
+  sub->allow_extras();
+  sub->prefix_command();
+  sub->footer(
+      "CMD runs with LD_PRELOAD set to the library, in front of any LD_PRELOAD already set, and with "
+      "the SOCKDIAG_ variables of the environment overridden by the options. Every setting is checked "
+      "before CMD starts.\n\n"
+      "Exit status: CMD's own; 128+N when CMD is killed by signal N (reported on stderr); 127 when CMD is "
+      "not found; 126 when it cannot be executed; 2 for bad options or settings.\n\n"
+      "Examples:\n"
+      "  sockdiag run -- curl -sS http://localhost:8080/\n"
+      "  sockdiag run --summary --level info -- ./server --port 8080\n"
+      "  sockdiag run --inject 'connect:error=ECONNREFUSED:port=5432:nth=1..3' -- ./app\n"
+      "  sockdiag run --format json --log /tmp/app.%p.json -- ./app && sockdiag report /tmp/app.*.json");
+  auto action = [sub, opts, tail]() {
+    // Without "--", CLI11 stops at the first word that is not ours (prefix
+    // command): CMD, or a misspelt option.
+    std::vector<std::string> rest = sub->remaining();
+    if (tail->present) {
+      reject_extras(*sub, rest);
+      opts->cmd = tail->words;
+    } else {
+      if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-') reject_extras(*sub, rest);
+      opts->cmd = rest;
+    }
+    return run_command(*opts);
+  };
+  return {sub, action};
+}
+
+}  // namespace sdcli

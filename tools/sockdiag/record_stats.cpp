@@ -1,0 +1,80 @@
+#include "record_stats.h"
+
+#include <nlohmann/json.hpp>
+
+namespace sdcli {
+
+namespace {
+
+constexpr std::size_t kListedUnreadable = 5;
+
+std::string str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+void RecordStats::add(Group& g, const std::string& ts, const std::string& code, const std::string& peer) {
+  ++g.count;
+  if (!ts.empty() && (g.first.empty() || ts < g.first)) g.first = ts;
+  if (ts > g.last) g.last = ts;
+  ++g.codes[code];
+  if (!peer.empty()) g.peers.insert(peer);
+}
+
+void RecordStats::read(std::istream& in, const std::string& name) {
+  std::string line;
+  uint64_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    // The library's text format: a hint for the user, not an error.
+    if (line.rfind("sockdiag ", 0) == 0) {
+      ++text_lines;
+      continue;
+    }
+    // A record cut by the library (longer than its line buffer, marked with
+    // "…"), or the last line of a file still being written, does not parse.
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      ++unreadable;
+      // eof here: the line had no newline, the writer stopped in the middle.
+      if (unreadable_at.size() < kListedUnreadable)
+        unreadable_at.push_back(name + ":" + std::to_string(lineno) + (in.eof() ? " (cut short)" : ""));
+      continue;
+    }
+    if (j.contains("summary")) {
+      ++summary_lines;
+      continue;
+    }
+    std::string code = str(j, "code");
+    if (code.empty()) {
+      ++success_lines;
+      continue;
+    }
+    std::string ts = str(j, "ts"), call = str(j, "call"), peer = str(j, "peer"), host = str(j, "host");
+    std::string prog = str(j, "prog");
+    long pid = j.contains("pid") && j["pid"].is_number_integer() ? j["pid"].get<long>() : 0;
+    bool is_injected = j.contains("injected") && j["injected"].is_boolean() && j["injected"].get<bool>();
+
+    ++records;
+    pids.insert(pid);
+    if (!ts.empty() && (first.empty() || ts < first)) first = ts;
+    if (ts > last) last = ts;
+    if (is_injected) {
+      ++injected;
+      add(by_rule[{str(j, "rule"), call, code}], ts, code, peer);
+      continue;
+    }
+    std::string where = !peer.empty() ? peer : !host.empty() ? host : "(no peer)";
+    // The name the program looked up, unless it was the address itself.
+    bool host_is_address = peer.rfind(host + ":", 0) == 0 || peer.rfind("[" + host + "]:", 0) == 0;
+    if (!peer.empty() && !host.empty() && !host_is_address) where = peer + " (" + host + ")";
+    add(by_peer[where], ts, code, peer);
+    add(by_call[{call, code}], ts, code, peer);
+    add(by_process[prog + "[" + std::to_string(pid) + "]"], ts, code, peer);
+  }
+}
+
+}  // namespace sdcli

@@ -1,0 +1,45 @@
+// What `sockdiag report` knows about a set of JSON record files: failures
+// grouped by peer, by call and code, by process, and injected ones apart.
+#pragma once
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace sdcli {
+
+struct Group {
+  uint64_t count = 0;
+  std::string first, last;                // timestamps as written (ISO 8601, UTC: they sort as text)
+  std::map<std::string, uint64_t> codes;  // code -> count, for the peer and process views
+  std::set<std::string> peers;            // for the call/code view
+};
+
+class RecordStats {
+ public:
+  // Reads one file's lines; `name` is used in the list of unreadable lines.
+  void read(std::istream& in, const std::string& name);
+
+  uint64_t records = 0;        // failure records counted in the groups
+  uint64_t injected = 0;       // of which injected
+  uint64_t summary_lines = 0;  // exit-summary lines, skipped
+  uint64_t success_lines = 0;  // trace records of calls that succeeded, skipped
+  uint64_t text_lines = 0;     // lines of a text-format log
+  uint64_t unreadable = 0;
+  std::vector<std::string> unreadable_at;  // "FILE:LINE" of the first few
+  std::string first, last;
+  std::set<long> pids;
+
+  std::map<std::string, Group> by_peer;                                        // peer (or host, or "(none)")
+  std::map<std::tuple<std::string, std::string>, Group> by_call;               // (call, code)
+  std::map<std::string, Group> by_process;                                     // "prog[pid]"
+  std::map<std::tuple<std::string, std::string, std::string>, Group> by_rule;  // (rule, call, code)
+
+ private:
+  void add(Group& g, const std::string& ts, const std::string& code, const std::string& peer);
+};
+
+}  // namespace sdcli

@@ -1,0 +1,120 @@
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "text.h"
+
+namespace sdcli {
+
+namespace {
+
+volatile sig_atomic_t g_child = 0;
+
+// Signals that end a process by default and that a supervisor sends to the
+// process it started; they are passed on to CMD.
+constexpr int kForwarded[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+
+void forward(int sig, siginfo_t* info, void*) {
+  pid_t child = g_child;
+  if (child <= 0) return;
+  // SI_KERNEL: the terminal sent it to the whole foreground process group,
+  // CMD included. Anything a process sent to us alone goes on to CMD.
+  if (info && info->si_code == SI_KERNEL) return;
+  int saved = errno;
+  kill(child, sig);
+  errno = saved;
+}
+
+}  // namespace
+
+ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  ChildExit result;
+  std::vector<char*> args, envp;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  // Exec failures come back through a close-on-exec pipe: EOF means CMD runs.
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    result.exec_errno = errno;
+    return result;
+  }
+  struct sigaction sa {};
+  sa.sa_sigaction = forward;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old[sizeof kForwarded / sizeof kForwarded[0]];
+  for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i) sigaction(kForwarded[i], &sa, &old[i]);
+
+  // Blocked across fork so that no handler runs in the child before it has
+  // put back the original dispositions.
+  sigset_t all, saved_mask;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &saved_mask);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i)
+      sigaction(kForwarded[i], &old[i], nullptr);
+    sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
+    close(pipefd[0]);
+    execvpe(args[0], args.data(), envp.data());
+    int err = errno;
+    ssize_t ignored = write(pipefd[1], &err, sizeof err);
+    (void)ignored;
+    _exit(127);
+  }
+  int fork_errno = errno;
+  if (pid > 0) g_child = pid;
+  sigprocmask(SIG_SETMASK, &saved_mask, nullptr);
+  close(pipefd[1]);
+  if (pid < 0) {
+    close(pipefd[0]);
+    result.exec_errno = fork_errno;
+  } else {
+    int err = 0;
+    ssize_t n;
+    do n = read(pipefd[0], &err, sizeof err);
+    while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    result.started = n != static_cast<ssize_t>(sizeof err);
+    result.exec_errno = result.started ? 0 : err;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.wait_status = status;
+  }
+  g_child = 0;
+  for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i) sigaction(kForwarded[i], &old[i], nullptr);
+  return result;
+}
+
+int shell_status(const ChildExit& child, const std::string& cmd) {
+  if (!child.started) {
+    bool missing = child.exec_errno == ENOENT || child.exec_errno == ENOTDIR;
+    if (missing && cmd.find('/') == std::string::npos)
+      std::fprintf(stderr, "sockdiag run: %s: command not found\n", cmd.c_str());
+    else
+      std::fprintf(stderr, "sockdiag run: cannot execute %s: %s\n", cmd.c_str(), strerror(child.exec_errno));
+    return missing ? 127 : 126;
+  }
+  int st = child.wait_status;
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) {
+    int sig = WTERMSIG(st);
+    std::fprintf(stderr, "sockdiag run: %s was killed by signal %d (%s: %s)%s\n", cmd.c_str(), sig,
+                 signal_name(sig).c_str(), strsignal(sig), WCOREDUMP(st) ? ", core dumped" : "");
+    return 128 + sig;
+  }
+  return 1;
+}
+
+}  // namespace sdcli

@@ -1,0 +1,19 @@
+// Small text helpers shared by the subcommands.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace sdcli {
+
+// `text` broken into lines of at most `width` columns (words are never cut),
+// each line starting with `indent` spaces, each ending in '\n'.
+std::string wrap(std::string_view text, int indent, int width = 78);
+
+// A path made absolute against the current directory (not resolved: the
+// file need not exist yet). Children that change directory still find it.
+std::string absolute_path(const std::string& path);
+
+// "SIGSEGV", or "signal 42" for a number without a name.
+std::string signal_name(int sig);
+
+}  // namespace sdcli
