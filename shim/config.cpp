@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "nearest.h"
 #include "rules.h"
 
@@ -32,6 +34,25 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// A value as quoted in a message: in single quotes, control characters
+// escaped (the message stays one line, and raw terminal escapes never reach
+// the user's terminal), a long value cut.
+std::string quoted(std::string_view v) {
+  std::string out = "'";
+  std::size_t shown = 0;
+  for (unsigned char c : v) {
+    if (++shown > 120) {
+      out += "...";
+      break;
+    }
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  return out + "'";
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -48,7 +69,7 @@ bool parse_choice(std::string_view value, const char* const* words, std::size_t 
       return true;
     }
   }
-  *err = "'" + std::string(trim(value)) + "' is not " + std::string(what) + "; accepted: ";
+  *err = quoted(trim(value)) + " is not " + std::string(what) + "; accepted: ";
   for (std::size_t i = 0; i < n; ++i) *err += std::string(i ? ", " : "") + words[i];
   if (const char* near = nearest_word(v, words, n)) *err += std::string(" (did you mean ") + near + "?)";
   return false;
@@ -57,13 +78,13 @@ bool parse_choice(std::string_view value, const char* const* words, std::size_t 
 bool parse_uint(std::string_view value, uint64_t max, uint64_t* out, std::string* err) {
   std::string v(trim(value));
   if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) {
-    *err = "'" + std::string(value) + "' is not a whole number; accepted: 0 to " + std::to_string(max);
+    *err = quoted(value) + " is not a whole number; accepted: 0 to " + std::to_string(max);
     return false;
   }
   errno = 0;
   unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
   if (errno == ERANGE || n > max) {
-    *err = "'" + std::string(value) + "' is too large; accepted: 0 to " + std::to_string(max);
+    *err = quoted(value) + " is too large; accepted: 0 to " + std::to_string(max);
     return false;
   }
   *out = n;
@@ -101,19 +122,19 @@ bool parse_retry(std::string_view value, Config* cfg, std::string* err) {
         more = plus != std::string_view::npos;
         std::string name(trim(list.substr(0, plus)));
         if (name.empty()) {
-          *err = "'" + std::string(item) + "' names no call after '@' or '+'; accepted: e.g. eagain@recv+send";
+          *err = quoted(item) + " names no call after '@' or '+'; accepted: e.g. eagain@recv+send";
           return false;
         }
         list = plus == std::string_view::npos ? std::string_view() : list.substr(plus + 1);
         CallClass cls;
         if (!call_class_from_name(name, &cls)) {
-          *err = "'" + name + "' in '" + std::string(item) +
-                 "' is not a call; accepted: connect, accept, send, recv, poll (or a libc name such as recvfrom)";
+          *err = quoted(name) + " in " + quoted(item) +
+                 " is not a call; accepted: connect, accept, send, recv, poll (or a libc name such as recvfrom)";
           return false;
         }
         if (!(allowed[which] & (1u << int(cls)))) {
-          *err = std::string(kErrs[which]) + " cannot be retried for " + call_class_name(cls) + " (in '" +
-                 std::string(item) + "'); " +
+          *err = std::string(kErrs[which]) + " cannot be retried for " + call_class_name(cls) + " (in " +
+                 quoted(item) + "); " +
                  (which == retry_eagain ? "EAGAIN is waited out on accept, send and recv only (from connect it "
                                           "means no free local port, which waiting does not cure)"
                   : which == retry_econnaborted ? "ECONNABORTED comes from accept only"
@@ -250,7 +271,7 @@ const Setting* setting_for_key(std::string_view key) {
 bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* err) {
   FILE* f = std::fopen(path, "re");
   if (!f) {
-    *err = std::string("SOCKDIAG_CONFIG: cannot read '") + path + "': " + std::strerror(errno);
+    *err = "SOCKDIAG_CONFIG: cannot read " + quoted(path) + ": " + std::strerror(errno);
     return false;
   }
   char* line = nullptr;
@@ -271,7 +292,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     eq = text.find('=');
     std::string where = std::string(path) + ":" + std::to_string(lineno);
     if (eq == std::string_view::npos) {
-      *err = where + ": expected 'key = value', got '" + std::string(trim(text)) + "'";
+      *err = where + ": expected 'key = value', got " + quoted(trim(text));
       ok = false;
       break;
     }
@@ -280,7 +301,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     if (!s) {
       static const char* keys[sizeof(kSettings) / sizeof(kSettings[0])];
       for (std::size_t i = 0; i < sizeof(kSettings) / sizeof(kSettings[0]); ++i) keys[i] = kSettings[i].key;
-      *err = where + ": unknown setting '" + key + "'; accepted: ";
+      *err = where + ": unknown setting " + quoted(key) + "; accepted: ";
       for (std::size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i) *err += std::string(i ? ", " : "") + keys[i];
       if (const char* near = nearest_word(key, keys, sizeof(keys) / sizeof(keys[0])))
         *err += std::string(" (did you mean ") + near + "?)";
@@ -314,7 +335,7 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
     bool known = false;
     for (std::size_t i = 0; i < kVariableCount; ++i) known = known || name == kVariables[i];
     if (!known) {
-      *error = "sockdiag: unknown variable " + std::string(name) + "; accepted: ";
+      *error = "sockdiag: unknown variable " + quoted(name) + "; accepted: ";
       for (std::size_t i = 0; i < kVariableCount; ++i) *error += std::string(i ? ", " : "") + kVariables[i];
       if (const char* near = nearest_word(name, kVariables, kVariableCount))
         *error += std::string(" (did you mean ") + near + "?)";

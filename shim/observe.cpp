@@ -71,6 +71,8 @@ bool counted_as_expected(Call call, Conn* c) {
 }
 
 void trace_call(Call call, int fd, long ret) {
+  // Trace is about sockets: reads, writes and closes of files are not shown.
+  if (fd >= 0 && !is_socket(kind_of(fd))) return;
   Failure f{call};
   f.fd = fd;
   f.ret = ret;
@@ -281,7 +283,12 @@ bool close_begin(int fd, Kind* was) {
 
 void close_done(Call call, int fd, int ret, int err, Kind was) {
   if (ret == 0) {
-    if (g_trace) trace_call(call, fd, ret);
+    if (g_trace && is_socket(was)) {
+      Failure f{call};
+      f.fd = fd;
+      f.kind = was;  // the fd is gone: the kernel can no longer say what it was
+      report(f);
+    }
     return;
   }
   // Only sockets: EBADF for a number that was never a socket is a daemon
@@ -450,7 +457,12 @@ void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev) {
 void getaddrinfo_done(int ret, int err, const char* node, addrinfo* const* res) {
   if (ret == 0) {
     if (res) remember_host(node, *res);
-    if (g_trace) trace_call(Call::getaddrinfo, -1, ret);
+    if (g_trace) {
+      Failure f{Call::getaddrinfo};
+      f.ret = ret;
+      f.host = node;
+      report(f);
+    }
     return;
   }
   Failure f{Call::getaddrinfo};

@@ -184,6 +184,8 @@ void text_record(const RecordData& r, LineBuffer& out) {
   if (*r.host) out.appendf(FMT_COMPILE(" host={}"), r.host);
   if (r.code == 0) {
     out.appendf(FMT_COMPILE(" = {}"), r.ret);
+  } else if (r.notice) {
+    out.appendf(FMT_COMPILE(" {}"), r.code_name);
   } else if (r.domain == Domain::event) {
     out.appendf(FMT_COMPILE(" = {} {}"), r.ret, r.code_name);
   } else {

@@ -30,6 +30,7 @@ struct RecordData {
   long ret = -1;
   Domain domain = Domain::errno_code;
   int code = 0;               // 0: the call succeeded (trace records)
+  bool notice = false;        // a notice before the call (injected delay, short): no result yet
   const char* code_name = "";
   const char* message = "";
   const char* explanation = "";  // with placeholders already filled in

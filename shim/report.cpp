@@ -108,7 +108,7 @@ void report(const Failure& f) {
   ensure_init();
   CallClass cls = class_of(f.call);
   Conn* conn = f.fd >= 0 ? get_conn(f.fd) : nullptr;
-  Kind kind = f.fd >= 0 && cls != CallClass::poll ? kind_of(f.fd) : Kind::unknown;
+  Kind kind = f.kind != Kind::unknown ? f.kind : f.fd >= 0 && cls != CallClass::poll ? kind_of(f.fd) : Kind::unknown;
 
   uint32_t situation = f.situation | kind_situation(kind);
   if (conn && conn->has(cf_established)) situation |= sit_established;
@@ -151,6 +151,7 @@ void report(const Failure& f) {
   r.ret = f.ret;
   r.domain = f.domain;
   r.code = f.code;
+  r.notice = f.domain == Domain::event && f.code >= ev_injected_delay;
   r.host = f.host ? f.host : "";
   r.via = f.via ? f.via : "";
   r.injected = f.rule != nullptr;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "explain.h"
+#include "fdtable.h"
 #include "interpose.h"
 
 namespace sd {
@@ -24,6 +25,7 @@ struct Failure {
   uint64_t retry_waited_ns = 0;
   const char* note = nullptr;   // a fact to add (what SIGPIPE did)
   uint64_t peer_gone_ns = 0;    // when the peer was first seen gone (EOF/RST), monotonic
+  Kind kind = Kind::unknown;    // what fd was, when the kernel can no longer tell (closed)
 };
 
 // Counts the failure and writes its record if its level is enabled.

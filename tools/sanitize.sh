@@ -45,9 +45,13 @@ export UBSAN_OPTIONS="$common"
 # leave memory of their own unfreed at exit on purpose. The unit tests, fully
 # instrumented and ours, run with leak checking on (below).
 export ASAN_OPTIONS="$common:detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1"
-export TSAN_OPTIONS="$common:second_deadlock_stack=1"
+# report_thread_leaks=0: a host program may exit without joining its
+# threads (the policy test programs do, on their exit(1) paths); that is the
+# host's business, not a defect of the library.
+export TSAN_OPTIONS="$common:second_deadlock_stack=1:report_thread_leaks=0"
 
-# Tests that cannot work under a sanitizer, whatever the library does:
+# Tests that cannot work under a sanitizer, whatever the library does
+# (regular expressions for ctest -E):
 skip=(
   # The setuid copy runs in secure-execution mode: the loader ignores the
   # runtime in LD_PRELOAD, and the instrumented library it links then aborts
@@ -57,13 +61,17 @@ skip=(
   # library needs its sanitizer runtime.
   "integration: symbol hygiene nm and ldd"
 )
-skip_re=$(printf '%s\n' "${skip[@]}" | sed 's/[][().*+?^$|\\]/\\&/g' | paste -sd'|')
+# curl with libasan.so or libtsan.so preloaded (even without libsockdiag)
+# deadlocks in main: setlocale waits forever on glibc's __libc_setlocale_lock.
+# Not the library's doing; the curl cases run in the normal suite.
+skip+=(".*curl.*")
+skip_re=$(printf '%s\n' "${skip[@]}" | paste -sd'|')
 
 cd "$build"
 status=0
 ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=0/detect_leaks=1}" \
-  ctest --output-on-failure --timeout 300 -j"$jobs" -R '^unit: ' || status=1
-ctest --output-on-failure --timeout 300 -j"$jobs" -R '^(integration|policy|inject): ' -E "^($skip_re)\$" || status=1
+  ctest --output-on-failure --timeout 300 -j"$jobs" -R '^unit:' || status=1
+ctest --output-on-failure --timeout 300 -j"$jobs" -R '^(integration|policy|inject):' -E "^($skip_re)\$" || status=1
 
 if compgen -G "$reports/report*" >/dev/null; then
   echo "sanitize: $mode sanitizer reports:" >&2

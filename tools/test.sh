@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Builds sockdiag and runs every test (what CI runs). BUILD_DIR overrides the
-# build directory (default: build).
+# Builds sockdiag and runs every test (what CI runs, through .ci/run):
+#   1. the whole suite (unit, integration, policies, injection, the command,
+#      real programs, stress) on a normal build;
+#   2. the library's tests again under AddressSanitizer+UndefinedBehaviorSanitizer
+#      and under ThreadSanitizer (tools/sanitize.sh);
+#   3. the parsers' fuzz targets, FUZZ_SECONDS each (tools/fuzz.sh; default 60).
+# BUILD_DIR overrides the build directory of step 1 (default: build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
 tools/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
-cd "$build"
-ctest --output-on-failure --timeout 300 -j"$(nproc)"
+(cd "$build" && ctest --output-on-failure --timeout 300 -j"$(nproc)")
+BUILD_DIR=build-address tools/sanitize.sh address
+BUILD_DIR=build-thread tools/sanitize.sh thread
+BUILD_DIR=build-fuzz tools/fuzz.sh "${FUZZ_SECONDS:-60}"

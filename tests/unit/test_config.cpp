@@ -120,12 +120,22 @@ TEST_CASE("a bad value names the variable, the value and what is accepted", "[co
   }
 }
 
+TEST_CASE("a value with control characters is quoted escaped, on one line", "[config]") {
+  Env env{{{"SOCKDIAG_FORMAT", "js\non\x1b[31m"}}};
+  Config cfg;
+  std::string err;
+  CHECK_FALSE(env.parse(&cfg, &err));
+  CHECK_THAT(err, Catch::Contains("SOCKDIAG_FORMAT: 'js\\non\\x1b[31m' is not a format"));
+  CHECK(err.find('\n') == std::string::npos);
+  CHECK(err.find('\x1b') == std::string::npos);
+}
+
 TEST_CASE("a misspelt SOCKDIAG_ variable is refused with a suggestion", "[config]") {
   Env env{{{"SOCKDIAG_LEVL", "debug"}}};
   Config cfg;
   std::string err;
   CHECK_FALSE(env.parse(&cfg, &err));
-  CHECK_THAT(err, Catch::Contains("unknown variable SOCKDIAG_LEVL"));
+  CHECK_THAT(err, Catch::Contains("unknown variable 'SOCKDIAG_LEVL'"));
   CHECK_THAT(err, Catch::Contains("did you mean SOCKDIAG_LEVEL?"));
 }
 
