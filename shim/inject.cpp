@@ -36,8 +36,12 @@ const RuleSet* g_rules = nullptr;
 namespace {
 
 uint64_t g_start_ns = 0;
+// What the rules in force look at: the rest is not gathered (a unix peer's
+// path costs a syscall, a local port another, a clock read ~50 instructions).
 bool g_uses_host = false;
 bool g_uses_lport = false;
+bool g_uses_unix_peer = false;
+bool g_uses_time = false;
 CallId g_call_ids[kCallCount];
 bool g_call_known[kCallCount];
 
@@ -116,9 +120,9 @@ int type_of(Kind k) {
 // rules in force use it (a local port costs a syscall).
 struct Gathered {
   MatchInput in;
-  uint8_t addr[16] = {};
-  char path[110] = {};
-  char host[128] = {};
+  uint8_t addr[16];
+  char path[110];
+  char host[128];
 };
 
 void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
@@ -126,7 +130,8 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
   MatchInput& in = g.in;
   in.call = id;
   in.prog = program_invocation_short_name;
-  in.since_start_ns = now_mono_ns() - g_start_ns;
+  uint64_t now = g_uses_time ? now_mono_ns() : 0;
+  in.since_start_ns = g_uses_time ? now - g_start_ns : 0;
   in.host = host;
   Kind k = c ? c->get_kind() : Kind::unknown;
   if (is_unclassified(k) && fd >= 0) k = kind_of(fd);
@@ -139,7 +144,7 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
     len = target_len;
   } else if (c && cached_peer(c, &ss, &len)) {
     peer = reinterpret_cast<sockaddr*>(&ss);
-  } else if (fd >= 0 && in.family == AF_UNIX) {
+  } else if (fd >= 0 && in.family == AF_UNIX && g_uses_unix_peer) {
     len = sizeof(ss);
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = reinterpret_cast<sockaddr*>(&ss);
   }
@@ -153,7 +158,7 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
     std::memcpy(g.addr, &a->sin6_addr, 16);
     in.peer_addr = g.addr;
     in.peer_port = ntohs(a->sin6_port);
-  } else if (peer && peer->sa_family == AF_UNIX) {
+  } else if (peer && peer->sa_family == AF_UNIX && g_uses_unix_peer) {
     in.peer_path = format_addr(peer, len, g.path, sizeof(g.path));
   }
   if (!in.host && g_uses_host && peer && host_of(peer, len, g.host, sizeof(g.host))) in.host = g.host;
@@ -169,7 +174,7 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
     in.bytes_in = c->rx.load(std::memory_order_relaxed);
     in.bytes_out = c->tx.load(std::memory_order_relaxed);
     uint64_t opened = c->opened_ns.load(std::memory_order_relaxed);
-    in.conn_age_ns = opened ? now_mono_ns() - opened : 0;
+    in.conn_age_ns = opened && now ? now - opened : 0;
   }
 }
 
@@ -177,6 +182,23 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
 const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len, const char* host) {
   CallId id;
   if (!call_id(call, &id) || !may_match(g_rules, id)) return nullptr;
+  // Only peer rules for this call: a peer they cannot name ends it here.
+  if (g_rules->peer_only_mask & call_bit(id)) {
+    uint64_t words[2] = {0, 0};
+    int family = 0;
+    if (target && (target->sa_family == AF_INET || target->sa_family == AF_INET6)) {
+      family = target->sa_family;
+      if (family == AF_INET && target_len >= sizeof(sockaddr_in))
+        std::memcpy(words, &reinterpret_cast<const sockaddr_in*>(target)->sin_addr, 4);
+      else if (family == AF_INET6 && target_len >= sizeof(sockaddr_in6))
+        std::memcpy(words, &reinterpret_cast<const sockaddr_in6*>(target)->sin6_addr, 16);
+    } else if (c) {
+      family = static_cast<int>(c->peer_meta.load(std::memory_order_relaxed) >> 16);
+      words[0] = c->peer_addr[0].load(std::memory_order_relaxed);
+      words[1] = c->peer_addr[1].load(std::memory_order_relaxed);
+    }
+    if (!peer_may_match(*g_rules, id, family, reinterpret_cast<const uint8_t*>(words))) return nullptr;
+  }
   Gathered g;
   gather(g, id, fd, c, target, target_len, host);
   return match_rules(*g_rules, g.in);
@@ -232,8 +254,12 @@ void inject_configure() {
   const RuleSet* set = config().rules;
   if (!set || set->count == 0) return;
   for (uint32_t i = 0; i < set->count; ++i) {
-    g_uses_host = g_uses_host || (set->rules[i].filters & rf_host);
-    g_uses_lport = g_uses_lport || (set->rules[i].filters & rf_lport);
+    const Rule& r = set->rules[i];
+    g_uses_host = g_uses_host || (r.filters & rf_host);
+    g_uses_lport = g_uses_lport || (r.filters & rf_lport);
+    g_uses_unix_peer = g_uses_unix_peer || ((r.filters & rf_peer) && r.peer_family == AF_UNIX);
+    // bandwidth paces by the connection's age; delay and timeout do not.
+    g_uses_time = g_uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
   }
   bool uses_prob = false;
   for (uint32_t i = 0; i < set->count; ++i) uses_prob = uses_prob || (set->rules[i].filters & rf_prob);

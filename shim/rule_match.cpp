@@ -98,10 +98,20 @@ constexpr uint64_t kInputCalls = call_bit(CallId::recv) | call_bit(CallId::recvf
 constexpr uint64_t kOutputCalls = call_bit(CallId::send) | call_bit(CallId::sendto) | call_bit(CallId::sendmsg) |
                                   call_bit(CallId::sendmmsg) | call_bit(CallId::write) | call_bit(CallId::writev);
 
+// Address equality without a libc call per rule (memcmp of a variable size
+// was a third of the cost of 20 non-matching rules).
+bool same_addr(const uint8_t* a, const uint8_t* b, int family) {
+  uint64_t x[2] = {0, 0}, y[2] = {0, 0};
+  std::size_t n = family == AF_INET ? 4 : 16;
+  std::memcpy(x, a, n);
+  std::memcpy(y, b, n);
+  return x[0] == y[0] && x[1] == y[1];
+}
+
 // The filters on the call itself (step 1 of match_rules), cheapest first.
-bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in) {
+// `peer` is effective_peer(in), worked out once for all the rules.
+bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in, const Peer& peer) {
   uint32_t f = r.filters;
-  Peer peer = effective_peer(in);
   if ((f & rf_kind) && !kind_matches(r.kind, peer.family, in.sock_type)) return false;
   if ((f & rf_port) && !in_range(in.peer_port, r.port_lo, r.port_hi)) return false;
   if ((f & rf_lport) && !in_range(in.local_port, r.lport_lo, r.lport_hi)) return false;
@@ -109,7 +119,7 @@ bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in) {
     if (r.peer_family != peer.family) return false;
     if (r.peer_family == AF_UNIX) {
       if (!in.peer_path || std::strcmp(in.peer_path, r.peer_path) != 0) return false;
-    } else if (!peer.addr || std::memcmp(peer.addr, r.peer_addr, r.peer_family == AF_INET ? 4 : 16) != 0) {
+    } else if (!peer.addr || !same_addr(peer.addr, r.peer_addr, r.peer_family)) {
       return false;
     }
   }
@@ -157,15 +167,33 @@ bool claim(const Rule& r, RuleCounters& k) {
 
 }  // namespace
 
+uint64_t peer_bit(int family, const uint8_t* addr) {
+  uint64_t x[2] = {0, 0};
+  std::memcpy(x, addr, family == AF_INET ? 4 : 16);
+  return uint64_t{1} << (mix64(x[0] ^ (x[1] * 0x9e3779b97f4a7c15ull) ^ static_cast<uint64_t>(family)) >> 58);
+}
+
+bool peer_may_match(const RuleSet& set, CallId call, int family, const uint8_t* addr) {
+  MatchInput in;
+  in.family = family;
+  in.peer_addr = addr;
+  Peer peer = effective_peer(in);
+  return peer.addr && (peer.family == AF_INET || peer.family == AF_INET6) &&
+         (set.peer_bloom[static_cast<unsigned>(call)] & peer_bit(peer.family, peer.addr));
+}
+
 const Rule* match_rules(const RuleSet& set, const MatchInput& in) {
   unsigned c = static_cast<unsigned>(in.call);
   if (c >= kRuleCallCount) return nullptr;
+  Peer peer = effective_peer(in);
+  bool peer_rules_may_match = peer_may_match(set, in.call, in.family, in.peer_addr);
   for (uint32_t i = set.first[c]; i < set.first[c + 1]; ++i) {
     uint32_t idx = set.by_call[i];
     const Rule& r = set.rules[idx];
+    if (!peer_rules_may_match && (r.filters & rf_peer) && r.peer_family != AF_UNIX) continue;
     RuleCounters& k = set.counters[idx];
     if (exhausted(r, k)) continue;
-    if (!call_filters_pass(r, k, in)) continue;
+    if (!call_filters_pass(r, k, in, peer)) continue;
     uint64_t n = k.seen.fetch_add(1, std::memory_order_relaxed) + 1;
     if ((r.filters & rf_nth) && (n < r.nth_lo || (r.nth_hi != 0 && n > r.nth_hi))) continue;
     if ((r.filters & rf_every) && n % r.every != 0) continue;

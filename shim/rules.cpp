@@ -1257,8 +1257,16 @@ RuleSet* RuleParser::finish() {
   std::size_t k = 0;
   for (unsigned c = 0; c < kRuleCallCount; ++c) {
     set->first[c] = static_cast<uint32_t>(k);
-    for (std::size_t i = 0; i < n; ++i)
-      if (rules[i].calls & call_bit(static_cast<CallId>(c))) by_call[k++] = static_cast<uint16_t>(i);
+    bool peer_only = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!(rules[i].calls & call_bit(static_cast<CallId>(c)))) continue;
+      by_call[k++] = static_cast<uint16_t>(i);
+      if ((rules[i].filters & rf_peer) && rules[i].peer_family != AF_UNIX)
+        set->peer_bloom[c] |= peer_bit(rules[i].peer_family, rules[i].peer_addr);
+      else
+        peer_only = false;
+    }
+    if (peer_only && set->first[c] != k) set->peer_only_mask |= call_bit(static_cast<CallId>(c));
   }
   set->first[kRuleCallCount] = static_cast<uint32_t>(k);
   set->rules = rules;

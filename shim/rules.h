@@ -162,6 +162,15 @@ struct RuleSet {
   RuleCounters* counters = nullptr;
   // The rules naming call c, in rule order: by_call[first[c]] .. by_call[first[c + 1] - 1].
   uint32_t first[kRuleCallCount + 1] = {};
+  // For call c, one bit (peer_bit) per IPv4/IPv6 address that a `peer=`
+  // filter of its rules names: a call whose peer's bit is clear skips those
+  // rules without comparing addresses (many peer rules, none matching, is
+  // the common case of a targeted setup).
+  uint64_t peer_bloom[kRuleCallCount] = {};
+  // call_bit(c) set: every rule naming c has such a peer filter, so a call
+  // whose peer misses the bloom matches nothing (checked before gathering
+  // anything else about the call).
+  uint64_t peer_only_mask = 0;
   const uint16_t* by_call = nullptr;
   char* strings = nullptr;      // every string the rules point to
 };
@@ -226,6 +235,12 @@ struct MatchInput {
 //      whatever the threads' interleaving;
 //   4. times: the rule matches at most `times` calls in all.
 const Rule* match_rules(const RuleSet&, const MatchInput&);
+
+// The bloom bit of an address (4 bytes for AF_INET, 16 for AF_INET6).
+uint64_t peer_bit(int family, const uint8_t* addr);
+// False when no `peer=` rule of `call` can name this peer (an IPv4-mapped
+// IPv6 address counts as IPv4).
+bool peer_may_match(const RuleSet&, CallId call, int family, const uint8_t* addr);
 
 // The cheap first test, one bit: false for a call no rule names (the hooks
 // skip gathering a MatchInput then).
