@@ -264,7 +264,7 @@ EOF
 
 case_run_bad_environment_stops_before_cmd() {
   SOCKDIAG_LEVL=info capture "$SD" run -- touch "$T/started"
-  expect_usage_error "unknown variable SOCKDIAG_LEVL.*did you mean SOCKDIAG_LEVEL" "misspelt variable"
+  expect_usage_error "unknown variable 'SOCKDIAG_LEVL'.*did you mean SOCKDIAG_LEVEL" "misspelt variable"
   SOCKDIAG_FORMAT=yaml capture "$SD" run -- touch "$T/started"
   expect_usage_error "SOCKDIAG_FORMAT.*'yaml'" "bad value in the environment"
   [ ! -e "$T/started" ] || fail "CMD ran despite bad settings in the environment"

@@ -7,36 +7,21 @@ summary to another (SOCKDIAG_SUMMARY=/abs/path). The peers live in the driver,
 which is not under the library: what they see is what the network delivered.
 """
 import errno
-import json
 import os
 import re
 import select
 import shutil
-import signal
 import socket
 import subprocess
-import tempfile
+import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+# Failure, Skipped and read_text are also the case modules' own.
+from sdtest import Failure, ProcessHarness, Skipped, expect, expect_eq, read_records, read_text  # noqa: E402,F401
+
 CASES = {}
-SKIP = 77  # the exit status CTest is told means "skipped"
-
-
-def preload_value(libs):
-    """LD_PRELOAD for `libs`. SOCKDIAG_TEST_PRELOAD_FIRST (tools/sanitize.sh:
-    a sanitizer's runtime, which must be loaded before any library
-    instrumented with it) goes in front."""
-    first = os.environ.get("SOCKDIAG_TEST_PRELOAD_FIRST")
-    return f"{first}:{libs}" if first else libs
-
-
-class Failure(Exception):
-    """A check of a case did not hold."""
-
-
-class Skipped(Exception):
-    """The case cannot run on this machine (said why)."""
 
 
 def case(title):
@@ -48,15 +33,6 @@ def case(title):
         CASES[ident] = (title, fn)
         return fn
     return register
-
-
-def expect(condition, message, detail=None):
-    if not condition:
-        raise Failure(message if detail is None else f"{message}\n--- detail ---\n{detail}")
-
-
-def expect_eq(actual, wanted, what, detail=None):
-    expect(actual == wanted, f"{what}: expected {wanted!r}, got {actual!r}", detail)
 
 
 # ---- the byte pattern and checksum of inject_util.h ---------------------------
@@ -76,8 +52,8 @@ class Run:
     def __init__(self, argv, rc, out, err, log=None, summary=None):
         self.argv, self.rc, self.out, self.err = argv, rc, out, err
         self.log, self.summary_path = log, summary
-        self.records = read_json_lines(log) if log else []
-        self.summary = read_json_lines(summary) if summary else []
+        self.records = read_records(log) if log else []
+        self.summary = read_records(summary) if summary else []
 
     def describe(self):
         text = (f"command: {' '.join(map(str, self.argv))}\nexit status: {self.rc}\n"
@@ -118,27 +94,6 @@ class Run:
         expect_eq(len({line.get("pid") for line in lines}), 1, "processes that wrote an injection summary",
                   self.describe())
         return {line["rule"]: line["count"] for line in lines}
-
-
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return "(no such file)"
-
-
-def read_json_lines(path):
-    if not os.path.exists(path):
-        return []
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise Failure(f"line {n} of {path} is not one JSON object ({e}): {line[:300]!r}")
-    return out
 
 
 def ms(fields):
@@ -245,28 +200,15 @@ def refused_port(host="127.0.0.1"):
 
 
 # ---- the harness ------------------------------------------------------------------
-class Harness:
+class Harness(ProcessHarness):
     def __init__(self, lib, progs, source_dir):
-        self.lib = os.path.abspath(lib)
-        self.preload = preload_value(self.lib)
-        self.progs = os.path.abspath(progs)
+        super().__init__(lib, progs, "sockdiag-inject-")
         self.source_dir = os.path.abspath(source_dir)
-        self.tmp = tempfile.mkdtemp(prefix="sockdiag-inject-")
-        self.processes = []
-        self.closers = []
         self.count = 0
-
-    def path(self, name):
-        return os.path.join(self.tmp, name)
 
     def new_path(self, stem):
         self.count += 1
         return self.path(f"{stem}.{self.count}")
-
-    def prog(self, name):
-        path = os.path.join(self.progs, name)
-        expect(os.access(path, os.X_OK), f"test program {path} is not built")
-        return path
 
     def peer(self, **kw):
         p = Peer(**kw)
@@ -278,34 +220,8 @@ class Harness:
         self.closers.append(s.close)
         return port
 
-    def env(self, settings, preload=True, extra=None):
-        """The environment without the caller's SOCKDIAG_ variables or
-        preload; `settings` are SOCKDIAG_ variables without the prefix."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKDIAG_") and k != "LD_PRELOAD"}
-        env["LC_ALL"] = "C"
-        if preload:
-            env["LD_PRELOAD"] = self.preload
-        for key, value in (settings or {}).items():
-            env["SOCKDIAG_" + key] = str(value)
-        env.update(extra or {})
-        return env
-
     def start(self, argv, settings=None, preload=True, extra=None, cwd=None):
-        proc = subprocess.Popen([str(a) for a in argv], env=self.env(settings, preload, extra),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                cwd=cwd, start_new_session=True)
-        self.processes.append(proc)
-        return proc
-
-    def finish(self, proc, argv, timeout):
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            out, err = proc.communicate()
-            raise Failure(f"{' '.join(map(str, argv))} did not finish within {timeout} s\nstdout:\n"
-                          f"{out.decode(errors='replace')}\nstderr:\n{err.decode(errors='replace')}")
-        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+        return self.spawn(argv, self.env(preload, settings, extra), cwd=cwd)
 
     def run(self, argv, inject=None, settings=None, timeout=30, preload=True, extra=None, wrap=None, cwd=None):
         """Runs `argv` under the library with SOCKDIAG_INJECT=`inject`, JSON
@@ -329,24 +245,6 @@ class Harness:
         proc = self.start(argv, None, preload=False, extra=extra)
         rc, out, err = self.finish(proc, argv, timeout)
         return Run(argv, rc, out, err)
-
-    def cleanup(self):
-        for proc in self.processes:
-            kill_group(proc)
-        for close in self.closers:
-            close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 # ---- a host name that /etc/hosts maps to loopback -----------------------------------

@@ -1,4 +1,4 @@
-// Helpers shared by the fault-injection test programs: errno names, a
+// Helpers of the fault-injection test programs beyond testutil.h: a
 // monotonic clock in milliseconds, the byte pattern every stream carries and
 // its checksum (FNV-1a 64, which the driver computes the same way), so that
 // "the data stayed intact" is checked at the other end of each connection.
@@ -13,15 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-static inline void die(const char* what) {
-  fprintf(stderr, "%s: %s\n", what, strerror(errno));
-  exit(2);
-}
-
-static inline const char* errname(int err) {
-  const char* n = err ? strerrorname_np(err) : "OK";
-  return n ? n : "UNKNOWN";
-}
+#include "testutil.h"
 
 static inline long now_ms(void) {
   struct timespec ts;

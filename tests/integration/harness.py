@@ -1,31 +1,21 @@
-"""Running programs under libsockdiag and reading what it recorded.
+"""Running programs under libsockdiag and reading what it recorded (the
+integration tests, and the real-program and load tests of ../stress/run.py).
 
-Every program runs in a process group of its own, so that it and anything it
-forks are killed when a case ends, fails or times out. Records are read from a
-log file of their own (SOCKDIAG_LOG) in JSON, apart from the program's output.
+Records are read from a log file of their own (SOCKDIAG_LOG) in JSON, apart
+from the program's output. The process groups are sdtest's.
 """
-import json
 import os
 import select
-import shutil
-import signal
 import subprocess
-import tempfile
+import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+# Failure, Skipped, parse_records and read_text are also the case modules' own.
+from sdtest import (Failure, ProcessHarness, Skipped, expect, expect_eq, parse_records,  # noqa: E402,F401
+                    read_records, read_text)
+
 CASES = {}
-
-
-def preload_value(libs):
-    """LD_PRELOAD for `libs`. SOCKDIAG_TEST_PRELOAD_FIRST (tools/sanitize.sh:
-    a sanitizer's runtime, which must be loaded before any library
-    instrumented with it) goes in front."""
-    first = os.environ.get("SOCKDIAG_TEST_PRELOAD_FIRST")
-    return f"{first}:{libs}" if first else libs
-
-
-class Failure(Exception):
-    """A check of a case did not hold."""
 
 
 def case(title):
@@ -37,15 +27,6 @@ def case(title):
         CASES[ident] = (title, fn)
         return fn
     return register
-
-
-def expect(condition, message, detail=None):
-    if not condition:
-        raise Failure(message if detail is None else f"{message}\n--- detail ---\n{detail}")
-
-
-def expect_eq(actual, wanted, what, detail=None):
-    expect(actual == wanted, f"{what}: expected {wanted!r}, got {actual!r}", detail)
 
 
 class Run:
@@ -84,35 +65,6 @@ class Run:
         raise Failure(f"the program printed no line starting with {prefix!r}\n{self.describe()}")
 
 
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return "(no such file)"
-
-
-def parse_records(text, where):
-    """Every line must be one complete JSON object: a cut or interleaved
-    record does not parse."""
-    records = []
-    for n, line in enumerate(text.splitlines(), 1):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise Failure(f"line {n} of {where} is not a complete JSON record ({e}): {line[:300]!r}")
-        expect(isinstance(rec, dict), f"line {n} of {where} is not a JSON object: {line[:300]!r}")
-        records.append(rec)
-    return records
-
-
-def read_records(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return parse_records(f.read(), path)
-
-
 def select_records(records, **match):
     return [r for r in records if all(r.get(k) == v for k, v in match.items())]
 
@@ -126,62 +78,23 @@ def only_record(run, **match):
     return rec
 
 
-class Harness:
+class Harness(ProcessHarness):
     def __init__(self, lib, progs, build_dir):
-        self.lib = os.path.abspath(lib)
-        self.preload = preload_value(self.lib)
-        self.progs = os.path.abspath(progs)
+        super().__init__(lib, progs, "sockdiag-itest-")
         self.build_dir = os.path.abspath(build_dir)
-        self.tmp = tempfile.mkdtemp(prefix="sockdiag-itest-")
-        self.cleanup_paths = [self.tmp]
-        self.processes = []
         self.log_count = 0
-
-    # ---- files ----
-    def path(self, name):
-        return os.path.join(self.tmp, name)
-
-    def prog(self, name):
-        path = os.path.join(self.progs, name)
-        expect(os.access(path, os.X_OK), f"test program {path} is not built")
-        return path
 
     def new_log(self, stem="log"):
         self.log_count += 1
         return self.path(f"{stem}.{self.log_count}")
 
-    # ---- environment ----
-    def env(self, preload=True, settings=None, extra=None):
-        """The test's own environment without any SOCKDIAG_ variable or
-        preload of the caller; `settings` are SOCKDIAG_ variables without
-        the prefix (LOG, LEVEL, ...)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKDIAG_") and k != "LD_PRELOAD"}
-        env["LC_ALL"] = "C"
-        if preload:
-            env["LD_PRELOAD"] = self.preload
-        for key, value in (settings or {}).items():
-            env["SOCKDIAG_" + key] = str(value)
-        env.update(extra or {})
-        return env
-
-    # ---- processes ----
     def start(self, argv, preload=True, settings=None, extra=None, stdout=subprocess.PIPE,
               stderr=subprocess.PIPE, cwd=None):
-        proc = subprocess.Popen([str(a) for a in argv], env=self.env(preload, settings, extra), stdout=stdout,
-                                stderr=stderr, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True)
-        self.processes.append(proc)
-        return proc
+        return self.spawn(argv, self.env(preload, settings, extra), stdout, stderr, cwd)
 
     def run(self, argv, preload=True, settings=None, extra=None, timeout=40, cwd=None):
         proc = self.start(argv, preload, settings, extra, cwd=cwd)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            out, err = proc.communicate()
-            raise Failure(f"{' '.join(map(str, argv))} did not finish within {timeout} s\nstdout:\n"
-                          f"{out.decode(errors='replace')}\nstderr:\n{err.decode(errors='replace')}")
-        return Run(argv, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+        return Run(argv, *self.finish(proc, argv, timeout))
 
     def run_logged(self, argv, settings=None, **kw):
         """Runs under the library with JSON records in a log file of their
@@ -208,20 +121,3 @@ class Harness:
             expect(chunk != b"", f"{proc.args} ended before printing a line (so far {line!r})")
             line += chunk
         return line.decode(errors="replace")
-
-    def cleanup(self):
-        for proc in self.processes:
-            kill_group(proc)
-        for path in self.cleanup_paths:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass

@@ -7,12 +7,10 @@
 Exit status 0 when every check of the case held, 1 when one failed (the
 failure and what the programs did are printed), 2 on wrong usage.
 """
-import argparse
-import signal
 import sys
-import traceback
 
 import harness
+from sdtest import driver_parser, list_or_run  # on sys.path through the harness
 import cases_behaviour  # noqa: F401  (the modules register their cases)
 import cases_concurrency  # noqa: F401
 import cases_config  # noqa: F401
@@ -23,45 +21,14 @@ import cases_resolve  # noqa: F401
 import cases_streams  # noqa: F401
 
 
-def on_term(signum, frame):
-    # `timeout` sends SIGTERM: unwind so that the case's processes are killed.
-    raise SystemExit(f"stopped by signal {signum} (time limit?)")
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--list", action="store_true")
+    parser = driver_parser(__doc__)
     parser.add_argument("--lib")
     parser.add_argument("--progs")
     parser.add_argument("--build-dir")
-    parser.add_argument("case", nargs="?")
     args = parser.parse_args()
-    if args.list:
-        for ident, (title, _) in harness.CASES.items():
-            print(f"{ident}\t{title}")
-        return 0
-    if not (args.lib and args.progs and args.build_dir and args.case):
-        parser.print_usage(sys.stderr)
-        return 2
-    if args.case not in harness.CASES:
-        print(f"run_case.py: no case '{args.case}'; accepted: {', '.join(harness.CASES)}", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGTERM, on_term)
-    title, fn = harness.CASES[args.case]
-    h = harness.Harness(args.lib, args.progs, args.build_dir)
-    try:
-        fn(h)
-    except harness.Failure as failure:
-        print(f"FAILED: {title}\n{failure}")
-        return 1
-    except Exception:
-        print(f"FAILED: {title} (error in the test itself)")
-        traceback.print_exc(file=sys.stdout)
-        return 1
-    finally:
-        h.cleanup()
-    print(f"passed: {title}")
-    return 0
+    return list_or_run(parser, args, harness.CASES, ("lib", "progs", "build_dir"),
+                       lambda a: harness.Harness(a.lib, a.progs, a.build_dir))
 
 
 if __name__ == "__main__":

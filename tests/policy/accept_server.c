@@ -7,7 +7,7 @@
 // Usage: accept_server accept|accept4
 #include <pthread.h>
 
-#include "policy_util.h"
+#include "testutil.h"
 
 #define SERVE 2
 
@@ -17,10 +17,10 @@ static void* clients(void* arg) {
   (void)arg;
   for (int i = 1; i <= SERVE + 1; ++i) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in in;
-    socklen_t len = loopback(listen_port, &in);
+    struct sockaddr_storage ss;
+    socklen_t len = loopback(AF_INET, listen_port, &ss);
     char buf[8] = {0};
-    long r = connect(fd, (struct sockaddr*)&in, len);
+    long r = connect(fd, (struct sockaddr*)&ss, len);
     if (r == 0) r = send(fd, "ping", 4, MSG_NOSIGNAL);
     if (r == 4) r = recv(fd, buf, 4, 0);
     if (r == 4) printf("client %d: %s\n", i, buf);
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int use4 = strcmp(argv[1], "accept4") == 0;
-  int lfd = listener(8, &listen_port);
+  int lfd = listener(AF_INET, 8, &listen_port);
   pthread_t t;
   if (pthread_create(&t, NULL, clients, NULL) != 0) die("pthread_create");
   int served = 0;

@@ -35,7 +35,7 @@ static void* write_late(void* arg) {
 static void* connect_late(void* arg) {
   (void)arg;
   pause_ms(200);
-  int fd = connect_to(listen_port);
+  int fd = connect_to(AF_INET, listen_port);
   char c;
   recv(fd, &c, 1, 0);  // held open until the program closes its end
   close(fd);
@@ -64,7 +64,7 @@ static int done(const char* call, long ret, int err, double t0) {
 
 static int run_input(const char* mode) {
   int fd;
-  tcp_pair(&fd, &peer_fd);
+  tcp_pair(AF_INET, &fd, &peer_fd);
   int flags = 0;
   const char* call = "recv";
   if (strcmp(mode, "recv-dontwait") == 0) {
@@ -89,7 +89,7 @@ static int run_input(const char* mode) {
 }
 
 static int run_accept(void) {
-  int lfd = listener(8, &listen_port);
+  int lfd = listener(AF_INET, 8, &listen_port);
   set_nonblocking(lfd);
   pthread_t t = start_helper(connect_late, NULL);
   double t0 = mono_ms();
@@ -120,7 +120,7 @@ static int run_pipe(void) {
 
 static int run_send(void) {
   int fd;
-  tcp_pair(&fd, &peer_fd);
+  tcp_pair(AF_INET, &fd, &peer_fd);
   set_nonblocking(fd);
   fill_connection(fd);
   pthread_t t = start_helper(drain_late, NULL);

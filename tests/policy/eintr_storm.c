@@ -53,7 +53,7 @@ static int listen_port;
 static void* connect_late(void* arg) {
   (void)arg;
   pause_ms(200);
-  int fd = connect_to(listen_port);
+  int fd = connect_to(AF_INET, listen_port);
   char c;
   recv(fd, &c, 1, 0);  // held open until the program is done with it
   close(fd);
@@ -98,7 +98,7 @@ static int begin(void) {
 
 static int run_recv(void) {
   int client;
-  tcp_pair(&client, &helper_fd);
+  tcp_pair(AF_INET, &client, &helper_fd);
   pthread_t t = start_helper(send_late, NULL);
   char buf[64];
   int s0 = begin();
@@ -114,7 +114,7 @@ static int run_recv(void) {
 
 static int run_send(void) {
   int client;
-  tcp_pair(&client, &helper_fd);
+  tcp_pair(AF_INET, &client, &helper_fd);
   // Fill the connection until a send would block, then block on one byte.
   fill_connection(client);
   pthread_t t = start_helper(drain_late, NULL);
@@ -130,7 +130,7 @@ static int run_send(void) {
 }
 
 static int run_accept(void) {
-  int lfd = listener(8, &listen_port);
+  int lfd = listener(AF_INET, 8, &listen_port);
   pthread_t t = start_helper(connect_late, NULL);
   int s0 = begin();
   int r = accept(lfd, NULL, NULL);
@@ -155,15 +155,15 @@ static int run_connect(int refused) {
   // Linux drops the next SYN and the client resends it after its initial
   // 1 s retransmission timeout: a loopback connect that blocks ~1 s.
   int port;
-  helper_fd = listener(0, &port);
-  int filler = connect_to(port);
+  helper_fd = listener(AF_INET, 0, &port);
+  int filler = connect_to(AF_INET, port);
   pthread_t t = start_helper(refused ? close_late : accept_late, NULL);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket");
-  struct sockaddr_in in;
-  socklen_t len = loopback(port, &in);
+  struct sockaddr_storage ss;
+  socklen_t len = loopback(AF_INET, port, &ss);
   int s0 = begin();
-  int r = connect(fd, (struct sockaddr*)&in, len);
+  int r = connect(fd, (struct sockaddr*)&ss, len);
   int err = errno;
   storm_stop();
   int rc = finish("connect", r, err, s0);
@@ -178,7 +178,7 @@ static int run_connect(int refused) {
 
 static int run_recv_rcvtimeo(void) {
   int client, server;
-  tcp_pair(&client, &server);
+  tcp_pair(AF_INET, &client, &server);
   struct timeval tv = {0, 100000};
   if (setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) die("setsockopt");
   char buf[8];
@@ -191,7 +191,7 @@ static int run_recv_rcvtimeo(void) {
 
 static int run_recv_waitall(void) {
   int client;
-  tcp_pair(&client, &helper_fd);
+  tcp_pair(AF_INET, &client, &helper_fd);
   if (send(helper_fd, "half", 4, 0) != 4) die("send");
   pthread_t t = start_helper(send_late, NULL);
   char buf[8];
@@ -224,7 +224,7 @@ static int run_pipe_read(void) {
 // the call, however many signals come in between.
 static int run_wait(const char* call) {
   int client, server;
-  tcp_pair(&client, &server);
+  tcp_pair(AF_INET, &client, &server);
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = client};

@@ -6,14 +6,13 @@ Each case runs the small C programs of this directory under libsockdiag
 how it ended (exit status or signal) and the JSON records of its
 SOCKDIAG_LOG file. Usage:
 
-  policy_case.py --list
+  policy_case.py --list            one "CASE<TAB>CASE" line per case
   policy_case.py --lib libsockdiag.so --stub libtest_stub_econnaborted.so --bin DIR CASE
 
-Exit status: 0 pass, 1 fail (what was expected and what happened, on
-stderr), 77 skipped (a tool the case needs cannot run here).
+Exit status: 0 pass, 1 fail (what was expected and what happened are
+printed), 77 skipped (a tool the case needs cannot run here), 2 on wrong
+usage.
 """
-import argparse
-import json
 import os
 import re
 import shutil
@@ -22,27 +21,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from sdtest import (Failure, Skipped, driver_parser, inherited_env, list_or_run, parse_records,  # noqa: E402
+                    preload_value)
+
 RUN_TIMEOUT_S = 30  # every program run; the slowest case needs ~3 s
-SKIP = 77
-
-
-def preload_value(libs):
-    """LD_PRELOAD for `libs`. SOCKDIAG_TEST_PRELOAD_FIRST (tools/sanitize.sh:
-    a sanitizer's runtime, which must be loaded before any library
-    instrumented with it) goes in front."""
-    first = os.environ.get("SOCKDIAG_TEST_PRELOAD_FIRST")
-    return f"{first}:{libs}" if first else libs
-
 
 WAITS = ["poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait"]
-
-
-class Failed(Exception):
-    pass
-
-
-class Skipped(Exception):
-    pass
 
 
 class Run:
@@ -58,11 +43,7 @@ class Run:
         self.log_text = log_text
         self.records = []
         self.summaries = []
-        for n, line in enumerate(log_text.splitlines() if json_log else [], 1):
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                raise Failed(f"{desc}: log line {n} is not JSON: {line[:200]}")
+        for obj in parse_records(log_text, f"the log of {desc}") if json_log else []:
             (self.summaries if "summary" in obj else self.records).append(obj)
 
     def ending(self):
@@ -78,14 +59,14 @@ class Run:
         for line in self.lines:
             if line.startswith(key + ": "):
                 return line[len(key) + 2:]
-        raise Failed(f"no '{key}:' line in the program's output" + self.context())
+        raise Failure(f"no '{key}:' line in the program's output" + self.context())
 
     def number(self, key):
         text = self.value(key).split()[0]
         try:
             return float(text)
         except ValueError:
-            raise Failed(f"'{key}: {text}' is not a number" + self.context())
+            raise Failure(f"'{key}: {text}' is not a number" + self.context())
 
     def with_code(self, code, call=None):
         return [r for r in self.records if r.get("code") == code and (call is None or r.get("call") == call)]
@@ -99,7 +80,7 @@ class Run:
 
 def expect(cond, what, run=None):
     if not cond:
-        raise Failed(what + (run.context() if run else ""))
+        raise Failure(what + (run.context() if run else ""))
 
 
 class Context:
@@ -118,7 +99,7 @@ class Context:
         log: records go, as JSON at level info, to a file of their own (the
         settings in `env` win); without it only `env` is set."""
         self.count += 1
-        full = {k: v for k, v in os.environ.items() if not k.startswith("SOCKDIAG_") and k != "LD_PRELOAD"}
+        full = inherited_env()
         libs = {"lib": [self.lib], "lib+stub": [self.lib, self.stub], "stub": [self.stub], "none": []}[preload]
         if libs:
             full["LD_PRELOAD"] = preload_value(":".join(libs))
@@ -140,7 +121,7 @@ class Context:
                                   restore_signals=True)
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
-            raise Failed(f"{desc}: did not finish within {RUN_TIMEOUT_S} s (killed); stdout so far:\n{out}")
+            raise Failure(f"{desc}: did not finish within {RUN_TIMEOUT_S} s (killed); stdout so far:\n{out}")
         text = ""
         if os.path.exists(log_path):
             with open(log_path, encoding="utf-8", errors="replace") as f:
@@ -690,33 +671,14 @@ CASES["settings empty call list refused"] = bad_settings([
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Runs one test case of the retry and SIGPIPE policies.")
-    ap.add_argument("--list", action="store_true", help="print the case names, one per line")
-    ap.add_argument("--lib", help="libsockdiag.so")
-    ap.add_argument("--stub", help="libtest_stub_econnaborted.so")
-    ap.add_argument("--bin", help="the directory of the test programs")
-    ap.add_argument("case", nargs="?")
-    a = ap.parse_args()
-    if a.list:
-        print("\n".join(CASES))
-        return 0
-    if not (a.lib and a.stub and a.bin and a.case):
-        ap.error("--lib, --stub, --bin and a case name are required (or --list)")
-    if a.case not in CASES:
-        ap.error(f"unknown case '{a.case}'; --list prints the cases")
-    ctx = Context(a.lib, a.stub, a.bin)
-    try:
-        CASES[a.case](ctx)
-    except Failed as e:
-        print(f"FAIL {a.case}: {e}", file=sys.stderr)
-        return 1
-    except Skipped as e:
-        print(f"SKIP {a.case}: {e}", file=sys.stderr)
-        return SKIP
-    finally:
-        ctx.cleanup()
-    print(f"PASS {a.case}")
-    return 0
+    parser = driver_parser(__doc__)
+    parser.add_argument("--lib", help="libsockdiag.so")
+    parser.add_argument("--stub", help="libtest_stub_econnaborted.so")
+    parser.add_argument("--bin", help="the directory of the test programs")
+    args = parser.parse_args()
+    # A case's name is its id and its title.
+    return list_or_run(parser, args, {name: (name, fn) for name, fn in CASES.items()}, ("lib", "stub", "bin"),
+                       lambda a: Context(a.lib, a.stub, a.bin))
 
 
 if __name__ == "__main__":

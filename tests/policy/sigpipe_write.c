@@ -20,7 +20,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "policy_util.h"
+#include "testutil.h"
 
 static volatile sig_atomic_t handler_runs;
 static volatile sig_atomic_t handler_tid;
@@ -88,7 +88,7 @@ static void open_target(const char* target) {
   if (strcmp(target, "unix") == 0) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) die("socketpair");
   } else if (strcmp(target, "tcp") == 0 || strcmp(target, "tcp-eof") == 0) {
-    tcp_pair(&fds[0], &fds[1]);
+    tcp_pair(AF_INET, &fds[0], &fds[1]);
   } else if (strcmp(target, "pipe") == 0) {
     if (pipe2(fds, O_CLOEXEC) != 0) die("pipe");
     int t = fds[0];  // the read end is the one to close

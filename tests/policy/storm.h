@@ -8,7 +8,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "policy_util.h"
+#include "testutil.h"
 
 // Signals after which the storm stops by itself: a call that never
 // returns under the storm (a wait restarted with its whole timeout each

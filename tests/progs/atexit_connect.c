@@ -1,7 +1,7 @@
 // The socket calls of an atexit handler: they run while the C library and
 // the preloaded library are shutting down. The handler connects to a
 // loopback port nobody listens on (refused) and prints what it saw.
-#include "progutil.h"
+#include "testutil.h"
 
 static int g_port;
 

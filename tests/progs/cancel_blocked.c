@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <sys/syscall.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static int g_fd;
 static int g_accept;
@@ -20,18 +20,6 @@ static void* blocked(void* arg) {
   else recv(g_fd, buf, sizeof(buf), 0);
   printf("the blocking call returned\n");
   return NULL;
-}
-
-static char thread_state(long tid) {
-  char path[64], line[512];
-  snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
-  FILE* f = fopen(path, "r");
-  if (!f) return '?';
-  size_t n = fread(line, 1, sizeof(line) - 1, f);
-  fclose(f);
-  line[n] = '\0';
-  const char* close_paren = strrchr(line, ')');
-  return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
 }
 
 int main(int argc, char** argv) {

@@ -13,7 +13,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static int g_out = -1;
 

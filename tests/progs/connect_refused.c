@@ -9,7 +9,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static void wait_poll(int fd) {
   struct pollfd p = {fd, POLLOUT, 0};

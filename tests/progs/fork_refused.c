@@ -7,22 +7,17 @@
 #include <pthread.h>
 #include <sys/wait.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static int g_port;
 static int g_count;
 
 static void refuse_many(int n) {
   for (int i = 0; i < n; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die("socket");
-    struct sockaddr_storage ss;
-    socklen_t len = loopback(AF_INET, g_port, &ss);
-    if (connect(fd, (struct sockaddr*)&ss, len) == 0 || errno != ECONNREFUSED) {
+    if (!connect_is_refused(AF_INET, g_port)) {
       fprintf(stderr, "connect was not refused\n");
       exit(2);
     }
-    close(fd);
   }
 }
 

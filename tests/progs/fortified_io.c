@@ -3,7 +3,7 @@
 // calls __recv_chk and __read_chk (the driver checks with nm). Each call
 // meets a connection reset by its peer (SO_LINGER {1,0}).
 // Usage: fortified_io LENGTH   (LENGTH <= 64)
-#include "progutil.h"
+#include "testutil.h"
 
 static void reset_by_peer(int* client) {
   int server;

@@ -11,7 +11,7 @@
 // Usage: peer_close reset|orderly|epipe
 #include <signal.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

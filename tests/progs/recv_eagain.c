@@ -6,7 +6,7 @@
 #include <fcntl.h>
 #include <sys/time.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

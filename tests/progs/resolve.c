@@ -3,7 +3,7 @@
 //   numeric  AI_NUMERICHOST: the name is parsed, never looked up
 #include <netdb.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static const char* gai_name(int rc) {
   switch (rc) {

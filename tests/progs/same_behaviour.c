@@ -13,7 +13,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 #define SENTINEL 12345
 

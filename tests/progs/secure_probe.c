@@ -1,8 +1,13 @@
 // Linked against libsockdiag.so (not preloaded: the dynamic loader ignores
-// LD_PRELOAD paths in secure-execution mode, but loads a library the
-// program itself needs from its absolute RUNPATH). Says whether the library
-// is mapped and makes one refused connect.
-#include "progutil.h"
+// LD_PRELOAD paths in secure-execution mode, as for a set-user-ID program,
+// but loads a library the program itself needs from its absolute RUNPATH).
+// Says whether it runs in secure-execution mode (AT_SECURE) and whether the
+// library is mapped, then makes one connect to a port nobody listens on:
+// with SOCKDIAG_INJECT read, the result would be the injected error.
+// Built twice: secure_probe (integration) and setuid_probe (stress).
+#include <sys/auxv.h>
+
+#include "testutil.h"
 
 static int library_mapped(void) {
   FILE* f = fopen("/proc/self/maps", "r");
@@ -15,6 +20,7 @@ static int library_mapped(void) {
 }
 
 int main(void) {
+  printf("secure execution: %s\n", getauxval(AT_SECURE) ? "yes" : "no");
   printf("library mapped: %s\n", library_mapped() ? "yes" : "no");
   int port;
   int holder = bound_socket(AF_INET, 0, &port);

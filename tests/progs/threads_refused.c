@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <sys/syscall.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static int g_port;
 static int g_count;
@@ -32,12 +32,7 @@ static void* worker(void* arg) {
   pthread_barrier_wait(&g_start);
   int refused = 0;
   for (int i = 0; i < g_count; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die("socket");
-    struct sockaddr_storage ss;
-    socklen_t len = loopback(AF_INET, g_port, &ss);
-    if (connect(fd, (struct sockaddr*)&ss, len) != 0 && errno == ECONNREFUSED) ++refused;
-    close(fd);
+    refused += connect_is_refused(AF_INET, g_port);
     if (i % 10 == 0) ping_pong();
   }
   printf("tid %ld refused %d\n", tid, refused);

@@ -10,7 +10,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 int main(int argc, char** argv) {
   if (argc != 2 || atoi(argv[1]) < 16) {

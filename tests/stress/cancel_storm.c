@@ -20,7 +20,7 @@
 #include <sys/time.h>
 #include <dirent.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 enum { RECV, ACCEPT, READ, RECVMSG, POLL, SELECT, EPOLL, NKINDS };
 
@@ -70,18 +70,6 @@ static void* block(void* arg) {
   printf("a blocked call returned (kind %d)\n", b->kind);
   pthread_cleanup_pop(0);
   return NULL;
-}
-
-static char thread_state(long tid) {
-  char path[64], line[512];
-  snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
-  FILE* f = fopen(path, "r");
-  if (!f) return '?';
-  size_t n = fread(line, 1, sizeof(line) - 1, f);
-  fclose(f);
-  line[n] = '\0';
-  const char* close_paren = strrchr(line, ')');
-  return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
 }
 
 static int open_fds(void) {

@@ -8,8 +8,8 @@ import signal
 import subprocess
 
 import proof
-from harness import case, expect, expect_eq, parse_records, read_text
-from proof import Skip, stream_records
+from harness import Skipped, case, expect, expect_eq, parse_records, read_text
+from proof import stream_records
 
 # Each round races the logger thread once: the more rounds, the surer a
 # record written into the program's socket is caught.
@@ -113,7 +113,7 @@ def log_full_tmpfs(h):
     os.mkdir(mnt)
     mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], capture_output=True, text=True)
     if mount.returncode != 0:
-        raise Skip(f"cannot mount a tmpfs here ({mount.stderr.strip()}); the full-disk path is covered with /dev/full")
+        raise Skipped(f"cannot mount a tmpfs here ({mount.stderr.strip()}); the full-disk path is covered with /dev/full")
     try:
         log = os.path.join(mnt, "log")
         unchanged_with_log(h, log)

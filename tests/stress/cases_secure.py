@@ -6,8 +6,7 @@ import shutil
 import subprocess
 
 import proof
-from harness import case, expect, expect_eq
-from proof import Skip
+from harness import Skipped, case, expect, expect_eq
 
 CONFIG_ERROR = 78  # the library's exit status for a bad setting (records.md)
 NOBODY = 65534
@@ -22,7 +21,7 @@ def settings_that_would_act(d):
 @case("setuid copy run by nobody reads no SOCKDIAG_ variable")
 def setuid_copy(h):
     if os.geteuid() != 0:
-        raise Skip("making a set-user-ID root program needs root")
+        raise Skipped("making a set-user-ID root program needs root")
     probe = h.prog("setuid_probe")
     # The directory must let nobody in, and its file system must honour the
     # set-user-ID bit.
@@ -33,7 +32,7 @@ def setuid_copy(h):
     options = subprocess.run([proof.tool("/usr/bin/findmnt"), "-n", "-o", "OPTIONS", "-T", d], capture_output=True,
                              text=True, check=True).stdout
     if "nosuid" in options.split(","):
-        raise Skip(f"{d} is on a file system mounted nosuid ({options.strip()})")
+        raise Skipped(f"{d} is on a file system mounted nosuid ({options.strip()})")
     copy = os.path.join(d, "setuid_probe")
     shutil.copy(probe, copy)
     os.chown(copy, 0, 0)

@@ -20,7 +20,7 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 enum { LOGGER_HOLDER = 900, LOGGER_SOCKET = 901, FD_TOP = 1024 };
 

@@ -17,7 +17,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static int g_port;
 static atomic_int g_stop;

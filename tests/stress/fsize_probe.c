@@ -12,7 +12,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 static void pingpong(int a, int b, int rounds) {
   char buf[32] = "ping";

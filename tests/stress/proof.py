@@ -33,10 +33,6 @@ def tool(path):
     return path
 
 
-class Skip(Exception):
-    """The case cannot run on this machine (says why); CTest shows it as skipped."""
-
-
 def check_keys(rec, where):
     missing = [k for k in RECORD_KEYS if k not in rec]
     expect(not missing, f"{where}: record without the keys {missing}: {json.dumps(rec)[:400]}")

@@ -14,7 +14,7 @@
 #include <stdatomic.h>
 #include <sys/time.h>
 
-#include "progutil.h"
+#include "testutil.h"
 
 enum { SEND, RECV, WRITE, READ, NCALLS };
 static const char* const kCallNames[NCALLS] = {"send", "recv", "write", "read"};
