@@ -39,16 +39,13 @@ inline void* real_ptr() {
 // thread_local declared extern is reached through an init-function check.
 extern __thread unsigned t_depth __attribute__((tls_model("initial-exec")));
 
+// Marks this thread as inside the library for a scope.
 class Guard {
  public:
-  Guard() noexcept : outer_(t_depth++ == 0) {}
+  Guard() noexcept { ++t_depth; }
   ~Guard() { --t_depth; }  // also runs when a cancellation unwinds the hook
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
-  bool outermost() const noexcept { return outer_; }
-
- private:
-  bool outer_;
 };
 
 }  // namespace sd
