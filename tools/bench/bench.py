@@ -3,9 +3,11 @@
 of repeated runs. Runs are interleaved: every round runs every workload under
 every configuration, in a shuffled order, so that a slow moment of the
 machine is spread over all configurations instead of hitting one. Ratios are
-paired: the median over rounds of the ratio within a round. See README.md."""
+paired: the median over rounds of the ratio within a round, with a 95%
+confidence interval. See README.md."""
 import argparse
 import datetime
+import math
 import os
 import platform
 import random
@@ -57,8 +59,20 @@ def fmt_ns(ns):
     return f"{ns:.0f}" if ns >= 100 else f"{ns:.1f}"
 
 
-def fmt_ratio(ratio):
-    return f"{(ratio - 1) * 100:+.1f}%"
+def median_with_ci(values):
+    """The median and a distribution-free 95% confidence interval for it:
+    the order statistics k and n-1-k, k from the normal approximation of
+    the binomial (n/2 - 0.98 sqrt(n))."""
+    ordered = sorted(values)
+    n = len(ordered)
+    k = max(0, int((n - 1.96 * math.sqrt(n)) / 2))
+    return statistics.median(ordered), ordered[k], ordered[n - 1 - k]
+
+
+def fmt_ratio(ratios):
+    median, low, high = median_with_ci(ratios)
+    pct = lambda r: f"{(r - 1) * 100:+.1f}"
+    return f"{pct(median)}% [{pct(low)}, {pct(high)}]"
 
 
 def cpu_model():
@@ -74,8 +88,8 @@ def cpu_model():
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     be.add_path_args(parser)
-    parser.add_argument("--runs", type=be.positive(int), default=11,
-                        help="runs of each workload under each configuration (default 11)")
+    parser.add_argument("--runs", type=be.positive(int), default=41,
+                        help="runs of each workload under each configuration (default 41)")
     parser.add_argument("--scale", type=be.positive(float), default=1.0,
                         help="multiplies every workload's iterations per run (default 1)")
     parser.add_argument("--cpus", type=cpu_list,
@@ -109,9 +123,8 @@ def main():
                     run_once(paths["pingpong"], w, iterations[w.name], c, args.timeout))
 
     def paired(workload, config, base):
-        """Median over rounds of config's ns/op / base's ns/op."""
-        return statistics.median(a / b for a, b in zip(samples[(workload, config)],
-                                                        samples[(workload, base)]))
+        """Per round, config's ns/op / base's ns/op."""
+        return [a / b for a, b in zip(samples[(workload, config)], samples[(workload, base)])]
 
     print(f"{datetime.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, "
           f"Linux {platform.release()}; {args.runs} rounds; CPUs used: "
@@ -137,12 +150,14 @@ def main():
         print(f"- {c.name}: {be.describe(c)}")
 
     if "refused" in iterations:
-        cost = statistics.median(a - b for a, b in zip(samples[("refused", be.RECORDS)],
-                                                        samples[("refused", be.NO_RECORDS)]))
+        cost, low, high = median_with_ci(
+            a - b for a, b in zip(samples[("refused", be.RECORDS)],
+                                  samples[("refused", be.NO_RECORDS)]))
         print()
-        print(f"Cost of writing one record: {fmt_ns(cost)} ns (refused connect, one "
-              f"ECONNREFUSED record each: median over rounds of ns/op with "
-              f"SOCKDIAG_LOG=/dev/null minus ns/op with SOCKDIAG_LEVEL=off)")
+        print(f"Cost of writing one record: {fmt_ns(cost)} ns [{fmt_ns(low)}, {fmt_ns(high)}] "
+              f"(refused connect, one ECONNREFUSED record each: median over rounds of ns/op "
+              f"with SOCKDIAG_LOG=/dev/null minus ns/op with SOCKDIAG_LEVEL=off)")
+
 
 if __name__ == "__main__":
     main()
