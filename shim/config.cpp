@@ -10,8 +10,6 @@
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
-
 #include "nearest.h"
 #include "rules.h"
 
@@ -47,7 +45,12 @@ std::string quoted(std::string_view v) {
     }
     if (c == '\n') out += "\\n";
     else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
     else out += static_cast<char>(c);
   }
   return out + "'";

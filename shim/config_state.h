@@ -19,8 +19,6 @@ extern bool g_passive;
 
 // A cheap test for the hot path: is every intercepted call recorded?
 extern bool g_trace;
-// Do reads and writes need more than the fast path (injection rules, retries)?
-extern bool g_io_extras;
 // Are expected-flow failures (debug level) written, or only counted?
 extern bool g_log_expected;
 

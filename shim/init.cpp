@@ -25,7 +25,6 @@ namespace sd {
 Config g_config;
 bool g_trace = false;
 bool g_passive = false;
-bool g_io_extras = false;
 bool g_log_expected = false;
 
 namespace {
@@ -123,7 +122,6 @@ void ensure_init() {
   if (cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) log_open(g_config);
   retry_configure();
   inject_configure();
-  g_io_extras = g_retry_enabled || g_rules != nullptr;
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);
 }

@@ -202,8 +202,15 @@ __attribute__((noinline, cold)) R io_outcome(int fd, Conn* c, Kind k, R r, A... 
 
 // Everything a read or write may need: injection, retries, classification
 // of an unknown fd. Out of line: the fast path below stays small.
+// The failed first attempt of the fast path, handed over for retries.
+struct FirstAttempt {
+  long ret;
+  int err;
+  int errno_before;  // errno as the program left it before the call
+};
+
 template <Call C, class Fn, class... A>
-__attribute__((noinline)) auto observe_io_full(Fn real, int fd, A... a) {
+__attribute__((noinline)) auto observe_io_full(Fn real, int fd, const FirstAttempt* first, A... a) {
   using R = decltype(real(fd, a...));
   Guard guard;
   constexpr bool input = group_of(C) == Group::input;
@@ -235,8 +242,15 @@ __attribute__((noinline)) auto observe_io_full(Fn real, int fd, A... a) {
     return invoke(fd, a...);
   };
   int errno_before = 0;
-  if (__builtin_expect(g_retry_enabled, 0)) errno_before = errno;
-  auto r = attempt();
+  R r;
+  if (first) {
+    r = static_cast<R>(first->ret);
+    errno = first->err;
+    errno_before = first->errno_before;
+  } else {
+    if (__builtin_expect(g_retry_enabled, 0)) errno_before = errno;
+    r = attempt();
+  }
   int err = 0;
   int retries = 0;
   if (__builtin_expect(r <= 0, 0)) {
@@ -272,20 +286,29 @@ __attribute__((noinline)) auto observe_io_full(Fn real, int fd, A... a) {
 }
 
 // The hot path of every read and write on a socket: the real call and a
-// byte count. Anything more (a failure, injection, retries, an fd never
+// byte count. Anything more (injection, a failure to retry, an fd never
 // seen) goes to observe_io_full.
 template <Call C, class Fn, class... A>
 __attribute__((always_inline)) inline auto observe_io(Fn real, int fd, A... a) {
   constexpr bool input = group_of(C) == Group::input;
-  if (__builtin_expect(g_io_extras, 0)) return observe_io_full<C>(real, fd, a...);
+  if (__builtin_expect(g_rules != nullptr, 0)) return observe_io_full<C>(real, fd, nullptr, a...);
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
+  int errno_before = 0;
+  if (__builtin_expect(g_retry_enabled, 0)) errno_before = errno;
   decltype(real(fd, a...)) r;
   if constexpr (input) {
     r = real(fd, a...);
   } else {
-    if (__builtin_expect(is_unclassified(k), 0)) return observe_io_full<C>(real, fd, a...);
+    if (__builtin_expect(is_unclassified(k), 0)) return observe_io_full<C>(real, fd, nullptr, a...);
     r = is_socket(k) ? send_nosignal<C>(real, k, fd, a...) : real(fd, a...);
+  }
+  // A failure with retries configured: the slow path decides, from this
+  // attempt (making the call again from scratch could lose an error the
+  // kernel reports once, like ECONNRESET).
+  if (__builtin_expect(r < 0 && g_retry_enabled, 0)) {
+    FirstAttempt failed{static_cast<long>(r), errno, errno_before};
+    return observe_io_full<C>(real, fd, &failed, a...);
   }
   if (__builtin_expect(r > 0 && !g_trace, 1)) {
     if (c && is_socket(k)) {
