@@ -287,15 +287,17 @@ __attribute__((noinline)) auto observe_io_full(Fn real, int fd, const FirstAttem
 
 // The hot path of every read and write on a socket: the real call and a
 // byte count. Anything more (injection, a failure to retry, an fd never
-// seen) goes to observe_io_full.
-template <Call C, class Fn, class... A>
-__attribute__((always_inline)) inline auto observe_io(Fn real, int fd, A... a) {
+// seen) goes to observe_io_full. One body, two builds: with kRetrying the
+// program's errno is kept before the call and a failure is handed to the
+// retry loop with its attempt (making the call again from scratch could lose
+// an error the kernel reports once, like ECONNRESET).
+template <Call C, bool kRetrying, class Fn, class... A>
+__attribute__((always_inline)) inline auto io_fast(Fn real, int fd, A... a) {
   constexpr bool input = group_of(C) == Group::input;
-  if (__builtin_expect(g_rules != nullptr, 0)) return observe_io_full<C>(real, fd, nullptr, a...);
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
   int errno_before = 0;
-  if (__builtin_expect(g_retry_enabled, 0)) errno_before = errno;
+  if constexpr (kRetrying) errno_before = errno;
   decltype(real(fd, a...)) r;
   if constexpr (input) {
     r = real(fd, a...);
@@ -303,12 +305,11 @@ __attribute__((always_inline)) inline auto observe_io(Fn real, int fd, A... a) {
     if (__builtin_expect(is_unclassified(k), 0)) return observe_io_full<C>(real, fd, nullptr, a...);
     r = is_socket(k) ? send_nosignal<C>(real, k, fd, a...) : real(fd, a...);
   }
-  // A failure with retries configured: the slow path decides, from this
-  // attempt (making the call again from scratch could lose an error the
-  // kernel reports once, like ECONNRESET).
-  if (__builtin_expect(r < 0 && g_retry_enabled, 0)) {
-    FirstAttempt failed{static_cast<long>(r), errno, errno_before};
-    return observe_io_full<C>(real, fd, &failed, a...);
+  if constexpr (kRetrying) {
+    if (r < 0) {
+      FirstAttempt failed{static_cast<long>(r), errno, errno_before};
+      return observe_io_full<C>(real, fd, &failed, a...);
+    }
   }
   if (__builtin_expect(r > 0 && !g_trace, 1)) {
     if (c && is_socket(k)) {
@@ -322,6 +323,18 @@ __attribute__((always_inline)) inline auto observe_io(Fn real, int fd, A... a) {
   }
   if (r < 0 && counted_as_expected(C, c)) return r;
   return io_outcome<C>(fd, c, k, r, a...);
+}
+
+template <Call C, class Fn, class... A>
+__attribute__((noinline)) auto io_fast_retrying(Fn real, int fd, A... a) {
+  return io_fast<C, true>(real, fd, a...);
+}
+
+template <Call C, class Fn, class... A>
+__attribute__((always_inline)) inline auto observe_io(Fn real, int fd, A... a) {
+  if (__builtin_expect(g_rules != nullptr, 0)) return observe_io_full<C>(real, fd, nullptr, a...);
+  if (__builtin_expect(g_retry_enabled, 0)) return io_fast_retrying<C>(real, fd, a...);
+  return io_fast<C, false>(real, fd, a...);
 }
 
 // poll/select/epoll called again after EINTR with what is left of the
@@ -456,7 +469,7 @@ inline int fd_arg(const A&... a) {
 }
 
 template <Call C, class Fn, class... A>
-inline auto observe_calls(Fn real, A... a);
+__attribute__((always_inline)) inline auto observe_calls(Fn real, A... a);
 
 template <Call C, class Fn, class... A>
 __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
@@ -484,7 +497,7 @@ __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
 }
 
 template <Call C, class Fn, class... A>
-inline auto observe_calls(Fn real, A... a) {
+__attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   constexpr Group g = group_of(C);
   if constexpr (g == Group::input || g == Group::output) {
     return observe_io<C>(real, a...);
