@@ -35,15 +35,17 @@ def cpu_list(text):
     return cpus
 
 
-def run_once(pingpong, workload, iterations, config, timeout):
+def run_once(paths, workload, iterations, config, timeout):
     """ns/op of one run. The run's stderr (records of the default
     configuration included) goes to a temporary file, shown on failure."""
     what = f"{workload.name} under {config.name} ({be.describe(config)})"
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err, \
+            be.prepared(config, be.command(paths, workload, iterations)) as (argv, env):
         try:
-            done = subprocess.run([pingpong, workload.name, str(iterations)],
-                                  env=be.run_env(config), stdout=subprocess.PIPE,
+            done = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
                                   stderr=err, timeout=timeout, text=True)
+        except FileNotFoundError:
+            be.fail(f"{what}: {argv[0]} is not installed")
         except subprocess.TimeoutExpired:
             be.fail(f"{what} ran over {timeout} s; stopped")
         if done.returncode != 0:
@@ -85,11 +87,9 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    be.add_path_args(parser)
-    parser.add_argument("--runs", type=be.positive(int), default=41,
-                        help="runs of each workload under each configuration (default 41)")
+def add_timing_args(parser, runs):
+    parser.add_argument("--runs", type=be.positive(int), default=runs,
+                        help=f"runs of each workload under each configuration (default {runs})")
     parser.add_argument("--scale", type=be.positive(float), default=1.0,
                         help="multiplies every workload's iterations per run (default 1)")
     parser.add_argument("--cpus", type=cpu_list,
@@ -98,65 +98,91 @@ def main():
     parser.add_argument("--seed", type=int, default=1, help="seed of the run order (default 1)")
     parser.add_argument("--timeout", type=be.positive(int), default=300,
                         help="seconds one run may take (default 300)")
-    args = parser.parse_args()
-    paths, workloads, configs = be.resolve(args)
-    if args.cpus:
-        os.sched_setaffinity(0, args.cpus)  # children inherit it
 
-    iterations = {w.name: max(1, round(w.iterations * args.scale)) for w in workloads}
-    record_configs = be.record_configs(paths["lib"])
-    configs_of = {w.name: configs + (record_configs if w.name == "refused" else [])
-                  for w in workloads}
 
-    # samples[(workload, config)][r]: ns/op in round r. Within a round a
-    # workload's configurations run back to back (shuffled), so the ratio of
-    # two of them in one round compares runs seconds apart.
-    samples = {(w.name, c.name): [] for w in workloads for c in configs_of[w.name]}
-    order = random.Random(args.seed)
-    todo = list(workloads)
-    for round_number in range(1, args.runs + 1):
-        print(f"round {round_number}/{args.runs}", file=sys.stderr, flush=True)
-        order.shuffle(todo)
-        for w in todo:
-            for c in order.sample(configs_of[w.name], len(configs_of[w.name])):
-                samples[(w.name, c.name)].append(
-                    run_once(paths["pingpong"], w, iterations[w.name], c, args.timeout))
+def machine():
+    return (f"{datetime.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, "
+            f"Linux {platform.release()}")
 
-    def paired(workload, config, base):
+
+class Timings:
+    """The runs of every workload under every configuration, in rounds."""
+
+    def __init__(self, args, paths, workloads, configs):
+        if args.cpus:
+            os.sched_setaffinity(0, args.cpus)  # children inherit it
+        self.workloads, self.runs = workloads, args.runs
+        self.iterations = {w.name: max(1, round(w.iterations * args.scale)) for w in workloads}
+        self.record_configs = be.record_configs(paths["lib"])
+        self.configs = configs
+        self.configs_of = {w.name: configs + (self.record_configs if w.name == "refused" else [])
+                           for w in workloads}
+        # samples[(workload, config)][r]: ns/op in round r. Within a round a
+        # workload's configurations run back to back (shuffled), so the ratio
+        # of two of them in one round compares runs seconds apart.
+        self.samples = {(w.name, c.name): [] for w in workloads for c in self.configs_of[w.name]}
+        order = random.Random(args.seed)
+        todo = list(workloads)
+        for round_number in range(1, args.runs + 1):
+            print(f"round {round_number}/{args.runs}", file=sys.stderr, flush=True)
+            order.shuffle(todo)
+            for w in todo:
+                for c in order.sample(self.configs_of[w.name], len(self.configs_of[w.name])):
+                    self.samples[(w.name, c.name)].append(
+                        run_once(paths, w, self.iterations[w.name], c, args.timeout))
+
+    def paired(self, workload, config, base):
         """Per round, config's ns/op / base's ns/op."""
-        return [a / b for a, b in zip(samples[(workload, config)], samples[(workload, base)])]
+        return [a / b for a, b in zip(self.samples[(workload, config)],
+                                      self.samples[(workload, base)])]
 
-    print(f"{datetime.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, "
-          f"Linux {platform.release()}; {args.runs} rounds; CPUs used: "
-          + ",".join(map(str, sorted(os.sched_getaffinity(0)))))
-    print()
-    rows = []
-    for w in workloads:
-        for c in configs_of[w.name]:
-            values = samples[(w.name, c.name)]
-            q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") \
-                if len(values) > 1 else (values[0],) * 3
-            rows.append([w.name, c.name, fmt_ns(statistics.median(values)),
-                         f"{fmt_ns(q1)}–{fmt_ns(q3)}",
-                         f"{fmt_ns(min(values))}–{fmt_ns(max(values))}",
-                         "" if c.name == "bare" else fmt_ratio(paired(w.name, c.name, "bare")),
-                         "" if c.name == "none" else fmt_ratio(paired(w.name, c.name, "none"))])
-    be.print_table(["workload", "config", "median ns/op", "IQR", "min–max", "vs bare", "vs none"],
-                   rows)
-    print()
-    for w in workloads:
-        print(f"- {w.name}: {iterations[w.name]} ops per run; op = {w.op}")
-    for c in configs + (record_configs if "refused" in iterations else []):
-        print(f"- {c.name}: {be.describe(c)}")
+    def added(self, workload, config, base="none"):
+        """Per round, config's ns/op - base's ns/op."""
+        return [a - b for a, b in zip(self.samples[(workload, config)],
+                                      self.samples[(workload, base)])]
 
-    if "refused" in iterations:
-        cost, low, high = median_with_ci(
-            a - b for a, b in zip(samples[("refused", be.RECORDS)],
-                                  samples[("refused", be.NO_RECORDS)]))
+    def print_table(self):
+        rows = []
+        for w in self.workloads:
+            for c in self.configs_of[w.name]:
+                values = self.samples[(w.name, c.name)]
+                q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") \
+                    if len(values) > 1 else (values[0],) * 3
+                rows.append([w.name, c.name, fmt_ns(statistics.median(values)),
+                             f"{fmt_ns(q1)}–{fmt_ns(q3)}",
+                             f"{fmt_ns(min(values))}–{fmt_ns(max(values))}",
+                             "" if c.name == "bare" else fmt_ratio(self.paired(w.name, c.name, "bare")),
+                             "" if c.name == "none" else fmt_ratio(self.paired(w.name, c.name, "none"))])
+        be.print_table(["workload", "config", "median ns/op", "IQR", "min–max",
+                        "vs bare", "vs none"], rows)
+        print()
+        for w in self.workloads:
+            print(f"- {w.name}: {self.iterations[w.name]} ops per run; op = {w.op}")
+        for c in self.configs + (self.record_configs if "refused" in self.iterations else []):
+            print(f"- {c.name}: {be.describe(c)}")
+
+    def print_record_cost(self):
+        if "refused" not in self.iterations:
+            return
+        cost, low, high = median_with_ci(self.added("refused", be.RECORDS, be.NO_RECORDS))
         print()
         print(f"Cost of writing one record: {fmt_ns(cost)} ns [{fmt_ns(low)}, {fmt_ns(high)}] "
               f"(refused connect, one ECONNREFUSED record each: median over rounds of ns/op "
               f"with SOCKDIAG_LOG=/dev/null minus ns/op with SOCKDIAG_LEVEL=off)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    be.add_path_args(parser)
+    add_timing_args(parser, runs=41)
+    args = parser.parse_args()
+    paths, workloads, configs = be.resolve(args)
+    timings = Timings(args, paths, workloads, configs)
+    print(f"{machine()}; {args.runs} rounds; CPUs used: "
+          + ",".join(map(str, sorted(os.sched_getaffinity(0)))))
+    print()
+    timings.print_table()
+    timings.print_record_cost()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """What bench.py and callgrind.py share: the workloads, the configurations,
 the paths of the programs under test and the environment of each run."""
 import argparse
+import contextlib
 import os
 import re
 import shlex
 import sys
+import tempfile
 from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -16,6 +18,7 @@ class Workload:
     iterations: int  # per timed run of bench.py: some 50 ms, short runs of many rounds pair best
     calls: int       # hooked calls per op
     op: str          # what one op is
+    program: str = "pingpong"  # the key in the paths of the program that runs it
 
 
 WORKLOADS = [
@@ -26,8 +29,20 @@ WORKLOADS = [
     Workload("unix-rw", 5000, 4, "64-byte round trip, AF_UNIX socketpair, write/read"),
     Workload("refused", 6000, 3, "socket + connect refused by 127.0.0.1 + close"),
     Workload("eagain", 200000, 1, "recv on an idle non-blocking TCP socket (EAGAIN)"),
+    # Not among the defaults: what a process pays once, not per call.
+    Workload("startup", 50, 0, "posix_spawn + exec + exit + waitpid of /bin/true",
+             program="spawn"),
 ]
 WORKLOAD_NAMES = [w.name for w in WORKLOADS]
+DEFAULT_WORKLOADS = [n for n in WORKLOAD_NAMES if n != "startup"]
+STARTUP_PROGRAM = "/bin/true"
+
+
+def command(paths, workload, iterations):
+    """The command line of one run of `workload` (without any wrapper)."""
+    if workload.program == "spawn":
+        return [paths["spawn"], str(iterations), STARTUP_PROGRAM]
+    return [paths["pingpong"], workload.name, str(iterations)]
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,13 @@ class Config:
     name: str
     preload: str                      # "" for none
     env: dict = field(default_factory=dict)
+    wrap: tuple = ()                  # a command the workload runs under, e.g. strace
+    callgrind: bool = True            # False: valgrind cannot run under the wrapper
+
+
+# In a configuration's VAR=VALUE, this becomes the path of a new file for each
+# run, removed after it (a log file that does not grow from run to run).
+TMPFILE = "{tmpfile}"
 
 
 # The cost of one record: refused connects write one ECONNREFUSED record each
@@ -83,38 +105,60 @@ def print_table(header, rows):
         print(line(r))
 
 
-def read_configs(path, lib):
-    """The configurations listed in `path`, each with `lib` preloaded."""
+def read_configs(paths, lib):
+    """The configurations listed in the files `paths`, each with `lib`
+    preloaded unless the line says @no-preload. Line syntax: configs.txt."""
     configs = []
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()
-    except OSError as e:
-        fail(f"cannot read the configurations {path}: {e.strerror}")
-    for number, line in enumerate(lines, 1):
-        where = f"{path}:{number}"
+    for path in paths:
         try:
-            words = shlex.split(line, comments=True)
-        except ValueError as e:
-            fail(f"{where}: {e}; expected NAME [VAR=VALUE...] in shell quoting")
-        if not words:
-            continue
-        name, assignments = words[0], words[1:]
-        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name) or "=" in name:
-            fail(f"{where}: '{name}' is not a configuration name; "
-                 "expected letters, digits and _ . + - first, then VAR=VALUE words")
-        if name in ("none", "bare", RECORDS, NO_RECORDS) or name in (c.name for c in configs):
-            fail(f"{where}: the name '{name}' is taken; "
-                 f"none, bare, {RECORDS}, {NO_RECORDS} and earlier lines' names are")
-        env = {}
-        for word in assignments:
+            lines = open(path, encoding="utf-8").read().splitlines()
+        except OSError as e:
+            fail(f"cannot read the configurations {path}: {e.strerror}")
+        for number, line in enumerate(lines, 1):
+            config = parse_config(line, f"{path}:{number}", lib, [c.name for c in configs])
+            if config:
+                configs.append(config)
+    if not configs:
+        fail(f"{', '.join(paths)} list no configuration; expected at least 'default'")
+    return configs
+
+
+LINE_SYNTAX = ("expected NAME [VAR=VALUE...] [@no-preload] [@no-callgrind] "
+               "[@wrap COMMAND ARG...] in shell quoting")
+
+
+def parse_config(line, where, lib, taken):
+    """One line of a configuration file as a Config, None for a blank line."""
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError as e:
+        fail(f"{where}: {e}; {LINE_SYNTAX}")
+    if not words:
+        return None
+    name, words = words[0], words[1:]
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name) or "=" in name:
+        fail(f"{where}: '{name}' is not a configuration name; "
+             "expected letters, digits and _ . + - first, then VAR=VALUE words")
+    if name in ("none", "bare", RECORDS, NO_RECORDS) or name in taken:
+        fail(f"{where}: the name '{name}' is taken; "
+             f"none, bare, {RECORDS}, {NO_RECORDS} and earlier lines' names are")
+    env, wrap, preload, callgrind = {}, (), lib, True
+    if "@wrap" in words:
+        at = words.index("@wrap")
+        words, wrap = words[:at], tuple(words[at + 1:])
+        if not wrap:
+            fail(f"{where}: @wrap is not followed by a command; {LINE_SYNTAX}")
+    for word in words:
+        if word == "@no-preload":
+            preload = ""
+        elif word == "@no-callgrind":
+            callgrind = False
+        else:
             var, eq, value = word.partition("=")
             if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
-                fail(f"{where}: '{word}' is not VAR=VALUE")
+                fail(f"{where}: '{word}' is not VAR=VALUE nor a known @word; {LINE_SYNTAX}")
             env[var] = value
-        configs.append(Config(name, lib, env))
-    if not configs:
-        fail(f"{path} lists no configuration; expected at least 'default'")
-    return configs
+    return Config(name, preload, env, wrap, callgrind)
 
 
 def add_path_args(parser):
@@ -125,30 +169,23 @@ def add_path_args(parser):
                         "(default DIR/tools/bench/libbench_bare.so)")
     parser.add_argument("--pingpong", help="the workload program "
                         "(default DIR/tools/bench/bench_pingpong)")
-    parser.add_argument("--configs", default=os.path.join(HERE, "configs.txt"),
-                        help="the libsockdiag configurations (default: configs.txt here)")
-    parser.add_argument("--workloads", default=",".join(WORKLOAD_NAMES),
-                        help="comma-separated subset of: " + ", ".join(WORKLOAD_NAMES))
+    parser.add_argument("--spawn", help="the start-up workload program "
+                        "(default DIR/tools/bench/bench_spawn; needed by 'startup' only)")
+    parser.add_argument("--configs", nargs="+", metavar="FILE",
+                        default=[os.path.join(HERE, "configs.txt")],
+                        help="the files of configurations (default: configs.txt here)")
+    parser.add_argument("--select", metavar="NAMES",
+                        help="comma-separated: measure only these configurations of the "
+                        "files (none and bare always)")
+    parser.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS),
+                        help="comma-separated subset of: " + ", ".join(WORKLOAD_NAMES)
+                        + " (default: all but startup)")
 
 
 def resolve(args):
-    """Checks the arguments; returns (paths by key: lib, bare, pingpong;
-    the chosen workloads; the configurations, none and bare first)."""
-    defaults = {"lib": "shim/libsockdiag.so", "bare": "tools/bench/libbench_bare.so",
-                "pingpong": "tools/bench/bench_pingpong"}
-    paths = {}
-    for key, relative in defaults.items():
-        path = getattr(args, key)
-        if path is None:
-            if args.build is None:
-                fail(f"--{key} is not given and there is no --build DIR to find it in")
-            path = os.path.join(args.build, relative)
-        path = os.path.abspath(path)
-        if not os.path.isfile(path):
-            fail(f"--{key}: {path} does not exist (build it first: "
-                 "cmake --build DIR --target sockdiag_preload bench_bare bench_pingpong)")
-        paths[key] = path
-
+    """Checks the arguments; returns (paths by key: lib, bare, pingpong and,
+    if a chosen workload needs it, spawn; the chosen workloads; the
+    configurations, none and bare first)."""
     workloads = []
     for name in args.workloads.split(","):
         found = [w for w in WORKLOADS if w.name == name]
@@ -157,26 +194,65 @@ def resolve(args):
                  + ", ".join(WORKLOAD_NAMES))
         workloads.append(found[0])
 
-    configs = [Config("none", ""), Config("bare", paths["bare"])]
-    configs += read_configs(args.configs, paths["lib"])
-    return paths, workloads, configs
+    defaults = {"lib": "shim/libsockdiag.so", "bare": "tools/bench/libbench_bare.so",
+                "pingpong": "tools/bench/bench_pingpong", "spawn": "tools/bench/bench_spawn"}
+    needed = {w.program for w in workloads} | {"lib", "bare", "pingpong"}
+    paths = {}
+    for key, relative in defaults.items():
+        if key not in needed:
+            continue
+        path = getattr(args, key)
+        if path is None:
+            if args.build is None:
+                fail(f"--{key} is not given and there is no --build DIR to find it in")
+            path = os.path.join(args.build, relative)
+        path = os.path.abspath(path)
+        if not os.path.isfile(path):
+            fail(f"--{key}: {path} does not exist (build it first: cmake --build DIR "
+                 "--target sockdiag_preload bench_bare bench_pingpong bench_spawn)")
+        paths[key] = path
+
+    configs = read_configs(args.configs, paths["lib"])
+    if args.select:
+        names = args.select.split(",")
+        unknown = [n for n in names if n not in [c.name for c in configs]]
+        if unknown:
+            fail(f"--select: no configuration named {', '.join(unknown)} in "
+                 f"{', '.join(args.configs)}; they have " + ", ".join(c.name for c in configs))
+        configs = [c for c in configs if c.name in names]
+    return paths, workloads, [Config("none", ""), Config("bare", paths["bare"])] + configs
 
 
-def run_env(config):
+def run_env(config, scratch=None):
     """The environment of one run: ours minus any preload or sockdiag setting
-    (the library rejects unknown SOCKDIAG_ names), plus the configuration's."""
+    (the library rejects unknown SOCKDIAG_ names), plus the configuration's,
+    {tmpfile} made a path in the directory `scratch`."""
     env = {k: v for k, v in os.environ.items()
            if k != "LD_PRELOAD" and not k.startswith("SOCKDIAG_")}
     if config.preload:
         env["LD_PRELOAD"] = config.preload
-    env.update(config.env)
+    for var, value in config.env.items():
+        if TMPFILE in value:
+            if scratch is None:
+                fail(f"{config.name}: {TMPFILE} in {var} needs a scratch directory")
+            value = value.replace(TMPFILE, os.path.join(scratch, f"{config.name}.{var}"))
+        env[var] = value
     return env
 
 
+@contextlib.contextmanager
+def prepared(config, argv):
+    """(command line, environment) of one run of `argv` under `config`: its
+    wrapper in front; its {tmpfile}s in a new directory, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="sockdiag-bench-") as scratch:
+        yield list(config.wrap) + list(argv), run_env(config, scratch)
+
+
 def describe(config):
-    if not config.preload:
+    if not config.preload and not config.wrap:
         return "no preload"
-    what = os.path.basename(config.preload)
+    what = os.path.basename(config.preload) if config.preload else ""
     shorten = lambda v: v if len(v) <= 60 else f"{v[:60]}... ({len(v)} characters)"
     settings = " ".join(f"{k}={shorten(v)}" for k, v in config.env.items())
-    return f"{what} {settings}".strip()
+    wrap = f"under `{shlex.join(config.wrap)}`" if config.wrap else ""
+    return " ".join(p for p in (what, settings, wrap) if p)

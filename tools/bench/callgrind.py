@@ -30,21 +30,23 @@ def sizes(text):
     return small, big
 
 
-def instructions(pingpong, workload, iterations, config, scratch, timeout):
+def instructions(paths, workload, iterations, config, scratch, timeout):
     """Total Ir of one run of the workload under callgrind (all threads)."""
     what = f"{workload.name} {iterations} under {config.name} ({be.describe(config)})"
     stem = os.path.join(scratch, f"{workload.name}.{config.name}.{iterations}")
     out, log = stem + ".callgrind.out", stem + ".valgrind.log"
     # LD_PRELOAD reaches valgrind's launcher too; it only execs, so the
     # preload's work there is not counted. valgrind passes it to the program.
+    # A wrapper (fiu-run) goes in front of valgrind: it sets the preload and
+    # execs, and the counts are the program's.
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-               f"--log-file={log}", pingpong, workload.name, str(iterations)]
-    with tempfile.TemporaryFile() as err:
+               f"--log-file={log}"] + be.command(paths, workload, iterations)
+    with tempfile.TemporaryFile() as err, be.prepared(config, command) as (argv, env):
         try:
-            done = subprocess.run(command, env=be.run_env(config), stdout=subprocess.DEVNULL,
+            done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL,
                                   stderr=err, timeout=timeout)
         except FileNotFoundError:
-            be.fail("valgrind is not installed (Debian package valgrind)")
+            be.fail(f"{argv[0]} is not installed")
         except subprocess.TimeoutExpired:
             be.fail(f"{what} ran over {timeout} s under valgrind; stopped")
         if done.returncode != 0:
@@ -64,66 +66,87 @@ def instructions(pingpong, workload, iterations, config, scratch, timeout):
     return int(found.group(1))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    be.add_path_args(parser)
+def add_callgrind_args(parser, timeout_flag="--timeout"):
     parser.add_argument("--sizes", type=sizes, default=(2000, 4000),
                         help="the two iteration counts, SMALL,BIG (default 2000,4000)")
     parser.add_argument("--keep", metavar="DIR",
                         help="keep callgrind's output files in DIR, for callgrind_annotate "
                         "(default: a temporary directory, removed)")
-    parser.add_argument("--timeout", type=be.positive(int), default=600,
+    parser.add_argument(timeout_flag, dest="callgrind_timeout", type=be.positive(int), default=600,
                         help="seconds one valgrind run may take (default 600)")
+
+
+class Counts:
+    """Ir per op of every workload under every configuration callgrind can run."""
+
+    def __init__(self, args, paths, workloads, configs):
+        if any(w.program != "pingpong" for w in workloads):
+            be.fail("--workloads: callgrind counts the socket workloads only "
+                    "(it does not follow the children of startup); drop startup")
+        self.small, self.big = args.sizes
+        self.workloads = workloads
+        self.configs = [c for c in configs if c.callgrind]
+        self.skipped = [c for c in configs if not c.callgrind]
+        self.refused = any(w.name == "refused" for w in workloads)
+        self.record_configs = be.record_configs(paths["lib"]) if self.refused else []
+        if args.keep:
+            try:
+                os.makedirs(args.keep, exist_ok=True)
+            except OSError as e:
+                be.fail(f"--keep: cannot create {args.keep}: {e.strerror}")
+        self.per_op = {}
+        with tempfile.TemporaryDirectory(prefix="sockdiag-callgrind-") as scratch:
+            scratch = args.keep or scratch
+            for w in workloads:
+                extra = self.record_configs if w.name == "refused" else []
+                for c in self.configs + extra:
+                    print(f"callgrind: {w.name} under {c.name}", file=sys.stderr, flush=True)
+                    counts = [instructions(paths, w, n, c, scratch, args.callgrind_timeout)
+                              for n in (self.small, self.big)]
+                    self.per_op[(w.name, c.name)] = (counts[1] - counts[0]) / (self.big - self.small)
+
+    def print_table(self):
+        print(f"callgrind, user-space instructions (Ir); per op = difference of runs of "
+              f"{self.small} and {self.big} ops / {self.big - self.small}")
+        print()
+        rows = []
+        for w in self.workloads:
+            none, bare = self.per_op[(w.name, "none")], self.per_op[(w.name, "bare")]
+            for (name, c_name), ir in self.per_op.items():
+                if name != w.name:
+                    continue
+                rows.append([w.name, c_name, f"{ir:.1f}", w.calls,
+                             "" if c_name == "none" else f"{(ir - none) / w.calls:+.1f}",
+                             "" if c_name in ("none", "bare") else f"{(ir - bare) / w.calls:+.1f}"])
+        be.print_table(["workload", "config", "Ir/op", "hooked calls/op",
+                        "added Ir/call vs none", "added Ir/call vs bare"], rows)
+        print()
+        for w in self.workloads:
+            print(f"- {w.name}: op = {w.op}")
+        for c in self.configs + self.record_configs:
+            print(f"- {c.name}: {be.describe(c)}")
+        for c in self.skipped:
+            print(f"- {c.name}: not counted (valgrind cannot run under {c.wrap[0]})")
+
+        if self.refused:
+            none = self.per_op[("refused", "none")]
+            written = self.per_op[("refused", be.RECORDS)]
+            off = self.per_op[("refused", be.NO_RECORDS)]
+            print()
+            print(f"Failure path (refused connect, one ECONNREFUSED record each): "
+                  f"{written - none:+.0f} Ir per failure over no preload with the record "
+                  f"written to /dev/null, {off - none:+.0f} Ir with SOCKDIAG_LEVEL=off; "
+                  f"writing one record: {written - off:.0f} Ir")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    be.add_path_args(parser)
+    add_callgrind_args(parser)
     args = parser.parse_args()
     paths, workloads, configs = be.resolve(args)
-    small, big = args.sizes
-
-    if args.keep:
-        try:
-            os.makedirs(args.keep, exist_ok=True)
-        except OSError as e:
-            be.fail(f"--keep: cannot create {args.keep}: {e.strerror}")
-    per_op = {}
-    with tempfile.TemporaryDirectory(prefix="sockdiag-callgrind-") as scratch:
-        scratch = args.keep or scratch
-        for w in workloads:
-            extra = be.record_configs(paths["lib"]) if w.name == "refused" else []
-            for c in configs + extra:
-                counts = [instructions(paths["pingpong"], w, n, c, scratch, args.timeout)
-                          for n in (small, big)]
-                per_op[(w.name, c.name)] = (counts[1] - counts[0]) / (big - small)
-
-    print(f"callgrind, user-space instructions (Ir); per op = difference of runs of "
-          f"{small} and {big} ops / {big - small}")
-    print()
-    rows = []
-    for w in workloads:
-        none, bare = per_op[(w.name, "none")], per_op[(w.name, "bare")]
-        for (name, c_name), ir in per_op.items():
-            if name != w.name:
-                continue
-            rows.append([w.name, c_name, f"{ir:.1f}", w.calls,
-                         "" if c_name == "none" else f"{(ir - none) / w.calls:+.1f}",
-                         "" if c_name in ("none", "bare") else f"{(ir - bare) / w.calls:+.1f}"])
-    be.print_table(["workload", "config", "Ir/op", "hooked calls/op",
-                    "added Ir/call vs none", "added Ir/call vs bare"], rows)
-    print()
-    for w in workloads:
-        print(f"- {w.name}: op = {w.op}")
-    refused = any(w.name == "refused" for w in workloads)
-    for c in configs + (be.record_configs(paths["lib"]) if refused else []):
-        print(f"- {c.name}: {be.describe(c)}")
-
-    if refused:
-        none = per_op[("refused", "none")]
-        written = per_op[("refused", be.RECORDS)]
-        off = per_op[("refused", be.NO_RECORDS)]
-        print()
-        print(f"Failure path (refused connect, one ECONNREFUSED record each): "
-              f"{written - none:+.0f} Ir per failure over no preload with the record "
-              f"written to /dev/null, {off - none:+.0f} Ir with SOCKDIAG_LEVEL=off; "
-              f"writing one record: {written - off:.0f} Ir")
+    Counts(args, paths, workloads, configs).print_table()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-// Workloads for the benchmark drivers (bench.py, callgrind.py): socket round
-// trips and socket failures on loopback, timed in ns per operation.
+// Workloads for the benchmark drivers (bench.py, callgrind.py, peer.py):
+// socket round trips and socket failures on loopback, timed in ns per
+// operation, and the peak memory of a process that uses sockets.
 //
 //   bench_pingpong MODE ITERATIONS
 //
-// Prints one line: "MODE: ITERATIONS ops, NS ns/op".
+// Prints one line: "MODE: ITERATIONS ops, NS ns/op", or for the rss- modes
+// "MODE: ITERATIONS ops, KB kB peak RSS".
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +25,7 @@
 enum { kMessage = 64, kWarmup = 200 };
 
 static const char *const kModes =
-    "tcp-send, tcp-rw, unix-send, unix-rw, refused, eagain";
+    "tcp-send, tcp-rw, unix-send, unix-rw, refused, eagain, rss-pingpong, rss-sockets";
 
 static void die(const char *what) {
   fprintf(stderr, "bench_pingpong: %s: %s\n", what, strerror(errno));
@@ -195,6 +198,70 @@ static double eagain(long iterations) {
   return elapsed / (double)iterations;
 }
 
+// The peak resident set of this process so far (VmHWM, all threads), in kB.
+static long peak_rss_kb(void) {
+  FILE *status = fopen("/proc/self/status", "r");
+  if (!status) die("open /proc/self/status");
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof line, status))
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  fclose(status);
+  if (kb < 0) {
+    errno = ENOENT;
+    die("no VmHWM line in /proc/self/status");
+  }
+  return kb;
+}
+
+// ITERATIONS sockets open at once, as ITERATIONS/2 TCP connections over
+// 127.0.0.1 (each end a socket): every one of them went through socket or
+// accept4 and connect, so an interposer tracking connections tracks them all.
+// Returns the peak RSS with all of them open.
+static long many_sockets(long sockets) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) < 0) die("getrlimit RLIMIT_NOFILE");
+  if (limit.rlim_max != RLIM_INFINITY && (long)limit.rlim_max < sockets + 64) {
+    fprintf(stderr, "bench_pingpong: %ld sockets need more fds than the hard "
+            "RLIMIT_NOFILE (%ld) allows; raise it (ulimit -Hn) or ask for fewer\n",
+            sockets, (long)limit.rlim_max);
+    exit(1);
+  }
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) < 0) die("setrlimit RLIMIT_NOFILE to the hard limit");
+
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof addr;
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) die("socket");
+  if (bind(listener, (struct sockaddr *)&addr, len) < 0) die("bind 127.0.0.1:0");
+  if (listen(listener, 16) < 0) die("listen");
+  if (getsockname(listener, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
+
+  long pairs = sockets / 2;
+  int *fds = malloc(sizeof(int) * 2 * (size_t)pairs);
+  if (!fds) die("malloc");
+  for (long i = 0; i < pairs; i++) {
+    fds[2 * i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fds[2 * i] < 0) die("socket");
+    if (connect(fds[2 * i], (struct sockaddr *)&addr, len) < 0) die("connect to the listener");
+    fds[2 * i + 1] = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (fds[2 * i + 1] < 0) die("accept4");
+  }
+  long kb = peak_rss_kb();
+  // A reset instead of a FIN: no TIME_WAIT left to hold ports for the next run.
+  const struct linger reset = {.l_onoff = 1, .l_linger = 0};
+  for (long i = 0; i < 2 * pairs; i++) {
+    if (i % 2 == 0 && setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &reset, sizeof reset) < 0)
+      die("setsockopt SO_LINGER");
+    close(fds[i]);
+  }
+  close(listener);
+  free(fds);
+  return kb;
+}
+
 static int usage(const char *problem, const char *given) {
   fprintf(stderr, "bench_pingpong: %s%s; usage: bench_pingpong MODE ITERATIONS "
           "(MODE: %s; ITERATIONS: 1 to 1000000000)\n", problem, given, kModes);
@@ -209,6 +276,18 @@ int main(int argc, char **argv) {
   long iterations = strtol(argv[2], &end, 10);
   if (errno || end == argv[2] || *end || iterations < 1 || iterations > 1000000000)
     return usage("ITERATIONS is not a whole number in range: ", argv[2]);
+
+  if (!strcmp(mode, "rss-pingpong") || !strcmp(mode, "rss-sockets")) {
+    long kb;
+    if (!strcmp(mode, "rss-sockets")) {
+      kb = many_sockets(iterations);
+    } else {
+      pingpong(true, false, iterations);
+      kb = peak_rss_kb();
+    }
+    printf("%s: %ld ops, %ld kB peak RSS\n", mode, iterations, kb);
+    return 0;
+  }
 
   double ns;
   if (!strcmp(mode, "tcp-send")) ns = pingpong(true, false, iterations);
