@@ -78,6 +78,14 @@ bool parse_choice(std::string_view value, const char* const* words, std::size_t 
   return false;
 }
 
+bool parse_yes_no(std::string_view value, bool* out, std::string_view what, std::string* err) {
+  static const char* const kWords[] = {"0", "1", "no", "yes", "off", "on", "false", "true"};
+  std::size_t i;
+  if (!parse_choice(value, kWords, 8, &i, what, err)) return false;
+  *out = i % 2 == 1;
+  return true;
+}
+
 bool parse_uint(std::string_view value, uint64_t max, uint64_t* out, std::string* err) {
   std::string v(trim(value));
   if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) {
@@ -196,15 +204,10 @@ const Setting kSettings[] = {
      }},
     {"follow_children",
      [](std::string_view v, Config* c, const Source&, std::string* err) {
-       static const char* const kWords[] = {"0", "1", "no", "yes", "off", "on", "false", "true"};
-       std::size_t i;
-       if (!parse_choice(v, kWords, 8, &i, "a yes/no value", err)) return false;
-       c->follow_children = i % 2 == 1;
-       return true;
+       return parse_yes_no(v, &c->follow_children, "a yes/no value", err);
      }},
     {"summary",
      [](std::string_view v, Config* c, const Source&, std::string* err) {
-       static const char* const kWords[] = {"0", "1", "no", "yes", "off", "on", "false", "true"};
        v = trim(v);
        if (!v.empty() && v.front() == '/') {
          if (v.size() >= sizeof(c->summary_path)) {
@@ -216,10 +219,7 @@ const Setting kSettings[] = {
          c->summary = true;
          return true;
        }
-       std::size_t i;
-       if (!parse_choice(v, kWords, 8, &i, "a yes/no value or an absolute file path", err)) return false;
-       c->summary = i % 2 == 1;
-       return true;
+       return parse_yes_no(v, &c->summary, "a yes/no value or an absolute file path", err);
      }},
     {"retry", [](std::string_view v, Config* c, const Source&, std::string* err) { return parse_retry(v, c, err); }},
     {"retry_timeout_ms",

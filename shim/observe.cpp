@@ -20,6 +20,19 @@ Fn real(Call c) {
   return reinterpret_cast<Fn>(p ? p : resolve_real(c));
 }
 
+// The plain failure of a call: its errno, and the address it named if any.
+void report_error(Call call, int fd, long ret, int err, int retries, const sockaddr* addr = nullptr,
+                  socklen_t addr_len = 0) {
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  f.retries = retries;
+  f.addr = addr;
+  f.addr_len = addr_len;
+  report(f);
+}
+
 void note_peer_gone(Conn* c, int err) {
   if (c && (err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH)) {
     uint64_t zero = 0;
@@ -163,9 +176,7 @@ void socket_done(Call call, int ret, int err, int domain, int type) {
     if (g_trace) trace_call(call, ret, ret);
     return;
   }
-  Failure f{call};
-  f.code = err;
-  report(f);
+  report_error(call, -1, ret, err, 0);
 }
 
 void socketpair_done(int ret, int err, int domain, int type, const int sv[2]) {
@@ -177,9 +188,7 @@ void socketpair_done(int ret, int err, int domain, int type, const int sv[2]) {
     if (g_trace) trace_call(Call::socketpair, sv[0], ret);
     return;
   }
-  Failure f{Call::socketpair};
-  f.code = err;
-  report(f);
+  report_error(Call::socketpair, -1, ret, err, 0);
 }
 
 void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries) {
@@ -193,14 +202,7 @@ void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, soc
     c->opened_ns.store(now_mono_ns(), std::memory_order_relaxed);
   }
   if (ret == 0 && !g_trace) return;
-  Failure f{call};
-  f.fd = fd;
-  f.ret = ret;
-  f.code = ret == 0 ? 0 : err;
-  f.addr = addr;
-  f.addr_len = len;
-  f.retries = retries;
-  report(f);
+  report_error(call, fd, ret, ret == 0 ? 0 : err, retries, addr, len);
 }
 
 void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {
@@ -210,13 +212,7 @@ void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, sock
     if (g_trace) trace_call(call, fd, ret);
     return;
   }
-  Failure f{call};
-  f.fd = fd;
-  f.ret = ret;
-  f.code = err;
-  f.addr = addr;
-  f.addr_len = len;
-  report(f);
+  report_error(call, fd, ret, err, 0, addr, len);
 }
 
 void accept_done(Call call, int listen_fd, int ret, int err, const sockaddr* addr, const socklen_t* len,
@@ -241,12 +237,7 @@ void accept_done(Call call, int listen_fd, int ret, int err, const sockaddr* add
     if (g_trace) trace_call(call, ret, ret);
     return;
   }
-  Failure f{call};
-  f.fd = listen_fd;
-  f.ret = ret;
-  f.code = err;
-  f.retries = retries;
-  report(f);
+  report_error(call, listen_fd, ret, err, retries);
 }
 
 bool close_begin(int fd, Kind* was) {
@@ -294,11 +285,7 @@ void close_done(Call call, int fd, int ret, int err, Kind was) {
   // Only sockets: EBADF for a number that was never a socket is a daemon
   // closing every fd, or not our business.
   if (!is_socket(was) && !(was == Kind::closed && err == EBADF)) return;
-  Failure f{call};
-  f.fd = fd;
-  f.ret = ret;
-  f.code = err;
-  report(f);
+  report_error(call, fd, ret, err, 0);
 }
 
 bool close_range_split(unsigned first, unsigned last, int flags, int* ret) {
@@ -349,11 +336,7 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, c
     if (g_trace) trace_call(Call::getsockopt, fd, ret);
     return;
   }
-  Failure f{Call::getsockopt};
-  f.fd = fd;
-  f.ret = ret;
-  f.code = err;
-  report(f);
+  report_error(Call::getsockopt, fd, ret, err, 0);
 }
 
 void setsockopt_done(int fd, int ret, int err, int level, int name, const void* val, socklen_t len) {
@@ -372,11 +355,7 @@ void setsockopt_done(int fd, int ret, int err, int level, int name, const void* 
     if (g_trace) trace_call(Call::setsockopt, fd, ret);
     return;
   }
-  Failure f{Call::setsockopt};
-  f.fd = fd;
-  f.ret = ret;
-  f.code = err;
-  report(f);
+  report_error(Call::setsockopt, fd, ret, err, 0);
 }
 
 namespace {
@@ -439,11 +418,7 @@ void epoll_events(Call call, epoll_event* ev, int ready) {
 }
 
 void wait_failed(Call call, int ret, int err, int retries) {
-  Failure f{call};
-  f.ret = ret;
-  f.code = err;
-  f.retries = retries;
-  report(f);
+  report_error(call, -1, ret, err, retries);
 }
 
 void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev) {
@@ -486,11 +461,7 @@ void dup_done(Call call, int fd, int ret, int err) {
     if (g_trace) trace_call(call, ret, ret);
     return;
   }
-  Failure f{call};
-  f.fd = fd;
-  f.ret = ret;
-  f.code = err;
-  report(f);
+  report_error(call, fd, ret, err, 0);
 }
 
 }  // namespace sd
