@@ -3,7 +3,7 @@
 # 5 ms), split into the library's own load and initialisation
 # (LD_PRELOAD=libsockdiag.so true) and the command around it.
 #
-#   tools/sockdiag/bench_startup.sh [SOCKDIAG] [RUNS]
+#   tools/bench/run_startup.sh [SOCKDIAG] [RUNS]
 #
 # SOCKDIAG defaults to the build tree's tools/sockdiag/sockdiag under ./build,
 # RUNS to 300. The three commands are run interleaved (so that drift in the
@@ -13,7 +13,7 @@ set -eu -o pipefail
 
 SOCKDIAG=${1:-build/tools/sockdiag/sockdiag}
 RUNS=${2:-300}
-[ -x "$SOCKDIAG" ] || { echo "bench_startup.sh: no executable sockdiag at '$SOCKDIAG'" >&2; exit 2; }
+[ -x "$SOCKDIAG" ] || { echo "run_startup.sh: no executable sockdiag at '$SOCKDIAG'" >&2; exit 2; }
 LIB=$("$SOCKDIAG" libpath)
 TRUE=$(command -v true)
 
