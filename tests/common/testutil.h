@@ -155,7 +155,7 @@ static inline void fill_connection(int fd) {
 // The state letter of thread `tid` of this process in /proc ('S': asleep in
 // a blocking call), '?' when it cannot be read. The name in parentheses
 // may itself hold ')': the state follows the last one.
-static char thread_state(long tid) {
+static inline char thread_state(long tid) {
   char path[64], line[512];
   snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", tid);
   FILE* f = fopen(path, "r");
