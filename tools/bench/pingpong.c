@@ -40,15 +40,22 @@ static double now_ns(void) {
 
 // A TCP connection over 127.0.0.1: fds[0] the connecting end, fds[1] the
 // accepted end. Nagle off, as latency-bound programs do.
-static void tcp_pair(int fds[2]) {
-  struct sockaddr_in addr = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof addr;
+// A listener on an ephemeral port of 127.0.0.1; its address in *addr.
+static int loopback_listener(int backlog, struct sockaddr_in *addr, socklen_t *len) {
+  *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  *len = sizeof *addr;
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener < 0) die("socket");
-  if (bind(listener, (struct sockaddr *)&addr, len) < 0) die("bind 127.0.0.1:0");
-  if (listen(listener, 1) < 0) die("listen");
-  if (getsockname(listener, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
+  if (bind(listener, (struct sockaddr *)addr, *len) < 0) die("bind 127.0.0.1:0");
+  if (listen(listener, backlog) < 0) die("listen");
+  if (getsockname(listener, (struct sockaddr *)addr, len) < 0) die("getsockname");
+  return listener;
+}
+
+static void tcp_pair(int fds[2]) {
+  struct sockaddr_in addr;
+  socklen_t len;
+  int listener = loopback_listener(1, &addr, &len);
   fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fds[0] < 0) die("socket");
   if (connect(fds[0], (struct sockaddr *)&addr, len) < 0) die("connect to the listener");
@@ -230,14 +237,9 @@ static long many_sockets(long sockets) {
   limit.rlim_cur = limit.rlim_max;
   if (setrlimit(RLIMIT_NOFILE, &limit) < 0) die("setrlimit RLIMIT_NOFILE to the hard limit");
 
-  struct sockaddr_in addr = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof addr;
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener < 0) die("socket");
-  if (bind(listener, (struct sockaddr *)&addr, len) < 0) die("bind 127.0.0.1:0");
-  if (listen(listener, 16) < 0) die("listen");
-  if (getsockname(listener, (struct sockaddr *)&addr, &len) < 0) die("getsockname");
+  struct sockaddr_in addr;
+  socklen_t len;
+  int listener = loopback_listener(16, &addr, &len);
 
   long pairs = sockets / 2;
   int *fds = malloc(sizeof(int) * 2 * (size_t)pairs);

@@ -78,16 +78,23 @@ void refused() {
   close(closed_port);
 }
 
+// A connection on loopback, both ends: the listener, our client end, and the
+// server end it accepted.
+void accepted_connection(int* listener, int* client, int* server) {
+  sockaddr_in addr{};
+  *listener = bound_socket("127.0.0.1", 1, &addr);
+  *client = connect_to(addr);
+  if (*client < 0) fail("connect");
+  *server = accept(*listener, nullptr, nullptr);
+  if (*server < 0) fail("accept");
+}
+
 // 2. The server closes with SO_LINGER {1, 0} while our request is unread:
 // it sends a RST instead of a FIN, and our next recv fails.
 void reset() {
   say("\n2. Sending a request to a server that aborts the connection...\n");
-  sockaddr_in addr{};
-  int listener = bound_socket("127.0.0.1", 1, &addr);
-  int client = connect_to(addr);
-  if (client < 0) fail("connect");
-  int server = accept(listener, nullptr, nullptr);
-  if (server < 0) fail("accept");
+  int listener, client, server;
+  accepted_connection(&listener, &client, &server);
   const char request[] = "GET / HTTP/1.0\r\n\r\n";
   if (send(client, request, sizeof request - 1, 0) < 0) fail("send");
   timeval bound{kWaitMs / 1000, 0};
@@ -110,12 +117,8 @@ void reset() {
 // --sigpipe keep) SIGPIPE would end this program here.
 void broken_pipe() {
   say("\n3. Writing to a server that has already closed the connection...\n");
-  sockaddr_in addr{};
-  int listener = bound_socket("127.0.0.1", 1, &addr);
-  int client = connect_to(addr);
-  if (client < 0) fail("connect");
-  int server = accept(listener, nullptr, nullptr);
-  if (server < 0) fail("accept");
+  int listener, client, server;
+  accepted_connection(&listener, &client, &server);
   close(server);
   const char line[] = "still there?\n";
   ssize_t n = 0;
