@@ -1,6 +1,9 @@
 // The configuration in force in this process, set once before main.
 #pragma once
+#include <cstdint>
+
 #include "config.h"
+#include "interpose.h"
 
 namespace sd {
 
@@ -21,5 +24,12 @@ extern bool g_passive;
 extern bool g_trace;
 // Are expected-flow failures (debug level) written, or only counted?
 extern bool g_log_expected;
+
+// Zero when every read and write can take the fast path (observe.h): one
+// test there instead of one per setting. Nonzero for a passive child, rules,
+// retries, or a level that writes expected-flow failures or every call.
+extern uint8_t g_io_detour SD_HOT_DATA;
+// Recomputes g_io_detour after any of the settings above changed.
+void update_io_detour();
 
 }  // namespace sd

@@ -674,6 +674,87 @@ constexpr Explanation kRows[] = {
 
 constexpr std::size_t kRowCount = sizeof kRows / sizeof kRows[0];
 
+// An index from a code to its rows, built at compile time: explain() and
+// code_name() run for every failure, and a scan of the whole table was most
+// of their cost.
+
+constexpr bool same_code(const Explanation& a, const Explanation& b) {
+  return a.domain == b.domain && a.code == b.code;
+}
+
+// The index keeps where a code's rows start and how many there are.
+constexpr bool rows_of_each_code_are_together() {
+  for (std::size_t i = 1; i < kRowCount; ++i) {
+    if (same_code(kRows[i], kRows[i - 1])) continue;
+    for (std::size_t j = 0; j + 1 < i; ++j) {
+      if (same_code(kRows[j], kRows[i])) return false;
+    }
+  }
+  return true;
+}
+static_assert(rows_of_each_code_are_together(), "kRows: the rows of one code must follow each other");
+
+// A code's slot in its domain's index: errno values and events as they are,
+// getaddrinfo results (negative in glibc) negated. Out-of-range codes wrap
+// to large values, which no index holds.
+constexpr std::size_t slot_of(Domain domain, int code) {
+  auto c = static_cast<unsigned>(code);
+  return domain == Domain::gai ? 0u - c : c;
+}
+
+constexpr std::size_t slot_count(Domain domain) {
+  std::size_t count = 0;
+  for (const Explanation& row : kRows) {
+    if (row.domain == domain && slot_of(domain, row.code) + 1 > count) count = slot_of(domain, row.code) + 1;
+  }
+  return count;
+}
+static_assert(slot_count(kErr) <= 4096 && slot_count(kGai) <= 4096 && slot_count(kEv) <= 4096,
+              "kRows: a code out of its domain's range (getaddrinfo codes are negative)");
+
+struct CodeRows {
+  uint16_t first = 0;
+  uint16_t count = 0;  // 0: no row for the code
+};
+static_assert(kRowCount <= UINT16_MAX, "kRows: too many rows for CodeRows");
+
+template <std::size_t N>
+struct CodeIndex {
+  CodeRows slots[N];
+};
+
+template <std::size_t N>
+constexpr CodeIndex<N> build_index(Domain domain) {
+  CodeIndex<N> index{};
+  for (std::size_t i = kRowCount; i-- > 0;) {
+    if (kRows[i].domain != domain) continue;
+    CodeRows& rows = index.slots[slot_of(domain, kRows[i].code)];
+    rows.first = static_cast<uint16_t>(i);
+    ++rows.count;
+  }
+  return index;
+}
+
+constexpr auto kErrnoIndex = build_index<slot_count(kErr)>(kErr);
+constexpr auto kGaiIndex = build_index<slot_count(kGai)>(kGai);
+constexpr auto kEventIndex = build_index<slot_count(kEv)>(kEv);
+
+template <std::size_t N>
+const CodeRows* find_in(const CodeIndex<N>& index, std::size_t slot) {
+  return slot < N && index.slots[slot].count != 0 ? &index.slots[slot] : nullptr;
+}
+
+// The rows of a code; nullptr when the table has none.
+const CodeRows* rows_of(Domain domain, int code) {
+  std::size_t slot = slot_of(domain, code);
+  switch (domain) {
+    case Domain::errno_code: return find_in(kErrnoIndex, slot);
+    case Domain::gai: return find_in(kGaiIndex, slot);
+    case Domain::event: return find_in(kEventIndex, slot);
+  }
+  return nullptr;
+}
+
 // gai_strerror's texts without its locale lookup (glibc has none for
 // EAI_OVERFLOW; the netdb.h comment is used).
 struct GaiMessage {
@@ -772,13 +853,6 @@ const char* gai_message(int code) {
   return nullptr;
 }
 
-const Explanation* first_row(Domain domain, int code) {
-  for (const Explanation& row : kRows) {
-    if (row.domain == domain && row.code == code) return &row;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 const char* level_name(Level level) {
@@ -813,8 +887,10 @@ const Explanation* explanation_rows(std::size_t* count) {
 }
 
 const Explanation* explain(Domain domain, int code, CallClass call, uint32_t situation) {
-  for (const Explanation& row : kRows) {
-    if (row.domain != domain || row.code != code) continue;
+  const CodeRows* rows = rows_of(domain, code);
+  if (!rows) return nullptr;
+  for (std::size_t i = rows->first; i < rows->first + rows->count; ++i) {
+    const Explanation& row = kRows[i];
     if (row.call != CallClass::any && row.call != call) continue;
     if ((row.when & situation) != row.when) continue;
     return &row;
@@ -823,7 +899,7 @@ const Explanation* explain(Domain domain, int code, CallClass call, uint32_t sit
 }
 
 const char* code_name(Domain domain, int code) {
-  if (const Explanation* row = first_row(domain, code)) return row->name;
+  if (const CodeRows* rows = rows_of(domain, code)) return kRows[rows->first].name;
   if (domain == Domain::errno_code) {
     if (const char* name = strerrorname_np(code)) return name;
   }

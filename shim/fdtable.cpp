@@ -9,24 +9,37 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "interpose.h"
 
 namespace sd {
 
-std::atomic<Conn*> g_chunks[kMaxTrackedFd >> kChunkBits];
+Conn g_untracked[kChunkSize];
 
 namespace {
 
-constexpr int kChunks = kMaxTrackedFd >> kChunkBits;
+// Every slot starts at g_untracked, set when the library is loaded (a
+// constant initializer: hooks may run before any constructor).
+template <std::size_t... I>
+constexpr ChunkTable untracked_table(std::index_sequence<I...>) {
+  return ChunkTable{{((void)I, g_untracked)...}};
+}
+
+}  // namespace
+
+ChunkTable g_chunks = untracked_table(std::make_index_sequence<kChunks>());
+
+namespace {
 
 std::atomic<int> g_high_fd{-1};  // highest fd ever tracked: bounds the epoll scan
 
 Conn* chunk_for(int fd, bool allocate) {
   if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxTrackedFd)) return nullptr;
-  std::atomic<Conn*>& slot = g_chunks[fd >> kChunkBits];
+  std::atomic<Conn*>& slot = g_chunks.slot[fd >> kChunkBits];
   Conn* c = slot.load(std::memory_order_acquire);
-  if (c || !allocate) return c;
+  if (c != g_untracked) return c;
+  if (!allocate) return nullptr;
   // mmap, not malloc: socket() may be called from a signal handler. Zeroed
   // pages are valid entries (Kind::unknown), and untouched pages cost no RSS.
   void* mem = mmap(nullptr, sizeof(Conn) * kChunkSize, PROT_READ | PROT_WRITE,
@@ -57,12 +70,6 @@ void note_high(int fd) {
   int high = g_high_fd.load(std::memory_order_relaxed);
   while (fd > high && !g_high_fd.compare_exchange_weak(high, fd, std::memory_order_relaxed)) {
   }
-}
-
-template <class Fn>
-auto real_call(Call c) {
-  return reinterpret_cast<Fn>(g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed)
-                                  ?: resolve_real(c));
 }
 
 }  // namespace
@@ -165,15 +172,22 @@ void copy_fd(int from, int to) {
 
 Kind classify(int fd) {
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return Kind::not_socket;
-  using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
-  auto gso = real_call<GetSockOpt>(Call::getsockopt);
-  int domain = 0, type = 0;
+  if (fstat(fd, &st) != 0) return Kind::closed;  // not an open descriptor
+  if (!S_ISSOCK(st.st_mode)) return Kind::not_socket;
+  int domain = 0;
   socklen_t len = sizeof(domain);
-  if (gso(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return Kind::other;
-  len = sizeof(type);
-  if (gso(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Kind::other;
-  return kind_from(domain, type);
+  if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return Kind::other;
+  int type = socket_type(fd);
+  return type ? kind_from(domain, type) : Kind::other;
+}
+
+int socket_type(int fd) {
+  int type = 0;
+  socklen_t len = sizeof(type);
+  int saved = errno;
+  if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) type = 0;
+  errno = saved;
+  return type;
 }
 
 Kind kind_of(int fd) {
@@ -185,6 +199,9 @@ Kind kind_of(int fd) {
   int saved = errno;
   k = classify(fd);
   errno = saved;
+  // Not open: nothing is stored, so that a socket the program closed keeps
+  // its mark (a later read or write on it is a use after close).
+  if (k == Kind::closed) return Kind::not_socket;
   if (k == Kind::not_socket) {
     if (c) c->kind.store(static_cast<uint8_t>(Kind::not_socket), std::memory_order_relaxed);
     return k;

@@ -6,19 +6,30 @@
 #include <atomic>
 #include <cstdint>
 
+#include "interpose.h"
+
 namespace sd {
 
 enum class Kind : uint8_t {
   unknown = 0,  // never seen (inherited by exec, received by SCM_RIGHTS...): classified lazily
   closed,       // a socket the program closed; the number may be reused behind the hooks
   not_socket,
-  tcp4, tcp6, udp4, udp6, unix_stream, unix_dgram, unix_seqpacket, raw4, raw6, netlink, other,
+  tcp4, tcp6, udp4, udp6, unix_stream, unix_dgram, raw4, raw6, netlink,
+  // Last, the kinds that can be SOCK_SEQPACKET (see may_be_seqpacket).
+  unix_seqpacket, other,
 };
 const char* kind_name(Kind);
 inline bool is_socket(Kind k) { return k >= Kind::tcp4; }
 inline bool is_inet(Kind k) { return k >= Kind::tcp4 && k <= Kind::udp6; }
 // Not known now: to be asked of the kernel when it matters.
 inline bool is_unclassified(Kind k) { return k <= Kind::closed; }
+inline bool may_be_seqpacket(Kind k) { return k >= Kind::unix_seqpacket; }
+// Known not to be a socket, or a socket that cannot be SOCK_SEQPACKET: one
+// unsigned comparison, for the write fast path.
+inline bool plain_kind(Kind k) {
+  return static_cast<uint8_t>(static_cast<uint8_t>(k) - static_cast<uint8_t>(Kind::not_socket)) <
+         static_cast<uint8_t>(Kind::unix_seqpacket) - static_cast<uint8_t>(Kind::not_socket);
+}
 
 enum ConnFlag : uint32_t {
   cf_connect_pending = 1u << 0,  // non-blocking connect returned EINPROGRESS
@@ -60,15 +71,34 @@ constexpr int kMaxTrackedFd = 1 << 20;
 
 constexpr int kChunkBits = 12;
 constexpr int kChunkSize = 1 << kChunkBits;
-extern std::atomic<Conn*> g_chunks[kMaxTrackedFd >> kChunkBits];
+constexpr int kChunks = kMaxTrackedFd >> kChunkBits;
+
+// Until a socket is tracked in its range, a slot points to this chunk: all
+// entries Kind::unknown and never written (nothing writes to an entry of that
+// kind), so that the hot path looks any fd up without a null test.
+extern Conn g_untracked[kChunkSize] SD_HOT_DATA;
+struct ChunkTable {
+  std::atomic<Conn*> slot[kChunks];
+};
+extern ChunkTable g_chunks SD_HOT_DATA;
+
+// The read/write fast path's entry of `fd`: its own, or an untracked one;
+// nullptr only when out of range. Only its byte counters are written, and
+// only when its kind is a socket.
+inline Conn* fd_entry(int fd) {
+  auto u = static_cast<unsigned>(fd);
+  if (__builtin_expect(u >= static_cast<unsigned>(kMaxTrackedFd), 0)) return nullptr;
+  Conn* chunk = g_chunks.slot[u >> kChunkBits].load(std::memory_order_acquire);
+  if (chunk == nullptr) __builtin_unreachable();  // a slot always points to a chunk: no test for it
+  return &chunk[u & (kChunkSize - 1)];
+}
 
 // The entry of `fd`, or nullptr when its chunk was never allocated (an fd
-// libsockdiag never saw being created) or it is out of range. No allocation;
-// inline: every read and write asks it.
+// libsockdiag never saw being created) or it is out of range. No allocation.
 inline Conn* find_conn(int fd) {
   if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxTrackedFd)) return nullptr;
-  Conn* chunk = g_chunks[fd >> kChunkBits].load(std::memory_order_acquire);
-  return chunk ? &chunk[fd & (kChunkSize - 1)] : nullptr;
+  Conn* chunk = g_chunks.slot[fd >> kChunkBits].load(std::memory_order_acquire);
+  return chunk != g_untracked ? &chunk[fd & (kChunkSize - 1)] : nullptr;
 }
 // The entry of `fd`, allocating its chunk; nullptr only if out of range or
 // out of memory.
@@ -85,8 +115,11 @@ void mark_closed(int fd);
 void forget_range(unsigned first, unsigned last);
 // dup/dup2/dup3/F_DUPFD: `to` now names the same socket as `from`.
 void copy_fd(int from, int to);
-// The kind of a socket fd, asking the kernel (fstat, SO_TYPE, SO_DOMAIN).
+// The kind of fd, asking the kernel (fstat, SO_TYPE, SO_DOMAIN);
+// Kind::closed when it is not an open descriptor.
 Kind classify(int fd);
+// SO_TYPE of a socket fd (SOCK_STREAM...), 0 when the kernel does not say.
+int socket_type(int fd);
 // Kind of `fd`, classifying it lazily (cold paths only: it may make syscalls).
 Kind kind_of(int fd);
 Kind kind_from(int domain, int type);

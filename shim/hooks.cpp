@@ -28,17 +28,19 @@ int __ppoll_chk(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*,
 }
 
 namespace sd {
-template <Call C, class Fn, class... A>
+template <Call C, class... A>
 __attribute__((always_inline)) inline auto hook(A... a) {
-  Fn real = reinterpret_cast<Fn>(real_ptr<C>());
-  if (__builtin_expect(t_depth != 0 || g_passive, 0)) return real(a...);
-  // Reads and writes guard themselves on their slow paths only: their fast
-  // path calls nothing but the real function.
   if constexpr (group_of(C) == Group::input || group_of(C) == Group::output) {
-    return observe<C>(real, a...);
+    // One test for the fast path: not nested in a hook, and no setting that
+    // reads and writes must go through. They guard themselves on their slow
+    // paths only: the fast path calls nothing but the real function.
+    if (__builtin_expect((t_depth | g_io_detour) == 0, 1)) return io_fast<C, false>(a...);
+    return io_detour<C>(a...);
   } else {
+    auto real_fn = real<C>();
+    if (__builtin_expect(t_depth != 0 || g_passive, 0)) return real_fn(a...);
     Guard guard;
-    return observe<C>(real, a...);
+    return observe<C>(real_fn, a...);
   }
 }
 }  // namespace sd
@@ -46,7 +48,7 @@ __attribute__((always_inline)) inline auto hook(A... a) {
 #define SD_EXPORT __attribute__((visibility("default")))
 
 #define SD_HOOK(group, ret, name, params, args) \
-  extern "C" SD_EXPORT ret name params { return sd::hook<sd::Call::name, ret(*) params> args; }
+  extern "C" SD_EXPORT ret name params { return sd::hook<sd::Call::name> args; }
 
 // fcntl's third argument is read the way glibc reads it: one pointer-sized
 // word, which the kernel narrows for the int-valued commands.
@@ -56,7 +58,7 @@ __attribute__((always_inline)) inline auto hook(A... a) {
     va_start(ap, cmd);                                  \
     void* arg = va_arg(ap, void*);                      \
     va_end(ap);                                         \
-    return sd::hook<sd::Call::name, ret(*) params> args; \
+    return sd::hook<sd::Call::name> args;               \
   }
 
 #include "hooks.def"

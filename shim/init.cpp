@@ -26,6 +26,11 @@ Config g_config;
 bool g_trace = false;
 bool g_passive = false;
 bool g_log_expected = false;
+uint8_t g_io_detour = 0;
+
+void update_io_detour() {
+  g_io_detour = g_passive || g_rules != nullptr || g_retry_enabled || g_log_expected;
+}
 
 namespace {
 
@@ -36,6 +41,7 @@ const char* lookup_env(const char* name, void*) { return getenv(name); }
 void after_fork_child() {
   // --no-follow-children: a forked child runs as if sockdiag were absent.
   if (!g_config.follow_children) g_passive = true;
+  update_io_detour();
   summary_after_fork();
   inject_after_fork();
 }
@@ -83,8 +89,7 @@ void leave_environment() {
 // with EX_CONFIG rather than running without what the user asked for.
 [[noreturn]] void refuse(const std::string& message) {
   std::string line = message + " (stopping before main, exit status " + std::to_string(kConfigErrorStatus) + ")\n";
-  using WriteFn = ssize_t (*)(int, const void*, size_t);
-  reinterpret_cast<WriteFn>(real_ptr<Call::write>())(STDERR_FILENO, line.data(), line.size());
+  real<Call::write>()(STDERR_FILENO, line.data(), line.size());
   _exit(kConfigErrorStatus);
 }
 
@@ -122,6 +127,7 @@ void ensure_init() {
   if (cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) log_open(g_config);
   retry_configure();
   inject_configure();
+  update_io_detour();
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);
 }

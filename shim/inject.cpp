@@ -45,12 +45,6 @@ bool g_uses_time = false;
 CallId g_call_ids[kCallCount];
 bool g_call_known[kCallCount];
 
-template <class Fn>
-Fn real(Call c) {
-  void* p = g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
-  return reinterpret_cast<Fn>(p ? p : resolve_real(c));
-}
-
 // The hook's call as the rules name it: __recv_chk is recv, fcntl64 fcntl.
 bool call_id(Call c, CallId* out) {
   std::size_t i = static_cast<std::size_t>(c);
@@ -81,15 +75,12 @@ void abort_connection(int fd, Conn* c) {
   if (k == Kind::tcp4 || k == Kind::tcp6) {
     sockaddr unspec{};
     unspec.sa_family = AF_UNSPEC;
-    using Connect = int (*)(int, const sockaddr*, socklen_t);
-    real<Connect>(Call::connect)(fd, &unspec, sizeof(unspec));
+    real<Call::connect>()(fd, &unspec, sizeof(unspec));
     int so_error;
     socklen_t len = sizeof(so_error);
-    using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
-    real<GetSockOpt>(Call::getsockopt)(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
   } else if (k == Kind::unix_stream || k == Kind::unix_seqpacket) {
-    using Shutdown = int (*)(int, int);
-    real<Shutdown>(Call::shutdown)(fd, SHUT_RDWR);
+    real<Call::shutdown>()(fd, SHUT_RDWR);
   }
   if (c) {
     c->set(cf_reset | cf_peer_closed);
@@ -364,10 +355,6 @@ namespace {
 // kernel answers with a real RST, a real ECONNREFUSED, through the program's
 // own connect semantics (immediate when blocking, SO_ERROR when not).
 bool connect_to_refusal(int fd, int family, int* ret, int* err) {
-  using Socket = int (*)(int, int, int);
-  using Bind = int (*)(int, const sockaddr*, socklen_t);
-  using Close = int (*)(int);
-  using Connect = int (*)(int, const sockaddr*, socklen_t);
   sockaddr_storage ss{};
   socklen_t len;
   if (family == AF_INET) {
@@ -382,16 +369,16 @@ bool connect_to_refusal(int fd, int family, int* ret, int* err) {
     len = sizeof(*in6);
   }
   // A bound, never listening socket holds the port while we connect to it.
-  int holder = real<Socket>(Call::socket)(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int holder = real<Call::socket>()(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (holder < 0) return false;
   socklen_t got = len;
-  bool ok = real<Bind>(Call::bind)(holder, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
+  bool ok = real<Call::bind>()(holder, reinterpret_cast<sockaddr*>(&ss), len) == 0 &&
             getsockname(holder, reinterpret_cast<sockaddr*>(&ss), &got) == 0;
   if (ok) {
-    *ret = real<Connect>(Call::connect)(fd, reinterpret_cast<sockaddr*>(&ss), got);
+    *ret = real<Call::connect>()(fd, reinterpret_cast<sockaddr*>(&ss), got);
     *err = errno;
   }
-  real<Close>(Call::close)(holder);
+  real<Call::close>()(holder);
   return ok;
 }
 // A loopback listener whose accept queue is full (backlog 0, one connection
@@ -407,11 +394,6 @@ struct Blackhole {
 Blackhole g_blackholes[2];
 
 bool make_blackhole(Blackhole& b, int family) {
-  using Socket = int (*)(int, int, int);
-  using Bind = int (*)(int, const sockaddr*, socklen_t);
-  using Listen = int (*)(int, int);
-  using Connect = int (*)(int, const sockaddr*, socklen_t);
-  using Poll = int (*)(pollfd*, nfds_t, int);
   std::memset(&b.addr, 0, sizeof(b.addr));
   if (family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&b.addr);
@@ -424,20 +406,20 @@ bool make_blackhole(Blackhole& b, int family) {
     in6->sin6_addr = in6addr_loopback;
     b.len = sizeof(*in6);
   }
-  b.listener = real<Socket>(Call::socket)(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  b.listener = real<Call::socket>()(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (b.listener < 0) return false;
   b.listener = move_high(b.listener);
-  if (real<Bind>(Call::bind)(b.listener, reinterpret_cast<sockaddr*>(&b.addr), b.len) != 0 ||
-      real<Listen>(Call::listen)(b.listener, 0) != 0 ||
+  if (real<Call::bind>()(b.listener, reinterpret_cast<sockaddr*>(&b.addr), b.len) != 0 ||
+      real<Call::listen>()(b.listener, 0) != 0 ||
       getsockname(b.listener, reinterpret_cast<sockaddr*>(&b.addr), &b.len) != 0)
     return false;
-  b.filler = real<Socket>(Call::socket)(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  b.filler = real<Call::socket>()(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (b.filler < 0) return false;
   b.filler = move_high(b.filler);
-  if (real<Connect>(Call::connect)(b.filler, reinterpret_cast<sockaddr*>(&b.addr), b.len) != 0 && errno != EINPROGRESS)
+  if (real<Call::connect>()(b.filler, reinterpret_cast<sockaddr*>(&b.addr), b.len) != 0 && errno != EINPROGRESS)
     return false;
   pollfd p{b.filler, POLLOUT, 0};
-  return real<Poll>(Call::poll)(&p, 1, 1000) == 1 && !(p.revents & (POLLERR | POLLHUP));
+  return real<Call::poll>()(&p, 1, 1000) == 1 && !(p.revents & (POLLERR | POLLHUP));
 }
 
 // Connects `fd` to the blackhole with TCP_USER_TIMEOUT set to the rule's
@@ -450,18 +432,15 @@ int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err) {
   if (st == 0 && b.state.compare_exchange_strong(st, 1, std::memory_order_acq_rel))
     b.state.store(st = make_blackhole(b, family) ? 2 : 3, std::memory_order_release);
   if (st != 2) return -2;
-  using SetSockOpt = int (*)(int, int, int, const void*, socklen_t);
-  using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
-  using Connect = int (*)(int, const sockaddr*, socklen_t);
   unsigned int before = 0;
   socklen_t blen = sizeof(before);
-  real<GetSockOpt>(Call::getsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, &blen);
+  real<Call::getsockopt>()(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, &blen);
   unsigned int ms = static_cast<unsigned int>(wait_ns / 1000000 ? wait_ns / 1000000 : 1);
-  real<SetSockOpt>(Call::setsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
-  int ret = real<Connect>(Call::connect)(fd, reinterpret_cast<sockaddr*>(&b.addr), b.len);
+  real<Call::setsockopt>()(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+  int ret = real<Call::connect>()(fd, reinterpret_cast<sockaddr*>(&b.addr), b.len);
   *err = errno;
   // A blocking connect has failed by now: the program's own setting returns.
-  if (*err != EINPROGRESS) real<SetSockOpt>(Call::setsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, sizeof(before));
+  if (*err != EINPROGRESS) real<Call::setsockopt>()(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, sizeof(before));
   return ret;
 }
 
@@ -485,8 +464,7 @@ int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* h
   Kind k = c ? c->get_kind() : kind_of(fd);
   bool nonblocking = false;
   {
-    using Fcntl = int (*)(int, int, ...);
-    int fl = real<Fcntl>(Call::fcntl)(fd, F_GETFL);
+    int fl = real<Call::fcntl>()(fd, F_GETFL);
     nonblocking = fl >= 0 && (fl & O_NONBLOCK);
   }
   int code = rule->action == RuleAction::timeout ? ETIMEDOUT : rule->error_code;
@@ -551,8 +529,7 @@ Verdict inject_call(Call call, int fd, const char* host) {
     case RuleAction::reset: {
       // close with an RST: SO_LINGER {on, 0} makes the close abort.
       linger lg{1, 0};
-      using SetSockOpt = int (*)(int, int, int, const void*, socklen_t);
-      real<SetSockOpt>(Call::setsockopt)(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      real<Call::setsockopt>()(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
       record(call, fd, rule, Domain::event, ev_injected_reset, 0, nullptr);
       break;
     }

@@ -7,8 +7,6 @@ namespace sd {
 
 __thread unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
 
-std::atomic<void*> g_real[kCallCount];
-
 namespace {
 constexpr const char* kNames[] = {
 #define SD_HOOK(group, ret, name, params, args) #name,
@@ -32,19 +30,17 @@ void* own_address(Call c) {
 
 const char* call_name(Call c) { return kNames[static_cast<std::size_t>(c)]; }
 
-void* resolve_real(Call c) {
+void* find_real(Call c) {
   const char* name = kNames[static_cast<std::size_t>(c)];
   void* p = dlsym(RTLD_NEXT, name);
   if (p == nullptr || p == own_address(c)) p = dlsym(RTLD_DEFAULT, name);
-  if (p == own_address(c)) p = nullptr;
-  // Two threads may race here: both store the same address, no lock needed.
-  if (p) g_real[static_cast<std::size_t>(c)].store(p, std::memory_order_relaxed);
-  return p;
+  return p == own_address(c) ? nullptr : p;
 }
 
 void resolve_all() {
-  for (std::size_t i = 0; i < kCallCount; ++i)
-    if (!g_real[i].load(std::memory_order_relaxed)) resolve_real(static_cast<Call>(i));
+#define SD_HOOK(group, ret, name, params, args) resolve<Call::name>();
+#include "hooks.def"
+#undef SD_HOOK
 }
 
 }  // namespace sd

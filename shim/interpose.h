@@ -1,9 +1,25 @@
 // Interception machinery: the Call enumeration generated from hooks.def, the
 // real libc functions behind each hook, and the per-thread recursion guard.
 #pragma once
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+
+// On the declaration of a global the hot path reads: the compiler then
+// addresses it directly, where a declaration of default visibility goes
+// through the GOT (one more load per use).
+#define SD_HOT_DATA __attribute__((visibility("hidden")))
 
 namespace sd {
 
@@ -18,19 +34,87 @@ constexpr std::size_t kCallCount = static_cast<std::size_t>(Call::count);
 // The libc name of a call ("recv", "__recv_chk", ...).
 const char* call_name(Call);
 
-// Address of the next definition of `c` (libc's, or another preload's).
-// Hooks may run before our constructor (other libraries' constructors make
-// socket calls), so a missing pointer is resolved on first use, lock-free.
-extern std::atomic<void*> g_real[kCallCount];
-void* resolve_real(Call c);
-void resolve_all();
+// The type of each hooked function, as hooks.def declares it.
+template <Call C>
+struct Hooked;
+#define SD_HOOK(group, ret, name, params, args) \
+  template <>                                   \
+  struct Hooked<Call::name> {                   \
+    using Fn = ret(*) params;                   \
+  };
+#include "hooks.def"
+#undef SD_HOOK
+template <Call C>
+using RealFn = typename Hooked<C>::Fn;
+
+// Address of the next definition of the function `c` names (libc's, or
+// another preload's), never our own; nullptr when there is none.
+void* find_real(Call c);
 
 template <Call C>
-inline void* real_ptr() {
-  void* p = g_real[static_cast<std::size_t>(C)].load(std::memory_order_relaxed);
-  if (__builtin_expect(p == nullptr, 0)) p = resolve_real(C);
-  return p;
+RealFn<C> resolve();
+
+// What each call's real function is reached through. Hooks may run before
+// our constructor (other libraries' constructors make socket calls): until
+// resolved, the pointer is a trampoline that resolves it and makes the call,
+// so that the hooks never test for a missing pointer.
+template <Call C, class Fn = RealFn<C>>
+struct FirstUse;
+template <Call C, class R, class... P>
+struct FirstUse<C, R (*)(P...)> {
+  static R call(P... p) { return resolve<C>()(p...); }
+};
+// fcntl's family: the optional argument is read the way glibc reads it.
+template <Call C, class R>
+struct FirstUse<C, R (*)(int, int, ...)> {
+  static R call(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    void* arg = va_arg(ap, void*);
+    va_end(ap);
+    return resolve<C>()(fd, cmd, arg);
+  }
+};
+
+// A function the C library does not have: the call fails as unsupported.
+template <Call C, class Fn = RealFn<C>>
+struct Missing;
+template <Call C, class R, class... P>
+struct Missing<C, R (*)(P...)> {
+  static R call(P...) {
+    errno = ENOSYS;
+    return R(-1);
+  }
+};
+template <Call C, class R>
+struct Missing<C, R (*)(int, int, ...)> {
+  static R call(int, int, ...) {
+    errno = ENOSYS;
+    return R(-1);
+  }
+};
+
+template <Call C>
+inline std::atomic<RealFn<C>> g_real SD_HOT_DATA{&FirstUse<C>::call};
+
+template <Call C>
+RealFn<C> resolve() {
+  void* p = find_real(C);
+  if (!p) return &Missing<C>::call;
+  auto fn = reinterpret_cast<RealFn<C>>(p);
+  // Two threads may race here: both store the same address, no lock needed.
+  g_real<C>.store(fn, std::memory_order_relaxed);
+  return fn;
 }
+
+// The real function behind the hook of C.
+template <Call C>
+inline RealFn<C> real() {
+  return g_real<C>.load(std::memory_order_relaxed);
+}
+
+// Binds every call at start-up, so that later first uses take no lock in dlsym.
+void resolve_all();
 
 // Recursion guard: calls made while a hook is active on this thread (by the
 // library itself, by getaddrinfo's resolver, by a signal handler interrupting

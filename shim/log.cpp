@@ -13,10 +13,12 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <fmt/compile.h>
@@ -37,15 +39,6 @@ bool g_to_stderr = true;
 bool g_per_pid = false;
 char g_path[sizeof(Config::log)];
 
-template <Call C, class Fn>
-Fn real() {
-  return reinterpret_cast<Fn>(real_ptr<C>());
-}
-
-using FcntlFn = int (*)(int, int, ...);
-using CloseFn = int (*)(int);
-using WriteFn = ssize_t (*)(int, const void*, size_t);
-
 // The number the log fd is moved to: high, so that it does not change the
 // numbers the program's own fds get, but below the fd limit and small
 // enough not to blow up the kernel's fd table (fork copies it).
@@ -61,10 +54,10 @@ int high_fd_floor() {
 // Moves `fd` to a high number with FD_CLOEXEC; closes the original.
 int move_high(int fd) {
   int floor = high_fd_floor();
-  int moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, floor);
-  if (moved < 0) moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, 3);
+  int moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, floor);
+  if (moved < 0) moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, 3);
   if (moved < 0) return fd;
-  real<Call::close, CloseFn>()(fd);
+  real<Call::close>()(fd);
   return moved;
 }
 
@@ -110,14 +103,46 @@ void reopen_if_forked() {
   long pid = static_cast<long>(getpid());
   if (pid == g_opened_pid.load(std::memory_order_relaxed)) return;
   int old = g_fd.exchange(-1);
-  if (old >= 0) real<Call::close, CloseFn>()(old);
+  if (old >= 0) real<Call::close>()(old);
   remember(open_file());
+}
+
+// Signal sets as the kernel takes them, one bit per signal. The raw
+// rt_sigprocmask/rt_sigpending/rt_sigtimedwait calls do what pthread_sigmask,
+// sigpending and sigtimedwait do for our two signals, without glibc's
+// 1024-bit sigset_t and a helper call per bit: that cost more than the
+// write itself, for every record.
+using KernelSigset = uint64_t;
+static_assert(_NSIG - 1 <= 64, "the kernel's signal set is taken to be 64 bits");
+
+constexpr KernelSigset signal_bit(int sig) { return KernelSigset{1} << (sig - 1); }
+
+KernelSigset block_signals(KernelSigset set) {
+  KernelSigset old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, sizeof(KernelSigset));
+  return old;
+}
+
+void restore_signal_mask(KernelSigset mask) {
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, nullptr, sizeof(KernelSigset));
+}
+
+KernelSigset pending_signals() {
+  KernelSigset pending = 0;
+  syscall(SYS_rt_sigpending, &pending, sizeof(KernelSigset));
+  return pending;
+}
+
+// Takes the given signals off the pending set, without waiting.
+void consume_signals(KernelSigset set) {
+  const timespec zero{0, 0};
+  syscall(SYS_rt_sigtimedwait, &set, nullptr, &zero, sizeof(KernelSigset));
 }
 
 bool still_ours(int fd) {
   // The program may have closed our fd behind the hooks (a raw syscall) and
   // reused the number: never write a record into its file or socket.
-  struct stat st {};
+  struct stat st;  // filled by fstat when it succeeds; a record need not clear it
   return fstat(fd, &st) == 0 && st.st_dev == g_dev.load(std::memory_order_relaxed) &&
          st.st_ino == g_ino.load(std::memory_order_relaxed);
 }
@@ -129,8 +154,8 @@ void log_open(const Config& cfg) {
   if (g_to_stderr) {
     // A dup shares stderr's open file description (and its offset): setting
     // O_APPEND on it would change the program's own stderr, so it stays as is.
-    int fd = real<Call::fcntl, FcntlFn>()(STDERR_FILENO, F_DUPFD_CLOEXEC, high_fd_floor());
-    if (fd < 0) fd = real<Call::fcntl, FcntlFn>()(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    int fd = real<Call::fcntl>()(STDERR_FILENO, F_DUPFD_CLOEXEC, high_fd_floor());
+    if (fd < 0) fd = real<Call::fcntl>()(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
     remember(fd);
     return;
   }
@@ -149,31 +174,22 @@ void write_record(int fd, const char* data, std::size_t len) {
   // SIGPIPE, a log file past RLIMIT_FSIZE SIGXFSZ: either would kill the
   // program for a write of ours. Both are blocked for the write, and one we
   // raised is consumed; one the program already had pending is left alone.
-  sigset_t ours, old_mask, pending;
-  sigemptyset(&ours);
-  sigaddset(&ours, SIGPIPE);
-  sigaddset(&ours, SIGXFSZ);
-  pthread_sigmask(SIG_BLOCK, &ours, &old_mask);
-  sigpending(&pending);
-  bool pipe_pending = sigismember(&pending, SIGPIPE);
-  bool fsz_pending = sigismember(&pending, SIGXFSZ);
-  auto wr = real<Call::write, WriteFn>();
+  const KernelSigset ours = signal_bit(SIGPIPE) | signal_bit(SIGXFSZ);
+  KernelSigset old_mask = block_signals(ours);
+  KernelSigset already_pending = pending_signals() & ours;
+  auto wr = real<Call::write>();
   while (len > 0) {
     ssize_t n = wr(fd, data, len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EPIPE || errno == EFBIG)) {
-      sigset_t raised;
-      sigemptyset(&raised);
-      if (errno == EPIPE && !pipe_pending) sigaddset(&raised, SIGPIPE);
-      if (errno == EFBIG && !fsz_pending) sigaddset(&raised, SIGXFSZ);
-      const timespec zero{0, 0};
-      sigtimedwait(&raised, nullptr, &zero);
+      KernelSigset raised = signal_bit(errno == EPIPE ? SIGPIPE : SIGXFSZ) & ~already_pending;
+      if (raised) consume_signals(raised);
     }
     if (n <= 0) break;  // full disk, closed pipe: the program must not notice
     data += n;
     len -= static_cast<std::size_t>(n);
   }
-  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  restore_signal_mask(old_mask);
   errno = saved;
   pthread_setcancelstate(old_state, nullptr);
 }
@@ -194,8 +210,8 @@ int log_fd() { return g_fd.load(std::memory_order_relaxed); }
 
 void log_evacuate(int fd) {
   if (!is_log_fd(fd)) return;
-  int moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, fd + 1);
-  if (moved < 0) moved = real<Call::fcntl, FcntlFn>()(fd, F_DUPFD_CLOEXEC, 3);
+  int moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, fd + 1);
+  if (moved < 0) moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, 3);
   g_fd.store(moved);
   // Records already on their way to the old number finish there (it is
   // still the log) before the program's dup2 may replace it.

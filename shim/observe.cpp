@@ -14,12 +14,6 @@
 namespace sd {
 namespace {
 
-template <class Fn>
-Fn real(Call c) {
-  void* p = g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
-  return reinterpret_cast<Fn>(p ? p : resolve_real(c));
-}
-
 // The plain failure of a call: its errno, and the address it named if any.
 void report_error(Call call, int fd, long ret, int err, int retries, const sockaddr* addr = nullptr,
                   socklen_t addr_len = 0) {
@@ -41,6 +35,13 @@ void note_peer_gone(Conn* c, int err) {
   }
 }
 
+// recv, send and the like, as opposed to read, write and their vector and
+// fortified forms, which serve every kind of file.
+bool socket_only(Call call) {
+  return call != Call::read && call != Call::readv && call != Call::__read_chk && call != Call::write &&
+         call != Call::writev;
+}
+
 void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
   Conn* c = find_conn(fd);
   // Expected flow, the common failure of event loops: EAGAIN on a socket
@@ -51,9 +52,13 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
     count_expected_eagain(call);
     return;
   }
-  // read/write failures are reported for sockets only (classification may
-  // ask the kernel: this is the cold path).
-  if (!is_socket(kind_of(fd))) return;
+  // Failures on files and pipes are not ours to report (classification may
+  // ask the kernel: this is the cold path), but a bad descriptor is a socket
+  // bug when the call only works on sockets (recv on a closed or wrong fd),
+  // or when the fd was a socket the program closed (read after close).
+  bool closed_socket = c && c->get_kind() == Kind::closed;
+  if (!is_socket(kind_of(fd)) && !((closed_socket || socket_only(call)) && (err == EBADF || err == ENOTSOCK)))
+    return;
   uint64_t gone_before = c ? c->closed_peer_ns.load(std::memory_order_relaxed) : 0;
   note_peer_gone(c, err);
   Failure f{call};
@@ -75,13 +80,6 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
 }
 
 }  // namespace
-
-bool counted_as_expected(Call call, Conn* c) {
-  if (g_log_expected || !c || !is_socket(c->get_kind()) || errno != EAGAIN || c->has(cf_rcvtimeo | cf_sndtimeo))
-    return false;
-  count_expected_eagain(call);
-  return true;
-}
 
 void trace_call(Call call, int fd, long ret) {
   // Trace is about sockets: reads, writes and closes of files are not shown.
@@ -139,33 +137,21 @@ std::size_t limit_iov(const iovec* iov, std::size_t n, std::size_t max, iovec* o
   return used;
 }
 
-ssize_t write_as_send(int fd, const void* buf, size_t n, Kind k) {
-  using Send = ssize_t (*)(int, const void*, size_t, int);
-  // write() on a SOCK_SEQPACKET socket marks the end of a record.
-  int flags = MSG_NOSIGNAL | (k == Kind::unix_seqpacket ? MSG_EOR : 0);
-  ssize_t r = real<Send>(Call::send)(fd, buf, n, flags);
-  if (r < 0 && errno == ENOTSOCK) {
-    // Closed behind the hooks (fclose(fdopen(sock))) and reused for a file.
-    forget_fd(fd);
-    using Write = ssize_t (*)(int, const void*, size_t);
-    return real<Write>(Call::write)(fd, buf, n);
-  }
-  return r;
+ssize_t write_to_non_socket(int fd, const void* buf, size_t n) {
+  forget_fd(fd);
+  return real<Call::write>()(fd, buf, n);
 }
 
 ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k) {
-  using Writev = ssize_t (*)(int, const iovec*, int);
   // A negative count is writev's EINVAL; sendmsg would say EMSGSIZE.
-  if (iovcnt < 0) return real<Writev>(Call::writev)(fd, iov, iovcnt);
+  if (iovcnt < 0) return real<Call::writev>()(fd, iov, iovcnt);
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<size_t>(iovcnt);
-  using SendMsg = ssize_t (*)(int, const msghdr*, int);
-  int flags = MSG_NOSIGNAL | (k == Kind::unix_seqpacket ? MSG_EOR : 0);
-  ssize_t r = real<SendMsg>(Call::sendmsg)(fd, &msg, flags);
+  ssize_t r = real<Call::sendmsg>()(fd, &msg, MSG_NOSIGNAL | write_eor(fd, k));
   if (r < 0 && errno == ENOTSOCK) {
     forget_fd(fd);
-    return real<Writev>(Call::writev)(fd, iov, iovcnt);
+    return real<Call::writev>()(fd, iov, iovcnt);
   }
   return r;
 }
@@ -255,8 +241,7 @@ bool close_begin(int fd, Kind* was) {
     // why: reading SO_ERROR now costs it nothing, the socket is going away.
     int so_error = 0;
     socklen_t len = sizeof(so_error);
-    using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
-    if (real<GetSockOpt>(Call::getsockopt)(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error) {
+    if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error) {
       Failure f{c->has(cf_connect_pending) ? Call::connect : Call::close};
       f.fd = fd;
       f.code = so_error;
@@ -293,8 +278,7 @@ bool close_range_split(unsigned first, unsigned last, int flags, int* ret) {
   int lfd = log_fd();
   if (lfd < 0 || static_cast<unsigned>(lfd) < first || static_cast<unsigned>(lfd) > last) return false;
   // The range covers the log fd: close around it.
-  using CloseRange = int (*)(unsigned, unsigned, int);
-  auto cr = real<CloseRange>(Call::close_range);
+  auto cr = real<Call::close_range>();
   int r = 0;
   if (static_cast<unsigned>(lfd) > first) r = cr(first, static_cast<unsigned>(lfd) - 1, flags);
   if (r == 0 && static_cast<unsigned>(lfd) < last) r = cr(static_cast<unsigned>(lfd) + 1, last, flags);

@@ -1,6 +1,7 @@
 // What each group of hooks does around the real call: the fast path inline
 // (count bytes, nothing else), everything about failures out of line
-// (observe.cpp). hooks.cpp sends every hook here through observe<C>().
+// (observe.cpp). hooks.cpp sends reads and writes to io_fast (io_detour off
+// the fast path), every other hook to observe<C>().
 #pragma once
 #include <fcntl.h>
 #include <netdb.h>
@@ -43,9 +44,6 @@ struct IoArgs {
 void input_failed(Call, int fd, long ret, int err, IoArgs, int retries);
 void output_failed(Call, int fd, long ret, int err, IoArgs, int retries);
 void trace_call(Call, int fd, long ret);
-// Expected flow of event loops: EAGAIN on a socket that can only mean "would
-// block". Counted, and true when nothing more is to be done (below debug).
-bool counted_as_expected(Call, Conn*);
 void socket_done(Call, int ret, int err, int domain, int type);
 void socketpair_done(int ret, int err, int domain, int type, const int sv[2]);
 void connect_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries);
@@ -113,24 +111,58 @@ inline uint64_t io_bytes(R ret, const A&... a) {
 // ---- The observers ------------------------------------------------------------
 // Each returns what the real call returned, with the errno it left.
 
+// Bytes moved on a socket, for its history (records show them). `k` is the
+// entry's own kind, read from it: only a socket's entry is written, never
+// the untracked chunk.
+template <Call C, class R, class... A>
+__attribute__((always_inline)) inline void count_bytes(Conn* e, Kind k, R r, const A&... a) {
+  if (!is_socket(k)) return;
+  if constexpr (group_of(C) == Group::input) {
+    if (!(io_args<C>(a...).flags & MSG_PEEK)) e->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+  } else {
+    e->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+  }
+}
+
+// Expected flow of event loops: an EAGAIN on a socket that can only mean
+// "would block" (no SO_RCVTIMEO/SO_SNDTIMEO on it). Counted, not written: a
+// level that writes it sends reads and writes off the fast path (g_io_detour).
+inline bool would_block_as_expected(Call c, const Conn* e) {
+  if (!e || !is_socket(e->get_kind()) || e->has(cf_rcvtimeo | cf_sndtimeo)) return false;
+  count_expected_eagain(c);
+  return true;
+}
+
 // A socket write made with MSG_NOSIGNAL, so that the kernel never raises
 // SIGPIPE for it (policy_sigpipe.h decides about the signal afterwards).
 // write/writev on a socket become send/sendmsg: the same kernel path, plus a
 // flag; a fd taken for a socket that is not one any more falls back.
-ssize_t write_as_send(int fd, const void* buf, size_t n, Kind k);
+ssize_t write_to_non_socket(int fd, const void* buf, size_t n);
 ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k);
 
-template <Call C, class Fn, class... A>
-__attribute__((always_inline)) inline auto send_nosignal(Fn real, Kind k, int fd, A... a) {
+// The kernel's write() on a SOCK_SEQPACKET socket marks the end of a record
+// (MSG_EOR): so must the send it becomes. The write fast path leaves the
+// kinds that may be one to the full path.
+inline int write_eor(int fd, Kind k) {
+  if (!may_be_seqpacket(k)) return 0;
+  return k == Kind::unix_seqpacket || socket_type(fd) == SOCK_SEQPACKET ? MSG_EOR : 0;
+}
+
+template <Call C, class... A>
+__attribute__((always_inline)) inline auto send_nosignal(Kind k, int fd, A... a) {
   auto t = std::make_tuple(fd, a...);
   if constexpr (C == Call::send || C == Call::sendto || C == Call::sendmmsg) {
     std::get<3>(t) |= MSG_NOSIGNAL;
-    return std::apply(real, t);
+    return std::apply(real<C>(), t);
   } else if constexpr (C == Call::sendmsg) {
     std::get<2>(t) |= MSG_NOSIGNAL;
-    return std::apply(real, t);
+    return std::apply(real<C>(), t);
   } else if constexpr (C == Call::write) {
-    return write_as_send(fd, std::get<1>(t), std::get<2>(t), k);
+    ssize_t r = real<Call::send>()(fd, std::get<1>(t), std::get<2>(t), MSG_NOSIGNAL | write_eor(fd, k));
+    // Closed behind the hooks (fclose(fdopen(sock))) and reused for a file.
+    if (__builtin_expect(r < 0, 0) && errno == ENOTSOCK)
+      return write_to_non_socket(fd, std::get<1>(t), std::get<2>(t));
+    return r;
   } else {
     static_assert(C == Call::writev, "not a write-like call");
     return writev_as_sendmsg(fd, std::get<1>(t), std::get<2>(t), k);
@@ -175,33 +207,18 @@ inline auto call_limited(std::size_t max, Invoke&& invoke, int fd, A... a) {
   }
 }
 
-// What follows a read or write that moved no byte, or any call at trace
-// level: counts, records, the expected-flow shortcut. Keeps errno.
+// A read or write that moved no byte and is not expected flow: its record.
+// Keeps errno.
 template <Call C, class R, class... A>
-__attribute__((noinline, cold)) R io_outcome(int fd, Conn* c, Kind k, R r, A... a) {
-  constexpr bool input = group_of(C) == Group::input;
+__attribute__((noinline, cold)) R io_outcome(int fd, R r, A... a) {
   int err = errno;
   Guard guard;
-  if (r > 0) {
-    if (c && is_socket(k)) {
-      if constexpr (input) {
-        if (!(io_args<C>(a...).flags & MSG_PEEK)) c->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
-      } else {
-        c->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
-      }
-    }
-    trace_call(C, fd, static_cast<long>(r));
-  } else if constexpr (input) {
-    input_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
-  } else {
-    output_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
-  }
+  if constexpr (group_of(C) == Group::input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
+  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
   errno = err;
   return r;
 }
 
-// Everything a read or write may need: injection, retries, classification
-// of an unknown fd. Out of line: the fast path below stays small.
 // The failed first attempt of the fast path, handed over for retries.
 struct FirstAttempt {
   long ret;
@@ -209,9 +226,11 @@ struct FirstAttempt {
   int errno_before;  // errno as the program left it before the call
 };
 
-template <Call C, class Fn, class... A>
-__attribute__((noinline)) auto observe_io_full(Fn real, int fd, const FirstAttempt* first, A... a) {
-  using R = decltype(real(fd, a...));
+// Everything a read or write may need: injection, retries, trace records,
+// classification of an unknown fd. Out of line: the fast path stays small.
+template <Call C, class... A>
+__attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first, A... a) {
+  using R = decltype(real<C>()(fd, a...));
   Guard guard;
   constexpr bool input = group_of(C) == Group::input;
   Conn* c = find_conn(fd);
@@ -222,8 +241,8 @@ __attribute__((noinline)) auto observe_io_full(Fn real, int fd, const FirstAttem
     if (__builtin_expect(is_unclassified(k), 0)) k = kind_of(fd);
   auto invoke = [&](int f, auto... args) -> R {
     if constexpr (!input)
-      if (is_socket(k)) return send_nosignal<C>(real, k, f, args...);
-    return real(f, args...);
+      if (is_socket(k)) return send_nosignal<C>(k, f, args...);
+    return real<C>()(f, args...);
   };
   // One attempt: the rules first (a fault they inject is recorded by them),
   // then the real call. A retry makes a new attempt, rules included.
@@ -269,13 +288,7 @@ __attribute__((noinline)) auto observe_io_full(Fn real, int fd, const FirstAttem
     if (injected_failure) return r;
   }
   if (__builtin_expect(r > 0, 1)) {
-    if (c && is_socket(k)) {
-      if constexpr (input) {
-        if (!(io_args<C>(a...).flags & MSG_PEEK)) c->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
-      } else {
-        c->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
-      }
-    }
+    if (Conn* entry = fd_entry(fd)) count_bytes<C>(entry, entry->get_kind(), r, a...);
     if (__builtin_expect(g_trace, 0)) trace_call(C, fd, static_cast<long>(r));
     return r;
   }
@@ -285,56 +298,69 @@ __attribute__((noinline)) auto observe_io_full(Fn real, int fd, const FirstAttem
   return r;
 }
 
-// The hot path of every read and write on a socket: the real call and a
-// byte count. Anything more (injection, a failure to retry, an fd never
-// seen) goes to observe_io_full. One body, two builds: with kRetrying the
-// program's errno is kept before the call and a failure is handed to the
-// retry loop with its attempt (making the call again from scratch could lose
-// an error the kernel reports once, like ECONNRESET).
-template <Call C, bool kRetrying, class Fn, class... A>
-__attribute__((always_inline)) inline auto io_fast(Fn real, int fd, A... a) {
+// The hot path of every read and write: the real call and a byte count.
+// Anything more (injection, a failure to record or retry, an fd never seen)
+// goes out of line. One body, two builds: with kRetrying the program's errno
+// is kept before the call and a failure is handed to the retry loop with its
+// attempt (making the call again from scratch could lose an error the
+// kernel reports once, like ECONNRESET).
+template <Call C, bool kRetrying, class... A>
+__attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
   constexpr bool input = group_of(C) == Group::input;
-  Conn* c = find_conn(fd);
-  Kind k = c ? c->get_kind() : Kind::unknown;
   int errno_before = 0;
   if constexpr (kRetrying) errno_before = errno;
-  decltype(real(fd, a...)) r;
+  decltype(real<C>()(fd, a...)) r;
+  // A write's entry is read before the call (it decides MSG_NOSIGNAL) and
+  // kept; a read's is looked up after it, when needed. The real function's
+  // address is loaded where it is called: no register is kept for it.
+  Conn* e = nullptr;
+  Kind k = Kind::unknown;
   if constexpr (input) {
-    r = real(fd, a...);
+    r = real<C>()(fd, a...);
   } else {
-    if (__builtin_expect(is_unclassified(k), 0)) return observe_io_full<C>(real, fd, nullptr, a...);
-    r = is_socket(k) ? send_nosignal<C>(real, k, fd, a...) : real(fd, a...);
+    e = fd_entry(fd);
+    if (e) k = e->get_kind();
+    // An fd never seen or out of range, or a write that may have to mark a
+    // record's end (write_eor): the full path.
+    if (__builtin_expect(C == Call::write ? !plain_kind(k) : is_unclassified(k), 0))
+      return observe_io_full<C>(fd, nullptr, a...);
+    r = k == Kind::not_socket ? real<C>()(fd, a...) : send_nosignal<C>(k, fd, a...);
+  }
+  if (__builtin_expect(r > 0, 1)) {
+    if constexpr (input) {
+      e = fd_entry(fd);
+      if (!e) return r;
+      k = e->get_kind();
+    }
+    count_bytes<C>(e, k, r, a...);
+    return r;
   }
   if constexpr (kRetrying) {
     if (r < 0) {
       FirstAttempt failed{static_cast<long>(r), errno, errno_before};
-      return observe_io_full<C>(real, fd, &failed, a...);
+      return observe_io_full<C>(fd, &failed, a...);
+    }
+  } else {
+    // A failure returns -1 (these calls have no other): said as a constant,
+    // r need not be kept across errno's lookup, which saves a register and
+    // its save and restore on every call.
+    if (r < 0) {
+      using R = decltype(r);
+      if (errno == EAGAIN && would_block_as_expected(C, input ? fd_entry(fd) : e)) return R(-1);
+      return io_outcome<C>(fd, R(-1), a...);
     }
   }
-  if (__builtin_expect(r > 0 && !g_trace, 1)) {
-    if (c && is_socket(k)) {
-      if constexpr (input) {
-        if (!(io_args<C>(a...).flags & MSG_PEEK)) c->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
-      } else {
-        c->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
-      }
-    }
-    return r;
-  }
-  if (r < 0 && counted_as_expected(C, c)) return r;
-  return io_outcome<C>(fd, c, k, r, a...);
+  return io_outcome<C>(fd, r, a...);
 }
 
-template <Call C, class Fn, class... A>
-__attribute__((noinline)) auto io_fast_retrying(Fn real, int fd, A... a) {
-  return io_fast<C, true>(real, fd, a...);
-}
-
-template <Call C, class Fn, class... A>
-__attribute__((always_inline)) inline auto observe_io(Fn real, int fd, A... a) {
-  if (__builtin_expect(g_rules != nullptr, 0)) return observe_io_full<C>(real, fd, nullptr, a...);
-  if (__builtin_expect(g_retry_enabled, 0)) return io_fast_retrying<C>(real, fd, a...);
-  return io_fast<C, false>(real, fd, a...);
+// Reads and writes off the fast path (g_io_detour set, or nested in a hook):
+// nested calls and a passive child's pass straight through; retries alone
+// keep the fast path with a retrying tail; anything else takes the full one.
+template <Call C, class... A>
+__attribute__((noinline)) auto io_detour(int fd, A... a) {
+  if (t_depth != 0 || g_passive) return real<C>()(fd, a...);
+  if (g_rules == nullptr && !g_log_expected) return io_fast<C, true>(fd, a...);
+  return observe_io_full<C>(fd, nullptr, a...);
 }
 
 // poll/select/epoll called again after EINTR with what is left of the
@@ -475,8 +501,8 @@ template <Call C, class Fn, class... A>
 __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
   constexpr Group g = group_of(C);
   // Rules on calls other than reads, writes and connect: fail, or delay.
-  if constexpr (g != Group::input && g != Group::output && g != Group::connect && g != Group::accept &&
-                g != Group::dup && g != Group::fcntl && g != Group::close_range && g != Group::epoll_ctl) {
+  if constexpr (g != Group::connect && g != Group::accept && g != Group::dup && g != Group::fcntl &&
+                g != Group::close_range && g != Group::epoll_ctl) {
     if (__builtin_expect(g_rules != nullptr, 0)) {
       const char* host = nullptr;
       if constexpr (g == Group::getaddrinfo) host = std::get<0>(std::tie(a...));
@@ -499,9 +525,8 @@ __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
 template <Call C, class Fn, class... A>
 __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   constexpr Group g = group_of(C);
-  if constexpr (g == Group::input || g == Group::output) {
-    return observe_io<C>(real, a...);
-  } else if constexpr (g == Group::socket) {
+  static_assert(g != Group::input && g != Group::output, "reads and writes go through io_fast (hooks.cpp)");
+  if constexpr (g == Group::socket) {
     auto [domain, type, protocol] = std::tie(a...);
     int r = real(a...);
     int err = errno;

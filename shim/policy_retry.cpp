@@ -18,12 +18,6 @@ bool g_retry_enabled = false;
 
 namespace {
 
-template <class Fn>
-Fn real(Call c) {
-  void* p = g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
-  return reinterpret_cast<Fn>(p ? p : resolve_real(c));
-}
-
 int index_of(int err) {
   switch (err) {
     case EINTR: return retry_eintr;
@@ -40,20 +34,18 @@ bool own_timeout(int fd, bool sending) {
   if (c && !c->has(sending ? cf_sndtimeo : cf_rcvtimeo)) return false;
   timeval tv{};
   socklen_t len = sizeof(tv);
-  using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
-  if (real<GetSockOpt>(Call::getsockopt)(fd, SOL_SOCKET, sending ? SO_SNDTIMEO : SO_RCVTIMEO, &tv, &len) != 0)
+  if (real<Call::getsockopt>()(fd, SOL_SOCKET, sending ? SO_SNDTIMEO : SO_RCVTIMEO, &tv, &len) != 0)
     return false;
   return tv.tv_sec != 0 || tv.tv_usec != 0;
 }
 
 // poll() on one fd, EINTR absorbed, within `timeout_ms`. >0: ready.
 int wait_ready(int fd, short events, int timeout_ms, uint64_t* waited) {
-  using Poll = int (*)(pollfd*, nfds_t, int);
   uint64_t t0 = now_mono_ns();
   int r;
   for (;;) {
     pollfd p{fd, events, 0};
-    r = real<Poll>(Call::poll)(&p, 1, Retry::remaining_ms(timeout_ms, t0));
+    r = real<Call::poll>()(&p, 1, Retry::remaining_ms(timeout_ms, t0));
     if (r >= 0 || errno != EINTR) break;
   }
   *waited = now_mono_ns() - t0;
@@ -132,8 +124,7 @@ int connect_after_eintr(int fd, int* err, int* attempts) {
   if (r <= 0) return -1;  // still connecting at the bound: the program sees its EINTR
   int so_error = 0;
   socklen_t len = sizeof(so_error);
-  using GetSockOpt = int (*)(int, int, int, void*, socklen_t*);
-  if (real<GetSockOpt>(Call::getsockopt)(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
+  if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
     *err = errno;
     return -1;
   }

@@ -4,11 +4,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netdb.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 #include "config_state.h"
 #include "fdtable.h"
@@ -29,20 +29,17 @@ CallClass g_classes[kCallCount];
 struct Scratch {
   LineBuffer explanation;
   LineBuffer line;
+  RecordCache cache;
   char local[128];
   char peer[128];
   char host[128];
 };
 thread_local Scratch t_scratch __attribute__((tls_model("initial-exec")));
 
-template <class Fn>
-Fn real(Call c) {
-  void* p = g_real[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
-  return reinterpret_cast<Fn>(p ? p : resolve_real(c));
-}
+std::string_view text_or_empty(const char* s) { return s ? std::string_view(s) : std::string_view(""); }
 
 bool is_nonblocking(int fd) {
-  int fl = real<int (*)(int, int, ...)>(Call::fcntl)(fd, F_GETFL);
+  int fl = real<Call::fcntl>()(fd, F_GETFL);
   return fl >= 0 && (fl & O_NONBLOCK);
 }
 
@@ -143,7 +140,7 @@ void report(const Failure& f) {
   clock_gettime(CLOCK_REALTIME, &now);
   r.wall_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   r.pid = static_cast<long>(getpid());
-  r.tid = static_cast<long>(syscall(SYS_gettid));
+  r.tid = static_cast<long>(gettid());
   r.prog = program_invocation_short_name;
   r.level = level;
   r.call = call_name(f.call);
@@ -152,14 +149,14 @@ void report(const Failure& f) {
   r.domain = f.domain;
   r.code = f.code;
   r.notice = f.domain == Domain::event && f.code >= ev_injected_delay;
-  r.host = f.host ? f.host : "";
-  r.via = f.via ? f.via : "";
+  r.host = text_or_empty(f.host);
+  r.via = text_or_empty(f.via);
   r.injected = f.rule != nullptr;
-  r.rule = f.rule ? f.rule : "";
+  r.rule = text_or_empty(f.rule);
   r.retries = f.retries;
   r.retrying = f.retrying;
   r.waited_ns = f.retry_waited_ns;
-  r.note = f.note ? f.note : "";
+  r.note = text_or_empty(f.note);
   if (is_socket(kind)) {
     r.kind = kind_name(kind);
     sockaddr_storage local;
@@ -194,14 +191,13 @@ void report(const Failure& f) {
     // first, then what such a failure means when it is real.
     if (f.rule && f.domain != Domain::event) s.explanation.append("Injected by a sockdiag rule. When real: ");
     fill_template(row->text, r, s.explanation);
-    s.explanation.append_char('\0');
-    r.explanation = s.explanation.view().data();
     std::size_t advice_at = s.explanation.view().size();
     fill_template(row->advice, r, s.explanation);
-    s.explanation.append_char('\0');
-    r.advice = s.explanation.view().data() + advice_at;
+    std::string_view filled = s.explanation.view();
+    r.explanation = {filled.data(), advice_at};
+    r.advice = {filled.data() + advice_at, filled.size() - advice_at};
   }
-  format_record(r, config().format, s.line);
+  format_record(r, config().format, s.cache, s.line);
   log_write(s.line.view().data(), s.line.view().size());
   errno = saved_errno;
 }

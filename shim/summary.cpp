@@ -246,7 +246,7 @@ void write_summary() {
   // Through the real close: a call from inside the library to `close` would
   // otherwise bind to our own hook.
   write_injection_summary(w.json, w.fd >= 0 ? summary_line_to_file : summary_line_to_log);
-  if (w.fd >= 0) reinterpret_cast<int (*)(int)>(real_ptr<Call::close>())(w.fd);
+  if (w.fd >= 0) real<Call::close>()(w.fd);
 }
 
 }  // namespace sd

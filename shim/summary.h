@@ -14,7 +14,7 @@ namespace sd {
 // EAGAIN on a socket that can only mean "would block" (no SO_RCVTIMEO or
 // SO_SNDTIMEO), counted on the read/write fast path and folded into the
 // summary's EAGAIN rows.
-extern std::atomic<uint32_t> g_expected_eagain[kCallCount];
+extern std::atomic<uint32_t> g_expected_eagain[kCallCount] SD_HOT_DATA;
 inline void count_expected_eagain(Call c) {
   g_expected_eagain[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
 }

@@ -21,7 +21,11 @@ def same_behaviour(h):
     plain.expect_out("connect refused: ret=-1 errno=ECONNREFUSED", "send: ret=5 errno=unchanged",
                      "recv reset: ret=-1 errno=ECONNRESET", "send after shutdown: ret=-1 errno=EPIPE",
                      "nonblocking connect outcome: ECONNREFUSED", "SO_ERROR after reading it: OK",
-                     "recvmmsg: ret=2 errno=unchanged", "dup2: ret=100 errno=unchanged")
+                     "recvmmsg: ret=2 errno=unchanged", "dup2: ret=100 errno=unchanged",
+                     "read seqpacket record: ret=3 errno=unchanged", "read seqpacket record: ret=5 errno=unchanged",
+                     "write seqpacket no peer: ret=-1 errno=EPIPE", "write fd -1: ret=-1 errno=EBADF",
+                     "write after close: ret=-1 errno=EBADF", "recv on pipe: ret=-1 errno=ENOTSOCK")
+    closed_fd = int(plain.value("closed socket fd:"))
     for level in ("error", "debug", "trace"):
         run = h.run_logged([prog], settings={"LEVEL": level})
         expect_eq(run.rc, plain.rc, f"exit status at level {level}", run.describe())
@@ -29,6 +33,16 @@ def same_behaviour(h):
         expect_eq(run.err, plain.err, f"the program's stderr at level {level}")
         expect(select_records(run.records, call="connect", code="ECONNREFUSED"),
                f"no ECONNREFUSED record at level {level}: the library did not run", run.describe())
+        # Socket calls on bad fds, and a closed socket used again, are
+        # socket bugs; a read or write of a bad fd that was never a socket is not.
+        for call, code, match in (("write", "EPIPE", {"kind": "unix-seqpacket"}), ("send", "EBADF", {"fd": -1}),
+                                  ("recv", "EBADF", {"fd": -1}), ("recv", "ENOTSOCK", {}),
+                                  ("write", "EBADF", {"fd": closed_fd}), ("read", "EBADF", {"fd": closed_fd})):
+            expect(select_records(run.records, call=call, code=code, **match),
+                   f"no {call} {code} record {match} at level {level}", run.describe())
+        for call in ("read", "write"):
+            expect_eq(select_records(run.records, call=call, fd=-1), [], f"{call} records for fd -1 at level {level}",
+                      run.describe())
     on_stderr = h.run([prog], settings={"LEVEL": "trace"})
     expect(on_stderr.out == plain.out, "the program's output changed with records on its stderr",
            diff(plain.out, on_stderr.out))
@@ -86,3 +100,25 @@ def spdlog_host(h):
     expect(run.out == plain.out, "the host's log output changed under the library", diff(plain.out, run.out))
     expect_eq(run.err, plain.err, "the host's stderr")
     only_record(run, call="connect", code="ECONNREFUSED")
+
+
+@case("socket calls from a library constructor before sockdiag's")
+def early_constructor_calls(h):
+    # The dynamic linker runs the program's own libraries' constructors
+    # before libsockdiag's: their calls reach hooks not bound or configured yet.
+    prog = h.prog("early_calls")
+    plain = h.run([prog], preload=False).expect_rc(0)
+    plain.expect_out("early write stdout: 19 OK", "early recv fd -1: -1 EBADF", "early send: 3 OK", "early read: 3 OK",
+                     "early connect refused: yes", "main connect refused: yes")
+    for level in ("error", "trace"):
+        run = h.run_logged([prog], settings={"LEVEL": level}).expect_rc(0)
+        expect_eq(run.out, plain.out, f"the program's output at level {level}", run.describe())
+        expect_eq(run.err, plain.err, f"the program's stderr at level {level}", run.describe())
+        refused = select_records(run.records, call="connect", code="ECONNREFUSED", level="error")
+        expect_eq(len(refused), 2, f"ECONNREFUSED records (constructor and main) at level {level}", run.describe())
+        expect(select_records(run.records, call="recv", code="EBADF", fd=-1),
+               f"no record of the constructor's recv on fd -1 at level {level}", run.describe())
+    trace = h.run_logged([prog], settings={"LEVEL": "trace"})
+    sent = select_records(trace.records, call="send", kind="unix-stream", ret=3)
+    expect_eq(len(sent), 1, "trace records of the constructor's send", trace.describe())
+    expect_eq(sent[0].get("bytes_sent"), 3, "bytes counted for the constructor's send", trace.describe())

@@ -230,6 +230,18 @@ static void other_calls(void) {
   CALL("write to closed socketpair", write(sv[1], "x", 1));
   CALL("close socketpair", close(sv[1]));
 
+  // write() on SOCK_SEQPACKET: each write stays one record for the reader
+  // (the library turns a socket's write into send, which must keep that).
+  char rec[16];
+  CALL("socketpair seqpacket", socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+  CALL("write seqpacket", write(sv[0], "abc", 3));
+  CALL("write seqpacket", write(sv[0], "defgh", 5));
+  CALL("read seqpacket record", read(sv[1], rec, sizeof(rec)));
+  CALL("read seqpacket record", read(sv[1], rec, sizeof(rec)));
+  CALL("close seqpacket", close(sv[1]));
+  CALL("write seqpacket no peer", write(sv[0], "x", 1));
+  CALL("close seqpacket", close(sv[0]));
+
   int p[2];
   CALL("pipe", pipe(p));
   char buf[16];
@@ -241,9 +253,21 @@ static void other_calls(void) {
   CALL("write pipe no reader", write(p[1], "abc", 3));
   CALL("close pipe", close(p[1]));
 
+  // A socket used after its close: the number is not reused in between.
+  int gone = (int)CALL("socket for use after close", socket(AF_INET, SOCK_STREAM, 0));
+  printf("closed socket fd: %d\n", gone);
+  CALL("close", close(gone));
+  CALL("write after close", write(gone, "x", 1));
+  CALL("read after close", read(gone, buf, sizeof(buf)));
+
   CALL("recv bad fd", recv(999, buf, sizeof(buf), 0));
   CALL("read bad fd", read(999, buf, sizeof(buf)));
   CALL("send bad fd", send(999, "x", 1, 0));
+  // Negative numbers are outside the library's fd table.
+  CALL("read fd -1", read(-1, buf, sizeof(buf)));
+  CALL("write fd -1", write(-1, "x", 1));
+  CALL("recv fd -1", recv(-1, buf, sizeof(buf), 0));
+  CALL("send fd -1", send(-1, "x", 1, 0));
   CALL("close bad fd", close(999));
   CALL("close -1", close(-1));
   CALL("dup bad fd", dup(999));

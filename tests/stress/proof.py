@@ -9,7 +9,7 @@ import os
 from harness import Failure, expect
 
 # Calls per thread in the thread load (run.py --calls).
-DEFAULT_CALLS = 10000
+DEFAULT_CALLS = 100000
 CALLS = DEFAULT_CALLS
 
 # The keys of a JSON record (notes/records.md; issue 2 asks for the first 16).

@@ -4,11 +4,13 @@
 #include <netdb.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
+#include <utility>
 
 #include "explain.h"
 
@@ -234,6 +236,40 @@ TEST_CASE("codes without rows give no explanation", "[explain]") {
   CHECK(sd::explain(Domain::event, 99, CallClass::recv, 0) == nullptr);
   // The same value in another domain is another code.
   CHECK(sd::explain(Domain::event, ECONNRESET, CallClass::any, 0) == nullptr);
+}
+
+TEST_CASE("look-ups take the first row that applies, as a scan of the whole table would", "[explain]") {
+  // explain() and code_name() go through an index of each code's rows; the
+  // table in order is the reference.
+  auto scan = [](Domain d, int code, CallClass call, uint32_t situation) -> const Explanation* {
+    for (const Explanation* r : all_rows()) {
+      if (r->domain == d && r->code == code && (r->call == CallClass::any || r->call == call) &&
+          (r->when & situation) == r->when)
+        return r;
+    }
+    return nullptr;
+  };
+  std::set<std::pair<Domain, int>> codes;
+  for (const Explanation* r : all_rows()) {
+    codes.insert({r->domain, r->code});
+    codes.insert({r->domain, r->code + 1});
+    codes.insert({r->domain, r->code - 1});
+  }
+  for (Domain d : {Domain::errno_code, Domain::gai, Domain::event}) {
+    for (int code : {0, INT_MIN, INT_MAX, -1, 1, 4095, 4096, -4096}) codes.insert({d, code});
+  }
+  const uint32_t all_bits = sd::sit_nonblocking | sd::sit_own_timeout | sd::sit_async | sd::sit_established |
+                            sd::sit_datagram | sd::sit_unix | sd::sit_injected;
+  for (auto [d, code] : codes) {
+    for (int call = 0; call <= static_cast<int>(CallClass::fdops); ++call) {
+      for (uint32_t situation = 0; situation <= all_bits; ++situation) {
+        auto c = static_cast<CallClass>(call);
+        REQUIRE(sd::explain(d, code, c, situation) == scan(d, code, c, situation));
+      }
+    }
+    const Explanation* first = scan(d, code, CallClass::any, all_bits);
+    if (first) CHECK(std::string(sd::code_name(d, code)) == first->name);
+  }
 }
 
 TEST_CASE("every row is complete", "[table]") {

@@ -3,7 +3,11 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -126,7 +130,8 @@ TEST_CASE("a text record holds every field on one line", "[record]") {
   r.sent = 1;
   r.received = 2;
   LineBuffer b;
-  format_record(r, Format::text, b);
+  RecordCache cache;
+  format_record(r, Format::text, cache, b);
   std::string line(b.view());
   CHECK(line ==
         "sockdiag 1970-01-01T00:00:00.000000Z curl[42/43] error connect fd=5 tcp4 127.0.0.1:4000 -> 127.0.0.1:9 = -1 "
@@ -143,7 +148,8 @@ TEST_CASE("a JSON record escapes strings and keeps the documented keys", "[recor
   r.rule = "recv:error=ECONNRESET";
   r.injected = true;
   LineBuffer b;
-  format_record(r, Format::json, b);
+  RecordCache cache;
+  format_record(r, Format::json, cache, b);
   std::string line(b.view());
   REQUIRE(line.back() == '\n');
   CHECK(line.find("\"prog\":\"we\\\"ird\\nname\"") != std::string::npos);
@@ -159,9 +165,229 @@ TEST_CASE("a record longer than the buffer is cut but still ends its line", "[re
   RecordData r;
   r.explanation = long_text.c_str();
   LineBuffer b;
-  format_record(r, Format::text, b);
+  RecordCache cache;
+  format_record(r, Format::text, cache, b);
   CHECK(b.truncated());
   CHECK(b.view().size() <= LineBuffer::kCapacity + 1);
   CHECK(b.view().back() == '\n');
   CHECK(b.view().find("…\n") != std::string_view::npos);
+}
+
+namespace {
+std::string ipv6_text(const in6_addr& a) {
+  sockaddr_in6 in6{};
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(8080);
+  in6.sin6_addr = a;
+  return addr_text(reinterpret_cast<sockaddr*>(&in6), sizeof(in6));
+}
+
+std::string ntop_text(const in6_addr& a) {
+  char ip[INET6_ADDRSTRLEN];
+  REQUIRE(inet_ntop(AF_INET6, &a, ip, sizeof(ip)) != nullptr);
+  return std::string("[") + ip + "]:8080";
+}
+}  // namespace
+
+TEST_CASE("IPv6 text is inet_ntop's for every pattern of zero groups", "[record]") {
+  // Which groups are zero decides where "::" goes: all 256 patterns, with
+  // small and large group values.
+  for (unsigned pattern = 0; pattern < 256; ++pattern) {
+    for (unsigned value : {0x1u, 0xabcu, 0xffffu}) {
+      in6_addr a{};
+      for (int g = 0; g < 8; ++g) {
+        if (pattern & (1u << g)) {
+          a.s6_addr[2 * g] = static_cast<uint8_t>(value >> 8);
+          a.s6_addr[2 * g + 1] = static_cast<uint8_t>(value);
+        }
+      }
+      CHECK(ipv6_text(a) == ntop_text(a));
+    }
+  }
+  // IPv4-compatible and IPv4-mapped addresses end in dotted IPv4.
+  for (const char* text : {"::ffff:10.0.0.1", "::1.2.3.4", "::ffff:0.0.0.0", "::ffff:0:1.2.3.4", "64:ff9b::1.2.3.4"}) {
+    in6_addr a{};
+    REQUIRE(inet_pton(AF_INET6, text, &a) == 1);
+    CHECK(ipv6_text(a) == ntop_text(a));
+  }
+}
+
+TEST_CASE("IPv4 bytes and ports are written without leading zeros", "[record]") {
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  for (const char* ip : {"0.0.0.0", "10.9.99.100", "255.255.255.255", "1.20.201.7"}) {
+    for (uint16_t port : {0, 9, 80, 65535}) {
+      inet_pton(AF_INET, ip, &in.sin_addr);
+      in.sin_port = htons(port);
+      CHECK(addr_text(reinterpret_cast<sockaddr*>(&in), sizeof(in)) == std::string(ip) + ":" + std::to_string(port));
+    }
+  }
+}
+
+TEST_CASE("every kind of address is cut to the output buffer, never past it", "[record]") {
+  sockaddr_in6 in6{};
+  in6.sin6_family = AF_INET6;
+  in6.sin6_port = htons(443);
+  inet_pton(AF_INET6, "2001:db8::ffff:1.2.3.4", &in6.sin6_addr);
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(65535);
+  inet_pton(AF_INET, "255.255.255.255", &in.sin_addr);
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  std::strcpy(un.sun_path, "/run/some/longer/path.sock");
+  sockaddr_un ab{};
+  ab.sun_family = AF_UNIX;
+  std::memcpy(ab.sun_path, "\0abstract-name", 14);
+  sockaddr other{};
+  other.sa_family = AF_APPLETALK;
+  struct Case {
+    const sockaddr* addr;
+    socklen_t len;
+  };
+  for (Case c : {Case{reinterpret_cast<sockaddr*>(&in6), sizeof(in6)},
+                 Case{reinterpret_cast<sockaddr*>(&in), sizeof(in)}, Case{reinterpret_cast<sockaddr*>(&un), sizeof(un)},
+                 Case{reinterpret_cast<sockaddr*>(&ab), static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 14)},
+                 Case{&other, sizeof(other)}}) {
+    std::string full = addr_text(c.addr, c.len);
+    REQUIRE(!full.empty());
+    for (std::size_t cap = 1; cap <= full.size() + 2; ++cap) {
+      char buf[80];
+      std::memset(buf, 'Z', sizeof(buf));
+      format_addr(c.addr, c.len, buf, cap);
+      CHECK(std::string(buf) == full.substr(0, cap - 1));
+      CHECK(buf[cap] == 'Z');
+    }
+  }
+}
+
+TEST_CASE("a cached time stamp is the one computed afresh, within a second or across", "[record]") {
+  TimeCache cache;
+  const int64_t base = int64_t{1795823941} * 1000000000;
+  const int64_t day = int64_t{86400} * 1000000000;
+  for (int64_t t : {base, base + 999999999, base + 1000000000, base + 5, base - 1, base - day, base + 36600 * day,
+                    int64_t{0}, int64_t{-1}, base}) {
+    LineBuffer cached, fresh;
+    format_time(t, cache, cached);
+    format_time(t, fresh);
+    CHECK(cached.view() == fresh.view());
+  }
+}
+
+TEST_CASE("time stamps before 1970 round down to the microsecond before", "[record]") {
+  LineBuffer b;
+  format_time(-1, b);
+  CHECK(b.view() == "1969-12-31T23:59:59.999999Z");
+  b.clear();
+  format_time(-int64_t{1000000000} - 1000, b);
+  CHECK(b.view() == "1969-12-31T23:59:58.999999Z");
+}
+
+TEST_CASE("integers are written as fmt writes them, extremes included", "[record]") {
+  auto put_text = [](auto v) {
+    LineBuffer b;
+    b.put(v);
+    return std::string(b.view());
+  };
+  for (long long v : {LLONG_MIN, LLONG_MIN + 1, -4294967296LL, -4294967295LL, -100LL, -10LL, -9LL, -1LL, 0LL, 9LL, 10LL,
+                      99LL, 100LL, 4294967295LL, 4294967296LL, LLONG_MAX})
+    CHECK(put_text(v) == fmt::format("{}", v));
+  for (unsigned long long v : {0ULL, 9ULL, 10ULL, 4294967295ULL, 4294967296ULL, ULLONG_MAX})
+    CHECK(put_text(v) == fmt::format("{}", v));
+  CHECK(put_text(INT_MIN) == "-2147483648");
+  CHECK(put_text(static_cast<short>(-5)) == "-5");
+  CHECK(put_text(static_cast<unsigned char>(200)) == "200");
+}
+
+TEST_CASE("pieces near the end of the buffer are cut there, never written past it", "[record]") {
+  const std::string pieces = " fd=12345 tcp4 -1 18446744073709551615";
+  for (std::size_t fill = LineBuffer::kCapacity - pieces.size() - 2; fill <= LineBuffer::kCapacity; ++fill) {
+    LineBuffer b;
+    b.append(std::string(fill, 'x'));
+    b.put(" fd=", 12345, ' ', std::string_view("tcp4"), ' ', -1, ' ', UINT64_MAX);
+    std::string expected = (std::string(fill, 'x') + pieces).substr(0, LineBuffer::kCapacity);
+    CHECK(b.view() == expected);
+    CHECK(b.truncated() == (fill + pieces.size() > LineBuffer::kCapacity));
+  }
+}
+
+TEST_CASE("a pid or tid kept as text follows its value", "[record]") {
+  DecimalCache pid;
+  CHECK(pid.text(42) == "42");
+  CHECK(pid.text(42) == "42");
+  CHECK(pid.text(4242) == "4242");
+  CHECK(pid.text(0) == "0");
+  CHECK(pid.text(-7) == "-7");
+
+  // A forked child writes with its parent's cache: its records carry its own pid.
+  RecordData r;
+  r.prog = "p";
+  r.pid = 100;
+  r.tid = 100;
+  RecordCache cache;
+  LineBuffer b;
+  format_record(r, Format::text, cache, b);
+  CHECK(b.view().find(" p[100/100] ") != std::string_view::npos);
+  r.pid = 101;
+  r.tid = 101;
+  format_record(r, Format::text, cache, b);
+  CHECK(b.view().find(" p[101/101] ") != std::string_view::npos);
+  format_record(r, Format::json, cache, b);
+  CHECK(b.view().find("\"pid\":101,\"tid\":101,") != std::string_view::npos);
+}
+
+TEST_CASE("JSON strings escape quotes, backslashes and control characters, and keep UTF-8", "[record]") {
+  LineBuffer b;
+  b.append_json_string("a\"b\\c\nd\re\tf\x01g\x1fh…");
+  CHECK(b.view() == "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fh…\"");
+  b.clear();
+  b.append_json_string("");
+  CHECK(b.view() == "\"\"");
+}
+
+TEST_CASE("braces that open no placeholder stay as written", "[record]") {
+  RecordData r;
+  r.peer = "127.0.0.1:9";
+  r.fd = 7;
+  auto fill = [&r](const char* text) {
+    LineBuffer b;
+    fill_template(text, r, b);
+    return std::string(b.view());
+  };
+  CHECK(fill("{") == "{");
+  CHECK(fill("}") == "}");
+  CHECK(fill("{}") == "{}");
+  CHECK(fill("{{peer}}") == "{127.0.0.1:9}");
+  CHECK(fill("{ peer}") == "{ peer}");
+  CHECK(fill("{PEER}") == "{PEER}");
+  CHECK(fill("{receivedx} {fd}") == "{receivedx} 7");
+  CHECK(fill("{a-much-longer-name} {fd}") == "{a-much-longer-name} 7");
+  CHECK(fill("x{peer") == "x{peer");
+  CHECK(fill("{fd}{fd}") == "77");
+}
+
+TEST_CASE("durations past a millisecond keep one decimal; JSON keeps milliseconds with three", "[record]") {
+  auto d = [](uint64_t ns) {
+    LineBuffer b;
+    format_duration(ns, b);
+    return std::string(b.view());
+  };
+  CHECK(d(999999) == "999 us");
+  CHECK(d(1000000) == "1.0 ms");
+  CHECK(d(999999999) == "1000.0 ms");
+  CHECK(d(59999999999ull) == "60.0 s");
+  CHECK(d(60000000000ull) == "1 min 0 s");
+  CHECK(d(UINT64_MAX) == "307445734 min 33 s");
+
+  RecordData r;
+  r.have_history = true;
+  r.age_ns = 1234567;
+  r.retrying = true;
+  r.waited_ns = UINT64_MAX;
+  LineBuffer b;
+  RecordCache cache;
+  format_record(r, Format::json, cache, b);
+  CHECK(b.view().find("\"age_ms\":1.235") != std::string_view::npos);
+  CHECK(b.view().find("\"waited_ms\":" + fmt::format("{:.3f}", static_cast<double>(UINT64_MAX) / 1e6)) !=
+        std::string_view::npos);
 }
