@@ -674,6 +674,20 @@ constexpr Explanation kRows[] = {
 
 constexpr std::size_t kRowCount = sizeof kRows / sizeof kRows[0];
 
+// JSON records copy the texts as they are, escaping only the values filled
+// into their placeholders: a text must hold no '"', '\\' or control character.
+constexpr bool json_plain(const char* s) {
+  for (; *s; ++s)
+    if (static_cast<unsigned char>(*s) < 0x20 || *s == '"' || *s == '\\') return false;
+  return true;
+}
+constexpr bool rows_json_plain() {
+  for (const Explanation& row : kRows)
+    if (!json_plain(row.text) || !json_plain(row.advice)) return false;
+  return true;
+}
+static_assert(rows_json_plain(), "an explanation or advice needs a JSON escape: write it without '\"', '\\\\' or control characters");
+
 // An index from a code to its rows, built at compile time: explain() and
 // code_name() run for every failure, and a scan of the whole table was most
 // of their cost.

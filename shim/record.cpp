@@ -71,13 +71,12 @@ char* LineBuffer::write_decimal(char* p, bool negative, uint64_t magnitude) {
   return fmt::format_to(p, FMT_COMPILE("{}"), magnitude);
 }
 
-void LineBuffer::append_json_text(std::string_view s) {
-  append_char('"');
+void LineBuffer::append_json_escaped(std::string_view s) {
   // Runs of characters that need no escape are copied whole.
   for (std::size_t run = 0;;) {
     std::size_t i = first_json_escape(s, run);
     append(s.substr(run, i - run));
-    if (i == s.size()) break;
+    if (i == s.size()) return;
     run = i + 1;
     switch (auto c = static_cast<unsigned char>(s[i])) {
       case '"': append("\\\""); break;
@@ -88,7 +87,6 @@ void LineBuffer::append_json_text(std::string_view s) {
       default: appendf(FMT_COMPILE("\\u{:04x}"), static_cast<unsigned>(c));
     }
   }
-  append_char('"');
 }
 
 void LineBuffer::finish_line() {
@@ -392,19 +390,23 @@ std::string_view placeholder_at(const char* brace) {
 
 }  // namespace
 
-void fill_template(const char* text, const RecordData& r, LineBuffer& out) {
-  auto or_unknown = [](std::string_view s, std::string_view fallback) { return s.empty() ? fallback : s; };
+void fill_template(const char* text, const RecordData& r, Format format, LineBuffer& out) {
+  auto value = [&](std::string_view v, std::string_view fallback) {
+    if (v.empty()) v = fallback;
+    if (format == Format::json) out.append_json_escaped(v);
+    else out.append(v);
+  };
   for (const char* p = text;;) {
     // One pass for both the next brace and the end.
     const char* brace = strchrnul(p, '{');
     out.append({p, static_cast<std::size_t>(brace - p)});
     if (*brace == '\0') return;
     std::string_view key = placeholder_at(brace);
-    if (key == "peer") out.append(or_unknown(r.peer, "the peer"));
-    else if (key == "local") out.append(or_unknown(r.local, "the local address"));
-    else if (key == "host") out.append(or_unknown(r.host, "the name"));
+    if (key == "peer") value(r.peer, "the peer");
+    else if (key == "local") value(r.local, "the local address");
+    else if (key == "host") value(r.host, "the name");
     else if (key == "fd") out.put(r.fd);
-    else if (key == "call") out.append(r.call);
+    else if (key == "call") value(r.call, "");
     else if (key == "sent") out.put(r.sent);
     else if (key == "received") out.put(r.received);
     else if (key == "age") format_duration(r.age_ns, out);
@@ -418,6 +420,13 @@ void fill_template(const char* text, const RecordData& r, LineBuffer& out) {
 }
 
 namespace {
+
+// An injected failure did not happen for the row's reasons: the record says
+// so first, then what such a failure means when it is real.
+void put_explanation(const RecordData& r, Format format, LineBuffer& out) {
+  if (r.injected && r.domain != Domain::event) out.put("Injected by a sockdiag rule. When real: ");
+  fill_template(r.explanation, r, format, out);
+}
 
 void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   out.put("sockdiag ");
@@ -446,8 +455,14 @@ void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   } else if (r.retries) {
     out.put(" [after ", r.retries, " retries]");
   }
-  if (!r.explanation.empty()) out.put(": ", r.explanation);
-  if (!r.advice.empty()) out.put(" Try: ", r.advice);
+  if (*r.explanation) {
+    out.put(": ");
+    put_explanation(r, Format::text, out);
+  }
+  if (*r.advice) {
+    out.put(" Try: ");
+    fill_template(r.advice, r, Format::text, out);
+  }
   if (!r.note.empty()) out.put(" Note: ", r.note);
   if (r.have_history) {
     out.put(" [connection: sent ", r.sent, " B, received ", r.received, " B, age ");
@@ -478,10 +493,11 @@ void json_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   out.append_json_string(r.code_name);
   out.put(",\"message\":");
   out.append_json_string(r.message);
-  out.put(",\"explanation\":");
-  out.append_json_string(r.explanation);
-  out.put(",\"advice\":");
-  out.append_json_string(r.advice);
+  out.put(",\"explanation\":\"");
+  if (*r.explanation) put_explanation(r, Format::json, out);
+  out.put("\",\"advice\":\"");
+  fill_template(r.advice, r, Format::json, out);
+  out.put('"');
   out.put(",\"via\":");
   out.append_json_string(r.via);
   out.put(",\"injected\":", r.injected ? "true" : "false", ",\"rule\":");

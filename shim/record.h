@@ -38,8 +38,10 @@ struct RecordData {
   bool notice = false;                // a notice before the call (injected delay, short): no result yet
   std::string_view code_name = "";
   std::string_view message = "";
-  std::string_view explanation = "";  // with placeholders already filled in
-  std::string_view advice = "";
+  // The table's texts: their placeholders are filled as the record is
+  // written, in the record's own format (no copy made beforehand).
+  const char* explanation = "";
+  const char* advice = "";
   std::string_view via = "";          // how the failure surfaced when not a -1 return
   bool injected = false;
   std::string_view rule = "";         // the injection rule, in normal form
@@ -81,9 +83,15 @@ class LineBuffer {
   // Quoted and escaped. Inline for the empty strings most records have
   // (no local address, host, rule...).
   void append_json_string(std::string_view s) {
-    if (s.empty()) append("\"\"");
-    else append_json_text(s);
+    if (s.empty()) {
+      append("\"\"");
+      return;
+    }
+    append_char('"');
+    append_json_escaped(s);
+    append_char('"');
   }
+  void append_json_escaped(std::string_view s);  // escaped, without quotes
   // fmt into the remaining space, for what put() does not write (floats,
   // padding). format_to_n on a char* never allocates. Formats are compiled
   // (FMT_COMPILE): parsing a format string at run time costs more than the
@@ -205,7 +213,6 @@ class LineBuffer {
   }
 
   void append_cut(std::string_view s);  // what fits of `s`; marks the cut
-  void append_json_text(std::string_view s);
 
   char buf_[kCapacity];
   std::size_t len_ = 0;
@@ -230,8 +237,10 @@ void format_time(int64_t wall_ns, LineBuffer& out);  // for a single stamp
 // "850 us", "1.2 ms", "3.4 s", "2 min 5 s".
 void format_duration(uint64_t ns, LineBuffer& out);
 
-// Fills the placeholders {peer} {local} {host} {fd} {call} {sent} {received} {age}.
-void fill_template(const char* text, const RecordData& r, LineBuffer& out);
+// Fills the placeholders {peer} {local} {host} {fd} {call} {sent} {received}
+// {age}. In JSON the values filled in are escaped; the template's own text is
+// copied as it is (the table's texts need no escape: explain.cpp checks).
+void fill_template(const char* text, const RecordData& r, Format format, LineBuffer& out);
 
 // A number in decimal, formatted again only when it changes. Keyed by the
 // value, so it is never stale: a forked child's new pid is formatted anew.

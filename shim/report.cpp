@@ -27,7 +27,6 @@ CallClass g_classes[kCallCount];
 // signal handlers running on a small alternate stack, so not on the stack.
 // A hook never re-enters on its own thread (Guard), so one set suffices.
 struct Scratch {
-  LineBuffer explanation;
   LineBuffer line;
   RecordCache cache;
   char local[128];
@@ -186,16 +185,8 @@ void report(const Failure& f) {
     r.message = code_message(f.domain, f.code);
   }
   if (row) {
-    s.explanation.clear();
-    // An injected failure did not happen for the row's reasons: say so
-    // first, then what such a failure means when it is real.
-    if (f.rule && f.domain != Domain::event) s.explanation.append("Injected by a sockdiag rule. When real: ");
-    fill_template(row->text, r, s.explanation);
-    std::size_t advice_at = s.explanation.view().size();
-    fill_template(row->advice, r, s.explanation);
-    std::string_view filled = s.explanation.view();
-    r.explanation = {filled.data(), advice_at};
-    r.advice = {filled.data() + advice_at, filled.size() - advice_at};
+    r.explanation = row->text;
+    r.advice = row->advice;
   }
   format_record(r, config().format, s.cache, s.line);
   log_write(s.line.view().data(), s.line.view().size());

@@ -101,11 +101,11 @@ TEST_CASE("placeholders are filled from the record, other braces kept", "[record
   r.received = 20;
   r.age_ns = 1500000;
   LineBuffer b;
-  fill_template("{call} on fd {fd} to {peer}: {sent}/{received} after {age}; {unknown} {", r, b);
+  fill_template("{call} on fd {fd} to {peer}: {sent}/{received} after {age}; {unknown} {", r, Format::text, b);
   CHECK(b.view() == "connect on fd 7 to 127.0.0.1:9: 10/20 after 1.5 ms; {unknown} {");
   b.clear();
   RecordData empty;
-  fill_template("{peer} / {host}", empty, b);
+  fill_template("{peer} / {host}", empty, Format::text, b);
   CHECK(b.view() == "the peer / the name");
 }
 
@@ -158,6 +158,49 @@ TEST_CASE("a JSON record escapes strings and keeps the documented keys", "[recor
     CHECK(line.find(std::string("\"") + key + "\":") != std::string::npos);
   CHECK(line.find("\"injected\":true") != std::string::npos);
   CHECK(line.find("\"errno\":104") != std::string::npos);
+}
+
+TEST_CASE("JSON escapes the values filled into an explanation, not only the fields", "[record]") {
+  RecordData r;
+  r.call = "connect";
+  r.code = 111;
+  r.code_name = "ECONNREFUSED";
+  r.peer = "/run/we\"ird\nsock";
+  r.explanation = "Nothing listens on {peer}.";
+  r.advice = "Check {peer} ({call}).";
+  LineBuffer b;
+  RecordCache cache;
+  format_record(r, Format::json, cache, b);
+  std::string line(b.view());
+  CHECK(line.find("\"explanation\":\"Nothing listens on /run/we\\\"ird\\nsock.\"") != std::string::npos);
+  CHECK(line.find("\"advice\":\"Check /run/we\\\"ird\\nsock (connect).\"") != std::string::npos);
+  b.clear();
+  format_record(r, Format::text, cache, b);
+  CHECK(std::string(b.view()).find(": Nothing listens on /run/we\"ird\nsock. Try: Check") != std::string::npos);
+}
+
+TEST_CASE("an injected failure's explanation says so first, a notice's does not", "[record]") {
+  RecordData r;
+  r.call = "recv";
+  r.code = 104;
+  r.code_name = "ECONNRESET";
+  r.injected = true;
+  r.rule = "recv:error=ECONNRESET";
+  r.explanation = "The peer reset it.";
+  LineBuffer b;
+  RecordCache cache;
+  for (Format format : {Format::text, Format::json}) {
+    b.clear();
+    format_record(r, format, cache, b);
+    CHECK(std::string(b.view()).find("Injected by a sockdiag rule. When real: The peer reset it.") != std::string::npos);
+  }
+  r.domain = Domain::event;
+  r.code = ev_injected_delay;
+  r.explanation = "A rule held this call back.";
+  b.clear();
+  format_record(r, Format::text, cache, b);
+  CHECK(std::string(b.view()).find(": A rule held this call back.") != std::string::npos);
+  CHECK(std::string(b.view()).find("When real") == std::string::npos);
 }
 
 TEST_CASE("a record longer than the buffer is cut but still ends its line", "[record]") {
@@ -351,7 +394,7 @@ TEST_CASE("braces that open no placeholder stay as written", "[record]") {
   r.fd = 7;
   auto fill = [&r](const char* text) {
     LineBuffer b;
-    fill_template(text, r, b);
+    fill_template(text, r, Format::text, b);
     return std::string(b.view());
   };
   CHECK(fill("{") == "{");

@@ -164,11 +164,12 @@ class Timings:
     def print_record_cost(self):
         if "refused" not in self.iterations:
             return
-        cost, low, high = median_with_ci(self.added("refused", be.RECORDS, be.NO_RECORDS))
         print()
-        print(f"Cost of writing one record: {fmt_ns(cost)} ns [{fmt_ns(low)}, {fmt_ns(high)}] "
-              f"(refused connect, one ECONNREFUSED record each: median over rounds of ns/op "
-              f"with SOCKDIAG_LOG=/dev/null minus ns/op with SOCKDIAG_LEVEL=off)")
+        for name, form in ((be.RECORDS, "text"), (be.JSON_RECORDS, "JSON")):
+            cost, low, high = median_with_ci(self.added("refused", name, be.NO_RECORDS))
+            print(f"Cost of writing one {form} record: {fmt_ns(cost)} ns [{fmt_ns(low)}, {fmt_ns(high)}] "
+                  f"(refused connect, one ECONNREFUSED record each: median over rounds of ns/op "
+                  f"under '{name}' minus ns/op under '{be.NO_RECORDS}')")
 
 
 def main():

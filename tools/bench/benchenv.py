@@ -62,12 +62,15 @@ TMPFILE = "{tmpfile}"
 # The cost of one record: refused connects write one ECONNREFUSED record each
 # at the default level; compare writing them (to /dev/null, so no disk is in
 # it) with not writing them.
+# JSON records too (SOCKDIAG_FORMAT=json): they are about twice as long.
 RECORDS = "records"
+JSON_RECORDS = "records-json"
 NO_RECORDS = "level-off"
 
 
 def record_configs(lib):
     return [Config(RECORDS, lib, {"SOCKDIAG_LOG": "/dev/null"}),
+            Config(JSON_RECORDS, lib, {"SOCKDIAG_LOG": "/dev/null", "SOCKDIAG_FORMAT": "json"}),
             Config(NO_RECORDS, lib, {"SOCKDIAG_LEVEL": "off"})]
 
 
@@ -139,9 +142,9 @@ def parse_config(line, where, lib, taken):
     if not re.fullmatch(r"[A-Za-z0-9_.+-]+", name) or "=" in name:
         fail(f"{where}: '{name}' is not a configuration name; "
              "expected letters, digits and _ . + - first, then VAR=VALUE words")
-    if name in ("none", "bare", RECORDS, NO_RECORDS) or name in taken:
+    if name in ("none", "bare", RECORDS, JSON_RECORDS, NO_RECORDS) or name in taken:
         fail(f"{where}: the name '{name}' is taken; "
-             f"none, bare, {RECORDS}, {NO_RECORDS} and earlier lines' names are")
+             f"none, bare, {RECORDS}, {JSON_RECORDS}, {NO_RECORDS} and earlier lines' names are")
     env, wrap, preload, callgrind = {}, (), lib, True
     if "@wrap" in words:
         at = words.index("@wrap")

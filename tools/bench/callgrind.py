@@ -130,13 +130,14 @@ class Counts:
 
         if self.refused:
             none = self.per_op[("refused", "none")]
-            written = self.per_op[("refused", be.RECORDS)]
             off = self.per_op[("refused", be.NO_RECORDS)]
             print()
-            print(f"Failure path (refused connect, one ECONNREFUSED record each): "
-                  f"{written - none:+.0f} Ir per failure over no preload with the record "
-                  f"written to /dev/null, {off - none:+.0f} Ir with SOCKDIAG_LEVEL=off; "
-                  f"writing one record: {written - off:.0f} Ir")
+            for name, form in ((be.RECORDS, "text"), (be.JSON_RECORDS, "JSON")):
+                written = self.per_op[("refused", name)]
+                print(f"Failure path, {form} records (refused connect, one ECONNREFUSED record each): "
+                      f"{written - none:+.0f} Ir per failure over no preload with the record "
+                      f"written to /dev/null, {off - none:+.0f} Ir with SOCKDIAG_LEVEL=off; "
+                      f"writing one record: {written - off:.0f} Ir")
 
 
 def main():
