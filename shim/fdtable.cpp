@@ -34,6 +34,10 @@ namespace {
 
 std::atomic<int> g_high_fd{-1};  // highest fd ever tracked: bounds the epoll scan
 
+// A chunk: its entries, then each fd's epoll data (apart, so that an entry
+// stays 64 bytes; few programs touch these pages).
+constexpr std::size_t kChunkBytes = (sizeof(Conn) + sizeof(std::atomic<uint64_t>)) * kChunkSize;
+
 Conn* chunk_for(int fd, bool allocate) {
   if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxTrackedFd)) return nullptr;
   std::atomic<Conn*>& slot = g_chunks.slot[fd >> kChunkBits];
@@ -42,12 +46,11 @@ Conn* chunk_for(int fd, bool allocate) {
   if (!allocate) return nullptr;
   // mmap, not malloc: socket() may be called from a signal handler. Zeroed
   // pages are valid entries (Kind::unknown), and untouched pages cost no RSS.
-  void* mem = mmap(nullptr, sizeof(Conn) * kChunkSize, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* mem = mmap(nullptr, kChunkBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return nullptr;
   Conn* fresh = static_cast<Conn*>(mem);
   if (slot.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) return fresh;
-  munmap(mem, sizeof(Conn) * kChunkSize);  // another thread won the race
+  munmap(mem, kChunkBytes);  // another thread won the race
   return c;
 }
 
@@ -61,9 +64,20 @@ void reset(Conn* c, Kind kind, uint32_t flags, uint64_t now) {
   c->peer_addr[0].store(0, std::memory_order_relaxed);
   c->peer_addr[1].store(0, std::memory_order_relaxed);
   c->peer_meta.store(0, std::memory_order_relaxed);
-  c->epoll_data.store(0, std::memory_order_relaxed);
   c->inject_err.store(0, std::memory_order_relaxed);
   c->inject_rule.store(0, std::memory_order_relaxed);
+}
+
+// The epoll data slot of `fd`; nullptr when its chunk was never allocated.
+std::atomic<uint64_t>* epoll_slot(int fd) {
+  Conn* chunk = chunk_for(fd, false);
+  return chunk ? reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + (fd & (kChunkSize - 1)) : nullptr;
+}
+
+// Read first: storing a zero into a page never written would cost a page.
+void clear_epoll_data(int fd) {
+  std::atomic<uint64_t>* slot = epoll_slot(fd);
+  if (slot && slot->load(std::memory_order_relaxed) != 0) slot->store(0, std::memory_order_relaxed);
 }
 
 void note_high(int fd) {
@@ -126,6 +140,7 @@ void track_socket(int fd, Kind kind, uint32_t flags, uint64_t now_ns) {
   Conn* c = get_conn(fd);
   if (!c) return;
   reset(c, kind, flags, now_ns);
+  clear_epoll_data(fd);
   note_high(fd);
 }
 
@@ -164,9 +179,9 @@ void copy_fd(int from, int to) {
   dst->peer_addr[0].store(src->peer_addr[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->peer_addr[1].store(src->peer_addr[1].load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->peer_meta.store(src->peer_meta.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  dst->epoll_data.store(0, std::memory_order_relaxed);
   dst->inject_err.store(src->inject_err.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->inject_rule.store(src->inject_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  clear_epoll_data(to);
   note_high(to);
 }
 
@@ -257,11 +272,15 @@ bool cached_peer(const Conn* c, sockaddr_storage* out, socklen_t* len) {
   return true;
 }
 
+void set_epoll_data(int fd, uint64_t data) {
+  if (std::atomic<uint64_t>* slot = epoll_slot(fd)) slot->store(data, std::memory_order_relaxed);
+}
+
 int fd_of_epoll_data(uint64_t data) {
   int high = g_high_fd.load(std::memory_order_relaxed);
   for (int fd = 0; fd <= high; ++fd) {
     Conn* c = find_conn(fd);
-    if (c && is_socket(c->get_kind()) && c->epoll_data.load(std::memory_order_relaxed) == data) return fd;
+    if (c && is_socket(c->get_kind()) && epoll_slot(fd)->load(std::memory_order_relaxed) == data) return fd;
   }
   return -1;
 }

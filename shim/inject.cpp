@@ -470,7 +470,8 @@ int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* h
   int code = rule->action == RuleAction::timeout ? ETIMEDOUT : rule->error_code;
   if (c) {
     set_peer(c, addr, len);
-    c->inject_rule.store(rule->index + 1, std::memory_order_relaxed);
+    static_assert(kMaxRules < UINT16_MAX, "a rule's number fits an fd entry's inject_rule");
+    c->inject_rule.store(static_cast<uint16_t>(rule->index + 1), std::memory_order_relaxed);
   }
   if (code == ECONNREFUSED && (k == Kind::tcp4 || k == Kind::tcp6)) {
     int ret = -1;

@@ -408,7 +408,7 @@ void wait_failed(Call call, int ret, int err, int retries) {
 void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev) {
   if (ret == 0 && ev && (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD)) {
     Conn* c = find_conn(fd);
-    if (c && is_socket(c->get_kind())) c->epoll_data.store(ev->data.u64, std::memory_order_relaxed);
+    if (c && is_socket(c->get_kind())) set_epoll_data(fd, ev->data.u64);
   }
   if (g_trace) trace_call(Call::epoll_ctl, fd, ret);
 }
