@@ -47,11 +47,19 @@ std::atomic<uint32_t>* slot(CodeCounts& c, Domain d, int code) {
 // with a CAS; a racing insert of the same peer may make a second slot,
 // merged when the summary is written.
 constexpr int kPeerSlots = 256;
+// Every field is atomic (relaxed; `state` orders them): a forked child resets
+// and reuses slots that the parent's other threads read, and those reads are
+// ordered before nothing in the child (ThreadSanitizer reports plain writes).
 struct PeerSlot {
   std::atomic<uint32_t> state;  // 0 empty, 1 being filled, 2 ready
-  uint32_t meta;                // family << 16 | port
-  uint64_t addr[2];
+  std::atomic<uint32_t> meta;   // family << 16 | port
+  std::atomic<uint64_t> addr[2];
   std::atomic<uint32_t> failures;
+
+  bool holds(uint32_t m, uint64_t a0, uint64_t a1) const {
+    return meta.load(std::memory_order_relaxed) == m && addr[0].load(std::memory_order_relaxed) == a0 &&
+           addr[1].load(std::memory_order_relaxed) == a1;
+  }
 };
 PeerSlot g_peers[kPeerSlots];
 std::atomic<uint32_t> g_peer_overflow{0};
@@ -84,15 +92,15 @@ void count_peer(const sockaddr* a, socklen_t len) {
     uint32_t st = s.state.load(std::memory_order_acquire);
     if (st == 0) {
       if (s.state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
-        s.meta = meta;
-        s.addr[0] = addr[0];
-        s.addr[1] = addr[1];
+        s.meta.store(meta, std::memory_order_relaxed);
+        s.addr[0].store(addr[0], std::memory_order_relaxed);
+        s.addr[1].store(addr[1], std::memory_order_relaxed);
         s.failures.store(1, std::memory_order_relaxed);
         s.state.store(2, std::memory_order_release);
         return;
       }
     }
-    if (st == 2 && s.meta == meta && s.addr[0] == addr[0] && s.addr[1] == addr[1]) {
+    if (st == 2 && s.holds(meta, addr[0], addr[1])) {
       s.failures.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -102,18 +110,20 @@ void count_peer(const sockaddr* a, socklen_t len) {
 
 void peer_sockaddr(const PeerSlot& s, sockaddr_storage* ss, socklen_t* len) {
   std::memset(ss, 0, sizeof(*ss));
-  uint16_t port = htons(static_cast<uint16_t>(s.meta & 0xffff));
-  if ((s.meta >> 16) == AF_INET) {
+  uint32_t meta = s.meta.load(std::memory_order_relaxed);
+  uint64_t addr[2] = {s.addr[0].load(std::memory_order_relaxed), s.addr[1].load(std::memory_order_relaxed)};
+  uint16_t port = htons(static_cast<uint16_t>(meta & 0xffff));
+  if ((meta >> 16) == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(ss);
     in->sin_family = AF_INET;
     in->sin_port = port;
-    std::memcpy(&in->sin_addr, s.addr, 4);
+    std::memcpy(&in->sin_addr, addr, 4);
     *len = sizeof(*in);
   } else {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
     in6->sin6_family = AF_INET6;
     in6->sin6_port = port;
-    std::memcpy(&in6->sin6_addr, s.addr, 16);
+    std::memcpy(&in6->sin6_addr, addr, 16);
     *len = sizeof(*in6);
   }
 }
@@ -168,12 +178,28 @@ void count_retry(Call call, int code) {
       1, std::memory_order_relaxed);
 }
 
+// Atomic stores, not memset: the parent's other threads used these counters
+// (atomically) just before the fork, and nothing orders their accesses before
+// the child's writes (ThreadSanitizer reports a plain write as a race).
+template <class T, std::size_t N>
+void reset_all(std::atomic<T> (&a)[N]) {
+  for (std::atomic<T>& x : a) x.store(0, std::memory_order_relaxed);
+}
+
 void summary_after_fork() {
-  for (auto& c : g_counts) std::memset(static_cast<void*>(&c), 0, sizeof(c));
-  for (auto& c : g_injected) std::memset(static_cast<void*>(&c), 0, sizeof(c));
-  std::memset(static_cast<void*>(g_retries), 0, sizeof(g_retries));
-  std::memset(static_cast<void*>(g_expected_eagain), 0, sizeof(g_expected_eagain));
-  std::memset(static_cast<void*>(g_peers), 0, sizeof(g_peers));
+  for (CodeCounts* table : {g_counts, g_injected}) {
+    for (std::size_t c = 0; c < kCallCount; ++c) {
+      reset_all(table[c].errno_counts);
+      reset_all(table[c].gai);
+      reset_all(table[c].events);
+    }
+  }
+  for (auto& row : g_retries) reset_all(row);
+  reset_all(g_expected_eagain);
+  for (PeerSlot& s : g_peers) {
+    s.state.store(0, std::memory_order_relaxed);
+    s.failures.store(0, std::memory_order_relaxed);
+  }
   g_peer_overflow.store(0);
 }
 
@@ -223,8 +249,9 @@ void write_summary() {
     // Merge a duplicate slot made by a racing first insert.
     for (int j = i + 1; j < kPeerSlots; ++j) {
       PeerSlot& d = g_peers[j];
-      if (d.state.load(std::memory_order_acquire) == 2 && d.meta == s.meta && d.addr[0] == s.addr[0] &&
-          d.addr[1] == s.addr[1]) {
+      if (d.state.load(std::memory_order_acquire) == 2 &&
+          d.holds(s.meta.load(std::memory_order_relaxed), s.addr[0].load(std::memory_order_relaxed),
+                  s.addr[1].load(std::memory_order_relaxed))) {
         n += d.failures.exchange(0);
       }
     }
