@@ -17,16 +17,6 @@
 #include "interpose.h"
 #include "observe.h"
 
-// The fortified entry points exist only in fortify headers; the hooks are
-// compiled without _FORTIFY_SOURCE, so they are declared here.
-extern "C" {
-ssize_t __recv_chk(int, void*, size_t, size_t, int);
-ssize_t __recvfrom_chk(int, void*, size_t, size_t, int, struct sockaddr*, socklen_t*);
-ssize_t __read_chk(int, void*, size_t, size_t);
-int __poll_chk(struct pollfd*, nfds_t, int, size_t);
-int __ppoll_chk(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*, size_t);
-}
-
 namespace sd {
 template <Call C, class... A>
 __attribute__((always_inline)) inline auto hook(A... a) {

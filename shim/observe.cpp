@@ -44,14 +44,8 @@ bool socket_only(Call call) {
 
 void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
   Conn* c = find_conn(fd);
-  // Expected flow, the common failure of event loops: EAGAIN on a socket
-  // with no SO_RCVTIMEO/SO_SNDTIMEO can only mean "would block". Counted,
-  // and below debug level nothing more.
-  if (err == EAGAIN && c && is_socket(c->get_kind()) && !c->has(cf_rcvtimeo | cf_sndtimeo) &&
-      config().level < Level::debug) {
-    count_expected_eagain(call);
-    return;
-  }
+  // Expected flow, as on the fast path: below debug level, counted only.
+  if (err == EAGAIN && config().level < Level::debug && would_block_as_expected(call, c)) return;
   // Failures on files and pipes are not ours to report (classification may
   // ask the kernel: this is the cold path), but a bad descriptor is a socket
   // bug when the call only works on sockets (recv on a closed or wrong fd),

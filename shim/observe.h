@@ -125,8 +125,9 @@ __attribute__((always_inline)) inline void count_bytes(Conn* e, Kind k, R r, con
 }
 
 // Expected flow of event loops: an EAGAIN on a socket that can only mean
-// "would block" (no SO_RCVTIMEO/SO_SNDTIMEO on it). Counted, not written: a
-// level that writes it sends reads and writes off the fast path (g_io_detour).
+// "would block" (no SO_RCVTIMEO/SO_SNDTIMEO on it); counted when it is. The
+// fast path writes nothing more: a level that writes these sends reads and
+// writes off it (g_io_detour), to io_failed.
 inline bool would_block_as_expected(Call c, const Conn* e) {
   if (!e || !is_socket(e->get_kind()) || e->has(cf_rcvtimeo | cf_sndtimeo)) return false;
   count_expected_eagain(c);

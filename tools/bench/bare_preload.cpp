@@ -19,16 +19,6 @@
 #include <atomic>
 #include <cstdlib>
 
-// The fortified entry points that -D_FORTIFY_SOURCE callers import instead of
-// the plain names; glibc declares them only under fortify.
-extern "C" {
-ssize_t __recv_chk(int, void*, size_t, size_t, int);
-ssize_t __recvfrom_chk(int, void*, size_t, size_t, int, struct sockaddr*, socklen_t*);
-ssize_t __read_chk(int, void*, size_t, size_t);
-int __poll_chk(struct pollfd*, nfds_t, int, size_t);
-int __ppoll_chk(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*, size_t);
-}
-
 namespace {
 
 // Resolved on first use, not in a constructor: other libraries' constructors
