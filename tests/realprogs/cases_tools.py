@@ -64,7 +64,7 @@ def socat_relay(h):
         with echo_server() as target:
             # One connection, relayed both ways; socat exits when both directions are done.
             relay = mode.start([socat, "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr", f"TCP:127.0.0.1:{target}"])
-            back = through(listening_port(relay.pid), payload)
+            back = through(listening_port(relay), payload)
             out, err = relay.communicate(timeout=30)
         return relay.returncode, out, err, hashlib.sha256(back).hexdigest() == hashlib.sha256(payload).hexdigest()
 

@@ -115,24 +115,37 @@ def http_server(h, mode, root):
         server.wait(timeout=10)
 
 
-def listening_port(pid, timeout=20):
-    """The TCP port process `pid` listens on, found through /proc (for
-    programs that cannot tell which port they got)."""
+def socket_inodes(pid):
+    """The inodes of the sockets process `pid` holds now. An fd the program
+    closes between the listing and its readlink is skipped, not taken for
+    the end of the process (socat opens and closes fds while it starts)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    return inodes
+
+
+def listening_port(proc, timeout=20):
+    """The TCP port the process `proc` (a Popen) listens on, found through
+    /proc (for programs that cannot tell which port they got)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        inodes = set()
+        if proc.poll() is not None:
+            raise Failure(f"process {proc.pid} ended with status {proc.returncode} before it listened")
         try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:["):
-                    inodes.add(link[8:-1])
-            with open(f"/proc/{pid}/net/tcp") as f:
+            inodes = socket_inodes(proc.pid)
+            with open(f"/proc/{proc.pid}/net/tcp") as f:
                 next(f)
                 for row in f:
                     fields = row.split()
                     if fields[3] == "0A" and fields[9] in inodes:  # 0A: TCP_LISTEN
                         return int(fields[1].split(":")[1], 16)
         except (FileNotFoundError, ProcessLookupError):
-            raise Failure(f"process {pid} ended before it listened")
+            pass  # it ended between poll() and the listing: the next poll() says how
         time.sleep(0.02)
-    raise Failure(f"process {pid} did not listen within {timeout} s")
+    raise Failure(f"process {proc.pid} did not listen within {timeout} s")
