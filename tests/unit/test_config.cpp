@@ -139,7 +139,7 @@ TEST_CASE("a misspelt SOCKDIAG_ variable is refused with a suggestion", "[config
   CHECK_THAT(err, Catch::Contains("did you mean SOCKDIAG_LEVEL?"));
 }
 
-TEST_CASE("a config file sets the same settings; the environment overrides it", "[config]") {
+TEST_CASE("a config file sets the same settings and the environment overrides it", "[config]") {
   std::string path = temp_file("# settings for a test\n level = info\nformat=json  # inline comment\n\nsummary = 1\n");
   Env env{{{"SOCKDIAG_CONFIG", path}, {"SOCKDIAG_FORMAT", "text"}}};
   Config cfg;
