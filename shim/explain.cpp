@@ -164,9 +164,16 @@ constexpr Explanation kRows[] = {
     // ---- ECONNREFUSED: RST in answer to a SYN, or ICMP port unreachable ----
     {kErr, ECONNREFUSED, C::any, sit_datagram | sit_unix, L::error, "ECONNREFUSED",
      "No socket receives at {peer} any more: the receiving process closed its socket or exited, or "
-     "nothing is bound to that path.",
+     "nothing is bound to that address.",
      "Check that the receiving process runs and has bound {peer} (`ss -xap`); reconnect the socket "
      "once it is back."},
+    {kErr, ECONNREFUSED, C::connect, sit_unix | sit_abstract, L::error, "ECONNREFUSED",
+     "No process listens on the abstract unix name {peer}: no server has bound it (it is not "
+     "running, or binds another name), or it has not called listen yet, or it runs in another "
+     "network namespace (abstract names belong to the network namespace, as ports do, not to the "
+     "file system).",
+     "Start the server; check its name with `ss -xlp` (abstract names show with a leading @), run "
+     "in the server's network namespace (`nsenter -n -t PID`) if it is in a container."},
     {kErr, ECONNREFUSED, C::connect, sit_unix, L::error, "ECONNREFUSED",
      "No process listens on the unix socket {peer}: the socket file was left behind by a server "
      "that exited (a stale file), or the server has not called listen yet.",
@@ -249,6 +256,12 @@ constexpr Explanation kRows[] = {
      "`ip -6 route`."},
 
     // ---- EADDRINUSE ----
+    {kErr, EADDRINUSE, C::bind, sit_unix | sit_abstract, L::error, "EADDRINUSE",
+     "Another socket is bound to the abstract unix name {local}: an abstract name disappears with "
+     "the last socket bound to it, so a process holding it still runs (another instance of this "
+     "program, or one it forked).",
+     "Find the holder with `ss -xlp` (abstract names show with a leading @); stop it, or give each "
+     "instance its own name."},
     {kErr, EADDRINUSE, C::bind, sit_unix, L::error, "EADDRINUSE",
      "The socket file {local} already exists: a server still runs on it, or an earlier one exited "
      "without removing it.",

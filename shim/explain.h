@@ -48,7 +48,9 @@ enum Situation : uint32_t {
   sit_datagram = 1u << 4,      // UDP or another datagram socket
   sit_unix = 1u << 5,          // AF_UNIX
   sit_injected = 1u << 6,      // caused by a sockdiag fault-injection rule
+  sit_abstract = 1u << 7,      // the unix address named is abstract ("@name"): no file behind it
 };
+constexpr uint32_t kAllSituations = (sit_abstract << 1) - 1;  // every bit above
 
 struct Explanation {
   Domain domain;

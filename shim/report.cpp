@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netdb.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <string_view>
 
 #include "config_state.h"
@@ -50,6 +52,13 @@ uint32_t eagain_situation(const Failure& f, CallClass cls, const Conn* c) {
   // No timeout was ever set on this socket: only O_NONBLOCK gives EAGAIN.
   if (c && !c->has(timeo) && cls != CallClass::connect) return sit_nonblocking;
   return is_nonblocking(f.fd) ? sit_nonblocking : sit_own_timeout;
+}
+
+// An abstract unix name ("@name"): no file behind it, and it belongs to the
+// network namespace, not the file system.
+bool abstract_unix(const sockaddr* a, socklen_t len) {
+  return a && a->sa_family == AF_UNIX && len > offsetof(sockaddr_un, sun_path) &&
+         reinterpret_cast<const sockaddr_un*>(a)->sun_path[0] == '\0';
 }
 
 uint32_t kind_situation(Kind k) {
@@ -106,27 +115,32 @@ void report(const Failure& f) {
   Conn* conn = f.fd >= 0 ? get_conn(f.fd) : nullptr;
   Kind kind = f.kind != Kind::unknown ? f.kind : f.fd >= 0 && cls != CallClass::poll ? kind_of(f.fd) : Kind::unknown;
 
+  // The address bind names is the local one it asked for: neither the
+  // socket's (it has none after the failure) nor a peer.
+  const sockaddr* bound = cls == CallClass::bind ? f.addr : nullptr;
+
   uint32_t situation = f.situation | kind_situation(kind);
   if (conn && conn->has(cf_established)) situation |= sit_established;
   if (f.rule) situation |= sit_injected;
   if (f.domain == Domain::errno_code && f.code == EAGAIN) situation |= eagain_situation(f, cls, conn);
+
+  // The peer for the per-peer count: what the call named, or the cached one
+  // (no syscall: expected-flow failures are counted on a hot-ish path).
+  sockaddr_storage ss;
+  socklen_t ss_len = 0;
+  const sockaddr* peer = bound ? nullptr : f.addr;
+  socklen_t peer_len = bound ? 0 : f.addr_len;
+  if (!peer && !bound && cached_peer(conn, &ss, &ss_len)) {
+    peer = reinterpret_cast<sockaddr*>(&ss);
+    peer_len = ss_len;
+  }
+  if (abstract_unix(bound ? bound : peer, bound ? f.addr_len : peer_len)) situation |= sit_abstract;
 
   const Explanation* row = f.code ? explain(f.domain, f.code, cls, situation) : nullptr;
   Level level = f.code == 0 ? Level::trace : f.retrying ? Level::info : row ? row->level : Level::error;
   // The user asked for an injected failure: it is always recorded (its
   // notices, a delay or a short transfer, stay info: there can be many).
   if (f.rule && f.domain != Domain::event) level = Level::error;
-
-  // The peer for the per-peer count: what the call named, or the cached one
-  // (no syscall: expected-flow failures are counted on a hot-ish path).
-  sockaddr_storage ss;
-  socklen_t ss_len = 0;
-  const sockaddr* peer = f.addr;
-  socklen_t peer_len = f.addr_len;
-  if (!peer && cached_peer(conn, &ss, &ss_len)) {
-    peer = reinterpret_cast<sockaddr*>(&ss);
-    peer_len = ss_len;
-  }
   if (f.code != 0 && !f.retrying) count_failure(f.call, f.domain, f.code, level, peer, peer_len, f.rule != nullptr);
   if (level > config().level) {
     errno = saved_errno;
@@ -161,11 +175,14 @@ void report(const Failure& f) {
     sockaddr_storage local;
     socklen_t local_len = sizeof(local);
     s.local[0] = '\0';
-    if (getsockname(f.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 && local_len > sizeof(sa_family_t) &&
-        !no_local_address(reinterpret_cast<sockaddr*>(&local), cls))
+    if (bound) {
+      format_addr(bound, f.addr_len, s.local, sizeof(s.local));
+    } else if (getsockname(f.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
+               local_len > sizeof(sa_family_t) && !no_local_address(reinterpret_cast<sockaddr*>(&local), cls)) {
       format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
+    }
     r.local = s.local;
-    r.peer = peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
+    r.peer = bound ? "" : peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
     // The name the program resolved for this peer, if it did.
     if (!f.host && peer && host_of(peer, peer_len, s.host, sizeof(s.host))) r.host = s.host;
     if (conn) {
@@ -177,6 +194,8 @@ void report(const Failure& f) {
       r.age_ns = opened && mono > opened ? mono - opened : 0;
       if (f.peer_gone_ns && mono > f.peer_gone_ns) r.peer_gone_ago_ns = mono - f.peer_gone_ns;
     }
+  } else if (bound) {
+    r.local = format_addr(bound, f.addr_len, s.local, sizeof(s.local));
   } else if (f.addr) {
     r.peer = peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
   }

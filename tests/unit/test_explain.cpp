@@ -143,6 +143,24 @@ TEST_CASE("ECONNREFUSED: plain, non-blocking, unix and datagram connects differ"
   for (const Explanation* r : {plain, async, unix, udp}) CHECK(r->level == Level::error);
 }
 
+TEST_CASE("an abstract unix name is explained without a socket file", "[explain]") {
+  const uint32_t abstract = sd::sit_unix | sd::sit_abstract;
+  const Explanation* refused = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, abstract);
+  const Explanation* in_use = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, abstract);
+  REQUIRE(refused != nullptr);
+  REQUIRE(in_use != nullptr);
+  for (const Explanation* row : {refused, in_use}) {
+    INFO(row->text);
+    CHECK(mentions(row, "abstract"));
+    CHECK_FALSE(mentions(row, "file {"));
+    CHECK_FALSE(mentions(row, "stale"));
+    CHECK(std::string(row->advice).find("remove") == std::string::npos);
+  }
+  CHECK(mentions(refused, "network namespace"));
+  CHECK(refused != sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_unix));
+  CHECK(in_use != sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix));
+}
+
 TEST_CASE("ETIMEDOUT: connecting versus an established connection", "[explain]") {
   const Explanation* connecting = sd::explain(Domain::errno_code, ETIMEDOUT, CallClass::connect, 0);
   const Explanation* established =
@@ -258,8 +276,7 @@ TEST_CASE("look-ups take the first row that applies, as a scan of the whole tabl
   for (Domain d : {Domain::errno_code, Domain::gai, Domain::event}) {
     for (int code : {0, INT_MIN, INT_MAX, -1, 1, 4095, 4096, -4096}) codes.insert({d, code});
   }
-  const uint32_t all_bits = sd::sit_nonblocking | sd::sit_own_timeout | sd::sit_async | sd::sit_established |
-                            sd::sit_datagram | sd::sit_unix | sd::sit_injected;
+  const uint32_t all_bits = sd::kAllSituations;
   for (auto [d, code] : codes) {
     for (int call = 0; call <= static_cast<int>(CallClass::fdops); ++call) {
       for (uint32_t situation = 0; situation <= all_bits; ++situation) {
@@ -284,7 +301,7 @@ TEST_CASE("every row is complete", "[table]") {
     CHECK(std::strlen(r->advice) > 0);
     CHECK((r->level == Level::error || r->level == Level::info || r->level == Level::debug));
     CHECK(static_cast<int>(r->call) <= static_cast<int>(CallClass::fdops));
-    CHECK((r->when & ~0x7Fu) == 0);
+    CHECK((r->when & ~sd::kAllSituations) == 0);
     for (const char* s : {r->text, r->advice}) {
       std::string str(s);
       for (std::size_t open = str.find('{'); open != std::string::npos; open = str.find('{', open + 1)) {

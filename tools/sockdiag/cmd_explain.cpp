@@ -37,6 +37,7 @@ std::string situation_words(uint32_t when) {
       {sd::sit_datagram, "on a datagram socket"},
       {sd::sit_unix, "on a unix socket"},
       {sd::sit_injected, "when injected by a sockdiag rule"},
+      {sd::sit_abstract, "at an abstract unix name (@name)"},
   };
   std::string out;
   for (const auto& [bit, words] : kWords)
