@@ -271,8 +271,9 @@ void inject_configure() {
     } else {
       b.append("sockdiag ");
       format_time(wall, b);
-      b.appendf(FMT_COMPILE(" {}[{}] info injection seed {} (SOCKDIAG_SEED={} replays this run)"), program_invocation_short_name,
-                static_cast<long>(getpid()), seed, seed);
+      b.append_char(' ');
+      put_prog_pid(program_invocation_short_name, getpid(), b);
+      b.appendf(FMT_COMPILE(" info injection seed {} (SOCKDIAG_SEED={} replays this run)"), seed, seed);
     }
     b.finish_line();
     log_write(b.view().data(), b.view().size());
@@ -568,8 +569,12 @@ void write_injection_summary(bool json, void (*line)(const char* text, std::size
       b.append_json_string(g_rules->rules[i].text);
       b.appendf(FMT_COMPILE(",\"count\":{}}}"), n);
     } else {
-      b.appendf(FMT_COMPILE("sockdiag summary {}[{}]   rule {:<40} {:>9} injected"), program_invocation_short_name,
-                static_cast<long>(getpid()), g_rules->rules[i].text, n);
+      put_summary_start(program_invocation_short_name, getpid(), b);
+      b.put("rule ");
+      std::size_t column = b.view().size();
+      b.append_text_escaped(g_rules->rules[i].text);
+      std::size_t width = b.view().size() - column;
+      b.appendf(FMT_COMPILE("{:<{}} {:>9} injected"), "", width < 40 ? 40 - width : 0, n);
     }
     b.finish_line();
     line(b.view().data(), b.view().size());

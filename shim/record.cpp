@@ -10,46 +10,144 @@
 namespace sd {
 namespace {
 
-// Whether one of the 16 characters at `p` needs an escape in JSON: a control
-// character (below 0x20), '"' or '\\'. Compared 16 at a time with the
-// compiler's vector extension (SSE2 on x86-64, NEON on arm64): explanations
-// are long and rarely need an escape.
+// What a value from outside the library (argv[0], a socket path, a host
+// name, a rule's text) may not carry into a record as it is, by format:
+// - JSON: '"', '\\', control characters (below 0x20, and DEL), and bytes that
+//   are not well-formed UTF-8 (a line must decode as UTF-8 to parse).
+// - text: '\\', control characters, C1 controls and ill-formed UTF-8: a
+//   newline would split the record in two, and a terminal acts on escapes.
+// Every byte from 0x7f up goes to the careful path, which checks UTF-8.
+namespace Escapes {
+enum : int { json, text };
+}
+
+// Whether one of the 16 characters at `p` may need an escape. Compared 16 at
+// a time with the compiler's vector extension (SSE2 on x86-64, NEON on
+// arm64): values rarely need an escape.
 constexpr std::size_t kEscapeScan = 16;
-bool needs_json_escape(const char* p) {
-  using Bytes = uint8_t __attribute__((vector_size(kEscapeScan)));
-  Bytes v;
+// Only the first `n` lanes count (n <= 16): what lies past them is not the
+// value. Signed lanes: one compare finds both the controls below 0x20 and
+// every byte from 0x80 up (SSE2 has no unsigned byte compare).
+alignas(16) constexpr uint8_t kFirstLanes[2 * 16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+template <int E>
+bool window_needs_escape(const char* p, std::size_t n = kEscapeScan) {
+  using Lanes = int8_t __attribute__((vector_size(kEscapeScan)));
+  Lanes v, keep;
   std::memcpy(&v, p, sizeof(v));
-  auto found = (v < 0x20) | (v == '"') | (v == '\\');
+  auto found = (v < 0x20) | (v == 0x7f) | (v == '\\');
+  if constexpr (E == Escapes::json) found |= (v == '"');
+  std::memcpy(&keep, kFirstLanes + kEscapeScan - n, sizeof(keep));  // n lanes of all ones
+  found &= keep;
   uint64_t halves[2];
   static_assert(sizeof(found) == sizeof(halves), "16 one-byte lanes");
   std::memcpy(halves, &found, sizeof(halves));
   return (halves[0] | halves[1]) != 0;
 }
 
-bool json_escaped(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+template <int E>
+bool may_need_escape(unsigned char c) {
+  return c < 0x20 || c >= 0x7f || c == '\\' || (E == Escapes::json && c == '"');
+}
 
-// The index of the first character at or after `from` that needs an escape,
-// or s.size(): whole windows of 16, the last one overlapping the one before
-// (or padded, for a string shorter than a window); character by character
-// only inside a window that has one.
-std::size_t first_json_escape(std::string_view s, std::size_t from) {
+// The index of the first character at or after `from` that may need an
+// escape, or s.size(): whole windows of 16, the last one overlapping the one
+// before (or masked to the string, for one shorter than a window); character by
+// character only inside a window that has one.
+template <int E>
+std::size_t first_escape(std::string_view s, std::size_t from) {
   std::size_t i = from;
   if (s.size() - i >= kEscapeScan) {
     for (; s.size() - i > kEscapeScan; i += kEscapeScan)
-      if (needs_json_escape(s.data() + i)) break;
+      if (window_needs_escape<E>(s.data() + i)) break;
     if (s.size() - i <= kEscapeScan) {
       i = s.size() - kEscapeScan;
-      if (!needs_json_escape(s.data() + i)) return s.size();
+      if (!window_needs_escape<E>(s.data() + i)) return s.size();
     }
   } else if (i < s.size()) {
     char window[kEscapeScan];
-    std::memset(window, ' ', sizeof(window));
     std::memcpy(window, s.data() + i, s.size() - i);
-    if (!needs_json_escape(window)) return s.size();
+    if (!window_needs_escape<E>(window, s.size() - i)) return s.size();
   }
   for (; i < s.size(); ++i)
-    if (json_escaped(static_cast<unsigned char>(s[i]))) return i;
+    if (may_need_escape<E>(static_cast<unsigned char>(s[i]))) return i;
   return s.size();
+}
+
+// The length of the well-formed UTF-8 sequence starting at s[i] (2 to 4
+// bytes), or 0: a stray continuation byte, an overlong form, a surrogate, a
+// code point past U+10FFFF, or a sequence cut short (Unicode's table 3-7).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto in = [&](std::size_t k, unsigned lo, unsigned hi) {
+    if (i + k >= s.size()) return false;
+    unsigned b = static_cast<unsigned char>(s[i + k]);
+    return b >= lo && b <= hi;
+  };
+  auto tail = [&](std::size_t from, std::size_t n) {
+    for (std::size_t k = from; k < n; ++k)
+      if (!in(k, 0x80, 0xbf)) return std::size_t{0};
+    return n;
+  };
+  unsigned c = static_cast<unsigned char>(s[i]);
+  if (c >= 0xc2 && c <= 0xdf) return tail(1, 2);
+  if (c == 0xe0) return in(1, 0xa0, 0xbf) ? tail(2, 3) : 0;
+  if (c == 0xed) return in(1, 0x80, 0x9f) ? tail(2, 3) : 0;
+  if (c >= 0xe1 && c <= 0xef) return tail(1, 3);
+  if (c == 0xf0) return in(1, 0x90, 0xbf) ? tail(2, 4) : 0;
+  if (c >= 0xf1 && c <= 0xf3) return tail(1, 4);
+  if (c == 0xf4) return in(1, 0x80, 0x8f) ? tail(2, 4) : 0;
+  return 0;
+}
+
+// The escape for the character at s[i] (known to be one first_escape<E>
+// stops at) appended to `out`; returns how many bytes of `s` it stood for.
+template <int E>
+std::size_t put_escape(std::string_view s, std::size_t i, LineBuffer& out) {
+  auto c = static_cast<unsigned char>(s[i]);
+  if (c >= 0x80) {
+    std::size_t n = utf8_length(s, i);
+    // A C1 control (U+0080..U+009F, lead byte 0xc2) is text to JSON, but some
+    // terminals act on it.
+    bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
+    if (n != 0 && !(E == Escapes::text && c1)) {
+      out.append(s.substr(i, n));
+      return n;
+    }
+    // JSON has no escape for a byte: the replacement character stands for it.
+    if (E == Escapes::json) {
+      out.append("\\ufffd");
+      return 1;
+    }
+  }
+  switch (c) {
+    case '"': out.append("\\\""); return 1;
+    case '\\': out.append("\\\\"); return 1;
+    case '\n': out.append("\\n"); return 1;
+    case '\r': out.append("\\r"); return 1;
+    case '\t': out.append("\\t"); return 1;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  char e[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+  if (E == Escapes::json) {
+    out.append({e, 6});
+  } else {
+    e[2] = '\\';
+    e[3] = 'x';
+    out.append({e + 2, 4});
+  }
+  return 1;
+}
+
+
+// The length of `s` without a UTF-8 sequence cut short at its end (a cut
+// record must stay UTF-8: a JSON reader rejects the whole line otherwise).
+std::size_t whole_utf8_prefix(std::string_view s) {
+  std::size_t lead = s.size();
+  while (lead > 0 && s.size() - lead < 3 && (static_cast<unsigned char>(s[lead - 1]) & 0xc0) == 0x80) --lead;
+  if (lead == 0) return s.size();
+  unsigned c = static_cast<unsigned char>(s[lead - 1]);
+  std::size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+  return want > s.size() - (lead - 1) ? lead - 1 : s.size();
 }
 
 // Decimal without leading zeros; returns the end. fmt writes the digits
@@ -71,31 +169,45 @@ char* LineBuffer::write_decimal(char* p, bool negative, uint64_t magnitude) {
   return fmt::format_to(p, FMT_COMPILE("{}"), magnitude);
 }
 
-void LineBuffer::append_json_escaped(std::string_view s) {
+template <int E>
+void LineBuffer::append_escaped(std::string_view s) {
+  // Most values (addresses, names) are short: copied with two moves, then
+  // checked where they landed, in one window. The rest is out of line, so
+  // that this path saves no registers.
+  if (s.size() <= kEscapeScan && kCapacity - len_ >= kEscapeScan) {
+    char* p = buf_ + len_;
+    write(p, s);
+    if (!window_needs_escape<E>(p, s.size())) {
+      len_ += s.size();
+      return;
+    }
+  }
+  append_escaped_runs<E>(s);
+}
+
+template <int E>
+void LineBuffer::append_escaped_runs(std::string_view s) {
   // Runs of characters that need no escape are copied whole.
   for (std::size_t run = 0;;) {
-    std::size_t i = first_json_escape(s, run);
+    std::size_t i = first_escape<E>(s, run);
     append(s.substr(run, i - run));
     if (i == s.size()) return;
-    run = i + 1;
-    switch (auto c = static_cast<unsigned char>(s[i])) {
-      case '"': append("\\\""); break;
-      case '\\': append("\\\\"); break;
-      case '\n': append("\\n"); break;
-      case '\r': append("\\r"); break;
-      case '\t': append("\\t"); break;
-      default: appendf(FMT_COMPILE("\\u{:04x}"), static_cast<unsigned>(c));
-    }
+    run = i + put_escape<E>(s, i, *this);
   }
 }
 
+void LineBuffer::append_json_escaped(std::string_view s) { append_escaped<Escapes::json>(s); }
+
+void LineBuffer::append_text_escaped(std::string_view s) { append_escaped<Escapes::text>(s); }
+
 void LineBuffer::finish_line() {
   static constexpr std::string_view kCut = "…";
-  if (truncated_ || len_ == kCapacity) {
+  if (full()) {
     // Keep room for the mark and the newline; a cut JSON record still ends
     // the line, so that the next record starts on its own line.
     std::size_t keep = kCapacity - kCut.size() - 1;
     if (len_ > keep) len_ = keep;
+    len_ = whole_utf8_prefix({buf_, len_});
     std::memcpy(buf_ + len_, kCut.data(), kCut.size());
     len_ += kCut.size();
   }
@@ -394,7 +506,7 @@ void fill_template(const char* text, const RecordData& r, Format format, LineBuf
   auto value = [&](std::string_view v, std::string_view fallback) {
     if (v.empty()) v = fallback;
     if (format == Format::json) out.append_json_escaped(v);
-    else out.append(v);
+    else out.append_text_escaped(v);
   };
   for (const char* p = text;;) {
     // One pass for both the next brace and the end.
@@ -431,12 +543,21 @@ void put_explanation(const RecordData& r, Format format, LineBuffer& out) {
 void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   out.put("sockdiag ");
   format_time(r.wall_ns, cache.time, out);
-  out.put(' ', r.prog, '[', cache.pid.text(r.pid), '/', cache.tid.text(r.tid), "] ", level_name(r.level), ' ', r.call);
+  out.append_char(' ');
+  out.append_text_escaped(r.prog);
+  out.put('[', cache.pid.text(r.pid), '/', cache.tid.text(r.tid), "] ", level_name(r.level), ' ', r.call);
   if (r.fd >= 0) out.put(" fd=", r.fd);
   if (!r.kind.empty()) out.put(' ', r.kind);
-  if (!r.local.empty() || !r.peer.empty())
-    out.put(' ', r.local.empty() ? "?" : r.local, " -> ", r.peer.empty() ? "?" : r.peer);
-  if (!r.host.empty()) out.put(" host=", r.host);
+  if (!r.local.empty() || !r.peer.empty()) {
+    out.append_char(' ');
+    out.append_text_escaped(r.local.empty() ? "?" : r.local);
+    out.put(" -> ");
+    out.append_text_escaped(r.peer.empty() ? "?" : r.peer);
+  }
+  if (!r.host.empty()) {
+    out.put(" host=");
+    out.append_text_escaped(r.host);
+  }
   if (r.code == 0) {
     out.put(" = ", r.ret);
   } else if (r.notice) {
@@ -447,7 +568,11 @@ void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
     out.put(" = ", r.ret, ' ', r.code_name, '(', r.code, ") \"", r.message, '"');
   }
   if (!r.via.empty()) out.put(" via ", r.via);
-  if (r.injected) out.put(" [injected by '", r.rule, "']");
+  if (r.injected) {
+    out.put(" [injected by '");
+    out.append_text_escaped(r.rule);
+    out.put("']");
+  }
   if (r.retrying) {
     out.put(" [retry ", r.retries, ", waited ");
     format_duration(r.waited_ns, out);
@@ -519,15 +644,53 @@ void json_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
     out.put(",\"peer_gone_ms_ago\":");
     append_ms(out, r.peer_gone_ago_ns);
   }
+  if (r.clipped) out.put(",\"clipped\":true");
   out.put('}');
+}
+
+// How much of a value from outside a JSON record keeps when the whole record
+// would not fit: 32 bytes, 192 once escaped, times every place a value can
+// appear, leave room for the longest explanation (test_record checks it).
+constexpr std::size_t kClippedValue = 32;
+
+std::string_view clip(std::string_view v) {
+  return v.size() <= kClippedValue ? v : v.substr(0, whole_utf8_prefix(v.substr(0, kClippedValue)));
 }
 
 }  // namespace
 
+void put_prog_pid(std::string_view prog, long pid, LineBuffer& out) {
+  out.append_text_escaped(prog);
+  out.put('[', pid, ']');
+}
+
+void put_summary_start(std::string_view prog, long pid, LineBuffer& out) {
+  out.put("sockdiag summary ");
+  put_prog_pid(prog, pid, out);
+  out.put("   ");
+}
+
 void format_record(const RecordData& r, Format format, RecordCache& cache, LineBuffer& out) {
   out.clear();
-  if (format == Format::json) json_record(r, cache, out);
-  else text_record(r, cache, out);
+  if (format == Format::text) {
+    text_record(r, cache, out);  // cut at the end, marked "…", if too long
+  } else {
+    json_record(r, cache, out);
+    if (out.full()) {
+      // A cut JSON line would not parse. Only values from outside can be
+      // that long (argv[0] has no bound, and escapes take up to six bytes a
+      // byte): written again with them clipped, and saying so.
+      RecordData c = r;
+      c.prog = clip(r.prog);
+      c.local = clip(r.local);
+      c.peer = clip(r.peer);
+      c.host = clip(r.host);
+      c.rule = clip(r.rule);
+      c.clipped = true;
+      out.clear();
+      json_record(c, cache, out);
+    }
+  }
   out.finish_line();
 }
 

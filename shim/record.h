@@ -53,6 +53,7 @@ struct RecordData {
   uint64_t sent = 0, received = 0;
   uint64_t age_ns = 0;
   uint64_t peer_gone_ago_ns = 0;      // the peer was seen gone (EOF/reset) this long ago; 0: not seen
+  bool clipped = false;               // values from outside were clipped to fit a JSON line
 };
 
 // A fixed buffer that never allocates: records are written from hooks that
@@ -92,6 +93,10 @@ class LineBuffer {
     append_char('"');
   }
   void append_json_escaped(std::string_view s);  // escaped, without quotes
+  // A value from outside (argv[0], a path, a name) in a text line, with
+  // backslash, control characters and bytes that are not UTF-8 as C escapes
+  // (\\, \n, \x1b): the line stays one line, and a terminal shows it inert.
+  void append_text_escaped(std::string_view s);
   // fmt into the remaining space, for what put() does not write (floats,
   // padding). format_to_n on a char* never allocates. Formats are compiled
   // (FMT_COMPILE): parsing a format string at run time costs more than the
@@ -112,10 +117,19 @@ class LineBuffer {
   }
   std::string_view view() const { return {buf_, len_}; }
   bool truncated() const { return truncated_; }
+  // Nothing more fits: what was written may be cut, or leaves no room for '\n'.
+  bool full() const { return truncated_ || len_ == kCapacity; }
   void clear() { len_ = 0; truncated_ = false; }
   void finish_line();  // ends with '\n', even when cut
 
  private:
+  // append_json_escaped and append_text_escaped (record.cpp): E is the
+  // format's escape set.
+  template <int E>
+  void append_escaped(std::string_view s);
+  template <int E>
+  __attribute__((noinline)) void append_escaped_runs(std::string_view s);
+
   // The longest decimal integer: a sign and the 20 digits of UINT64_MAX.
   static constexpr std::size_t kMaxDecimal = 21;
 
@@ -261,6 +275,11 @@ struct RecordCache {
   TimeCache time;
   DecimalCache pid, tid;
 };
+
+// "PROG[PID]" in a text line, the program's name escaped as in a record.
+void put_prog_pid(std::string_view prog, long pid, LineBuffer& out);
+// "sockdiag summary PROG[PID]   ": how each text line of the summary starts.
+void put_summary_start(std::string_view prog, long pid, LineBuffer& out);
 
 // One complete line (ending in '\n') in the configured format.
 void format_record(const RecordData& r, Format format, RecordCache& cache, LineBuffer& out);

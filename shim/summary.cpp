@@ -141,6 +141,8 @@ struct SummaryWriter {
   }
 };
 
+void put_summary_start(LineBuffer& b) { put_summary_start(program_invocation_short_name, getpid(), b); }
+
 int g_summary_fd = -1;
 void summary_line_to_file(const char* text, std::size_t len) { write_record(g_summary_fd, text, len); }
 void summary_line_to_log(const char* text, std::size_t len) { log_write(text, len); }
@@ -156,8 +158,8 @@ void write_code_rows(SummaryWriter& w, Call call, Domain d, int code, uint32_t n
     w.buf.appendf(FMT_COMPILE(",\"call\":\"{}\",\"code\":\"{}\",\"count\":{},\"injected\":{},\"level\":\"{}\"}}"), call_name(call),
                   name, n, injected, level);
   } else {
-    w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} {:>9}"), program_invocation_short_name,
-                  static_cast<long>(getpid()), call_name(call), name, n, injected);
+    put_summary_start(w.buf);
+    w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} {:>9}"), call_name(call), name, n, injected);
   }
   w.flush();
 }
@@ -215,8 +217,8 @@ void write_summary() {
   }
   w.json = w.fd >= 0 || cfg.format == Format::json;
   if (!w.json) {
-    w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} {:>9}"), program_invocation_short_name,
-                  static_cast<long>(getpid()), "call", "code", "count", "injected");
+    put_summary_start(w.buf);
+    w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} {:>9}"), "call", "code", "count", "injected");
     w.flush();
   }
   for (std::size_t c = 0; c < kCallCount; ++c) {
@@ -236,8 +238,8 @@ void write_summary() {
         w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
                       static_cast<long>(getpid()), call_name(call), code_name(Domain::errno_code, e), n);
       } else {
-        w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   {:<14} {:<16} {:>9} retries"), program_invocation_short_name,
-                      static_cast<long>(getpid()), call_name(call), code_name(Domain::errno_code, e), n);
+        put_summary_start(w.buf);
+        w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} retries"), call_name(call), code_name(Domain::errno_code, e), n);
       }
       w.flush();
     }
@@ -265,8 +267,8 @@ void write_summary() {
       w.buf.appendf(FMT_COMPILE("{{\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}"), static_cast<long>(getpid()),
                     addr, n);
     } else {
-      w.buf.appendf(FMT_COMPILE("sockdiag summary {}[{}]   peer {:<30} {:>9} failures"), program_invocation_short_name,
-                    static_cast<long>(getpid()), addr, n);
+      put_summary_start(w.buf);
+      w.buf.appendf(FMT_COMPILE("peer {:<30} {:>9} failures"), addr, n);
     }
     w.flush();
   }

@@ -12,10 +12,12 @@ import sys
 import harness
 from sdtest import driver_parser, list_or_run  # on sys.path through the harness
 import cases_behaviour  # noqa: F401  (the modules register their cases)
+import cases_bind  # noqa: F401
 import cases_concurrency  # noqa: F401
 import cases_config  # noqa: F401
 import cases_connect  # noqa: F401
 import cases_fds  # noqa: F401
+import cases_hostile_values  # noqa: F401
 import cases_real_programs  # noqa: F401
 import cases_resolve  # noqa: F401
 import cases_streams  # noqa: F401
