@@ -20,6 +20,29 @@ std::string addr_text(const sockaddr* a, socklen_t len) {
   char buf[128];
   return format_addr(a, len, buf, sizeof(buf));
 }
+
+// A refused connect on fd `fd`, the fields every record has set; each test
+// adds the ones it is about.
+RecordData refused_connect(long pid, int fd, std::string_view prog, std::string_view kind) {
+  RecordData r;
+  r.pid = pid;
+  r.tid = pid;
+  r.prog = prog;
+  r.call = "connect";
+  r.fd = fd;
+  r.kind = kind;
+  r.code = 111;
+  r.code_name = "ECONNREFUSED";
+  r.message = "Connection refused";
+  return r;
+}
+
+std::string text_line(const RecordData& r) {
+  LineBuffer b;
+  RecordCache cache;
+  format_record(r, Format::text, cache, b);
+  return std::string(b.view());
+}
 }  // namespace
 
 TEST_CASE("IPv4 and IPv6 addresses are written with their port", "[record]") {
@@ -110,30 +133,17 @@ TEST_CASE("placeholders are filled from the record, other braces kept", "[record
 }
 
 TEST_CASE("a text record holds every field on one line", "[record]") {
-  RecordData r;
-  r.wall_ns = 0;
-  r.pid = 42;
+  RecordData r = refused_connect(42, 5, "curl", "tcp4");
   r.tid = 43;
-  r.prog = "curl";
-  r.call = "connect";
-  r.fd = 5;
-  r.kind = "tcp4";
   r.local = "127.0.0.1:4000";
   r.peer = "127.0.0.1:9";
-  r.code = 111;
-  r.code_name = "ECONNREFUSED";
-  r.message = "Connection refused";
   r.explanation = "Nothing listens.";
   r.advice = "Start it.";
   r.via = "SO_ERROR";
   r.have_history = true;
   r.sent = 1;
   r.received = 2;
-  LineBuffer b;
-  RecordCache cache;
-  format_record(r, Format::text, cache, b);
-  std::string line(b.view());
-  CHECK(line ==
+  CHECK(text_line(r) ==
         "sockdiag 1970-01-01T00:00:00.000000Z curl[42/43] error connect fd=5 tcp4 127.0.0.1:4000 -> 127.0.0.1:9 = -1 "
         "ECONNREFUSED(111) \"Connection refused\" via SO_ERROR: Nothing listens. Try: Start it. [connection: sent 1 B, "
         "received 2 B, age 0 us]\n");
@@ -435,26 +445,14 @@ TEST_CASE("text values escape what would split the line or reach the terminal", 
 }
 
 TEST_CASE("a text record from a hostile program name, path and host stays one inert line", "[record]") {
-  RecordData r;
-  r.pid = 7;
-  r.tid = 7;
-  r.prog = "evil\nsockdiag 1970 fake[1/1] error";
-  r.call = "connect";
-  r.fd = 3;
-  r.kind = "unix-stream";
+  RecordData r = refused_connect(7, 3, "evil\nsockdiag 1970 fake[1/1] error", "unix-stream");
   r.local = "?";
   r.peer = "/tmp/s\x1b]0;title\x07\n";
   r.host = "h\rx";
-  r.code = 111;
-  r.code_name = "ECONNREFUSED";
-  r.message = "Connection refused";
   r.explanation = "Nothing listens on {peer}.";
   r.injected = true;
   r.rule = "connect:peer=\"/tmp/s\n\":error=ECONNREFUSED";
-  LineBuffer b;
-  RecordCache cache;
-  format_record(r, Format::text, cache, b);
-  std::string line(b.view());
+  std::string line = text_line(r);
   REQUIRE(line.back() == '\n');
   CHECK(line.find('\n') == line.size() - 1);
   for (char c : line.substr(0, line.size() - 1)) CHECK(static_cast<unsigned char>(c) >= 0x20);
