@@ -267,6 +267,13 @@ constexpr Explanation kRows[] = {
      "without removing it.",
      "If nothing listens on it (`ss -xlp`), remove the stale file before bind; servers usually "
      "unlink the path first."},
+    {kErr, EADDRINUSE, C::bind, sit_reuseaddr, L::error, "EADDRINUSE",
+     "Another live socket holds {local}: one listening on it, or one bound to it without "
+     "SO_REUSEADDR. Not connections lingering in TIME_WAIT: this socket has SO_REUSEADDR, which lets "
+     "a bind pass those, never a socket in use.",
+     "Find the owner with `ss -ltunp` (often another instance of this server, or a child that "
+     "inherited the socket); stop it, choose another port, or set SO_REUSEPORT on every socket meant "
+     "to share the port."},
     {kErr, EADDRINUSE, C::bind, 0, L::error, "EADDRINUSE",
      "Another socket already uses {local}: a server is running on that port, or connections of an "
      "earlier instance linger in TIME_WAIT and the socket was not given SO_REUSEADDR.",

@@ -49,8 +49,9 @@ enum Situation : uint32_t {
   sit_unix = 1u << 5,          // AF_UNIX
   sit_injected = 1u << 6,      // caused by a sockdiag fault-injection rule
   sit_abstract = 1u << 7,      // the unix address named is abstract ("@name"): no file behind it
+  sit_reuseaddr = 1u << 8,     // SO_REUSEADDR set on the socket (found for a bind's EADDRINUSE)
 };
-constexpr uint32_t kAllSituations = (sit_abstract << 1) - 1;  // every bit above
+constexpr uint32_t kAllSituations = (sit_reuseaddr << 1) - 1;  // every bit above
 
 struct Explanation {
   Domain domain;

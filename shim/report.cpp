@@ -54,6 +54,14 @@ uint32_t eagain_situation(const Failure& f, CallClass cls, const Conn* c) {
   return is_nonblocking(f.fd) ? sit_nonblocking : sit_own_timeout;
 }
 
+// SO_REUSEADDR on the socket: its bind passes connections in TIME_WAIT, so
+// an EADDRINUSE comes from a live socket.
+bool reuseaddr_set(int fd) {
+  int on = 0;
+  socklen_t len = sizeof(on);
+  return real<Call::getsockopt>()(fd, SOL_SOCKET, SO_REUSEADDR, &on, &len) == 0 && on != 0;
+}
+
 // An abstract unix name ("@name"): no file behind it, and it belongs to the
 // network namespace, not the file system.
 bool abstract_unix(const sockaddr* a, socklen_t len) {
@@ -123,6 +131,8 @@ void report(const Failure& f) {
   if (conn && conn->has(cf_established)) situation |= sit_established;
   if (f.rule) situation |= sit_injected;
   if (f.domain == Domain::errno_code && f.code == EAGAIN) situation |= eagain_situation(f, cls, conn);
+  if (f.domain == Domain::errno_code && f.code == EADDRINUSE && bound && reuseaddr_set(f.fd))
+    situation |= sit_reuseaddr;
 
   // The peer for the per-peer count: what the call named, or the cached one
   // (no syscall: expected-flow failures are counted on a hot-ish path).

@@ -28,6 +28,15 @@ def bind_tcp(h):
               run.describe())
 
 
+@case("eaddrinuse bind with SO_REUSEADDR blames a live socket not TIME_WAIT")
+def bind_tcp_reuseaddr(h):
+    run = h.run_logged([h.prog("bind_taken"), "4", "reuseaddr"]).expect_rc(0)
+    run.expect_out("bind: -1 EADDRINUSE")
+    rec = check_bind_record(run, f"127.0.0.1:{run.value('port:')}", ["live socket", "this socket has SO_REUSEADDR"])
+    expect("SO_REUSEADDR before bind" not in rec["advice"], "the advice asks for SO_REUSEADDR, already set",
+           rec["advice"])
+
+
 @case("eaddrinuse bind of a unix socket file names the file")
 def bind_unix_file(h):
     path = h.path("server.sock")

@@ -2,6 +2,7 @@
 // bind returned (EADDRINUSE): the failed bind's record must name the local
 // address it asked for, not take it for a peer.
 //   bind_taken 4              127.0.0.1 and a port the first socket got (printed)
+//   bind_taken 4 reuseaddr    the same, the second socket with SO_REUSEADDR
 //   bind_taken unix PATH      a socket file
 //   bind_taken abstract NAME  an abstract unix name (given without the '@')
 #include <stddef.h>
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
   struct sockaddr_storage ss;
   socklen_t len;
   int family = AF_INET;
-  if (argc == 2 && strcmp(argv[1], "4") == 0) {
+  int reuseaddr = argc == 3 && strcmp(argv[1], "4") == 0 && strcmp(argv[2], "reuseaddr") == 0;
+  if ((argc == 2 || reuseaddr) && strcmp(argv[1], "4") == 0) {
     int port;
     bound_socket(AF_INET, 1, &port);
     printf("port: %d\n", port);
@@ -37,11 +39,13 @@ int main(int argc, char** argv) {
     if (first < 0) die("socket");
     if (bind(first, (struct sockaddr*)&ss, len) != 0) die("bind");
   } else {
-    fprintf(stderr, "usage: bind_taken 4 | unix PATH | abstract NAME\n");
+    fprintf(stderr, "usage: bind_taken 4 [reuseaddr] | unix PATH | abstract NAME\n");
     return 2;
   }
   int second = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (second < 0) die("socket");
+  int on = 1;
+  if (reuseaddr && setsockopt(second, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0) die("setsockopt");
   REPORT("bind", bind(second, (struct sockaddr*)&ss, len));
   return 0;
 }

@@ -206,6 +206,11 @@ TEST_CASE("other situation-specific rows", "[explain]") {
   REQUIRE(bind_tcp != nullptr);
   CHECK(bind_unix != bind_tcp);
   CHECK(mentions(bind_tcp, "TIME_WAIT"));
+  const Explanation* bind_reuse = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_reuseaddr);
+  REQUIRE(bind_reuse != nullptr);
+  CHECK(bind_reuse != bind_tcp);
+  CHECK(mentions(bind_reuse, "live socket"));
+  CHECK(sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix | sd::sit_reuseaddr) == bind_unix);
 
   const Explanation* intr = sd::explain(Domain::errno_code, EINTR, CallClass::recv, 0);
   REQUIRE(intr != nullptr);

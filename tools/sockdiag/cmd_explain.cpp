@@ -38,6 +38,7 @@ std::string situation_words(uint32_t when) {
       {sd::sit_unix, "on a unix socket"},
       {sd::sit_injected, "when injected by a sockdiag rule"},
       {sd::sit_abstract, "at an abstract unix name (@name)"},
+      {sd::sit_reuseaddr, "with SO_REUSEADDR set"},
   };
   std::string out;
   for (const auto& [bit, words] : kWords)
