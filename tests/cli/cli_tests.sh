@@ -557,6 +557,18 @@ case_report_tolerates_bad_lines() {
     "unreadable lines are counted and located"
 }
 
+case_report_escapes_what_programs_gave() {
+  # A log holds what programs gave (argv[0], unix paths): decoded from JSON,
+  # a newline or a terminal escape must not reach the terminal as it is.
+  printf '%s\n' '{"ts":"2026-01-01T00:00:00.000000Z","pid":7,"prog":"evil\u001b[2J\nname","level":"error","call":"connect","fd":3,"peer":"/tmp/s\u001b]0;t\u0007","code":"ECONNREFUSED","injected":false,"rule":""}' >"$T/hostile.json"
+  capture "$SD" report "$T/hostile.json"
+  expect_status 0 "report of hostile values"
+  expect_in "$OUT" '^1 failure record from 1 process' "the record is counted"
+  if LC_ALL=C grep -q "$(printf '\033')" "$OUT"; then fail "an escape character reached the output $(show)"; fi
+  expect_in "$OUT" 'evil\\x1b\[2J\\nname' "the program name, escaped"
+  expect_in "$OUT" '/tmp/s\\x1b\]0;t\\x07' "the peer, escaped"
+}
+
 case_report_bad_input() {
   capture "$SD" report
   expect_usage_error "missing FILE" "no file"

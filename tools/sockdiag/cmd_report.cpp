@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "record_stats.h"
 #include "table.h"
+#include "text.h"
 #include "usage.h"
 
 namespace sdcli {
@@ -52,7 +53,7 @@ std::string when(const std::string& ts, bool same_day) {
 void print_text(const RecordStats& s) {
   std::printf("%llu failure record%s from %zu process%s", static_cast<unsigned long long>(s.records),
               s.records == 1 ? "" : "s", s.pids.size(), s.pids.size() == 1 ? "" : "es");
-  if (s.records) std::printf(", %s to %s", s.first.c_str(), s.last.c_str());
+  if (s.records) std::printf(", %s to %s", printable(s.first).c_str(), printable(s.last).c_str());
   std::printf(" (%llu injected, listed apart)\n", static_cast<unsigned long long>(s.injected));
   bool same_day = s.first.size() >= 10 && s.first.compare(0, 10, s.last, 0, 10) == 0;
 

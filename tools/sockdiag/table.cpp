@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "text.h"
+
 namespace sdcli {
 
 namespace {
@@ -12,6 +14,12 @@ std::size_t width_of(const std::string& s) {
 }
 
 }  // namespace
+
+void Table::add(const std::vector<std::string>& row) {
+  std::vector<std::string> cells;
+  for (const std::string& cell : row) cells.push_back(printable(cell));
+  rows_.push_back(std::move(cells));
+}
 
 void Table::print(std::FILE* out, int indent) const {
   std::vector<std::size_t> widths(columns_.size(), 0);

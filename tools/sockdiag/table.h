@@ -14,7 +14,8 @@ class Table {
     Align align;
   };
   explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
-  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  // Cells come from logs, which hold what programs gave: printed escaped.
+  void add(const std::vector<std::string>& row);
   bool empty() const { return rows_.empty(); }
   // The title line, then the rows; each line starts with `indent` spaces.
   // The last column is never padded (it may be long free text).

@@ -6,7 +6,17 @@
 
 #include <climits>
 
+#include "record.h"
+
 namespace sdcli {
+
+std::string printable(std::string_view s) {
+  sd::LineBuffer b;
+  b.append_text_escaped(s);
+  std::string out(b.view());
+  if (b.truncated()) out += "…";  // longer than a record line
+  return out;
+}
 
 std::string wrap(std::string_view text, int indent, int width) {
   std::string out;

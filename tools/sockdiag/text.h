@@ -13,6 +13,11 @@ std::string wrap(std::string_view text, int indent, int width = 78);
 // file need not exist yet). Children that change directory still find it.
 std::string absolute_path(const std::string& path);
 
+// `s` safe to print on a terminal, as the library's text records write values
+// from outside: backslash, control characters and bytes that are not UTF-8 as
+// C escapes (a program name or a peer read back from a log may hold any byte).
+std::string printable(std::string_view s);
+
 // "SIGSEGV", or "signal 42" for a number without a name.
 std::string signal_name(int sig);
 
