@@ -16,9 +16,11 @@ namespace {
 //   are not well-formed UTF-8 (a line must decode as UTF-8 to parse).
 // - text: '\\', control characters, C1 controls and ill-formed UTF-8: a
 //   newline would split the record in two, and a terminal acts on escapes.
+// - inert: as text, but a backslash stays as it is (for messages, which may
+//   hold escapes made already; one line and an inert terminal is the point).
 // Every byte from 0x7f up goes to the careful path, which checks UTF-8.
 namespace Escapes {
-enum : int { json, text };
+enum : int { json, text, inert };
 }
 
 // Whether one of the 16 characters at `p` may need an escape. Compared 16 at
@@ -35,7 +37,8 @@ bool window_needs_escape(const char* p, std::size_t n = kEscapeScan) {
   using Lanes = int8_t __attribute__((vector_size(kEscapeScan)));
   Lanes v, keep;
   std::memcpy(&v, p, sizeof(v));
-  auto found = (v < 0x20) | (v == 0x7f) | (v == '\\');
+  auto found = (v < 0x20) | (v == 0x7f);
+  if constexpr (E != Escapes::inert) found |= (v == '\\');
   if constexpr (E == Escapes::json) found |= (v == '"');
   std::memcpy(&keep, kFirstLanes + kEscapeScan - n, sizeof(keep));  // n lanes of all ones
   found &= keep;
@@ -47,7 +50,7 @@ bool window_needs_escape(const char* p, std::size_t n = kEscapeScan) {
 
 template <int E>
 bool may_need_escape(unsigned char c) {
-  return c < 0x20 || c >= 0x7f || c == '\\' || (E == Escapes::json && c == '"');
+  return c < 0x20 || c >= 0x7f || (E != Escapes::inert && c == '\\') || (E == Escapes::json && c == '"');
 }
 
 // The index of the first character at or after `from` that may need an
@@ -109,7 +112,7 @@ std::size_t put_escape(std::string_view s, std::size_t i, LineBuffer& out) {
     // A C1 control (U+0080..U+009F, lead byte 0xc2) is text to JSON, but some
     // terminals act on it.
     bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
-    if (n != 0 && !(E == Escapes::text && c1)) {
+    if (n != 0 && !(E != Escapes::json && c1)) {
       out.append(s.substr(i, n));
       return n;
     }
@@ -199,6 +202,8 @@ void LineBuffer::append_escaped_runs(std::string_view s) {
 void LineBuffer::append_json_escaped(std::string_view s) { append_escaped<Escapes::json>(s); }
 
 void LineBuffer::append_text_escaped(std::string_view s) { append_escaped<Escapes::text>(s); }
+
+void LineBuffer::append_inert(std::string_view s) { append_escaped<Escapes::inert>(s); }
 
 void LineBuffer::finish_line() {
   static constexpr std::string_view kCut = "…";

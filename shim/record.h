@@ -97,6 +97,9 @@ class LineBuffer {
   // backslash, control characters and bytes that are not UTF-8 as C escapes
   // (\\, \n, \x1b): the line stays one line, and a terminal shows it inert.
   void append_text_escaped(std::string_view s);
+  // The same, a backslash kept as it is: for a message that may already hold
+  // escapes of its own (one line, inert on a terminal, not meant to decode).
+  void append_inert(std::string_view s);
   // fmt into the remaining space, for what put() does not write (floats,
   // padding). format_to_n on a char* never allocates. Formats are compiled
   // (FMT_COMPILE): parsing a format string at run time costs more than the

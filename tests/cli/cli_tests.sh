@@ -158,6 +158,33 @@ case_bad_command_line() {
   expect_usage_error "unexpected argument 'extra'" "stray argument"
 }
 
+case_messages_quoting_control_characters_stay_one_line() {
+  # What the user typed is quoted back escaped: a newline or a terminal escape
+  # in an argument must not split the message or reach the terminal.
+  local bad=$'x\n\033[2Jy' esc=$'\033'
+  inert() { ! LC_ALL=C grep -q "$esc" "$ERR" || fail "$1: an escape character reached stderr $(show)"; }
+  capture "$SD" "$bad"
+  expect_usage_error "unknown command 'x\\\\n\\\\x1b\\[2Jy'" "unknown command"
+  inert "unknown command"
+  capture "$SD" explain "$bad"
+  expect_usage_error "'x\\\\n\\\\x1b\\[2Jy' is not an errno" "explain of a bad name"
+  inert "explain of a bad name"
+  capture "$SD" report "$bad"
+  expect_usage_error "cannot read 'x\\\\n\\\\x1b\\[2Jy'" "report of a bad file name"
+  inert "report of a bad file name"
+  capture "$SD" doctor "$bad"
+  expect_usage_error "x\\\\n\\\\x1b\\[2Jy: command not found in PATH" "doctor of a bad command"
+  inert "doctor of a bad command"
+  capture "$SD" run --level "$bad" -- true
+  expect_usage_error "'x\\\\n\\\\x1b\\[2Jy' is not a level" "run with a bad level"
+  inert "run with a bad level"
+  capture "$SD" run -- "$bad"
+  expect_status 127 "run of a missing command"
+  [ "$(wc -l <"$ERR")" = 1 ] || fail "run of a missing command: expected one line on stderr $(show)"
+  expect_in "$ERR" "x\\\\n\\\\x1b\\[2Jy: command not found" "run of a missing command"
+  inert "run of a missing command"
+}
+
 # -------------------------------------------------------------------- run --
 
 case_run_records_a_failure() {

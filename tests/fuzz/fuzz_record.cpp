@@ -5,6 +5,7 @@
 // - text: the escaped value has no control character (below 0x20, DEL, C1),
 //   is well-formed UTF-8, and its C escapes (\\ \n \r \t \xHH) undo to the
 //   input exactly;
+// - inert (messages): UTF-8 with no control character;
 // - JSON: the escaped value is the body of a valid JSON string (RFC 8259),
 //   well-formed UTF-8, and decodes to the input with every byte that is not
 //   part of a well-formed UTF-8 sequence replaced by U+FFFD;
@@ -113,6 +114,17 @@ void check_text(std::string_view value, std::string_view escaped) {
   if (undone != value) broken("text escape does not undo to the value", escaped);
 }
 
+// A message made inert: UTF-8 with no control character; not meant to undo
+// (its backslashes are the message's own).
+void check_inert(std::string_view escaped) {
+  if (!well_formed(escaped)) broken("inert message is not UTF-8", escaped);
+  for (std::size_t i = 0; i < escaped.size();) {
+    Decoded d = decode_utf8(escaped, i);
+    if (d.cp < 0x20 || d.cp == 0x7f || (d.cp >= 0x80 && d.cp < 0xa0)) broken("control character in a message", escaped);
+    i += d.len;
+  }
+}
+
 void check_json(std::string_view value, std::string_view escaped) {
   if (!well_formed(escaped)) broken("JSON string is not UTF-8", escaped);
   std::string decoded;
@@ -173,6 +185,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     b.clear();
     b.append_json_escaped(value);
     check_json(value, b.view());
+    b.clear();
+    b.append_inert(value);
+    check_inert(b.view());
   }
 
   sd::RecordData r;

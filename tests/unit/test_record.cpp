@@ -444,6 +444,12 @@ TEST_CASE("text values escape what would split the line or reach the terminal", 
   CHECK(text("\xe2\x80") == "\\xe2\\x80");
 }
 
+TEST_CASE("an inert message keeps its backslashes and escapes the rest as text does", "[record]") {
+  LineBuffer b;
+  b.append_inert("found \"EBAD\\x1b\" \x1b[2J\nnext \xc2\x9b \xff caf\xc3\xa9");
+  CHECK(b.view() == "found \"EBAD\\x1b\" \\x1b[2J\\nnext \\xc2\\x9b \\xff caf\xc3\xa9");
+}
+
 TEST_CASE("a text record from a hostile program name, path and host stays one inert line", "[record]") {
   RecordData r = refused_connect(7, 3, "evil\nsockdiag 1970 fake[1/1] error", "unix-stream");
   r.local = "?";

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "elf_inspect.h"
 #include "locate.h"
+#include "text.h"
 #include "usage.h"
 
 namespace sdcli {
@@ -160,7 +161,7 @@ void examine(const std::string& path, const ElfFacts* library, int depth, Findin
     case FileKind::script: {
       std::string shown;
       std::string interp = interpreter_of(facts.shebang, &shown);
-      std::printf("%sa script, run by: #!%s\n", indent.c_str(), facts.shebang.c_str());
+      std::printf("%sa script, run by: #!%s\n", indent.c_str(), one_line(facts.shebang).c_str());
       if (interp.empty()) {
         out->blockers.push_back(path + ": its #! line names no interpreter that can be found");
         return;
@@ -170,7 +171,7 @@ void examine(const std::string& path, const ElfFacts* library, int depth, Findin
                                 std::to_string(kMaxInterpreterDepth) + ")");
         return;
       }
-      std::printf("%sthe interpreter decides: %s\n", indent.c_str(), interp.c_str());
+      std::printf("%sthe interpreter decides: %s\n", indent.c_str(), one_line(interp).c_str());
       examine(interp, library, depth + 1, out);
       return;
     }
@@ -179,11 +180,11 @@ void examine(const std::string& path, const ElfFacts* library, int depth, Findin
       if (depth + 1 < kMaxInterpreterDepth) examine("/bin/sh", library, depth + 1, out);
       return;
     case FileKind::elf:
-      std::printf("%s%s\n", indent.c_str(), describe_elf(facts.elf).c_str());
+      std::printf("%s%s\n", indent.c_str(), one_line(describe_elf(facts.elf)).c_str());
       if (!facts.elf.needed.empty()) {
         std::string needed;
         for (const std::string& n : facts.elf.needed) needed += (needed.empty() ? "" : ", ") + n;
-        std::printf("%sneeds %s\n", indent.c_str(), needed.c_str());
+        std::printf("%sneeds %s\n", indent.c_str(), one_line(needed).c_str());
       }
       check_privileges(path, st, out);
       check_elf(facts.elf, library, out);
@@ -194,8 +195,9 @@ void examine(const std::string& path, const ElfFacts* library, int depth, Findin
 int doctor(const std::string& cmd) {
   std::string path = find_in_path(cmd);
   if (path.empty()) throw UsageError(cmd + ": command not found in PATH");
-  std::printf("sockdiag doctor: %s\n", path.c_str());
+  std::printf("sockdiag doctor: %s\n", one_line(path).c_str());
 
+  const std::string shown = one_line(cmd);
   Findings findings;
   std::vector<std::string> tried;
   std::string lib = find_library(&tried);
@@ -211,18 +213,18 @@ int doctor(const std::string& cmd) {
                                 "(looked for " +
                                 where + ")");
   } else {
-    std::printf("  library: %s\n", lib.c_str());
+    std::printf("  library: %s\n", one_line(lib).c_str());
   }
 
-  for (const std::string& n : findings.notes) std::printf("note: %s\n", n.c_str());
-  for (const std::string& l : findings.limits) std::printf("limit: %s\n", l.c_str());
+  for (const std::string& n : findings.notes) std::printf("note: %s\n", one_line(n).c_str());
+  for (const std::string& l : findings.limits) std::printf("limit: %s\n", one_line(l).c_str());
   if (!findings.blockers.empty()) {
-    for (const std::string& b : findings.blockers) std::printf("cannot: %s\n", b.c_str());
-    std::printf("verdict: sockdiag cannot observe %s. %s\n", cmd.c_str(), kStraceAdvice);
+    for (const std::string& b : findings.blockers) std::printf("cannot: %s\n", one_line(b).c_str());
+    std::printf("verdict: sockdiag cannot observe %s. %s\n", shown.c_str(), kStraceAdvice);
     return 1;
   }
-  std::printf("verdict: sockdiag can observe %s%s: sockdiag run -- %s\n", cmd.c_str(),
-              findings.limits.empty() ? "" : " (with the limits above)", cmd.c_str());
+  std::printf("verdict: sockdiag can observe %s%s: sockdiag run -- %s\n", shown.c_str(),
+              findings.limits.empty() ? "" : " (with the limits above)", shown.c_str());
   return 0;
 }
 

@@ -186,7 +186,8 @@ int report(const ReportOptions& o) {
     std::string at;
     for (const std::string& a : stats.unreadable_at) at += (at.empty() ? "" : ", ") + a;
     std::fprintf(stderr, "sockdiag report: %llu line%s could not be read as JSON records (%s%s)\n",
-                 static_cast<unsigned long long>(stats.unreadable), stats.unreadable == 1 ? "" : "s", at.c_str(),
+                 static_cast<unsigned long long>(stats.unreadable), stats.unreadable == 1 ? "" : "s",
+                 one_line(at).c_str(),
                  stats.unreadable > stats.unreadable_at.size() ? ", ..." : "");
   }
   if (stats.text_lines)

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "nearest.h"
+#include "text.h"
 #include "usage.h"
 
 int main(int argc, char** argv) {
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
   for (const Command& c : commands) known = known || c.app->get_name() == sub_name;
   if (!known && sub_name[0] != '-') {
     const char* near = sd::nearest_word(sub_name, names.data(), names.size());
-    std::fprintf(stderr, "sockdiag: unknown command '%s'%s%s%s; accepted: %s\n", sub_name,
+    std::fprintf(stderr, "sockdiag: unknown command '%s'%s%s%s; accepted: %s\n", one_line(sub_name).c_str(),
                  near ? " (did you mean " : "", near ? near : "", near ? "?)" : "", accepted.c_str());
     return kUsageStatus;
   }
@@ -75,10 +76,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "sockdiag%s%s: %s; see 'sockdiag%s%s --help'\n", known ? " " : "", known ? sub_name : "",
-                 describe_parse_error(e).c_str(), known ? " " : "", known ? sub_name : "");
+                 one_line(describe_parse_error(e)).c_str(), known ? " " : "", known ? sub_name : "");
     return kUsageStatus;
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "sockdiag %s: %s\n", sub_name, e.what());
+    std::fprintf(stderr, "sockdiag %s: %s\n", sub_name, one_line(e.what()).c_str());
     return kUsageStatus;
   }
 }

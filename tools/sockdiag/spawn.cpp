@@ -97,7 +97,8 @@ ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector
   return result;
 }
 
-int shell_status(const ChildExit& child, const std::string& cmd) {
+int shell_status(const ChildExit& child, const std::string& command) {
+  const std::string cmd = one_line(command);  // the user's word, on one inert line
   if (!child.started) {
     bool missing = child.exec_errno == ENOENT || child.exec_errno == ENOTDIR;
     if (missing && cmd.find('/') == std::string::npos)

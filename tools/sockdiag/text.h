@@ -18,6 +18,10 @@ std::string absolute_path(const std::string& path);
 // C escapes (a program name or a peer read back from a log may hold any byte).
 std::string printable(std::string_view s);
 
+// A message (with the values it quotes) made one inert line: control
+// characters and bytes that are not UTF-8 escaped; backslashes kept.
+std::string one_line(std::string_view message);
+
 // "SIGSEGV", or "signal 42" for a number without a name.
 std::string signal_name(int sig);
 
