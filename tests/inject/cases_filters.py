@@ -3,7 +3,7 @@ fault, the others do not. (host is in cases_dns.py; nth, every, prob and
 times are in cases_counting.py.)"""
 import socket
 
-from inject_harness import case, expect, expect_eq, free_port, pattern
+from inject_harness import case, expect, expect_eq, pattern, reserved_port
 
 
 @case("filter peer")
@@ -50,11 +50,11 @@ def _(h):
 @case("filter lport")
 def _(h):
     peer = h.peer(send=100)
-    lport = free_port()
-    rules = f"connect:error=ECONNREFUSED:lport={lport}:nth=1; recv:eof:lport={lport}"
-    run = h.run([h.prog("sockops"), "connect", "127.0.0.1", peer.port, "sleep", 100, "recv1", 10,
-                 "connect", "127.0.0.1", peer.port, lport, "connect", "127.0.0.1", peer.port, lport,
-                 "sleep", 100, "recv1", 10], inject=rules).expect_rc(0)
+    with reserved_port() as lport:
+        rules = f"connect:error=ECONNREFUSED:lport={lport}:nth=1; recv:eof:lport={lport}"
+        run = h.run([h.prog("sockops"), "connect", "127.0.0.1", peer.port, "sleep", 100, "recv1", 10,
+                     "connect", "127.0.0.1", peer.port, lport, "connect", "127.0.0.1", peer.port, lport,
+                     "sleep", 100, "recv1", 10], inject=rules).expect_rc(0)
     expect_eq([s["err"] for s in run.steps("connect")], ["OK", "ECONNREFUSED", "OK"],
               f"connects from an ephemeral port, then twice from port {lport}", run.describe())
     expect_eq([(s["got"], s["end"]) for s in run.steps("recv1")], [("10", "OK"), ("0", "EOF")],

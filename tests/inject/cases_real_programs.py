@@ -99,5 +99,7 @@ def _(h):
     took = time.monotonic() - start
     expect_eq(run.rc, 28, "curl's exit status (28: timed out)", run.describe())
     # A connect that times out after 4 s leaves curl's 1 s limit to act first.
-    expect(took < 3, f"curl --connect-timeout 1 took {took:.1f} s: it could not enforce its own timeout during "
+    # Had it not, curl would end after 4 s: anything below leaves a loaded
+    # machine almost 3 s for start-up and scheduling.
+    expect(took < 3.9, f"curl --connect-timeout 1 took {took:.1f} s: it could not enforce its own timeout during "
                      "the injected 4 s connect timeout", run.describe())

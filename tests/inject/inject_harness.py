@@ -6,6 +6,7 @@ Its records go to a log file of their own in JSON (SOCKDIAG_LOG), its exit
 summary to another (SOCKDIAG_SUMMARY=/abs/path). The peers live in the driver,
 which is not under the library: what they see is what the network delivered.
 """
+import contextlib
 import errno
 import os
 import re
@@ -181,13 +182,17 @@ def errno_name(num):
     return errno.errorcode.get(num, str(num))
 
 
-def free_port(host="127.0.0.1"):
-    """A port the kernel gave as free just now (for a program that must bind
-    a port named in a rule before it starts)."""
+@contextlib.contextmanager
+def reserved_port(host="127.0.0.1"):
+    """A port for a program that must bind a port named in a rule before it
+    starts. Held for the whole block by a socket bound with SO_REUSEADDR and
+    never listening: nobody else (a test running beside this one) can take
+    it, while the program, which sets SO_REUSEADDR too, can still bind it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    with socket.socket(family, socket.SOCK_STREAM) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind((host, 0))
+        yield holder.getsockname()[1]
 
 
 def refused_port(host="127.0.0.1"):

@@ -20,6 +20,7 @@ static int listen_port;
 
 static void* send_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   if (send(peer_fd, "pong", 4, 0) != 4) die("peer send");
   return NULL;
@@ -27,6 +28,7 @@ static void* send_late(void* arg) {
 
 static void* write_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   if (write(peer_fd, "pipe", 4) != 4) die("peer write");
   return NULL;
@@ -34,6 +36,7 @@ static void* write_late(void* arg) {
 
 static void* connect_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   int fd = connect_to(AF_INET, listen_port);
   char c;
@@ -44,6 +47,7 @@ static void* connect_late(void* arg) {
 
 static void* drain_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   char buf[65536];
   while (recv(peer_fd, buf, sizeof(buf), 0) > 0) {

@@ -9,8 +9,9 @@
 //                       the resent SYN is refused
 //   poll ppoll select pselect epoll_wait epoll_pwait
 //                       nothing happens within the 300 ms timeout
-//   WAIT-slow           the same wait; the first handler run takes 400 ms,
-//                       so the wait must end as soon as the handler returns
+//   WAIT-slow           the same wait with a 1000 ms timeout; the first
+//                       handler run takes 1100 ms, so the wait must end as
+//                       soon as the handler returns
 //   recv-rcvtimeo       the program's SO_RCVTIMEO (100 ms) expires, nothing comes
 //   recv-waitall        recv(MSG_WAITALL) of 8 bytes: 4 at once, 4 more ~200 ms later
 //   pipe-read           read() on a pipe (not a socket); written to ~500 ms later
@@ -22,11 +23,16 @@
 #include "storm.h"
 
 #define WAIT_MS 300
+// WAIT-slow: a handler longer than the timeout, both long enough that a
+// loaded machine's delays stay well inside the margins the driver checks.
+#define SLOW_WAIT_MS 1000
+#define SLOW_HANDLER_MS 1100
 
 static int helper_fd;
 
 static void* send_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   if (send(helper_fd, "pong", 4, 0) != 4) die("helper send");
   return NULL;
@@ -34,6 +40,7 @@ static void* send_late(void* arg) {
 
 static void* write_pipe_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(500);
   if (write(helper_fd, "pipe", 4) != 4) die("helper write");
   return NULL;
@@ -41,6 +48,7 @@ static void* write_pipe_late(void* arg) {
 
 static void* drain_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   char buf[65536];
   while (recv(helper_fd, buf, sizeof(buf), 0) > 0) {
@@ -52,6 +60,7 @@ static int listen_port;
 
 static void* connect_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   int fd = connect_to(AF_INET, listen_port);
   char c;
@@ -66,6 +75,7 @@ static char connected_byte;
 // program was making and reads what it sends.
 static void* accept_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   int first = accept(helper_fd, NULL, NULL);
   if (first < 0) die("helper accept");
@@ -145,6 +155,7 @@ static int run_accept(void) {
 
 static void* close_late(void* arg) {
   (void)arg;
+  wait_caller_blocked();
   pause_ms(200);
   close(helper_fd);
   return NULL;
@@ -220,9 +231,9 @@ static int run_pipe_read(void) {
   return rc;
 }
 
-// A wait with no event in sight: it must end after WAIT_MS, counted from
+// A wait with no event in sight: it must end after `wait_ms`, counted from
 // the call, however many signals come in between.
-static int run_wait(const char* call) {
+static int run_wait(const char* call, int wait_ms) {
   int client, server;
   tcp_pair(AF_INET, &client, &server);
   int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -230,19 +241,19 @@ static int run_wait(const char* call) {
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = client};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, client, &ev) != 0) die("epoll_ctl");
   struct pollfd pfd = {client, POLLIN, 0};
-  struct timespec ts = {0, WAIT_MS * 1000000L};
-  struct timeval tv = {0, WAIT_MS * 1000L};
+  struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+  struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000L};
   fd_set rset;
   FD_ZERO(&rset);
   FD_SET(client, &rset);
   int s0 = begin();
   int r;
-  if (strcmp(call, "poll") == 0) r = poll(&pfd, 1, WAIT_MS);
+  if (strcmp(call, "poll") == 0) r = poll(&pfd, 1, wait_ms);
   else if (strcmp(call, "ppoll") == 0) r = ppoll(&pfd, 1, &ts, NULL);
   else if (strcmp(call, "select") == 0) r = select(client + 1, &rset, NULL, NULL, &tv);
   else if (strcmp(call, "pselect") == 0) r = pselect(client + 1, &rset, NULL, NULL, &ts, NULL);
-  else if (strcmp(call, "epoll_wait") == 0) r = epoll_wait(ep, &ev, 1, WAIT_MS);
-  else r = epoll_pwait(ep, &ev, 1, WAIT_MS, NULL);
+  else if (strcmp(call, "epoll_wait") == 0) r = epoll_wait(ep, &ev, 1, wait_ms);
+  else r = epoll_pwait(ep, &ev, 1, wait_ms, NULL);
   int err = errno;
   storm_stop();
   return finish(call, r, err, s0);
@@ -255,8 +266,8 @@ int main(int argc, char** argv) {
     size_t n = strlen(waits[i]);
     if (strncmp(mode, waits[i], n) != 0) continue;
     if (mode[n] == '\0' || strcmp(mode + n, "-slow") == 0) {
-      storm_install(mode[n] ? 400 : 0);
-      return run_wait(waits[i]);
+      storm_install(mode[n] ? SLOW_HANDLER_MS : 0);
+      return run_wait(waits[i], mode[n] ? SLOW_WAIT_MS : WAIT_MS);
     }
   }
   storm_install(0);

@@ -56,8 +56,20 @@ static inline void storm_install(long first_ms) {
 static inline void storm_start(void) { storm_set(1000); }
 static inline void storm_stop(void) { storm_set(0); }
 
+// The thread that makes the call under test (the one that starts helpers).
+static long storm_caller_tid;
+
+// A helper acts ("200 ms later") only once the calling thread has blocked:
+// in the call under test, or after it (a call that failed at once, then
+// pthread_join). Timed from the helper's start alone, a caller scheduled
+// late on a loaded machine would make its call after the peer had acted.
+static inline void wait_caller_blocked(void) {
+  while (thread_state(storm_caller_tid) != 'S') usleep(1000);
+}
+
 // Starts `fn` on a thread that never receives SIGALRM.
 static inline pthread_t start_helper(void* (*fn)(void*), void* arg) {
+  storm_caller_tid = (long)gettid();
   sigset_t alrm, old;
   sigemptyset(&alrm);
   sigaddset(&alrm, SIGALRM);

@@ -63,7 +63,10 @@ def socat_relay(h):
     def scenario(mode):
         with echo_server() as target:
             # One connection, relayed both ways; socat exits when both directions are done.
-            relay = mode.start([socat, "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr", f"TCP:127.0.0.1:{target}"])
+            # -t 30: after the client's half-close socat waits for the echo's end
+            # (by default only 0.5 s, which a loaded machine can outlast).
+            relay = mode.start([socat, "-t", "30", "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr",
+                                f"TCP:127.0.0.1:{target}"])
             back = through(listening_port(relay), payload)
             out, err = relay.communicate(timeout=30)
         return relay.returncode, out, err, hashlib.sha256(back).hexdigest() == hashlib.sha256(payload).hexdigest()
