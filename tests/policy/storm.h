@@ -63,8 +63,9 @@ static long storm_caller_tid;
 // in the call under test, or after it (a call that failed at once, then
 // pthread_join). Timed from the helper's start alone, a caller scheduled
 // late on a loaded machine would make its call after the peer had acted.
+// (At most 10 s: a caller that never blocks gets the old timing.)
 static inline void wait_caller_blocked(void) {
-  while (thread_state(storm_caller_tid) != 'S') usleep(1000);
+  for (int ms = 0; ms < 10000 && thread_state(storm_caller_tid) != 'S'; ++ms) usleep(1000);
 }
 
 // Starts `fn` on a thread that never receives SIGALRM.
