@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "nearest.h"
+#include "record.h"
 #include "rules.h"
 
 namespace sd {
@@ -32,28 +33,15 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// A value as quoted in a message: in single quotes, control characters
-// escaped (the message stays one line, and raw terminal escapes never reach
-// the user's terminal), a long value cut.
+// A value as quoted in a message: in single quotes, made inert as records
+// make values from outside (control characters, C1 and bytes that are not
+// UTF-8 escaped: the message stays one line, and raw terminal escapes never
+// reach the user's terminal), a long value cut.
 std::string quoted(std::string_view v) {
-  std::string out = "'";
-  std::size_t shown = 0;
-  for (unsigned char c : v) {
-    if (++shown > 120) {
-      out += "...";
-      break;
-    }
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-    else out += static_cast<char>(c);
-  }
-  return out + "'";
+  constexpr std::size_t kShown = 120;
+  LineBuffer b;
+  b.append_inert(v.substr(0, kShown));
+  return "'" + std::string(b.view()) + (v.size() > kShown ? "...'" : "'");
 }
 
 std::string lower(std::string_view s) {

@@ -128,6 +128,10 @@ TEST_CASE("a value with control characters is quoted escaped, on one line", "[co
   CHECK_THAT(err, Catch::Contains("SOCKDIAG_FORMAT: 'js\\non\\x1b[31m' is not a format"));
   CHECK(err.find('\n') == std::string::npos);
   CHECK(err.find('\x1b') == std::string::npos);
+  // A C1 control (CSI) and a byte that is not UTF-8 are escaped too; UTF-8 text stays.
+  Env c1{{{"SOCKDIAG_LEVEL", "caf\xc3\xa9\xc2\x9b" "2J\xff"}}};
+  CHECK_FALSE(c1.parse(&cfg, &err));
+  CHECK_THAT(err, Catch::Contains("SOCKDIAG_LEVEL: 'caf\xc3\xa9\\xc2\\x9b2J\\xff' is not a level"));
 }
 
 TEST_CASE("a misspelt SOCKDIAG_ variable is refused with a suggestion", "[config]") {
