@@ -34,8 +34,9 @@ void RecordStats::read(std::istream& in, const std::string& name) {
       ++text_lines;
       continue;
     }
-    // A record cut by the library (longer than its line buffer, marked with
-    // "…"), or the last line of a file still being written, does not parse.
+    // The last line of a file still being written, or a line some other
+    // writer put in the file, does not parse (the library never cuts a JSON
+    // record: it clips the values instead).
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       ++unreadable;
