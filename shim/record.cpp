@@ -141,7 +141,6 @@ std::size_t put_escape(std::string_view s, std::size_t i, LineBuffer& out) {
   return 1;
 }
 
-
 // The length of `s` without a UTF-8 sequence cut short at its end (a cut
 // record must stay UTF-8: a JSON reader rejects the whole line otherwise).
 std::size_t whole_utf8_prefix(std::string_view s) {

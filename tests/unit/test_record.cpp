@@ -37,6 +37,19 @@ RecordData refused_connect(long pid, int fd, std::string_view prog, std::string_
   return r;
 }
 
+std::string duration_text(uint64_t ns) {
+  LineBuffer b;
+  format_duration(ns, b);
+  return std::string(b.view());
+}
+
+// `s` as one of LineBuffer's escaping appends writes it.
+std::string escaped(void (LineBuffer::*append)(std::string_view), std::string_view s) {
+  LineBuffer b;
+  (b.*append)(s);
+  return std::string(b.view());
+}
+
 std::string text_line(const RecordData& r) {
   LineBuffer b;
   RecordCache cache;
@@ -104,11 +117,7 @@ TEST_CASE("time stamps are UTC ISO 8601 with microseconds", "[record]") {
 }
 
 TEST_CASE("durations read naturally", "[record]") {
-  auto d = [](uint64_t ns) {
-    LineBuffer b;
-    format_duration(ns, b);
-    return std::string(b.view());
-  };
+  auto d = duration_text;
   CHECK(d(850000) == "850 us");
   CHECK(d(1200000) == "1.2 ms");
   CHECK(d(3400000000ull) == "3.4 s");
@@ -400,11 +409,7 @@ TEST_CASE("JSON strings escape quotes, backslashes and control characters, and k
 }
 
 TEST_CASE("JSON strings replace bytes that are not UTF-8, and keep every well-formed sequence", "[record]") {
-  auto json = [](std::string_view s) {
-    LineBuffer b;
-    b.append_json_escaped(s);
-    return std::string(b.view());
-  };
+  auto json = [](std::string_view s) { return escaped(&LineBuffer::append_json_escaped, s); };
   // Well-formed: 2, 3 and 4 bytes, the first and last of each length, C1 controls.
   for (const char* ok : {"\xc2\x80", "\xc2\x9b", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",
                          "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "caf\xc3\xa9"})
@@ -427,11 +432,7 @@ TEST_CASE("JSON strings replace bytes that are not UTF-8, and keep every well-fo
 }
 
 TEST_CASE("text values escape what would split the line or reach the terminal", "[record]") {
-  auto text = [](std::string_view s) {
-    LineBuffer b;
-    b.append_text_escaped(s);
-    return std::string(b.view());
-  };
+  auto text = [](std::string_view s) { return escaped(&LineBuffer::append_text_escaped, s); };
   CHECK(text("/run/app.sock") == "/run/app.sock");
   CHECK(text("caf\xc3\xa9 \xe2\x80\xa6") == "caf\xc3\xa9 \xe2\x80\xa6");
   CHECK(text("a\nb\rc\td") == "a\\nb\\rc\\td");
@@ -563,11 +564,7 @@ TEST_CASE("braces that open no placeholder stay as written", "[record]") {
 }
 
 TEST_CASE("durations past a millisecond keep one decimal, JSON milliseconds three", "[record]") {
-  auto d = [](uint64_t ns) {
-    LineBuffer b;
-    format_duration(ns, b);
-    return std::string(b.view());
-  };
+  auto d = duration_text;
   CHECK(d(999999) == "999 us");
   CHECK(d(1000000) == "1.0 ms");
   CHECK(d(999999999) == "1000.0 ms");
