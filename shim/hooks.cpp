@@ -1,6 +1,6 @@
 // The exported hooks: one definition per line of hooks.def, all alike. Each
-// binds to the real function, lets nested calls through untouched (the
-// library's own, the resolver's, a signal handler's inside a hook), and
+// binds to the real function, lets the resolver's nested calls through
+// untouched (a signal handler's inside a hook is observed: interpose.h), and
 // hands the call to its group's observer (observe.h).
 #include <fcntl.h>
 #include <netdb.h>
@@ -28,7 +28,8 @@ __attribute__((always_inline)) inline auto hook(A... a) {
     return io_detour<C>(a...);
   } else {
     auto real_fn = real<C>();
-    if (__builtin_expect(t_depth != 0 || g_passive, 0)) return real_fn(a...);
+    if (__builtin_expect(t_depth != 0 || g_passive, 0) && (g_passive || nested_passes_through()))
+      return real_fn(a...);
     Guard guard;
     return observe<C>(real_fn, a...);
   }

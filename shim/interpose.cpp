@@ -6,6 +6,15 @@
 namespace sd {
 
 __thread unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
+__thread unsigned t_resolver __attribute__((tls_model("initial-exec"))) = 0;
+std::atomic<uint64_t> g_unobserved_nested{0};
+
+bool nested_passes_through() {
+  if (t_resolver != 0) return true;
+  if (t_depth < kObservedDepth) return false;
+  g_unobserved_nested.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
 
 namespace {
 constexpr const char* kNames[] = {

@@ -116,12 +116,28 @@ inline RealFn<C> real() {
 // Binds every call at start-up, so that later first uses take no lock in dlsym.
 void resolve_all();
 
-// Recursion guard: calls made while a hook is active on this thread (by the
-// library itself, by getaddrinfo's resolver, by a signal handler interrupting
-// a hook) go straight to libc. initial-exec TLS: the default model would call
-// __tls_get_addr on every access. __thread, not thread_local: a C++
-// thread_local declared extern is reached through an init-function check.
+// Recursion guard. t_depth counts the hooks active on this thread. A call
+// that arrives while one is active comes from a signal handler that
+// interrupted it (the library itself reaches libc only through real<C>()),
+// and is observed like any other, with its own scratch space (report.cpp),
+// up to kObservedDepth hooks deep; deeper ones pass through, counted. The
+// exception is getaddrinfo: the resolver's own socket calls (NSS modules
+// call the public names) are the library's business, not the program's,
+// and pass through while t_resolver is set. initial-exec TLS: the default
+// model would call __tls_get_addr on every access. __thread, not
+// thread_local: a C++ thread_local declared extern is reached through an
+// init-function check.
 extern __thread unsigned t_depth __attribute__((tls_model("initial-exec")));
+extern __thread unsigned t_resolver __attribute__((tls_model("initial-exec")));
+constexpr unsigned kObservedDepth = 2;  // a hook, and one signal handler's hook inside it
+
+// Calls that passed through unobserved because signal handlers nested
+// deeper than kObservedDepth (said in the exit summary).
+extern std::atomic<uint64_t> g_unobserved_nested;
+
+// For a call arriving on a thread that is already inside a hook: true when
+// it must go straight to libc (the resolver's, or nested too deep).
+__attribute__((noinline, cold)) bool nested_passes_through();
 
 // Marks this thread as inside the library for a scope.
 class Guard {
@@ -130,6 +146,15 @@ class Guard {
   ~Guard() { --t_depth; }  // also runs when a cancellation unwinds the hook
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
+};
+
+// Marks the real getaddrinfo's run: its resolver's socket calls pass through.
+class ResolverScope {
+ public:
+  ResolverScope() noexcept { ++t_resolver; }
+  ~ResolverScope() { --t_resolver; }  // getaddrinfo is a cancellation point
+  ResolverScope(const ResolverScope&) = delete;
+  ResolverScope& operator=(const ResolverScope&) = delete;
 };
 
 }  // namespace sd

@@ -355,11 +355,11 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
 }
 
 // Reads and writes off the fast path (g_io_detour set, or nested in a hook):
-// nested calls and a passive child's pass straight through; retries alone
+// a passive child's and the resolver's pass straight through; retries alone
 // keep the fast path with a retrying tail; anything else takes the full one.
 template <Call C, class... A>
 __attribute__((noinline)) auto io_detour(int fd, A... a) {
-  if (t_depth != 0 || g_passive) return real<C>()(fd, a...);
+  if (g_passive || (t_depth != 0 && nested_passes_through())) return real<C>()(fd, a...);
   if (g_rules == nullptr && !g_log_expected) return io_fast<C, true>(fd, a...);
   return observe_io_full<C>(fd, nullptr, a...);
 }
@@ -660,7 +660,11 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   } else if constexpr (g == Group::getaddrinfo) {
     const char* node = std::get<0>(std::tie(a...));
     addrinfo** res = std::get<3>(std::tie(a...));
-    int r = real(a...);
+    int r;
+    {
+      ResolverScope resolving;
+      r = real(a...);
+    }
     int err = errno;
     getaddrinfo_done(r, err, node, res);
     errno = err;

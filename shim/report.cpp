@@ -25,9 +25,10 @@ namespace {
 // Filled once at start-up from the explanation table's own name mapping.
 CallClass g_classes[kCallCount];
 
-// Scratch space for one record, per thread: records may be written from
-// signal handlers running on a small alternate stack, so not on the stack.
-// A hook never re-enters on its own thread (Guard), so one set suffices.
+// Scratch space for one record, per thread and hook depth: records may be
+// written from signal handlers running on a small alternate stack, so not on
+// the stack; a handler's hook interrupting a record being written gets the
+// next set (interpose.h: at most kObservedDepth hooks are observed).
 struct Scratch {
   LineBuffer line;
   RecordCache cache;
@@ -35,7 +36,10 @@ struct Scratch {
   char peer[128];
   char host[128];
 };
-thread_local Scratch t_scratch __attribute__((tls_model("initial-exec")));
+thread_local Scratch t_scratch[kObservedDepth] __attribute__((tls_model("initial-exec")));
+
+// The exit summary writes outside any hook (depth 0).
+Scratch& scratch() { return t_scratch[t_depth == 0 ? 0 : t_depth > kObservedDepth ? kObservedDepth - 1 : t_depth - 1]; }
 
 std::string_view text_or_empty(const char* s) { return s ? std::string_view(s) : std::string_view(""); }
 
@@ -157,7 +161,7 @@ void report(const Failure& f) {
     return;
   }
 
-  Scratch& s = t_scratch;
+  Scratch& s = scratch();
   RecordData r;
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);

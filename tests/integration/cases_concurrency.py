@@ -84,3 +84,36 @@ def cancel_recv(h):
 @case("thread cancel while blocked in accept")
 def cancel_accept(h):
     check_cancel(h, "accept")
+
+
+def handler_run(h, mode, count):
+    """handler_calls under the library and without it: the same output
+    shape and exit status; under it, the records of every refused connect."""
+    plain = h.run([h.prog("handler_calls"), mode, count], preload=False, timeout=60).expect_rc(0)
+    run = h.run_logged([h.prog("handler_calls"), mode, count], timeout=60).expect_rc(0)
+    expect_eq([line.split()[0] for line in run.lines()], [line.split()[0] for line in plain.lines()],
+              "lines printed (with and without the library)", run.describe())
+    return run
+
+
+@case("signal handler socket calls inside a hook are recorded")
+def handler_calls(h):
+    run = handler_run(h, "handler", 3000)
+    expect_eq(int(run.value("main")), 3000, "refused connects of the main thread", run.describe())
+    handler = int(run.value("handler"))
+    expect(handler > 0, "the timer's handler never ran", run.describe())
+    refused = select_records(run.records, call="connect", code="ECONNREFUSED")
+    expect_eq(len(refused), 3000 + handler, "ECONNREFUSED records (main thread + handler)",
+              f"{len(run.records)} records in all")
+    expect_eq(len(run.records), len(refused), "records other than the refused connects")
+
+
+@case("child forked in a signal handler records its failures")
+def handler_fork(h):
+    run = handler_run(h, "fork", 40)
+    main = int(run.value("main"))
+    expect_eq(int(run.value("children")), 40, "children forked by the handler", run.describe())
+    refused = select_records(run.records, call="connect", code="ECONNREFUSED")
+    per_pid = collections.Counter(r["pid"] for r in refused)
+    expect_eq(len(per_pid), 41, "processes with records (the parent and each child)", str(dict(per_pid)))
+    expect_eq(sorted(per_pid.values()), sorted([5] * 40 + [main]), "records per process", str(dict(per_pid)))
