@@ -85,11 +85,13 @@ void leave_environment() {
   }
 }
 
+// Says one line on stderr (the library's own words, not a record).
+void say(const std::string& line) { real<Call::write>()(STDERR_FILENO, line.data(), line.size()); }
+
 // Refused settings: one line on stderr, then the process stops before main
 // with EX_CONFIG rather than running without what the user asked for.
 [[noreturn]] void refuse(const std::string& message) {
-  std::string line = message + " (stopping before main, exit status " + std::to_string(kConfigErrorStatus) + ")\n";
-  real<Call::write>()(STDERR_FILENO, line.data(), line.size());
+  say(message + " (stopping before main, exit status " + std::to_string(kConfigErrorStatus) + ")\n");
   _exit(kConfigErrorStatus);
 }
 
@@ -102,6 +104,20 @@ void ensure_init() {
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
   resolve_all();
   init_call_classes();
+  // Two copies of the library preloaded (an installed one and a build's):
+  // both would record every call. The later one passes everything through.
+  const char* first_copy = nullptr;
+  if (another_copy_first(&first_copy)) {
+    g_passive = true;
+    update_io_detour();
+    Dl_info self{};
+    dladdr(reinterpret_cast<void*>(&ensure_init), &self);
+    say(std::string("sockdiag: ") + (self.dli_fname ? self.dli_fname : "this copy of libsockdiag") +
+        " stands down: another copy of the library, " + (first_copy ? first_copy : "?") +
+        ", is loaded before it and records\n");
+    g_state.store(2, std::memory_order_release);
+    return;
+  }
   Config cfg;
   // Secure-execution mode (setuid, setcap): the environment belongs to
   // whoever started the program, so nothing is read from it.

@@ -2,6 +2,9 @@
 #include "interpose.h"
 
 #include <dlfcn.h>
+#include <link.h>
+
+#include <cstring>
 
 namespace sd {
 
@@ -35,7 +38,35 @@ void* own_address(Call c) {
   dlclose(handle);
   return p;
 }
+// The DT_SONAME of the object that defines `addr`, nullptr when it has none.
+const char* soname_of(const void* addr, const char** path) {
+  Dl_info info{};
+  link_map* map = nullptr;
+  if (!dladdr1(addr, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !map || !map->l_ld) return nullptr;
+  ElfW(Addr) strtab = 0;
+  const ElfW(Xword)* soname = nullptr;
+  for (const ElfW(Dyn)* d = map->l_ld; d->d_tag != DT_NULL; ++d) {
+    if (d->d_tag == DT_STRTAB) strtab = d->d_un.d_ptr;
+    else if (d->d_tag == DT_SONAME) soname = &d->d_un.d_val;
+  }
+  if (!strtab || !soname) return nullptr;
+  // The loader relocates DT_STRTAB in place on most targets; where the
+  // dynamic section is read-only it is still an offset from the base.
+  if (strtab < map->l_addr) strtab += map->l_addr;
+  if (path) *path = info.dli_fname;
+  return reinterpret_cast<const char*>(strtab) + *soname;
+}
 }  // namespace
+
+bool another_copy_first(const char** path) {
+  void* first = dlsym(RTLD_DEFAULT, kNames[static_cast<std::size_t>(Call::connect)]);
+  void* mine = own_address(Call::connect);
+  if (!first || !mine || first == mine) return false;
+  static const int anchor = 0;
+  const char* own = soname_of(&anchor, nullptr);
+  const char* other = soname_of(first, path);
+  return own && other && std::strcmp(own, other) == 0;
+}
 
 const char* call_name(Call c) { return kNames[static_cast<std::size_t>(c)]; }
 

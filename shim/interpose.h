@@ -116,6 +116,12 @@ inline RealFn<C> real() {
 // Binds every call at start-up, so that later first uses take no lock in dlsym.
 void resolve_all();
 
+// Another file of this library (same soname, another path) comes before
+// this one in the lookup order: its hooks run first and record every call,
+// and ours are only reached through its calls to the next definition. Fills
+// `path` with that file's name.
+bool another_copy_first(const char** path);
+
 // Recursion guard. t_depth counts the hooks active on this thread. A call
 // that arrives while one is active comes from a signal handler that
 // interrupted it (the library itself reaches libc only through real<C>()),

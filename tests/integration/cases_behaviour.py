@@ -3,9 +3,10 @@ call, calls at exit, and a host program that uses spdlog itself. Symbol
 hygiene of the library."""
 import difflib
 import re
+import shutil
 import subprocess
 
-from harness import case, expect, expect_eq, only_record, select_records
+from harness import case, expect, expect_eq, only_record, read_records, select_records
 
 
 def diff(a, b):
@@ -122,3 +123,25 @@ def early_constructor_calls(h):
     sent = select_records(trace.records, call="send", kind="unix-stream", ret=3)
     expect_eq(len(sent), 1, "trace records of the constructor's send", trace.describe())
     expect_eq(sent[0].get("bytes_sent"), 3, "bytes counted for the constructor's send", trace.describe())
+
+
+@case("two copies of the library preloaded record once")
+def two_copies(h):
+    # An installed copy and a build's copy in one LD_PRELOAD: the second
+    # stands down, saying so once, and every failure is recorded once.
+    copy = h.path("libsockdiag-copy.so")
+    shutil.copy(h.lib, copy)
+    argv = [h.prog("connect_refused"), "blocking", "4", "3"]
+    plain = h.run(argv, preload=False).expect_rc(0)
+    log = h.new_log()
+    run = h.run(argv, settings={"LOG": log, "FORMAT": "json"},
+                extra={"LD_PRELOAD": h.preload + ":" + copy}).expect_rc(0)
+    expect_eq(run.out.splitlines()[1:], plain.out.splitlines()[1:], "what the program printed (after its port)",
+              run.describe())
+    lines = run.err.splitlines()
+    expect_eq(len(lines), 1, "lines on stderr", run.describe())
+    expect(lines[0].startswith(f"sockdiag: {copy} stands down") and h.lib in lines[0],
+           "the second copy did not say that it stands down for the first", run.describe())
+    records = read_records(log)
+    expect_eq(len(select_records(records, call="connect", code="ECONNREFUSED")), 3, "ECONNREFUSED records",
+              "\n".join(map(str, records)))
