@@ -2,7 +2,9 @@
 // fork handler, and the exit summary.
 #include <pthread.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/auxv.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +90,27 @@ void leave_environment() {
 // Says one line on stderr (the library's own words, not a record).
 void say(const std::string& line) { real<Call::write>()(STDERR_FILENO, line.data(), line.size()); }
 
+// Address space the library's start-up may need (settings, rules, the first
+// fd chunks). Under an RLIMIT_AS that leaves less, an allocation of ours
+// would fail where nothing can report it (libstdc++ cannot even allocate
+// the exception) and abort the program.
+constexpr unsigned long kStartReserveKiB = 2048;
+
+// KiB of address space left under RLIMIT_AS; false when it is unlimited.
+bool address_space_left(unsigned long* kib) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return false;
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[64] = {};
+  ssize_t n = real<Call::read>()(fd, text, sizeof(text) - 1);
+  real<Call::close>()(fd);
+  if (n <= 0) return false;
+  unsigned long used = std::strtoul(text, nullptr, 10) * static_cast<unsigned long>(sysconf(_SC_PAGESIZE));
+  *kib = rl.rlim_cur > used ? (rl.rlim_cur - used) / 1024 : 0;
+  return true;
+}
+
 // Refused settings: one line on stderr, then the process stops before main
 // with EX_CONFIG rather than running without what the user asked for.
 [[noreturn]] void refuse(const std::string& message) {
@@ -104,6 +127,15 @@ void ensure_init() {
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
   resolve_all();
   init_call_classes();
+  unsigned long left_kib = 0;
+  if (address_space_left(&left_kib) && left_kib < kStartReserveKiB) {
+    g_passive = true;
+    update_io_detour();
+    say("sockdiag: RLIMIT_AS leaves " + std::to_string(left_kib) + " KiB of address space (sockdiag needs " +
+        std::to_string(kStartReserveKiB) + "): the library stands down in this process\n");
+    g_state.store(2, std::memory_order_release);
+    return;
+  }
   // Two copies of the library preloaded (an installed one and a build's):
   // both would record every call. The later one passes everything through.
   const char* first_copy = nullptr;

@@ -24,7 +24,7 @@ from sdtest import driver_parser, list_or_run  # noqa: E402  (on sys.path throug
 
 SUITES = {
     "realprogs": ["cases_http_clients", "cases_python_sockets", "cases_node", "cases_java", "cases_tools"],
-    "stress": ["cases_load", "cases_fds_limits", "cases_secure"],
+    "stress": ["cases_load", "cases_fds_limits", "cases_secure", "cases_address_space"],
 }
 
 
