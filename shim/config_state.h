@@ -1,5 +1,6 @@
 // The configuration in force in this process, set once before main.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #include "config.h"
@@ -25,11 +26,20 @@ extern bool g_trace;
 // Are expected-flow failures (debug level) written, or only counted?
 extern bool g_log_expected;
 
-// Zero when every read and write can take the fast path (observe.h): one
-// test there instead of one per setting. Nonzero for a passive child, rules,
-// retries, or a level that writes expected-flow failures or every call.
-extern uint8_t g_io_detour SD_HOT_DATA;
-// Recomputes g_io_detour after any of the settings above changed.
-void update_io_detour();
+// Zero when every hook can take its fast path (observe.h, hooks.cpp): one
+// test there instead of one per setting. A count of reasons not to: the
+// settings (a passive child, rules, retries, a level that writes
+// expected-flow failures or every call) count one, and each child sharing
+// the process's memory that may be running counts one (vm_children.h).
+// Named for vfork's assembly, which raises it.
+extern std::atomic<uint32_t> g_detour __asm__("sd_detour") SD_HOT_DATA;
+// Recomputes the settings' part of g_detour after any of the settings above
+// changed.
+void update_detour();
+
+// Whether a hook that found g_detour or t_depth set must let its call
+// straight through: a passive child, a child sharing the process's memory,
+// the resolver's calls, signal handlers nested too deep (interpose.h).
+__attribute__((cold)) bool passes_through();
 
 }  // namespace sd

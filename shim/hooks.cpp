@@ -24,11 +24,12 @@ __attribute__((always_inline)) inline auto hook(A... a) {
     // One test for the fast path: not nested in a hook, and no setting that
     // reads and writes must go through. They guard themselves on their slow
     // paths only: the fast path calls nothing but the real function.
-    if (__builtin_expect((t_depth | g_io_detour) == 0, 1)) return io_fast<C, false>(a...);
+    if (__builtin_expect((t_depth | g_detour.load(std::memory_order_relaxed)) == 0, 1))
+      return io_fast<C, false>(a...);
     return io_detour<C>(a...);
   } else {
     auto real_fn = real<C>();
-    if (__builtin_expect(t_depth != 0 || g_passive, 0) && (g_passive || nested_passes_through()))
+    if (__builtin_expect((t_depth | g_detour.load(std::memory_order_relaxed)) != 0, 0) && passes_through())
       return real_fn(a...);
     Guard guard;
     return observe<C>(real_fn, a...);

@@ -21,6 +21,7 @@
 #include "policy_retry.h"
 #include "report.h"
 #include "summary.h"
+#include "vm_children.h"
 
 namespace sd {
 
@@ -28,10 +29,16 @@ Config g_config;
 bool g_trace = false;
 bool g_passive = false;
 bool g_log_expected = false;
-uint8_t g_io_detour = 0;
+std::atomic<uint32_t> g_detour{0};
 
-void update_io_detour() {
-  g_io_detour = g_passive || g_rules != nullptr || g_retry_enabled || g_log_expected;
+namespace {
+bool g_settings_detour = false;
+}
+
+void update_detour() {
+  bool on = g_passive || g_rules != nullptr || g_retry_enabled || g_log_expected;
+  if (on != g_settings_detour) g_detour.fetch_add(on ? 1u : ~0u);
+  g_settings_detour = on;
 }
 
 namespace {
@@ -43,7 +50,8 @@ const char* lookup_env(const char* name, void*) { return getenv(name); }
 void after_fork_child() {
   // --no-follow-children: a forked child runs as if sockdiag were absent.
   if (!g_config.follow_children) g_passive = true;
-  update_io_detour();
+  update_detour();
+  vm_children_after_start();
   summary_after_fork();
   inject_after_fork();
 }
@@ -127,10 +135,11 @@ void ensure_init() {
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
   resolve_all();
   init_call_classes();
+  vm_children_after_start();
   unsigned long left_kib = 0;
   if (address_space_left(&left_kib) && left_kib < kStartReserveKiB) {
     g_passive = true;
-    update_io_detour();
+    update_detour();
     say("sockdiag: RLIMIT_AS leaves " + std::to_string(left_kib) + " KiB of address space (sockdiag needs " +
         std::to_string(kStartReserveKiB) + "): the library stands down in this process\n");
     g_state.store(2, std::memory_order_release);
@@ -141,7 +150,7 @@ void ensure_init() {
   const char* first_copy = nullptr;
   if (another_copy_first(&first_copy)) {
     g_passive = true;
-    update_io_detour();
+    update_detour();
     Dl_info self{};
     dladdr(reinterpret_cast<void*>(&ensure_init), &self);
     say(std::string("sockdiag: ") + (self.dli_fname ? self.dli_fname : "this copy of libsockdiag") +
@@ -175,7 +184,7 @@ void ensure_init() {
   if (cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) log_open(g_config);
   retry_configure();
   inject_configure();
-  update_io_detour();
+  update_detour();
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);
 }

@@ -1,6 +1,9 @@
 // Binding each hook to the function it replaces.
 #include "interpose.h"
 
+#include "config_state.h"
+#include "vm_children.h"
+
 #include <dlfcn.h>
 #include <link.h>
 
@@ -12,7 +15,13 @@ __thread unsigned t_depth __attribute__((tls_model("initial-exec"))) = 0;
 __thread unsigned t_resolver __attribute__((tls_model("initial-exec"))) = 0;
 std::atomic<uint64_t> g_unobserved_nested{0};
 
-bool nested_passes_through() {
+bool passes_through() {
+  if (g_passive) return true;
+  if (g_vm_sharing.load(std::memory_order_relaxed) != 0 && in_vm_child()) {
+    g_vm_child_calls.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  if (t_depth == 0) return false;
   if (t_resolver != 0) return true;
   if (t_depth < kObservedDepth) return false;
   g_unobserved_nested.fetch_add(1, std::memory_order_relaxed);

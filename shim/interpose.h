@@ -141,10 +141,6 @@ constexpr unsigned kObservedDepth = 2;  // a hook, and one signal handler's hook
 // deeper than kObservedDepth (said in the exit summary).
 extern std::atomic<uint64_t> g_unobserved_nested;
 
-// For a call arriving on a thread that is already inside a hook: true when
-// it must go straight to libc (the resolver's, or nested too deep).
-__attribute__((noinline, cold)) bool nested_passes_through();
-
 // Marks this thread as inside the library for a scope.
 class Guard {
  public:

@@ -127,7 +127,7 @@ __attribute__((always_inline)) inline void count_bytes(Conn* e, Kind k, R r, con
 // Expected flow of event loops: an EAGAIN on a socket that can only mean
 // "would block" (no SO_RCVTIMEO/SO_SNDTIMEO on it); counted when it is. The
 // fast path writes nothing more: a level that writes these sends reads and
-// writes off it (g_io_detour), to io_failed.
+// writes off it (g_detour), to io_failed.
 inline bool would_block_as_expected(Call c, const Conn* e) {
   if (!e || !is_socket(e->get_kind()) || e->has(cf_rcvtimeo | cf_sndtimeo)) return false;
   count_expected_eagain(c);
@@ -354,12 +354,12 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
   return io_outcome<C>(fd, r, a...);
 }
 
-// Reads and writes off the fast path (g_io_detour set, or nested in a hook):
-// a passive child's and the resolver's pass straight through; retries alone
+// Reads and writes off the fast path (g_detour set, or nested in a hook):
+// what passes_through() names goes straight to libc; retries alone
 // keep the fast path with a retrying tail; anything else takes the full one.
 template <Call C, class... A>
 __attribute__((noinline)) auto io_detour(int fd, A... a) {
-  if (g_passive || (t_depth != 0 && nested_passes_through())) return real<C>()(fd, a...);
+  if (passes_through()) return real<C>()(fd, a...);
   if (g_rules == nullptr && !g_log_expected) return io_fast<C, true>(fd, a...);
   return observe_io_full<C>(fd, nullptr, a...);
 }

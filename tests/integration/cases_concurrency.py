@@ -117,3 +117,30 @@ def handler_fork(h):
     per_pid = collections.Counter(r["pid"] for r in refused)
     expect_eq(len(per_pid), 41, "processes with records (the parent and each child)", str(dict(per_pid)))
     expect_eq(sorted(per_pid.values()), sorted([5] * 40 + [main]), "records per process", str(dict(per_pid)))
+
+
+@case("vfork child closing a socket keeps the parent's connection")
+def vfork_child_close(h):
+    fields = ("call", "code", "kind", "peer", "bytes_sent", "bytes_received")
+    seen = {}
+    for mode in ("plain", "vfork"):
+        plain = h.run([h.prog("vm_children"), mode], preload=False).expect_rc(0)
+        run = h.run_logged([h.prog("vm_children"), mode]).expect_rc(0)
+        expect_eq(run.out, plain.out, f"output of the {mode} run with and without the library", run.describe())
+        resets = select_records(run.records, call="recv", code="ECONNRESET")
+        expect_eq(len(resets), 1, f"ECONNRESET records of the {mode} run", run.describe())
+        seen[mode] = {k: resets[0].get(k) for k in fields}
+    seen["plain"]["peer"] = seen["vfork"]["peer"] = "(port)" if seen["vfork"]["peer"] else ""
+    expect_eq(seen["vfork"], seen["plain"], "the reset's record after a vfork child closed its copy of the socket")
+
+
+@case("clone CLONE_VM child neither garbles nor steals records")
+def clone_vm_child(h):
+    argv = [h.prog("vm_children"), "clone", 300]
+    plain = h.run(argv, preload=False).expect_rc(0)
+    run = h.run_logged(argv, settings={"SUMMARY": "1"}, timeout=60).expect_rc(0)
+    expect_eq(run.out, plain.out, "output with and without the library", run.describe())
+    # read_records fails on any broken line; the child's calls pass through.
+    refused = [r for r in select_records(run.records, call="connect", code="ECONNREFUSED") if "summary" not in r]
+    expect_eq(len(refused), 300, "ECONNREFUSED records (the parent's)", run.describe())
+    expect_eq(len({r["pid"] for r in refused}), 1, "pids in the records")
