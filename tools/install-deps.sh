@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config
+  build-essential cmake ninja-build pkg-config
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
   # tests: real programs run under the library, fuzzing, privilege tools
   clang curl wget python3 socat openssh-client util-linux iproute2 procps mount

@@ -24,7 +24,16 @@ function(sd_register_cases)
   get_filename_component(driver_dir ${ARG_DRIVER} DIRECTORY)
   file(GLOB sources CONFIGURE_DEPENDS ${driver_dir}/*.py ${CMAKE_CURRENT_SOURCE_DIR}/*.py
        ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/*.py)
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${sources})
+  # One spelling per file: a driver found through another directory
+  # (realprogs/../stress) would name a file twice, and Ninja refuses two
+  # rules for one output.
+  set(normalized "")
+  foreach(source IN LISTS sources)
+    get_filename_component(source "${source}" REALPATH)
+    list(APPEND normalized "${source}")
+  endforeach()
+  list(REMOVE_DUPLICATES normalized)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${normalized})
 
   execute_process(
     COMMAND ${Python3_EXECUTABLE} -B ${ARG_DRIVER} ${ARG_ARGS} --list
