@@ -164,10 +164,7 @@ int open_destination(char* path, Destination kind, Refusal* why) {
       fd = -1;
     }
   }
-  if (fd < 0 && why->why == Refusal::none) {
-    why->why = Refusal::cannot_open;
-    why->err = EAGAIN;
-  }
+  if (fd < 0 && why->why == Refusal::none) why->why = Refusal::unstable;
   if (fd >= 0) {
     struct stat opened;
     if (fstat(fd, &opened) != 0 || refuse_type(kind, opened.st_mode, why)) {
@@ -260,9 +257,9 @@ std::string describe_refusal(const std::string& setting, const char* path, Desti
       what = "is a FIFO that no process has open for reading (writing to it would stop the program)";
       break;
     case Refusal::cannot_open:
-      what = std::string("cannot be opened for appending (") +
-             (why.err == EAGAIN ? "it was replaced again and again while being opened" : std::strerror(why.err)) + ")";
+      what = std::string("cannot be opened for appending (") + std::strerror(why.err) + ")";
       break;
+    case Refusal::unstable: what = "was replaced again and again while it was being opened"; break;
   }
   const char* accepted = kind == Destination::summary
                              ? "an absolute path of a regular file, or of a new file in an existing directory"

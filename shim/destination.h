@@ -34,6 +34,7 @@ struct Refusal {
     wrong_type,         // a directory, a socket, a block device; for the summary anything but a file
     fifo_no_reader,     // a FIFO that no process has open for reading
     cannot_open,        // open(2) failed (err)
+    unstable,           // replaced between each look and open, round after round
   };
   Why why = none;
   int err = 0;      // errno, for no_directory, not_writable and cannot_open
