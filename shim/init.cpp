@@ -125,8 +125,8 @@ void ensure_init() {
   g_log_expected = cfg.level >= Level::debug;
   // No log fd at all when nothing will be written to it: the program keeps
   // every fd number (first: configuring injection may write a notice).
-  // Where records go is checked now too: a record lost for a path that
-  // cannot work would be lost without a word.
+  // Where records go is checked now too: a log that cannot be written
+  // would lose every record without a word.
   std::string refused;
   if ((cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) && !log_open(g_config, &refused))
     refuse(refused);
