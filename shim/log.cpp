@@ -113,9 +113,16 @@ void reopen_if_forked() {
   long seen = g_opened_pid.load(std::memory_order_acquire);
   if (seen == pid) return;
   if (seen != -pid && g_opened_pid.compare_exchange_strong(seen, -pid, std::memory_order_acq_rel)) {
+    // openat is a cancellation point: a thread cancelled half-way would
+    // leave the others waiting for ever.
+    int old_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+    int saved = errno;  // the look before the open fails with ENOENT for a new file
     int old = g_fd.exchange(-1);
     if (old >= 0) real<Call::close>()(old);
     remember(open_file());
+    errno = saved;
+    pthread_setcancelstate(old_state, nullptr);
     return;
   }
   while (g_opened_pid.load(std::memory_order_acquire) != pid) sched_yield();
