@@ -4,7 +4,9 @@
 // - programs that close every fd (daemons, close loops, close_range) would
 //   close the log and give its number to a socket: the fd is moved high,
 //   hidden from close, and checked (dev/inode) before each write;
-// - `%p` in the path gives each process its own file, reopened after fork.
+// - `%p` in the path gives each process its own file, made by its first
+//   record (after a fork too: the parent's file is not the child's);
+// - the path is checked before main and opened safely (destination.h).
 #include "log.h"
 
 #include <fcntl.h>
@@ -20,9 +22,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include <fmt/compile.h>
 
+#include "destination.h"
 #include "interpose.h"
 
 namespace sd {
@@ -32,12 +36,13 @@ std::atomic<int> g_fd{-1};
 // Records being written right now: a dup2 onto the log fd waits for them,
 // or a record could land in the file or socket the program puts there.
 std::atomic<int> g_writers{0};
+// The pid whose file g_fd is; -pid while a thread of that process opens it.
 std::atomic<long> g_opened_pid{0};
 std::atomic<dev_t> g_dev{0};
 std::atomic<ino_t> g_ino{0};
 bool g_to_stderr = true;
 bool g_per_pid = false;
-char g_path[sizeof(Config::log)];
+char g_path[sizeof(Config::log)];  // absolute; %p not yet expanded
 
 // The number the log fd is moved to: high, so that it does not change the
 // numbers the program's own fds get, but below the fd limit and small
@@ -70,7 +75,7 @@ void remember(int fd) {
     g_ino.store(st.st_ino, std::memory_order_relaxed);
   }
   g_fd.store(fd, std::memory_order_release);
-  g_opened_pid.store(static_cast<long>(getpid()), std::memory_order_relaxed);
+  g_opened_pid.store(static_cast<long>(getpid()), std::memory_order_release);
 }
 
 void expand_path(char* out, std::size_t cap) {
@@ -93,18 +98,58 @@ void expand_path(char* out, std::size_t cap) {
 int open_file() {
   char path[sizeof(g_path) + 32];
   expand_path(path, sizeof(path));
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  Refusal why;
+  int fd = open_destination(path, Destination::log, &why);
   return fd < 0 ? -1 : move_high(fd);
 }
 
-// A %p log opened by the parent: the child gets a file of its own.
+// A %p log: this process's file is opened by its first record (an exec'd
+// program that records nothing leaves no empty file), and a forked child's
+// is not its parent's. One thread opens it; the others wait for it, as
+// their records belong in that file.
 void reopen_if_forked() {
   if (!g_per_pid) return;
   long pid = static_cast<long>(getpid());
-  if (pid == g_opened_pid.load(std::memory_order_relaxed)) return;
-  int old = g_fd.exchange(-1);
-  if (old >= 0) real<Call::close>()(old);
-  remember(open_file());
+  long seen = g_opened_pid.load(std::memory_order_acquire);
+  if (seen == pid) return;
+  if (seen != -pid && g_opened_pid.compare_exchange_strong(seen, -pid, std::memory_order_acq_rel)) {
+    // openat is a cancellation point: a thread cancelled half-way would
+    // leave the others waiting for ever.
+    int old_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+    int saved = errno;  // the look before the open fails with ENOENT for a new file
+    int old = g_fd.exchange(-1);
+    if (old >= 0) real<Call::close>()(old);
+    remember(open_file());
+    errno = saved;
+    pthread_setcancelstate(old_state, nullptr);
+    return;
+  }
+  while (g_opened_pid.load(std::memory_order_acquire) != pid) sched_yield();
+}
+
+// A relative path is made absolute at start: a forked child that changes
+// directory before its first record still writes where the program started.
+bool make_absolute(const char* value, const std::string& setting, std::string* error) {
+  std::string why;
+  if (value[0] == '/') {
+    std::memcpy(g_path, value, sizeof(g_path));
+    return true;
+  }
+  char cwd[sizeof(g_path)];
+  if (!getcwd(cwd, sizeof(cwd))) {
+    why = std::string("a relative path needs the current directory, which cannot be found (") + std::strerror(errno) +
+          ")";
+  } else {
+    std::string joined = std::string(std::strcmp(cwd, "/") == 0 ? "" : cwd) + "/" + value;
+    if (joined.size() < sizeof(g_path)) {
+      std::memcpy(g_path, joined.c_str(), joined.size() + 1);
+      return true;
+    }
+    why = "made absolute, the path is longer than " + std::to_string(sizeof(g_path) - 1) + " bytes";
+  }
+  *error = "sockdiag: " + setting + ": " + quote_value(value) + ": " + why + "; accepted: an absolute path";
+  return false;
 }
 
 // Signal sets as the kernel takes them, one bit per signal. The raw
@@ -149,7 +194,7 @@ bool still_ours(int fd) {
 
 }  // namespace
 
-void log_open(const Config& cfg) {
+bool log_open(const Config& cfg, std::string* error) {
   g_to_stderr = std::strcmp(cfg.log, "stderr") == 0;
   if (g_to_stderr) {
     // A dup shares stderr's open file description (and its offset): setting
@@ -157,11 +202,25 @@ void log_open(const Config& cfg) {
     int fd = real<Call::fcntl>()(STDERR_FILENO, F_DUPFD_CLOEXEC, high_fd_floor());
     if (fd < 0) fd = real<Call::fcntl>()(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
     remember(fd);
-    return;
+    return true;
   }
-  std::memcpy(g_path, cfg.log, sizeof(g_path));
+  const std::string setting = setting_name("SOCKDIAG_LOG", "log");
+  if (!make_absolute(cfg.log, setting, error)) return false;
   g_per_pid = std::strstr(g_path, "%p") != nullptr;
-  remember(open_file());
+  char path[sizeof(g_path) + 32];
+  expand_path(path, sizeof(path));
+  Refusal why;
+  if (g_per_pid) {
+    if (check_destination(path, Destination::log, &why)) return true;
+  } else {
+    int fd = open_destination(path, Destination::log, &why);
+    if (fd >= 0) {
+      remember(move_high(fd));
+      return true;
+    }
+  }
+  *error = "sockdiag: " + describe_refusal(setting, g_path, Destination::log, why);
+  return false;
 }
 
 void write_record(int fd, const char* data, std::size_t len) {

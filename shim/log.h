@@ -1,13 +1,16 @@
 // The log: where records go, and how they get there intact.
 #pragma once
 #include <cstddef>
+#include <string>
 
 #include "config.h"
 
 namespace sd {
 
-// Opens the destination named by the configuration (at start-up).
-void log_open(const Config&);
+// Opens the destination named by the configuration (at start-up; a %p
+// log is only checked, each process's file is opened by its first record).
+// False, with one line saying why in `error`, when it cannot be used.
+bool log_open(const Config&, std::string* error);
 // Writes one complete record with a single write(2), bypassing the hooks.
 void log_write(const char* data, std::size_t len);
 // One write(2) of a whole record to `fd` (EINTR retried, SIGPIPE never
