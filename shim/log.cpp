@@ -408,15 +408,26 @@ class WriterScope {
 };
 
 // Makes `s` the log (refer to the file dev/ino): no writer is still on its
-// way to the old one when this returns. Returns the old sink.
+// way to the old one when this returns (bounded: a write waits kWaitMs at
+// most). Returns the old sink.
 Sink publish(Sink s, dev_t dev, ino_t ino) {
   while (g_changing.test_and_set(std::memory_order_acquire)) sched_yield();
-  Sink old = unpack(g_sink.exchange(pack(kNoSink)));
-  // Bounded: a write waits kWaitMs at most.
-  while (g_writers.load() > t_writing) sched_yield();
-  g_dev.store(dev, std::memory_order_relaxed);
-  g_ino.store(ino, std::memory_order_relaxed);
-  g_sink.store(pack(s));
+  Sink old;
+  if (s.dest != Dest::none && dev == g_dev.load(std::memory_order_relaxed) &&
+      ino == g_ino.load(std::memory_order_relaxed)) {
+    // The same file under another number (the log fd moved): writers go on
+    // to the new number at once, no record is lost.
+    old = unpack(g_sink.exchange(pack(s)));
+    while (g_writers.load() > t_writing) sched_yield();
+  } else {
+    // Another file, or none: records in between go nowhere, as they would
+    // with the old stderr closed.
+    old = unpack(g_sink.exchange(pack(kNoSink)));
+    while (g_writers.load() > t_writing) sched_yield();
+    g_dev.store(dev, std::memory_order_relaxed);
+    g_ino.store(ino, std::memory_order_relaxed);
+    g_sink.store(pack(s));
+  }
   g_changing.clear(std::memory_order_release);
   return old;
 }
