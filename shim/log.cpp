@@ -24,12 +24,14 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,6 +67,7 @@ enum class Dest : uint8_t {
   pipe,         // pipe or FIFO: pwritev2(RWF_NOWAIT), EPIPE raises SIGPIPE
   unix_socket,  // send(MSG_DONTWAIT | MSG_NOSIGNAL)
   device,       // terminal or other character device: poll, then write
+  tostop_tty,   // a terminal with TOSTOP: a background writer would get SIGTTOU
 };
 
 // The log as one word, so that a writer reads it at once: the fd, what it
@@ -360,6 +363,15 @@ bool put(Sink s, const struct stat& st, const char* data, std::size_t len) {
     case Dest::pipe: whole = put_pipe(s.fd, data, len); break;
     case Dest::unix_socket:
     case Dest::device: whole = put_stream(s.dest, s.fd, data, len); break;
+    case Dest::tostop_tty: {
+      // Blocked, SIGTTOU is not sent: the kernel lets the write through
+      // rather than stop the program's whole process group for our record.
+      KernelSigset ttou = signal_bit(SIGTTOU), old_mask = 0;
+      syscall(SYS_rt_sigprocmask, SIG_BLOCK, &ttou, &old_mask, sizeof(KernelSigset));
+      whole = put_stream(Dest::device, s.fd, data, len);
+      syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, nullptr, sizeof(KernelSigset));
+      break;
+    }
   }
   if (whole) g_stalled.store(false, std::memory_order_relaxed);
   errno = saved;
@@ -387,7 +399,12 @@ Dest classify(int fd, const struct stat& st) {
     bool unix_domain = real<Call::getsockopt>()(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
     return unix_domain ? Dest::unix_socket : Dest::none;
   }
-  if (S_ISCHR(st.st_mode)) return st.st_rdev == makedev(1, 3) ? Dest::none : Dest::device;
+  if (S_ISCHR(st.st_mode)) {
+    if (st.st_rdev == makedev(1, 3)) return Dest::none;  // /dev/null
+    // TOSTOP as it is when the log is opened (`stty tostop` later is not seen).
+    termios t;
+    return ioctl(fd, TCGETS, &t) == 0 && (t.c_lflag & TOSTOP) ? Dest::tostop_tty : Dest::device;
+  }
   return Dest::none;
 }
 

@@ -340,3 +340,21 @@ def log_fd_looks_closed(h):
     # Still the log after every probe.
     expect_eq(len(read_records(log)), 2, "records in the log", run.describe())
 
+
+
+@case("stderr log a terminal with tostop a background program is not stopped by a record")
+def tostop_terminal(h):
+    # A background job writing to a terminal with TOSTOP gets SIGTTOU, which
+    # stops its whole process group: the program's own writes would, the
+    # library's records must not. script(1) gives the job control shell a
+    # terminal.
+    script = h.path("job.sh")
+    with open(script, "w") as f:
+        f.write('set -m\nstty tostop\n"$@" > /dev/null &\nwait $!\necho "job status $?"\n')
+    argv = ["/usr/bin/script", "-qec", f"/bin/bash {script} {h.prog('connect_refused')} blocking 4 2", "/dev/null"]
+    plain = h.run(argv, preload=False, timeout=20)
+    expect("job status 0" in plain.out, "the background job without the library", plain.describe())
+    run = h.run(argv, settings={"LEVEL": "error"}, timeout=20)
+    expect("job status 0" in run.out, "the background job under the library (150: stopped by SIGTTOU)",
+           run.describe())
+    expect_eq(run.out.count("ECONNREFUSED"), 2, "records on the terminal", run.describe())
