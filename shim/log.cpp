@@ -305,7 +305,9 @@ ssize_t pipe_write(int fd, const char* data, std::size_t len) {
   // writer fills the pipe in between.
   pollfd p{fd, POLLOUT, 0};
   if (real<Call::poll>()(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
-    errno = (p.revents & POLLERR) ? EPIPE : EAGAIN;
+    // No reader (POLLERR): not EPIPE, which would take a SIGPIPE back that
+    // no write raised.
+    errno = (p.revents & POLLERR) ? EIO : EAGAIN;
     return -1;
   }
   return real<Call::write>()(fd, data, len);
