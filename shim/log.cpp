@@ -109,7 +109,7 @@ std::atomic<bool> g_no_nowait{false};
 std::atomic<uint64_t> g_dropped{0};
 std::atomic<uint64_t> g_unsaid{0};  // dropped since the log last said so
 std::atomic<long> g_opened_pid{0};
-bool g_to_stderr = true;
+bool g_to_stderr = false;  // set by log_open: without a log, fd 2 is not followed
 bool g_per_pid = false;
 Format g_format = Format::text;
 char g_path[sizeof(Config::log)];
