@@ -128,13 +128,12 @@ def unix_stream_stderr(h):
     expect_eq([(r["call"], r["code"]) for r in records], [("connect", "ECONNREFUSED")], "records in the socket")
 
 
-@case("stderr log closed fd 2 reopened by open gets no record dup2 onto fd 2 is followed")
-def stderr_closed_reopened(h):
+def stderr_closed_reopened(h, how):
     files = {}
     runs = {}
     for preload in (False, True):
         f1, f2 = h.path(f"file1-{preload}"), h.path(f"file2-{preload}")
-        run = h.run([log_sink(h), "reopen", f1, f2], preload=preload, settings={"FORMAT": "json"}).expect_rc(0)
+        run = h.run([log_sink(h), "reopen", f1, f2] + how, preload=preload, settings={"FORMAT": "json"}).expect_rc(0)
         runs[preload] = run
         files[preload] = (read_text(f1), read_text(f2))
     expect_eq(runs[True].out, runs[False].out, "stdout under the library", runs[True].describe())
@@ -150,6 +149,16 @@ def stderr_closed_reopened(h):
     records = parse_records("\n".join(lines[1:-1]), "FILE2")
     expect_eq([(r["call"], r["code"]) for r in records], [("connect", "ECONNREFUSED")],
               "records in FILE2 (the one after the dup2)")
+
+
+@case("stderr log closed fd 2 reopened by open gets no record dup2 onto fd 2 is followed")
+def stderr_closed_reopened_close(h):
+    stderr_closed_reopened(h, [])
+
+
+@case("stderr log fd 2 closed by close_range reopened by open gets no record")
+def stderr_closed_reopened_close_range(h):
+    stderr_closed_reopened(h, ["close_range"])
 
 
 # ---- a log that does not take records -----------------------------------------------

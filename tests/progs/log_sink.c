@@ -10,9 +10,11 @@
 //                       "parent done" and exits
 //   inetd               stdout line, refused connect, stdout line (its
 //                       stdio is a TCP client's socket)
-//   reopen FILE1 FILE2  close(2), refused connect; FILE1 opened (takes fd
-//                       2), a line into it, refused connect; FILE2 dup2()ed
-//                       onto fd 2, a line into it, refused connect
+//   reopen FILE1 FILE2 [close_range]
+//                       close(2) (or close_range(2, 2)), refused connect;
+//                       FILE1 opened (takes fd 2), a line into it, refused
+//                       connect; FILE2 dup2()ed onto fd 2, a line into it,
+//                       refused connect
 //   connects N          N refused connects, "done N"; waits for a line on
 //                       stdin, one more refused connect, "end"
 //   sigpipe N handler|blocked
@@ -76,8 +78,9 @@ static int daemon_mode(const char* pidfile) {
   return 0;
 }
 
-static int reopen_mode(const char* file1, const char* file2) {
-  close(2);
+static int reopen_mode(const char* file1, const char* file2, int by_range) {
+  if (by_range) close_range(2, 2, 0);
+  else close(2);
   refused();
   int f1 = open(file1, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   printf("FILE1 fd: %d\n", f1);
@@ -238,7 +241,8 @@ int main(int argc, char** argv) {
     put(1, "bye\n");
     return 0;
   }
-  if (strcmp(mode, "reopen") == 0 && argc == 4) return reopen_mode(argv[2], argv[3]);
+  if (strcmp(mode, "reopen") == 0 && (argc == 4 || (argc == 5 && strcmp(argv[4], "close_range") == 0)))
+    return reopen_mode(argv[2], argv[3], argc == 5);
   if (strcmp(mode, "connects") == 0 && argc == 3) return connects_mode(atoi(argv[2]));
   if (strcmp(mode, "sigpipe") == 0 && argc == 4) return sigpipe_mode(atoi(argv[2]), strcmp(argv[3], "blocked") == 0);
   if (strcmp(mode, "fds") == 0 && argc == 2) return fds_mode();
