@@ -228,6 +228,7 @@ bool close_begin(int fd, Kind* was) {
     errno = EBADF;
     return true;
   }
+  log_fd_closing(fd);
   Conn* c = find_conn(fd);
   if (c) *was = c->get_kind();
   if (c && is_socket(*was) && c->has(cf_err_pending | cf_connect_pending)) {
@@ -269,6 +270,7 @@ void close_done(Call call, int fd, int ret, int err, Kind was) {
 
 bool close_range_split(unsigned first, unsigned last, int flags, int* ret) {
   if (!(flags & CLOSE_RANGE_CLOEXEC)) forget_range(first, last);
+  log_fds_closing(first, last, flags);
   int lfd = log_fd();
   if (lfd < 0 || static_cast<unsigned>(lfd) < first || static_cast<unsigned>(lfd) > last) return false;
   // The range covers the log fd: close around it.
@@ -434,6 +436,7 @@ void dup_begin(Call, int newfd) {
 }
 
 void dup_done(Call call, int fd, int ret, int err) {
+  log_dup_done();
   if (ret >= 0) {
     if (ret != fd) copy_fd(fd, ret);
     if (g_trace) trace_call(call, ret, ret);

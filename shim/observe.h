@@ -19,6 +19,7 @@
 #include "fdtable.h"
 #include "interpose.h"
 #include "inject.h"
+#include "log.h"
 #include "policy_retry.h"
 #include "summary.h"
 
@@ -672,6 +673,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   } else if constexpr (g == Group::dup || g == Group::fcntl) {
     auto t = std::tie(a...);
     int fd = std::get<0>(t);
+    if (is_log_fd(fd)) return errno = EBADF, -1;  // as close says: to the program it is not open
     if constexpr (g == Group::fcntl) {
       int cmd = std::get<1>(t);
       if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) return real(a...);

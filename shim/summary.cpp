@@ -277,6 +277,15 @@ void write_summary() {
     }
     w.flush();
   }
+  if (uint64_t dropped = log_dropped()) {
+    if (w.json) {
+      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"dropped\",\"pid\":{},\"count\":{}}}"), static_cast<long>(getpid()), dropped);
+    } else {
+      put_summary_start(w.buf);
+      w.buf.appendf(FMT_COMPILE("{} records dropped: log not writable"), dropped);
+    }
+    w.flush();
+  }
   // Through the real close: a call from inside the library to `close` would
   // otherwise bind to our own hook.
   write_injection_summary(w.json, w.fd >= 0 ? summary_line_to_file : summary_line_to_log);
