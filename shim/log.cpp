@@ -632,6 +632,13 @@ bool log_open(const Config& cfg, std::string* error) {
       adopt(place_high(fd), true);
       return true;
     }
+    // No fd to be had under the program's fd limit is no fault of the
+    // setting: the log goes without one, as when no high number is free.
+    if ((why.err == EMFILE || why.err == ENFILE) &&
+        (why.why == Refusal::no_directory || why.why == Refusal::cannot_open || why.why == Refusal::not_writable)) {
+      say_no_fd();
+      return true;
+    }
   }
   *error = "sockdiag: " + describe_refusal(setting, g_path, Destination::log, why);
   return false;
