@@ -444,7 +444,9 @@ int main(int argc, char** argv) {
   const char* only = argc > 1 ? argv[1] : NULL;
   g_out = mmap(NULL, sizeof(*g_out), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (g_out == MAP_FAILED) die("mmap");
-  static const struct value subjects[] = {{V_FD, FD_UNIX, "unix"}, {V_FD, FD_TCP, "tcp"}, {V_FD, FD_UDP, "udp"}};
+  static const struct value subjects[] = {
+      {V_FD, FD_UNIX, "unix"}, {V_FD, FD_TCP, "tcp"}, {V_FD, FD_UDP, "udp"}, {V_FD, FD_LISTEN, "listener"}};
+  const int nsubjects_of_fd = sizeof(subjects) / sizeof(subjects[0]);
   int calls = 0;
   for (size_t k = 0; k < NHOOKS; ++k) {
     const struct hook* h = &hooks[k];
@@ -453,7 +455,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < h->nparams; ++i) vs[i] = values_of(h, &h->params[i]);
     /* Each parameter's values in turn, the others valid. A call on an fd
      * named `fd` (its first parameter) tries every fd value with the others
-     * valid, and the others' values on a unix, a TCP and a UDP socket. */
+     * valid, and the others' values on a unix, a TCP, a UDP and a listening
+     * socket (with a connection waiting: accept succeeds). */
     int has_subject = h->nparams > 0 && named(&h->params[0], "fd");
     const struct value* chosen[MAXP];
     if (!has_subject) {
@@ -463,7 +466,7 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < h->nparams; ++i) {
       int subject_param = has_subject && i == 0;
-      int nsubjects = has_subject && !subject_param ? 3 : 1;
+      int nsubjects = has_subject && !subject_param ? nsubjects_of_fd : 1;
       for (int s = 0; s < nsubjects; ++s) {
         for (int j = subject_param ? 0 : 1; j < vs[i].n; ++j) {
           for (int m = 0; m < h->nparams; ++m) chosen[m] = &vs[m].v[0];
