@@ -13,17 +13,20 @@ namespace sd {
 
 bool kernel_accepted(Call call, long ret, int err) {
   if (ret >= 0) return true;
-  if (call != Call::connect && call != Call::bind) return false;
-  // The kernel copies the address (EFAULT, or EINVAL for its length) after
-  // finding the socket (EBADF; ENOTSOCK too on older kernels); EINVAL and
-  // ENOTSOCK are also answers given after it, which prove nothing. Every
-  // error below comes from the protocol, after the copy.
+  if (call != Call::connect && call != Call::bind && call != Call::sendmsg && call != Call::recvmsg &&
+      call != Call::writev && call != Call::readv)
+    return false;
+  // The kernel copies the address, the msghdr and the iovecs (EFAULT;
+  // EINVAL or EMSGSIZE for their lengths and counts) after finding the fd
+  // (EBADF; ENOTSOCK too on older kernels); EINVAL, EMSGSIZE and ENOTSOCK
+  // are also answers given after the copy, which prove nothing. Every error
+  // below comes from the protocol or the file, after the copy.
   switch (err) {
     case EINPROGRESS: case EALREADY: case EINTR: case EISCONN: case ECONNREFUSED: case ECONNRESET:
     case ECONNABORTED: case ETIMEDOUT: case ENETUNREACH: case EHOSTUNREACH: case ENETDOWN: case EAGAIN:
     case EADDRINUSE: case EADDRNOTAVAIL: case EAFNOSUPPORT: case EPROTOTYPE: case EOPNOTSUPP: case EACCES:
     case EPERM: case ENOENT: case ENOTDIR: case ELOOP: case ENAMETOOLONG: case EROFS: case ENOSPC:
-    case EDQUOT: case EEXIST: case EIO:
+    case EDQUOT: case EEXIST: case EIO: case EPIPE: case ENOTCONN: case EDESTADDRREQ: case ENOBUFS:
       return true;
     default:
       return false;

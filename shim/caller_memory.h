@@ -18,7 +18,8 @@ namespace sd {
 // After a call returned `ret` with errno `err`: whether the kernel had
 // copied in the memory that the call's pointer arguments name. Success
 // proves it; after a failure only the errors that the kernel gives after
-// the copy do (connect, bind: the protocol's own answers).
+// the copy do (connect, bind, the msghdr and iovec calls: the protocol's
+// own answers).
 bool kernel_accepted(Call, long ret, int err);
 
 // Copies `n` bytes of the program's memory at `src` through the kernel.

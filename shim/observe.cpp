@@ -139,6 +139,7 @@ ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k) {
   // is writev's EINVAL where sendmsg says EMSGSIZE, and none at all returns
   // 0 without the socket's errors (EPIPE, EDESTADDRREQ) that sendmsg gives.
   if (iovcnt <= 0 || iovcnt > IOV_MAX) return real<Call::writev>()(fd, iov, iovcnt);
+  int errno_before = errno;
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<size_t>(iovcnt);
@@ -146,6 +147,13 @@ ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k) {
   if (r < 0 && errno == ENOTSOCK) {
     forget_fd(fd);
     return real<Call::writev>()(fd, iov, iovcnt);
+  }
+  // iovecs of no byte: writev returns 0 without asking the socket, where
+  // sendmsg gives its errors (EPIPE, EDESTADDRREQ). The kernel has read the
+  // iovecs when the socket answered.
+  if (r < 0 && kernel_accepted(Call::writev, r, errno) && iov_total(iov, static_cast<std::size_t>(iovcnt)) == 0) {
+    errno = errno_before;
+    return 0;
   }
   return r;
 }

@@ -73,6 +73,7 @@ enum vkind {
   V_READONLY,  /* a valid object in a read-only page */
   V_EDGE,      /* a valid object of which only the first 2 bytes are mapped */
   V_TIGHT,     /* an address buffer of 2 mapped bytes, and a length that says 2 */
+  V_EMPTY,     /* valid iovecs (a msghdr's) of no byte */
 };
 
 struct value {
@@ -110,6 +111,7 @@ static struct values values_of(const struct hook* h, const struct param* p) {
     add(&vs, V_UNMAPPED, 0, "unmapped");
     add(&vs, V_READONLY, 0, "readonly");
     add(&vs, V_EDGE, 0, "cut-by-unmapped");
+    if (type_has(p, "iovec*") || type_has(p, "msghdr*")) add(&vs, V_EMPTY, 0, "valid-0-bytes");
     if (type_has(p, "struct sockaddr*") && !type_has(p, "const")) add(&vs, V_TIGHT, 0, "2-bytes+len-2");
     return vs;
   }
@@ -291,11 +293,12 @@ static char* guarded_page(void) {
 }
 
 /* A valid object of the parameter's type at `at` (room to the page's end). */
-static void fill_valid(const struct param* p, char* at, size_t room, const struct fixture* fx, socklen_t addr_len) {
+static void fill_valid(const struct param* p, char* at, size_t room, const struct fixture* fx, socklen_t addr_len,
+                       size_t iov_len) {
   char* aux = fx->aux;
   struct iovec* aux_iov = (struct iovec*)(aux + 2048);
-  aux_iov[0] = (struct iovec){aux, 32};
-  aux_iov[1] = (struct iovec){aux + 32, 32};
+  aux_iov[0] = (struct iovec){aux, iov_len};
+  aux_iov[1] = (struct iovec){aux + 32, iov_len};
   if (type_has(p, "socklen_t*")) {
     *(socklen_t*)at = addr_len;
   } else if (type_has(p, "sockaddr*")) {
@@ -362,16 +365,17 @@ static union word make_arg(const struct param* p, const struct value* v, const s
       /* The valid object, of which the first 2 bytes fit before the hole. */
       char* g = guarded_page();
       char* whole = guarded_page();
-      fill_valid(p, whole, PAGE, fx, addr_len);
+      fill_valid(p, whole, PAGE, fx, addr_len, 32);
       memcpy(g + PAGE - 2, whole, 2);
       w.p = g + PAGE - 2;
       break;
     }
     case V_READONLY:
     case V_VALID:
+    case V_EMPTY:
     default: {
       char* g = guarded_page();
-      fill_valid(p, g, PAGE, fx, addr_len);
+      fill_valid(p, g, PAGE, fx, addr_len, v->kind == V_EMPTY ? 0 : 32);
       if (v->kind == V_READONLY) mprotect(g, PAGE, PROT_READ);
       w.p = g;
       break;
