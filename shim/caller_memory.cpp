@@ -99,4 +99,10 @@ bool AskedLength::get(std::size_t* out) const {
   return copy_program_iov(v, n, nullptr, 0, out);
 }
 
+std::size_t AskedLength::accepted_total() const {
+  if (!vector) return plain;
+  if (msg) return accepted_iov_total(msg->msg_iov, msg->msg_iovlen);
+  return accepted_iov_total(iov, static_cast<std::size_t>(iovcnt));
+}
+
 }  // namespace sd

@@ -53,6 +53,15 @@ struct AskedLength {
   // False when the kernel would refuse the call's memory or counts: the
   // call is then made as it is and fails as it would.
   bool get(std::size_t* out) const;
+  // The same, read directly: only once the kernel has accepted the memory.
+  std::size_t accepted_total() const;
 };
+
+// The byte count of an iovec array the kernel has accepted, read directly.
+inline std::size_t accepted_iov_total(const iovec* iov, std::size_t n) {
+  std::size_t t = 0;
+  for (std::size_t i = 0; i < n; ++i) t += iov[i].iov_len;
+  return t;
+}
 
 }  // namespace sd

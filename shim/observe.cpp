@@ -151,7 +151,7 @@ ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k) {
   // iovecs of no byte: writev returns 0 without asking the socket, where
   // sendmsg gives its errors (EPIPE, EDESTADDRREQ). The kernel has read the
   // iovecs when the socket answered.
-  if (r < 0 && kernel_accepted(Call::writev, r, errno) && iov_total(iov, static_cast<std::size_t>(iovcnt)) == 0) {
+  if (r < 0 && kernel_accepted(Call::writev, r, errno) && accepted_iov_total(iov, static_cast<std::size_t>(iovcnt)) == 0) {
     errno = errno_before;
     return 0;
   }

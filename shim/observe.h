@@ -106,28 +106,19 @@ inline AskedLength asked_length(const A&... a) {
   return l;
 }
 
-// The byte count of an iovec array the kernel has accepted.
-inline std::size_t iov_total(const iovec* iov, std::size_t n) {
-  std::size_t t = 0;
-  for (std::size_t i = 0; i < n; ++i) t += iov[i].iov_len;
-  return t;
-}
-
-// Length and flags of a call that returned `ret`, for its record. A msghdr
-// or iovec array is read only if the kernel accepted it: after a failure it
-// may be the very reason for it (EFAULT, EMSGSIZE), and then no length is
-// said (none is needed: records of failures use the flags only).
+// Length and flags of a call that returned `ret`, for its record. Only a
+// call that moved no byte needs the length (an end of stream is one where
+// bytes were asked for); a failure's record uses the flags alone, and its
+// msghdr or iovecs may be the very reason for it (EFAULT, EMSGSIZE). They
+// are read directly only when the real call succeeded (`kernel_saw`); an
+// injected end of stream, which the kernel never saw, reads them through it.
 template <Call C, class R, class... A>
-inline IoArgs io_args(R ret, const A&... a) {
-  auto t = std::tie(a...);
+inline IoArgs io_args(R ret, bool kernel_saw, const A&... a) {
   std::size_t len = 0;
-  if (kernel_accepted(C, static_cast<long>(ret), 0)) {
-    if constexpr (C == Call::recvmsg || C == Call::sendmsg)
-      len = iov_total(std::get<0>(t)->msg_iov, std::get<0>(t)->msg_iovlen);
-    else if constexpr (C == Call::readv || C == Call::writev)
-      len = iov_total(std::get<0>(t), static_cast<std::size_t>(std::get<1>(t)));
-    else
-      len = asked_length<C>(a...).plain;
+  if (ret >= 0) {
+    AskedLength asked = asked_length<C>(a...);
+    if (kernel_saw) len = asked.accepted_total();
+    else if (!asked.get(&len)) len = 0;
   }
   return {len, io_flags<C>(a...)};
 }
@@ -275,8 +266,8 @@ template <Call C, class R, class... A>
 __attribute__((noinline, cold)) R io_outcome(int fd, R r, A... a) {
   int err = errno;
   Guard guard;
-  if constexpr (group_of(C) == Group::input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, a...), 0);
-  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, a...), 0);
+  if constexpr (group_of(C) == Group::input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, true, a...), 0);
+  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, true, a...), 0);
   errno = err;
   return r;
 }
@@ -309,6 +300,7 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
   // One attempt: the rules first (a fault they inject is recorded by them),
   // then the real call. A retry makes a new attempt, rules included.
   bool injected_failure = false;
+  bool injected_eof = false;  // the kernel never saw this call's memory
   auto attempt = [&]() -> R {
     if (__builtin_expect(g_rules != nullptr, 0)) {
       Verdict v = inject_io(C, fd, c, asked_length<C>(a...));
@@ -317,7 +309,8 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
         errno = v.code;
         return R(-1);
       }
-      if (v.kind == Verdict::eof) return R(0);
+      injected_eof = v.kind == Verdict::eof;
+      if (injected_eof) return R(0);
       if (v.kind == Verdict::clamp) return call_limited<C>(v.max_len, invoke, fd, a...);
     }
     return invoke(fd, a...);
@@ -354,8 +347,8 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
     if (__builtin_expect(g_trace, 0)) trace_call(C, fd, static_cast<long>(r));
     return r;
   }
-  if constexpr (input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, a...), retries);
-  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, a...), retries);
+  if constexpr (input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, !injected_eof, a...), retries);
+  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, !injected_eof, a...), retries);
   errno = err;
   return r;
 }
