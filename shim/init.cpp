@@ -127,6 +127,7 @@ void ensure_init() {
   if (cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) log_open(g_config);
   retry_configure();
   inject_configure();
+  summary_configure();
   update_io_detour();
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);
