@@ -403,11 +403,34 @@ case_run_summary_survives_reraised_sigint() { summary_scenario sigint 130 2 1; }
 case_run_summary_survives_exit_in_a_handler() { summary_scenario exit_in_handler 3 2 1; }
 case_run_summary_survives_a_daemon() { summary_scenario daemon 0 3 2; }
 case_run_summary_counts_a_forked_child_apart() { summary_scenario fork 0 4 2; }
+case_run_summary_counts_threads_failing_at_once() { summary_scenario threads 0 200 1; }
 
 case_run_summary_survives_a_privilege_drop() {
   [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (setuid to nobody)"; exit 77; }
   chmod 0755 "$T"  # nobody's process runs here
   summary_scenario setuid 0 3 2
+}
+
+# A daemon that runs on: `run --summary` waits for it, and a SIGTERM to
+# `run` ends the wait with the counts so far.
+case_run_summary_interrupted_while_a_daemon_runs() {
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" SD_DAEMON_PIDFILE="$T/daemon.pid" "$SD" run --summary -- \
+    python3 "$HERE/summary_scenarios.py" daemon_stays >"$OUT" 2>"$ERR" &
+  local run=$! n=0
+  while ! grep -q "waiting for the processes it left running" "$ERR" && [ $n -lt 1000 ]; do
+    sleep 0.01
+    n=$((n + 1))
+  done
+  kill -TERM "$run"
+  wait "$run"
+  RC=$?
+  [ -f "$T/daemon.pid" ] && kill -KILL "$(cat "$T/daemon.pid")" 2>/dev/null
+  expect_status 0 "run interrupted after CMD ended"
+  expect_in "$ERR" '^sockdiag run: python3 has ended; waiting for the processes it left running' "the wait is said"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +python3\[[0-9]+\]$' "the daemon's count, read while it runs"
+  expect_in "$ERR" '^  \(processes of the tree were still running: their counts so far\)$' "the summary says so"
+  [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
 }
 
 # A program that closes its inherited fds before executing another: that

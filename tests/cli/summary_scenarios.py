@@ -143,6 +143,26 @@ def daemon():
     refused(1)
 
 
+def daemon_stays():
+    """A daemon that fails once, then keeps running (for at most LIMIT)."""
+    pid_r, pid_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        if os.fork() == 0:
+            os.setsid()
+            refused(1)
+            os.write(pid_w, f"{os.getpid()}\n".encode())
+            time.sleep(LIMIT)
+            os._exit(0)
+        os._exit(0)
+    wait_child(middle)
+    daemon_pid = read_line(pid_r).decode().strip()
+    if not daemon_pid:
+        sys.exit("the daemon did not start")
+    with open(os.environ["SD_DAEMON_PIDFILE"], "w") as f:
+        f.write(daemon_pid + "\n")
+
+
 def fork():
     """A forked child counts apart from its parent: the parent's connects are
     refused before and after the fork, the child's binds find the port taken."""
@@ -158,8 +178,25 @@ def fork():
     refused(1)
 
 
+def threads():
+    """8 threads failing at once: they take the process's slot and its
+    entries together (a race on the first count)."""
+    import threading
+    start = threading.Barrier(8)
+
+    def work():
+        start.wait(LIMIT)
+        refused(25)
+
+    workers = [threading.Thread(target=work) for _ in range(8)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(LIMIT)
+
+
 MAIN = os.getpid()
-SCENARIOS = {f.__name__: f for f in (sigterm, sigint, exit_in_handler, setuid, daemon, fork)}
+SCENARIOS = {f.__name__: f for f in (sigterm, sigint, exit_in_handler, setuid, daemon, daemon_stays, fork, threads)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:

@@ -42,6 +42,10 @@ void forward(int sig, siginfo_t* info, void*) {
 void wait_for_tree(pid_t cmd, ChildExit& result, const std::string& name) {
   bool cmd_ended = false;
   for (;;) {
+    if (cmd_ended && g_stop_waiting) {
+      result.tree_running = true;
+      break;
+    }
     int status = 0;
     pid_t w = waitpid(-1, &status, 0);
     if (w == cmd) {
@@ -52,12 +56,7 @@ void wait_for_tree(pid_t cmd, ChildExit& result, const std::string& name) {
         std::fprintf(stderr, "sockdiag run: %s has ended; waiting for the processes it left running (interrupt to summarise now)\n",
                      one_line(name).c_str());
     }
-    if (w >= 0) continue;
-    if (errno != EINTR) break;  // ECHILD: the whole tree has ended
-    if (cmd_ended && g_stop_waiting) {
-      result.tree_running = true;
-      break;
-    }
+    if (w < 0 && errno != EINTR) break;  // ECHILD: the whole tree has ended
   }
 }
 
