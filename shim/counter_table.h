@@ -105,6 +105,7 @@ struct Slot {
   std::atomic<uint64_t> rules_beyond;  // injections by rules past kRuleEntries, added up
   std::atomic<uint32_t> unlisted;      // failures whose (call, code) found no free entry
   std::atomic<uint32_t> unlisted_peers;
+  std::atomic<uint64_t> records_dropped;  // records the log could not take (count_dropped_record)
 };
 
 struct Header {
@@ -177,7 +178,8 @@ inline bool holds_anything(const Slot& s) {
     if (e.key.load(std::memory_order_relaxed)) return true;
   for (const auto& a : s.rule_injections)
     if (a.load(std::memory_order_relaxed)) return true;
-  return s.rules_beyond.load(std::memory_order_relaxed) || s.unlisted.load(std::memory_order_relaxed);
+  return s.rules_beyond.load(std::memory_order_relaxed) || s.unlisted.load(std::memory_order_relaxed) ||
+         s.records_dropped.load(std::memory_order_relaxed);
 }
 
 // Zeroes a slot the way its users touch it: atomically (a forked child
@@ -205,6 +207,7 @@ inline void clear(Slot& s) {
   zero(s.rules_beyond);
   zero(s.unlisted);
   zero(s.unlisted_peers);
+  zero(s.records_dropped);
 }
 
 }  // namespace sd::ctab

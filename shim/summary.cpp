@@ -217,6 +217,16 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
     }
     w.flush();
   }
+  if (uint64_t dropped = s.records_dropped.load(std::memory_order_relaxed)) {
+    if (w.json) {
+      w.start_json("dropped");
+      w.buf.appendf(FMT_COMPILE(",\"records\":{}}}"), dropped);
+    } else {
+      w.start_text();
+      w.buf.appendf(FMT_COMPILE("{} records could not be written to the log"), dropped);
+    }
+    w.flush();
+  }
   n = 0;
   for (const ctab::CountEntry& e : s.retries) {
     uint32_t key = e.key.load(std::memory_order_relaxed);
@@ -305,6 +315,12 @@ void count_retry(Call call, int code) {
   if (!s) s = claim_slot();
   uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(Domain::errno_code), code);
   if (ctab::CountEntry* e = entry(s->retries, ctab::kRetryEntries, key)) e->count.fetch_add(1, std::memory_order_relaxed);
+}
+
+void count_dropped_record() {
+  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
+  if (!s) s = claim_slot();
+  s->records_dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 void summary_after_fork() {

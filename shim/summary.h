@@ -33,6 +33,9 @@ inline void count_expected_eagain(Call c) {
 // Counted for every failure, written or not (expected flow included).
 void count_failure(Call, Domain, int code, Level, const sockaddr* peer, socklen_t peer_len, bool injected);
 void count_retry(Call, int code);
+// A record the log could not take (a full disk, a reader that stopped
+// reading): the summary says how many, since the log cannot.
+void count_dropped_record();
 // Before main: maps the table SOCKDIAG_COUNTERS names, if any. A process
 // that cannot (its parent closed the fd before executing it) counts
 // privately, and says so in the summary file at once.

@@ -106,6 +106,7 @@ void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* ru
       add_count(call, sd::code_name(domain, code), n.first, n.second, level_of(call, domain, code), process);
     }
     unlisted_ += s.unlisted.load(std::memory_order_relaxed);
+    dropped_ += s.records_dropped.load(std::memory_order_relaxed);
     for (const ctab::CountEntry& e : s.retries) {
       uint32_t key = e.key.load(std::memory_order_relaxed);
       if (key)
@@ -161,6 +162,8 @@ void TreeSummary::read_file(const std::string& path) {
       private_[str(j, "reason")].insert(process_name(str(j, "prog"), pid));
     } else if (kind == "unlisted") {
       unlisted_ += num(j, "count");
+    } else if (kind == "dropped") {
+      dropped_ += num(j, "records");
     }
     // Other kinds (from a newer library) only tell that the process ran.
   }
@@ -215,6 +218,9 @@ void TreeSummary::print_text(std::FILE* out) const {
   if (unlisted_)
     std::fprintf(out, "  (%llu failure%s of kinds past the first %u of a process are not itemised)\n",
                  static_cast<unsigned long long>(unlisted_), unlisted_ == 1 ? "" : "s", sd::ctab::kCountEntries);
+  if (dropped_)
+    std::fprintf(out, "  (%llu record%s could not be written to the log)\n", static_cast<unsigned long long>(dropped_),
+                 dropped_ == 1 ? "" : "s");
   for (const auto& [reason, processes] : private_)
     std::fprintf(out,
                  "  (%zu process%s counted apart, written at exit only (lost if killed by a signal or ended by "
@@ -254,6 +260,7 @@ void TreeSummary::print_json(std::FILE* out) const {
   j["rules"] = rules;
   j["unreadable_lines"] = unreadable_;
   j["unlisted"] = unlisted_;
+  j["records_dropped"] = dropped_;
   nlohmann::json priv = nlohmann::json::array();
   for (const auto& [reason, processes] : private_) priv.push_back({{"reason", reason}, {"processes", processes}});
   j["counted_at_exit_only"] = priv;

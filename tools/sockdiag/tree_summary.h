@@ -47,6 +47,7 @@ class TreeSummary {
   std::set<long> pids_;
   std::map<std::string, std::set<std::string>> private_;  // reason -> "prog[pid]": counted at their exit only
   uint64_t unlisted_ = 0;  // failures of kinds past a process's kCountEntries
+  uint64_t dropped_ = 0;   // records the processes' logs could not take
   uint64_t unreadable_ = 0;
   bool still_running_ = false;
 
