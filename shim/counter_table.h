@@ -29,7 +29,7 @@ constexpr uint32_t kVersion = 1;
 constexpr uint32_t kSlots = 4096;         // processes per tree; later ones count at exit only
 constexpr uint32_t kMaxCalls = 64;        // >= the number of hooked calls (checked by the library)
 constexpr uint32_t kCountEntries = 256;   // distinct (call, code) per process
-constexpr uint32_t kRetryEntries = 64;    // distinct (call, errno) retried per process
+constexpr uint32_t kRetryEntries = 128;   // (call, errno) retried: the 3 retryable errors x the ~30 calls that retry
 constexpr uint32_t kPeerEntries = 128;    // distinct peers per process
 constexpr uint32_t kRuleEntries = 64;     // injection rules counted one by one
 

@@ -417,11 +417,8 @@ case_run_summary_interrupted_while_a_daemon_runs() {
   mkdir "$T/tmp"
   TMPDIR="$T/tmp" SD_DAEMON_PIDFILE="$T/daemon.pid" "$SD" run --summary -- \
     python3 "$HERE/summary_scenarios.py" daemon_stays >"$OUT" 2>"$ERR" &
-  local run=$! n=0
-  while ! grep -q "waiting for the processes it left running" "$ERR" && [ $n -lt 1000 ]; do
-    sleep 0.01
-    n=$((n + 1))
-  done
+  local run=$!
+  timeout 20 sh -c "until grep -q 'waiting for the processes it left running' '$ERR'; do sleep 0.05; done"
   kill -TERM "$run"
   wait "$run"
   RC=$?
