@@ -18,6 +18,12 @@ import time
 LIMIT = 10  # seconds: any wait here longer than this is a failed test
 
 
+def say(line):
+    """One write per line: lines of threads never interleave (print()
+    writes the text and its newline apart)."""
+    os.write(1, (line + "\n").encode())
+
+
 def refused(n):
     """n connects refused by the loopback (a port just released)."""
     for _ in range(n):
@@ -29,7 +35,7 @@ def refused(n):
         try:
             c.connect(("127.0.0.1", port))
         except OSError as e:
-            print(f"{os.getpid() == MAIN and 'main' or 'child'}: {e.strerror}", flush=True)
+            say(f"{'main' if os.getpid() == MAIN else 'child'}: {e.strerror}")
         finally:
             c.close()
 
@@ -42,7 +48,7 @@ def in_use(holder, n):
         try:
             s.bind(("127.0.0.1", port))
         except OSError as e:
-            print(f"child: {e.strerror}", flush=True)
+            say(f"child: {e.strerror}")
         finally:
             s.close()
 
