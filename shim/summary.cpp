@@ -204,8 +204,9 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
   std::size_t n = code_rows(s, rows);
   for (std::size_t i = 0; i < n; ++i) {
     if (!rows[i].count && !rows[i].injected) continue;
-    write_code_row(w, static_cast<Call>(ctab::key_call(rows[i].key)), static_cast<Domain>(ctab::key_domain(rows[i].key)),
-                   ctab::key_code(rows[i].key), rows[i].count, rows[i].injected);
+    uint32_t key = rows[i].key;
+    write_code_row(w, static_cast<Call>(ctab::key_call(key)), static_cast<Domain>(ctab::key_domain(key)),
+                   ctab::key_code(key), rows[i].count, rows[i].injected);
   }
   if (uint32_t unlisted = s.unlisted.load(std::memory_order_relaxed)) {
     if (w.json) {
@@ -314,7 +315,8 @@ void count_retry(Call call, int code) {
   ctab::Slot* s = g_slot.load(std::memory_order_acquire);
   if (!s) s = claim_slot();
   uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(Domain::errno_code), code);
-  if (ctab::CountEntry* e = entry(s->retries, ctab::kRetryEntries, key)) e->count.fetch_add(1, std::memory_order_relaxed);
+  if (ctab::CountEntry* e = entry(s->retries, ctab::kRetryEntries, key))
+    e->count.fetch_add(1, std::memory_order_relaxed);
 }
 
 void count_dropped_record() {

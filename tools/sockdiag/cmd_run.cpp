@@ -54,7 +54,8 @@ class SharedCounters {
   SharedCounters() {
     using sd::ctab::Table;
     int fd = memfd_create("sockdiag-counters", MFD_ALLOW_SEALING);
-    if (fd < 0) throw UsageError(std::string("cannot create the shared counter table (memfd): ") + std::strerror(errno));
+    if (fd < 0)
+      throw UsageError(std::string("cannot create the shared counter table (memfd): ") + std::strerror(errno));
     if (ftruncate(fd, sizeof(Table)) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
       int err = errno;
       close(fd);
