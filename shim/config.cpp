@@ -25,7 +25,7 @@ const char* const kVariables[] = {
     "SOCKDIAG_LOG",   "SOCKDIAG_FORMAT",          "SOCKDIAG_LEVEL",     "SOCKDIAG_SUMMARY",
     "SOCKDIAG_RETRY", "SOCKDIAG_RETRY_TIMEOUT_MS", "SOCKDIAG_RETRY_MAX", "SOCKDIAG_SIGPIPE",
     "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      "SOCKDIAG_FOLLOW_CHILDREN",
-    nullptr,
+    "SOCKDIAG_COUNTERS", nullptr,
 };
 
 std::string quote_value(std::string_view v) {
@@ -209,6 +209,23 @@ const Setting kSettings[] = {
          return true;
        }
        return parse_yes_no(v, &c->summary, "a yes/no value or an absolute file path", err);
+     }},
+    // Set by `sockdiag run --summary`: the inherited fd of the counter table
+    // (counter_table.h). Only the form is checked here; what the fd holds is
+    // checked when the library maps it (a process whose parent closed the fd
+    // counts privately instead, and says so).
+    {"counters",
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
+       v = trim(v);
+       uint64_t n;
+       std::string num_err;
+       if (v.substr(0, 3) != "fd:" || !parse_uint(v.substr(3), INT32_MAX, &n, &num_err)) {
+         *err = quote_value(v) + " is not an inherited fd; accepted: fd:N, N from 0 to " + std::to_string(INT32_MAX) +
+                " (set by `sockdiag run --summary`)";
+         return false;
+       }
+       c->counters_fd = static_cast<int>(n);
+       return true;
      }},
     {"retry", [](std::string_view v, Config* c, const Source&, std::string* err) { return parse_retry(v, c, err); }},
     {"retry_timeout_ms",
@@ -414,6 +431,11 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
       *error = "sockdiag: " + var + ": " + err;
       return false;
     }
+  }
+  if (cfg.counters_fd >= 0 && !cfg.summary_path[0]) {
+    *error = "sockdiag: SOCKDIAG_COUNTERS needs SOCKDIAG_SUMMARY set to a file path, where a process that cannot "
+             "share the counters writes its own at exit (`sockdiag run --summary` sets both)";
+    return false;
   }
   RuleSet* set = rules.finish();
   if (set && set->count > 0) {

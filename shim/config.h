@@ -25,6 +25,9 @@ struct Config {
   // Where the summary goes: "" = the log; or a file that every process of a
   // tree appends its summary to as JSON lines (`sockdiag run --summary`).
   char summary_path[4096] = "";
+  // The inherited fd of the counter table shared with `sockdiag run` (the
+  // SOCKDIAG_COUNTERS setting, counter_table.h); -1: none.
+  int counters_fd = -1;
   // Bit i set in retry_calls[e]: retry error e for CallClass i.
   uint32_t retry_calls[retry_err_count] = {0, 0, 0};
   // Bound on the time one call spends waiting for readiness (EAGAIN).

@@ -190,6 +190,7 @@ void ensure_init() {
   if (cfg.summary_path[0] && !summary_path_usable(cfg.summary_path, &refused)) refuse(refused);
   retry_configure();
   inject_configure();
+  summary_configure();
   update_detour();
   pthread_atfork(nullptr, nullptr, after_fork_child);
   g_state.store(2, std::memory_order_release);

@@ -49,6 +49,7 @@
 #include "destination.h"
 #include "interpose.h"
 #include "record.h"
+#include "summary.h"
 
 namespace sd {
 namespace {
@@ -110,7 +111,6 @@ std::atomic_flag g_changing = ATOMIC_FLAG_INIT;
 std::atomic<bool> g_stalled{false};
 // The kernel refused RWF_NOWAIT on a pipe (before Linux 5.8): poll, then write.
 std::atomic<bool> g_no_nowait{false};
-std::atomic<uint64_t> g_dropped{0};
 std::atomic<uint64_t> g_unsaid{0};  // dropped since the log last said so
 // The pid whose file the log is; -pid while a thread of that process opens it.
 std::atomic<long> g_opened_pid{0};
@@ -387,7 +387,7 @@ bool put(Sink s, const struct stat& st, const char* data, std::size_t len) {
 }
 
 void count_dropped() {
-  g_dropped.fetch_add(1, std::memory_order_relaxed);
+  count_dropped_record();
   g_unsaid.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -647,7 +647,7 @@ bool log_open(const Config& cfg, std::string* error) {
 void write_record(int fd, const char* data, std::size_t len) {
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) return;
-  if (!put({fd, classify(fd, st), false}, st, data, len)) g_dropped.fetch_add(1, std::memory_order_relaxed);
+  if (!put({fd, classify(fd, st), false}, st, data, len)) count_dropped_record();
 }
 
 void log_write(const char* data, std::size_t len) {
@@ -670,7 +670,6 @@ void log_write(const char* data, std::size_t len) {
   if (!put(s, st, data, len)) count_dropped();
 }
 
-uint64_t log_dropped() { return g_dropped.load(std::memory_order_relaxed); }
 
 bool is_log_fd(int fd) {
   Sink s = unpack(g_sink.load(std::memory_order_relaxed));

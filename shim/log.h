@@ -18,9 +18,6 @@ void log_write(const char* data, std::size_t len);
 // Writes one complete line to `fd` (the summary file) as log_write writes
 // to the log: whole or not at all, bounded in time, no signal left behind.
 void write_record(int fd, const char* data, std::size_t len);
-// Records (and summary lines) that could not be written: the log was full,
-// stalled or gone. The exit summary says it.
-uint64_t log_dropped();
 // True for the library's own log fd: to the program it is not open.
 bool is_log_fd(int fd);
 // The log fd number, -1 when there is none (the stderr log has no fd of

@@ -1,68 +1,55 @@
 // Failure counters and the exit summary (see summary.h). Counting happens in
 // hooks on any thread, possibly in signal handlers: atomics only, fixed
-// tables, no allocation.
+// tables, no allocation, no lock.
 #include "summary.h"
 
-#include <netinet/in.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "config_state.h"
+#include "counter_share.h"
 #include "destination.h"
 #include "inject.h"
 #include "log.h"
-#include "report.h"
 #include "record.h"
+#include "report.h"
+#include "rules.h"
+#include "vm_children.h"
 
 namespace sd {
 
-std::atomic<uint32_t> g_expected_eagain[kCallCount];
+namespace {
+
+// This process's own slot: all zero at load time, so hooks that run before
+// our constructor can count into it. Written at exit (or never, when the
+// process shares the table and counted nothing before mapping it).
+ctab::Slot g_own;
+
+}  // namespace
+
+std::atomic<ctab::Slot*> g_slot{&g_own};
 
 namespace {
 
-constexpr int kMaxErrno = 134;   // above EHWPOISON: counted as "other"
-constexpr int kGaiSlots = 16;    // glibc's EAI_* are -1 .. -16 (EAI_IDN_ENCODE = -105 folds to "other")
-constexpr int kEventSlots = 8;
-
-struct CodeCounts {
-  std::atomic<uint32_t> errno_counts[kMaxErrno + 1];
-  std::atomic<uint32_t> gai[kGaiSlots + 1];
-  std::atomic<uint32_t> events[kEventSlots];
-};
-CodeCounts g_counts[kCallCount];
-CodeCounts g_injected[kCallCount];
-std::atomic<uint32_t> g_retries[kCallCount][kMaxErrno + 1];
-
-std::atomic<uint32_t>* slot(CodeCounts& c, Domain d, int code) {
-  switch (d) {
-    case Domain::errno_code: return &c.errno_counts[code > 0 && code < kMaxErrno ? code : kMaxErrno];
-    case Domain::gai: return &c.gai[code < 0 && -code < kGaiSlots ? -code : kGaiSlots];
-    case Domain::event: return &c.events[code > 0 && code < kEventSlots ? code : 0];
+// The entry of `key` in an open-addressing table of n (a power of two)
+// entries, made if need be: claimed by a CAS of the key, so that racing
+// inserts of one key meet in one entry. nullptr: the table is full.
+ctab::CountEntry* entry(ctab::CountEntry* table, uint32_t n, uint32_t key) {
+  uint32_t h = (key * 0x9e3779b1u) >> 16;
+  for (uint32_t probe = 0; probe < n; ++probe) {
+    ctab::CountEntry& e = table[(h + probe) & (n - 1)];
+    uint32_t k = e.key.load(std::memory_order_relaxed);
+    if (k == 0 && e.key.compare_exchange_strong(k, key, std::memory_order_relaxed)) return &e;
+    if (k == key) return &e;  // after a failed CAS, k is the key that won
   }
-  return &c.events[0];
+  return nullptr;
 }
-
-// Failures per peer: open addressing over a fixed table. A slot is claimed
-// with a CAS; a racing insert of the same peer may make a second slot,
-// merged when the summary is written.
-constexpr int kPeerSlots = 256;
-// Every field is atomic (relaxed; `state` orders them): a forked child resets
-// and reuses slots that the parent's other threads read, and those reads are
-// ordered before nothing in the child (ThreadSanitizer reports plain writes).
-struct PeerSlot {
-  std::atomic<uint32_t> state;  // 0 empty, 1 being filled, 2 ready
-  std::atomic<uint32_t> meta;   // family << 16 | port
-  std::atomic<uint64_t> addr[2];
-  std::atomic<uint32_t> failures;
-
-  bool holds(uint32_t m, uint64_t a0, uint64_t a1) const {
-    return meta.load(std::memory_order_relaxed) == m && addr[0].load(std::memory_order_relaxed) == a0 &&
-           addr[1].load(std::memory_order_relaxed) == a1;
-  }
-};
-PeerSlot g_peers[kPeerSlots];
-std::atomic<uint32_t> g_peer_overflow{0};
+static_assert((ctab::kCountEntries & (ctab::kCountEntries - 1)) == 0 &&
+                  (ctab::kRetryEntries & (ctab::kRetryEntries - 1)) == 0,
+              "entry() masks with n - 1");
 
 bool peer_key(const sockaddr* a, socklen_t len, uint32_t* meta, uint64_t addr[2]) {
   addr[0] = addr[1] = 0;
@@ -82,214 +69,342 @@ bool peer_key(const sockaddr* a, socklen_t len, uint32_t* meta, uint64_t addr[2]
   return false;
 }
 
-void count_peer(const sockaddr* a, socklen_t len) {
+void count_peer(ctab::Slot& s, const sockaddr* a, socklen_t len) {
   uint32_t meta;
   uint64_t addr[2];
   if (!peer_key(a, len, &meta, addr)) return;
   uint64_t h = (addr[0] ^ (addr[1] * 0x9e3779b97f4a7c15ull) ^ meta) * 0xff51afd7ed558ccdull;
-  for (int probe = 0; probe < kPeerSlots; ++probe) {
-    PeerSlot& s = g_peers[(h + probe) % kPeerSlots];
-    uint32_t st = s.state.load(std::memory_order_acquire);
-    if (st == 0) {
-      if (s.state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
-        s.meta.store(meta, std::memory_order_relaxed);
-        s.addr[0].store(addr[0], std::memory_order_relaxed);
-        s.addr[1].store(addr[1], std::memory_order_relaxed);
-        s.failures.store(1, std::memory_order_relaxed);
-        s.state.store(2, std::memory_order_release);
-        return;
-      }
+  for (uint32_t probe = 0; probe < ctab::kPeerEntries; ++probe) {
+    ctab::PeerEntry& p = s.peers[(h + probe) % ctab::kPeerEntries];
+    uint32_t st = p.state.load(std::memory_order_acquire);
+    if (st == 0 && p.state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
+      p.meta.store(meta, std::memory_order_relaxed);
+      p.addr[0].store(addr[0], std::memory_order_relaxed);
+      p.addr[1].store(addr[1], std::memory_order_relaxed);
+      p.failures.store(1, std::memory_order_relaxed);
+      p.state.store(2, std::memory_order_release);
+      return;
     }
-    if (st == 2 && s.holds(meta, addr[0], addr[1])) {
-      s.failures.fetch_add(1, std::memory_order_relaxed);
+    if (st == 2 && p.meta.load(std::memory_order_relaxed) == meta &&
+        p.addr[0].load(std::memory_order_relaxed) == addr[0] && p.addr[1].load(std::memory_order_relaxed) == addr[1]) {
+      p.failures.fetch_add(1, std::memory_order_relaxed);
       return;
     }
   }
-  g_peer_overflow.fetch_add(1, std::memory_order_relaxed);
+  s.unlisted_peers.fetch_add(1, std::memory_order_relaxed);
 }
 
-void peer_sockaddr(const PeerSlot& s, sockaddr_storage* ss, socklen_t* len) {
-  std::memset(ss, 0, sizeof(*ss));
-  uint32_t meta = s.meta.load(std::memory_order_relaxed);
-  uint64_t addr[2] = {s.addr[0].load(std::memory_order_relaxed), s.addr[1].load(std::memory_order_relaxed)};
-  uint16_t port = htons(static_cast<uint16_t>(meta & 0xffff));
-  if ((meta >> 16) == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(ss);
-    in->sin_family = AF_INET;
-    in->sin_port = port;
-    std::memcpy(&in->sin_addr, addr, 4);
-    *len = sizeof(*in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = port;
-    std::memcpy(&in6->sin6_addr, addr, 16);
-    *len = sizeof(*in6);
+void raise_to(std::atomic<uint64_t>& a, uint64_t n) {
+  uint64_t cur = a.load(std::memory_order_relaxed);
+  while (cur < n && !a.compare_exchange_weak(cur, n, std::memory_order_relaxed)) {
   }
 }
 
-// One line of the summary, written at once.
-struct SummaryWriter {
-  LineBuffer buf;
-  bool json;
-  int fd;  // -1: the log
-  void flush() {
-    buf.finish_line();
-    if (fd >= 0) write_record(fd, buf.view().data(), buf.view().size());
-    else log_write(buf.view().data(), buf.view().size());
-    buf.clear();
+// The rules' injection counters (rules.h) copied into a shared slot. They
+// are counted where a rule matches, before its fault is made and recorded:
+// copied at every injected failure counted and at exit, so a death by
+// signal loses only injections whose fault has not been recorded yet (a
+// bandwidth slice, a non-blocking connect's failure still to be read).
+// Raised, never lowered: a stale copy from another thread cannot undo a newer one.
+void publish_injections(ctab::Slot& s) {
+  const RuleSet* set = g_rules;
+  if (!set) return;
+  uint64_t beyond = 0;
+  for (uint32_t i = 0; i < set->count; ++i) {
+    uint64_t n = injections(*set, i);
+    if (i < ctab::kRuleEntries) raise_to(s.rule_injections[i], n);
+    else beyond += n;
   }
-};
+  raise_to(s.rules_beyond, beyond);
+}
 
-void put_summary_start(LineBuffer& b) { put_summary_start(program_invocation_short_name, getpid(), b); }
+bool injected_any() {
+  const RuleSet* set = g_rules;
+  for (uint32_t i = 0; set && i < set->count; ++i)
+    if (injections(*set, i)) return true;
+  return false;
+}
+
+// SOCKDIAG_SUMMARY's file: one file for a whole process tree, appended to,
+// one write per line. -1 when it cannot be opened.
+// One file for a whole process tree: appended to, one write per line.
+// Checked before main, and opened as safely now (destination.h): the name
+// may have been replaced since by a link, a FIFO or a directory.
+int open_summary_file(const Config& cfg) {
+  char path[sizeof(cfg.summary_path)];
+  std::memcpy(path, cfg.summary_path, sizeof(path));
+  Refusal why;
+  return open_destination(path, Destination::summary, &why);
+}
 
 int g_summary_fd = -1;
 void summary_line_to_file(const char* text, std::size_t len) { write_record(g_summary_fd, text, len); }
 void summary_line_to_log(const char* text, std::size_t len) { log_write(text, len); }
 
-void write_code_rows(SummaryWriter& w, Call call, Domain d, int code, uint32_t n, uint32_t injected) {
-  if (n == 0 && injected == 0) return;
+// One line of the summary, written at once.
+struct SummaryWriter {
+  LineBuffer buf;
+  bool json;
+  void flush() {
+    buf.finish_line();
+    if (g_summary_fd >= 0) summary_line_to_file(buf.view().data(), buf.view().size());
+    else summary_line_to_log(buf.view().data(), buf.view().size());
+    buf.clear();
+  }
+  void start_text() { put_summary_start(program_invocation_short_name, getpid(), buf); }
+  void start_json(const char* kind) {
+    buf.appendf(FMT_COMPILE("{{\"summary\":\"{}\",\"pid\":{},\"prog\":"), kind, static_cast<long>(getpid()));
+    buf.append_json_string(program_invocation_short_name);
+  }
+};
+
+// "This process counted privately, and why": the tree summary says which
+// processes a death by signal would have lost.
+void note_private(SummaryWriter& w, const char* why) {
+  w.start_json("private");
+  w.buf.put(",\"reason\":");
+  w.buf.append_json_string(why);
+  w.buf.put("}");
+  w.flush();
+}
+
+void write_code_row(SummaryWriter& w, Call call, Domain d, int code, uint32_t n, uint32_t injected) {
   const char* name = code_name(d, code);
   const Explanation* row = explain(d, code, class_of(call), 0);
   const char* level = row ? level_name(row->level) : "error";
   if (w.json) {
-    w.buf.appendf(FMT_COMPILE("{{\"summary\":\"count\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
-    w.buf.append_json_string(program_invocation_short_name);
-    w.buf.appendf(FMT_COMPILE(",\"call\":\"{}\",\"code\":\"{}\",\"count\":{},\"injected\":{},\"level\":\"{}\"}}"), call_name(call),
-                  name, n, injected, level);
+    w.start_json("count");
+    w.buf.appendf(FMT_COMPILE(",\"call\":\"{}\",\"code\":\"{}\",\"count\":{},\"injected\":{},\"level\":\"{}\"}}"),
+                  call_name(call), name, n, injected, level);
   } else {
-    put_summary_start(w.buf);
+    w.start_text();
     w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} {:>9}"), call_name(call), name, n, injected);
   }
   w.flush();
 }
 
+struct Row {
+  uint32_t key, count, injected;
+};
+
+// The counts of `s` by (call, code) in key order, expected EAGAIN folded
+// into the EAGAIN rows.
+std::size_t code_rows(const ctab::Slot& s, Row* rows) {
+  std::size_t n = 0;
+  for (const ctab::CountEntry& e : s.counts) {
+    uint32_t key = e.key.load(std::memory_order_relaxed);
+    if (key) rows[n++] = {key, e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed)};
+  }
+  for (uint32_t c = 0; c < kCallCount; ++c) {
+    uint32_t eagain = s.expected_eagain[c].load(std::memory_order_relaxed);
+    if (!eagain) continue;
+    uint32_t key = ctab::count_key(c, static_cast<uint32_t>(Domain::errno_code), EAGAIN);
+    Row* r = std::find_if(rows, rows + n, [key](const Row& x) { return x.key == key; });
+    if (r == rows + n) rows[n++] = {key, 0, 0};
+    r->count += eagain;
+  }
+  std::sort(rows, rows + n, [](const Row& a, const Row& b) { return a.key < b.key; });
+  return n;
+}
+
+void write_slot(SummaryWriter& w, const ctab::Slot& s) {
+  static Row rows[ctab::kCountEntries + kCallCount];  // at exit, once: no stack for it
+  std::size_t n = code_rows(s, rows);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!rows[i].count && !rows[i].injected) continue;
+    uint32_t key = rows[i].key;
+    write_code_row(w, static_cast<Call>(ctab::key_call(key)), static_cast<Domain>(ctab::key_domain(key)),
+                   ctab::key_code(key), rows[i].count, rows[i].injected);
+  }
+  if (uint32_t unlisted = s.unlisted.load(std::memory_order_relaxed)) {
+    if (w.json) {
+      w.start_json("unlisted");
+      w.buf.appendf(FMT_COMPILE(",\"count\":{}}}"), unlisted);
+    } else {
+      w.start_text();
+      w.buf.appendf(FMT_COMPILE("{} more failures of kinds past the first {}"), unlisted, ctab::kCountEntries);
+    }
+    w.flush();
+  }
+  if (uint64_t dropped = s.records_dropped.load(std::memory_order_relaxed)) {
+    if (w.json) {
+      w.start_json("dropped");
+      w.buf.appendf(FMT_COMPILE(",\"records\":{}}}"), dropped);
+    } else {
+      w.start_text();
+      w.buf.appendf(FMT_COMPILE("{} records could not be written to the log"), dropped);
+    }
+    w.flush();
+  }
+  n = 0;
+  for (const ctab::CountEntry& e : s.retries) {
+    uint32_t key = e.key.load(std::memory_order_relaxed);
+    if (key) rows[n++] = {key, e.count.load(std::memory_order_relaxed), 0};
+  }
+  std::sort(rows, rows + n, [](const Row& a, const Row& b) { return a.key < b.key; });
+  for (std::size_t i = 0; i < n; ++i) {
+    const char* call = call_name(static_cast<Call>(ctab::key_call(rows[i].key)));
+    const char* code = code_name(Domain::errno_code, ctab::key_code(rows[i].key));
+    if (w.json) {
+      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
+                    static_cast<long>(getpid()), call, code, rows[i].count);
+    } else {
+      w.start_text();
+      w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} retries"), call, code, rows[i].count);
+    }
+    w.flush();
+  }
+  for (uint32_t i = 0; i < ctab::kPeerEntries; ++i) {
+    const ctab::PeerEntry& p = s.peers[i];
+    if (p.state.load(std::memory_order_acquire) != 2) continue;
+    uint32_t failures = p.failures.load(std::memory_order_relaxed);
+    bool first = true;  // a racing first insert may have made a second entry: added to the first
+    for (uint32_t j = 0; j < ctab::kPeerEntries; ++j) {
+      const ctab::PeerEntry& d = s.peers[j];
+      if (j == i || d.state.load(std::memory_order_acquire) != 2 || !ctab::same_peer(p, d)) continue;
+      if (j < i) first = false;
+      else failures += d.failures.load(std::memory_order_relaxed);
+    }
+    if (!first || !failures) continue;
+    sockaddr_storage ss;
+    socklen_t len = ctab::peer_sockaddr(p, &ss);
+    char addr[128];
+    format_addr(reinterpret_cast<sockaddr*>(&ss), len, addr, sizeof(addr));
+    if (w.json) {
+      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}"),
+                    static_cast<long>(getpid()), addr, failures);
+    } else {
+      w.start_text();
+      w.buf.appendf(FMT_COMPILE("peer {:<30} {:>9} failures"), addr, failures);
+    }
+    w.flush();
+  }
+}
+
 }  // namespace
+
+ctab::Slot* claim_slot() {
+  ctab::Slot* expected = nullptr;
+  ctab::Slot* s = share_take_slot();
+  if (!s) {
+    // No slot left in the table: this process counts privately, written at exit.
+    return g_slot.compare_exchange_strong(expected, &g_own, std::memory_order_acq_rel) ? &g_own : expected;
+  }
+  s->pid.store(static_cast<int32_t>(getpid()), std::memory_order_relaxed);
+  std::strncpy(s->prog, program_invocation_short_name, sizeof(s->prog) - 1);
+  if (const RuleSet* set = g_rules) {
+    s->rules_hash.store(ctab::rules_hash(set->count, [set](uint32_t i) { return set->rules[i].text; }),
+                        std::memory_order_relaxed);
+    s->rule_count.store(set->count, std::memory_order_relaxed);
+  }
+  if (g_slot.compare_exchange_strong(expected, s, std::memory_order_acq_rel)) return s;
+  // Another thread (or a signal handler) published its slot first: this one stays unused.
+  s->pid.store(0, std::memory_order_relaxed);
+  return expected;
+}
 
 void count_failure(Call call, Domain d, int code, Level level, const sockaddr* peer, socklen_t peer_len,
                    bool injected) {
-  std::size_t c = static_cast<std::size_t>(call);
-  slot(g_counts[c], d, code)->fetch_add(1, std::memory_order_relaxed);
-  if (injected) slot(g_injected[c], d, code)->fetch_add(1, std::memory_order_relaxed);
+  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
+  if (!s) s = claim_slot();
+  uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(d), code);
+  if (ctab::CountEntry* e = entry(s->counts, ctab::kCountEntries, key)) {
+    e->count.fetch_add(1, std::memory_order_relaxed);
+    if (injected) e->injected.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    s->unlisted.fetch_add(1, std::memory_order_relaxed);
+  }
   // Per peer: real failures only, not expected flow or notices.
-  if (d != Domain::event && level == Level::error) count_peer(peer, peer_len);
+  if (d != Domain::event && level == Level::error) count_peer(*s, peer, peer_len);
+  if (injected && s != &g_own) publish_injections(*s);
 }
 
 void count_retry(Call call, int code) {
-  g_retries[static_cast<std::size_t>(call)][code > 0 && code < kMaxErrno ? code : kMaxErrno].fetch_add(
-      1, std::memory_order_relaxed);
+  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
+  if (!s) s = claim_slot();
+  uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(Domain::errno_code), code);
+  if (ctab::CountEntry* e = entry(s->retries, ctab::kRetryEntries, key))
+    e->count.fetch_add(1, std::memory_order_relaxed);
 }
 
-// Atomic stores, not memset: the parent's other threads used these counters
-// (atomically) just before the fork, and nothing orders their accesses before
-// the child's writes (ThreadSanitizer reports a plain write as a race).
-template <class T, std::size_t N>
-void reset_all(std::atomic<T> (&a)[N]) {
-  for (std::atomic<T>& x : a) x.store(0, std::memory_order_relaxed);
+void count_dropped_record() {
+  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
+  if (!s) s = claim_slot();
+  s->records_dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 void summary_after_fork() {
-  for (CodeCounts* table : {g_counts, g_injected}) {
-    for (std::size_t c = 0; c < kCallCount; ++c) {
-      reset_all(table[c].errno_counts);
-      reset_all(table[c].gai);
-      reset_all(table[c].events);
-    }
+  ctab::clear(g_own);
+  g_slot.store(share_attached() ? nullptr : &g_own, std::memory_order_release);
+}
+
+void summary_configure() {
+  const Config& cfg = config();
+  if (cfg.counters_fd < 0) return;
+  const char* why = "";
+  if (share_attach(cfg.counters_fd, &why)) {
+    g_slot.store(nullptr, std::memory_order_release);
+    return;
   }
-  for (auto& row : g_retries) reset_all(row);
-  reset_all(g_expected_eagain);
-  for (PeerSlot& s : g_peers) {
-    s.state.store(0, std::memory_order_relaxed);
-    s.failures.store(0, std::memory_order_relaxed);
+  // Said at once, not at exit: a death by signal must not hide it too.
+  static SummaryWriter w;  // trivially destructible; before main, once
+  w.json = true;
+  g_summary_fd = open_summary_file(cfg);
+  if (g_summary_fd < 0) return;
+  note_private(w, why);
+  real<Call::close>()(g_summary_fd);
+  g_summary_fd = -1;
+}
+
+// Calls that passed through unrecorded (interpose.h, vm_children.h).
+void write_unobserved(SummaryWriter& w) {
+  uint64_t nested = g_unobserved_nested.load(std::memory_order_relaxed);
+  uint64_t children = g_vm_child_calls.load(std::memory_order_relaxed);
+  if (!nested && !children) return;
+  if (w.json) {
+    w.start_json("unobserved");
+    w.buf.appendf(FMT_COMPILE(",\"nested_handlers\":{},\"memory_sharing_children\":{}}}"), nested, children);
+  } else {
+    w.start_text();
+    w.buf.appendf(FMT_COMPILE("{} calls not observed: {} of signal handlers nested {} deep, {} of children sharing "
+                              "the process's memory (vfork, clone)"),
+                  nested + children, nested, kObservedDepth + 1, children);
   }
-  g_peer_overflow.store(0);
+  w.flush();
 }
 
 void write_summary() {
   static SummaryWriter w;  // trivially destructible: safe at exit
   const Config& cfg = config();
-  w.fd = -1;
-  if (cfg.summary_path[0]) {
-    // One file for a whole process tree: appended to, one write per line.
-    // Checked before main, and opened as safely now (destination.h): the
-    // name may have been replaced since by a link, a FIFO or a directory.
-    char path[sizeof(cfg.summary_path)];
-    std::memcpy(path, cfg.summary_path, sizeof(path));
-    Refusal why;
-    w.fd = open_destination(path, Destination::summary, &why);
-    if (w.fd < 0) return;
-    g_summary_fd = w.fd;
+  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
+  bool shared = share_attached();
+  if (shared) {
+    // A process that injected faults but recorded no failure yet takes its slot now.
+    if (!s && injected_any()) s = claim_slot();
+    if (s && s != &g_own) publish_injections(*s);
+    // What is left to write: counts made before the table was mapped (from
+    // other libraries' constructors), or all of them when no slot was free.
+    if (s != &g_own && !ctab::holds_anything(g_own)) return;
   }
-  w.json = w.fd >= 0 || cfg.format == Format::json;
+  g_summary_fd = -1;
+  if (cfg.summary_path[0]) {
+    g_summary_fd = open_summary_file(cfg);
+    if (g_summary_fd < 0) return;
+  }
+  w.json = g_summary_fd >= 0 || cfg.format == Format::json;
+  if (shared && s == &g_own) note_private(w, "the counter table had no free slot");
   if (!w.json) {
-    put_summary_start(w.buf);
+    w.start_text();
     w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} {:>9}"), "call", "code", "count", "injected");
     w.flush();
   }
-  for (std::size_t c = 0; c < kCallCount; ++c) {
-    Call call = static_cast<Call>(c);
-    for (int e = 1; e <= kMaxErrno; ++e) {
-      uint32_t n = g_counts[c].errno_counts[e].load() + (e == EAGAIN ? g_expected_eagain[c].load() : 0);
-      write_code_rows(w, call, Domain::errno_code, e, n, g_injected[c].errno_counts[e].load());
-    }
-    for (int g = 1; g <= kGaiSlots; ++g)
-      write_code_rows(w, call, Domain::gai, -g, g_counts[c].gai[g].load(), g_injected[c].gai[g].load());
-    for (int ev = 1; ev < kEventSlots; ++ev)
-      write_code_rows(w, call, Domain::event, ev, g_counts[c].events[ev].load(), g_injected[c].events[ev].load());
-    for (int e = 1; e <= kMaxErrno; ++e) {
-      uint32_t n = g_retries[c][e].load();
-      if (!n) continue;
-      if (w.json) {
-        w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
-                      static_cast<long>(getpid()), call_name(call), code_name(Domain::errno_code, e), n);
-      } else {
-        put_summary_start(w.buf);
-        w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} retries"), call_name(call), code_name(Domain::errno_code, e), n);
-      }
-      w.flush();
-    }
-  }
-  for (int i = 0; i < kPeerSlots; ++i) {
-    PeerSlot& s = g_peers[i];
-    if (s.state.load(std::memory_order_acquire) != 2) continue;
-    uint32_t n = s.failures.load();
-    // Merge a duplicate slot made by a racing first insert.
-    for (int j = i + 1; j < kPeerSlots; ++j) {
-      PeerSlot& d = g_peers[j];
-      if (d.state.load(std::memory_order_acquire) == 2 &&
-          d.holds(s.meta.load(std::memory_order_relaxed), s.addr[0].load(std::memory_order_relaxed),
-                  s.addr[1].load(std::memory_order_relaxed))) {
-        n += d.failures.exchange(0);
-      }
-    }
-    if (!n) continue;
-    sockaddr_storage ss;
-    socklen_t len;
-    peer_sockaddr(s, &ss, &len);
-    char addr[128];
-    format_addr(reinterpret_cast<sockaddr*>(&ss), len, addr, sizeof(addr));
-    if (w.json) {
-      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}"), static_cast<long>(getpid()),
-                    addr, n);
-    } else {
-      put_summary_start(w.buf);
-      w.buf.appendf(FMT_COMPILE("peer {:<30} {:>9} failures"), addr, n);
-    }
-    w.flush();
-  }
-  if (uint64_t dropped = log_dropped()) {
-    if (w.json) {
-      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"dropped\",\"pid\":{},\"count\":{}}}"), static_cast<long>(getpid()), dropped);
-    } else {
-      put_summary_start(w.buf);
-      w.buf.appendf(FMT_COMPILE("{} records dropped: log not writable"), dropped);
-    }
-    w.flush();
-  }
+  write_slot(w, g_own);
+  write_unobserved(w);
+  if (!shared || s == &g_own)
+    write_injection_summary(w.json, g_summary_fd >= 0 ? summary_line_to_file : summary_line_to_log);
   // Through the real close: a call from inside the library to `close` would
   // otherwise bind to our own hook.
-  write_injection_summary(w.json, w.fd >= 0 ? summary_line_to_file : summary_line_to_log);
-  if (w.fd >= 0) real<Call::close>()(w.fd);
+  if (g_summary_fd >= 0) real<Call::close>()(g_summary_fd);
 }
 
 }  // namespace sd

@@ -1,4 +1,5 @@
-// Counters of failures (per call and code, per peer) and the exit summary.
+// Counters of failures (per call and code, per peer, retries, expected flow)
+// and the exit summary. Where the counts live: counter_table.h.
 #pragma once
 #include <sys/socket.h>
 
@@ -6,23 +7,42 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "counter_table.h"
 #include "explain.h"
 #include "interpose.h"
 
 namespace sd {
 
+// The slot this process counts into: its own (written at exit), or one of
+// the table shared with `sockdiag run --summary`. nullptr while a process
+// that shares the table has not counted yet: it takes a slot on its first
+// count (processes with nothing to report take none), and a forked child
+// starts over with nullptr, so that it never counts into its parent's slot.
+extern std::atomic<ctab::Slot*> g_slot SD_HOT_DATA;
+ctab::Slot* claim_slot();
+
 // EAGAIN on a socket that can only mean "would block" (no SO_RCVTIMEO or
-// SO_SNDTIMEO), counted on the read/write fast path and folded into the
-// summary's EAGAIN rows.
-extern std::atomic<uint32_t> g_expected_eagain[kCallCount] SD_HOT_DATA;
+// SO_SNDTIMEO), counted on the read/write fast path (one load and one test
+// more than a private counter) and folded into the summary's EAGAIN rows.
 inline void count_expected_eagain(Call c) {
-  g_expected_eagain[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
+  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
+  if (__builtin_expect(s == nullptr, 0)) s = claim_slot();
+  s->expected_eagain[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
 }
 
 // Counted for every failure, written or not (expected flow included).
 void count_failure(Call, Domain, int code, Level, const sockaddr* peer, socklen_t peer_len, bool injected);
 void count_retry(Call, int code);
-// Writes the summary (one write per line) to the log: at exit, if asked for.
+// A record the log could not take (a full disk, a reader that stopped
+// reading): the summary says how many, since the log cannot.
+void count_dropped_record();
+// Before main: maps the table SOCKDIAG_COUNTERS names, if any. A process
+// that cannot (its parent closed the fd before executing it) counts
+// privately, and says so in the summary file at once.
+void summary_configure();
+// At exit: writes what was counted privately (one write per line) to the
+// log or to SOCKDIAG_SUMMARY's file; counts in the shared table are read by
+// `sockdiag run` instead. A death by signal or `_exit` skips this.
 void write_summary();
 // A forked child counts its own failures only.
 void summary_after_fork();

@@ -12,6 +12,7 @@ set -u -o pipefail
 
 # Every command under test is bounded; nothing here should take a second.
 LIMIT=30
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 fail() {
   echo "FAIL: $*" >&2
@@ -390,6 +391,87 @@ case_run_summary_when_cmd_is_killed() {
   expect_status 143 "CMD killed"
   expect_in "$ERR" '^ +connect +ECONNREFUSED +1 ' "the summary still covers the tree"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
+}
+
+# summary_scenario NAME STATUS RECORDS PROCESSES: a process tree of
+# summary_scenarios.py, run without the library and then under `sockdiag run
+# --summary`: the same status and output, and a tree summary that counts
+# exactly the records written, by code and by process. Each of these trees
+# ends in a way that skipped or defeated the exit-time write.
+summary_scenario() {
+  local name=$1 status=$2 records=$3 processes=$4
+  mkdir -p "$T/tmp"
+  capture env SD_DAEMON_PIDFILE="$T/daemon.pid" python3 "$HERE/summary_scenarios.py" "$name"
+  expect_status "$status" "$name without the library"
+  if [ -f "$T/daemon.pid" ]; then
+    # Without the library nothing waits for the daemon: wait for it here.
+    local pid n=0
+    pid=$(cat "$T/daemon.pid")
+    while kill -0 "$pid" 2>/dev/null && [ $n -lt 1000 ]; do sleep 0.01; n=$((n + 1)); done
+    ! kill -0 "$pid" 2>/dev/null || fail "$name: the daemon did not end"
+  fi
+  cp "$OUT" "$T/plain.out"
+  TMPDIR="$T/tmp" capture "$SD" run --summary --format json -- python3 "$HERE/summary_scenarios.py" "$name"
+  expect_status "$status" "$name under sockdiag run --summary"
+  cmp -s "$OUT" "$T/plain.out" || fail "$name: the output differs with the library $(show)"
+  python3 "$HERE/summary_check.py" "$ERR" "$records" "$processes" >/dev/null || fail "$name: $(show)"
+  [ -z "$(ls -A "$T/tmp")" ] || fail "$name: the summary's temporary file was left behind"
+}
+
+case_run_summary_survives_sigterm() { summary_scenario sigterm 143 3 2; }
+case_run_summary_survives_reraised_sigint() { summary_scenario sigint 130 2 1; }
+case_run_summary_survives_exit_in_a_handler() { summary_scenario exit_in_handler 3 2 1; }
+case_run_summary_survives_a_daemon() { summary_scenario daemon 0 3 2; }
+case_run_summary_counts_a_forked_child_apart() { summary_scenario fork 0 4 2; }
+case_run_summary_counts_threads_failing_at_once() { summary_scenario threads 0 200 1; }
+
+case_run_summary_survives_a_privilege_drop() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (setuid to nobody)"; exit 77; }
+  chmod 0755 "$T"  # nobody's process runs here
+  summary_scenario setuid 0 3 2
+}
+
+# A daemon that runs on: `run --summary` waits for it, and a SIGTERM to
+# `run` ends the wait with the counts so far.
+case_run_summary_interrupted_while_a_daemon_runs() {
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" SD_DAEMON_PIDFILE="$T/daemon.pid" "$SD" run --summary -- \
+    python3 "$HERE/summary_scenarios.py" daemon_stays >"$OUT" 2>"$ERR" &
+  local run=$!
+  timeout 20 sh -c "until grep -q 'waiting for the processes it left running' '$ERR'; do sleep 0.05; done"
+  kill -TERM "$run"
+  wait "$run"
+  RC=$?
+  [ -f "$T/daemon.pid" ] && kill -KILL "$(cat "$T/daemon.pid")" 2>/dev/null
+  expect_status 0 "run interrupted after CMD ended"
+  expect_in "$ERR" '^sockdiag run: python3 has ended; waiting for the processes it left running' "the wait is said"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +python3\[[0-9]+\]$' "the daemon's count, read while it runs"
+  expect_in "$ERR" '^  \(processes of the tree were still running: their counts so far\)$' "the summary says so"
+  [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
+}
+
+# A program that closes its inherited fds before executing another: that
+# one cannot map the table, counts apart, and the summary says so.
+case_run_summary_says_who_counted_apart() {
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" capture "$SD" run --summary -- python3 -c "
+import os, sys
+os.closerange(3, 65536)
+os.execvp('$SD_CLI_PROG', ['cli_prog', 'refuse'])"
+  expect_status 0 "a program run with its fds closed"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +cli_prog\[[0-9]+\]$' "its count, written at exit"
+  expect_in "$ERR" "^  \(1 process counted apart, written at exit only .*the counter table's fd was closed before the program was executed: cli_prog\[[0-9]+\]\)$" \
+    "the note on the process that counted apart"
+}
+
+# Bad values of the setting `sockdiag run --summary` passes.
+case_counters_setting_refused() {
+  capture env SOCKDIAG_SUMMARY=/tmp/x SOCKDIAG_COUNTERS=7 LD_PRELOAD="$LIB" "$SD_CLI_PROG" exit 0
+  expect_status 78 "SOCKDIAG_COUNTERS=7"
+  expect_in "$ERR" "^sockdiag: SOCKDIAG_COUNTERS: '7' is not an inherited fd; accepted: fd:N" "the error"
+  capture env SOCKDIAG_COUNTERS=fd:3 LD_PRELOAD="$LIB" "$SD_CLI_PROG" exit 0
+  expect_status 78 "SOCKDIAG_COUNTERS without SOCKDIAG_SUMMARY"
+  expect_in "$ERR" "^sockdiag: SOCKDIAG_COUNTERS needs SOCKDIAG_SUMMARY set to a file path" "the error"
 }
 
 case_run_inject() {

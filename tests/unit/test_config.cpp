@@ -87,6 +87,17 @@ TEST_CASE("SOCKDIAG_SUMMARY takes an absolute path for a process tree's summary"
   CHECK(std::string(cfg.summary_path) == "/tmp/tree.jsonl");
 }
 
+TEST_CASE("SOCKDIAG_COUNTERS takes the inherited fd of the shared counter table", "[config]") {
+  Env env{{{"SOCKDIAG_COUNTERS", " fd:1000 "}, {"SOCKDIAG_SUMMARY", "/tmp/tree.jsonl"}}};
+  Config cfg;
+  std::string err;
+  REQUIRE(env.parse(&cfg, &err));
+  CHECK(cfg.counters_fd == 1000);
+  Env alone{{{"SOCKDIAG_COUNTERS", "fd:3"}}};
+  CHECK_FALSE(alone.parse(&cfg, &err));
+  CHECK_THAT(err, Catch::Contains("SOCKDIAG_COUNTERS needs SOCKDIAG_SUMMARY set to a file path"));
+}
+
 TEST_CASE("a bad value names the variable, the value and what is accepted", "[config]") {
   struct Case {
     const char* var;
@@ -107,6 +118,9 @@ TEST_CASE("a bad value names the variable, the value and what is accepted", "[co
       {"SOCKDIAG_RETRY_MAX", "99999999999999999999999", "is too large"},
       {"SOCKDIAG_SEED", "-1", "is not a whole number"},
       {"SOCKDIAG_CONFIG", "", "SOCKDIAG_CONFIG is empty"},
+      {"SOCKDIAG_COUNTERS", "7", "SOCKDIAG_COUNTERS: '7' is not an inherited fd; accepted: fd:N, N from 0 to 2147483647"},
+      {"SOCKDIAG_COUNTERS", "fd:-1", "'fd:-1' is not an inherited fd"},
+      {"SOCKDIAG_COUNTERS", "fd:4294967296", "'fd:4294967296' is not an inherited fd"},
       {"SOCKDIAG_CONFIG", "/nonexistent/sockdiag.conf", "cannot read '/nonexistent/sockdiag.conf'"},
   };
   for (const Case& c : cases) {

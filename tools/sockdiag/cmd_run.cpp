@@ -1,6 +1,9 @@
 // `sockdiag run [options] -- CMD [ARGS...]`: CMD with the library preloaded
 // and the options turned into its settings.
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +12,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "counter_table.h"
 #include "locate.h"
 #include "spawn.h"
 #include "tree_summary.h"
@@ -20,8 +24,8 @@ namespace sdcli {
 
 namespace {
 
-// The file the processes of the tree append their summaries to; removed
-// whatever happens to the run.
+// The file where a process of the tree that cannot share the counter table
+// appends its summary at exit; removed whatever happens to the run.
 class SummaryFile {
  public:
   SummaryFile() {
@@ -38,6 +42,60 @@ class SummaryFile {
 
  private:
   std::string path_;
+};
+
+// The counter table the whole tree counts into (counter_table.h): a memfd,
+// sealed at its size (a count can never fault on a shrunk table), inherited
+// at a high number, which SOCKDIAG_COUNTERS tells the library. Memory, not a
+// file: no path to open at exit, no owner or mode for a process that has
+// dropped privileges to trip on, nothing written late for a signal to cut.
+class SharedCounters {
+ public:
+  SharedCounters() {
+    using sd::ctab::Table;
+    int fd = memfd_create("sockdiag-counters", MFD_ALLOW_SEALING);
+    if (fd < 0)
+      throw UsageError(std::string("cannot create the shared counter table (memfd): ") + std::strerror(errno));
+    if (ftruncate(fd, sizeof(Table)) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+      int err = errno;
+      close(fd);
+      throw UsageError(std::string("cannot size the shared counter table: ") + std::strerror(err));
+    }
+    void* p = mmap(nullptr, sizeof(Table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      int err = errno;
+      close(fd);
+      throw UsageError(std::string("cannot map the shared counter table: ") + std::strerror(err));
+    }
+    table_ = static_cast<Table*>(p);
+    sd::ctab::Header& h = table_->header;
+    h.magic = sd::ctab::kMagic;
+    h.version = sd::ctab::kVersion;
+    h.size = sizeof(Table);
+    h.slot_count = sd::ctab::kSlots;
+    h.call_count = sd::ctab::kCallCount;
+    h.calls_hash = sd::ctab::calls_hash();
+    // High, as the library places its own fds, so that the program's fds
+    // keep the numbers they would have; inherited (no FD_CLOEXEC) by CMD.
+    rlimit rl{};
+    rlim_t top = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top) top = rl.rlim_cur;
+    fd_ = fcntl(fd, F_DUPFD, top > 32 ? static_cast<int>(top) - 32 : 3);
+    if (fd_ < 0) fd_ = fd;
+    else close(fd);
+  }
+  ~SharedCounters() {
+    munmap(table_, sizeof(sd::ctab::Table));
+    close(fd_);
+  }
+  SharedCounters(const SharedCounters&) = delete;
+  SharedCounters& operator=(const SharedCounters&) = delete;
+  int fd() const { return fd_; }
+  const sd::ctab::Table& table() const { return *table_; }
+
+ private:
+  int fd_ = -1;
+  sd::ctab::Table* table_ = nullptr;
 };
 
 // Our library in front, the user's own preloads kept after it, in order
@@ -77,9 +135,12 @@ int run_command(const RunOptions& o) {
 
   Settings settings(o.settings, environ);
   std::unique_ptr<SummaryFile> summary;
+  std::unique_ptr<SharedCounters> counters;
   if (o.summary) {
     summary = std::make_unique<SummaryFile>();
+    counters = std::make_unique<SharedCounters>();
     settings.set("SOCKDIAG_SUMMARY", summary->path(), "--summary");
+    settings.set("SOCKDIAG_COUNTERS", "fd:" + std::to_string(counters->fd()), "--summary");
   }
   if (!o.follow_children) {
     bool supported = false;
@@ -101,10 +162,14 @@ int run_command(const RunOptions& o) {
   for (const auto& [name, value] : settings.variables()) env.push_back(name + "=" + value);
   env.push_back("LD_PRELOAD=" + preload_value(library));
 
-  ChildExit child = spawn_and_wait(o.cmd, env);
+  // With --summary, the summary is the whole tree's: daemons that CMD
+  // leaves running are waited for too (spawn.h).
+  ChildExit child = spawn_and_wait(o.cmd, env, o.summary);
   if (summary && child.started) {
     TreeSummary tree;
+    tree.read_table(counters->table(), config.rules);
     tree.read_file(summary->path());
+    if (child.tree_running) tree.set_still_running();
     if (config.format == sd::Format::json)
       tree.print_json(stderr);
     else
@@ -121,8 +186,9 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
   set_usage(sub, "sockdiag run [OPTIONS] -- CMD [ARGS...]");
   add_setting_options(*sub, opts->settings);
   sub->add_flag("-s,--summary", opts->summary,
-                "When CMD ends, print one summary for the whole process tree: failures by call and code, "
-                "retries, failures by peer, injections by rule (on stderr).");
+                "When CMD and every process it started have ended, print one summary for the whole process "
+                "tree: failures by call and code, retries, failures by peer, injections by rule (on stderr). "
+                "Counts survive deaths by signal, _exit and privilege drops.");
   sub->add_flag_callback(
       "--follow-children", [opts]() { opts->follow_children = true; },
       "Programs that CMD starts are observed too: they inherit the library (default).");

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@ namespace sdcli {
 namespace {
 
 volatile sig_atomic_t g_child = 0;
+volatile sig_atomic_t g_stop_waiting = 0;  // CMD has ended, and a signal says: summarise now
 
 // Signals that end a process by default and that a supervisor sends to the
 // process it started; they are passed on to CMD.
@@ -23,7 +25,10 @@ constexpr int kForwarded[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2
 
 void forward(int sig, siginfo_t* info, void*) {
   pid_t child = g_child;
-  if (child <= 0) return;
+  if (child <= 0) {
+    g_stop_waiting = 1;
+    return;
+  }
   // SI_KERNEL: the terminal sent it to the whole foreground process group,
   // CMD included. Anything a process sent to us alone goes on to CMD.
   if (info && info->si_code == SI_KERNEL) return;
@@ -32,9 +37,34 @@ void forward(int sig, siginfo_t* info, void*) {
   errno = saved;
 }
 
+// Reaps CMD and the orphans of its tree until none is left (or a signal
+// stops the wait after CMD has ended); CMD's status in `result`.
+void wait_for_tree(pid_t cmd, ChildExit& result, const std::string& name) {
+  bool cmd_ended = false;
+  for (;;) {
+    if (cmd_ended && g_stop_waiting) {
+      result.tree_running = true;
+      break;
+    }
+    int status = 0;
+    pid_t w = waitpid(-1, &status, 0);
+    if (w == cmd) {
+      result.wait_status = status;
+      cmd_ended = true;
+      g_child = 0;
+      if (waitpid(-1, nullptr, WNOHANG) == 0)
+        std::fprintf(stderr,
+                     "sockdiag run: %s has ended; waiting for the processes it left running (interrupt to "
+                     "summarise now)\n",
+                     one_line(name).c_str());
+    }
+    if (w < 0 && errno != EINTR) break;  // ECHILD: the whole tree has ended
+  }
+}
+
 }  // namespace
 
-ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool whole_tree) {
   ChildExit result;
   std::vector<char*> args, envp;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -50,7 +80,8 @@ ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector
   }
   struct sigaction sa {};
   sa.sa_sigaction = forward;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  // No SA_RESTART: the wait for the tree must see a signal that ends it.
+  sa.sa_flags = SA_SIGINFO;
   sigemptyset(&sa.sa_mask);
   struct sigaction old[sizeof kForwarded / sizeof kForwarded[0]];
   for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i) sigaction(kForwarded[i], &sa, &old[i]);
@@ -60,6 +91,8 @@ ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector
   sigset_t all, saved_mask;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &saved_mask);
+  g_stop_waiting = 0;
+  if (whole_tree) prctl(PR_SET_CHILD_SUBREAPER, 1);
   pid_t pid = fork();
   if (pid == 0) {
     for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i)
@@ -87,11 +120,16 @@ ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector
     close(pipefd[0]);
     result.started = n != static_cast<ssize_t>(sizeof err);
     result.exec_errno = result.started ? 0 : err;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    if (whole_tree) {
+      wait_for_tree(pid, result, argv.front());
+    } else {
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      result.wait_status = status;
     }
-    result.wait_status = status;
   }
+  if (whole_tree) prctl(PR_SET_CHILD_SUBREAPER, 0);
   g_child = 0;
   for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i) sigaction(kForwarded[i], &old[i], nullptr);
   return result;

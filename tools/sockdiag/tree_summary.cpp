@@ -1,11 +1,16 @@
 #include "tree_summary.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "explain.h"
+#include "record.h"
+#include "rules.h"
 #include "table.h"
 
 namespace sdcli {
@@ -46,7 +51,87 @@ std::string join(const std::set<std::string>& items, std::size_t max) {
   return out;
 }
 
+std::string process_name(const std::string& prog, long pid) { return prog + "[" + std::to_string(pid) + "]"; }
+
+// The level the library gives a code of a call when nothing more is known
+// (as its own exit summary does).
+std::string level_of(const char* call, sd::Domain d, int code) {
+  sd::CallClass cls = sd::CallClass::any;
+  sd::call_class_from_name(call, &cls);
+  const sd::Explanation* row = sd::explain(d, code, cls, 0);
+  return row ? sd::level_name(row->level) : "error";
+}
+
 }  // namespace
+
+void TreeSummary::add_count(const std::string& call, const std::string& code, uint64_t count, uint64_t injected,
+                            const std::string& level, const std::string& process) {
+  Count& c = counts_[{call, code}];
+  c.count += count;
+  c.injected += injected;
+  c.level = level;
+  c.processes.insert(process);
+}
+
+void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* rules) {
+  namespace ctab = sd::ctab;
+  uint64_t own_hash = 0;
+  if (rules) {
+    own_hash = ctab::rules_hash(rules->count, [rules](uint32_t i) { return rules->rules[i].text; });
+    for (uint32_t i = 0; i < rules->count; ++i) rules_[rules->rules[i].text] += 0;  // listed, matched or not
+  }
+  uint32_t used = std::min(table.header.next_slot.load(std::memory_order_acquire), ctab::kSlots);
+  for (uint32_t i = 0; i < used; ++i) {
+    const ctab::Slot& s = table.slots[i];
+    long pid = s.pid.load(std::memory_order_relaxed);
+    if (!pid || !ctab::holds_anything(s)) continue;
+    pids_.insert(pid);
+    std::string prog(s.prog, strnlen(s.prog, sizeof(s.prog)));
+    std::string process = process_name(prog, pid);
+    // (call, code) rows, with the expected EAGAIN of the fast path folded in.
+    std::map<uint32_t, std::pair<uint64_t, uint64_t>> rows;
+    for (const ctab::CountEntry& e : s.counts) {
+      uint32_t key = e.key.load(std::memory_order_relaxed);
+      if (key) rows[key] = {e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed)};
+    }
+    for (uint32_t c = 0; c < ctab::kCallCount; ++c) {
+      if (uint32_t n = s.expected_eagain[c].load(std::memory_order_relaxed))
+        rows[ctab::count_key(c, static_cast<uint32_t>(sd::Domain::errno_code), EAGAIN)].first += n;
+    }
+    for (const auto& [key, n] : rows) {
+      if (!n.first && !n.second) continue;
+      const char* call = ctab::kCallNames[ctab::key_call(key)];
+      auto domain = static_cast<sd::Domain>(ctab::key_domain(key));
+      int code = ctab::key_code(key);
+      add_count(call, sd::code_name(domain, code), n.first, n.second, level_of(call, domain, code), process);
+    }
+    unlisted_ += s.unlisted.load(std::memory_order_relaxed);
+    dropped_ += s.records_dropped.load(std::memory_order_relaxed);
+    for (const ctab::CountEntry& e : s.retries) {
+      uint32_t key = e.key.load(std::memory_order_relaxed);
+      if (key)
+        retries_[{ctab::kCallNames[ctab::key_call(key)], sd::code_name(sd::Domain::errno_code, ctab::key_code(key))}] +=
+            e.count.load(std::memory_order_relaxed);
+    }
+    for (const ctab::PeerEntry& p : s.peers) {
+      if (p.state.load(std::memory_order_relaxed) != 2) continue;
+      sockaddr_storage ss;
+      socklen_t len = ctab::peer_sockaddr(p, &ss);
+      char addr[128];
+      sd::format_addr(reinterpret_cast<sockaddr*>(&ss), len, addr, sizeof(addr));
+      peers_[addr] += p.failures.load(std::memory_order_relaxed);  // a duplicate entry adds up here
+    }
+    uint32_t rule_count = s.rule_count.load(std::memory_order_relaxed);
+    bool same_rules = rules && s.rules_hash.load(std::memory_order_relaxed) == own_hash && rule_count == rules->count;
+    for (uint32_t r = 0; r < rule_count && r < ctab::kRuleEntries; ++r) {
+      uint64_t n = s.rule_injections[r].load(std::memory_order_relaxed);
+      if (same_rules) rules_[rules->rules[r].text] += n;
+      else if (n) rules_["rule " + std::to_string(r + 1) + " of " + process + "'s own rules"] += n;
+    }
+    if (uint64_t n = s.rules_beyond.load(std::memory_order_relaxed))
+      rules_["rules past the " + std::to_string(ctab::kRuleEntries) + "th, added up"] += n;
+  }
+}
 
 void TreeSummary::read_file(const std::string& path) {
   std::ifstream in(path);
@@ -60,19 +145,25 @@ void TreeSummary::read_file(const std::string& path) {
     }
     std::string kind = str(j, "summary");
     long pid = pid_of(j);
-    if (pid) pids_.insert(pid);
+    if (pid && kind != "private") pids_.insert(pid);  // the note alone is no report
     if (kind == "count") {
       Count& c = counts_[{str(j, "call"), str(j, "code")}];
       c.count += num(j, "count");
       c.injected += num(j, "injected");
       c.level = str(j, "level");
-      c.processes.insert(str(j, "prog") + "[" + std::to_string(pid) + "]");
+      c.processes.insert(process_name(str(j, "prog"), pid));
     } else if (kind == "retry") {
       retries_[{str(j, "call"), str(j, "code")}] += num(j, "count");
     } else if (kind == "peer") {
       peers_[str(j, "peer")] += num(j, "failures");
     } else if (kind == "inject") {
       rules_[str(j, "rule")] += num(j, "count");  // every rule, matched or not
+    } else if (kind == "private") {
+      private_[str(j, "reason")].insert(process_name(str(j, "prog"), pid));
+    } else if (kind == "unlisted") {
+      unlisted_ += num(j, "count");
+    } else if (kind == "dropped") {
+      dropped_ += num(j, "records");
     }
     // Other kinds (from a newer library) only tell that the process ran.
   }
@@ -124,6 +215,19 @@ void TreeSummary::print_text(std::FILE* out) const {
       t.add({std::to_string(it->second), it->first});
     t.print(out, 4);
   }
+  if (unlisted_)
+    std::fprintf(out, "  (%llu failure%s of kinds past the first %u of a process are not itemised)\n",
+                 static_cast<unsigned long long>(unlisted_), unlisted_ == 1 ? "" : "s", sd::ctab::kCountEntries);
+  if (dropped_)
+    std::fprintf(out, "  (%llu record%s could not be written to the log)\n", static_cast<unsigned long long>(dropped_),
+                 dropped_ == 1 ? "" : "s");
+  for (const auto& [reason, processes] : private_)
+    std::fprintf(out,
+                 "  (%zu process%s counted apart, written at exit only (lost if killed by a signal or ended by "
+                 "_exit), because %s: %s)\n",
+                 processes.size(), processes.size() == 1 ? "" : "es", reason.c_str(), join(processes, 4).c_str());
+  if (still_running_)
+    std::fprintf(out, "  (processes of the tree were still running: their counts so far)\n");
   if (unreadable_)
     std::fprintf(out, "  (%llu summary line%s could not be read)\n", static_cast<unsigned long long>(unreadable_),
                  unreadable_ == 1 ? "" : "s");
@@ -155,6 +259,12 @@ void TreeSummary::print_json(std::FILE* out) const {
   j["peers"] = peers;
   j["rules"] = rules;
   j["unreadable_lines"] = unreadable_;
+  j["unlisted"] = unlisted_;
+  j["records_dropped"] = dropped_;
+  nlohmann::json priv = nlohmann::json::array();
+  for (const auto& [reason, processes] : private_) priv.push_back({{"reason", reason}, {"processes", processes}});
+  j["counted_at_exit_only"] = priv;
+  j["still_running"] = still_running_;
   std::fprintf(out, "%s\n", j.dump().c_str());
 }
 

@@ -1,6 +1,8 @@
-// The summary of a whole process tree: `sockdiag run --summary` points
-// SOCKDIAG_SUMMARY at one file, every process of the tree appends its own
-// counts to it as JSON lines at exit, and this adds them up.
+// The summary of a whole process tree, added up from what `sockdiag run
+// --summary` gave the tree: the counter table shared with every process
+// (counter_table.h), read when the tree has ended, and the file
+// (SOCKDIAG_SUMMARY) where a process that could not share it appends its own
+// counts as JSON lines at exit.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -9,6 +11,12 @@
 #include <string>
 #include <tuple>
 
+#include "counter_table.h"
+
+namespace sd {
+struct RuleSet;
+}
+
 namespace sdcli {
 
 class TreeSummary {
@@ -16,6 +24,12 @@ class TreeSummary {
   // Reads the lines of `path`; lines that are not JSON objects are counted,
   // kinds of line this version does not know are skipped.
   void read_file(const std::string& path);
+  // Adds up the slots of the shared table. `rules`: the run's own rules (or
+  // nullptr), listed even where nothing matched, and naming the injection
+  // counts of every process that had the same rules.
+  void read_table(const sd::ctab::Table& table, const sd::RuleSet* rules);
+  // The tree still had processes running when the counts were read.
+  void set_still_running() { still_running_ = true; }
   // A table on `out` (text) or one JSON object on one line.
   void print_text(std::FILE* out) const;
   void print_json(std::FILE* out) const;
@@ -31,7 +45,14 @@ class TreeSummary {
   std::map<std::string, uint64_t> peers_;
   std::map<std::string, uint64_t> rules_;  // injections per rule, summed over the processes
   std::set<long> pids_;
+  std::map<std::string, std::set<std::string>> private_;  // reason -> "prog[pid]": counted at their exit only
+  uint64_t unlisted_ = 0;  // failures of kinds past a process's kCountEntries
+  uint64_t dropped_ = 0;   // records the processes' logs could not take
   uint64_t unreadable_ = 0;
+  bool still_running_ = false;
+
+  void add_count(const std::string& call, const std::string& code, uint64_t count, uint64_t injected,
+                 const std::string& level, const std::string& process);
 };
 
 }  // namespace sdcli
