@@ -24,10 +24,6 @@ def threads(h):
     per_tid = collections.Counter(r["tid"] for r in refused)
     expect_eq(dict(per_tid), {tid: PER_THREAD for tid in tids}, "records per thread id")
     expect_eq(len({r["pid"] for r in refused}), 1, "pids in the records")
-    # The child's socket, connect and close of each attempt: said, not lost.
-    unobserved = [r for r in run.records if r.get("summary") == "unobserved"]
-    expect_eq([r.get("memory_sharing_children") for r in unobserved], [900],
-              "calls of the clone child said in the summary as not observed", run.describe())
 
 
 def fork_run(h, log):

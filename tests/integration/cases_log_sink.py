@@ -229,7 +229,7 @@ def check_drops(records, count, detail_what):
             expect_eq(r["message"], f"{r['dropped']}{DROP_SUFFIX}", "the drop line's message")
     expect_eq(len(refused) + said, count + 1, f"records written and said dropped ({detail_what})", detail)
     summary = [r for r in records if r.get("summary") == "dropped"]
-    expect_eq([r["count"] for r in summary], [said], "the summary's dropped count", detail)
+    expect_eq([r["records"] for r in summary], [said], "the summary's dropped count", detail)
 
 
 @case("stderr pipe never read 500 refused connects bounded drops said when it drains")
@@ -267,7 +267,7 @@ def log_past_fsize_whole(h):
     expect(text.endswith("\n"), "the log ends in a cut line", text[-300:])
     lines = parse_records(text, log)  # every line one whole record
     records = [r for r in lines if "dropped" not in r]
-    dropped = [r["count"] for r in read_records(summary) if r.get("summary") == "dropped"]
+    dropped = [r["records"] for r in read_records(summary) if r.get("summary") == "dropped"]
     expect_eq(dropped, [count - len(records)], "the summary's dropped count (records that did not fit)")
     # A drop line fits where a record did not: it says what was dropped before it.
     expect(drops_said(lines) <= dropped[0], "drop lines say more than was dropped")
