@@ -24,7 +24,9 @@ extern bool g_under_filter;
 // this call stood it down, so that a refused install can undo it.
 bool seccomp_filter_coming();
 // The kernel refused the filter (the call returned -1): none is in force,
-// and the library resumes. Keeps errno.
+// and the library resumes. Keeps errno. (A TSYNC install that another
+// thread's filter prevents returns that thread's id instead: the library
+// stays down, the safe side.)
 void seccomp_filter_refused();
 
 // At start, before the library makes any call of its own: whether this

@@ -177,8 +177,10 @@ extern "C" __attribute__((visibility("default"))) long syscall(long number, ...)
   va_end(ap);
   if (__builtin_expect(static_cast<unsigned long>(number) < sd::kRouteSpan, 1)) {
     uint8_t route = sd::kRoutes[static_cast<std::size_t>(number)];
-    // Before start-up bound the hooks, a routed call would bind its own.
-    if (route && sd::g_next.load(std::memory_order_relaxed) != nullptr)
+    // Before start-up bound the hooks, a routed call would bind its own; a
+    // passive process (under a seccomp filter among others) makes exactly
+    // the system call asked for, not the libc function behind the hook.
+    if (route && !sd::g_passive && sd::g_next.load(std::memory_order_relaxed) != nullptr)
       return sd::route(static_cast<sd::Call>(route - 1), number, a);
     if (number == SYS_seccomp || number == SYS_prctl) return sd::filter_call(number, a);
   }
