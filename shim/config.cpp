@@ -3,6 +3,11 @@
 // process with one line rather than running it with a different setup.
 #include "config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +28,13 @@ const char* const kVariables[] = {
     "SOCKDIAG_SECCOMP", nullptr,
 };
 
+std::string quote_value(std::string_view v) {
+  constexpr std::size_t kShown = 120;
+  LineBuffer b;
+  b.append_inert(v.substr(0, kShown));
+  return "'" + std::string(b.view()) + (v.size() > kShown ? "...'" : "'");
+}
+
 namespace {
 
 constexpr std::size_t kVariableCount = sizeof(kVariables) / sizeof(kVariables[0]) - 1;
@@ -31,17 +43,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
-}
-
-// A value as quoted in a message: in single quotes, made inert as records
-// make values from outside (control characters, C1 and bytes that are not
-// UTF-8 escaped: the message stays one line, and raw terminal escapes never
-// reach the user's terminal), a long value cut.
-std::string quoted(std::string_view v) {
-  constexpr std::size_t kShown = 120;
-  LineBuffer b;
-  b.append_inert(v.substr(0, kShown));
-  return "'" + std::string(b.view()) + (v.size() > kShown ? "...'" : "'");
 }
 
 std::string lower(std::string_view s) {
@@ -60,7 +61,7 @@ bool parse_choice(std::string_view value, const char* const* words, std::size_t 
       return true;
     }
   }
-  *err = quoted(trim(value)) + " is not " + std::string(what) + "; accepted: ";
+  *err = quote_value(trim(value)) + " is not " + std::string(what) + "; accepted: ";
   for (std::size_t i = 0; i < n; ++i) *err += std::string(i ? ", " : "") + words[i];
   if (const char* near = nearest_word(v, words, n)) *err += std::string(" (did you mean ") + near + "?)";
   return false;
@@ -77,13 +78,13 @@ bool parse_yes_no(std::string_view value, bool* out, std::string_view what, std:
 bool parse_uint(std::string_view value, uint64_t max, uint64_t* out, std::string* err) {
   std::string v(trim(value));
   if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) {
-    *err = quoted(value) + " is not a whole number; accepted: 0 to " + std::to_string(max);
+    *err = quote_value(value) + " is not a whole number; accepted: 0 to " + std::to_string(max);
     return false;
   }
   errno = 0;
   unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
   if (errno == ERANGE || n > max) {
-    *err = quoted(value) + " is too large; accepted: 0 to " + std::to_string(max);
+    *err = quote_value(value) + " is too large; accepted: 0 to " + std::to_string(max);
     return false;
   }
   *out = n;
@@ -121,19 +122,19 @@ bool parse_retry(std::string_view value, Config* cfg, std::string* err) {
         more = plus != std::string_view::npos;
         std::string name(trim(list.substr(0, plus)));
         if (name.empty()) {
-          *err = quoted(item) + " names no call after '@' or '+'; accepted: e.g. eagain@recv+send";
+          *err = quote_value(item) + " names no call after '@' or '+'; accepted: e.g. eagain@recv+send";
           return false;
         }
         list = plus == std::string_view::npos ? std::string_view() : list.substr(plus + 1);
         CallClass cls;
         if (!call_class_from_name(name, &cls)) {
-          *err = quoted(name) + " in " + quoted(item) +
+          *err = quote_value(name) + " in " + quote_value(item) +
                  " is not a call; accepted: connect, accept, send, recv, poll (or a libc name such as recvfrom)";
           return false;
         }
         if (!(allowed[which] & (1u << int(cls)))) {
           *err = std::string(kErrs[which]) + " cannot be retried for " + call_class_name(cls) + " (in " +
-                 quoted(item) + "); " +
+                 quote_value(item) + "); " +
                  (which == retry_eagain ? "EAGAIN is waited out on accept, send and recv only (from connect it "
                                           "means no free local port, which waiting does not cure)"
                   : which == retry_econnaborted ? "ECONNABORTED comes from accept only"
@@ -266,20 +267,63 @@ const Setting* setting_for_key(std::string_view key) {
   return nullptr;
 }
 
+// A settings file is small; /proc files report a size of 0, so the bound
+// is also kept while reading.
+constexpr std::size_t kMaxSettingsFile = 1 << 20;
+constexpr const char* kSettingsFileAccepted = "; accepted: the path of a readable regular file of settings";
+
+std::string cannot_read(const char* path, const std::string& why) {
+  return "SOCKDIAG_CONFIG: cannot read " + quote_value(path) + ": " + why + kSettingsFileAccepted;
+}
+
+// The settings file, open for reading. O_NONBLOCK: the open of a FIFO (or
+// of a device) never waits before main for a writer that may never come,
+// nor does a read of a /proc file that waits (/proc/kmsg). Only a regular
+// file is read: a FIFO, a device or a directory is refused as such.
+FILE* open_settings_file(const char* path, std::string* err) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    *err = cannot_read(path, std::strerror(errno));
+    return nullptr;
+  }
+  struct stat st;
+  std::string what;
+  if (fstat(fd, &st) != 0) what = std::string("cannot read ") + quote_value(path) + ": " + std::strerror(errno);
+  else if (S_ISDIR(st.st_mode)) what = quote_value(path) + " is a directory";
+  else if (S_ISFIFO(st.st_mode)) what = quote_value(path) + " is a FIFO";
+  else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) what = quote_value(path) + " is a device";
+  else if (!S_ISREG(st.st_mode)) what = quote_value(path) + " is not a regular file";
+  else if (static_cast<std::size_t>(st.st_size) > kMaxSettingsFile)
+    what = quote_value(path) + " is larger than " + std::to_string(kMaxSettingsFile) + " bytes";
+  FILE* f = what.empty() ? fdopen(fd, "r") : nullptr;
+  if (!f) {
+    if (what.empty()) what = std::string("cannot read ") + quote_value(path) + ": " + std::strerror(errno);
+    *err = "SOCKDIAG_CONFIG: " + what + kSettingsFileAccepted;
+    // Through syscall(2): in the library, `close` is its own hook.
+    syscall(SYS_close, fd);
+  }
+  return f;
+}
+
 // SOCKDIAG_CONFIG: "key = value" lines, '#' comments; `inject = RULE` may repeat.
 bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* err) {
-  FILE* f = std::fopen(path, "re");
-  if (!f) {
-    *err = "SOCKDIAG_CONFIG: cannot read " + quoted(path) + ": " + std::strerror(errno);
-    return false;
-  }
+  FILE* f = open_settings_file(path, err);
+  if (!f) return false;
   char* line = nullptr;
   std::size_t cap = 0;
   ssize_t n;
   int lineno = 0;
+  std::size_t total = 0;
   bool ok = true;
   while (ok && (n = getline(&line, &cap, f)) >= 0) {
     ++lineno;
+    total += static_cast<std::size_t>(n);
+    if (total > kMaxSettingsFile) {
+      *err = "SOCKDIAG_CONFIG: " + quote_value(path) + " is larger than " + std::to_string(kMaxSettingsFile) +
+             " bytes" + kSettingsFileAccepted;
+      ok = false;
+      break;
+    }
     std::string_view whole(line, static_cast<std::size_t>(n));
     whole = whole.substr(0, whole.find('\n'));
     // A rule line goes to the rule parser whole: it knows where a '#'
@@ -291,7 +335,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     eq = text.find('=');
     std::string where = std::string(path) + ":" + std::to_string(lineno);
     if (eq == std::string_view::npos) {
-      *err = where + ": expected 'key = value', got " + quoted(trim(text));
+      *err = where + ": expected 'key = value', got " + quote_value(trim(text));
       ok = false;
       break;
     }
@@ -300,7 +344,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     if (!s) {
       static const char* keys[sizeof(kSettings) / sizeof(kSettings[0])];
       for (std::size_t i = 0; i < sizeof(kSettings) / sizeof(kSettings[0]); ++i) keys[i] = kSettings[i].key;
-      *err = where + ": unknown setting " + quoted(key) + "; accepted: ";
+      *err = where + ": unknown setting " + quote_value(key) + "; accepted: ";
       for (std::size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i) *err += std::string(i ? ", " : "") + keys[i];
       if (const char* near = nearest_word(key, keys, sizeof(keys) / sizeof(keys[0])))
         *err += std::string(" (did you mean ") + near + "?)";
@@ -315,6 +359,12 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
       *err = key == "inject" ? value_err : where + ": " + key + ": " + value_err;
       ok = false;
     }
+  }
+  // A read error (EIO from /proc/self/mem, EAGAIN from a file that waits)
+  // is not the end of the file: the settings after it would be lost.
+  if (ok && std::ferror(f)) {
+    *err = cannot_read(path, std::strerror(errno));
+    ok = false;
   }
   std::free(line);
   std::fclose(f);
@@ -334,7 +384,7 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
     bool known = false;
     for (std::size_t i = 0; i < kVariableCount; ++i) known = known || name == kVariables[i];
     if (!known) {
-      *error = "sockdiag: unknown variable " + quoted(name) + "; accepted: ";
+      *error = "sockdiag: unknown variable " + quote_value(name) + "; accepted: ";
       for (std::size_t i = 0; i < kVariableCount; ++i) *error += std::string(i ? ", " : "") + kVariables[i];
       if (const char* near = nearest_word(name, kVariables, kVariableCount))
         *error += std::string(" (did you mean ") + near + "?)";

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config_state.h"
+#include "destination.h"
 #include "interpose.h"
 #include "inject.h"
 #include "log.h"
@@ -204,7 +205,12 @@ void ensure_init() {
   g_log_expected = cfg.level >= Level::debug;
   // No log fd at all when nothing will be written to it: the program keeps
   // every fd number (first: configuring injection may write a notice).
-  if (cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) log_open(g_config);
+  // Where records go is checked now too: a log that cannot be written
+  // would lose every record without a word.
+  std::string refused;
+  if ((cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) && !log_open(g_config, &refused))
+    refuse(refused);
+  if (cfg.summary_path[0] && !summary_path_usable(cfg.summary_path, &refused)) refuse(refused);
   retry_configure();
   inject_configure();
   update_detour();

@@ -285,7 +285,7 @@ void inject_after_fork() {
   if (g_rules) reset_counters(*g_rules);
 }
 
-Verdict inject_io(Call call, int fd, Conn* c, std::size_t len) {
+Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
   Verdict v;
   bool input = class_of(call) == CallClass::recv;
   // What an earlier injected fault left behind.
@@ -305,12 +305,14 @@ Verdict inject_io(Call call, int fd, Conn* c, std::size_t len) {
   }
   const Rule* rule = matching_rule(call, fd, c, nullptr, 0, nullptr);
   if (!rule) return v;
+  std::size_t len = 0;
   switch (rule->action) {
     case RuleAction::delay:
       wait_for(call, fd, rule, rule->wait_ns, nullptr);
       break;
     case RuleAction::short_transfer:
-      if (len > rule->bytes) {
+      // Memory or counts the kernel would refuse: no transfer to shorten.
+      if (asked.get(&len) && len > rule->bytes) {
         v.kind = Verdict::clamp;
         v.max_len = static_cast<std::size_t>(rule->bytes);
         char note[96];
@@ -321,7 +323,7 @@ Verdict inject_io(Call call, int fd, Conn* c, std::size_t len) {
       break;
     case RuleAction::bandwidth: {
       std::size_t slice = bandwidth_slice(call, fd, c, rule);
-      if (len > slice) {
+      if (asked.get(&len) && len > slice) {
         v.kind = Verdict::clamp;
         v.max_len = slice;
       }

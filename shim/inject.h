@@ -6,6 +6,7 @@
 
 #include <cstddef>
 
+#include "caller_memory.h"
 #include "interpose.h"
 #include "rules.h"
 
@@ -32,11 +33,12 @@ struct Verdict {
 };
 
 // Read/write-like calls: the state an earlier injected fault left on the
-// connection (reset, end of stream, a pending error), then the rules.
-Verdict inject_io(Call, int fd, Conn*, std::size_t len);
+// connection (reset, end of stream, a pending error), then the rules. The
+// length asked for is read only by a rule that needs it.
+Verdict inject_io(Call, int fd, Conn*, const AskedLength& len);
 // connect: may make the real call itself (a refusal is made real by
 // connecting to a loopback port nobody listens on). `*handled` false: make
-// the real call as usual.
+// the real call as usual. `addr` is the library's copy of the program's.
 int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn*, bool* handled, int* err);
 // Any other call: fail, delay, or (close) reset.
 Verdict inject_call(Call, int fd, const char* host);

@@ -1,77 +1,483 @@
 // The log (see log.h). Hazards handled here:
-// - records of threads and processes must never interleave: one write(2) per
-//   record, on an O_APPEND file (or the inherited stderr);
-// - programs that close every fd (daemons, close loops, close_range) would
-//   close the log and give its number to a socket: the fd is moved high,
-//   hidden from close, and checked (dev/inode) before each write;
-// - `%p` in the path gives each process its own file, reopened after fork.
+// - records of threads and processes never interleave and are never cut:
+//   one write per record on an O_APPEND file; a record is at most PIPE_BUF
+//   bytes, which a pipe takes whole or not at all; the part of a record that
+//   a full disk or RLIMIT_FSIZE cut short is cut back off the file;
+// - a log reader that stops reading never stops the program: every write is
+//   non-blocking and waits at most kWaitMs for room; what is dropped is
+//   counted, said in the log when it takes records again, and in the summary;
+// - the stderr log keeps no copy of stderr (a copy kept a daemon's caller
+//   waiting on its pipe, and an inetd service's client socket open): it
+//   writes to fd 2 while fd 2 is what it was, follows dup2 onto fd 2, stops
+//   when fd 2 is closed, and never writes into an inet socket;
+// - a write's SIGPIPE or SIGXFSZ is taken back exactly: the program receives
+//   the signals it would receive without the library;
+// - programs that close every fd: the log file's fd sits at the top of the
+//   fd limit (never a number the program would get), is hidden from close,
+//   fcntl and dup, and is checked (dev/inode) before each write;
+// - `%p` in the path gives each process its own file, made by its first
+//   record (after a fork too: the parent's file is not the child's);
+// - the path is checked before main and opened safely (destination.h).
 #include "log.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include <fmt/compile.h>
 
+#include "destination.h"
 #include "interpose.h"
+#include "record.h"
 
 namespace sd {
 namespace {
 
-std::atomic<int> g_fd{-1};
-// Records being written right now: a dup2 onto the log fd waits for them,
-// or a record could land in the file or socket the program puts there.
-std::atomic<int> g_writers{0};
-std::atomic<long> g_opened_pid{0};
+static_assert(LineBuffer::kCapacity <= PIPE_BUF, "a record must fit one atomic pipe write");
+
+// How long one record may wait for room in the log.
+constexpr int kWaitMs = 5;
+// The log fd is placed no higher than this even when the fd limit is
+// higher: the kernel's fd table grows to the highest fd, and fork copies it.
+constexpr rlim_t kHighestLogFd = 4096;
+// Taken numbers passed over from the top before the log goes without an fd.
+constexpr int kMaxPlacementTries = 1024;
+
+// What the log's fd is, which says how a record is written to it.
+enum class Dest : uint8_t {
+  none,
+  append_file,  // a regular file opened O_APPEND (the log file)
+  shared_file,  // a regular file at the program's offset (stderr: `2>file`)
+  pipe,         // pipe or FIFO: pwritev2(RWF_NOWAIT), EPIPE raises SIGPIPE
+  unix_socket,  // send(MSG_DONTWAIT | MSG_NOSIGNAL)
+  device,       // terminal or other character device: poll, then write
+  tostop_tty,   // a terminal with TOSTOP: a background writer would get SIGTTOU
+};
+
+// The log as one word, so that a writer reads it at once: the fd, what it
+// is, and whether the fd is the library's own (a log file) or the
+// program's fd 2 (the stderr log).
+struct Sink {
+  int fd;
+  Dest dest;
+  bool own;
+};
+constexpr uint64_t pack(Sink s) {
+  return uint64_t{static_cast<uint32_t>(s.fd)} | uint64_t{static_cast<uint8_t>(s.dest)} << 32 |
+         uint64_t{s.own} << 40;
+}
+constexpr Sink unpack(uint64_t w) {
+  return {static_cast<int>(static_cast<uint32_t>(w)), static_cast<Dest>((w >> 32) & 0xff), ((w >> 40) & 1) != 0};
+}
+constexpr Sink kNoSink{-1, Dest::none, false};
+
+std::atomic<uint64_t> g_sink{pack(kNoSink)};
+// The file the sink's fd must still refer to: the program may close or
+// replace it behind the hooks (raw system calls, libc's own daemon()).
 std::atomic<dev_t> g_dev{0};
 std::atomic<ino_t> g_ino{0};
-bool g_to_stderr = true;
+// Records being written right now: the log is changed (fd 2 closed or
+// replaced, the log fd moved) only when none is on its way to the old one.
+std::atomic<int> g_writers{0};
+// This thread's own writes among them: a signal handler that closes fd 2
+// while its thread is writing must not wait for itself.
+__thread int t_writing __attribute__((tls_model("initial-exec"))) = 0;
+// log_evacuate let go of fd 2 for this thread's dup2/dup3 onto it.
+__thread bool t_replacing_stderr __attribute__((tls_model("initial-exec"))) = false;
+std::atomic_flag g_changing = ATOMIC_FLAG_INIT;
+// A record waited kWaitMs in vain: the next ones do not wait until one
+// gets through, so that a stalled reader costs one wait, not one per record.
+std::atomic<bool> g_stalled{false};
+// The kernel refused RWF_NOWAIT on a pipe (before Linux 5.8): poll, then write.
+std::atomic<bool> g_no_nowait{false};
+std::atomic<uint64_t> g_dropped{0};
+std::atomic<uint64_t> g_unsaid{0};  // dropped since the log last said so
+// The pid whose file the log is; -pid while a thread of that process opens it.
+std::atomic<long> g_opened_pid{0};
+bool g_to_stderr = false;  // set by log_open: without a log, fd 2 is not followed
 bool g_per_pid = false;
-char g_path[sizeof(Config::log)];
+Format g_format = Format::text;
+char g_path[sizeof(Config::log)];  // absolute; %p not yet expanded
 
-// The number the log fd is moved to: high, so that it does not change the
-// numbers the program's own fds get, but below the fd limit and small
-// enough not to blow up the kernel's fd table (fork copies it).
-int high_fd_floor() {
+// ---- fd placement -------------------------------------------------------------
+
+rlim_t fd_top() {
   rlimit rl{};
-  rlim_t top = 1024;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top) top = rl.rlim_cur;
-  return top > 16 ? static_cast<int>(top) - 16 : 3;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  return rl.rlim_cur < kHighestLogFd ? rl.rlim_cur : kHighestLogFd;
 }
 
-}  // namespace
+// A copy of `fd` (which the caller gives up) at the highest free number
+// below the fd limit, or -1.
+// The program gets the lowest free numbers: it gets the same ones as
+// without the library, and only its last one at the limit is taken. Never
+// the lowest free number itself (the program's next): then none.
+int dup_high(int fd) {
+  auto fcntl_ = real<Call::fcntl>();
+  rlim_t top = fd_top();
+  if (top <= 3) return -1;
+  int highest = static_cast<int>(top) - 1;
+  int lowest = highest > kMaxPlacementTries + 3 ? highest - kMaxPlacementTries : 3;
+  for (int n = highest; n >= lowest; --n) {
+    // The lowest free number >= n: n itself (or, below a limit above
+    // kHighestLogFd, one higher), or EMFILE/EINVAL when every number from n
+    // to the limit is taken.
+    int moved = fcntl_(fd, F_DUPFD_CLOEXEC, n);
+    if (moved < 0 && errno != EMFILE && errno != EINVAL) return -1;
+    if (moved < 0) continue;
+    // Is a lower number left for the program? `fd` itself is given up by
+    // every caller; otherwise a probe, closed at once, says.
+    if (fd < moved) return moved;
+    int probe = fcntl_(fd, F_DUPFD_CLOEXEC, 0);
+    if (probe >= 0) real<Call::close>()(probe);
+    if (probe >= 0 && probe < moved) return moved;
+    real<Call::close>()(moved);
+    return -1;
+  }
+  return -1;
+}
 
-// Moves `fd` to a high number with FD_CLOEXEC; closes the original.
-int move_high(int fd) {
-  int floor = high_fd_floor();
-  int moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, floor);
-  if (moved < 0) moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, 3);
-  if (moved < 0) return fd;
+// Says once, on stderr when it is a destination at all, that the log runs
+// without an fd.
+void say_no_fd();
+
+// `fd` moved high (the original closed); -1 (and `fd` closed) when no high
+// number is free: the log then has no fd rather than a low one.
+int place_high(int fd) {
+  if (fd < 0) return -1;
+  int moved = dup_high(fd);
   real<Call::close>()(fd);
+  if (moved < 0) say_no_fd();
   return moved;
 }
 
-namespace {
+// ---- signals --------------------------------------------------------------------
 
-void remember(int fd) {
-  struct stat st {};
-  if (fd >= 0 && fstat(fd, &st) == 0) {
-    g_dev.store(st.st_dev, std::memory_order_relaxed);
-    g_ino.store(st.st_ino, std::memory_order_relaxed);
-  }
-  g_fd.store(fd, std::memory_order_release);
-  g_opened_pid.store(static_cast<long>(getpid()), std::memory_order_relaxed);
+// Signal sets as the kernel takes them, one bit per signal: the raw calls
+// do what pthread_sigmask, sigpending and sigtimedwait do for one signal,
+// without glibc's 1024-bit sigset_t.
+using KernelSigset = uint64_t;
+static_assert(_NSIG - 1 <= 64, "the kernel's signal set is taken to be 64 bits");
+
+constexpr KernelSigset signal_bit(int sig) { return KernelSigset{1} << (sig - 1); }
+
+// Whether `sig` is pending for this thread alone (SigPnd of
+// /proc/thread-self/status: the private queue, without the process's shared
+// one that rt_sigpending adds). -1 when it cannot be read.
+int thread_private_pending(int sig) {
+  int fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[4096];
+  ssize_t n = real<Call::read>()(fd, buf, sizeof(buf) - 1);
+  real<Call::close>()(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "\nSigPnd:");
+  if (!line) return -1;
+  unsigned long long set = std::strtoull(line + 8, nullptr, 16);
+  return (set & signal_bit(sig)) != 0;
 }
+
+// A write that may raise `sig` at this thread (EPIPE raises SIGPIPE, EFBIG
+// SIGXFSZ; both thread-directed, into the thread's private queue, where a
+// standard signal is queued at most once). The signal is blocked for the
+// write, so that its default action cannot kill the program; one the write
+// raised is taken back (sigtimedwait takes the private queue first) unless
+// the private queue already held one, into which ours merged. A signal sent
+// by kill() meanwhile waits in the shared queue and stays the program's.
+class SignalGuard {
+ public:
+  explicit SignalGuard(int sig) : sig_(signal_bit(sig)) {
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &sig_, &old_mask_, sizeof(KernelSigset));
+    KernelSigset pending = 0;
+    syscall(SYS_rt_sigpending, &pending, sizeof(KernelSigset));
+    // Pending: in this thread's queue, or only in the process's (kill())?
+    private_before_ = (pending & sig_) ? thread_private_pending(sig) : 0;
+  }
+  ~SignalGuard() { syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask_, nullptr, sizeof(KernelSigset)); }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+  // Unknown whether a raised signal would be ours: then nothing is written.
+  bool usable() const { return private_before_ >= 0; }
+  // The write failed with the error that raises the signal.
+  void raised() {
+    if (private_before_ != 0) return;
+    const timespec zero{0, 0};
+    syscall(SYS_rt_sigtimedwait, &sig_, nullptr, &zero, sizeof(KernelSigset));
+  }
+
+ private:
+  KernelSigset sig_;
+  KernelSigset old_mask_ = 0;
+  int private_before_;
+};
+
+// ---- writing one record -----------------------------------------------------------
+
+int64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Waits until `fd` takes bytes, kWaitMs at most for the whole record
+// (`deadline` is set on the first wait). Once a record waited in vain, the
+// next ones only look, until one gets through: a stalled reader costs one
+// wait, not one per record.
+bool wait_writable(int fd, int64_t* deadline) {
+  bool stalled = g_stalled.load(std::memory_order_relaxed);
+  int64_t now = now_ms();
+  if (*deadline == 0) *deadline = stalled ? now : now + kWaitMs;
+  for (;;) {
+    pollfd p{fd, POLLOUT, 0};
+    int left = static_cast<int>(*deadline - now);
+    int r = real<Call::poll>()(&p, 1, left > 0 ? left : 0);
+    if (r > 0 && (p.revents & POLLOUT)) return true;
+    if (r > 0 || (r < 0 && errno != EINTR)) return false;  // error, hang-up
+    now = now_ms();
+    if (r == 0 || now >= *deadline) break;
+  }
+  g_stalled.store(true, std::memory_order_relaxed);
+  return false;
+}
+
+// The part of a record a write cut short (full disk, RLIMIT_FSIZE) is cut
+// back off the file, so that the next record does not glue onto it. Not when
+// another writer appended after it meanwhile: that line stays broken.
+void cut_back(int fd, std::size_t written, bool append) {
+  off_t end = lseek(fd, 0, SEEK_CUR);
+  struct stat st;
+  if (end < static_cast<off_t>(written) || fstat(fd, &st) != 0 || st.st_size != end) return;
+  off_t start = end - static_cast<off_t>(written);
+  if (ftruncate(fd, start) == 0 && !append) lseek(fd, start, SEEK_SET);
+}
+
+bool put_file(int fd, bool append, off_t size, const char* data, std::size_t len) {
+  rlimit rl{};
+  getrlimit(RLIMIT_FSIZE, &rl);
+  bool limited = rl.rlim_cur != RLIM_INFINITY;
+  if (limited) {
+    // Past the limit the kernel writes the part below it, or refuses with
+    // SIGXFSZ: a record that would not fit whole is not written.
+    off_t at = append ? size : lseek(fd, 0, SEEK_CUR);
+    if (at < 0 || static_cast<rlim_t>(at) + len > rl.rlim_cur) return false;
+  }
+  // Another writer may still take the room left: SIGXFSZ stays possible.
+  std::optional<SignalGuard> guard;
+  if (limited) guard.emplace(SIGXFSZ);
+  bool whole = false;
+  if (!guard || guard->usable()) {
+    ssize_t n;
+    do n = real<Call::write>()(fd, data, len);
+    while (n < 0 && errno == EINTR);
+    whole = n == static_cast<ssize_t>(len);
+    if (n < 0 && errno == EFBIG && guard) guard->raised();
+    if (n > 0 && !whole) cut_back(fd, static_cast<std::size_t>(n), append);
+  }
+  return whole;
+}
+
+// One pipe write: whole (len <= PIPE_BUF) or EAGAIN, never blocking.
+ssize_t pipe_write(int fd, const char* data, std::size_t len) {
+  if (!g_no_nowait.load(std::memory_order_relaxed)) {
+    iovec v{const_cast<char*>(data), len};
+    ssize_t n = pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+    if (n >= 0 || errno != EOPNOTSUPP) return n;
+    g_no_nowait.store(true, std::memory_order_relaxed);
+  }
+  // An older kernel: the room polled for is taken whole unless another
+  // writer fills the pipe in between.
+  pollfd p{fd, POLLOUT, 0};
+  if (real<Call::poll>()(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+    // No reader (POLLERR): not EPIPE, which would take a SIGPIPE back that
+    // no write raised.
+    errno = (p.revents & POLLERR) ? EIO : EAGAIN;
+    return -1;
+  }
+  return real<Call::write>()(fd, data, len);
+}
+
+bool put_pipe(int fd, const char* data, std::size_t len) {
+  SignalGuard guard(SIGPIPE);
+  if (!guard.usable()) return false;
+  int64_t deadline = 0;
+  for (;;) {
+    ssize_t n = pipe_write(fd, data, len);
+    if (n == static_cast<ssize_t>(len)) return true;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EPIPE) guard.raised();
+    if (n >= 0 || errno != EAGAIN || !wait_writable(fd, &deadline)) return false;
+  }
+}
+
+// A socket, a terminal or another device: what was written of a record
+// (a stream socket or a terminal may take part of it) is completed within
+// the same bound.
+bool put_stream(Dest dest, int fd, const char* data, std::size_t len) {
+  int64_t deadline = 0;
+  while (len > 0) {
+    ssize_t n;
+    if (dest == Dest::unix_socket) {
+      n = real<Call::send>()(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else if (wait_writable(fd, &deadline)) {
+      n = real<Call::write>()(fd, data, len);
+    } else {
+      return false;
+    }
+    if (n > 0) {
+      data += n;
+      len -= static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || errno != EAGAIN || dest != Dest::unix_socket || !wait_writable(fd, &deadline)) return false;
+  }
+  return true;
+}
+
+// One whole line to the sink whose fd was just checked (`st`), or false.
+// errno and the thread's cancellation state are the program's again after.
+bool put(Sink s, const struct stat& st, const char* data, std::size_t len) {
+  int old_state;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);  // a cancellation half-way would cut the line
+  int saved = errno;
+  bool whole = false;
+  switch (s.dest) {
+    case Dest::none: break;
+    case Dest::append_file:
+    case Dest::shared_file: whole = put_file(s.fd, s.dest == Dest::append_file, st.st_size, data, len); break;
+    case Dest::pipe: whole = put_pipe(s.fd, data, len); break;
+    case Dest::unix_socket:
+    case Dest::device: whole = put_stream(s.dest, s.fd, data, len); break;
+    case Dest::tostop_tty: {
+      // Blocked, SIGTTOU is not sent: the kernel lets the write through
+      // rather than stop the program's whole process group for our record.
+      KernelSigset ttou = signal_bit(SIGTTOU), old_mask = 0;
+      syscall(SYS_rt_sigprocmask, SIG_BLOCK, &ttou, &old_mask, sizeof(KernelSigset));
+      whole = put_stream(Dest::device, s.fd, data, len);
+      syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old_mask, nullptr, sizeof(KernelSigset));
+      break;
+    }
+  }
+  if (whole) g_stalled.store(false, std::memory_order_relaxed);
+  errno = saved;
+  pthread_setcancelstate(old_state, nullptr);
+  return whole;
+}
+
+void count_dropped() {
+  g_dropped.fetch_add(1, std::memory_order_relaxed);
+  g_unsaid.fetch_add(1, std::memory_order_relaxed);
+}
+
+// What `fd` is as a log destination; Dest::none for what never takes a
+// record: /dev/null (nothing to write), an inet socket (the client of an
+// inetd-style service would read records in its stream), a directory...
+Dest classify(int fd, const struct stat& st) {
+  if (S_ISREG(st.st_mode)) {
+    int flags = real<Call::fcntl>()(fd, F_GETFL, 0);
+    return flags >= 0 && (flags & O_APPEND) ? Dest::append_file : Dest::shared_file;
+  }
+  if (S_ISFIFO(st.st_mode)) return Dest::pipe;
+  if (S_ISSOCK(st.st_mode)) {
+    int domain = 0;
+    socklen_t len = sizeof(domain);
+    bool unix_domain = real<Call::getsockopt>()(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+    return unix_domain ? Dest::unix_socket : Dest::none;
+  }
+  if (S_ISCHR(st.st_mode)) {
+    if (st.st_rdev == makedev(1, 3)) return Dest::none;  // /dev/null
+    // TOSTOP as it is when the log is opened (`stty tostop` later is not seen).
+    termios t;
+    return ioctl(fd, TCGETS, &t) == 0 && (t.c_lflag & TOSTOP) ? Dest::tostop_tty : Dest::device;
+  }
+  return Dest::none;
+}
+
+// ---- changing the log ---------------------------------------------------------------
+
+class WriterScope {
+ public:
+  WriterScope() {
+    ++t_writing;
+    g_writers.fetch_add(1);  // seq_cst, paired with publish()
+  }
+  ~WriterScope() {
+    g_writers.fetch_sub(1);
+    --t_writing;
+  }
+  WriterScope(const WriterScope&) = delete;
+  WriterScope& operator=(const WriterScope&) = delete;
+};
+
+// Makes `s` the log (refer to the file dev/ino): no writer is still on its
+// way to the old one when this returns (bounded: a write waits kWaitMs at
+// most). Returns the old sink.
+Sink publish(Sink s, dev_t dev, ino_t ino) {
+  while (g_changing.test_and_set(std::memory_order_acquire)) sched_yield();
+  Sink old;
+  if (s.dest != Dest::none && dev == g_dev.load(std::memory_order_relaxed) &&
+      ino == g_ino.load(std::memory_order_relaxed)) {
+    // The same file under another number (the log fd moved): writers go on
+    // to the new number at once, no record is lost.
+    old = unpack(g_sink.exchange(pack(s)));
+    while (g_writers.load() > t_writing) sched_yield();
+  } else {
+    // Another file, or none: records in between go nowhere, as they would
+    // with the old stderr closed.
+    old = unpack(g_sink.exchange(pack(kNoSink)));
+    while (g_writers.load() > t_writing) sched_yield();
+    g_dev.store(dev, std::memory_order_relaxed);
+    g_ino.store(ino, std::memory_order_relaxed);
+    g_sink.store(pack(s));
+  }
+  g_changing.clear(std::memory_order_release);
+  return old;
+}
+
+// The log becomes `fd` (already placed; -1 for none), which the library
+// owns (a log file) or not (fd 2); the old own fd is closed.
+void adopt(int fd, bool own) {
+  struct stat st {};
+  Sink s = kNoSink;
+  if (fd >= 0 && fstat(fd, &st) == 0) s = {fd, classify(fd, st), own};
+  if (s.dest == Dest::none) {
+    if (own && fd >= 0) real<Call::close>()(fd);
+    s = kNoSink;
+  }
+  if (s.own && s.dest == Dest::pipe) {
+    // The library's own open file description of a FIFO: non-blocking is
+    // then its own business (RWF_NOWAIT needs no flag; an older kernel does).
+    int flags = real<Call::fcntl>()(fd, F_GETFL, 0);
+    if (flags >= 0) real<Call::fcntl>()(fd, F_SETFL, flags | O_NONBLOCK);
+  }
+  Sink old = publish(s, st.st_dev, st.st_ino);
+  if (old.own && old.fd >= 0 && old.fd != s.fd) real<Call::close>()(old.fd);
+  g_opened_pid.store(static_cast<long>(getpid()), std::memory_order_release);
+}
+
+void adopt_stderr() { adopt(STDERR_FILENO, false); }
 
 void expand_path(char* out, std::size_t cap) {
   std::size_t o = 0;
@@ -93,129 +499,222 @@ void expand_path(char* out, std::size_t cap) {
 int open_file() {
   char path[sizeof(g_path) + 32];
   expand_path(path, sizeof(path));
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  return fd < 0 ? -1 : move_high(fd);
+  Refusal why;
+  return open_destination(path, Destination::log, &why);
 }
 
-// A %p log opened by the parent: the child gets a file of its own.
+// A %p log: this process's file is opened by its first record (an exec'd
+// program that records nothing leaves no empty file), and a forked child's
+// is not its parent's. One thread opens it; the others wait for it, as
+// their records belong in that file.
 void reopen_if_forked() {
   if (!g_per_pid) return;
   long pid = static_cast<long>(getpid());
-  if (pid == g_opened_pid.load(std::memory_order_relaxed)) return;
-  int old = g_fd.exchange(-1);
-  if (old >= 0) real<Call::close>()(old);
-  remember(open_file());
+  long seen = g_opened_pid.load(std::memory_order_acquire);
+  if (seen == pid) return;
+  if (seen != -pid && g_opened_pid.compare_exchange_strong(seen, -pid, std::memory_order_acq_rel)) {
+    // openat is a cancellation point: a thread cancelled half-way would
+    // leave the others waiting for ever.
+    int old_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+    int saved = errno;  // the look before the open fails with ENOENT for a new file
+    adopt(place_high(open_file()), true);
+    errno = saved;
+    pthread_setcancelstate(old_state, nullptr);
+    return;
+  }
+  while (g_opened_pid.load(std::memory_order_acquire) != pid) sched_yield();
 }
 
-// Signal sets as the kernel takes them, one bit per signal. The raw
-// rt_sigprocmask/rt_sigpending/rt_sigtimedwait calls do what pthread_sigmask,
-// sigpending and sigtimedwait do for our two signals, without glibc's
-// 1024-bit sigset_t and a helper call per bit: that cost more than the
-// write itself, for every record.
-using KernelSigset = uint64_t;
-static_assert(_NSIG - 1 <= 64, "the kernel's signal set is taken to be 64 bits");
-
-constexpr KernelSigset signal_bit(int sig) { return KernelSigset{1} << (sig - 1); }
-
-KernelSigset block_signals(KernelSigset set) {
-  KernelSigset old = 0;
-  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, sizeof(KernelSigset));
-  return old;
+// A relative path is made absolute at start: a forked child that changes
+// directory before its first record still writes where the program started.
+bool make_absolute(const char* value, const std::string& setting, std::string* error) {
+  std::string why;
+  if (value[0] == '/') {
+    std::memcpy(g_path, value, sizeof(g_path));
+    return true;
+  }
+  char cwd[sizeof(g_path)];
+  if (!getcwd(cwd, sizeof(cwd))) {
+    why = std::string("a relative path needs the current directory, which cannot be found (") + std::strerror(errno) +
+          ")";
+  } else {
+    std::string joined = std::string(std::strcmp(cwd, "/") == 0 ? "" : cwd) + "/" + value;
+    if (joined.size() < sizeof(g_path)) {
+      std::memcpy(g_path, joined.c_str(), joined.size() + 1);
+      return true;
+    }
+    why = "made absolute, the path is longer than " + std::to_string(sizeof(g_path) - 1) + " bytes";
+  }
+  *error = "sockdiag: " + setting + ": " + quote_value(value) + ": " + why + "; accepted: an absolute path";
+  return false;
 }
 
-void restore_signal_mask(KernelSigset mask) {
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, nullptr, sizeof(KernelSigset));
+// A forked child has only the thread that forked: the others' writes in
+// progress were copied with the counter, and will never end there.
+void after_fork_child() {
+  g_writers.store(t_writing);
+  g_changing.clear();
 }
 
-KernelSigset pending_signals() {
-  KernelSigset pending = 0;
-  syscall(SYS_rt_sigpending, &pending, sizeof(KernelSigset));
-  return pending;
+// "N records dropped: log not writable", as a line of the log's format.
+void format_dropped(uint64_t n, LineBuffer& b) {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  int64_t wall = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+  if (g_format == Format::json) {
+    b.append("{\"ts\":\"");
+    format_time(wall, b);
+    b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
+    b.append_json_string(program_invocation_short_name);
+    b.appendf(FMT_COMPILE(",\"level\":\"error\",\"dropped\":{},\"message\":\"{} records dropped: log not writable\"}}"),
+              n, n);
+  } else {
+    b.append("sockdiag ");
+    format_time(wall, b);
+    b.append_char(' ');
+    put_prog_pid(program_invocation_short_name, getpid(), b);
+    b.appendf(FMT_COMPILE(" error {} records dropped: log not writable"), n);
+  }
+  b.finish_line();
 }
 
-// Takes the given signals off the pending set, without waiting.
-void consume_signals(KernelSigset set) {
-  const timespec zero{0, 0};
-  syscall(SYS_rt_sigtimedwait, &set, nullptr, &zero, sizeof(KernelSigset));
+bool still_ours(int fd, struct stat* st) {
+  return fstat(fd, st) == 0 && st->st_dev == g_dev.load(std::memory_order_relaxed) &&
+         st->st_ino == g_ino.load(std::memory_order_relaxed);
 }
 
-bool still_ours(int fd) {
-  // The program may have closed our fd behind the hooks (a raw syscall) and
-  // reused the number: never write a record into its file or socket.
-  struct stat st;  // filled by fstat when it succeeds; a record need not clear it
-  return fstat(fd, &st) == 0 && st.st_dev == g_dev.load(std::memory_order_relaxed) &&
-         st.st_ino == g_ino.load(std::memory_order_relaxed);
+std::atomic<bool> g_said_no_fd{false};
+
+void say_no_fd() {
+  if (g_said_no_fd.exchange(true)) return;
+  struct stat st;
+  if (fstat(STDERR_FILENO, &st) != 0) return;
+  Sink s{STDERR_FILENO, classify(STDERR_FILENO, st), false};
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  LineBuffer b;
+  b.appendf(FMT_COMPILE("sockdiag: no free fd number for the log that the program would not get next, below "
+                        "its limit of open files (RLIMIT_NOFILE {}): running without a log"),
+            static_cast<unsigned long long>(rl.rlim_cur));
+  b.finish_line();
+  put(s, st, b.view().data(), b.view().size());
 }
 
 }  // namespace
 
-void log_open(const Config& cfg) {
+int move_high(int fd) {
+  int moved = dup_high(fd);
+  if (moved < 0) return fd;
+  real<Call::close>()(fd);
+  return moved;
+}
+
+bool log_open(const Config& cfg, std::string* error) {
+  g_format = cfg.format;
   g_to_stderr = std::strcmp(cfg.log, "stderr") == 0;
+  pthread_atfork(nullptr, nullptr, after_fork_child);
   if (g_to_stderr) {
-    // A dup shares stderr's open file description (and its offset): setting
-    // O_APPEND on it would change the program's own stderr, so it stays as is.
-    int fd = real<Call::fcntl>()(STDERR_FILENO, F_DUPFD_CLOEXEC, high_fd_floor());
-    if (fd < 0) fd = real<Call::fcntl>()(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-    remember(fd);
-    return;
+    adopt_stderr();
+    return true;
   }
-  std::memcpy(g_path, cfg.log, sizeof(g_path));
+  const std::string setting = setting_name("SOCKDIAG_LOG", "log");
+  if (!make_absolute(cfg.log, setting, error)) return false;
   g_per_pid = std::strstr(g_path, "%p") != nullptr;
-  remember(open_file());
+  char path[sizeof(g_path) + 32];
+  expand_path(path, sizeof(path));
+  Refusal why;
+  if (g_per_pid) {
+    if (check_destination(path, Destination::log, &why)) return true;
+  } else {
+    int fd = open_destination(path, Destination::log, &why);
+    if (fd >= 0) {
+      adopt(place_high(fd), true);
+      return true;
+    }
+    // No fd to be had under the program's fd limit is no fault of the
+    // setting: the log goes without one, as when no high number is free.
+    if ((why.err == EMFILE || why.err == ENFILE) &&
+        (why.why == Refusal::no_directory || why.why == Refusal::cannot_open || why.why == Refusal::not_writable)) {
+      say_no_fd();
+      return true;
+    }
+  }
+  *error = "sockdiag: " + describe_refusal(setting, g_path, Destination::log, why);
+  return false;
 }
 
 void write_record(int fd, const char* data, std::size_t len) {
-  // A record is never a cancellation point of the program's thread: a
-  // cancellation half-way would leave a cut line.
-  int old_state;
-  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
-  int saved = errno;
-  // A log into a pipe whose reader is gone (`prog 2>&1 | head`) raises
-  // SIGPIPE, a log file past RLIMIT_FSIZE SIGXFSZ: either would kill the
-  // program for a write of ours. Both are blocked for the write, and one we
-  // raised is consumed; one the program already had pending is left alone.
-  const KernelSigset ours = signal_bit(SIGPIPE) | signal_bit(SIGXFSZ);
-  KernelSigset old_mask = block_signals(ours);
-  KernelSigset already_pending = pending_signals() & ours;
-  auto wr = real<Call::write>();
-  while (len > 0) {
-    ssize_t n = wr(fd, data, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EPIPE || errno == EFBIG)) {
-      KernelSigset raised = signal_bit(errno == EPIPE ? SIGPIPE : SIGXFSZ) & ~already_pending;
-      if (raised) consume_signals(raised);
-    }
-    if (n <= 0) break;  // full disk, closed pipe: the program must not notice
-    data += n;
-    len -= static_cast<std::size_t>(n);
-  }
-  restore_signal_mask(old_mask);
-  errno = saved;
-  pthread_setcancelstate(old_state, nullptr);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) return;
+  if (!put({fd, classify(fd, st), false}, st, data, len)) g_dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 void log_write(const char* data, std::size_t len) {
   reopen_if_forked();
-  // seq_cst pairs with log_evacuate: a writer either sees the new fd, or is
-  // counted before the old one may be replaced.
-  g_writers.fetch_add(1);
-  int fd = g_fd.load();
-  if (fd >= 0 && still_ours(fd)) write_record(fd, data, len);
-  g_writers.fetch_sub(1);
+  WriterScope writing;
+  Sink s = unpack(g_sink.load());
+  struct stat st;
+  if (s.dest == Dest::none || !still_ours(s.fd, &st)) return;
+  if (uint64_t unsaid = g_unsaid.exchange(0, std::memory_order_relaxed)) {
+    LineBuffer b;
+    format_dropped(unsaid, b);
+    if (!put(s, st, b.view().data(), b.view().size())) {
+      // Still not writable: this record goes the same way.
+      g_unsaid.fetch_add(unsaid, std::memory_order_relaxed);
+      count_dropped();
+      return;
+    }
+    if (s.dest == Dest::append_file || s.dest == Dest::shared_file) fstat(s.fd, &st);  // the size grew
+  }
+  if (!put(s, st, data, len)) count_dropped();
 }
 
-bool is_log_fd(int fd) { return fd >= 0 && fd == g_fd.load(std::memory_order_relaxed); }
+uint64_t log_dropped() { return g_dropped.load(std::memory_order_relaxed); }
 
-int log_fd() { return g_fd.load(std::memory_order_relaxed); }
+bool is_log_fd(int fd) {
+  Sink s = unpack(g_sink.load(std::memory_order_relaxed));
+  return fd >= 0 && s.own && fd == s.fd;
+}
+
+int log_fd() {
+  Sink s = unpack(g_sink.load(std::memory_order_relaxed));
+  return s.own ? s.fd : -1;
+}
+
+void log_fd_closing(int fd) {
+  // The stderr log stops with fd 2: whatever takes number 2 next (a socket,
+  // a data file) is not the program's stderr.
+  if (g_to_stderr && fd == STDERR_FILENO) publish(kNoSink, 0, 0);
+}
+
+void log_fds_closing(unsigned first, unsigned last, int flags) {
+  if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= STDERR_FILENO && STDERR_FILENO <= last) log_fd_closing(STDERR_FILENO);
+}
 
 void log_evacuate(int fd) {
+  if (g_to_stderr && fd == STDERR_FILENO) {
+    // Nothing may be written to fd 2 while it changes; log_dup_done adopts
+    // what it becomes.
+    publish(kNoSink, 0, 0);
+    t_replacing_stderr = true;
+    return;
+  }
   if (!is_log_fd(fd)) return;
-  int moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, fd + 1);
-  if (moved < 0) moved = real<Call::fcntl>()(fd, F_DUPFD_CLOEXEC, 3);
-  g_fd.store(moved);
-  // Records already on their way to the old number finish there (it is
-  // still the log) before the program's dup2 may replace it.
-  while (g_writers.load() != 0) sched_yield();
+  // The program names our number on purpose: the log moves out of its way
+  // (records on their way finish in the old number first), or goes.
+  // The old number stays open for the program's dup2 to replace at once.
+  int moved = dup_high(fd);
+  if (moved < 0) say_no_fd();
+  struct stat st {};
+  if (moved >= 0) fstat(moved, &st);
+  publish(moved >= 0 ? Sink{moved, classify(moved, st), true} : kNoSink, st.st_dev, st.st_ino);
+}
+
+void log_dup_done() {
+  if (!t_replacing_stderr) return;
+  t_replacing_stderr = false;
+  adopt_stderr();
 }
 
 }  // namespace sd

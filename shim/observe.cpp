@@ -120,13 +120,11 @@ void output_failed(Call call, int fd, long ret, int err, IoArgs io, int retries)
   if (g_trace) trace_call(call, fd, ret);
 }
 
-std::size_t limit_iov(const iovec* iov, std::size_t n, std::size_t max, iovec* out, std::size_t cap) {
+std::size_t limit_iov(iovec* iov, std::size_t n, std::size_t max) {
   std::size_t used = 0;
-  for (std::size_t i = 0; i < n && i < cap && max > 0; ++i) {
-    out[used] = iov[i];
-    if (out[used].iov_len > max) out[used].iov_len = max;
-    max -= out[used].iov_len;
-    ++used;
+  for (; used < n && max > 0; ++used) {
+    if (iov[used].iov_len > max) iov[used].iov_len = max;
+    max -= iov[used].iov_len;
   }
   return used;
 }
@@ -137,8 +135,11 @@ ssize_t write_to_non_socket(int fd, const void* buf, size_t n) {
 }
 
 ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k) {
-  // A negative count is writev's EINVAL; sendmsg would say EMSGSIZE.
-  if (iovcnt < 0) return real<Call::writev>()(fd, iov, iovcnt);
+  // A count outside 1..IOV_MAX stays a writev: a negative or too large one
+  // is writev's EINVAL where sendmsg says EMSGSIZE, and none at all returns
+  // 0 without the socket's errors (EPIPE, EDESTADDRREQ) that sendmsg gives.
+  if (iovcnt <= 0 || iovcnt > IOV_MAX) return real<Call::writev>()(fd, iov, iovcnt);
+  int errno_before = errno;
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<size_t>(iovcnt);
@@ -146,6 +147,13 @@ ssize_t writev_as_sendmsg(int fd, const iovec* iov, int iovcnt, Kind k) {
   if (r < 0 && errno == ENOTSOCK) {
     forget_fd(fd);
     return real<Call::writev>()(fd, iov, iovcnt);
+  }
+  // iovecs of no byte: writev returns 0 without asking the socket, where
+  // sendmsg gives its errors (EPIPE, EDESTADDRREQ). The kernel has read the
+  // iovecs when the socket answered.
+  if (r < 0 && kernel_accepted(Call::writev, r, errno) && accepted_iov_total(iov, static_cast<std::size_t>(iovcnt)) == 0) {
+    errno = errno_before;
+    return 0;
   }
   return r;
 }
@@ -172,6 +180,13 @@ void socketpair_done(int ret, int err, int domain, int type, const int sv[2]) {
 }
 
 void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries) {
+  // A connect the kernel refused before taking its address (EFAULT,
+  // EINVAL, EBADF...) named nothing it read, and changed nothing: its
+  // record says the call, the fd and the error.
+  if (!kernel_accepted(call, ret, err)) {
+    report_error(call, fd, ret, err, retries);
+    return;
+  }
   Conn* c = get_conn(fd);
   if (c) {
     set_peer(c, addr, len);
@@ -192,11 +207,12 @@ void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, sock
     if (g_trace) trace_call(call, fd, ret);
     return;
   }
-  report_error(call, fd, ret, err, 0, addr, len);
+  // The address bind asked for, if the kernel took it.
+  if (!kernel_accepted(call, ret, err)) addr = nullptr;
+  report_error(call, fd, ret, err, 0, addr, addr ? len : 0);
 }
 
-void accept_done(Call call, int listen_fd, int ret, int err, const sockaddr* addr, const socklen_t* len,
-                 int retries) {
+void accept_done(Call call, int listen_fd, int ret, int err, int retries) {
   if (ret >= 0) {
     Conn* l = find_conn(listen_fd);
     Kind k = l ? l->get_kind() : Kind::unknown;
@@ -205,10 +221,10 @@ void accept_done(Call call, int listen_fd, int ret, int err, const sockaddr* add
     uint32_t flags = cf_established | (l ? l->flags.load(std::memory_order_relaxed) & (cf_rcvtimeo | cf_sndtimeo) : 0);
     track_socket(ret, k, flags, now_mono_ns());
     Conn* c = find_conn(ret);
-    if (addr && len) {
-      set_peer(c, addr, *len);
-    } else if (is_inet(k)) {
-      // Remembered now: after a reset the kernel no longer tells the peer.
+    // Asked of the kernel, not read from the program's buffer: the length
+    // accept writes back is the address's, which may be more than the
+    // buffer held. Remembered now: after a reset the kernel no longer tells.
+    if (is_inet(k)) {
       sockaddr_storage ss;
       socklen_t ss_len = sizeof(ss);
       if (getpeername(ret, reinterpret_cast<sockaddr*>(&ss), &ss_len) == 0)
@@ -228,6 +244,7 @@ bool close_begin(int fd, Kind* was) {
     errno = EBADF;
     return true;
   }
+  log_fd_closing(fd);
   Conn* c = find_conn(fd);
   if (c) *was = c->get_kind();
   if (c && is_socket(*was) && c->has(cf_err_pending | cf_connect_pending)) {
@@ -269,6 +286,7 @@ void close_done(Call call, int fd, int ret, int err, Kind was) {
 
 bool close_range_split(unsigned first, unsigned last, int flags, int* ret) {
   if (!(flags & CLOSE_RANGE_CLOEXEC)) forget_range(first, last);
+  log_fds_closing(first, last, flags);
   int lfd = log_fd();
   if (lfd < 0 || static_cast<unsigned>(lfd) < first || static_cast<unsigned>(lfd) > last) return false;
   // The range covers the log fd: close around it.
@@ -434,6 +452,7 @@ void dup_begin(Call, int newfd) {
 }
 
 void dup_done(Call call, int fd, int ret, int err) {
+  log_dup_done();
   if (ret >= 0) {
     if (ret != fd) copy_fd(fd, ret);
     if (g_trace) trace_call(call, ret, ret);

@@ -12,13 +12,16 @@
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstddef>
 #include <tuple>
 
+#include "caller_memory.h"
 #include "config_state.h"
 #include "fdtable.h"
 #include "interpose.h"
 #include "inject.h"
+#include "log.h"
 #include "policy_retry.h"
 #include "summary.h"
 
@@ -48,7 +51,7 @@ void socket_done(Call, int ret, int err, int domain, int type);
 void socketpair_done(int ret, int err, int domain, int type, const int sv[2]);
 void connect_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries);
 void sockop_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len);
-void accept_done(Call, int listen_fd, int ret, int err, const sockaddr* addr, const socklen_t* len, int retries);
+void accept_done(Call, int listen_fd, int ret, int err, int retries);
 // Returns true when the program tried to close the library's own log fd:
 // the close is then refused as if the fd were not open.
 // `*was_socket` says whether fd was a socket, or one closed before (for
@@ -69,30 +72,56 @@ void dup_begin(Call, int newfd);
 void dup_done(Call, int fd, int ret, int err);
 
 // ---- Argument views: where each call keeps its length and flags -------------
-inline std::size_t iov_total(const iovec* iov, long n) {
-  std::size_t t = 0;
-  for (long i = 0; iov && i < n; ++i) t += iov[i].iov_len;
-  return t;
+// The MSG_* flags of a read or write: an argument, never the program's memory.
+template <Call C, class... A>
+inline int io_flags(const A&... a) {
+  auto t = std::tie(a...);  // the arguments after the fd
+  if constexpr (C == Call::recv || C == Call::send || C == Call::recvfrom || C == Call::sendto ||
+                C == Call::recvmmsg || C == Call::sendmmsg)
+    return std::get<2>(t);
+  else if constexpr (C == Call::__recv_chk || C == Call::__recvfrom_chk)
+    return std::get<3>(t);
+  else if constexpr (C == Call::recvmsg || C == Call::sendmsg)
+    return std::get<1>(t);
+  else
+    return 0;  // read, write, and their vector and fortified forms
 }
 
+// What a read or write asks for, said without reading the program's memory:
+// a msghdr's or an iovec array's byte count stays where it is until a rule
+// needs it (caller_memory.h).
 template <Call C, class... A>
-inline IoArgs io_args(const A&... a) {
-  auto t = std::tie(a...);  // the arguments after the fd
-  if constexpr (C == Call::recv || C == Call::send || C == Call::recvfrom || C == Call::sendto)
-    return {std::get<1>(t), std::get<2>(t)};
-  else if constexpr (C == Call::read || C == Call::write || C == Call::__read_chk)
-    return {std::get<1>(t), 0};
-  else if constexpr (C == Call::__recv_chk || C == Call::__recvfrom_chk)
-    return {std::get<1>(t), std::get<3>(t)};
-  else if constexpr (C == Call::recvmsg || C == Call::sendmsg)
-    return {std::get<0>(t) ? iov_total(std::get<0>(t)->msg_iov, static_cast<long>(std::get<0>(t)->msg_iovlen)) : 0,
-            std::get<1>(t)};
-  else if constexpr (C == Call::readv || C == Call::writev)
-    return {iov_total(std::get<0>(t), std::get<1>(t)), 0};
-  else if constexpr (C == Call::recvmmsg || C == Call::sendmmsg)
-    return {std::get<1>(t), std::get<2>(t)};  // messages, not bytes
-  else
-    static_assert(C == Call::recv, "no argument view for this call");
+inline AskedLength asked_length(const A&... a) {
+  auto t = std::tie(a...);
+  AskedLength l;
+  if constexpr (C == Call::recvmsg || C == Call::sendmsg) {
+    l.vector = true;
+    l.msg = std::get<0>(t);
+  } else if constexpr (C == Call::readv || C == Call::writev) {
+    l.vector = true;
+    l.iov = std::get<0>(t);
+    l.iovcnt = std::get<1>(t);
+  } else {
+    l.plain = std::get<1>(t);  // recvmmsg/sendmmsg: messages, not bytes
+  }
+  return l;
+}
+
+// Length and flags of a call that returned `ret`, for its record. Only a
+// call that moved no byte needs the length (an end of stream is one where
+// bytes were asked for); a failure's record uses the flags alone, and its
+// msghdr or iovecs may be the very reason for it (EFAULT, EMSGSIZE). They
+// are read directly only when the real call succeeded (`kernel_saw`); an
+// injected end of stream, which the kernel never saw, reads them through it.
+template <Call C, class R, class... A>
+inline IoArgs io_args(R ret, bool kernel_saw, const A&... a) {
+  std::size_t len = 0;
+  if (ret >= 0) {
+    AskedLength asked = asked_length<C>(a...);
+    if (kernel_saw) len = asked.accepted_total();
+    else if (!asked.get(&len)) len = 0;
+  }
+  return {len, io_flags<C>(a...)};
 }
 
 // Bytes moved by a successful call (recvmmsg/sendmmsg return messages).
@@ -118,7 +147,7 @@ template <Call C, class R, class... A>
 __attribute__((always_inline)) inline void count_bytes(Conn* e, Kind k, R r, const A&... a) {
   if (!is_socket(k)) return;
   if constexpr (group_of(C) == Group::input) {
-    if (!(io_args<C>(a...).flags & MSG_PEEK)) e->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
+    if (!(io_flags<C>(a...) & MSG_PEEK)) e->rx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
   } else {
     e->tx.fetch_add(io_bytes<C>(r, a...), std::memory_order_relaxed);
   }
@@ -149,6 +178,9 @@ inline int write_eor(int fd, Kind k) {
   return k == Kind::unix_seqpacket || socket_type(fd) == SOCK_SEQPACKET ? MSG_EOR : 0;
 }
 
+// The most one read or write moves (the kernel's MAX_RW_COUNT).
+constexpr std::size_t kMaxRwCount = INT_MAX & ~std::size_t{4095};
+
 template <Call C, class... A>
 __attribute__((always_inline)) inline auto send_nosignal(Kind k, int fd, A... a) {
   auto t = std::make_tuple(fd, a...);
@@ -159,6 +191,10 @@ __attribute__((always_inline)) inline auto send_nosignal(Kind k, int fd, A... a)
     std::get<2>(t) |= MSG_NOSIGNAL;
     return std::apply(real<C>(), t);
   } else if constexpr (C == Call::write) {
+    // Above what one call moves, write checks the whole range against the
+    // address space (EFAULT) where send cuts it first: the real write,
+    // which fails before reaching the socket.
+    if (__builtin_expect(std::get<2>(t) > kMaxRwCount, 0)) return real<Call::write>()(fd, std::get<1>(t), std::get<2>(t));
     ssize_t r = real<Call::send>()(fd, std::get<1>(t), std::get<2>(t), MSG_NOSIGNAL | write_eor(fd, k));
     // Closed behind the hooks (fclose(fdopen(sock))) and reused for a file.
     if (__builtin_expect(r < 0, 0) && errno == ENOTSOCK)
@@ -171,35 +207,52 @@ __attribute__((always_inline)) inline auto send_nosignal(Kind k, int fd, A... a)
 }
 
 // A call made with at most `max` bytes (an injected short transfer or
-// bandwidth limit): only the count changes, never the data.
-std::size_t limit_iov(const iovec* iov, std::size_t n, std::size_t max, iovec* out, std::size_t cap);
+// bandwidth limit): only the count changes, never the data. The program's
+// msghdr and iovecs are read through the kernel; ones it would refuse are
+// passed on as they are, and the call fails as it would. Plain lengths above
+// what one call moves are left to the kernel's own checks (write refuses
+// them where send cuts them).
+std::size_t limit_iov(iovec* iov, std::size_t n, std::size_t max);
 
 template <Call C, class Invoke, class... A>
 inline auto call_limited(std::size_t max, Invoke&& invoke, int fd, A... a) {
   auto t = std::make_tuple(fd, a...);
   if constexpr (C == Call::recv || C == Call::send || C == Call::recvfrom || C == Call::sendto || C == Call::read ||
                 C == Call::write || C == Call::__recv_chk || C == Call::__recvfrom_chk || C == Call::__read_chk) {
-    if (std::get<2>(t) > max) std::get<2>(t) = max;
+    if (std::get<2>(t) > max && std::get<2>(t) <= kMaxRwCount) std::get<2>(t) = max;
     return std::apply(invoke, t);
   } else if constexpr (C == Call::readv || C == Call::writev) {
     iovec local[64];
-    std::size_t n = std::get<2>(t) > 0 ? static_cast<std::size_t>(std::get<2>(t)) : 0;
-    std::get<2>(t) = static_cast<int>(limit_iov(std::get<1>(t), n, max, local, 64));
+    std::size_t total;
+    if (!copy_program_iov(std::get<1>(t), std::get<2>(t), local, 64, &total)) return std::apply(invoke, t);
+    std::size_t n = std::get<2>(t) < 64 ? static_cast<std::size_t>(std::get<2>(t)) : 64;
+    std::get<2>(t) = static_cast<int>(limit_iov(local, n, max));
     std::get<1>(t) = local;
     return std::apply(invoke, t);
   } else if constexpr (C == Call::recvmsg || C == Call::sendmsg) {
     auto* msg = std::get<1>(t);
-    msghdr copy = *msg;
+    msghdr copy;
     iovec local[64];
+    std::size_t total;
+    if (!copy_from_program(&copy, msg, sizeof(copy)) || copy.msg_iovlen > IOV_MAX ||
+        !copy_program_iov(copy.msg_iov, static_cast<long>(copy.msg_iovlen), local, 64, &total))
+      return std::apply(invoke, t);
+    iovec* program_iov = copy.msg_iov;
+    std::size_t program_iovlen = copy.msg_iovlen;
     copy.msg_iov = local;
-    copy.msg_iovlen = limit_iov(msg->msg_iov, msg->msg_iovlen, max, local, 64);
+    copy.msg_iovlen = limit_iov(local, program_iovlen < 64 ? program_iovlen : 64, max);
     std::get<1>(t) = &copy;
     auto r = std::apply(invoke, t);
     if constexpr (C == Call::recvmsg) {
-      // What the kernel writes back into the header goes to the program's.
-      msg->msg_namelen = copy.msg_namelen;
-      msg->msg_controllen = copy.msg_controllen;
-      msg->msg_flags = copy.msg_flags;
+      // What the kernel writes back into the header (name and control
+      // lengths, flags) goes to the program's, as the kernel writes it:
+      // after a success, and a header it cannot write is its EFAULT.
+      copy.msg_iov = program_iov;
+      copy.msg_iovlen = program_iovlen;
+      if (r >= 0 && !copy_to_program(msg, &copy, sizeof(copy))) {
+        errno = EFAULT;
+        return decltype(r)(-1);
+      }
     }
     return r;
   } else {
@@ -214,8 +267,8 @@ template <Call C, class R, class... A>
 __attribute__((noinline, cold)) R io_outcome(int fd, R r, A... a) {
   int err = errno;
   Guard guard;
-  if constexpr (group_of(C) == Group::input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
-  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), 0);
+  if constexpr (group_of(C) == Group::input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, true, a...), 0);
+  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, true, a...), 0);
   errno = err;
   return r;
 }
@@ -248,15 +301,17 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
   // One attempt: the rules first (a fault they inject is recorded by them),
   // then the real call. A retry makes a new attempt, rules included.
   bool injected_failure = false;
+  bool injected_eof = false;  // the kernel never saw this call's memory
   auto attempt = [&]() -> R {
     if (__builtin_expect(g_rules != nullptr, 0)) {
-      Verdict v = inject_io(C, fd, c, io_args<C>(a...).len);
+      Verdict v = inject_io(C, fd, c, asked_length<C>(a...));
       injected_failure = v.kind == Verdict::fail;
       if (injected_failure) {
         errno = v.code;
         return R(-1);
       }
-      if (v.kind == Verdict::eof) return R(0);
+      injected_eof = v.kind == Verdict::eof;
+      if (injected_eof) return R(0);
       if (v.kind == Verdict::clamp) return call_limited<C>(v.max_len, invoke, fd, a...);
     }
     return invoke(fd, a...);
@@ -279,7 +334,7 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
     // program's own business (self-pipe drain loops rely on it).
     if (r < 0 && __builtin_expect(g_retry_enabled, 0) && is_socket(kind_of(fd))) {
       Retry rt(C, fd);
-      while (r < 0 && rt.again(err, io_args<C>(a...).flags, input ? POLLIN : POLLOUT)) {
+      while (r < 0 && rt.again(err, io_flags<C>(a...), input ? POLLIN : POLLOUT)) {
         r = attempt();
         err = errno;
       }
@@ -293,8 +348,8 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
     if (__builtin_expect(g_trace, 0)) trace_call(C, fd, static_cast<long>(r));
     return r;
   }
-  if constexpr (input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), retries);
-  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(a...), retries);
+  if constexpr (input) input_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, !injected_eof, a...), retries);
+  else output_failed(C, fd, static_cast<long>(r), err, io_args<C>(r, !injected_eof, a...), retries);
   errno = err;
   return r;
 }
@@ -544,12 +599,15 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   } else if constexpr (g == Group::connect) {
     auto [fd, addr, len] = std::tie(a...);
     int errno_before = errno;
-    int r, err;
+    int r = -1, err = 0;
     bool injected = false;
-    if (__builtin_expect(g_rules != nullptr, 0)) {
-      r = inject_connect(fd, addr, len, get_conn(fd), &injected, &err);
+    sockaddr_storage target;
+    // The rules see the address through the kernel: one it would refuse
+    // (EFAULT, EINVAL) is not injected into; the call fails as it would.
+    if (__builtin_expect(g_rules != nullptr, 0) && copy_program_sockaddr(addr, len, &target)) {
+      r = inject_connect(fd, reinterpret_cast<const sockaddr*>(&target), len, get_conn(fd), &injected, &err);
       // A failure the injection recorded itself is not recorded again; an
-      // EINPROGRESS goes on like any non-blocking connect.
+      // EINPROGRESS goes on like any non-blocking connect, with the copy.
       if (injected && err != EINPROGRESS) {
         errno = err;
         return r;
@@ -561,11 +619,13 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     }
     int retries = 0;
     if (r < 0 && err == EINTR && g_retry_enabled && retry_wanted(C, EINTR)) {
-      set_peer(get_conn(fd), addr, len);  // the retry's notice names the peer
+      // EINTR: the kernel has the address (kernel_accepted); the retry's
+      // notice names the peer.
+      set_peer(get_conn(fd), addr, len);
       r = connect_after_eintr(fd, &err, &retries);
       if (r == 0) err = errno_before;
     }
-    connect_done(C, fd, r, err, addr, len, retries);
+    connect_done(C, fd, r, err, injected ? reinterpret_cast<const sockaddr*>(&target) : addr, len, retries);
     errno = err;
     return r;
   } else if constexpr (g == Group::sockop) {
@@ -610,7 +670,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
       errno = err;
       return r;
     }
-    accept_done(C, std::get<0>(t), r, err, std::get<1>(t), std::get<2>(t), retries);
+    accept_done(C, std::get<0>(t), r, err, retries);
     errno = err;
     return r;
   } else if constexpr (g == Group::close) {
@@ -672,6 +732,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   } else if constexpr (g == Group::dup || g == Group::fcntl) {
     auto t = std::tie(a...);
     int fd = std::get<0>(t);
+    if (is_log_fd(fd)) return errno = EBADF, -1;  // as close says: to the program it is not open
     if constexpr (g == Group::fcntl) {
       int cmd = std::get<1>(t);
       if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) return real(a...);

@@ -3,13 +3,13 @@
 // tables, no allocation.
 #include "summary.h"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "config_state.h"
+#include "destination.h"
 #include "inject.h"
 #include "log.h"
 #include "report.h"
@@ -211,7 +211,12 @@ void write_summary() {
   w.fd = -1;
   if (cfg.summary_path[0]) {
     // One file for a whole process tree: appended to, one write per line.
-    w.fd = open(cfg.summary_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    // Checked before main, and opened as safely now (destination.h): the
+    // name may have been replaced since by a link, a FIFO or a directory.
+    char path[sizeof(cfg.summary_path)];
+    std::memcpy(path, cfg.summary_path, sizeof(path));
+    Refusal why;
+    w.fd = open_destination(path, Destination::summary, &why);
     if (w.fd < 0) return;
     g_summary_fd = w.fd;
   }
@@ -269,6 +274,15 @@ void write_summary() {
     } else {
       put_summary_start(w.buf);
       w.buf.appendf(FMT_COMPILE("peer {:<30} {:>9} failures"), addr, n);
+    }
+    w.flush();
+  }
+  if (uint64_t dropped = log_dropped()) {
+    if (w.json) {
+      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"dropped\",\"pid\":{},\"count\":{}}}"), static_cast<long>(getpid()), dropped);
+    } else {
+      put_summary_start(w.buf);
+      w.buf.appendf(FMT_COMPILE("{} records dropped: log not writable"), dropped);
     }
     w.flush();
   }

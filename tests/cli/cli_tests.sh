@@ -298,6 +298,26 @@ case_run_bad_environment_stops_before_cmd() {
   [ ! -e "$T/started" ] || fail "CMD ran despite bad settings in the environment"
 }
 
+case_run_log_destination_checked_before_cmd() {
+  # The checks the library makes before main, made before CMD starts.
+  mkdir "$T/dir" && mkfifo "$T/summary.fifo" || fail "mkdir, mkfifo in $T"
+  capture "$SD" run --log /nonexistent/x.log -- touch "$T/started"
+  expect_usage_error "^sockdiag run: --log: '/nonexistent/x.log': the directory '/nonexistent' does not exist; accepted: stderr" \
+    "--log in a missing directory"
+  capture "$SD" run --log "$T/dir" -- touch "$T/started"
+  expect_usage_error "--log: '$T/dir': is a directory; accepted:" "--log naming a directory"
+  SOCKDIAG_LOG="$T/dir" capture "$SD" run -- touch "$T/started"
+  expect_usage_error "SOCKDIAG_LOG: '$T/dir': is a directory" "SOCKDIAG_LOG naming a directory"
+  SOCKDIAG_SUMMARY="$T/summary.fifo" capture "$SD" run -- touch "$T/started"
+  expect_usage_error "SOCKDIAG_SUMMARY: '$T/summary.fifo': is a FIFO" "SOCKDIAG_SUMMARY naming a FIFO"
+  [ ! -e "$T/started" ] || fail "CMD ran despite a destination it could not use"
+  # The same CMD with a log it can use runs, and the new log is private.
+  capture "$SD" run --log "$T/x.log" -- touch "$T/started"
+  expect_status 0 "run with a usable --log"
+  [ -e "$T/started" ] || fail "CMD did not run with a usable --log"
+  [ "$(stat -c %a "$T/x.log")" = 600 ] || fail "the new log's mode is $(stat -c %a "$T/x.log"), expected 600"
+}
+
 case_run_option_overrides_environment() {
   SOCKDIAG_LEVEL=off capture "$SD" run -- "$SD_CLI_PROG" refuse
   [ "$(records "$ERR")" = 0 ] || fail "SOCKDIAG_LEVEL=off from the environment is not applied $(show)"

@@ -16,8 +16,10 @@ import cases_bind  # noqa: F401
 import cases_concurrency  # noqa: F401
 import cases_config  # noqa: F401
 import cases_connect  # noqa: F401
+import cases_destinations  # noqa: F401
 import cases_fds  # noqa: F401
 import cases_hostile_values  # noqa: F401
+import cases_log_sink  # noqa: F401
 import cases_real_programs  # noqa: F401
 import cases_resolve  # noqa: F401
 import cases_streams  # noqa: F401

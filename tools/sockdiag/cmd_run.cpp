@@ -91,6 +91,7 @@ int run_command(const RunOptions& o) {
     settings.set(kFollowChildrenVariable, "no", "--no-follow-children");
   }
   const sd::Config config = settings.validate();
+  settings.check_destinations(config);
 
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {

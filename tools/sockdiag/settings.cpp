@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "destination.h"
 #include "rules.h"
 #include "text.h"
 #include "usage.h"
@@ -153,6 +154,19 @@ sd::Config Settings::validate() const {
   if (!sd::parse_config(lookup, const_cast<std::map<std::string, std::string>*>(&vars_), names.data(), &cfg, &error))
     throw UsageError(in_option_terms(error, option_of_));
   return cfg;
+}
+
+void Settings::check_destinations(const sd::Config& cfg) const {
+  auto check = [this](const char* path, sd::Destination kind, const char* variable, const char* key) {
+    sd::Refusal why;
+    if (sd::check_destination(path, kind, &why)) return;
+    std::string setting = vars_.count(variable) ? variable : std::string(key) + " in the SOCKDIAG_CONFIG file";
+    throw UsageError(in_option_terms(sd::describe_refusal(setting, path, kind, why), option_of_));
+  };
+  // Where the library opens a log at all (init.cpp).
+  bool log_used = cfg.level != sd::Level::off || (cfg.summary && !cfg.summary_path[0]);
+  if (log_used && std::strcmp(cfg.log, "stderr") != 0) check(cfg.log, sd::Destination::log, "SOCKDIAG_LOG", "log");
+  if (cfg.summary_path[0]) check(cfg.summary_path, sd::Destination::summary, "SOCKDIAG_SUMMARY", "summary");
 }
 
 }  // namespace sdcli
