@@ -159,6 +159,16 @@ long filter_call(long number, const long* a) {
   return r;
 }
 
+// The library's own text: its files make system calls through syscall()
+// to go around the hooks (a raw close of a library fd), and those calls
+// must not be routed back into them.
+extern "C" const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern "C" const char __etext[] __attribute__((visibility("hidden")));
+inline bool from_library(const void* return_address) {
+  auto p = static_cast<const char*>(return_address);
+  return p >= __ehdr_start && p < __etext;
+}
+
 }  // namespace
 
 void syscall_route_bind() {
@@ -179,8 +189,10 @@ extern "C" __attribute__((visibility("default"))) long syscall(long number, ...)
     uint8_t route = sd::kRoutes[static_cast<std::size_t>(number)];
     // Before start-up bound the hooks, a routed call would bind its own; a
     // passive process (under a seccomp filter among others) makes exactly
-    // the system call asked for, not the libc function behind the hook.
-    if (route && !sd::g_passive && sd::g_next.load(std::memory_order_relaxed) != nullptr)
+    // the system call asked for, not the libc function behind the hook; the
+    // library's own calls go around the hooks on purpose.
+    if (route && !sd::g_passive && sd::g_next.load(std::memory_order_relaxed) != nullptr &&
+        !sd::from_library(__builtin_return_address(0)))
       return sd::route(static_cast<sd::Call>(route - 1), number, a);
     if (number == SYS_seccomp || number == SYS_prctl) return sd::filter_call(number, a);
   }
