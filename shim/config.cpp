@@ -25,7 +25,7 @@ const char* const kVariables[] = {
     "SOCKDIAG_LOG",   "SOCKDIAG_FORMAT",          "SOCKDIAG_LEVEL",     "SOCKDIAG_SUMMARY",
     "SOCKDIAG_RETRY", "SOCKDIAG_RETRY_TIMEOUT_MS", "SOCKDIAG_RETRY_MAX", "SOCKDIAG_SIGPIPE",
     "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      "SOCKDIAG_FOLLOW_CHILDREN",
-    "SOCKDIAG_COUNTERS", nullptr,
+    "SOCKDIAG_COUNTERS", "SOCKDIAG_SECCOMP", nullptr,
 };
 
 std::string quote_value(std::string_view v) {
@@ -248,6 +248,14 @@ const Setting kSettings[] = {
        std::size_t i;
        if (!parse_choice(v, kWords, 2, &i, "a SIGPIPE mode", err)) return false;
        c->sigpipe = static_cast<SigpipeMode>(i);
+       return true;
+     }},
+    {"seccomp",
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
+       static const char* const kWords[] = {"standdown", "keep"};
+       std::size_t i;
+       if (!parse_choice(v, kWords, 2, &i, "a seccomp mode", err)) return false;
+       c->seccomp = static_cast<SeccompMode>(i);
        return true;
      }},
     {"seed",

@@ -13,6 +13,9 @@ struct RuleSet;  // fault-injection rules (rules.h)
 
 enum class Format : uint8_t { text, json };
 enum class SigpipeMode : uint8_t { ignore, keep };
+// In a process under a seccomp filter: pass everything through untouched
+// (the filter may refuse a call the library adds), or stay on.
+enum class SeccompMode : uint8_t { standdown, keep };
 
 // Errors that SOCKDIAG_RETRY may retry, each limited to a set of calls.
 enum RetryErr : uint8_t { retry_eintr = 0, retry_eagain = 1, retry_econnaborted = 2, retry_err_count = 3 };
@@ -36,6 +39,7 @@ struct Config {
   // timer must never surface, however long the program's own call blocks).
   uint32_t retry_max = 0;
   SigpipeMode sigpipe = SigpipeMode::ignore;
+  SeccompMode seccomp = SeccompMode::standdown;
   uint64_t seed = 0;
   bool seed_set = false;
   // false: only this process is watched; programs it executes, and children

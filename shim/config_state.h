@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "config.h"
 #include "interpose.h"
@@ -16,6 +17,9 @@ inline const Config& config() { return g_config; }
 // Hooks that run before our constructor (from other libraries'
 // constructors) see the defaults until it has run.
 void ensure_init();
+
+// Says one line on stderr: the library's own words, not a record.
+void say(const std::string& line);
 
 // A forked child of a program run with --no-follow-children: every hook
 // passes straight through.

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "policy_retry.h"
 #include "report.h"
+#include "seccomp.h"
 #include "summary.h"
 #include "vm_children.h"
 
@@ -36,6 +37,8 @@ namespace {
 bool g_settings_detour = false;
 }
 
+void say(const std::string& line) { real<Call::write>()(STDERR_FILENO, line.data(), line.size()); }
+
 void update_detour() {
   bool on = g_passive || g_rules != nullptr || g_retry_enabled || g_log_expected;
   if (on != g_settings_detour) g_detour.fetch_add(on ? 1u : ~0u);
@@ -49,6 +52,8 @@ std::atomic<int> g_state{0};  // 0: not started, 1: starting, 2: ready
 const char* lookup_env(const char* name, void*) { return getenv(name); }
 
 void after_fork_child() {
+  // The child inherits the filter: the library makes no call of its own.
+  if (g_under_filter) return;
   // --no-follow-children: a forked child runs as if sockdiag were absent.
   if (!g_config.follow_children) g_passive = true;
   update_detour();
@@ -96,9 +101,6 @@ void leave_environment() {
   }
 }
 
-// Says one line on stderr (the library's own words, not a record).
-void say(const std::string& line) { real<Call::write>()(STDERR_FILENO, line.data(), line.size()); }
-
 // Address space the library's start-up may need (settings, rules, the first
 // fd chunks). Under an RLIMIT_AS that leaves less, an allocation of ours
 // would fail where nothing can report it (libstdc++ cannot even allocate
@@ -127,6 +129,25 @@ bool address_space_left(unsigned long* kib) {
   _exit(kConfigErrorStatus);
 }
 
+// The settings from the environment (and SOCKDIAG_CONFIG's file); refused
+// ones stop the process.
+void read_settings(Config* cfg) {
+  // Secure-execution mode (setuid, setcap): the environment belongs to
+  // whoever started the program, so nothing is read from it.
+  if (getauxval(AT_SECURE)) return;
+  std::vector<std::string> names;
+  for (char** e = environ; e && *e; ++e) {
+    if (std::strncmp(*e, "SOCKDIAG_", 9) != 0) continue;
+    const char* eq = std::strchr(*e, '=');
+    names.emplace_back(*e, eq ? static_cast<std::size_t>(eq - *e) : std::strlen(*e));
+  }
+  std::vector<const char*> name_ptrs;
+  for (const std::string& n : names) name_ptrs.push_back(n.c_str());
+  name_ptrs.push_back(nullptr);
+  std::string error;
+  if (!parse_config(lookup_env, nullptr, name_ptrs.data(), cfg, &error)) refuse(error);
+}
+
 }  // namespace
 
 void ensure_init() {
@@ -135,7 +156,24 @@ void ensure_init() {
   // Another thread is starting the library: this call uses the defaults.
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
   resolve_all();
+  syscall_route_bind();
   init_call_classes();
+  // A seccomp filter inherited across exec: decided before the library
+  // makes any call of its own (seccomp.h).
+  Config cfg;
+  bool settings_read = false;
+  long filtered_pid = 0;
+  if (filter_inherited(&filtered_pid)) {
+    read_settings(&cfg);
+    settings_read = true;
+    if (cfg.seccomp == SeccompMode::standdown) {
+      g_config = cfg;
+      if (!cfg.follow_children) leave_environment();
+      seccomp_stand_down_inherited(filtered_pid);
+      g_state.store(2, std::memory_order_release);
+      return;
+    }
+  }
   vm_children_after_start();
   unsigned long left_kib = 0;
   if (address_space_left(&left_kib) && left_kib < kStartReserveKiB) {
@@ -160,22 +198,7 @@ void ensure_init() {
     g_state.store(2, std::memory_order_release);
     return;
   }
-  Config cfg;
-  // Secure-execution mode (setuid, setcap): the environment belongs to
-  // whoever started the program, so nothing is read from it.
-  if (!getauxval(AT_SECURE)) {
-    std::vector<std::string> names;
-    for (char** e = environ; e && *e; ++e) {
-      if (std::strncmp(*e, "SOCKDIAG_", 9) != 0) continue;
-      const char* eq = std::strchr(*e, '=');
-      names.emplace_back(*e, eq ? static_cast<std::size_t>(eq - *e) : std::strlen(*e));
-    }
-    std::vector<const char*> name_ptrs;
-    for (const std::string& n : names) name_ptrs.push_back(n.c_str());
-    name_ptrs.push_back(nullptr);
-    std::string error;
-    if (!parse_config(lookup_env, nullptr, name_ptrs.data(), &cfg, &error)) refuse(error);
-  }
+  if (!settings_read) read_settings(&cfg);
   g_config = cfg;
   if (!cfg.follow_children) leave_environment();
   g_trace = cfg.level >= Level::trace;

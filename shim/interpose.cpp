@@ -30,20 +30,20 @@ bool passes_through() {
 
 namespace {
 constexpr const char* kNames[] = {
-#define SD_HOOK(group, ret, name, params, args) #name,
+#define SD_HOOK(group, ret, name, params, args, sysno) #name,
 #include "hooks.def"
 #undef SD_HOOK
 };
 
 // Our own definition of each hooked name, so that we never bind to ourselves
 // (RTLD_NEXT can come back to us if the library is loaded twice).
-void* own_address(Call c) {
+void* own_address(const char* name) {
   Dl_info self{};
   static const int anchor = 0;
   if (!dladdr(&anchor, &self)) return nullptr;
   void* handle = dlopen(self.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
   if (!handle) return nullptr;
-  void* p = dlsym(handle, kNames[static_cast<std::size_t>(c)]);
+  void* p = dlsym(handle, name);
   dlclose(handle);
   return p;
 }
@@ -69,7 +69,7 @@ const char* soname_of(const void* addr, const char** path) {
 
 bool another_copy_first(const char** path) {
   void* first = dlsym(RTLD_DEFAULT, kNames[static_cast<std::size_t>(Call::connect)]);
-  void* mine = own_address(Call::connect);
+  void* mine = own_address(kNames[static_cast<std::size_t>(Call::connect)]);
   if (!first || !mine || first == mine) return false;
   static const int anchor = 0;
   const char* own = soname_of(&anchor, nullptr);
@@ -79,15 +79,16 @@ bool another_copy_first(const char** path) {
 
 const char* call_name(Call c) { return kNames[static_cast<std::size_t>(c)]; }
 
-void* find_real(Call c) {
-  const char* name = kNames[static_cast<std::size_t>(c)];
+void* find_next(const char* name) {
   void* p = dlsym(RTLD_NEXT, name);
-  if (p == nullptr || p == own_address(c)) p = dlsym(RTLD_DEFAULT, name);
-  return p == own_address(c) ? nullptr : p;
+  if (p == nullptr || p == own_address(name)) p = dlsym(RTLD_DEFAULT, name);
+  return p == own_address(name) ? nullptr : p;
 }
 
+void* find_real(Call c) { return find_next(kNames[static_cast<std::size_t>(c)]); }
+
 void resolve_all() {
-#define SD_HOOK(group, ret, name, params, args) resolve<Call::name>();
+#define SD_HOOK(group, ret, name, params, args, sysno) resolve<Call::name>();
 #include "hooks.def"
 #undef SD_HOOK
 }

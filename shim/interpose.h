@@ -24,7 +24,7 @@
 namespace sd {
 
 enum class Call : uint8_t {
-#define SD_HOOK(group, ret, name, params, args) name,
+#define SD_HOOK(group, ret, name, params, args, sysno) name,
 #include "hooks.def"
 #undef SD_HOOK
   count
@@ -37,7 +37,7 @@ const char* call_name(Call);
 // The type of each hooked function, as hooks.def declares it.
 template <Call C>
 struct Hooked;
-#define SD_HOOK(group, ret, name, params, args) \
+#define SD_HOOK(group, ret, name, params, args, sysno) \
   template <>                                   \
   struct Hooked<Call::name> {                   \
     using Fn = ret(*) params;                   \
@@ -50,6 +50,8 @@ using RealFn = typename Hooked<C>::Fn;
 // Address of the next definition of the function `c` names (libc's, or
 // another preload's), never our own; nullptr when there is none.
 void* find_real(Call c);
+// The same for a function outside the hook table (syscall, prctl).
+void* find_next(const char* name);
 
 template <Call C>
 RealFn<C> resolve();
@@ -115,6 +117,9 @@ inline RealFn<C> real() {
 
 // Binds every call at start-up, so that later first uses take no lock in dlsym.
 void resolve_all();
+// Binds syscall() to the next one; until then it makes every call itself,
+// unobserved (syscall_route.cpp).
+void syscall_route_bind();
 
 // Another file of this library (same soname, another path) comes before
 // this one in the lookup order: its hooks run first and record every call,

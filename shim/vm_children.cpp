@@ -123,7 +123,9 @@ extern "C" __attribute__((visibility("default"))) int clone(int (*fn)(void*), vo
     }
     real.store(next, std::memory_order_relaxed);
   }
-  bool shares_memory = (flags & CLONE_VM) && !(flags & CLONE_THREAD) && fn;
+  // A passive process (under a seccomp filter, too) passes every call
+  // through: nothing to count, and no mmap of the library's own.
+  bool shares_memory = !sd::g_passive && (flags & CLONE_VM) && !(flags & CLONE_THREAD) && fn;
   void* start = shares_memory ? mmap(nullptr, sizeof(sd::CloneStart), PROT_READ | PROT_WRITE,
                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
                               : MAP_FAILED;

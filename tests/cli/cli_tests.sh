@@ -139,7 +139,7 @@ case_help_and_version() {
     expect_in "$OUT" "^Usage: sockdiag $c" "$c --help has its usage line"
   done
   capture "$SD" run --help
-  for o in --log --format --level --summary --retry --retry-timeout-ms --retry-max --sigpipe --inject --config \
+  for o in --log --format --level --summary --retry --retry-timeout-ms --retry-max --sigpipe --seccomp --inject --config \
     --seed --follow-children --no-follow-children; do
     expect_in "$OUT" "^ +(-[a-z],)?$o " "run --help describes $o"
   done
@@ -279,6 +279,7 @@ case_run_bad_values_stop_before_cmd() {
 --level|loud|--level.*'loud' is not a level; accepted: off, error, info, debug, trace
 --format|xml|--format.*'xml'.*accepted: text, json
 --sigpipe|drop|--sigpipe.*'drop'.*accepted: ignore, keep
+--seccomp|off|--seccomp.*'off'.*accepted: standdown, keep
 --retry|eintr,eagian|--retry.*'eagian'.*did you mean eagain
 --retry-timeout-ms|soon|--retry-timeout-ms.*'soon' is not a whole number
 --retry-max|-1|--retry-max.*'-1' is not a whole number
@@ -718,7 +719,7 @@ case_report_bad_input() {
 case_check_prints_normal_form() {
   capture "$SD" check
   expect_status 0 "check"
-  for l in 'log = stderr' 'format = text' 'level = error' 'summary = no' 'sigpipe = ignore'; do
+  for l in 'log = stderr' 'format = text' 'level = error' 'summary = no' 'sigpipe = ignore' 'seccomp = standdown'; do
     expect_in "$OUT" "^$l$" "defaults: $l"
   done
   capture "$SD" check --level INFO --retry 'eintr, eagain@recv' --seed 42 \

@@ -39,6 +39,12 @@ def misspelt(h):
     check_refused(h, {"SOCKDIAG_LEVL": "debug"}, ["SOCKDIAG_LEVL", "SOCKDIAG_LEVEL"])
 
 
+@case("bad SOCKDIAG_SECCOMP stops before main")
+def bad_seccomp(h):
+    h.run(["/bin/echo", "main ran"], extra={"SOCKDIAG_SECCOMP": "keep"}).expect_rc(0).expect_out("main ran")
+    check_refused(h, {"SOCKDIAG_SECCOMP": "off"}, ["SOCKDIAG_SECCOMP", "off", "standdown", "keep"])
+
+
 @case("bad SOCKDIAG_SUMMARY stops before main")
 def bad_summary(h):
     check_refused(h, {"SOCKDIAG_SUMMARY": "maybe"}, ["SOCKDIAG_SUMMARY", "maybe", "0", "1"])

@@ -1,7 +1,8 @@
 """Command-line network tools under the library: socat relaying between two
-loopback ports, ssh refused by a closed local port, and git cloning from
-git daemon (started inetd-style on the accepted connection, so that its
-socket arrives as stdin/stdout through exec)."""
+loopback ports, ssh refused by a closed local port, git cloning from git
+daemon (started inetd-style on the accepted connection, so that its socket
+arrives as stdin/stdout through exec), and dig querying a closed UDP port
+(libuv sends its query with sendmmsg through syscall())."""
 import contextlib
 import hashlib
 import os
@@ -144,3 +145,39 @@ def git_clone(h):
     # The daemon's socket came through exec as fd 0: recognised as one.
     stdin_socket = [r for r in runs["trace"][1] if r["prog"] == "git-daemon" and r["fd"] == 0 and r["kind"] == "tcp4"]
     expect(stdin_socket, "no trace record of git daemon's socket on fd 0 as tcp4", describe(runs["trace"][1], 40))
+
+
+def closed_udp_port():
+    """A loopback UDP port nobody holds (bound, then released): a datagram
+    sent to it comes back as ICMP port unreachable."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@case("dig query to a closed UDP port recorded with its send and refusal")
+def dig_refused(h):
+    dig = tool("/usr/bin/dig")
+    # dig's libuv imports syscall and no sendmmsg: its query goes out through
+    # syscall(SYS_sendmmsg), the refusal comes back on recvmsg.
+    port = closed_udp_port()
+
+    def scenario(mode):
+        run = mode.run([dig, "@127.0.0.1", "-p", port, "+tries=1", "+time=1", "example.test"], timeout=60)
+        return run.rc, run.out, run.err
+
+    runs = three_runs(h, scenario, [("dig", "socket"), ("dig", "connect"), ("dig", "sendmmsg")], healthy=False)
+    rc, out, _ = runs["plain"][0]
+    expect_eq(rc, 9, "dig's exit status (no reply from the server)")
+    expect(f"communications error to 127.0.0.1#{port}: connection refused" in out,
+           "dig did not meet the refusal", out)
+    for name in ("default", "trace"):
+        records = runs[name][1]
+        refused = [r for r in records if r["prog"] == "dig" and r["code"] == "ECONNREFUSED"]
+        expect_eq(len(refused), 1, f"refusal records at the {name} level", describe(records, 60))
+        expect_eq(refused[0]["peer"], f"127.0.0.1:{port}", "the refused peer", describe(refused))
+        expect(refused[0].get("bytes_sent", 0) > 0, "the refusal's record says no byte was sent before it",
+               describe(refused))
+    sent = [r for r in runs["trace"][1] if r["prog"] == "dig" and r["call"] == "sendmmsg" and r["ret"] == 1]
+    expect_eq(len(sent), 1, "trace records of the query's sendmmsg", describe(runs["trace"][1], 60))
+    expect_eq(sent[0]["peer"], f"127.0.0.1:{port}", "the query's destination", describe(sent))

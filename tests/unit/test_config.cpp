@@ -47,6 +47,7 @@ TEST_CASE("no variables: the documented defaults", "[config]") {
   CHECK(std::string(cfg.log) == "stderr");
   CHECK_FALSE(cfg.summary);
   CHECK(cfg.sigpipe == SigpipeMode::ignore);
+  CHECK(cfg.seccomp == SeccompMode::standdown);
   CHECK(cfg.retry_calls[retry_eintr] == 0);
   CHECK(cfg.rules == nullptr);
 }
@@ -57,6 +58,7 @@ TEST_CASE("every variable is read", "[config]") {
            {"SOCKDIAG_LOG", "/tmp/x.%p"},
            {"SOCKDIAG_SUMMARY", "yes"},
            {"SOCKDIAG_SIGPIPE", "keep"},
+           {"SOCKDIAG_SECCOMP", "Keep"},
            {"SOCKDIAG_RETRY", "eintr, eagain@recv+send"},
            {"SOCKDIAG_RETRY_TIMEOUT_MS", "250"},
            {"SOCKDIAG_RETRY_MAX", "7"},
@@ -69,6 +71,7 @@ TEST_CASE("every variable is read", "[config]") {
   CHECK(std::string(cfg.log) == "/tmp/x.%p");
   CHECK(cfg.summary);
   CHECK(cfg.sigpipe == SigpipeMode::keep);
+  CHECK(cfg.seccomp == SeccompMode::keep);
   CHECK(cfg.retry_calls[retry_eintr] != 0);
   CHECK(cfg.retry_calls[retry_eagain] == ((1u << int(CallClass::recv)) | (1u << int(CallClass::send))));
   CHECK(cfg.retry_calls[retry_econnaborted] == 0);
@@ -109,6 +112,7 @@ TEST_CASE("a bad value names the variable, the value and what is accepted", "[co
       {"SOCKDIAG_FORMAT", "xml", "SOCKDIAG_FORMAT: 'xml' is not a format; accepted: text, json"},
       {"SOCKDIAG_SUMMARY", "maybe", "SOCKDIAG_SUMMARY: 'maybe' is not a yes/no value or an absolute file path"},
       {"SOCKDIAG_SIGPIPE", "drop", "accepted: ignore, keep"},
+      {"SOCKDIAG_SECCOMP", "off", "SOCKDIAG_SECCOMP: 'off' is not a seccomp mode; accepted: standdown, keep"},
       {"SOCKDIAG_LOG", "", "SOCKDIAG_LOG: the value is empty"},
       {"SOCKDIAG_RETRY", "eintr,eagian", "'eagian' is not a retryable error; accepted: eintr, eagain, econnaborted (did you mean eagain?)"},
       {"SOCKDIAG_RETRY", "eagain@connect", "eagain cannot be retried for connect"},

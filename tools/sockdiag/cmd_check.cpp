@@ -45,6 +45,7 @@ void print_config(const sd::Config& c) {
   std::printf("retry_timeout_ms = %u\n", c.retry_timeout_ms);
   std::printf("retry_max = %u\n", c.retry_max);
   std::printf("sigpipe = %s\n", c.sigpipe == sd::SigpipeMode::keep ? "keep" : "ignore");
+  std::printf("seccomp = %s\n", c.seccomp == sd::SeccompMode::keep ? "keep" : "standdown");
   if (c.seed_set)
     std::printf("seed = %llu\n", static_cast<unsigned long long>(c.seed));
   else

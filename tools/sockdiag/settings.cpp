@@ -50,6 +50,13 @@ void add_setting_options(CLI::App& sub, SettingOptions& o) {
                  "their SIGPIPE either way. [SOCKDIAG_SIGPIPE]")
       ->type_name("ignore|keep")
       ->group(g);
+  sub.add_option("--seccomp", o.seccomp,
+                 "standdown (default): in a process under a seccomp filter (one it installs, or inherits across "
+                 "exec) the library passes every call through untouched and records nothing, since the filter "
+                 "may kill the process for a call the library adds; keep: the library stays on, for a filter "
+                 "known to allow its calls (systemd's @system-service set does). [SOCKDIAG_SECCOMP]")
+      ->type_name("standdown|keep")
+      ->group(g);
   sub.add_option("-i,--inject", o.inject,
                  "A fault-injection rule, e.g. 'connect:error=ECONNREFUSED:port=5432:nth=1..3' (repeatable; "
                  "rules are tried in order, the first that matches applies). See sockdiag(1). [SOCKDIAG_INJECT]")
@@ -58,7 +65,7 @@ void add_setting_options(CLI::App& sub, SettingOptions& o) {
       ->group(g);
   sub.add_option("--config", o.config,
                  "A settings file: 'key = value' lines (log, format, level, summary, retry, retry_timeout_ms, "
-                 "retry_max, sigpipe, seed, inject), '#' comments; 'sockdiag check' prints one. [SOCKDIAG_CONFIG]")
+                 "retry_max, sigpipe, seccomp, seed, inject), '#' comments; 'sockdiag check' prints one. [SOCKDIAG_CONFIG]")
       ->type_name("FILE")
       ->group(g);
   sub.add_option("--seed", o.seed,
@@ -87,6 +94,7 @@ Settings::Settings(const SettingOptions& o, char** env) {
   put(o.retry_timeout_ms, "SOCKDIAG_RETRY_TIMEOUT_MS", "--retry-timeout-ms");
   put(o.retry_max, "SOCKDIAG_RETRY_MAX", "--retry-max");
   put(o.sigpipe, "SOCKDIAG_SIGPIPE", "--sigpipe");
+  put(o.seccomp, "SOCKDIAG_SECCOMP", "--seccomp");
   put(o.seed, "SOCKDIAG_SEED", "--seed");
   if (!o.inject.empty()) {
     std::string joined;

@@ -22,12 +22,12 @@ namespace sdcli {
 inline constexpr const char* kFollowChildrenVariable = "SOCKDIAG_FOLLOW_CHILDREN";
 
 struct SettingOptions {
-  std::optional<std::string> log, format, level, retry, retry_timeout_ms, retry_max, sigpipe, config, seed;
+  std::optional<std::string> log, format, level, retry, retry_timeout_ms, retry_max, sigpipe, seccomp, config, seed;
   std::vector<std::string> inject;
 };
 
 // Adds --log, --format, --level, --retry, --retry-timeout-ms, --retry-max,
-// --sigpipe, --inject (repeatable), --config and --seed to `sub`.
+// --sigpipe, --seccomp, --inject (repeatable), --config and --seed to `sub`.
 void add_setting_options(CLI::App& sub, SettingOptions& options);
 
 // The SOCKDIAG_* variables of a run: those of the environment, overridden by
