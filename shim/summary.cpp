@@ -12,6 +12,7 @@
 #include "destination.h"
 #include "inject.h"
 #include "log.h"
+#include "progname.h"
 #include "report.h"
 #include "record.h"
 
@@ -141,7 +142,7 @@ struct SummaryWriter {
   }
 };
 
-void put_summary_start(LineBuffer& b) { put_summary_start(program_invocation_short_name, getpid(), b); }
+void put_summary_start(LineBuffer& b) { put_summary_start(program_name(), getpid(), b); }
 
 int g_summary_fd = -1;
 void summary_line_to_file(const char* text, std::size_t len) { write_record(g_summary_fd, text, len); }
@@ -154,7 +155,7 @@ void write_code_rows(SummaryWriter& w, Call call, Domain d, int code, uint32_t n
   const char* level = row ? level_name(row->level) : "error";
   if (w.json) {
     w.buf.appendf(FMT_COMPILE("{{\"summary\":\"count\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
-    w.buf.append_json_string(program_invocation_short_name);
+    w.buf.append_json_string(program_name());
     w.buf.appendf(FMT_COMPILE(",\"call\":\"{}\",\"code\":\"{}\",\"count\":{},\"injected\":{},\"level\":\"{}\"}}"), call_name(call),
                   name, n, injected, level);
   } else {
