@@ -244,9 +244,9 @@ bool close_begin(int fd, Kind* was) {
       bool connecting = c->has(cf_connect_pending);
       Failure f{connecting ? Call::connect : Call::close};
       f.fd = fd;
-      // The connect returned -1 (EINPROGRESS); the close of a socket returns
-      // 0 (sockets have no flush that could fail): the error was pending.
-      f.ret = connecting ? -1 : 0;
+      // As for "via SO_ERROR", ret is the result of the call it surfaced
+      // through: close of a socket returns 0 (no flush that could fail).
+      f.ret = 0;
       f.code = so_error;
       f.situation = sit_async;
       // A real reset answering a SYN is ECONNREFUSED: ECONNRESET on a socket
