@@ -94,7 +94,7 @@ struct Slot {
   // Set once when a process claims the slot (then read only by the command,
   // after the tree has ended). pid 0: a slot handed out but never used.
   std::atomic<int32_t> pid;
-  char prog[16];             // program_invocation_short_name, cut, NUL-terminated
+  char prog[16];             // program_name() (progname.h), cut, NUL-terminated
   std::atomic<uint64_t> rules_hash;  // rules_hash() of the process's own rules: names rule_injections
   std::atomic<uint32_t> rule_count;
   std::atomic<uint32_t> expected_eagain[kMaxCalls];  // the hot path's own counter, by call

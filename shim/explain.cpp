@@ -116,6 +116,17 @@ constexpr Explanation kRows[] = {
      "Check whether an administrator or a tool destroyed the socket, or whether another thread of "
      "the program closed or shut it down; otherwise reconnect."},
 
+    // Shutting down a socket still in SYN_SENT makes the kernel set
+    // ECONNRESET itself (tcp_disconnect): no peer sent anything.
+    {kErr, ECONNRESET, C::connect, sit_abandoned, L::error, "ECONNRESET",
+     "The connect to {peer} was abandoned by the program after {age} without an answer to the "
+     "connection request (SYN): the program gave up (its own connect timeout) and shut the socket "
+     "down while it was still connecting, and the kernel marks such a socket ECONNRESET. The peer "
+     "never answered; it did not reset anything.",
+     "Check that {peer} is up and reachable: a connection request that gets no answer is dropped on "
+     "the way (a firewall, a route) or by a server whose listen queue is full (`ss -ltn` on its host: "
+     "Recv-Q at the backlog); compare the program's connect timeout with the network's delays."},
+
     // ---- ECONNRESET: the peer (or a device on the way) sent RST ----
     {kErr, ECONNRESET, C::any, sit_unix, L::error, "ECONNRESET",
      "The peer of {peer} closed its end while data the program had sent was still unread in its "
@@ -408,6 +419,12 @@ constexpr Explanation kRows[] = {
      "Wait for POLLOUT, then read the result with getsockopt(SO_ERROR)."},
 
     // ---- Descriptor mistakes ----
+    {kErr, ENOTSOCK, C::any, sit_probe, L::debug, "ENOTSOCK",
+     "fd {fd} is not a socket, and the program never used it as one: {call} on it is the usual "
+     "test of whether a descriptor (often stdin) is a socket, after which the program treats it as "
+     "a file or pipe.",
+     "Nothing to fix when the program goes on with fd {fd} as a file; if it needed a socket there, "
+     "check what fd {fd} is (`ls -l /proc/PID/fd/{fd}`)."},
     {kErr, ENOTSOCK, C::any, 0, L::error, "ENOTSOCK",
      "fd {fd} is not a socket: {call} was given a file, pipe or terminal descriptor, often a number "
      "reused after a close, or the wrong variable.",
@@ -594,9 +611,15 @@ constexpr Explanation kRows[] = {
      "The name {host} exists, but has no address records (A/AAAA) of the kind requested.",
      "Check the name's records (`dig {host} A`, `dig {host} AAAA`); the service may be published "
      "under another name."},
+    {kGai, EAI_ADDRFAMILY, C::any, sit_probe, L::debug, "EAI_ADDRFAMILY",
+     "{host} is a numeric address of one family and hints.ai_family asked for the other (an IPv6 "
+     "address asked for as AF_INET, or an IPv4 one as AF_INET6): a program that tries each family in "
+     "turn gets this for the first, and then resolves it with the right one.",
+     "Nothing to fix when the program then asks for the other family or AF_UNSPEC; if it asks for "
+     "only one, pass AF_UNSPEC, or an address of the family it uses."},
     {kGai, EAI_ADDRFAMILY, C::any, 0, L::error, "EAI_ADDRFAMILY",
-     "{host} has no address in the family requested (e.g. AF_INET6 asked for, but the name has "
-     "only IPv4 addresses).",
+     "{host} has no address in the family asked for in hints.ai_family (only IPv4 addresses when "
+     "AF_INET6 was asked for, or only IPv6 addresses when AF_INET was).",
      "Ask for AF_UNSPEC to accept either family, or publish the missing record."},
     {kGai, EAI_FAMILY, C::any, 0, L::error, "EAI_FAMILY",
      "getaddrinfo does not support the family in hints.ai_family (only AF_INET, AF_INET6 and "
@@ -645,6 +668,13 @@ constexpr Explanation kRows[] = {
      "UTF-8 locale."},
 
     // ---- Events (no -1 return) ----
+    // After a reset (or a timeout) has been returned once, reads return 0.
+    {kEv, ev_eof, C::any, sit_after_error, L::debug, "EOF",
+     "{call} returned 0 on a connection that had already failed: {peer} had reset it (RST) or it "
+     "had timed out, and once that error has been returned, reads return 0. This is not an orderly "
+     "close (FIN) by the peer.",
+     "The failure was returned, and recorded, by an earlier call on fd {fd}: handle that error "
+     "(close and reconnect) instead of reading on."},
     {kEv, ev_eof, C::any, sit_datagram, L::debug, "EOF",
      "A zero-length datagram arrived: on a datagram socket, 0 is a valid empty message, not an end "
      "of file.",

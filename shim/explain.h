@@ -50,8 +50,12 @@ enum Situation : uint32_t {
   sit_injected = 1u << 6,      // caused by a sockdiag fault-injection rule
   sit_abstract = 1u << 7,      // the unix address named is abstract ("@name"): no file behind it
   sit_reuseaddr = 1u << 8,     // SO_REUSEADDR set on the socket (found for a bind's EADDRINUSE)
+  sit_abandoned = 1u << 9,     // a connect still waiting for an answer, given up by the program
+  sit_after_error = 1u << 10,  // the connection had already failed (reset, timed out) before this call
+  sit_probe = 1u << 11,        // a test the program makes and goes on from: a socket call on a
+                               // descriptor never used as a socket, a numeric address of the other family
 };
-constexpr uint32_t kAllSituations = (sit_reuseaddr << 1) - 1;  // every bit above
+constexpr uint32_t kAllSituations = (sit_probe << 1) - 1;  // every bit above
 
 struct Explanation {
   Domain domain;

@@ -19,6 +19,7 @@
 #include "interpose.h"
 #include "inject.h"
 #include "log.h"
+#include "progname.h"
 #include "policy_retry.h"
 #include "report.h"
 #include "seccomp.h"
@@ -155,6 +156,7 @@ void ensure_init() {
   int expected = 0;
   // Another thread is starting the library: this call uses the defaults.
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
+  remember_program_name();
   resolve_all();
   syscall_route_bind();
   init_call_classes();

@@ -26,6 +26,7 @@
 #include "fdtable.h"
 #include "hostnames.h"
 #include "log.h"
+#include "progname.h"
 #include "record.h"
 #include "report.h"
 
@@ -120,7 +121,7 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
             const char* host) {
   MatchInput& in = g.in;
   in.call = id;
-  in.prog = program_invocation_short_name;
+  in.prog = program_name();
   uint64_t now = g_uses_time ? now_mono_ns() : 0;
   in.since_start_ns = g_uses_time ? now - g_start_ns : 0;
   in.host = host;
@@ -265,14 +266,14 @@ void inject_configure() {
       b.append("{\"ts\":\"");
       format_time(wall, b);
       b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
-      b.append_json_string(program_invocation_short_name);
+      b.append_json_string(program_name());
       b.appendf(FMT_COMPILE(",\"level\":\"info\",\"seed\":{},\"message\":\"injection seed {} (SOCKDIAG_SEED={} replays this run)\"}}"),
                 seed, seed, seed);
     } else {
       b.append("sockdiag ");
       format_time(wall, b);
       b.append_char(' ');
-      put_prog_pid(program_invocation_short_name, getpid(), b);
+      put_prog_pid(program_name(), getpid(), b);
       b.appendf(FMT_COMPILE(" info injection seed {} (SOCKDIAG_SEED={} replays this run)"), seed, seed);
     }
     b.finish_line();
@@ -571,7 +572,7 @@ void write_injection_summary(bool json, void (*line)(const char* text, std::size
       b.append_json_string(g_rules->rules[i].text);
       b.appendf(FMT_COMPILE(",\"count\":{}}}"), n);
     } else {
-      put_summary_start(program_invocation_short_name, getpid(), b);
+      put_summary_start(program_name(), getpid(), b);
       b.put("rule ");
       std::size_t column = b.view().size();
       b.append_text_escaped(g_rules->rules[i].text);

@@ -48,6 +48,7 @@
 
 #include "destination.h"
 #include "interpose.h"
+#include "progname.h"
 #include "record.h"
 #include "summary.h"
 
@@ -566,14 +567,14 @@ void format_dropped(uint64_t n, LineBuffer& b) {
     b.append("{\"ts\":\"");
     format_time(wall, b);
     b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
-    b.append_json_string(program_invocation_short_name);
+    b.append_json_string(program_name());
     b.appendf(FMT_COMPILE(",\"level\":\"error\",\"dropped\":{},\"message\":\"{} records dropped: log not writable\"}}"),
               n, n);
   } else {
     b.append("sockdiag ");
     format_time(wall, b);
     b.append_char(' ');
-    put_prog_pid(program_invocation_short_name, getpid(), b);
+    put_prog_pid(program_name(), getpid(), b);
     b.appendf(FMT_COMPILE(" error {} records dropped: log not writable"), n);
   }
   b.finish_line();

@@ -2,6 +2,7 @@
 // they are created, connected, duplicated and closed, and reporting failures.
 #include "observe.h"
 
+#include <arpa/inet.h>
 #include <linux/close_range.h>
 #include <sys/time.h>
 
@@ -60,6 +61,7 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
   f.ret = ret;
   f.code = err;
   f.retries = retries;
+  if (closed_socket) f.kind = Kind::closed;  // kind_of above took the number for what it is now
   if (io.flags & MSG_DONTWAIT) f.situation |= sit_nonblocking;
   SigpipeDecision sigpipe{false, nullptr};
   // A program's own MSG_NOSIGNAL: the kernel raises nothing, nor do we.
@@ -103,11 +105,13 @@ void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) 
     if (g_trace) trace_call(call, fd, ret);
     return;
   }
+  Failure f{call};
   if (c) {
     uint64_t zero = 0;
     c->closed_peer_ns.compare_exchange_strong(zero, now_mono_ns(), std::memory_order_relaxed);
+    // A reset or timeout already returned: the 0 that follows is no FIN.
+    if (c->has(cf_peer_closed)) f.situation |= sit_after_error;
   }
-  Failure f{call};
   f.fd = fd;
   f.ret = 0;
   f.domain = Domain::event;
@@ -253,11 +257,19 @@ bool close_begin(int fd, Kind* was) {
     int so_error = 0;
     socklen_t len = sizeof(so_error);
     if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error) {
-      Failure f{c->has(cf_connect_pending) ? Call::connect : Call::close};
+      bool connecting = c->has(cf_connect_pending);
+      Failure f{connecting ? Call::connect : Call::close};
       f.fd = fd;
+      // As for "via SO_ERROR", ret is the result of the call it surfaced
+      // through: close of a socket returns 0 (no flush that could fail).
+      f.ret = 0;
       f.code = so_error;
       f.situation = sit_async;
-      f.via = "SO_ERROR at close";
+      // A real reset answering a SYN is ECONNREFUSED: ECONNRESET on a socket
+      // still connecting is the kernel's own, set when the program shut it
+      // down without an answer (tcp_disconnect).
+      if (connecting && so_error == ECONNRESET) f.situation |= sit_abandoned;
+      f.via = "SO_ERROR pending at close";
       report(f);
     }
   }
@@ -273,6 +285,7 @@ void close_done(Call call, int fd, int ret, int err, Kind was) {
     if (g_trace && is_socket(was)) {
       Failure f{call};
       f.fd = fd;
+      f.ret = ret;
       f.kind = was;  // the fd is gone: the kernel can no longer say what it was
       report(f);
     }
@@ -392,9 +405,10 @@ bool injected_failure_pending(int fd) {
 }
 
 void poll_events(Call call, pollfd* fds, nfds_t n, int ready) {
-  for (nfds_t i = 0; i < n && ready > 0; ++i) {
+  int left = ready;
+  for (nfds_t i = 0; i < n && left > 0; ++i) {
     if (!fds[i].revents) continue;
-    --ready;
+    --left;
     if (injected_failure_pending(fds[i].fd)) fds[i].revents |= POLLERR;
     if (fds[i].revents & (POLLERR | POLLHUP)) socket_event(call, fds[i].fd, fds[i].revents);
   }
@@ -442,6 +456,12 @@ void getaddrinfo_done(int ret, int err, const char* node, addrinfo* const* res) 
   // EAI_SYSTEM leaves the real reason in errno.
   f.domain = ret == EAI_SYSTEM ? Domain::errno_code : Domain::gai;
   f.code = ret == EAI_SYSTEM ? err : ret;
+  // A numeric address asked for in the other family: the program is trying
+  // each family in turn.
+  unsigned char numeric[sizeof(in6_addr)];
+  if (ret == EAI_ADDRFAMILY && node &&
+      (inet_pton(AF_INET, node, numeric) == 1 || inet_pton(AF_INET6, node, numeric) == 1))
+    f.situation |= sit_probe;
   report(f);
 }
 

@@ -520,7 +520,7 @@ void fill_template(const char* text, const RecordData& r, Format format, LineBuf
     std::string_view key = placeholder_at(brace);
     if (key == "peer") value(r.peer, "the peer");
     else if (key == "local") value(r.local, "the local address");
-    else if (key == "host") value(r.host, "the name");
+    else if (key == "host") value(r.host, "\"\" (an empty name)");
     else if (key == "fd") out.put(r.fd);
     else if (key == "call") value(r.call, "");
     else if (key == "sent") out.put(r.sent);

@@ -16,6 +16,7 @@
 #include "fdtable.h"
 #include "hostnames.h"
 #include "log.h"
+#include "progname.h"
 #include "record.h"
 #include "summary.h"
 
@@ -125,6 +126,9 @@ void report(const Failure& f) {
   ensure_init();
   CallClass cls = class_of(f.call);
   Conn* conn = f.fd >= 0 ? get_conn(f.fd) : nullptr;
+  // Before kind_of, which takes a closed socket's number now held by a file
+  // for what it is now.
+  bool closed_socket = f.kind == Kind::closed || (conn && conn->get_kind() == Kind::closed);
   Kind kind = f.kind != Kind::unknown ? f.kind : f.fd >= 0 && cls != CallClass::poll ? kind_of(f.fd) : Kind::unknown;
 
   // The address bind names is the local one it asked for: neither the
@@ -137,6 +141,9 @@ void report(const Failure& f) {
   if (f.domain == Domain::errno_code && f.code == EAGAIN) situation |= eagain_situation(f, cls, conn);
   if (f.domain == Domain::errno_code && f.code == EADDRINUSE && bound && reuseaddr_set(f.fd))
     situation |= sit_reuseaddr;
+  // A socket call on a descriptor the program never used as a socket is its
+  // test of what the descriptor is (stdin); on one it closed, a bug.
+  if (f.domain == Domain::errno_code && f.code == ENOTSOCK && !closed_socket) situation |= sit_probe;
 
   // The peer for the per-peer count: what the call named, or the cached one
   // (no syscall: expected-flow failures are counted on a hot-ish path).
@@ -168,7 +175,7 @@ void report(const Failure& f) {
   r.wall_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   r.pid = static_cast<long>(getpid());
   r.tid = static_cast<long>(gettid());
-  r.prog = program_invocation_short_name;
+  r.prog = program_name();
   r.level = level;
   r.call = call_name(f.call);
   r.fd = f.fd;

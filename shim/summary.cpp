@@ -14,6 +14,7 @@
 #include "destination.h"
 #include "inject.h"
 #include "log.h"
+#include "progname.h"
 #include "record.h"
 #include "report.h"
 #include "rules.h"
@@ -125,8 +126,6 @@ bool injected_any() {
   return false;
 }
 
-// SOCKDIAG_SUMMARY's file: one file for a whole process tree, appended to,
-// one write per line. -1 when it cannot be opened.
 // One file for a whole process tree: appended to, one write per line.
 // Checked before main, and opened as safely now (destination.h): the name
 // may have been replaced since by a link, a FIFO or a directory.
@@ -151,10 +150,10 @@ struct SummaryWriter {
     else summary_line_to_log(buf.view().data(), buf.view().size());
     buf.clear();
   }
-  void start_text() { put_summary_start(program_invocation_short_name, getpid(), buf); }
+  void start_text() { put_summary_start(program_name(), getpid(), buf); }
   void start_json(const char* kind) {
     buf.appendf(FMT_COMPILE("{{\"summary\":\"{}\",\"pid\":{},\"prog\":"), kind, static_cast<long>(getpid()));
-    buf.append_json_string(program_invocation_short_name);
+    buf.append_json_string(program_name());
   }
 };
 
@@ -291,7 +290,7 @@ ctab::Slot* claim_slot() {
     return g_slot.compare_exchange_strong(expected, &g_own, std::memory_order_acq_rel) ? &g_own : expected;
   }
   s->pid.store(static_cast<int32_t>(getpid()), std::memory_order_relaxed);
-  std::strncpy(s->prog, program_invocation_short_name, sizeof(s->prog) - 1);
+  std::strncpy(s->prog, program_name(), sizeof(s->prog) - 1);
   if (const RuleSet* set = g_rules) {
     s->rules_hash.store(ctab::rules_hash(set->count, [set](uint32_t i) { return set->rules[i].text; }),
                         std::memory_order_relaxed);

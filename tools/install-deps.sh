@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
   # tests: real programs run under the library, fuzzing, privilege tools
-  clang curl wget python3 socat openssh-client openssh-server bind9-dnsutils util-linux iproute2 procps mount
+  clang curl wget python3 socat ncat openssh-client openssh-server bind9-dnsutils util-linux iproute2 procps mount
   git nodejs default-jre-headless default-jdk-headless
   # benchmarks
   valgrind strace fiu-utils hyperfine

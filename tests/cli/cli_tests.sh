@@ -44,6 +44,12 @@ expect_usage_error() {
 
 records() { grep -c '^sockdiag 20' "$1"; }
 
+# one_line_error REGEX WHAT: exactly one line on stderr, matching REGEX.
+one_line_error() {
+  [ "$(wc -l <"$ERR")" = 1 ] || fail "$2: expected one line on stderr $(show)"
+  expect_in "$ERR" "$1" "$2"
+}
+
 setup() {
   local prefix
   prefix=$(mktemp -d "${TMPDIR:-/tmp}/sockdiag-cli-prefix.XXXXXX") || fail "mktemp"
@@ -195,6 +201,24 @@ case_run_records_a_failure() {
   expect_in "$ERR" '^sockdiag .* cli_prog\[[0-9]+/[0-9]+\] error connect .*-> 127\.0\.0\.1:[0-9]+ .*ECONNREFUSED' \
     "the record of the refused connect"
   expect_in "$ERR" 'Try: ' "the record's advice"
+}
+
+# A static or Go program never loads the library: run says so in one line
+# (the doctor's reason), runs it anyway, and leaves its output and status alone.
+case_run_says_a_program_runs_unobserved() {
+  capture "$SD_CLI_STATIC" refuse
+  local plain_out plain_rc=$RC
+  plain_out=$(cat "$OUT")
+  capture "$SD" run -- "$SD_CLI_STATIC" refuse
+  expect_status "$plain_rc" "run of a static program keeps its exit status"
+  [ "$(cat "$OUT")" = "$plain_out" ] || fail "run of a static program changed its output $(show)"
+  one_line_error '^sockdiag: .*cli_static runs unobserved: it is statically linked' "static program"
+  capture "$SD" run -- "$SD_CLI_FAKE_GO"
+  expect_status 0 "run of a Go program"
+  one_line_error '^sockdiag: .*cli_fake_go runs unobserved: it is a Go program' "Go program"
+  capture "$SD" run -- "$SD_CLI_PROG" exit 0
+  expect_status 0 "run of a dynamic program"
+  [ ! -s "$ERR" ] || fail "run of a dynamic program said something $(show)"
 }
 
 case_run_passes_arguments_untouched() {

@@ -76,7 +76,7 @@ def nonblocking_close(h):
     run, kind, peer = refused(h, "pollerr-close", "4")
     run.expect_out("connect: -1 EINPROGRESS", "revents: POLLOUT POLLERR")
     only_record(run, call="connect", code="ECONNREFUSED", errno=111, level="error", kind=kind, peer=peer,
-                via="SO_ERROR at close")
+                via="SO_ERROR pending at close")
 
 
 @case("econnrefused nonblocking at debug level")

@@ -21,6 +21,7 @@ import cases_fds  # noqa: F401
 import cases_hostile_values  # noqa: F401
 import cases_log_sink  # noqa: F401
 import cases_real_programs  # noqa: F401
+import cases_records  # noqa: F401
 import cases_resolve  # noqa: F401
 import cases_streams  # noqa: F401
 import cases_syscall  # noqa: F401

@@ -2,20 +2,21 @@
 // client's next calls return. Both ends live in this one process.
 //   reset    the client sends data the server never reads; the server
 //            closes with SO_LINGER {1,0} (RST); the client's recv fails
+//   reset-read  as reset, then the client reads again: 0, after the reset
 //   orderly  the server closes normally (FIN); the client's recv returns 0,
 //            twice (the end of the stream is seen again on every read)
 //   epipe    the server closes normally; the client keeps sending until a
 //            send fails (the server's RST turns the next send into EPIPE),
 //            then writes once more with write(2). SIGPIPE is ignored by
 //            the program itself.
-// Usage: peer_close reset|orderly|epipe
+// Usage: peer_close reset|reset-read|orderly|epipe
 #include <signal.h>
 
 #include "testutil.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: %s reset|orderly|epipe\n", argv[0]);
+    fprintf(stderr, "usage: %s reset|reset-read|orderly|epipe\n", argv[0]);
     return 2;
   }
   const char* mode = argv[1];
@@ -23,11 +24,12 @@ int main(int argc, char** argv) {
   tcp_pair(AF_INET, &client, &server);
   printf("port: %d\n", port_of(server));
   char buf[256];
-  if (strcmp(mode, "reset") == 0) {
+  if (strncmp(mode, "reset", 5) == 0) {
     REPORT("send", send(client, "unread by the server", 20, 0));
     abort_on_close(server);
     close(server);
     REPORT("recv", recv(client, buf, sizeof(buf), 0));
+    if (strcmp(mode, "reset-read") == 0) REPORT("recv", recv(client, buf, sizeof(buf), 0));
   } else if (strcmp(mode, "orderly") == 0) {
     close(server);
     REPORT("recv", recv(client, buf, sizeof(buf), 0));

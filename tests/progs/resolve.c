@@ -1,6 +1,8 @@
 // getaddrinfo of one name; prints the EAI_* result by name.
-// Usage: resolve NAME numeric|any
+// Usage: resolve NAME numeric|any|inet|inet6
 //   numeric  AI_NUMERICHOST: the name is parsed, never looked up
+//   inet, inet6  only that family (hints.ai_family), as a client trying
+//            each family in turn asks
 #include <netdb.h>
 
 #include "testutil.h"
@@ -26,12 +28,14 @@ static const char* gai_name(int rc) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: %s NAME numeric|any\n", argv[0]);
+    fprintf(stderr, "usage: %s NAME numeric|any|inet|inet6\n", argv[0]);
     return 2;
   }
   struct addrinfo hints = {0};
   hints.ai_socktype = SOCK_STREAM;
   if (strcmp(argv[2], "numeric") == 0) hints.ai_flags = AI_NUMERICHOST;
+  if (strcmp(argv[2], "inet") == 0) hints.ai_family = AF_INET;
+  if (strcmp(argv[2], "inet6") == 0) hints.ai_family = AF_INET6;
   struct addrinfo* res = NULL;
   int rc = getaddrinfo(argv[1], "80", &hints, &res);
   printf("getaddrinfo: %s\n", gai_name(rc));

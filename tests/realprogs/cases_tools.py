@@ -1,5 +1,6 @@
 """Command-line network tools under the library: socat relaying between two
-loopback ports, ssh refused by a closed local port, git cloning from git
+loopback ports, ncat sending a file from its stdin (which it probes with
+recv() first), ssh refused by a closed local port, git cloning from git
 daemon (started inetd-style on the accepted connection, so that its socket
 arrives as stdin/stdout through exec), and dig querying a closed UDP port
 (libuv sends its query with sendmmsg through syscall())."""
@@ -74,6 +75,33 @@ def socat_relay(h):
 
     runs = three_runs(h, scenario, [("socat", call) for call in ("accept", "connect", "read", "write")])
     expect_eq(runs["plain"][0], (0, b"", b"", True), "socat's status, output, and the bytes relayed")
+
+
+@case("ncat with a file as stdin probes it without a record")
+def ncat_stdin_probe(h):
+    # ncat calls recv() on fd 0 to learn whether stdin is a socket and reads
+    # it with read() after ENOTSOCK: expected flow, no record at the default
+    # level (three_runs checks that the healthy run leaves none).
+    ncat = tool("/usr/bin/ncat")
+    payload = os.urandom(64 * 1024)
+    source = h.path("ncat-input")
+    with open(source, "wb") as f:
+        f.write(payload)
+
+    def scenario(mode):
+        with echo_server() as port, open(source, "rb") as stdin:
+            proc = mode.popen([ncat, "127.0.0.1", str(port)], stdin=stdin, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+            out, err = proc.communicate(timeout=30)
+        return proc.returncode, err, out == payload
+
+    runs = three_runs(h, scenario, [("ncat", "connect")])
+    expect_eq(runs["plain"][0], (0, b"", True), "ncat's status, stderr, and the bytes echoed back")
+    # recv() reaches the library as recvfrom in some libc versions.
+    probes = [r for r in runs["trace"][1]
+              if r["call"] in ("recv", "recvfrom") and r["fd"] == 0 and r["code"] == "ENOTSOCK"]
+    expect(probes and all(r["level"] == "debug" for r in probes),
+           "ncat's recv() probe of stdin is not a debug record at trace level", describe(runs["trace"][1], 60))
 
 
 @case("ssh to a closed local port recorded as refused")

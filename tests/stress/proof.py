@@ -19,6 +19,7 @@ RECORD_KEYS = ("ts", "pid", "tid", "prog", "level", "call", "fd", "kind", "local
 # Program -> the Debian package that installs it (tools/install-deps.sh).
 DEBIAN = {
     "/usr/bin/python3": "python3", "/usr/bin/curl": "curl", "/usr/bin/wget": "wget", "/usr/bin/socat": "socat",
+    "/usr/bin/ncat": "ncat",
     "/usr/bin/ssh": "openssh-client", "/usr/bin/ssh-keygen": "openssh-client", "/usr/sbin/sshd": "openssh-server",
     "/usr/bin/dig": "bind9-dnsutils", "/usr/bin/git": "git", "/usr/bin/node": "nodejs",
     "/usr/bin/java": "default-jre-headless", "/usr/bin/javac": "default-jdk-headless",

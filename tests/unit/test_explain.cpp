@@ -225,6 +225,40 @@ TEST_CASE("other situation-specific rows", "[explain]") {
   CHECK(mentions(accept_aborted, "before the program accepted"));
 }
 
+TEST_CASE("probes, an abandoned connect and an EOF after a failure have rows of their own", "[explain]") {
+  // ECONNRESET on a socket still connecting, after the program shut it down:
+  // the peer never answered, so the row must not blame it.
+  const Explanation* abandoned = sd::explain(Domain::errno_code, ECONNRESET, CallClass::connect,
+                                             sd::sit_async | sd::sit_abandoned);
+  REQUIRE(abandoned != nullptr);
+  CHECK(mentions(abandoned, "abandoned by the program"));
+  CHECK(abandoned != sd::explain(Domain::errno_code, ECONNRESET, CallClass::connect, sd::sit_async));
+
+  const Explanation* probe = sd::explain(Domain::errno_code, ENOTSOCK, CallClass::recv, sd::sit_probe);
+  const Explanation* reused = sd::explain(Domain::errno_code, ENOTSOCK, CallClass::recv, 0);
+  REQUIRE(probe != nullptr);
+  REQUIRE(reused != nullptr);
+  CHECK(probe->level == Level::debug);
+  CHECK(reused->level == Level::error);
+  CHECK(sd::explain(Domain::errno_code, ENOTSOCK, CallClass::sockopt, sd::sit_probe) == probe);
+
+  const Explanation* family = sd::explain(Domain::gai, EAI_ADDRFAMILY, CallClass::dns, sd::sit_probe);
+  const Explanation* missing = sd::explain(Domain::gai, EAI_ADDRFAMILY, CallClass::dns, 0);
+  REQUIRE(family != nullptr);
+  REQUIRE(missing != nullptr);
+  CHECK(family->level == Level::debug);
+  CHECK(missing->level == Level::error);
+  CHECK(mentions(family, "an IPv6 address asked for as AF_INET"));
+  CHECK(mentions(missing, "only IPv4 addresses when AF_INET6 was asked for"));
+
+  const Explanation* after_reset =
+      sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_established | sd::sit_after_error);
+  REQUIRE(after_reset != nullptr);
+  CHECK(after_reset->level == Level::debug);
+  CHECK(mentions(after_reset, "not an orderly"));
+  CHECK(after_reset != sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_established));
+}
+
 TEST_CASE("getaddrinfo results name the host", "[explain]") {
   for (int code : {EAI_AGAIN, EAI_NONAME, EAI_FAIL}) {
     const Explanation* r = sd::explain(Domain::gai, code, CallClass::dns, 0);

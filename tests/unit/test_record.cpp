@@ -138,7 +138,7 @@ TEST_CASE("placeholders are filled from the record, other braces kept", "[record
   b.clear();
   RecordData empty;
   fill_template("{peer} / {host}", empty, Format::text, b);
-  CHECK(b.view() == "the peer / the name");
+  CHECK(b.view() == "the peer / \"\" (an empty name)");
 }
 
 TEST_CASE("a text record holds every field on one line", "[record]") {

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "elf_inspect.h"
 #include "locate.h"
+#include "preload_blockers.h"
 #include "text.h"
 #include "usage.h"
 
@@ -88,20 +89,8 @@ void check_elf(const ElfFacts& f, const ElfFacts* library, Findings* out) {
                             ": the loader skips a library of another kind ('wrong ELF class'), so the program "
                             "runs unobserved");
   }
-  if (!f.go_evidence.empty()) {
-    out->blockers.push_back("it is a Go program (" + f.go_evidence +
-                            "): Go makes its socket calls as raw system calls, not through libc, so no "
-                            "LD_PRELOAD library sees them (at most its DNS lookups, with the cgo resolver)");
-  }
-  if (!f.has_interp) {
-    if (f.type == ET_DYN && !f.pie)
-      out->blockers.push_back("it is a shared library, not a program: run the program that loads it");
-    else
-      out->blockers.push_back(
-          "it is statically linked: no dynamic loader runs, so LD_PRELOAD is never read "
-          "and libc's socket functions are built into it");
-    return;
-  }
+  for (const std::string& b : preload_blockers(f)) out->blockers.push_back(b);
+  if (!f.has_interp) return;
   if (library && !library->interp.empty() && f.interp != library->interp &&
       f.interp.find("/ld-linux") == std::string::npos && f.interp.find("/ld64.so") == std::string::npos)
     out->blockers.push_back("its loader " + f.interp + " is not glibc's (" + library->interp +

@@ -39,6 +39,9 @@ std::string situation_words(uint32_t when) {
       {sd::sit_injected, "when injected by a sockdiag rule"},
       {sd::sit_abstract, "at an abstract unix name (@name)"},
       {sd::sit_reuseaddr, "with SO_REUSEADDR set"},
+      {sd::sit_abandoned, "when the program gave up a connect still in progress"},
+      {sd::sit_after_error, "after the connection had already failed"},
+      {sd::sit_probe, "as a probe the program goes on from"},
   };
   std::string out;
   for (const auto& [bit, words] : kWords)

@@ -8,13 +8,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include "commands.h"
 #include "counter_table.h"
 #include "locate.h"
+#include "preload_blockers.h"
 #include "spawn.h"
+#include "text.h"
 #include "tree_summary.h"
 #include "usage.h"
 
@@ -162,6 +165,11 @@ int run_command(const RunOptions& o) {
   for (const auto& [name, value] : settings.variables()) env.push_back(name + "=" + value);
   env.push_back("LD_PRELOAD=" + preload_value(library));
 
+  // A static or Go program never loads the library: one line, then it runs.
+  std::string blockers = preload_blockers_of(o.cmd[0]);
+  if (!blockers.empty())
+    std::fprintf(stderr, "sockdiag: %s runs unobserved: %s (sockdiag doctor %s)\n", one_line(o.cmd[0]).c_str(),
+                 one_line(blockers).c_str(), one_line(o.cmd[0]).c_str());
   // With --summary, the summary is the whole tree's: daemons that CMD
   // leaves running are waited for too (spawn.h).
   ChildExit child = spawn_and_wait(o.cmd, env, o.summary);
