@@ -10,16 +10,21 @@ from harness import case, expect, expect_eq
 CONFIG_ERROR = 78  # EX_CONFIG
 
 
-def check_refused(h, extra, must_name):
-    """The program (/bin/echo) must not run: exit status 78 and one line on
-    stderr that contains every word of `must_name`."""
-    run = h.run(["/bin/echo", "main ran"], extra=extra)
+def expect_refused(run, must_name):
+    """`run` stopped before main: exit status 78 and one line on stderr that
+    contains every word of `must_name`."""
     run.expect_rc(CONFIG_ERROR)
     expect_eq(run.out, "", "the program's output (main must not run)", run.describe())
     lines = run.err.splitlines()
     expect_eq(len(lines), 1, "lines on stderr", run.describe())
     for word in must_name:
         expect(word in lines[0], f"the line does not say {word!r}", run.err)
+    return run
+
+
+def check_refused(h, extra, must_name):
+    """The program (/bin/echo) must not run under the settings `extra`."""
+    expect_refused(h.run(["/bin/echo", "main ran"], extra=extra), must_name)
 
 
 @case("bad SOCKDIAG_LEVEL stops before main")
