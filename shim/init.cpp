@@ -156,6 +156,7 @@ void ensure_init() {
   int expected = 0;
   // Another thread is starting the library: this call uses the defaults.
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
+  note_process_start();
   remember_program_name();
   resolve_all();
   syscall_route_bind();

@@ -74,6 +74,11 @@ bool is_dead_connection_error(int err) {
 void abort_connection(int fd, Conn* c) {
   Kind k = c ? c->get_kind() : kind_of(fd);
   if (k == Kind::tcp4 || k == Kind::tcp6) {
+    // The abort leaves the kernel a wildcard local address: the real one
+    // is remembered first, for the records.
+    sockaddr_storage local;
+    socklen_t local_len;
+    if (!cached_local(fd, &local, &local_len)) learn_local(fd);
     sockaddr unspec{};
     unspec.sa_family = AF_UNSPEC;
     real<Call::connect>()(fd, &unspec, sizeof(unspec));

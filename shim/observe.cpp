@@ -195,8 +195,11 @@ void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, soc
   if (c) {
     set_peer(c, addr, len);
     c->clear(cf_connect_pending | cf_err_pending | cf_eof_seen | cf_peer_closed);
-    if (ret == 0) c->set(cf_established);
-    else if (err == EINPROGRESS) c->set(cf_connect_pending);
+    clear_local(fd);
+    if (ret == 0) {
+      c->set(cf_established);
+      learn_local(fd);
+    } else if (err == EINPROGRESS) c->set(cf_connect_pending);
     // The connection's history starts with the attempt, not with socket().
     c->opened_ns.store(now_mono_ns(), std::memory_order_relaxed);
   }
@@ -233,6 +236,7 @@ void accept_done(Call call, int listen_fd, int ret, int err, int retries) {
       socklen_t ss_len = sizeof(ss);
       if (getpeername(ret, reinterpret_cast<sockaddr*>(&ss), &ss_len) == 0)
         set_peer(c, reinterpret_cast<sockaddr*>(&ss), ss_len);
+      learn_local(ret);
     }
     if (g_trace) trace_call(call, ret, ret);
     return;
@@ -326,7 +330,10 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, c
     if (c) c->clear(cf_err_pending | cf_connect_pending);
     if (so_error == 0) {
       // The non-blocking connect completed.
-      if (pending) c->set(cf_established);
+      if (pending) {
+        c->set(cf_established);
+        learn_local(fd);
+      }
       if (g_trace) trace_call(Call::getsockopt, fd, ret);
       return;
     }

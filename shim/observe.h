@@ -273,6 +273,15 @@ __attribute__((noinline, cold)) R io_outcome(int fd, R r, A... a) {
   return r;
 }
 
+// The first read of a fd never seen (inherited, received, or a file): what
+// it is is asked once, and a socket's history starts with these bytes.
+template <Call C, class R, class... A>
+__attribute__((noinline, cold)) void count_first_read(int fd, R r, A... a) {
+  Guard guard;
+  Kind k = kind_of(fd);
+  if (Conn* e = find_conn(fd)) count_bytes<C>(e, k, r, a...);
+}
+
 // The failed first attempt of the fast path, handed over for retries.
 struct FirstAttempt {
   long ret;
@@ -289,10 +298,14 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
   constexpr bool input = group_of(C) == Group::input;
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
-  // Whether a write goes to a socket decides its SIGPIPE: a fd never seen
-  // being created is asked about once, then remembered until it is closed.
-  if constexpr (!input)
-    if (__builtin_expect(is_unclassified(k), 0)) k = kind_of(fd);
+  // Whether a write goes to a socket decides its SIGPIPE, and a socket
+  // inherited must be known before the rules look at its peer: a fd never
+  // seen being created is asked about once, then remembered until it is
+  // closed.
+  if (__builtin_expect(is_unclassified(k), 0)) {
+    k = kind_of(fd);
+    c = find_conn(fd);
+  }
   auto invoke = [&](int f, auto... args) -> R {
     if constexpr (!input)
       if (is_socket(k)) return send_nosignal<C>(k, f, args...);
@@ -387,6 +400,11 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
       e = fd_entry(fd);
       if (!e) return r;
       k = e->get_kind();
+      // The test count_bytes makes anyway: a socket pays nothing more.
+      if (__builtin_expect(!is_socket(k), 0)) {
+        if (is_unclassified(k)) count_first_read<C>(fd, r, a...);
+        return r;
+      }
     }
     count_bytes<C>(e, k, r, a...);
     return r;

@@ -198,6 +198,8 @@ void report(const Failure& f) {
     s.local[0] = '\0';
     if (bound) {
       format_addr(bound, f.addr_len, s.local, sizeof(s.local));
+    } else if (f.fd >= 0 && cached_local(f.fd, &local, &local_len)) {
+      format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
     } else if (getsockname(f.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
                local_len > sizeof(sa_family_t) && !no_local_address(reinterpret_cast<sockaddr*>(&local), cls)) {
       format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
@@ -208,6 +210,7 @@ void report(const Failure& f) {
     if (!f.host && peer && host_of(peer, peer_len, s.host, sizeof(s.host))) r.host = s.host;
     if (conn) {
       r.have_history = true;
+      r.inherited = conn->has(cf_inherited);
       r.sent = conn->tx.load(std::memory_order_relaxed);
       r.received = conn->rx.load(std::memory_order_relaxed);
       uint64_t opened = conn->opened_ns.load(std::memory_order_relaxed);
