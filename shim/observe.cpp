@@ -183,11 +183,13 @@ void socketpair_done(int ret, int err, int domain, int type, const int sv[2]) {
   report_error(Call::socketpair, -1, ret, err, 0);
 }
 
-void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries) {
+void connect_done(Call call, int fd, long ret, int err, const sockaddr* addr, socklen_t len, int retries) {
   // A connect the kernel refused before taking its address (EFAULT,
   // EINVAL, EBADF...) named nothing it read, and changed nothing: its
-  // record says the call, the fd and the error.
-  if (!kernel_accepted(call, ret, err)) {
+  // record says the call, the fd and the error. A send with MSG_FASTOPEN
+  // gets a connect's answers.
+  bool sends = call != Call::connect;
+  if (!kernel_accepted(Call::connect, ret, err)) {
     report_error(call, fd, ret, err, retries);
     return;
   }
@@ -196,15 +198,25 @@ void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, soc
     set_peer(c, addr, len);
     c->clear(cf_connect_pending | cf_err_pending | cf_eof_seen | cf_peer_closed);
     clear_local(fd);
-    if (ret == 0) {
+    if (ret >= 0) {
       c->set(cf_established);
       learn_local(fd);
-    } else if (err == EINPROGRESS) c->set(cf_connect_pending);
+    } else if (err == EINPROGRESS) {
+      c->set(cf_connect_pending);
+    }
     // The connection's history starts with the attempt, not with socket().
     c->opened_ns.store(now_mono_ns(), std::memory_order_relaxed);
   }
-  if (ret == 0 && !g_trace) return;
-  report_error(call, fd, ret, ret == 0 ? 0 : err, retries, addr, len);
+  if (ret >= 0 && !g_trace) return;
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = ret >= 0 ? 0 : err;
+  f.retries = retries;
+  f.addr = addr;
+  f.addr_len = len;
+  f.connects = sends;
+  report(f);
 }
 
 void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {

@@ -49,7 +49,9 @@ void output_failed(Call, int fd, long ret, int err, IoArgs, int retries);
 void trace_call(Call, int fd, long ret);
 void socket_done(Call, int ret, int err, int domain, int type);
 void socketpair_done(int ret, int err, int domain, int type, const int sv[2]);
-void connect_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries);
+// A connect, or a send with MSG_FASTOPEN (a connect and a send in one
+// call), returned.
+void connect_done(Call, int fd, long ret, int err, const sockaddr* addr, socklen_t len, int retries);
 void sockop_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len);
 void accept_done(Call, int listen_fd, int ret, int err, int retries);
 // Returns true when the program tried to close the library's own log fd:
@@ -311,6 +313,39 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
       if (is_socket(k)) return send_nosignal<C>(k, f, args...);
     return real<C>()(f, args...);
   };
+  if constexpr (C == Call::sendto) {
+    auto [buf, n, flags, addr, addr_len] = std::tie(a...);
+    (void)buf;
+    (void)n;
+    sockaddr_storage target;
+    // MSG_FASTOPEN on a TCP socket: a connect and a send in one call. The
+    // connect rules apply, and its answers are a connect's.
+    if (__builtin_expect(flags & MSG_FASTOPEN, 0) && (k == Kind::tcp4 || k == Kind::tcp6) &&
+        copy_program_sockaddr(addr, addr_len, &target)) {
+      const auto* to = reinterpret_cast<const sockaddr*>(&target);
+      int err = 0;
+      R r = -1;
+      bool injected = false;
+      if (__builtin_expect(g_rules != nullptr, 0)) {
+        r = inject_connect(C, fd, to, addr_len, get_conn(fd), &injected, &err);
+        if (injected && err != EINPROGRESS) {
+          errno = err;
+          return r;
+        }
+      }
+      if (!injected) {
+        r = invoke(fd, a...);
+        err = errno;
+      }
+      connect_done(C, fd, static_cast<long>(r), err, to, addr_len, 0);
+      if (r > 0) {
+        if (Conn* entry = fd_entry(fd)) count_bytes<C>(entry, entry->get_kind(), r, a...);
+        return r;
+      }
+      errno = err;
+      return r;
+    }
+  }
   // One attempt: the rules first (a fault they inject is recorded by them),
   // then the real call. A retry makes a new attempt, rules included.
   bool injected_failure = false;
@@ -389,6 +424,9 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
   } else {
     e = fd_entry(fd);
     if (e) k = e->get_kind();
+    // A send with MSG_FASTOPEN connects: the full path treats it as one.
+    if constexpr (C == Call::sendto)
+      if (__builtin_expect(std::get<2>(std::tie(a...)) & MSG_FASTOPEN, 0)) return observe_io_full<C>(fd, nullptr, a...);
     // An fd never seen or out of range, or a write that may have to mark a
     // record's end (write_eor): the full path.
     if (__builtin_expect(C == Call::write ? !plain_kind(k) : is_unclassified(k), 0))
@@ -623,7 +661,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     // The rules see the address through the kernel: one it would refuse
     // (EFAULT, EINVAL) is not injected into; the call fails as it would.
     if (__builtin_expect(g_rules != nullptr, 0) && copy_program_sockaddr(addr, len, &target)) {
-      r = inject_connect(fd, reinterpret_cast<const sockaddr*>(&target), len, get_conn(fd), &injected, &err);
+      r = inject_connect(C, fd, reinterpret_cast<const sockaddr*>(&target), len, get_conn(fd), &injected, &err);
       // A failure the injection recorded itself is not recorded again; an
       // EINPROGRESS goes on like any non-blocking connect, with the copy.
       if (injected && err != EINPROGRESS) {

@@ -17,6 +17,7 @@ import cases_concurrency  # noqa: F401
 import cases_config  # noqa: F401
 import cases_connect  # noqa: F401
 import cases_destinations  # noqa: F401
+import cases_fastopen  # noqa: F401
 import cases_fds  # noqa: F401
 import cases_inherited  # noqa: F401
 import cases_local_address  # noqa: F401
