@@ -303,8 +303,8 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
   // Whether a write goes to a socket decides its SIGPIPE, and a socket
   // inherited must be known before the rules look at its peer: a fd never
   // seen being created is asked about once, then remembered until it is
-  // closed.
-  if (__builtin_expect(is_unclassified(k), 0)) {
+  // closed. A read leaves a closed socket's number its mark.
+  if (__builtin_expect(input ? k == Kind::unknown : is_unclassified(k), 0)) {
     k = kind_of(fd);
     c = find_conn(fd);
   }
@@ -439,8 +439,10 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
       if (!e) return r;
       k = e->get_kind();
       // The test count_bytes makes anyway: a socket pays nothing more.
+      // A closed socket's number keeps its mark (a socket call on it later
+      // is a use after close).
       if (__builtin_expect(!is_socket(k), 0)) {
-        if (is_unclassified(k)) count_first_read<C>(fd, r, a...);
+        if (k == Kind::unknown) count_first_read<C>(fd, r, a...);
         return r;
       }
     }
