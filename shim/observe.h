@@ -291,6 +291,23 @@ struct FirstAttempt {
   int errno_before;  // errno as the program left it before the call
 };
 
+// The address a send with MSG_FASTOPEN names, read as the kernel reads it;
+// false when it names no inet address (the kernel then answers as to a send).
+template <Call C, class... A>
+inline bool fastopen_target(sockaddr_storage* out, socklen_t* len, const A&... a) {
+  const sockaddr* addr = nullptr;
+  if constexpr (C == Call::sendto) {
+    addr = std::get<3>(std::tie(a...));
+    *len = std::get<4>(std::tie(a...));
+  } else {
+    msghdr m;
+    if (!copy_from_program(&m, std::get<0>(std::tie(a...)), sizeof(m))) return false;
+    addr = static_cast<const sockaddr*>(m.msg_name);
+    *len = m.msg_namelen;
+  }
+  return addr && copy_program_sockaddr(addr, *len, out) && (out->ss_family == AF_INET || out->ss_family == AF_INET6);
+}
+
 // Everything a read or write may need: injection, retries, trace records,
 // classification of an unknown fd. Out of line: the fast path stays small.
 template <Call C, class... A>
@@ -313,15 +330,13 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
       if (is_socket(k)) return send_nosignal<C>(k, f, args...);
     return real<C>()(f, args...);
   };
-  if constexpr (C == Call::sendto) {
-    auto [buf, n, flags, addr, addr_len] = std::tie(a...);
-    (void)buf;
-    (void)n;
+  if constexpr (C == Call::sendto || C == Call::sendmsg) {
     sockaddr_storage target;
+    socklen_t addr_len = 0;
     // MSG_FASTOPEN on a TCP socket: a connect and a send in one call. The
     // connect rules apply, and its answers are a connect's.
-    if (__builtin_expect(flags & MSG_FASTOPEN, 0) && (k == Kind::tcp4 || k == Kind::tcp6) &&
-        copy_program_sockaddr(addr, addr_len, &target)) {
+    if (__builtin_expect(io_flags<C>(a...) & MSG_FASTOPEN, 0) && (k == Kind::tcp4 || k == Kind::tcp6) &&
+        fastopen_target<C>(&target, &addr_len, a...)) {
       const auto* to = reinterpret_cast<const sockaddr*>(&target);
       int err = 0;
       R r = -1;
@@ -425,8 +440,8 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
     e = fd_entry(fd);
     if (e) k = e->get_kind();
     // A send with MSG_FASTOPEN connects: the full path treats it as one.
-    if constexpr (C == Call::sendto)
-      if (__builtin_expect(std::get<2>(std::tie(a...)) & MSG_FASTOPEN, 0)) return observe_io_full<C>(fd, nullptr, a...);
+    if constexpr (C == Call::sendto || C == Call::sendmsg)
+      if (__builtin_expect(io_flags<C>(a...) & MSG_FASTOPEN, 0)) return observe_io_full<C>(fd, nullptr, a...);
     // An fd never seen or out of range, or a write that may have to mark a
     // record's end (write_eor): the full path.
     if (__builtin_expect(C == Call::write ? !plain_kind(k) : is_unclassified(k), 0))

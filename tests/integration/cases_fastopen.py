@@ -1,5 +1,5 @@
-"""TCP Fast Open: sendto(..., MSG_FASTOPEN, address) is a connect and a send
-in one call. A refused one is recorded with the peer the call named and a
+"""TCP Fast Open: sendto(..., MSG_FASTOPEN, address) (or sendmsg naming its
+address) is a connect and a send in one call. A refused one is recorded with the peer the call named and a
 connect's explanation, and connect rules match it."""
 import re
 import shutil
@@ -10,14 +10,14 @@ from harness import case, expect, expect_eq, select_records
 FAMILIES = {"4": ("tcp4", "127.0.0.1:{}", "127.0.0.1"), "6": ("tcp6", "[::1]:{}", "[::1]")}
 
 
-def check_refused(h, family):
-    argv = [h.prog("fastopen_send"), "refused", family]
+def check_refused(h, family, call="sendto"):
+    argv = [h.prog("fastopen_send"), "refused", family, call]
     plain = h.run(argv, preload=False).expect_rc(0)
-    plain.expect_out("sendto: -1 ECONNREFUSED")
+    plain.expect_out(f"{call}: -1 ECONNREFUSED")
     run = h.run_logged(argv).expect_rc(0)
-    run.expect_out("sendto: -1 ECONNREFUSED")
+    run.expect_out(f"{call}: -1 ECONNREFUSED")
     kind, peer, _ = FAMILIES[family]
-    recs = select_records(run.records, call="sendto", code="ECONNREFUSED")
+    recs = select_records(run.records, call=call, code="ECONNREFUSED")
     expect_eq(len(recs), 1, "records of the refused Fast Open send", run.describe())
     expect_eq(recs[0]["kind"], kind, "kind", run.describe())
     expect_eq(recs[0]["peer"], peer.format(run.value("port:")), "peer named by the sendto", run.describe())
@@ -35,17 +35,17 @@ def fastopen_refused_v6(h):
     check_refused(h, "6")
 
 
-def check_connect_rule(h, family):
-    argv = [h.prog("fastopen_send"), "listening", family]
+def check_connect_rule(h, family, call="sendto"):
+    argv = [h.prog("fastopen_send"), "listening", family, call]
     plain = h.run(argv, preload=False).expect_rc(0)
-    plain.expect_out("sendto: 1")
+    plain.expect_out(f"{call}: 1")
     # Without a rule the library changes nothing.
-    h.run_logged(argv).expect_rc(0).expect_out("sendto: 1")
+    h.run_logged(argv).expect_rc(0).expect_out(f"{call}: 1")
     kind, peer, address = FAMILIES[family]
     rule = f"connect:error=ECONNREFUSED:peer={address}"
     run = h.run_logged(argv, settings={"INJECT": rule}).expect_rc(0)
-    run.expect_out("sendto: -1 ECONNREFUSED")
-    recs = select_records(run.records, call="sendto", code="ECONNREFUSED", injected=True)
+    run.expect_out(f"{call}: -1 ECONNREFUSED")
+    recs = select_records(run.records, call=call, code="ECONNREFUSED", injected=True)
     expect_eq(len(recs), 1, "injected records of the Fast Open send", run.describe())
     expect_eq(recs[0]["peer"], peer.format(run.value("port:")), "peer of the injected record", run.describe())
     expect_eq(recs[0]["kind"], kind, "kind of the injected record", run.describe())
@@ -59,6 +59,16 @@ def fastopen_rule_v4(h):
 @case("fastopen sendto matched by a connect rule ipv6")
 def fastopen_rule_v6(h):
     check_connect_rule(h, "6")
+
+
+@case("fastopen sendmsg refused ipv4")
+def fastopen_sendmsg_refused(h):
+    check_refused(h, "4", "sendmsg")
+
+
+@case("fastopen sendmsg matched by a connect rule ipv4")
+def fastopen_sendmsg_rule(h):
+    check_connect_rule(h, "4", "sendmsg")
 
 
 def curl_argv(port):

@@ -1,13 +1,15 @@
 /* TCP Fast Open: a connect and a send in one call.
- *   fastopen_send refused|listening 4|6
- * sendto(..., MSG_FASTOPEN, address) to a loopback port that refuses
- * (bound, not listening) or that listens; prints "port: P" and what the
- * sendto returned ("sendto: 1" or "sendto: -1 ECONNREFUSED"). */
+ *   fastopen_send refused|listening 4|6 [sendmsg]
+ * sendto(..., MSG_FASTOPEN, address) (or sendmsg with msg_name) to a
+ * loopback port that refuses (bound, not listening) or that listens;
+ * prints "port: P" and what the call returned ("sendto: 1" or
+ * "sendto: -1 ECONNREFUSED", "sendmsg: ..."). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef MSG_FASTOPEN
@@ -15,8 +17,8 @@
 #endif
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: fastopen_send refused|listening 4|6\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: fastopen_send refused|listening 4|6 [sendmsg]\n");
     return 2;
   }
   int listening = strcmp(argv[1], "listening") == 0;
@@ -50,9 +52,23 @@ int main(int argc, char** argv) {
   printf("port: %u\n", ntohs(family == AF_INET ? ((struct sockaddr_in*)&ss)->sin_port
                                                : ((struct sockaddr_in6*)&ss)->sin6_port));
   int fd = socket(family, SOCK_STREAM, 0);
-  ssize_t r = sendto(fd, "x", 1, MSG_FASTOPEN, (struct sockaddr*)&ss, alen);
-  if (r < 0) printf("sendto: -1 %s\n", errno == ECONNREFUSED ? "ECONNREFUSED" : strerror(errno));
-  else printf("sendto: %zd\n", r);
+  int use_sendmsg = argc == 4 && strcmp(argv[3], "sendmsg") == 0;
+  ssize_t r;
+  if (use_sendmsg) {
+    struct iovec iov = {"x", 1};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_name = &ss;
+    msg.msg_namelen = alen;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    r = sendmsg(fd, &msg, MSG_FASTOPEN);
+  } else {
+    r = sendto(fd, "x", 1, MSG_FASTOPEN, (struct sockaddr*)&ss, alen);
+  }
+  const char* name = use_sendmsg ? "sendmsg" : "sendto";
+  if (r < 0) printf("%s: -1 %s\n", name, errno == ECONNREFUSED ? "ECONNREFUSED" : strerror(errno));
+  else printf("%s: %zd\n", name, r);
   close(fd);
   close(holder);
   return 0;
