@@ -34,9 +34,19 @@ namespace {
 
 std::atomic<int> g_high_fd{-1};  // highest fd ever tracked: bounds the epoll scan
 
-// A chunk: its entries, then each fd's epoll data (apart, so that an entry
-// stays 64 bytes; few programs touch these pages).
-constexpr std::size_t kChunkBytes = (sizeof(Conn) + sizeof(std::atomic<uint64_t>)) * kChunkSize;
+std::atomic<uint64_t> g_process_start_ns{0};
+
+// A connection's local address, kept beside the entries like epoll data.
+struct LocalAddr {
+  std::atomic<uint64_t> addr[2];  // v4 in the first 4 bytes
+  std::atomic<uint32_t> meta;     // family << 16 | port (host order); 0: none
+};
+
+// A chunk: its entries, then each fd's epoll data, then each fd's local
+// address (apart, so that an entry stays 64 bytes; few programs touch
+// these pages, and pages never touched cost no memory).
+constexpr std::size_t kChunkBytes =
+    (sizeof(Conn) + sizeof(std::atomic<uint64_t>) + sizeof(LocalAddr)) * kChunkSize;
 
 Conn* chunk_for(int fd, bool allocate) {
   if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxTrackedFd)) return nullptr;
@@ -72,6 +82,51 @@ void reset(Conn* c, Kind kind, uint32_t flags, uint64_t now) {
 std::atomic<uint64_t>* epoll_slot(int fd) {
   Conn* chunk = chunk_for(fd, false);
   return chunk ? reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + (fd & (kChunkSize - 1)) : nullptr;
+}
+
+// The local address slot of `fd`; nullptr when its chunk was never allocated.
+LocalAddr* local_slot(int fd) {
+  Conn* chunk = chunk_for(fd, false);
+  if (!chunk) return nullptr;
+  auto* after_epoll = reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + kChunkSize;
+  return reinterpret_cast<LocalAddr*>(after_epoll) + (fd & (kChunkSize - 1));
+}
+
+// Packs an inet address into two words and a meta word; false for others.
+bool pack_addr(const sockaddr* addr, socklen_t len, uint64_t words[2], uint32_t* meta) {
+  words[0] = words[1] = 0;
+  if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    std::memcpy(words, &in->sin_addr, 4);
+    *meta = (AF_INET << 16) | ntohs(in->sin_port);
+    return true;
+  }
+  if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    std::memcpy(words, &in6->sin6_addr, 16);
+    *meta = (AF_INET6 << 16) | ntohs(in6->sin6_port);
+    return true;
+  }
+  return false;
+}
+
+void unpack_addr(const uint64_t words[2], uint32_t meta, sockaddr_storage* out, socklen_t* len) {
+  std::memset(out, 0, sizeof(*out));
+  int family = static_cast<int>(meta >> 16);
+  uint16_t port = htons(static_cast<uint16_t>(meta & 0xffff));
+  if (family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(out);
+    in->sin_family = AF_INET;
+    in->sin_port = port;
+    std::memcpy(&in->sin_addr, words, 4);
+    *len = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(out);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = port;
+    std::memcpy(&in6->sin6_addr, words, 16);
+    *len = sizeof(sockaddr_in6);
+  }
 }
 
 // Read first: storing a zero into a page never written would cost a page.
@@ -141,6 +196,7 @@ void track_socket(int fd, Kind kind, uint32_t flags, uint64_t now_ns) {
   if (!c) return;
   reset(c, kind, flags, now_ns);
   clear_epoll_data(fd);
+  clear_local(fd);
   note_high(fd);
 }
 
@@ -182,6 +238,13 @@ void copy_fd(int from, int to) {
   dst->inject_err.store(src->inject_err.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->inject_rule.store(src->inject_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
   clear_epoll_data(to);
+  LocalAddr* from_local = local_slot(from);
+  LocalAddr* to_local = local_slot(to);
+  if (from_local && to_local) {
+    to_local->addr[0].store(from_local->addr[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to_local->addr[1].store(from_local->addr[1].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to_local->meta.store(from_local->meta.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
   note_high(to);
 }
 
@@ -221,27 +284,65 @@ Kind kind_of(int fd) {
     if (c) c->kind.store(static_cast<uint8_t>(Kind::not_socket), std::memory_order_relaxed);
     return k;
   }
-  // A socket we did not see created (inherited, SCM_RIGHTS): its history
-  // starts now, and its timeouts are unknown until asked.
-  track_socket(fd, k, cf_rcvtimeo | cf_sndtimeo | cf_established, now_mono_ns());
+  // A socket we did not see created (inherited, SCM_RIGHTS): older than
+  // anything the library saw, so its history is counted from the start of
+  // this process, and its timeouts are unknown until asked. Its addresses
+  // are asked once, now: after a reset the kernel no longer tells the peer.
+  uint64_t start = process_start_ns();
+  track_socket(fd, k, cf_rcvtimeo | cf_sndtimeo | cf_established | cf_inherited, start ? start : now_mono_ns());
+  if (is_inet(k)) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) set_peer(get_conn(fd), reinterpret_cast<sockaddr*>(&ss), len);
+    learn_local(fd);
+  }
+  errno = saved;
   return k;
 }
 
+void learn_local(int fd) {
+  LocalAddr* slot = local_slot(fd);
+  if (!slot) return;
+  int saved = errno;
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  uint64_t words[2];
+  uint32_t meta = 0;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+      pack_addr(reinterpret_cast<sockaddr*>(&ss), len, words, &meta)) {
+    slot->addr[0].store(words[0], std::memory_order_relaxed);
+    slot->addr[1].store(words[1], std::memory_order_relaxed);
+    slot->meta.store(meta, std::memory_order_relaxed);
+  }
+  errno = saved;
+}
+
+void clear_local(int fd) {
+  LocalAddr* slot = local_slot(fd);
+  if (slot && slot->meta.load(std::memory_order_relaxed) != 0) slot->meta.store(0, std::memory_order_relaxed);
+}
+
+bool cached_local(int fd, sockaddr_storage* out, socklen_t* len) {
+  LocalAddr* slot = local_slot(fd);
+  uint32_t meta = slot ? slot->meta.load(std::memory_order_relaxed) : 0;
+  if (meta == 0) return false;
+  uint64_t words[2] = {slot->addr[0].load(std::memory_order_relaxed), slot->addr[1].load(std::memory_order_relaxed)};
+  unpack_addr(words, meta, out, len);
+  return true;
+}
+
+void note_process_start() {
+  uint64_t zero = 0;
+  g_process_start_ns.compare_exchange_strong(zero, now_mono_ns(), std::memory_order_relaxed);
+}
+
+uint64_t process_start_ns() { return g_process_start_ns.load(std::memory_order_relaxed); }
+
 void set_peer(Conn* c, const sockaddr* addr, socklen_t len) {
   if (!c || !addr) return;
-  uint64_t words[2] = {0, 0};
+  uint64_t words[2];
   uint32_t meta = 0;
-  if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
-    std::memcpy(words, &in->sin_addr, 4);
-    meta = (AF_INET << 16) | ntohs(in->sin_port);
-  } else if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-    std::memcpy(words, &in6->sin6_addr, 16);
-    meta = (AF_INET6 << 16) | ntohs(in6->sin6_port);
-  } else {
-    return;  // unix peers are asked for live (getpeername) when reported
-  }
+  if (!pack_addr(addr, len, words, &meta)) return;  // unix peers are asked for live (getpeername) when reported
   c->peer_addr[0].store(words[0], std::memory_order_relaxed);
   c->peer_addr[1].store(words[1], std::memory_order_relaxed);
   c->peer_meta.store(meta, std::memory_order_relaxed);
@@ -253,22 +354,7 @@ bool cached_peer(const Conn* c, sockaddr_storage* out, socklen_t* len) {
   if (meta == 0) return false;
   uint64_t words[2] = {c->peer_addr[0].load(std::memory_order_relaxed),
                        c->peer_addr[1].load(std::memory_order_relaxed)};
-  std::memset(out, 0, sizeof(*out));
-  int family = static_cast<int>(meta >> 16);
-  uint16_t port = htons(static_cast<uint16_t>(meta & 0xffff));
-  if (family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(out);
-    in->sin_family = AF_INET;
-    in->sin_port = port;
-    std::memcpy(&in->sin_addr, words, 4);
-    *len = sizeof(sockaddr_in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(out);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = port;
-    std::memcpy(&in6->sin6_addr, words, 16);
-    *len = sizeof(sockaddr_in6);
-  }
+  unpack_addr(words, meta, out, len);
   return true;
 }
 

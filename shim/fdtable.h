@@ -43,6 +43,7 @@ enum ConnFlag : uint32_t {
   cf_eof_forced = 1u << 8,       // an injected end of stream: recv keeps returning 0
   cf_peer_closed = 1u << 9,      // EPIPE/ECONNRESET met: later calls are explained by it
   cf_inject_pending = 1u << 10,  // an injected connect failure waits in inject_err
+  cf_inherited = 1u << 11,       // learned on first use (inherited, SCM_RIGHTS): older than its history
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads
@@ -128,6 +129,19 @@ Kind kind_of(int fd);
 Kind kind_from(int domain, int type);
 
 void set_peer(Conn*, const sockaddr* addr, socklen_t len);
+// The local address of the socket `fd`, asked of the kernel once the
+// connection is established and remembered: an injected abort
+// (connect(AF_UNSPEC)) leaves the kernel a wildcard address, and a record
+// then costs no getsockname.
+void learn_local(int fd);
+// A new connection attempt: the remembered address is the old one's.
+void clear_local(int fd);
+// The remembered local address; false when none was.
+bool cached_local(int fd, sockaddr_storage* out, socklen_t* len);
+// CLOCK_MONOTONIC when this process started (the library was loaded): the
+// start of what the library can know of an inherited connection.
+void note_process_start();
+uint64_t process_start_ns();
 // The cached peer as a sockaddr; false when none was recorded.
 bool cached_peer(const Conn*, sockaddr_storage* out, socklen_t* len);
 

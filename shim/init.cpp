@@ -156,6 +156,7 @@ void ensure_init() {
   int expected = 0;
   // Another thread is starting the library: this call uses the defaults.
   if (!g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
+  note_process_start();
   remember_program_name();
   resolve_all();
   syscall_route_bind();
@@ -205,6 +206,12 @@ void ensure_init() {
   if (!cfg.follow_children) leave_environment();
   g_trace = cfg.level >= Level::trace;
   g_log_expected = cfg.level >= Level::debug;
+  // inetd, git daemon and socat EXEC hand a connection to an exec'd
+  // program as fds 0-2, and it may meet a reset on one before using it
+  // (reading fd 0 after writing fd 1): once reset, the kernel no longer
+  // tells its peer, so these three are learned now, before the log may
+  // take a free one of their numbers. Others are learned on first use.
+  for (int fd = 0; fd <= 2; ++fd) kind_of(fd);
   // No log fd at all when nothing will be written to it: the program keeps
   // every fd number (first: configuring injection may write a notice).
   // Where records go is checked now too: a log that cannot be written

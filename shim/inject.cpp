@@ -74,6 +74,11 @@ bool is_dead_connection_error(int err) {
 void abort_connection(int fd, Conn* c) {
   Kind k = c ? c->get_kind() : kind_of(fd);
   if (k == Kind::tcp4 || k == Kind::tcp6) {
+    // The abort leaves the kernel a wildcard local address: the real one
+    // is remembered first, for the records.
+    sockaddr_storage local;
+    socklen_t local_len;
+    if (!cached_local(fd, &local, &local_len)) learn_local(fd);
     sockaddr unspec{};
     unspec.sa_family = AF_UNSPEC;
     real<Call::connect>()(fd, &unspec, sizeof(unspec));
@@ -209,6 +214,8 @@ void record(Call call, int fd, const Rule* rule, Domain d, int code, long ret, c
   f.addr = target;
   f.addr_len = target_len;
   f.host = host;
+  // Only a send with MSG_FASTOPEN names its peer here (inject_connect).
+  f.connects = call != Call::connect && target != nullptr;
   report(f);
 }
 
@@ -456,12 +463,12 @@ bool is_blackhole_fd(int fd) {
   return false;
 }
 
-int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
+int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
   *handled = false;
   const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
-    wait_for(Call::connect, fd, rule, rule->wait_ns, nullptr);
+    wait_for(call, fd, rule, rule->wait_ns, nullptr);
     return 0;
   }
   *handled = true;
@@ -487,7 +494,7 @@ int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* h
         *err = ECONNREFUSED;
       }
       if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
-      else record(Call::connect, fd, rule, Domain::errno_code, *err, -1, nullptr, addr, len);
+      else record(call, fd, rule, Domain::errno_code, *err, -1, nullptr, addr, len);
       return ret;
     }
   }
@@ -495,14 +502,14 @@ int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* h
     int ret = connect_to_blackhole(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, rule->wait_ns, err);
     if (ret != -2) {
       if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
-      else record(Call::connect, fd, rule, Domain::errno_code, *err, ret, nullptr, addr, len);
+      else record(call, fd, rule, Domain::errno_code, *err, ret, nullptr, addr, len);
       return ret;
     }
   }
   if (rule->action == RuleAction::timeout && !nonblocking) {
     sleep_ns(rule->wait_ns);
     *err = ETIMEDOUT;
-    record(Call::connect, fd, rule, Domain::errno_code, ETIMEDOUT, -1, nullptr, addr, len);
+    record(call, fd, rule, Domain::errno_code, ETIMEDOUT, -1, nullptr, addr, len);
     return -1;
   }
   if (nonblocking && (k == Kind::tcp4 || k == Kind::tcp6)) {
@@ -519,7 +526,7 @@ int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* h
     return -1;
   }
   *err = code;
-  record(Call::connect, fd, rule, Domain::errno_code, code, -1, nullptr, addr, len);
+  record(call, fd, rule, Domain::errno_code, code, -1, nullptr, addr, len);
   return -1;
 }
 

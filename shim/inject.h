@@ -39,7 +39,9 @@ Verdict inject_io(Call, int fd, Conn*, const AskedLength& len);
 // connect: may make the real call itself (a refusal is made real by
 // connecting to a loopback port nobody listens on). `*handled` false: make
 // the real call as usual. `addr` is the library's copy of the program's.
-int inject_connect(int fd, const sockaddr* addr, socklen_t len, Conn*, bool* handled, int* err);
+// `call` is the one the program made: connect, or a sendto with
+// MSG_FASTOPEN (a connect and a send in one call, which connect rules match).
+int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*, bool* handled, int* err);
 // Any other call: fail, delay, or (close) reset.
 Verdict inject_call(Call, int fd, const char* host);
 // getsockopt(SO_ERROR) on a socket whose failed connect was injected:

@@ -183,11 +183,13 @@ void socketpair_done(int ret, int err, int domain, int type, const int sv[2]) {
   report_error(Call::socketpair, -1, ret, err, 0);
 }
 
-void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries) {
+void connect_done(Call call, int fd, long ret, int err, const sockaddr* addr, socklen_t len, int retries) {
   // A connect the kernel refused before taking its address (EFAULT,
   // EINVAL, EBADF...) named nothing it read, and changed nothing: its
-  // record says the call, the fd and the error.
-  if (!kernel_accepted(call, ret, err)) {
+  // record says the call, the fd and the error. A send with MSG_FASTOPEN
+  // gets a connect's answers.
+  bool sends = call != Call::connect;
+  if (!kernel_accepted(Call::connect, ret, err)) {
     report_error(call, fd, ret, err, retries);
     return;
   }
@@ -195,13 +197,26 @@ void connect_done(Call call, int fd, int ret, int err, const sockaddr* addr, soc
   if (c) {
     set_peer(c, addr, len);
     c->clear(cf_connect_pending | cf_err_pending | cf_eof_seen | cf_peer_closed);
-    if (ret == 0) c->set(cf_established);
-    else if (err == EINPROGRESS) c->set(cf_connect_pending);
+    clear_local(fd);
+    if (ret >= 0) {
+      c->set(cf_established);
+      learn_local(fd);
+    } else if (err == EINPROGRESS) {
+      c->set(cf_connect_pending);
+    }
     // The connection's history starts with the attempt, not with socket().
     c->opened_ns.store(now_mono_ns(), std::memory_order_relaxed);
   }
-  if (ret == 0 && !g_trace) return;
-  report_error(call, fd, ret, ret == 0 ? 0 : err, retries, addr, len);
+  if (ret >= 0 && !g_trace) return;
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = ret >= 0 ? 0 : err;
+  f.retries = retries;
+  f.addr = addr;
+  f.addr_len = len;
+  f.connects = sends;
+  report(f);
 }
 
 void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {
@@ -233,6 +248,7 @@ void accept_done(Call call, int listen_fd, int ret, int err, int retries) {
       socklen_t ss_len = sizeof(ss);
       if (getpeername(ret, reinterpret_cast<sockaddr*>(&ss), &ss_len) == 0)
         set_peer(c, reinterpret_cast<sockaddr*>(&ss), ss_len);
+      learn_local(ret);
     }
     if (g_trace) trace_call(call, ret, ret);
     return;
@@ -326,7 +342,10 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, c
     if (c) c->clear(cf_err_pending | cf_connect_pending);
     if (so_error == 0) {
       // The non-blocking connect completed.
-      if (pending) c->set(cf_established);
+      if (pending) {
+        c->set(cf_established);
+        learn_local(fd);
+      }
       if (g_trace) trace_call(Call::getsockopt, fd, ret);
       return;
     }

@@ -49,7 +49,9 @@ void output_failed(Call, int fd, long ret, int err, IoArgs, int retries);
 void trace_call(Call, int fd, long ret);
 void socket_done(Call, int ret, int err, int domain, int type);
 void socketpair_done(int ret, int err, int domain, int type, const int sv[2]);
-void connect_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len, int retries);
+// A connect, or a send with MSG_FASTOPEN (a connect and a send in one
+// call), returned.
+void connect_done(Call, int fd, long ret, int err, const sockaddr* addr, socklen_t len, int retries);
 void sockop_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len);
 void accept_done(Call, int listen_fd, int ret, int err, int retries);
 // Returns true when the program tried to close the library's own log fd:
@@ -273,12 +275,38 @@ __attribute__((noinline, cold)) R io_outcome(int fd, R r, A... a) {
   return r;
 }
 
+// The first read of a fd never seen (inherited, received, or a file): what
+// it is is asked once, and a socket's history starts with these bytes.
+template <Call C, class R, class... A>
+__attribute__((noinline, cold)) void count_first_read(int fd, R r, A... a) {
+  Guard guard;
+  Kind k = kind_of(fd);
+  if (Conn* e = find_conn(fd)) count_bytes<C>(e, k, r, a...);
+}
+
 // The failed first attempt of the fast path, handed over for retries.
 struct FirstAttempt {
   long ret;
   int err;
   int errno_before;  // errno as the program left it before the call
 };
+
+// The address a send with MSG_FASTOPEN names, read as the kernel reads it;
+// false when it names no inet address (the kernel then answers as to a send).
+template <Call C, class... A>
+inline bool fastopen_target(sockaddr_storage* out, socklen_t* len, const A&... a) {
+  const sockaddr* addr = nullptr;
+  if constexpr (C == Call::sendto) {
+    addr = std::get<3>(std::tie(a...));
+    *len = std::get<4>(std::tie(a...));
+  } else {
+    msghdr m;
+    if (!copy_from_program(&m, std::get<0>(std::tie(a...)), sizeof(m))) return false;
+    addr = static_cast<const sockaddr*>(m.msg_name);
+    *len = m.msg_namelen;
+  }
+  return addr && copy_program_sockaddr(addr, *len, out) && (out->ss_family == AF_INET || out->ss_family == AF_INET6);
+}
 
 // Everything a read or write may need: injection, retries, trace records,
 // classification of an unknown fd. Out of line: the fast path stays small.
@@ -289,15 +317,50 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
   constexpr bool input = group_of(C) == Group::input;
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
-  // Whether a write goes to a socket decides its SIGPIPE: a fd never seen
-  // being created is asked about once, then remembered until it is closed.
-  if constexpr (!input)
-    if (__builtin_expect(is_unclassified(k), 0)) k = kind_of(fd);
+  // Whether a write goes to a socket decides its SIGPIPE, and a socket
+  // inherited must be known before the rules look at its peer: a fd never
+  // seen being created is asked about once, then remembered until it is
+  // closed. A read leaves a closed socket's number its mark.
+  if (__builtin_expect(input ? k == Kind::unknown : is_unclassified(k), 0)) {
+    k = kind_of(fd);
+    c = find_conn(fd);
+  }
   auto invoke = [&](int f, auto... args) -> R {
     if constexpr (!input)
       if (is_socket(k)) return send_nosignal<C>(k, f, args...);
     return real<C>()(f, args...);
   };
+  if constexpr (C == Call::sendto || C == Call::sendmsg) {
+    sockaddr_storage target;
+    socklen_t addr_len = 0;
+    // MSG_FASTOPEN on a TCP socket: a connect and a send in one call. The
+    // connect rules apply, and its answers are a connect's.
+    if (__builtin_expect(io_flags<C>(a...) & MSG_FASTOPEN, 0) && (k == Kind::tcp4 || k == Kind::tcp6) &&
+        fastopen_target<C>(&target, &addr_len, a...)) {
+      const auto* to = reinterpret_cast<const sockaddr*>(&target);
+      int err = 0;
+      R r = -1;
+      bool injected = false;
+      if (__builtin_expect(g_rules != nullptr, 0)) {
+        r = inject_connect(C, fd, to, addr_len, get_conn(fd), &injected, &err);
+        if (injected && err != EINPROGRESS) {
+          errno = err;
+          return r;
+        }
+      }
+      if (!injected) {
+        r = invoke(fd, a...);
+        err = errno;
+      }
+      connect_done(C, fd, static_cast<long>(r), err, to, addr_len, 0);
+      if (r > 0) {
+        if (Conn* entry = fd_entry(fd)) count_bytes<C>(entry, entry->get_kind(), r, a...);
+        return r;
+      }
+      errno = err;
+      return r;
+    }
+  }
   // One attempt: the rules first (a fault they inject is recorded by them),
   // then the real call. A retry makes a new attempt, rules included.
   bool injected_failure = false;
@@ -376,6 +439,9 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
   } else {
     e = fd_entry(fd);
     if (e) k = e->get_kind();
+    // A send with MSG_FASTOPEN connects: the full path treats it as one.
+    if constexpr (C == Call::sendto || C == Call::sendmsg)
+      if (__builtin_expect(io_flags<C>(a...) & MSG_FASTOPEN, 0)) return observe_io_full<C>(fd, nullptr, a...);
     // An fd never seen or out of range, or a write that may have to mark a
     // record's end (write_eor): the full path.
     if (__builtin_expect(C == Call::write ? !plain_kind(k) : is_unclassified(k), 0))
@@ -387,6 +453,13 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
       e = fd_entry(fd);
       if (!e) return r;
       k = e->get_kind();
+      // The test count_bytes makes anyway: a socket pays nothing more.
+      // A closed socket's number keeps its mark (a socket call on it later
+      // is a use after close).
+      if (__builtin_expect(!is_socket(k), 0)) {
+        if (k == Kind::unknown) count_first_read<C>(fd, r, a...);
+        return r;
+      }
     }
     count_bytes<C>(e, k, r, a...);
     return r;
@@ -605,7 +678,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     // The rules see the address through the kernel: one it would refuse
     // (EFAULT, EINVAL) is not injected into; the call fails as it would.
     if (__builtin_expect(g_rules != nullptr, 0) && copy_program_sockaddr(addr, len, &target)) {
-      r = inject_connect(fd, reinterpret_cast<const sockaddr*>(&target), len, get_conn(fd), &injected, &err);
+      r = inject_connect(C, fd, reinterpret_cast<const sockaddr*>(&target), len, get_conn(fd), &injected, &err);
       // A failure the injection recorded itself is not recorded again; an
       // EINPROGRESS goes on like any non-blocking connect, with the copy.
       if (injected && err != EINPROGRESS) {

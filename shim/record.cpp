@@ -506,6 +506,15 @@ std::string_view placeholder_at(const char* brace) {
 
 }  // namespace
 
+namespace {
+// A connection the process inherited is older than anything the library
+// saw: its age, and the bytes counted with it, start with this process.
+void put_age(const RecordData& r, LineBuffer& out) {
+  format_duration(r.age_ns, out);
+  if (r.inherited) out.put(" since this process started");
+}
+}  // namespace
+
 void fill_template(const char* text, const RecordData& r, Format format, LineBuffer& out) {
   auto value = [&](std::string_view v, std::string_view fallback) {
     if (v.empty()) v = fallback;
@@ -525,7 +534,7 @@ void fill_template(const char* text, const RecordData& r, Format format, LineBuf
     else if (key == "call") value(r.call, "");
     else if (key == "sent") out.put(r.sent);
     else if (key == "received") out.put(r.received);
-    else if (key == "age") format_duration(r.age_ns, out);
+    else if (key == "age") put_age(r, out);
     else {
       out.append_char('{');  // not a placeholder: keep the brace as written
       p = brace + 1;
@@ -595,7 +604,7 @@ void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   if (!r.note.empty()) out.put(" Note: ", r.note);
   if (r.have_history) {
     out.put(" [connection: sent ", r.sent, " B, received ", r.received, " B, age ");
-    format_duration(r.age_ns, out);
+    put_age(r, out);
     if (r.peer_gone_ago_ns) {
       out.put("; peer seen gone ");
       format_duration(r.peer_gone_ago_ns, out);
@@ -643,6 +652,7 @@ void json_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   if (r.have_history) {
     out.put(",\"bytes_sent\":", r.sent, ",\"bytes_received\":", r.received, ",\"age_ms\":");
     append_ms(out, r.age_ns);
+    if (r.inherited) out.put(",\"inherited\":true");
   }
   if (r.peer_gone_ago_ns) {
     out.put(",\"peer_gone_ms_ago\":");

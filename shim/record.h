@@ -50,6 +50,7 @@ struct RecordData {
   uint64_t waited_ns = 0;             // time the retry waited for readiness
   std::string_view note = "";
   bool have_history = false;          // the connection's history is known
+  bool inherited = false;             // learned on first use: its history starts with this process
   uint64_t sent = 0, received = 0;
   uint64_t age_ns = 0;
   uint64_t peer_gone_ago_ns = 0;      // the peer was seen gone (EOF/reset) this long ago; 0: not seen

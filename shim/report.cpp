@@ -124,7 +124,7 @@ void init_call_classes() {
 void report(const Failure& f) {
   int saved_errno = errno;
   ensure_init();
-  CallClass cls = class_of(f.call);
+  CallClass cls = f.connects ? CallClass::connect : class_of(f.call);
   Conn* conn = f.fd >= 0 ? get_conn(f.fd) : nullptr;
   // Before kind_of, which takes a closed socket's number now held by a file
   // for what it is now.
@@ -198,6 +198,9 @@ void report(const Failure& f) {
     s.local[0] = '\0';
     if (bound) {
       format_addr(bound, f.addr_len, s.local, sizeof(s.local));
+    } else if (f.fd >= 0 && cached_local(f.fd, &local, &local_len) &&
+               !no_local_address(reinterpret_cast<sockaddr*>(&local), cls)) {
+      format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
     } else if (getsockname(f.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
                local_len > sizeof(sa_family_t) && !no_local_address(reinterpret_cast<sockaddr*>(&local), cls)) {
       format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
@@ -208,6 +211,7 @@ void report(const Failure& f) {
     if (!f.host && peer && host_of(peer, peer_len, s.host, sizeof(s.host))) r.host = s.host;
     if (conn) {
       r.have_history = true;
+      r.inherited = conn->has(cf_inherited);
       r.sent = conn->tx.load(std::memory_order_relaxed);
       r.received = conn->rx.load(std::memory_order_relaxed);
       uint64_t opened = conn->opened_ns.load(std::memory_order_relaxed);

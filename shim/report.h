@@ -26,6 +26,7 @@ struct Failure {
   const char* note = nullptr;   // a fact to add (what SIGPIPE did)
   uint64_t peer_gone_ns = 0;    // when the peer was first seen gone (EOF/RST), monotonic
   Kind kind = Kind::unknown;    // what fd was, when the kernel can no longer tell (closed)
+  bool connects = false;        // a send with MSG_FASTOPEN: explained as the connect it is
 };
 
 // Counts the failure and writes its record if its level is enabled.

@@ -17,7 +17,10 @@ import cases_concurrency  # noqa: F401
 import cases_config  # noqa: F401
 import cases_connect  # noqa: F401
 import cases_destinations  # noqa: F401
+import cases_fastopen  # noqa: F401
 import cases_fds  # noqa: F401
+import cases_inherited  # noqa: F401
+import cases_local_address  # noqa: F401
 import cases_hostile_values  # noqa: F401
 import cases_log_sink  # noqa: F401
 import cases_real_programs  # noqa: F401

@@ -9,6 +9,7 @@ import hashlib
 import os
 import socket
 import subprocess
+import struct
 import threading
 
 from harness import case, expect, expect_eq
@@ -209,3 +210,49 @@ def dig_refused(h):
     sent = [r for r in runs["trace"][1] if r["prog"] == "dig" and r["call"] == "sendmmsg" and r["ret"] == 1]
     expect_eq(len(sent), 1, "trace records of the query's sendmmsg", describe(runs["trace"][1], 60))
     expect_eq(sent[0]["peer"], f"127.0.0.1:{port}", "the query's destination", describe(sent))
+
+
+@case("git daemon inetd-style reset by its client records the client as peer")
+def git_daemon_reset(h):
+    git = tool("/usr/bin/git")
+    base = make_repository(h)
+    git_env = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "HOME": h.tmp}
+    clients = {}
+
+    def scenario(mode):
+        # A client asks for the repository's refs, reads the advertisement,
+        # then resets the connection: the daemon's side, which came through
+        # exec as fd 0, meets the reset.
+        with socket.socket() as listener, socket.socket() as client:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            listener.settimeout(60)
+            client.settimeout(60)
+            client.connect(listener.getsockname())
+            clients[mode.name] = "%s:%d" % client.getsockname()
+            conn, _ = listener.accept()
+            with conn:
+                daemon = mode.popen([git, "daemon", "--inetd", f"--base-path={base}", "--export-all"], extra=git_env,
+                                    stdin=conn.fileno(), stdout=conn.fileno(), stderr=subprocess.DEVNULL)
+            request = b"git-upload-pack /r.git\0host=127.0.0.1\0"
+            client.sendall(b"%04x" % (len(request) + 4) + request)
+            advert = b""
+            while not advert.endswith(b"0000"):
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                advert += chunk
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        daemon.wait(timeout=60)
+        return daemon.returncode, advert.endswith(b"0000")
+
+    runs = three_runs(h, scenario, [], healthy=False)
+    expect(runs["plain"][0][1], "the client got no ref advertisement")
+    resets = [r for r in runs["default"][1] if r["code"] == "ECONNRESET" and r["fd"] in (0, 1)]
+    expect(resets, "no record of the reset on the daemon's inherited socket", describe(runs["default"][1], 40))
+    for rec in resets:
+        expect_eq(rec["peer"], clients["default"], "peer of the inherited socket's reset", describe(resets))
+        expect(rec["local"].startswith("127.0.0.1:"), "local address of the inherited socket", describe(resets))
+        expect_eq(rec.get("inherited"), True, "the record says the socket was inherited", describe(resets))
+        expect("since this process started" in rec["explanation"], "the history is not said to start with the process",
+               describe(resets))

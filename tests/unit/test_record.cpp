@@ -158,6 +158,26 @@ TEST_CASE("a text record holds every field on one line", "[record]") {
         "received 2 B, age 0 us]\n");
 }
 
+TEST_CASE("an inherited connection's history is said to start with the process", "[record]") {
+  RecordData r = refused_connect(42, 0, "git", "tcp4");
+  r.tid = 42;
+  r.have_history = true;
+  r.inherited = true;
+  r.received = 29;
+  r.age_ns = 300000000;
+  LineBuffer b;
+  fill_template("after {age}, with {received} received", r, Format::text, b);
+  CHECK(b.view() == "after 300.0 ms since this process started, with 29 received");
+  CHECK(text_line(r).find("[connection: sent 0 B, received 29 B, age 300.0 ms since this process started]") !=
+        std::string::npos);
+  RecordCache cache;
+  format_record(r, Format::json, cache, b);
+  CHECK(b.view().find(",\"age_ms\":300.000,\"inherited\":true") != std::string_view::npos);
+  r.inherited = false;
+  format_record(r, Format::json, cache, b);
+  CHECK(b.view().find("inherited") == std::string_view::npos);
+}
+
 TEST_CASE("a JSON record escapes strings and keeps the documented keys", "[record]") {
   RecordData r;
   r.prog = "we\"ird\nname";
@@ -498,6 +518,7 @@ TEST_CASE("a JSON record too long for a line clips the values from outside and s
     r.waited_ns = UINT64_MAX;
     r.note = "Injected: the peer is treated as gone.";
     r.have_history = true;
+    r.inherited = true;
     r.sent = r.received = r.age_ns = r.peer_gone_ago_ns = UINT64_MAX;
     LineBuffer b;
     RecordCache cache;
