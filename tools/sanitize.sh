@@ -65,6 +65,9 @@ skip=(
   # Checks that ldd shows no library beyond libc & co.: the instrumented
   # library needs its sanitizer runtime.
   "integration: symbol hygiene nm and ldd"
+  # Runs programs under an RLIMIT_AS of a few MiB: the sanitizer runtimes
+  # reserve terabytes of shadow address space and cannot even be mapped.
+  "stress: small RLIMIT_AS never aborts the program"
 )
 if [ "$mode" = thread ]; then
   skip+=(
