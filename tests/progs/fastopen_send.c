@@ -12,6 +12,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
 #endif
@@ -24,19 +26,7 @@ int main(int argc, char** argv) {
   int listening = strcmp(argv[1], "listening") == 0;
   int family = strcmp(argv[2], "6") == 0 ? AF_INET6 : AF_INET;
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  socklen_t len;
-  if (family == AF_INET) {
-    struct sockaddr_in* in = (struct sockaddr_in*)&ss;
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(*in);
-  } else {
-    struct sockaddr_in6* in6 = (struct sockaddr_in6*)&ss;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_addr = in6addr_loopback;
-    len = sizeof(*in6);
-  }
+  socklen_t len = loopback(family, 0, &ss);
   /* Bound and not listening: a SYN to it is answered by an RST. */
   int holder = socket(family, SOCK_STREAM, 0);
   if (holder < 0 || bind(holder, (struct sockaddr*)&ss, len) != 0) {

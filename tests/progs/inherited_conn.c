@@ -17,10 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void die(const char* what) {
-  perror(what);
-  exit(1);
-}
+#include "testutil.h"
 
 static void show(const char* label, const struct sockaddr_storage* ss) {
   char text[INET6_ADDRSTRLEN];
@@ -61,19 +58,7 @@ int main(int argc, char** argv) {
   int rst = strcmp(argv[1], "rst") == 0;
   int family = strcmp(argv[2], "6") == 0 ? AF_INET6 : AF_INET;
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  socklen_t len;
-  if (family == AF_INET) {
-    struct sockaddr_in* in = (struct sockaddr_in*)&ss;
-    in->sin_family = AF_INET;
-    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(*in);
-  } else {
-    struct sockaddr_in6* in6 = (struct sockaddr_in6*)&ss;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_addr = in6addr_loopback;
-    len = sizeof(*in6);
-  }
+  socklen_t len = loopback(family, 0, &ss);
   int l = socket(family, SOCK_STREAM, 0);
   if (l < 0 || bind(l, (struct sockaddr*)&ss, len) != 0 || listen(l, 1) != 0) die("listen");
   socklen_t alen = sizeof(ss);
