@@ -47,11 +47,9 @@ void* own_address(const char* name) {
   dlclose(handle);
   return p;
 }
-// The DT_SONAME of the object that defines `addr`, nullptr when it has none.
-const char* soname_of(const void* addr, const char** path) {
-  Dl_info info{};
-  link_map* map = nullptr;
-  if (!dladdr1(addr, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) || !map || !map->l_ld) return nullptr;
+// The DT_SONAME of a loaded object, nullptr when it has none.
+const char* soname_of(const link_map* map) {
+  if (!map || !map->l_ld) return nullptr;
   ElfW(Addr) strtab = 0;
   const ElfW(Xword)* soname = nullptr;
   for (const ElfW(Dyn)* d = map->l_ld; d->d_tag != DT_NULL; ++d) {
@@ -62,19 +60,29 @@ const char* soname_of(const void* addr, const char** path) {
   // The loader relocates DT_STRTAB in place on most targets; where the
   // dynamic section is read-only it is still an offset from the base.
   if (strtab < map->l_addr) strtab += map->l_addr;
-  if (path) *path = info.dli_fname;
   return reinterpret_cast<const char*>(strtab) + *soname;
 }
 }  // namespace
 
+// The objects loaded before this one, in the lookup order (the program,
+// then LD_PRELOAD's entries in order): one with this library's soname is
+// another copy whose hooks come first, whatever other interposers (a
+// sanitizer runtime, a user's preload) come before both.
 bool another_copy_first(const char** path) {
-  void* first = dlsym(RTLD_DEFAULT, kNames[static_cast<std::size_t>(Call::connect)]);
-  void* mine = own_address(kNames[static_cast<std::size_t>(Call::connect)]);
-  if (!first || !mine || first == mine) return false;
   static const int anchor = 0;
-  const char* own = soname_of(&anchor, nullptr);
-  const char* other = soname_of(first, path);
-  return own && other && std::strcmp(own, other) == 0;
+  Dl_info info{};
+  link_map* self = nullptr;
+  if (!dladdr1(&anchor, &info, reinterpret_cast<void**>(&self), RTLD_DL_LINKMAP) || !self) return false;
+  const char* own = soname_of(self);
+  if (!own) return false;
+  for (const link_map* m = self->l_prev; m; m = m->l_prev) {
+    const char* other = soname_of(m);
+    if (other && std::strcmp(own, other) == 0) {
+      *path = m->l_name;
+      return true;
+    }
+  }
+  return false;
 }
 
 const char* call_name(Call c) { return kNames[static_cast<std::size_t>(c)]; }

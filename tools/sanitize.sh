@@ -81,6 +81,15 @@ if [ "$mode" = thread ]; then
     # libsockdiag refuses that close, and then calls the logger's fstat of
     # it a race. (close_range is not intercepted and runs.)
     "stress: close every fd loop while logging keeps the log file"
+    # The program forks inside its signal handler: libtsan's fork
+    # interceptor then allocates (dl-tls calloc) and reports a
+    # signal-unsafe call, with or without the library.
+    "integration: child forked in a signal handler records its failures"
+    # A clone(CLONE_VM) child shares the runtime's per-thread state with
+    # its parent thread: libtsan cannot follow it.
+    "integration: clone CLONE_VM child neither garbles nor steals records"
+    # dig's libisc races in its own task manager (uninstrumented host code).
+    "realprogs: dig.*"
   )
 fi
 # curl with libasan.so or libtsan.so preloaded (even without libsockdiag)
