@@ -24,6 +24,7 @@
 #include "log.h"
 #include "policy_retry.h"
 #include "summary.h"
+#include "vm_children.h"
 
 namespace sd {
 
@@ -487,7 +488,11 @@ __attribute__((always_inline)) inline auto io_fast(int fd, A... a) {
 // keep the fast path with a retrying tail; anything else takes the full one.
 template <Call C, class... A>
 __attribute__((noinline)) auto io_detour(int fd, A... a) {
-  if (passes_through()) return real<C>()(fd, a...);
+  // Settings alone (retries, rules) bring every call here: the common case
+  // is tested inline, the rest out of line.
+  if (__builtin_expect(t_depth != 0 || g_passive || g_vm_sharing.load(std::memory_order_relaxed) != 0, 0) &&
+      passes_through())
+    return real<C>()(fd, a...);
   if (g_rules == nullptr && !g_log_expected) return io_fast<C, true>(fd, a...);
   return observe_io_full<C>(fd, nullptr, a...);
 }
