@@ -92,23 +92,6 @@ LocalAddr* local_slot(int fd) {
   return reinterpret_cast<LocalAddr*>(after_epoll) + (fd & (kChunkSize - 1));
 }
 
-// Packs an inet address into two words and a meta word; false for others.
-bool pack_addr(const sockaddr* addr, socklen_t len, uint64_t words[2], uint32_t* meta) {
-  words[0] = words[1] = 0;
-  if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
-    std::memcpy(words, &in->sin_addr, 4);
-    *meta = (AF_INET << 16) | ntohs(in->sin_port);
-    return true;
-  }
-  if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-    std::memcpy(words, &in6->sin6_addr, 16);
-    *meta = (AF_INET6 << 16) | ntohs(in6->sin6_port);
-    return true;
-  }
-  return false;
-}
 
 void unpack_addr(const uint64_t words[2], uint32_t meta, sockaddr_storage* out, socklen_t* len) {
   std::memset(out, 0, sizeof(*out));
@@ -142,6 +125,23 @@ void note_high(int fd) {
 }
 
 }  // namespace
+
+bool pack_addr(const sockaddr* addr, socklen_t len, uint64_t words[2], uint32_t* meta) {
+  words[0] = words[1] = 0;
+  if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    std::memcpy(words, &in->sin_addr, 4);
+    *meta = (AF_INET << 16) | ntohs(in->sin_port);
+    return true;
+  }
+  if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    std::memcpy(words, &in6->sin6_addr, 16);
+    *meta = (AF_INET6 << 16) | ntohs(in6->sin6_port);
+    return true;
+  }
+  return false;
+}
 
 const char* kind_name(Kind k) {
   switch (k) {

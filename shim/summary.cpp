@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "config_state.h"
+#include "fdtable.h"
 #include "counter_share.h"
 #include "destination.h"
 #include "inject.h"
@@ -54,20 +55,7 @@ static_assert((ctab::kCountEntries & (ctab::kCountEntries - 1)) == 0 &&
 
 bool peer_key(const sockaddr* a, socklen_t len, uint32_t* meta, uint64_t addr[2]) {
   addr[0] = addr[1] = 0;
-  if (!a) return false;
-  if (a->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(a);
-    std::memcpy(addr, &in->sin_addr, 4);
-    *meta = (AF_INET << 16) | ntohs(in->sin_port);
-    return true;
-  }
-  if (a->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(a);
-    std::memcpy(addr, &in6->sin6_addr, 16);
-    *meta = (AF_INET6 << 16) | ntohs(in6->sin6_port);
-    return true;
-  }
-  return false;
+  return a && pack_addr(a, len, addr, meta);
 }
 
 void count_peer(ctab::Slot& s, const sockaddr* a, socklen_t len) {
