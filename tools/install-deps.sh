@@ -10,6 +10,9 @@ packages=(
   # tests: real programs run under the library, fuzzing, privilege tools
   clang curl wget python3 socat ncat openssh-client openssh-server bind9-dnsutils util-linux iproute2 procps mount
   git nodejs default-jre-headless default-jdk-headless
+  # real servers the tests start themselves, on loopback, with their own
+  # configuration (the package's own service is never started: see below)
+  nginx-light postgresql memcached libmemcached-tools iperf3 mosquitto mosquitto-clients lighttpd
   # benchmarks
   valgrind strace fiu-utils hyperfine
 )
@@ -26,5 +29,18 @@ echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 "${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The servers' packages would start their system services (nginx on port 80,
+# postgres on 5432, memcached on 11211, mosquitto on 1883, lighttpd on 80):
+# policy-rc.d exit 101 forbids that while installing; the tests run their own
+# instances. An existing policy-rc.d (a container's) is kept.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 0755 "$policy"
+  own_policy=1
+fi
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+  || { [ $own_policy = 0 ] || "${sudo_cmd[@]}" rm -f "$policy"; exit 1; }
+[ $own_policy = 0 ] || "${sudo_cmd[@]}" rm -f "$policy"
 echo "install-deps: done"

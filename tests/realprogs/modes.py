@@ -62,17 +62,17 @@ def describe(records, limit=20):
                      f"= {r['ret']} {r['code']} {r['explanation'][:120]}" for r in records[:limit])
 
 
-def three_runs(h, scenario, traced_calls, healthy=True):
+def three_runs(h, scenario, traced_calls, healthy=True, make_mode=Mode):
     """Runs `scenario(mode)` (it returns what the run showed: statuses,
     output, files) plain, at the default level and at trace level. The
     results must be equal; `traced_calls` are (prog, call) pairs that must
     have a trace record, where call may be a tuple of names of which any one
     will do (what every version of the program calls: libuv waits in
-    epoll_wait or epoll_pwait depending on its version). Returns
-    {mode name: (result, records)}."""
+    epoll_wait or epoll_pwait depending on its version). `make_mode(h,
+    name)` makes each run's mode. Returns {mode name: (result, records)}."""
     runs = {}
     for name in ("plain", "default", "trace"):
-        mode = Mode(h, name)
+        mode = make_mode(h, name)
         result = scenario(mode)
         runs[name] = (result, mode.records() if mode.preload else [])
     reference = runs["plain"][0]

@@ -1,0 +1,97 @@
+"""iperf3 under the library: the test's own server (-s -1: one test, then
+it exits) on 127.0.0.1 and a free port, and a client sending 8 MiB over
+one stream (a control connection and a data connection), its report in
+JSON. The client to a closed port is refused (the real failure); the same
+refusal injected on the client's first connect to the live server prints
+the same error and is marked injected with its rule."""
+import json
+import signal
+
+from harness import case, expect, expect_eq
+from modes import closed_port, describe
+from proof import tool
+from summary_runs import four_runs, injected_runs
+from daemon_control import free_port, stop, wait_listening
+
+IPERF3 = "/usr/bin/iperf3"
+BYTES = 8 * 1024 * 1024
+
+
+class Server:
+    def __init__(self, h, mode, port, once=True):
+        self.port = port
+        self.err = mode.err_file(f"iperf3-{mode.name}")
+        self.proc = mode.start([tool(IPERF3), "-s", "-B", "127.0.0.1", "-p", port] + (["-1"] if once else []),
+                               stderr=self.err)
+        wait_listening(self.proc, port, "iperf3 -s", detail=lambda: mode.read_err(self.err))
+
+
+def send(mode, port):
+    run = mode.run([tool(IPERF3), "-c", "127.0.0.1", "-p", port, "-n", BYTES, "-J"], timeout=60)
+    return run.rc, run.out, run.err
+
+
+@case("iperf3 client and server over loopback")
+def iperf3_healthy(h):
+    def scenario(mode):
+        server = Server(h, mode, free_port())
+        rc, out, err = send(mode, server.port)
+        try:
+            status = server.proc.wait(timeout=30)  # -1: it ends after the test
+        finally:
+            server.proc.kill()
+        report = json.loads(out)
+        end = report.get("end", {})
+        # What the receiver counted by the end of the test varies from run to run.
+        received = end.get("sum_received", {}).get("bytes", 0)
+        return (rc, err, report.get("error"), end.get("sum_sent", {}).get("bytes"), 0 < received <= BYTES, status,
+                mode.read_err(server.err))
+
+    runs = four_runs(h, scenario, [("iperf3", "connect"), ("iperf3", ("accept", "accept4")),
+                                   ("iperf3", ("write", "send")), ("iperf3", ("read", "recv"))], healthy=False)
+    expect_eq(runs["plain"][0], (0, "", None, BYTES, True, 0, ""),
+              "the client's status, stderr, error, bytes sent, some received; the server's status and stderr")
+    # iperf3 3.12's server closes its data socket twice at the end of a test
+    # (strace without the library: close(5) = 0, then close(5) = -1 EBADF):
+    # a real double close, the one record of the run.
+    for name in ("default", "summary"):
+        records = runs[name][1]
+        expect_eq([(r["prog"], r["call"], r["code"], r["kind"]) for r in records], [("iperf3", "close", "EBADF", "")],
+                  f"records at the default level ({name}): the server's double close", describe(records))
+        expect("double close" in records[0]["explanation"], "the record does not say it is a double close",
+               describe(records))
+
+
+@case("iperf3 client refused by a closed port, then the refusal injected")
+def iperf3_refused(h):
+    with closed_port() as closed:
+        def scenario(mode):
+            rc, out, err = send(mode, closed)
+            return rc, json.loads(out).get("error"), err
+
+        runs = four_runs(h, scenario, [("iperf3", "connect")], healthy=False)
+    expect_eq(runs["plain"][0], (1, "unable to connect to server: Connection refused", ""),
+              "iperf3's status, the error in its report, its stderr")
+    for name in ("default", "summary"):
+        records = runs[name][1]
+        expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["injected"]) for r in records],
+                  [("iperf3", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)],
+                  f"records at the default level ({name})", describe(records))
+
+    port = free_port()
+    # The server makes no connect: the rule meets the client's only.
+    rule = f"connect:error=ECONNREFUSED:port={port}"
+
+    def injected(mode):
+        server = Server(h, mode, port, once=False)
+        try:
+            rc, out, err = send(mode, port)
+        finally:
+            status = stop(server.proc, signal.SIGTERM)
+        return (rc, json.loads(out).get("error"), err), status
+
+    for name, (result, records) in injected_runs(h, injected, rule).items():
+        expect_eq(result[0], runs["plain"][0], f"iperf3 with the injected refusal ({name}) vs the real one")
+        expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["injected"], r["rule"]) for r in records],
+                  [("iperf3", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", True, rule)],
+                  f"records of the injected refusal ({name})", describe(records))
