@@ -8,6 +8,7 @@ upstream answers the same 502 and is marked injected with its rule."""
 import hashlib
 import os
 import signal
+import time
 
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
@@ -79,7 +80,22 @@ class Nginx:
         for port in (self.port, self.upstream):
             wait_listening(self.proc, port, "nginx", detail=self.error_log)
         self.master = int(wait_file(f"{self.base}/nginx.pid", self.proc, "nginx"))
-        self.workers = children(self.master)
+        self.workers, self.uids = self.wait_workers()
+
+    def wait_workers(self, timeout=30):
+        """The two workers and the users they run as, once they dropped to
+        nobody (a forked worker is root until it sets its user) or after
+        `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            workers = children(self.master)
+            try:
+                uids = sorted(real_uid(pid) for pid in workers)
+            except FileNotFoundError:
+                uids = []
+            if (len(uids) == 2 and set(uids) == {NOBODY}) or time.monotonic() > deadline:
+                return workers, uids
+            time.sleep(0.05)
 
     def error_log(self):
         try:
@@ -111,8 +127,7 @@ def nginx_healthy(h):
         with closed_port() as closed:
             nginx = Nginx(h, mode, root, closed)
             try:
-                # Checked while they run: two workers, as nobody.
-                uids = sorted(real_uid(pid) for pid in nginx.workers)
+                uids = nginx.uids
                 base = f"http://127.0.0.1:{nginx.port}"
                 got = [fetch(h, mode, f"{base}/{path}", tag) for path, tag in
                        (("payload.bin", "direct"), ("up/payload.bin", "proxied"), ("up/small.txt", "small"),

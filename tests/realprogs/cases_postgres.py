@@ -53,7 +53,7 @@ class Postgres:
     def __init__(self, h, mode, data, port):
         self.port = port
         self.err = mode.err_file(f"postgres-{mode.name}")
-        self.proc = mode.start(as_postgres() + [tool(f"{BIN}/postgres"), "-D", data, "-p", port], stderr=self.err)
+        self.proc = mode.start([tool(f"{BIN}/postgres"), "-D", data, "-p", port], prefix=as_postgres(), stderr=self.err)
         # It listens before it has recovered: a session then would be refused.
         wait_text(lambda: mode.read_err(self.err), self.proc, "database system is ready to accept connections",
                   "postgres")
@@ -88,7 +88,7 @@ def postgres_healthy(h):
     expect_eq(first[0], 0, "psql's exit status", first)
     expect(re.search(r"^20000\|200010000\|[0-9a-f]{32}$", first[1], re.M) and "|1048576" in first[1],
            "psql's output of the queries", first)
-    expect_eq(second[:2], (0, "20000\n"), "the second session's status and output", second)
+    expect_eq(second[:2], (0, "20000\nDROP TABLE\n"), "the second session's status and output", second)
     expect_eq(status, 0, "the postmaster's exit status after SIGINT")
 
 

@@ -60,18 +60,25 @@ class RunMode(Mode):
         return [sockdiag_command(self.h), "run", "--summary", "--format", "json", "--log",
                 os.path.join(self.logdir, "log.%p")] + extra + ["--"] + list(argv)
 
-    def run(self, argv, **kw):
-        run = super().run(self.wrap(argv), **kw)
+    def run(self, argv, prefix=(), **kw):
+        """`prefix`: a command that runs the rest as another user, in front
+        of `sockdiag run` too (see start)."""
+        run = super().run(list(prefix) + self.wrap(argv), **kw)
         run.err, trees = split_trees(run.err)
         if self.via_run:
             expect_eq(len(trees), 1, f"tree summaries of {argv[0]} under sockdiag run", run.err)
             self.trees.extend(trees)
         return Run(argv, run.rc, run.out, run.err)
 
-    def start(self, argv, stderr=None, **kw):
+    def start(self, argv, stderr=None, prefix=(), **kw):
+        """`prefix`: a command that runs the rest as another user (setpriv),
+        also in front of `sockdiag run`, which then runs as that user as one
+        would run it: a program executed after a privilege drop cannot open
+        the summary file that `sockdiag run` created as root (the library
+        then stops it with status 78)."""
         expect(stderr is not None and hasattr(stderr, "name"), "a program started by a case needs err_file()")
         self.err_files.append(stderr.name)
-        return super().start(self.wrap(argv), stderr=stderr, **kw)
+        return super().start(list(prefix) + self.wrap(argv), stderr=stderr, **kw)
 
     def popen(self, argv, extra=None, **kw):
         raise Failure("RunMode starts programs with start() or run() only")
