@@ -15,7 +15,7 @@ from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
 from summary_runs import four_runs, injected_runs
-from daemon_control import free_port, stop, wait_listening
+from daemon_control import runs_as, free_port, stop, wait_listening
 
 LIGHTTPD = "/usr/sbin/lighttpd"
 
@@ -64,6 +64,7 @@ $SERVER["socket"] == "127.0.0.1:{self.port}" {{
         self.proc = mode.start([tool(LIGHTTPD), "-D", "-f", conf], stderr=self.err)
         for port in (self.port, self.upstream):
             wait_listening(self.proc, port, "lighttpd", detail=self.error_log)
+        self.as_nobody = runs_as(mode.program_pid(self.proc), "nobody")
 
     def error_log(self):
         try:
@@ -102,14 +103,15 @@ def lighttpd_healthy(h):
                         ("missing", "missing"))]
             finally:
                 status = server.stop()
-        return got, status, mode.read_err(server.err)
+        return got, status, mode.read_err(server.err), server.as_nobody
 
     runs = four_runs(h, scenario, [("lighttpd", ("accept4", "accept")), ("lighttpd", "connect"),
                                    ("lighttpd", ("read", "recv")), ("curl", "connect")])
-    got, status, err = runs["plain"][0]
+    got, status, err, as_nobody = runs["plain"][0]
     expect_eq([g[1] for g in got], ["200", "200", "200", "404"], "the HTTP codes curl got", got)
     expect_eq(got[0][3], got[1][3], "the file fetched directly and through the proxy")
-    expect_eq((status, err), (True, ""), "lighttpd's exit after SIGTERM and its stderr")
+    expect_eq((status, err, as_nobody), (True, "", True), "lighttpd's exit after SIGTERM, its stderr, lighttpd "
+              "running as nobody")
 
 
 def refused_scenario(h, root, closed, prefix, logs, upstream=None):

@@ -12,7 +12,7 @@ from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
 from summary_runs import four_runs, injected_runs
-from daemon_control import free_port, stop, wait_listening
+from daemon_control import runs_as, free_port, stop, wait_listening
 
 MEMCACHED = "/usr/bin/memcached"
 
@@ -35,6 +35,7 @@ class Memcached:
         self.proc = mode.start([tool(MEMCACHED), "-l", "127.0.0.1", "-p", port, "-U", "0", "-t", "2", "-u", "nobody"],
                                stderr=self.err)
         wait_listening(self.proc, port, "memcached", detail=lambda: mode.read_err(self.err))
+        self.as_nobody = runs_as(mode.program_pid(self.proc), "nobody")
 
     def stop(self):
         return stop(self.proc, signal.SIGTERM)
@@ -61,14 +62,15 @@ def memcached_healthy(h):
             stats = client(mode, "memcstat", server.port)
         finally:
             status = server.stop()
-        return stored, back[0], back[1] == stored_text, back[2], stats[0], "curr_items: 2" in stats[1], status
+        return (stored, back[0], back[1] == stored_text, back[2], stats[0], "curr_items: 2" in stats[1], status,
+                server.as_nobody)
 
     runs = four_runs(h, scenario, [("memcached", ("accept", "accept4")), ("memcached", ("read", "recv", "recvfrom")),
                                    ("memcached", ("sendmsg", "write", "send")), ("memccp", "connect"),
                                    ("memccat", ("recv", "recvfrom", "read"))])
-    expect_eq(runs["plain"][0][:6], ((0, "", ""), 0, True, "", 0, True),
+    expect_eq(runs["plain"][0][:6] + runs["plain"][0][7:], ((0, "", ""), 0, True, "", 0, True, True),
               "memccp's status and output, memccat's status, output (the files) and stderr, memcstat's status and "
-              "the items it counts")
+              "the items it counts, memcached running as nobody")
 
 
 @case("memccat refused by a closed port, then the refusal injected")

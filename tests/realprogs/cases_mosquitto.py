@@ -12,7 +12,7 @@ from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
 from summary_runs import four_runs, injected_runs
-from daemon_control import free_port, stop, wait_listening, wait_text
+from daemon_control import runs_as, free_port, stop, wait_listening, wait_text
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 MESSAGES = ("first", "second", "x" * 100000)
@@ -29,6 +29,7 @@ class Broker:
         self.err = mode.err_file(f"mosquitto-{mode.name}")
         self.proc = mode.start([tool(MOSQUITTO), "-c", conf], stderr=self.err)
         wait_listening(self.proc, port, "mosquitto", detail=lambda: mode.read_err(self.err))
+        self.as_mosquitto = runs_as(mode.program_pid(self.proc), "mosquitto")
 
     def stop(self):
         return stop(self.proc, signal.SIGTERM)
@@ -56,14 +57,15 @@ def mosquitto_healthy(h):
             sub_status = sub.returncode
         finally:
             status = broker.stop()
-        return published, received, sub_status, mode.read_err(sub_err), status
+        return published, received, sub_status, mode.read_err(sub_err), status, broker.as_mosquitto
 
     runs = four_runs(h, scenario, [("mosquitto", ("accept", "accept4")), ("mosquitto", ("recv", "read")),
                                    ("mosquitto_pub", "connect"), ("mosquitto_sub", ("recv", "read"))])
-    published, received, sub_status, sub_err, status = runs["plain"][0]
+    published, received, sub_status, sub_err, status, as_mosquitto = runs["plain"][0]
     expect_eq(published, [(0, "", "")] * len(MESSAGES), "the publisher's statuses and outputs")
-    expect_eq((received, sub_status, sub_err, status), (list(MESSAGES), 0, "", 0),
-              "the messages the subscriber printed, its status and stderr, the broker's status")
+    expect_eq((received, sub_status, sub_err, status, as_mosquitto), (list(MESSAGES), 0, "", 0, True),
+              "the messages the subscriber printed, its status and stderr, the broker's status, the broker running "
+              "as mosquitto")
 
 
 @case("mosquitto_pub refused by a closed port, then the refusal injected")

@@ -3,6 +3,7 @@ port, the wait until a port listens (seen in /proc, without a probe
 connection that the server would see) or a log says the server is ready, the stop by a signal with a bounded
 wait, the processes of a tree and the user they run as."""
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -90,6 +91,18 @@ def children(pid):
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry))
     return found
+
+
+def runs_as(pid, user, timeout=30):
+    """Whether process `pid` runs as `user` within `timeout` s (a server
+    started as root drops to its user once it has bound its ports)."""
+    uid = pwd.getpwnam(user).pw_uid
+    deadline = time.monotonic() + timeout
+    while real_uid(pid) != uid:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def real_uid(pid):

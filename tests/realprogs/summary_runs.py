@@ -9,7 +9,9 @@ the mode's (err_file) and reads it back without the summary (read_err)."""
 import collections
 import json
 import os
+import time
 
+from daemon_control import children
 from harness import Failure, Run, expect, expect_eq
 from modes import Mode, describe, three_runs
 
@@ -79,6 +81,18 @@ class RunMode(Mode):
         expect(stderr is not None and hasattr(stderr, "name"), "a program started by a case needs err_file()")
         self.err_files.append(stderr.name)
         return super().start(list(prefix) + self.wrap(argv), stderr=stderr, **kw)
+
+    def program_pid(self, proc):
+        """The pid of the program `proc` started: under `sockdiag run`, its
+        child."""
+        if not self.via_run:
+            return proc.pid
+        deadline = time.monotonic() + 30
+        while not (found := children(proc.pid)):
+            expect(time.monotonic() < deadline and proc.poll() is None, f"sockdiag run {proc.pid} started no program")
+            time.sleep(0.05)
+        expect_eq(len(found), 1, f"programs that sockdiag run {proc.pid} started", found)
+        return found[0]
 
     def popen(self, argv, extra=None, **kw):
         raise Failure("RunMode starts programs with start() or run() only")
