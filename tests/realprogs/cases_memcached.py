@@ -3,16 +3,22 @@ free port (no UDP), started as root and running as nobody, with
 libmemcached's clients (memccp stores two files, memccat reads them back,
 memcstat asks for the statistics). memccat to a closed port is refused (the
 real failure); the same refusal injected on memccat's connect to the live
-server prints the same error and is marked injected with its rule."""
+server prints the same error and is marked injected with its rule. On the
+server's side: memcached out of file descriptors (its limit lowered with
+prlimit while it runs) fails to accept a client with EMFILE, stops
+listening until a connection closes, then serves the client; the same
+EMFILE injected on its accept does the same and is marked."""
 import os
+import resource
 import re
 import signal
+import socket
 
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
 from summary_runs import four_runs, injected_runs
-from daemon_control import runs_as, free_port, stop, wait_listening
+from daemon_control import runs_as, free_port, stop, wait_listening, wait_text
 
 MEMCACHED = "/usr/bin/memcached"
 
@@ -29,13 +35,19 @@ def files(h):
 
 
 class Memcached:
-    def __init__(self, h, mode, port):
+    """-v: it says "Too many open connections" when an accept fails with
+    EMFILE. It checks errno after perror(), which keeps it only if it can
+    write through a read-write copy of stderr (glibc: fdopen(dup(2), "w+"),
+    EINVAL on a write-only stderr) or cannot make that copy (EMFILE): its
+    stderr is read-write, as a terminal is."""
+
+    def __init__(self, h, mode, port, user="nobody"):
         self.port = port
-        self.err = mode.err_file(f"memcached-{mode.name}")
-        self.proc = mode.start([tool(MEMCACHED), "-l", "127.0.0.1", "-p", port, "-U", "0", "-t", "2", "-u", "nobody"],
-                               stderr=self.err)
+        self.err = mode.err_file(f"memcached-{mode.name}", read_write=True)
+        self.proc = mode.start([tool(MEMCACHED), "-v", "-l", "127.0.0.1", "-p", port, "-U", "0", "-t", "2", "-u",
+                                user], stderr=self.err)
         wait_listening(self.proc, port, "memcached", detail=lambda: mode.read_err(self.err))
-        self.as_nobody = runs_as(mode.program_pid(self.proc), "nobody")
+        self.as_user = runs_as(mode.program_pid(self.proc), user)
 
     def stop(self):
         return stop(self.proc, signal.SIGTERM)
@@ -63,7 +75,7 @@ def memcached_healthy(h):
         finally:
             status = server.stop()
         return (stored, back[0], back[1] == stored_text, back[2], stats[0], "curr_items: 2" in stats[1], status,
-                server.as_nobody)
+                server.as_user)
 
     runs = four_runs(h, scenario, [("memcached", ("accept", "accept4")), ("memcached", ("read", "recv", "recvfrom")),
                                    ("memcached", ("sendmsg", "write", "send")), ("memccp", "connect"),
@@ -104,3 +116,70 @@ def memcached_refused(h):
         expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["injected"], r["rule"]) for r in records],
                   [("memccat", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", True, rule)],
                   f"records of the injected refusal ({name})", describe(records))
+
+
+def lowest_free_fd(pid):
+    used = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+    return min(set(range(len(used) + 1)) - used)
+
+
+def emfile_scenario(h, source, real):
+    """memccp stores a file while memcached cannot accept (`real`: its fd
+    limit is the lowest free fd until it has said so; otherwise the fault
+    is injected on its second accept). memcached listens again once a
+    connection closes: a first client of the test's, idle until then, ends.
+    memccat reads the file back, memcstat counts the times memcached
+    stopped listening."""
+
+    def scenario(mode):
+        # As root: lowering the fd limit of a process of another user takes
+        # CAP_SYS_RESOURCE, which a container may not give.
+        server = Memcached(h, mode, free_port(), user="root")
+        try:
+            pid = mode.program_pid(server.proc)
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as idle:
+                idle.sendall(b"version\r\n")
+                expect(idle.recv(100).startswith(b"VERSION "), "memcached did not answer the idle client")
+                if real:
+                    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+                    resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free_fd(pid), limits[1]))
+                store_err = mode.err_file(f"memccp-{mode.name}")
+                store = mode.start([tool("/usr/bin/memccp"), f"--servers=127.0.0.1:{server.port}", source],
+                                   stderr=store_err)
+                wait_text(lambda: mode.read_err(server.err), server.proc, "Too many open connections", "memcached")
+                if real:
+                    resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+            out, _ = store.communicate(timeout=60)
+            stored = store.returncode, out.decode(errors="replace"), mode.read_err(store_err)
+            back = client(mode, "memccat", server.port, os.path.basename(source))
+            stats = client(mode, "memcstat", server.port)
+            disabled = re.search(r"listen_disabled_num: (\d+)", stats[1])
+        finally:
+            status = server.stop()
+        return (stored, back, stats[0], bool(disabled) and int(disabled.group(1)) >= 1, status,
+                "Too many open connections" in mode.read_err(server.err))
+    return scenario
+
+
+@case("memcached out of file descriptors, then EMFILE injected on its accept")
+def memcached_emfile(h):
+    source = files(h)[1]
+    with open(source) as f:
+        text = f.read()
+    runs = four_runs(h, emfile_scenario(h, source, real=True), [("memcached", ("accept", "accept4"))], healthy=False)
+    expect_eq(runs["plain"][0], ((0, "", ""), (0, text + "\n", ""), 0, True, 0, True),
+              "memccp's status and output, memccat's (the file), memcstat's status, memcached stopped listening, "
+              "its status, its message")
+    for name in ("default", "summary"):
+        records = runs[name][1]
+        expect(records and all((r["prog"], r["call"], r["code"], r["injected"]) == ("memcached", "accept", "EMFILE",
+                                                                                   False) for r in records),
+               f"records at the default level ({name}): not memcached's accept failing with EMFILE",
+               describe(records))
+
+    rule = "accept:error=EMFILE:nth=2:prog=memcached"
+    for name, (result, records) in injected_runs(h, emfile_scenario(h, source, real=False), rule).items():
+        expect_eq(result, runs["plain"][0], f"memcached with EMFILE injected ({name}) vs out of fds")
+        expect_eq([(r["prog"], r["call"], r["code"], r["injected"], r["rule"]) for r in records],
+                  [("memcached", "accept", "EMFILE", True, rule)], f"records of the injected EMFILE ({name})",
+                  describe(records))

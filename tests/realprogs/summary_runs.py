@@ -97,8 +97,10 @@ class RunMode(Mode):
     def popen(self, argv, extra=None, **kw):
         raise Failure("RunMode starts programs with start() or run() only")
 
-    def err_file(self, tag):
-        return open(os.path.join(self.logdir, f"stderr.{tag}"), "wb")
+    def err_file(self, tag, read_write=False):
+        """A file for a program's stderr; `read_write`: opened for reading
+        too, as a terminal is."""
+        return open(os.path.join(self.logdir, f"stderr.{tag}"), "w+b" if read_write else "wb")
 
     def read_err(self, f):
         with open(f.name, encoding="utf-8", errors="replace") as text:
