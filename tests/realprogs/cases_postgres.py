@@ -14,7 +14,7 @@ import subprocess
 from harness import Skipped, case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
-from summary_runs import four_runs, injected_runs
+from summary_runs import RunMode, four_runs, injected_runs, summary_run
 from daemon_control import free_port, stop, wait_text
 
 BIN = "/usr/lib/postgresql/15/bin"
@@ -50,10 +50,19 @@ def cluster(h):
 
 
 class Postgres:
-    def __init__(self, h, mode, data, port):
+    """`outside`: under `sockdiag run`, setpriv runs sockdiag run as
+    postgres (as one runs it for a server of another user); otherwise
+    sockdiag run starts setpriv, which drops to postgres and executes the
+    server."""
+
+    def __init__(self, h, mode, data, port, outside=True):
         self.port = port
         self.err = mode.err_file(f"postgres-{mode.name}")
-        self.proc = mode.start([tool(f"{BIN}/postgres"), "-D", data, "-p", port], prefix=as_postgres(), stderr=self.err)
+        argv = [tool(f"{BIN}/postgres"), "-D", data, "-p", port]
+        if outside:
+            self.proc = mode.start(argv, prefix=as_postgres(), stderr=self.err)
+        else:
+            self.proc = mode.start(as_postgres() + argv, stderr=self.err)
         # It listens before it has recovered: a session then would be refused.
         wait_text(lambda: mode.read_err(self.err), self.proc, "database system is ready to accept connections",
                   "postgres")
@@ -127,3 +136,25 @@ def postgres_refused(h):
         expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["injected"], r["rule"]) for r in records],
                   [("psql", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", True, rule)],
                   f"records of the injected refusal ({name})", describe(records))
+
+
+@case("postgres started by setpriv under sockdiag run --summary")
+def postgres_setpriv_under_run(h):
+    # sockdiag run (root) starts setpriv, which drops to postgres and
+    # executes the server: the library in the server must run it, counting
+    # into the table it inherited.
+    data = cluster(h)
+
+    def scenario(mode):
+        server = Postgres(h, mode, data, free_port(), outside=False)
+        try:
+            got = psql(mode, server.port, "select 1")
+        finally:
+            status = server.stop()
+        return got, status
+
+    plain = scenario(RunMode(h, "plain"))
+    expect_eq(plain, ((0, "1\n", ""), 0), "psql's status and output, the postmaster's exit status")
+    result, records = summary_run(h, scenario)
+    expect_eq(result, plain, "what psql and postgres showed under sockdiag run --summary vs without the library")
+    expect_eq(records, [], "records of the healthy run", describe(records))
