@@ -11,7 +11,7 @@ import os
 import shutil
 import signal
 
-from harness import case, expect, expect_eq
+from harness import case, expect_eq
 from modes import closed_port, describe
 from proof import tool
 from summary_runs import four_runs, injected_runs

@@ -13,7 +13,7 @@ import time
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
-from summary_runs import RunMode, four_runs, injected_runs
+from summary_runs import four_runs, injected_runs
 from daemon_control import children, free_port, real_uid, stop, wait_file, wait_listening
 
 NGINX = "/usr/sbin/nginx"

@@ -92,7 +92,8 @@ def postgres_healthy(h):
         return first, second, status
 
     runs = four_runs(h, scenario, [("postgres", ("accept", "accept4")), ("postgres", ("recv", "recvfrom")),
-                                   ("postgres", ("send", "sendto")), ("psql", "connect"), ("psql", ("recv", "recvfrom"))])
+                                   ("postgres", ("send", "sendto")), ("psql", "connect"),
+                                   ("psql", ("recv", "recvfrom"))])
     first, second, status = runs["plain"][0]
     expect_eq(first[0], 0, "psql's exit status", first)
     expect(re.search(r"^20000\|200010000\|[0-9a-f]{32}$", first[1], re.M) and "|1048576" in first[1],

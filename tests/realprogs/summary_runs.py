@@ -62,10 +62,8 @@ class RunMode(Mode):
         return [sockdiag_command(self.h), "run", "--summary", "--format", "json", "--log",
                 os.path.join(self.logdir, "log.%p")] + extra + ["--"] + list(argv)
 
-    def run(self, argv, prefix=(), **kw):
-        """`prefix`: a command that runs the rest as another user, in front
-        of `sockdiag run` too (see start)."""
-        run = super().run(list(prefix) + self.wrap(argv), **kw)
+    def run(self, argv, **kw):
+        run = super().run(self.wrap(argv), **kw)
         run.err, trees = split_trees(run.err)
         if self.via_run:
             expect_eq(len(trees), 1, f"tree summaries of {argv[0]} under sockdiag run", run.err)
@@ -170,8 +168,8 @@ def summary_run(h, scenario, inject=None, name="summary"):
 
 def four_runs(h, scenario, traced_calls, healthy=True):
     """modes.three_runs, then the same scenario under `sockdiag run
-    --summary`: the same result, the same records as the default level's
-    (none for a healthy run), and summaries that count them."""
+    --summary`: the same result, no record for a healthy run, and
+    summaries that count the records. runs["summary"] = (result, records)."""
     runs = three_runs(h, scenario, traced_calls, healthy, make_mode=RunMode)
     result, records = summary_run(h, scenario)
     expect_eq(result, runs["plain"][0], "what the programs showed under sockdiag run --summary vs without the library")
