@@ -10,6 +10,8 @@ packages=(
   # tests: real programs run under the library, fuzzing, privilege tools
   clang curl wget python3 socat ncat openssh-client openssh-server bind9-dnsutils util-linux iproute2 procps mount
   git nodejs default-jre-headless default-jdk-headless
+  # dnsmasq-base, not dnsmasq: the latter starts a system service
+  openssl dnsmasq-base ruby perl php-cli python3-aiohttp
   # benchmarks
   valgrind strace fiu-utils hyperfine
 )

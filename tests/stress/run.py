@@ -23,7 +23,8 @@ import proof  # noqa: E402
 from sdtest import driver_parser, list_or_run  # noqa: E402  (on sys.path through the harness)
 
 SUITES = {
-    "realprogs": ["cases_http_clients", "cases_python_sockets", "cases_node", "cases_java", "cases_tools", "cases_sshd"],
+    "realprogs": ["cases_http_clients", "cases_python_sockets", "cases_node", "cases_java", "cases_tools", "cases_sshd",
+                  "cases_ruby", "cases_perl", "cases_php"],
     "stress": ["cases_load", "cases_fds_limits", "cases_secure", "cases_address_space"],
 }
 
