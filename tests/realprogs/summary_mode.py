@@ -14,9 +14,10 @@ import os
 import subprocess
 import tempfile
 
-from harness import Run, expect, expect_eq
+from harness import Failure, Run, expect, expect_eq
 from modes import Mode, describe
 from proof import stream_records
+from sdtest import kill_group
 
 
 def sockdiag_command(h):
@@ -108,12 +109,23 @@ class SummaryMode(Mode):
 
 
 def finish(mode, proc, timeout=40):
-    """(exit status, stdout, stderr) of a program `mode` started, as text;
-    under a SummaryMode, stderr without the tree summary (which is kept)."""
-    rc, out, err = mode.h.finish(proc, proc.args, timeout)
+    """(exit status, stdout, stderr) of a program `mode` started, as text
+    ("" for a stream not piped); under a SummaryMode without the tree
+    summary (which is kept), from stderr, or from stdout when stderr goes
+    there."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        proc.communicate()
+        raise Failure(f"{' '.join(map(str, proc.args))} did not finish within {timeout} s")
+    out, err = (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
     if isinstance(mode, SummaryMode):
-        err = mode.take(proc, err)
-    return rc, out, err
+        if proc.stderr is not None:
+            err = mode.take(proc, err)
+        else:
+            out = mode.take(proc, out)
+    return proc.returncode, out, err
 
 
 def summarised(h, scenario, reference, rules=()):
