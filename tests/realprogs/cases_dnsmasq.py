@@ -87,7 +87,7 @@ class Upstream:
         self.server.stop()
 
 
-@case("dnsmasq answering and forwarding dig's UDP and TCP queries")
+@case("dnsmasq answering and forwarding UDP and TCP queries from dig")
 def dnsmasq_healthy(h):
     with Upstream(h) as upstream:
         def scenario(mode):
