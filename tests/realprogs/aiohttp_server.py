@@ -49,9 +49,10 @@ async def main():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    print(f"port {site._server.sockets[0].getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    # Said once SIGTERM stops it cleanly.
+    print(f"port {runner.addresses[0][1]}", flush=True)
     await stop.wait()
     await runner.cleanup()
     print(f"answered {answered}", flush=True)
