@@ -132,6 +132,12 @@ def summarised(h, scenario, reference, rules=()):
     """Runs `scenario` in a SummaryMode with `rules`; what it shows must be
     `reference`, and every program's tree summary must count exactly its
     records. Returns the records."""
+    if os.environ.get("SOCKDIAG_TEST_PRELOAD_FIRST"):
+        # tools/sanitize.sh: an instrumented library needs the sanitizer's
+        # runtime in front of it in LD_PRELOAD, and `sockdiag run` puts the
+        # library first. The summary runs are the normal suite's.
+        print("note: no sockdiag run --summary run under a sanitizer")
+        return []
     mode = SummaryMode(h, rules)
     result = scenario(mode)
     expect_eq(result, reference, "what the programs showed under sockdiag run --summary vs the reference run")
