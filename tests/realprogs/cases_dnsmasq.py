@@ -89,11 +89,13 @@ class Upstream:
 
 @case("dnsmasq answering and forwarding UDP and TCP queries from dig")
 def dnsmasq_healthy(h):
+    pids = {}
     with Upstream(h) as upstream:
         def scenario(mode):
             server = Dnsmasq(h, mode, f"/test.example/{OWN}", upstream.port)
-            # Other names each time: dnsmasq's cache would answer a name
-            # it forwarded once.
+            pids[mode.name] = server.pid
+            # A name forwarded once would come from dnsmasq's cache the
+            # next time: one name forwarded over UDP, another over TCP.
             answers = [dig(mode, server, name, tcp) for name, tcp in
                        (("test.example", False), ("test.example", True), ("udp.other.example", False),
                         ("tcp.other.example", True))]
@@ -102,10 +104,16 @@ def dnsmasq_healthy(h):
         calls = (("dnsmasq", "accept"), ("dnsmasq", "recvmsg"), ("dnsmasq", "sendto"), ("dig", "connect"))
         runs = three_runs(h, scenario, calls)
         answers, (rc, log) = runs["plain"][0]
-        expect_eq(answers, [(0, f"{OWN}\n", "")] * 2 + [(0, f"{FORWARDED}\n", "")] * 2, "dig's answers, without the library")
+        expect_eq(answers, [(0, f"{OWN}\n", "")] * 2 + [(0, f"{FORWARDED}\n", "")] * 2,
+                  "dig's answers, without the library")
         expect_eq(rc, 0, "dnsmasq's exit status after SIGTERM")
         expect("using nameserver 127.0.0.1#UPSTREAM" in log, "dnsmasq did not take the upstream", log)
-        summarised(h, scenario, runs["plain"][0])
+        # The TCP queries' forked children record too.
+        children = {r["pid"] for r in runs["trace"][1] if r["prog"] == "dnsmasq" and r["pid"] != pids["trace"]}
+        expect_eq(len(children), 2, "dnsmasq children with trace records (one per TCP query)",
+                  describe(runs["trace"][1], 60))
+        records = summarised(h, scenario, runs["plain"][0])
+        expect_eq(records, [], "records under sockdiag run --summary", describe(records))
 
 
 def forwarded_over_tcp(h, mode, upstream):

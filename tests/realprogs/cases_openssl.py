@@ -81,7 +81,8 @@ def openssl_healthy(h):
     expect("CONNECTION ESTABLISHED\nProtocol version: TLSv1.3\n" in err and err.endswith("DONE\n"),
            "s_client did not say it made a TLS 1.3 connection and closed it", err)
     expect("1 server accepts that finished" in server[1], "s_server did not finish one accept", server[1])
-    summarised(h, scenario, runs["plain"][0])
+    records = summarised(h, scenario, runs["plain"][0])
+    expect_eq(records, [], "records under sockdiag run --summary", describe(records))
 
 
 def refusal(mode, port):

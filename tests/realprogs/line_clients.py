@@ -64,7 +64,8 @@ def healthy(h, prog, argv, traced_calls):
     runs = three_runs(h, scenario, [(prog, call) for call in traced_calls])
     expect_eq(runs["plain"][0], (0, f"echo: {LINES} of {LINES} lines back\n", "", 1),
               f"{prog}'s status, output and connections served, without the library")
-    summarised(h, scenario, runs["plain"][0])
+    records = summarised(h, scenario, runs["plain"][0])
+    expect_eq(records, [], "records under sockdiag run --summary", describe(records))
 
 
 def refusal(mode, argv, port):

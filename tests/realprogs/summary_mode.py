@@ -154,7 +154,7 @@ def expect_counts(argv, tree, records):
     what = f"the tree summary of {os.path.basename(str(argv[0]))} {' '.join(map(str, argv[1:]))[:100]}"
     detail = f"{json.dumps(tree, indent=1)}\n--- records ---\n{describe(records, 40)}"
     failures = [r for r in records if r["level"] == "error"]
-    expect_eq(len(failures), len(records), "records of a run at the default level that are not errors",
+    expect_eq(len(failures), len(records), "records at the default level that are errors, of all",
               describe(records, 40))
     recorded = collections.Counter((r["call"], r["code"]) for r in failures)
     injected = collections.Counter((r["call"], r["code"]) for r in failures if r["injected"])
