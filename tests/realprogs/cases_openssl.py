@@ -2,12 +2,17 @@
 with a self-signed certificate made for the case, s_server in -rev mode
 (each line comes back reversed), s_client fed line by line through a pipe
 and closed once every answer has come. Healthy: no record at the default
-level. s_client refused by a closed port, and by an injected fault
+level. s_client reset by its s_server, killed with a line unread (the
+kernel then answers with an RST). s_client refused by a closed port, and
+by an injected fault
 (`connect:error=ECONNREFUSED:port=P`) while s_server listens on P: the same
 status and messages, the record marked with its rule. Each also under
 `sockdiag run --summary`."""
+import os
 import re
+import signal
 import subprocess
+import time
 
 from harness import case, expect, expect_eq
 from inject_mode import expect_marked, injected_runs
@@ -83,6 +88,55 @@ def openssl_healthy(h):
     expect("1 server accepts that finished" in server[1], "s_server did not finish one accept", server[1])
     records = summarised(h, scenario, runs["plain"][0])
     expect_eq(records, [], "records under sockdiag run --summary", describe(records))
+
+
+@case("openssl s_client reset by its killed s_server")
+def openssl_reset(h):
+    cert, key = certificate(h)
+    peers = {}
+
+    def scenario(mode):
+        # s_server runs without the library: the failure is the client's.
+        server = Server(h, Mode(h, "plain"), cert, key)
+        peers[mode.name] = f"127.0.0.1:{server.port}"
+        client = mode.popen([openssl(), "s_client", "-connect", f"127.0.0.1:{server.port}", "-brief"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        client.stdin.write(b"first line\n")
+        client.stdin.flush()
+        answered = h.read_line(client, 30)
+        # Stopped, s_server leaves the next line unread in its socket; killed,
+        # its socket is closed with unread data: the kernel sends an RST.
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        client.stdin.write(b"second line\n")
+        client.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not unread_bytes(server.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=30)
+        return answered, finish(mode, client, 60)
+
+    runs = three_runs(h, scenario, [("openssl", "read")], healthy=False)
+    answered, (rc, out, err) = runs["plain"][0]
+    expect_eq((answered, rc, out), ("enil tsrif\n", 104, ""),
+              "s_client's answer, status (ECONNRESET) and output after it, without the library")
+    expect(err.endswith("CONNECTION CLOSED BY SERVER\n"), "s_client did not say the server closed", err)
+    records = runs["default"][1]
+    expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["level"], r["injected"]) for r in records],
+              [("openssl", "read", "ECONNRESET", peers["default"], "error", False),
+               ("openssl", "write", "EPIPE", peers["default"], "error", False)],
+              "records at the default level (the reset, then s_client's close_notify)", describe(records))
+    summarised(h, scenario, runs["plain"][0])
+
+
+def unread_bytes(pid):
+    """Bytes waiting in the receive queues of the TCP sockets of process
+    `pid` (from /proc/PID/net/tcp's rx_queue)."""
+    inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
+              if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
+    with open(f"/proc/{pid}/net/tcp") as f:
+        next(f)
+        return sum(int(row.split()[4].split(":")[1], 16) for row in f if row.split()[9] in inodes)
 
 
 def refusal(mode, port):
