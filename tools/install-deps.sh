@@ -13,6 +13,8 @@ packages=(
   # real servers the tests start themselves, on loopback, with their own
   # configuration (the package's own service is never started: see below)
   nginx-light postgresql memcached libmemcached-tools iperf3 mosquitto mosquitto-clients lighttpd
+  # dnsmasq-base, not dnsmasq: the latter starts a system service
+  openssl dnsmasq-base ruby perl php-cli python3-aiohttp
   # benchmarks
   valgrind strace fiu-utils hyperfine
 )

@@ -25,7 +25,8 @@ from sdtest import driver_parser, list_or_run  # noqa: E402  (on sys.path throug
 SUITES = {
     "realprogs": ["cases_http_clients", "cases_python_sockets", "cases_node", "cases_java", "cases_tools", "cases_sshd",
                   "cases_nginx", "cases_postgres", "cases_memcached", "cases_iperf3", "cases_mosquitto",
-                  "cases_lighttpd"],
+                  "cases_lighttpd", "cases_ruby", "cases_perl", "cases_php", "cases_aiohttp",
+                  "cases_openssl", "cases_dnsmasq"],
     "stress": ["cases_load", "cases_fds_limits", "cases_secure", "cases_address_space"],
 }
 
