@@ -392,11 +392,11 @@ case_run_summary_of_the_tree() {
   TMPDIR="$T/tmp" capture "$SD" run --summary -- "$SD_CLI_PROG" spawn spawn refuse
   expect_status 0 "run --summary"
   expect_in "$ERR" '^sockdiag summary: ' "the summary's heading"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +cli_prog\[[0-9]+\]$' "the summary's count"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 +0 +cli_prog\[[0-9]+\]$' "the summary's count"
   [ "$(grep -c '^sockdiag summary' "$ERR")" = 1 ] || fail "expected ONE summary for the tree $(show)"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind: $(ls -A "$T/tmp")"
   TMPDIR="$T/tmp" capture "$SD" run --summary -- sh -c "'$SD_CLI_PROG' refuse; '$SD_CLI_PROG' refuse; true"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +2 +0 +error +cli_prog\[[0-9]+\], cli_prog\[[0-9]+\]$' \
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +2 +0 +cli_prog\[[0-9]+\], cli_prog\[[0-9]+\]$' \
     "two processes' failures added up"
   TMPDIR="$T/tmp" capture "$SD" run --summary --format json -- "$SD_CLI_PROG" spawn refuse
   python3 - "$ERR" <<'EOF' || fail "--summary --format json $(show)"
@@ -408,6 +408,45 @@ assert t["summary"] == "tree" and t["failures"] == 1, t
 assert t["counts"][0]["call"] == "connect" and t["counts"][0]["code"] == "ECONNREFUSED", t
 EOF
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
+}
+
+# Failures, events, expected flow and injection notices are counted apart
+# (category_check.py says what `cli_prog outcomes 2 3 4` meets, and how
+# many of each), in every summary: the library's own at exit (text, JSON),
+# the tree's of `run --summary` (text, JSON), `report` of a JSON log.
+OUTCOMES_RULES="send:delay=1ms;setsockopt:error=ENOBUFS"
+case_summaries_count_categories_apart() {
+  mkdir "$T/tmp"
+  # Without the library, then with it and the rules: the same output, but
+  # for the one call the rules make fail.
+  capture "$SD_CLI_PROG" outcomes 2 3 4
+  expect_status 0 "outcomes without the library"
+  sed 's/^setsockopt: ok$/setsockopt: ENOBUFS/' "$OUT" >"$T/expected.out"
+  grep -q '^recv: EAGAIN$' "$T/expected.out" && grep -q '^recv: end of stream$' "$T/expected.out" &&
+    grep -q '^connect: EINPROGRESS$' "$T/expected.out" || fail "outcomes: not the outcomes expected $(show)"
+  local form
+  for form in text json; do
+    LD_PRELOAD="$LIB" SOCKDIAG_SUMMARY=1 SOCKDIAG_FORMAT=$form SOCKDIAG_INJECT="$OUTCOMES_RULES" \
+      capture "$SD_CLI_PROG" outcomes 2 3 4
+    expect_status 0 "outcomes under the library ($form)"
+    cmp -s "$OUT" "$T/expected.out" || fail "outcomes: another output under the library $(show)"
+    python3 "$HERE/category_check.py" "process-$form" "$ERR" >/dev/null || fail "the process's $form summary $(show)"
+  done
+  for form in text json; do
+    TMPDIR="$T/tmp" capture "$SD" run --summary --format $form --inject "$OUTCOMES_RULES" -- \
+      "$SD_CLI_PROG" outcomes 2 3 4
+    expect_status 0 "outcomes under run --summary ($form)"
+    cmp -s "$OUT" "$T/expected.out" || fail "outcomes: another output under run --summary $(show)"
+    python3 "$HERE/category_check.py" "tree-$form" "$ERR" >/dev/null || fail "the tree's $form summary $(show)"
+  done
+  capture "$SD" run --format json --level debug --log "$T/rec.json" --inject "$OUTCOMES_RULES" -- \
+    "$SD_CLI_PROG" outcomes 2 3 4
+  expect_status 0 "outcomes logged at level debug"
+  for form in text json; do
+    capture "$SD" report --format $form "$T/rec.json"
+    expect_status 0 "report --format $form"
+    python3 "$HERE/category_check.py" "report-$form" "$OUT" >/dev/null || fail "report --format $form $(show)"
+  done
 }
 
 case_run_summary_when_cmd_is_killed() {
@@ -484,7 +523,7 @@ import os, sys
 os.closerange(3, 65536)
 os.execvp('$SD_CLI_PROG', ['cli_prog', 'refuse'])"
   expect_status 0 "a program run with its fds closed"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +cli_prog\[[0-9]+\]$' "its count, written at exit"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 +0 +cli_prog\[[0-9]+\]$' "its count, written at exit"
   expect_in "$ERR" "^  \(1 process counted apart, written at exit only .*the counter table's fd was closed before the program was executed: cli_prog\[[0-9]+\]\)$" \
     "the note on the process that counted apart"
 }
@@ -678,11 +717,11 @@ case_report() {
   make_json_logs
   capture "$SD" report "$T"/logs/rec.*.json
   expect_status 0 "report"
-  expect_in "$OUT" '^3 failure records from 3 processes, .* \(1 injected, listed apart\)$' "heading"
-  expect_in "$OUT" '^By peer:$' "by peer"
+  expect_in "$OUT" '^3 records from 3 processes, .*: 3 failures \(1 injected\); 1 injected, listed apart$' "heading"
+  expect_in "$OUT" '^Failures by peer:$' "by peer"
   expect_in "$OUT" '^By call and code:$' "by call"
-  expect_in "$OUT" '^ +connect +ECONNREFUSED +2 ' "the two real refusals"
-  expect_in "$OUT" '^By process:$' "by process"
+  expect_in "$OUT" '^ +connect +ECONNREFUSED +failure +2 ' "the two real refusals"
+  expect_in "$OUT" '^Failures by process:$' "by process"
   expect_in "$OUT" '^Injected by sockdiag rules:$' "injected apart"
   expect_in "$OUT" 'connect:error=ECONNREFUSED:peer=127\.0\.0\.3$' "the rule"
   capture "$SD" report --format json "$T"/logs/rec.*.json
@@ -705,7 +744,7 @@ case_report_tolerates_bad_lines() {
   printf '{"ts":"2026-01-01T00:00:00.000000Z","pid":5,"call":"recv","code":"ECONNR' >>"$T/all.json"
   capture "$SD" report "$T/all.json"
   expect_status 0 "report with bad lines"
-  expect_in "$OUT" '^3 failure records' "the readable records are counted"
+  expect_in "$OUT" '^3 records' "the readable records are counted"
   expect_in "$OUT" 'Skipped: 1 exit-summary line' "summary lines are counted apart"
   expect_in "$ERR" "2 lines could not be read as JSON records \(.*all\.json:[0-9]+, .*all\.json:[0-9]+ \(cut short\)\)" \
     "unreadable lines are counted and located"
@@ -717,7 +756,7 @@ case_report_escapes_what_programs_gave() {
   printf '%s\n' '{"ts":"2026-01-01T00:00:00.000000Z","pid":7,"prog":"evil\u001b[2J\nname","level":"error","call":"connect","fd":3,"peer":"/tmp/s\u001b]0;t\u0007","code":"ECONNREFUSED","injected":false,"rule":""}' >"$T/hostile.json"
   capture "$SD" report "$T/hostile.json"
   expect_status 0 "report of hostile values"
-  expect_in "$OUT" '^1 failure record from 1 process' "the record is counted"
+  expect_in "$OUT" '^1 record from 1 process.*: 1 failure \(0 injected\)' "the record is counted"
   if LC_ALL=C grep -q "$(printf '\033')" "$OUT"; then fail "an escape character reached the output $(show)"; fi
   expect_in "$OUT" 'evil\\x1b\[2J\\nname' "the program name, escaped"
   expect_in "$OUT" '/tmp/s\\x1b\]0;t\\x07' "the peer, escaped"
