@@ -7,7 +7,7 @@
 #
 # Environment (set by CMakeLists.txt): SD_BUILD_DIR, SD_CLI_STATE (file that
 # holds the prefix), SD_CLI_PROG, SD_CLI_STATIC, SD_CLI_FAKE_GO,
-# SD_CLI_OTHER_PRELOAD, SD_BUILD_SOCKDIAG, SD_BUILD_LIBRARY.
+# SD_CLI_OTHER_PRELOAD, SD_CLI_VM_CHILDREN, SD_BUILD_SOCKDIAG, SD_BUILD_LIBRARY.
 set -u -o pipefail
 
 # Every command under test is bounded; nothing here should take a second.
@@ -449,11 +449,32 @@ case_summaries_count_categories_apart() {
   done
 }
 
+# Calls that pass through unobserved (here those of a clone(CLONE_VM)
+# child, 3 for each of its 10 connects) are said in the tree summary too.
+case_run_summary_says_the_calls_not_observed() {
+  mkdir "$T/tmp"
+  capture "$SD_CLI_VM_CHILDREN" clone 10
+  expect_status 0 "vm_children without the library"
+  cp "$OUT" "$T/expected.out"
+  TMPDIR="$T/tmp" capture "$SD" run --summary -- "$SD_CLI_VM_CHILDREN" clone 10
+  expect_status 0 "vm_children under run --summary"
+  cmp -s "$OUT" "$T/expected.out" || fail "vm_children: another output under the library $(show)"
+  expect_in "$ERR" "^  \(30 calls not observed: 0 of signal handlers nested 3 deep, 30 of children sharing the process's memory \(vfork, clone\)\)$" \
+    "the calls not observed"
+  TMPDIR="$T/tmp" capture "$SD" run --summary --format json -- "$SD_CLI_VM_CHILDREN" clone 10
+  python3 - "$ERR" <<'EOF' || fail "--summary --format json $(show)"
+import json, sys
+t = [json.loads(l) for l in open(sys.argv[1]) if '"summary":"tree"' in l][0]
+assert t["unobserved"] == {"nested_handlers": 0, "memory_sharing_children": 30}, t
+assert t["failures"] == 10 and t["categories"]["failure"] == {"count": 10, "injected": 0}, t
+EOF
+}
+
 case_run_summary_when_cmd_is_killed() {
   mkdir "$T/tmp"
   TMPDIR="$T/tmp" capture "$SD" run --summary -- sh -c "'$SD_CLI_PROG' refuse; kill -TERM \$\$"
   expect_status 143 "CMD killed"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 ' "the summary still covers the tree"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 ' "the summary still covers the tree"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
 }
 
@@ -509,7 +530,7 @@ case_run_summary_interrupted_while_a_daemon_runs() {
   [ -f "$T/daemon.pid" ] && kill -KILL "$(cat "$T/daemon.pid")" 2>/dev/null
   expect_status 0 "run interrupted after CMD ended"
   expect_in "$ERR" '^sockdiag run: python3 has ended; waiting for the processes it left running' "the wait is said"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +python3\[[0-9]+\]$' "the daemon's count, read while it runs"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 +0 +python3\[[0-9]+\]$' "the daemon's count, read while it runs"
   expect_in "$ERR" '^  \(processes of the tree were still running: their counts so far\)$' "the summary says so"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
 }
