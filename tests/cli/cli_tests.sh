@@ -559,6 +559,36 @@ case_counters_setting_refused() {
   expect_in "$ERR" "^sockdiag: SOCKDIAG_COUNTERS needs SOCKDIAG_SUMMARY set to a file path" "the error"
 }
 
+# A counter table of another layout (here: version 1, as made by an older
+# `sockdiag run`) is refused by the library, which counts on its own and
+# says why: the version check of counter_table.h.
+case_counters_table_of_another_version() {
+  capture "$SD" run --summary -- python3 -c "import os; print(os.fstat(int(os.environ['SOCKDIAG_COUNTERS'][3:])).st_size)"
+  expect_status 0 "the size of this version's table"
+  local size
+  size=$(head -1 "$OUT")
+  python3 - "$size" "$LIB" "$SD_CLI_PROG" "$T/summary.json" <<'EOF' || fail "a table of version 1"
+import fcntl, json, os, struct, subprocess, sys
+size, lib, prog, summary = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+fd = os.memfd_create("old-table", os.MFD_ALLOW_SEALING)
+os.ftruncate(fd, size)
+# magic, version, size, slot_count: the header of counter_table.h, version 1.
+os.pwrite(fd, struct.pack("<IIQI", 0x54434453, 1, size, 4096), 0)
+fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+env = dict(os.environ, LD_PRELOAD=lib, SOCKDIAG_COUNTERS=f"fd:{fd}", SOCKDIAG_SUMMARY=summary)
+r = subprocess.run([prog, "refuse"], env=env, pass_fds=[fd], capture_output=True, timeout=20)
+assert r.returncode == 0 and r.stdout == b"failed: ECONNREFUSED\n", r
+lines = [json.loads(l) for l in open(summary)]
+private = [l for l in lines if l.get("summary") == "private"]
+assert [p["reason"] for p in private] == ["the counter table is of another sockdiag version"], lines
+counts = [(l["call"], l["code"], l["category"], l["count"]) for l in lines if l.get("summary") == "count"]
+assert counts == [("connect", "ECONNREFUSED", "failure", 1)], lines
+# Nothing was counted into the table of the other version.
+# (the header's next_slot at 32, the first slot at 64)
+assert os.pread(fd, 4, 32) == bytes(4) and not any(os.pread(fd, 4096, 64)), "the table was written to"
+EOF
+}
+
 case_run_inject() {
   capture "$SD" run -- "$SD_CLI_PROG" connect 127.0.0.3
   [ "$(cat "$OUT")" = connected ] || fail "without a rule the connection must succeed $(show)"
