@@ -813,6 +813,21 @@ case_report_escapes_what_programs_gave() {
   expect_in "$OUT" '/tmp/s\\x1b\]0;t\\x07' "the peer, escaped"
 }
 
+# A retry's notice (level info) is no outcome of the program: the summary
+# counts it as a retry, and so does report, apart from the categories.
+case_report_counts_retry_notices_apart() {
+  capture "$SD" run --retry eagain --level info --format json --log "$T/retry.json" -- "$SD_CLI_PROG" eagain-recv 300
+  expect_status 0 "a retried EAGAIN"
+  [ "$(cat "$OUT")" = data ] || fail "the retried recv did not get the data $(show)"
+  capture "$SD" report --format json "$T/retry.json"
+  python3 - "$OUT" <<'EOF' || fail "report of a retry notice $(show)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["retry_notices"] == 1 and r["records"] == 0 and r["by_call"] == [], r
+assert all(c == {"count": 0, "injected": 0} for c in r["categories"].values()), r
+EOF
+}
+
 case_report_bad_input() {
   capture "$SD" report
   expect_usage_error "missing FILE" "no file"
