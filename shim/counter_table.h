@@ -17,15 +17,19 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "count_category.h"
+#include "explain.h"
 
 namespace sd::ctab {
 
 constexpr uint32_t kMagic = 0x54434453;  // "SDCT" in memory
 // Any change to the structures below changes this number.
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kSlots = 4096;         // processes per tree; later ones count at exit only
 constexpr uint32_t kMaxCalls = 64;        // >= the number of hooked calls (checked by the library)
 constexpr uint32_t kCountEntries = 256;   // distinct (call, code) per process
@@ -45,14 +49,30 @@ struct CountEntry {
   std::atomic<uint32_t> injected;
 };
 
-// Domain and code packed with the call's index (+1: never 0). Codes fit 16
-// bits: errno values, glibc's negative EAI_* values, small event numbers.
-constexpr uint32_t count_key(uint32_t call, uint32_t domain, int code) {
-  return (call + 1) << 24 | (domain & 0xff) << 16 | (static_cast<uint32_t>(code) & 0xffff);
+// Level, domain and code packed with the call's index (+1: never 0). The
+// level is the record's (report.cpp), known only when the failure happens:
+// one (call, code) may be expected flow in one situation and a failure in
+// another (EAGAIN without or with SO_RCVTIMEO), so it is part of the key.
+// Retries are counted with level off (0). Codes fit 16 bits: errno values,
+// glibc's negative EAI_* values, small event numbers.
+constexpr uint32_t count_key(uint32_t call, uint32_t domain, int code, Level level = Level::off) {
+  return (call + 1) << 24 | (static_cast<uint32_t>(level) & 0xf) << 20 | (domain & 0xf) << 16 |
+         (static_cast<uint32_t>(code) & 0xffff);
 }
 constexpr uint32_t key_call(uint32_t key) { return (key >> 24) - 1; }
-constexpr uint32_t key_domain(uint32_t key) { return (key >> 16) & 0xff; }
+constexpr Level key_level(uint32_t key) { return static_cast<Level>((key >> 20) & 0xf); }
+constexpr uint32_t key_domain(uint32_t key) { return (key >> 16) & 0xf; }
 constexpr int key_code(uint32_t key) { return static_cast<int16_t>(key & 0xffff); }
+constexpr Category key_category(uint32_t key) {
+  return category_of(static_cast<Domain>(key_domain(key)), key_code(key), key_level(key));
+}
+// The level of the fast path's expected EAGAIN (expected_eagain below): the
+// one report() gives an EAGAIN on a socket without SO_RCVTIMEO/SO_SNDTIMEO,
+// which can only mean "would block" (explain.cpp's rows; checked by a unit test).
+constexpr Level kExpectedEagainLevel = Level::debug;
+constexpr uint32_t expected_eagain_key(uint32_t call) {
+  return count_key(call, static_cast<uint32_t>(Domain::errno_code), EAGAIN, kExpectedEagainLevel);
+}
 
 // Failures by peer. The key is wider than one CAS: `state` is claimed first
 // (0 empty, 1 being filled, 2 ready); a racing insert of the same peer may
@@ -103,9 +123,13 @@ struct Slot {
   PeerEntry peers[kPeerEntries];
   std::atomic<uint64_t> rule_injections[kRuleEntries];
   std::atomic<uint64_t> rules_beyond;  // injections by rules past kRuleEntries, added up
-  std::atomic<uint32_t> unlisted;      // failures whose (call, code) found no free entry
+  std::atomic<uint32_t> unlisted[kCategoryCount];  // outcomes whose (call, code, level) found no free entry
   std::atomic<uint32_t> unlisted_peers;
   std::atomic<uint64_t> records_dropped;  // records the log could not take (count_dropped_record)
+  // Calls that passed through unobserved (interpose.h, vm_children.h):
+  // copied from the process's own counters as they rise, never lowered.
+  std::atomic<uint64_t> unobserved_nested;
+  std::atomic<uint64_t> unobserved_vm_children;
 };
 
 struct Header {
@@ -178,8 +202,11 @@ inline bool holds_anything(const Slot& s) {
     if (e.key.load(std::memory_order_relaxed)) return true;
   for (const auto& a : s.rule_injections)
     if (a.load(std::memory_order_relaxed)) return true;
-  return s.rules_beyond.load(std::memory_order_relaxed) || s.unlisted.load(std::memory_order_relaxed) ||
-         s.records_dropped.load(std::memory_order_relaxed);
+  for (const auto& a : s.unlisted)
+    if (a.load(std::memory_order_relaxed)) return true;
+  return s.rules_beyond.load(std::memory_order_relaxed) || s.records_dropped.load(std::memory_order_relaxed) ||
+         s.unobserved_nested.load(std::memory_order_relaxed) ||
+         s.unobserved_vm_children.load(std::memory_order_relaxed);
 }
 
 // Zeroes a slot the way its users touch it: atomically (a forked child
@@ -205,9 +232,11 @@ inline void clear(Slot& s) {
   }
   for (auto& a : s.rule_injections) zero(a);
   zero(s.rules_beyond);
-  zero(s.unlisted);
+  for (auto& a : s.unlisted) zero(a);
   zero(s.unlisted_peers);
   zero(s.records_dropped);
+  zero(s.unobserved_nested);
+  zero(s.unobserved_vm_children);
 }
 
 }  // namespace sd::ctab

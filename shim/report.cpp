@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "config_state.h"
+#include "count_category.h"
 #include "fdtable.h"
 #include "hostnames.h"
 #include "log.h"
@@ -182,7 +183,7 @@ void report(const Failure& f) {
   r.ret = f.ret;
   r.domain = f.domain;
   r.code = f.code;
-  r.notice = f.domain == Domain::event && f.code >= ev_injected_delay;
+  r.notice = is_injection_notice(f.domain, f.code);
   r.host = text_or_empty(f.host);
   r.via = text_or_empty(f.via);
   r.injected = f.rule != nullptr;

@@ -107,6 +107,17 @@ void publish_injections(ctab::Slot& s) {
   raise_to(s.rules_beyond, beyond);
 }
 
+// The calls that passed through unobserved (interpose.h, vm_children.h),
+// copied into a shared slot as for the injections.
+void publish_unobserved(ctab::Slot& s) {
+  raise_to(s.unobserved_nested, g_unobserved_nested.load(std::memory_order_relaxed));
+  raise_to(s.unobserved_vm_children, g_vm_child_calls.load(std::memory_order_relaxed));
+}
+
+bool unobserved_any() {
+  return g_unobserved_nested.load(std::memory_order_relaxed) || g_vm_child_calls.load(std::memory_order_relaxed);
+}
+
 bool injected_any() {
   const RuleSet* set = g_rules;
   for (uint32_t i = 0; set && i < set->count; ++i)
@@ -155,17 +166,20 @@ void note_private(SummaryWriter& w, const char* why) {
   w.flush();
 }
 
-void write_code_row(SummaryWriter& w, Call call, Domain d, int code, uint32_t n, uint32_t injected) {
-  const char* name = code_name(d, code);
-  const Explanation* row = explain(d, code, class_of(call), 0);
-  const char* level = row ? level_name(row->level) : "error";
+// One (call, code) at one level: its level is the records' own, its
+// category follows from it (count_category.h).
+void write_code_row(SummaryWriter& w, uint32_t key, uint32_t n, uint32_t injected) {
+  const char* call = call_name(static_cast<Call>(ctab::key_call(key)));
+  const char* code = code_name(static_cast<Domain>(ctab::key_domain(key)), ctab::key_code(key));
+  const char* category = category_name(ctab::key_category(key));
   if (w.json) {
     w.start_json("count");
-    w.buf.appendf(FMT_COMPILE(",\"call\":\"{}\",\"code\":\"{}\",\"count\":{},\"injected\":{},\"level\":\"{}\"}}"),
-                  call_name(call), name, n, injected, level);
+    w.buf.appendf(FMT_COMPILE(",\"call\":\"{}\",\"code\":\"{}\",\"category\":\"{}\",\"count\":{},\"injected\":{},"
+                              "\"level\":\"{}\"}}"),
+                  call, code, category, n, injected, level_name(ctab::key_level(key)));
   } else {
     w.start_text();
-    w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} {:>9}"), call_name(call), name, n, injected);
+    w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:<9} {:>9} {:>9}"), call, code, category, n, injected);
   }
   w.flush();
 }
@@ -174,8 +188,14 @@ struct Row {
   uint32_t key, count, injected;
 };
 
-// The counts of `s` by (call, code) in key order, expected EAGAIN folded
-// into the EAGAIN rows.
+// Failures first, then events, expected flow, notices; by key within each.
+bool row_before(const Row& a, const Row& b) {
+  Category ca = ctab::key_category(a.key), cb = ctab::key_category(b.key);
+  return ca != cb ? ca < cb : a.key < b.key;
+}
+
+// The counts of `s` by (call, code, level) in row_before's order, the fast
+// path's expected EAGAIN folded into the rows of its level.
 std::size_t code_rows(const ctab::Slot& s, Row* rows) {
   std::size_t n = 0;
   for (const ctab::CountEntry& e : s.counts) {
@@ -185,31 +205,64 @@ std::size_t code_rows(const ctab::Slot& s, Row* rows) {
   for (uint32_t c = 0; c < kCallCount; ++c) {
     uint32_t eagain = s.expected_eagain[c].load(std::memory_order_relaxed);
     if (!eagain) continue;
-    uint32_t key = ctab::count_key(c, static_cast<uint32_t>(Domain::errno_code), EAGAIN);
+    uint32_t key = ctab::expected_eagain_key(c);
     Row* r = std::find_if(rows, rows + n, [key](const Row& x) { return x.key == key; });
     if (r == rows + n) rows[n++] = {key, 0, 0};
     r->count += eagain;
   }
-  std::sort(rows, rows + n, [](const Row& a, const Row& b) { return a.key < b.key; });
+  std::sort(rows, rows + n, row_before);
   return n;
+}
+
+// The first line: how many of each category ("12 failures (3 injected),
+// 92 expected, ..."), unlisted ones included.
+void write_totals(SummaryWriter& w, const ctab::Slot& s, const Row* rows, std::size_t n) {
+  uint64_t count[kCategoryCount] = {}, injected[kCategoryCount] = {};
+  for (std::size_t i = 0; i < n; ++i) {
+    auto c = static_cast<std::size_t>(ctab::key_category(rows[i].key));
+    count[c] += rows[i].count;
+    injected[c] += rows[i].injected;
+  }
+  for (std::size_t c = 0; c < kCategoryCount; ++c) count[c] += s.unlisted[c].load(std::memory_order_relaxed);
+  if (w.json) {
+    w.start_json("totals");
+    for (std::size_t c = 0; c < kCategoryCount; ++c)
+      w.buf.appendf(FMT_COMPILE(",\"{}\":{{\"count\":{},\"injected\":{}}}"), category_name(static_cast<Category>(c)),
+                    count[c], injected[c]);
+    w.buf.put("}");
+  } else {
+    char text[256];
+    format_category_totals(count, injected, text, sizeof(text));
+    w.start_text();
+    w.buf.put(std::string_view(text));
+  }
+  w.flush();
 }
 
 void write_slot(SummaryWriter& w, const ctab::Slot& s) {
   static Row rows[ctab::kCountEntries + kCallCount];  // at exit, once: no stack for it
   std::size_t n = code_rows(s, rows);
+  write_totals(w, s, rows, n);
+  if (!w.json) {
+    w.start_text();
+    w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:<9} {:>9} {:>9}"), "call", "code", "category", "count", "injected");
+    w.flush();
+  }
   for (std::size_t i = 0; i < n; ++i) {
     if (!rows[i].count && !rows[i].injected) continue;
-    uint32_t key = rows[i].key;
-    write_code_row(w, static_cast<Call>(ctab::key_call(key)), static_cast<Domain>(ctab::key_domain(key)),
-                   ctab::key_code(key), rows[i].count, rows[i].injected);
+    write_code_row(w, rows[i].key, rows[i].count, rows[i].injected);
   }
-  if (uint32_t unlisted = s.unlisted.load(std::memory_order_relaxed)) {
+  for (std::size_t c = 0; c < kCategoryCount; ++c) {
+    uint32_t unlisted = s.unlisted[c].load(std::memory_order_relaxed);
+    if (!unlisted) continue;
+    const char* category = category_name(static_cast<Category>(c));
     if (w.json) {
       w.start_json("unlisted");
-      w.buf.appendf(FMT_COMPILE(",\"count\":{}}}"), unlisted);
+      w.buf.appendf(FMT_COMPILE(",\"category\":\"{}\",\"count\":{}}}"), category, unlisted);
     } else {
       w.start_text();
-      w.buf.appendf(FMT_COMPILE("{} more failures of kinds past the first {}"), unlisted, ctab::kCountEntries);
+      w.buf.appendf(FMT_COMPILE("{} more of category {}, of kinds past the first {}"), unlisted, category,
+                    ctab::kCountEntries);
     }
     w.flush();
   }
@@ -294,16 +347,19 @@ void count_failure(Call call, Domain d, int code, Level level, const sockaddr* p
                    bool injected) {
   ctab::Slot* s = g_slot.load(std::memory_order_acquire);
   if (!s) s = claim_slot();
-  uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(d), code);
+  uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(d), code, level);
   if (ctab::CountEntry* e = entry(s->counts, ctab::kCountEntries, key)) {
     e->count.fetch_add(1, std::memory_order_relaxed);
     if (injected) e->injected.fetch_add(1, std::memory_order_relaxed);
   } else {
-    s->unlisted.fetch_add(1, std::memory_order_relaxed);
+    s->unlisted[static_cast<std::size_t>(ctab::key_category(key))].fetch_add(1, std::memory_order_relaxed);
   }
   // Per peer: real failures only, not expected flow or notices.
   if (d != Domain::event && level == Level::error) count_peer(*s, peer, peer_len);
-  if (injected && s != &g_own) publish_injections(*s);
+  if (s != &g_own) {
+    if (injected) publish_injections(*s);
+    publish_unobserved(*s);
+  }
 }
 
 void count_retry(Call call, int code) {
@@ -322,6 +378,9 @@ void count_dropped_record() {
 
 void summary_after_fork() {
   ctab::clear(g_own);
+  // The parent's calls, not this child's.
+  g_unobserved_nested.store(0, std::memory_order_relaxed);
+  g_vm_child_calls.store(0, std::memory_order_relaxed);
   g_slot.store(share_attached() ? nullptr : &g_own, std::memory_order_release);
 }
 
@@ -366,9 +425,13 @@ void write_summary() {
   ctab::Slot* s = g_slot.load(std::memory_order_acquire);
   bool shared = share_attached();
   if (shared) {
-    // A process that injected faults but recorded no failure yet takes its slot now.
-    if (!s && injected_any()) s = claim_slot();
-    if (s && s != &g_own) publish_injections(*s);
+    // A process that injected faults, or let calls pass unobserved, but
+    // recorded no failure yet takes its slot now.
+    if (!s && (injected_any() || unobserved_any())) s = claim_slot();
+    if (s && s != &g_own) {
+      publish_injections(*s);
+      publish_unobserved(*s);
+    }
     // What is left to write: counts made before the table was mapped (from
     // other libraries' constructors), or all of them when no slot was free.
     if (s != &g_own && !ctab::holds_anything(g_own)) return;
@@ -380,15 +443,12 @@ void write_summary() {
   }
   w.json = g_summary_fd >= 0 || cfg.format == Format::json;
   if (shared && s == &g_own) note_private(w, "the counter table had no free slot");
-  if (!w.json) {
-    w.start_text();
-    w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} {:>9}"), "call", "code", "count", "injected");
-    w.flush();
-  }
   write_slot(w, g_own);
-  write_unobserved(w);
-  if (!shared || s == &g_own)
+  // A process with a slot has put these there (publish_*): not twice.
+  if (!shared || s == &g_own) {
+    write_unobserved(w);
     write_injection_summary(w.json, g_summary_fd >= 0 ? summary_line_to_file : summary_line_to_log);
+  }
   // Through the real close: a call from inside the library to `close` would
   // otherwise bind to our own hook.
   if (g_summary_fd >= 0) real<Call::close>()(g_summary_fd);

@@ -139,6 +139,58 @@ static int eagain_recv_mode(int delay_ms) {
   return 0;
 }
 
+/* One outcome of each category of the summaries, in known numbers:
+ * `refused` connects refused (failures), a non-blocking connect (EINPROGRESS)
+ * and `eagain` recvs on its idle socket (EAGAIN: expected flow), `sends`
+ * sends (for a delay rule: injection notices), one setsockopt (for an error
+ * rule: an injected failure), then the peer's close read as EOF (an event).
+ * Prints what each call returned. */
+static int outcomes_mode(int refused, int eagain, int sends) {
+  for (int i = 0; i < refused; ++i) {
+    if (connect_mode("127.0.0.1", 0) != 1) return fail("a refused connect");
+  }
+  struct sockaddr_in a;
+  int listener = bound("127.0.0.1", 1, &a);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listener < 0 || fd < 0) return fail("socket");
+  int r = connect(fd, (struct sockaddr*)&a, sizeof a);
+  printf("connect: %s\n", r == 0 ? "connected" : strerrorname_np(errno));
+  struct pollfd p = {fd, POLLOUT, 0};
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (poll(&p, 1, 5000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+    return fail("the non-blocking connect");
+  int peer = accept(listener, NULL, NULL);
+  if (peer < 0) return fail("accept");
+  char c;
+  for (int i = 0; i < eagain; ++i) {
+    ssize_t n = recv(fd, &c, 1, 0);
+    printf("recv: %s\n", n < 0 ? strerrorname_np(errno) : "data");
+  }
+  for (int i = 0; i < sends; ++i) {
+    ssize_t n = send(fd, "x", 1, 0);
+    printf("send: %s\n", n < 0 ? strerrorname_np(errno) : "sent");
+  }
+  int on = 1;
+  r = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  printf("setsockopt: %s\n", r == 0 ? "ok" : strerrorname_np(errno));
+  /* The peer reads what was sent before it closes: unread data would make
+   * its close a reset, not an end of stream. */
+  for (int got = 0; got < sends;) {
+    ssize_t n = recv(peer, &c, 1, 0);
+    if (n <= 0) return fail("the peer's recv");
+    got += (int)n;
+  }
+  close(peer);
+  p.events = POLLIN;
+  if (poll(&p, 1, 5000) != 1) return fail("poll for the end of stream");
+  ssize_t n = recv(fd, &c, 1, 0);
+  printf("recv: %s\n", n == 0 ? "end of stream" : n < 0 ? strerrorname_np(errno) : "data");
+  close(fd);
+  close(listener);
+  return 0;
+}
+
 static int maps_mode(const char* name) {
   FILE* f = fopen("/proc/self/maps", "re");
   char line[4096];
@@ -205,9 +257,10 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "connect-many") && argc > 3) return connect_many_mode(argv[2], atoi(argv[3]));
   if (!strcmp(mode, "eintr-recv")) return eintr_recv_mode();
   if (!strcmp(mode, "eagain-recv") && argc > 2) return eagain_recv_mode(atoi(argv[2]));
+  if (!strcmp(mode, "outcomes") && argc > 4) return outcomes_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
   fprintf(stderr,
           "usage: cli_prog refuse | connect IP | connect-many IP N | epipe | eintr-recv | eagain-recv DELAY_MS |"
           " exit N | signal N | wait-signal | maps NAME | env NAME | args ARGS... | spawn MODE ARGS... |"
-          " fork MODE ARGS...\n");
+          " fork MODE ARGS... | outcomes REFUSED EAGAIN SENDS\n");
   return 2;
 }

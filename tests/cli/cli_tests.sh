@@ -7,7 +7,7 @@
 #
 # Environment (set by CMakeLists.txt): SD_BUILD_DIR, SD_CLI_STATE (file that
 # holds the prefix), SD_CLI_PROG, SD_CLI_STATIC, SD_CLI_FAKE_GO,
-# SD_CLI_OTHER_PRELOAD, SD_BUILD_SOCKDIAG, SD_BUILD_LIBRARY.
+# SD_CLI_OTHER_PRELOAD, SD_CLI_VM_CHILDREN, SD_BUILD_SOCKDIAG, SD_BUILD_LIBRARY.
 set -u -o pipefail
 
 # Every command under test is bounded; nothing here should take a second.
@@ -392,11 +392,11 @@ case_run_summary_of_the_tree() {
   TMPDIR="$T/tmp" capture "$SD" run --summary -- "$SD_CLI_PROG" spawn spawn refuse
   expect_status 0 "run --summary"
   expect_in "$ERR" '^sockdiag summary: ' "the summary's heading"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +cli_prog\[[0-9]+\]$' "the summary's count"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 +0 +cli_prog\[[0-9]+\]$' "the summary's count"
   [ "$(grep -c '^sockdiag summary' "$ERR")" = 1 ] || fail "expected ONE summary for the tree $(show)"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind: $(ls -A "$T/tmp")"
   TMPDIR="$T/tmp" capture "$SD" run --summary -- sh -c "'$SD_CLI_PROG' refuse; '$SD_CLI_PROG' refuse; true"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +2 +0 +error +cli_prog\[[0-9]+\], cli_prog\[[0-9]+\]$' \
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +2 +0 +cli_prog\[[0-9]+\], cli_prog\[[0-9]+\]$' \
     "two processes' failures added up"
   TMPDIR="$T/tmp" capture "$SD" run --summary --format json -- "$SD_CLI_PROG" spawn refuse
   python3 - "$ERR" <<'EOF' || fail "--summary --format json $(show)"
@@ -410,11 +410,71 @@ EOF
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
 }
 
+# Failures, events, expected flow and injection notices are counted apart
+# (category_check.py says what `cli_prog outcomes 2 3 4` meets, and how
+# many of each), in every summary: the library's own at exit (text, JSON),
+# the tree's of `run --summary` (text, JSON), `report` of a JSON log.
+OUTCOMES_RULES="send:delay=1ms;setsockopt:error=ENOBUFS"
+case_summaries_count_categories_apart() {
+  mkdir "$T/tmp"
+  # Without the library, then with it and the rules: the same output, but
+  # for the one call the rules make fail.
+  capture "$SD_CLI_PROG" outcomes 2 3 4
+  expect_status 0 "outcomes without the library"
+  sed 's/^setsockopt: ok$/setsockopt: ENOBUFS/' "$OUT" >"$T/expected.out"
+  grep -q '^recv: EAGAIN$' "$T/expected.out" && grep -q '^recv: end of stream$' "$T/expected.out" &&
+    grep -q '^connect: EINPROGRESS$' "$T/expected.out" || fail "outcomes: not the outcomes expected $(show)"
+  local form
+  for form in text json; do
+    LD_PRELOAD="$LIB" SOCKDIAG_SUMMARY=1 SOCKDIAG_FORMAT=$form SOCKDIAG_INJECT="$OUTCOMES_RULES" \
+      capture "$SD_CLI_PROG" outcomes 2 3 4
+    expect_status 0 "outcomes under the library ($form)"
+    cmp -s "$OUT" "$T/expected.out" || fail "outcomes: another output under the library $(show)"
+    python3 "$HERE/category_check.py" "process-$form" "$ERR" >/dev/null || fail "the process's $form summary $(show)"
+  done
+  for form in text json; do
+    TMPDIR="$T/tmp" capture "$SD" run --summary --format $form --inject "$OUTCOMES_RULES" -- \
+      "$SD_CLI_PROG" outcomes 2 3 4
+    expect_status 0 "outcomes under run --summary ($form)"
+    cmp -s "$OUT" "$T/expected.out" || fail "outcomes: another output under run --summary $(show)"
+    python3 "$HERE/category_check.py" "tree-$form" "$ERR" >/dev/null || fail "the tree's $form summary $(show)"
+  done
+  capture "$SD" run --format json --level debug --log "$T/rec.json" --inject "$OUTCOMES_RULES" -- \
+    "$SD_CLI_PROG" outcomes 2 3 4
+  expect_status 0 "outcomes logged at level debug"
+  for form in text json; do
+    capture "$SD" report --format $form "$T/rec.json"
+    expect_status 0 "report --format $form"
+    python3 "$HERE/category_check.py" "report-$form" "$OUT" >/dev/null || fail "report --format $form $(show)"
+  done
+}
+
+# Calls that pass through unobserved (here those of a clone(CLONE_VM)
+# child, 3 for each of its 10 connects) are said in the tree summary too.
+case_run_summary_says_the_calls_not_observed() {
+  mkdir "$T/tmp"
+  capture "$SD_CLI_VM_CHILDREN" clone 10
+  expect_status 0 "vm_children without the library"
+  cp "$OUT" "$T/expected.out"
+  TMPDIR="$T/tmp" capture "$SD" run --summary -- "$SD_CLI_VM_CHILDREN" clone 10
+  expect_status 0 "vm_children under run --summary"
+  cmp -s "$OUT" "$T/expected.out" || fail "vm_children: another output under the library $(show)"
+  expect_in "$ERR" "^  \(30 calls not observed: 0 of signal handlers nested 3 deep, 30 of children sharing the process's memory \(vfork, clone\)\)$" \
+    "the calls not observed"
+  TMPDIR="$T/tmp" capture "$SD" run --summary --format json -- "$SD_CLI_VM_CHILDREN" clone 10
+  python3 - "$ERR" <<'EOF' || fail "--summary --format json $(show)"
+import json, sys
+t = [json.loads(l) for l in open(sys.argv[1]) if '"summary":"tree"' in l][0]
+assert t["unobserved"] == {"nested_handlers": 0, "memory_sharing_children": 30}, t
+assert t["failures"] == 10 and t["categories"]["failure"] == {"count": 10, "injected": 0}, t
+EOF
+}
+
 case_run_summary_when_cmd_is_killed() {
   mkdir "$T/tmp"
   TMPDIR="$T/tmp" capture "$SD" run --summary -- sh -c "'$SD_CLI_PROG' refuse; kill -TERM \$\$"
   expect_status 143 "CMD killed"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 ' "the summary still covers the tree"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 ' "the summary still covers the tree"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
 }
 
@@ -470,7 +530,7 @@ case_run_summary_interrupted_while_a_daemon_runs() {
   [ -f "$T/daemon.pid" ] && kill -KILL "$(cat "$T/daemon.pid")" 2>/dev/null
   expect_status 0 "run interrupted after CMD ended"
   expect_in "$ERR" '^sockdiag run: python3 has ended; waiting for the processes it left running' "the wait is said"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +python3\[[0-9]+\]$' "the daemon's count, read while it runs"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 +0 +python3\[[0-9]+\]$' "the daemon's count, read while it runs"
   expect_in "$ERR" '^  \(processes of the tree were still running: their counts so far\)$' "the summary says so"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the summary's temporary file was left behind"
 }
@@ -484,7 +544,7 @@ import os, sys
 os.closerange(3, 65536)
 os.execvp('$SD_CLI_PROG', ['cli_prog', 'refuse'])"
   expect_status 0 "a program run with its fds closed"
-  expect_in "$ERR" '^ +connect +ECONNREFUSED +1 +0 +error +cli_prog\[[0-9]+\]$' "its count, written at exit"
+  expect_in "$ERR" '^ +connect +ECONNREFUSED +failure +1 +0 +cli_prog\[[0-9]+\]$' "its count, written at exit"
   expect_in "$ERR" "^  \(1 process counted apart, written at exit only .*the counter table's fd was closed before the program was executed: cli_prog\[[0-9]+\]\)$" \
     "the note on the process that counted apart"
 }
@@ -497,6 +557,36 @@ case_counters_setting_refused() {
   capture env SOCKDIAG_COUNTERS=fd:3 LD_PRELOAD="$LIB" "$SD_CLI_PROG" exit 0
   expect_status 78 "SOCKDIAG_COUNTERS without SOCKDIAG_SUMMARY"
   expect_in "$ERR" "^sockdiag: SOCKDIAG_COUNTERS needs SOCKDIAG_SUMMARY set to a file path" "the error"
+}
+
+# A counter table of another layout (here: version 1, as made by an older
+# `sockdiag run`) is refused by the library, which counts on its own and
+# says why: the version check of counter_table.h.
+case_counters_table_of_another_version() {
+  capture "$SD" run --summary -- python3 -c "import os; print(os.fstat(int(os.environ['SOCKDIAG_COUNTERS'][3:])).st_size)"
+  expect_status 0 "the size of this version's table"
+  local size
+  size=$(head -1 "$OUT")
+  python3 - "$size" "$LIB" "$SD_CLI_PROG" "$T/summary.json" <<'EOF' || fail "a table of version 1"
+import fcntl, json, os, struct, subprocess, sys
+size, lib, prog, summary = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+fd = os.memfd_create("old-table", os.MFD_ALLOW_SEALING)
+os.ftruncate(fd, size)
+# magic, version, size, slot_count: the header of counter_table.h, version 1.
+os.pwrite(fd, struct.pack("<IIQI", 0x54434453, 1, size, 4096), 0)
+fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+env = dict(os.environ, LD_PRELOAD=lib, SOCKDIAG_COUNTERS=f"fd:{fd}", SOCKDIAG_SUMMARY=summary)
+r = subprocess.run([prog, "refuse"], env=env, pass_fds=[fd], capture_output=True, timeout=20)
+assert r.returncode == 0 and r.stdout == b"failed: ECONNREFUSED\n", r
+lines = [json.loads(l) for l in open(summary)]
+private = [l for l in lines if l.get("summary") == "private"]
+assert [p["reason"] for p in private] == ["the counter table is of another sockdiag version"], lines
+counts = [(l["call"], l["code"], l["category"], l["count"]) for l in lines if l.get("summary") == "count"]
+assert counts == [("connect", "ECONNREFUSED", "failure", 1)], lines
+# Nothing was counted into the table of the other version.
+# (the header's next_slot at 32, the first slot at 64)
+assert os.pread(fd, 4, 32) == bytes(4) and not any(os.pread(fd, 4096, 64)), "the table was written to"
+EOF
 }
 
 case_run_inject() {
@@ -678,11 +768,11 @@ case_report() {
   make_json_logs
   capture "$SD" report "$T"/logs/rec.*.json
   expect_status 0 "report"
-  expect_in "$OUT" '^3 failure records from 3 processes, .* \(1 injected, listed apart\)$' "heading"
-  expect_in "$OUT" '^By peer:$' "by peer"
+  expect_in "$OUT" '^3 records from 3 processes, .*: 3 failures \(1 injected\); 1 injected, listed apart$' "heading"
+  expect_in "$OUT" '^Failures by peer:$' "by peer"
   expect_in "$OUT" '^By call and code:$' "by call"
-  expect_in "$OUT" '^ +connect +ECONNREFUSED +2 ' "the two real refusals"
-  expect_in "$OUT" '^By process:$' "by process"
+  expect_in "$OUT" '^ +connect +ECONNREFUSED +failure +2 ' "the two real refusals"
+  expect_in "$OUT" '^Failures by process:$' "by process"
   expect_in "$OUT" '^Injected by sockdiag rules:$' "injected apart"
   expect_in "$OUT" 'connect:error=ECONNREFUSED:peer=127\.0\.0\.3$' "the rule"
   capture "$SD" report --format json "$T"/logs/rec.*.json
@@ -705,7 +795,7 @@ case_report_tolerates_bad_lines() {
   printf '{"ts":"2026-01-01T00:00:00.000000Z","pid":5,"call":"recv","code":"ECONNR' >>"$T/all.json"
   capture "$SD" report "$T/all.json"
   expect_status 0 "report with bad lines"
-  expect_in "$OUT" '^3 failure records' "the readable records are counted"
+  expect_in "$OUT" '^3 records' "the readable records are counted"
   expect_in "$OUT" 'Skipped: 1 exit-summary line' "summary lines are counted apart"
   expect_in "$ERR" "2 lines could not be read as JSON records \(.*all\.json:[0-9]+, .*all\.json:[0-9]+ \(cut short\)\)" \
     "unreadable lines are counted and located"
@@ -717,10 +807,25 @@ case_report_escapes_what_programs_gave() {
   printf '%s\n' '{"ts":"2026-01-01T00:00:00.000000Z","pid":7,"prog":"evil\u001b[2J\nname","level":"error","call":"connect","fd":3,"peer":"/tmp/s\u001b]0;t\u0007","code":"ECONNREFUSED","injected":false,"rule":""}' >"$T/hostile.json"
   capture "$SD" report "$T/hostile.json"
   expect_status 0 "report of hostile values"
-  expect_in "$OUT" '^1 failure record from 1 process' "the record is counted"
+  expect_in "$OUT" '^1 record from 1 process.*: 1 failure \(0 injected\)' "the record is counted"
   if LC_ALL=C grep -q "$(printf '\033')" "$OUT"; then fail "an escape character reached the output $(show)"; fi
   expect_in "$OUT" 'evil\\x1b\[2J\\nname' "the program name, escaped"
   expect_in "$OUT" '/tmp/s\\x1b\]0;t\\x07' "the peer, escaped"
+}
+
+# A retry's notice (level info) is no outcome of the program: the summary
+# counts it as a retry, and so does report, apart from the categories.
+case_report_counts_retry_notices_apart() {
+  capture "$SD" run --retry eagain --level info --format json --log "$T/retry.json" -- "$SD_CLI_PROG" eagain-recv 300
+  expect_status 0 "a retried EAGAIN"
+  [ "$(cat "$OUT")" = data ] || fail "the retried recv did not get the data $(show)"
+  capture "$SD" report --format json "$T/retry.json"
+  python3 - "$OUT" <<'EOF' || fail "report of a retry notice $(show)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["retry_notices"] == 1 and r["records"] == 0 and r["by_call"] == [], r
+assert all(c == {"count": 0, "injected": 0} for c in r["categories"].values()), r
+EOF
 }
 
 case_report_bad_input() {

@@ -95,9 +95,10 @@ def summary_text(h):
     log = h.new_log()
     run = h.run([h.prog("connect_refused"), "blocking", "4", 5], settings={"LOG": log, "SUMMARY": "1"}).expect_rc(0)
     rows = [line.split() for line in open(log) if line.startswith("sockdiag summary ")]
-    counts = [r for r in rows if len(r) >= 6 and r[3] == "connect" and r[4] == "ECONNREFUSED"]
+    counts = [r for r in rows if len(r) >= 7 and r[3] == "connect" and r[4] == "ECONNREFUSED"]
     expect_eq(len(counts), 1, "summary rows for connect ECONNREFUSED", open(log).read())
-    expect_eq(counts[0][5], "5", "count of refused connects in the summary", open(log).read())
+    expect_eq(counts[0][5:7], ["failure", "5"], "category and count of refused connects in the summary",
+              open(log).read())
     expect(counts[0][2].startswith("connect_refused["), "the summary row does not name the program",
            open(log).read())
     records = [line for line in open(log) if not line.startswith("sockdiag summary ")]

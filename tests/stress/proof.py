@@ -82,6 +82,9 @@ class Summary:
                 except json.JSONDecodeError as e:
                     raise Failure(f"line {n} of the summary {path} is not JSON ({e}): {line[:300]!r}")
                 if row.get("summary") == "count":
-                    self.counts[(row["pid"], row["call"], row["code"])] = (row["count"], row["injected"])
+                    # One row per level: a code may be expected flow and a failure.
+                    count, injected = self.counts.get((row["pid"], row["call"], row["code"]), (0, 0))
+                    self.counts[(row["pid"], row["call"], row["code"])] = (count + row["count"],
+                                                                            injected + row["injected"])
                 elif row.get("summary") == "inject":
                     self.injections[(row["pid"], row["rule"])] += row["count"]

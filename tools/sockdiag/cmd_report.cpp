@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,17 @@ std::vector<typename Map::const_iterator> biggest_first(const Map& m) {
   return v;
 }
 
+// Failures first (the map's order), the biggest first within a category.
+std::vector<decltype(RecordStats::by_call)::const_iterator> by_category(const RecordStats& s) {
+  std::vector<decltype(RecordStats::by_call)::const_iterator> rows;
+  for (auto it = s.by_call.begin(); it != s.by_call.end(); ++it) rows.push_back(it);
+  std::stable_sort(rows.begin(), rows.end(), [](auto a, auto b) {
+    return std::get<0>(a->first) != std::get<0>(b->first) ? std::get<0>(a->first) < std::get<0>(b->first)
+                                                          : a->second.count > b->second.count;
+  });
+  return rows;
+}
+
 // "ECONNREFUSED 3, ETIMEDOUT 1", biggest first.
 std::string code_list(const std::map<std::string, uint64_t>& codes) {
   std::vector<std::pair<std::string, uint64_t>> v(codes.begin(), codes.end());
@@ -51,14 +63,16 @@ std::string when(const std::string& ts, bool same_day) {
 }
 
 void print_text(const RecordStats& s) {
-  std::printf("%llu failure record%s from %zu process%s", static_cast<unsigned long long>(s.records),
+  std::printf("%llu record%s from %zu process%s", static_cast<unsigned long long>(s.records),
               s.records == 1 ? "" : "s", s.pids.size(), s.pids.size() == 1 ? "" : "es");
   if (s.records) std::printf(", %s to %s", printable(s.first).c_str(), printable(s.last).c_str());
-  std::printf(" (%llu injected, listed apart)\n", static_cast<unsigned long long>(s.injected));
+  char totals[256];
+  sd::format_category_totals(s.category, s.category_injected, totals, sizeof(totals));
+  std::printf(": %s; %llu injected, listed apart\n", totals, static_cast<unsigned long long>(s.injected));
   bool same_day = s.first.size() >= 10 && s.first.compare(0, 10, s.last, 0, 10) == 0;
 
   if (!s.by_peer.empty()) {
-    std::printf("\nBy peer:\n");
+    std::printf("\nFailures by peer:\n");
     Table t({{"peer", Table::left},
              {"count", Table::right},
              {"first", Table::left},
@@ -73,18 +87,20 @@ void print_text(const RecordStats& s) {
     std::printf("\nBy call and code:\n");
     Table t({{"call", Table::left},
              {"code", Table::left},
+             {"category", Table::left},
              {"count", Table::right},
              {"first", Table::left},
              {"last", Table::left},
              {"peers", Table::right}});
-    for (auto it : biggest_first(s.by_call))
-      t.add({std::get<0>(it->first), std::get<1>(it->first), std::to_string(it->second.count),
+    for (auto it : by_category(s))
+      t.add({std::get<1>(it->first), std::get<2>(it->first), sd::category_name(std::get<0>(it->first)),
+             std::to_string(it->second.count),
              when(it->second.first, same_day), when(it->second.last, same_day),
              std::to_string(it->second.peers.size())});
     t.print(stdout, 2);
   }
   if (!s.by_process.empty()) {
-    std::printf("\nBy process:\n");
+    std::printf("\nFailures by process:\n");
     Table t({{"process", Table::left},
              {"count", Table::right},
              {"first", Table::left},
@@ -108,10 +124,12 @@ void print_text(const RecordStats& s) {
              when(it->second.first, same_day), when(it->second.last, same_day), std::get<0>(it->first)});
     t.print(stdout, 2);
   }
-  if (s.summary_lines || s.success_lines)
-    std::printf("\nSkipped: %llu exit-summary line%s, %llu record%s of calls that succeeded (level trace).\n",
+  if (s.summary_lines || s.success_lines || s.retry_notices)
+    std::printf("\nSkipped: %llu exit-summary line%s, %llu record%s of calls that succeeded (level trace), %llu "
+                "notice%s of a retry by sockdiag.\n",
                 static_cast<unsigned long long>(s.summary_lines), s.summary_lines == 1 ? "" : "s",
-                static_cast<unsigned long long>(s.success_lines), s.success_lines == 1 ? "" : "s");
+                static_cast<unsigned long long>(s.success_lines), s.success_lines == 1 ? "" : "s",
+                static_cast<unsigned long long>(s.retry_notices), s.retry_notices == 1 ? "" : "s");
 }
 
 nlohmann::json group_json(const Group& g) {
@@ -125,6 +143,7 @@ void print_json(const RecordStats& s) {
                         {"first", s.first},
                         {"last", s.last},
                         {"summary_lines", s.summary_lines},
+                        {"retry_notices", s.retry_notices},
                         {"success_lines", s.success_lines},
                         {"text_lines", s.text_lines},
                         {"unreadable_lines", s.unreadable},
@@ -136,10 +155,16 @@ void print_json(const RecordStats& s) {
     g["peer"] = it->first;
     peers.push_back(g);
   }
-  for (auto it : biggest_first(s.by_call)) {
+  nlohmann::json categories = nlohmann::json::object();
+  for (std::size_t c = 0; c < sd::kCategoryCount; ++c)
+    categories[sd::category_name(static_cast<sd::Category>(c))] = {{"count", s.category[c]},
+                                                                   {"injected", s.category_injected[c]}};
+  out["categories"] = categories;
+  for (auto it : by_category(s)) {
     nlohmann::json g = group_json(it->second);
-    g["call"] = std::get<0>(it->first);
-    g["code"] = std::get<1>(it->first);
+    g["call"] = std::get<1>(it->first);
+    g["code"] = std::get<2>(it->first);
+    g["category"] = sd::category_name(std::get<0>(it->first));
     g["peers"] = it->second.peers;
     calls.push_back(g);
   }
@@ -204,8 +229,9 @@ Command add_report(CLI::App& root) {
   auto opts = std::make_shared<ReportOptions>();
   CLI::App* sub = root.add_subcommand("report",
                                       "Summarise JSON record files (sockdiag run --format json): "
-                                      "failures by peer, by call and code, by process, with the first "
-                                      "and last time of each; injected faults apart.");
+                                      "records by category (failures, events, expected flow, injection "
+                                      "notices), failures by peer and by process, every record by call "
+                                      "and code, with the first and last time of each; injected faults apart.");
   set_usage(sub, "sockdiag report [--format text|json] FILE...");
   sub->add_option("files", opts->files, "JSON record files, of one or many processes; '-' reads stdin.")
       ->type_name("FILE...");

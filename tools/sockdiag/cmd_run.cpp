@@ -195,7 +195,8 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
   add_setting_options(*sub, opts->settings);
   sub->add_flag("-s,--summary", opts->summary,
                 "When CMD and every process it started have ended, print one summary for the whole process "
-                "tree: failures by call and code, retries, failures by peer, injections by rule (on stderr). "
+                "tree: counts by call and code, with failures, events, expected flow and injection notices "
+                "apart, retries, failures by peer, injections by rule, calls not observed (on stderr). "
                 "Counts survive deaths by signal, _exit and privilege drops.");
   sub->add_flag_callback(
       "--follow-children", [opts]() { opts->follow_children = true; },

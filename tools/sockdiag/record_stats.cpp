@@ -13,6 +13,17 @@ std::string str(const nlohmann::json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// The record's category, from its level and code (count_category.h).
+sd::Category category_of_record(const std::string& level, const std::string& code) {
+  sd::Domain d = sd::Domain::errno_code;
+  int n = 0;
+  sd::code_from_name(code, &d, &n);
+  sd::Level l = sd::Level::error;  // a record without a level known here: taken for a failure
+  for (int i = 0; i <= static_cast<int>(sd::Level::trace); ++i)
+    if (level == sd::level_name(static_cast<sd::Level>(i))) l = static_cast<sd::Level>(i);
+  return sd::category_of(d, n, l);
+}
+
 }  // namespace
 
 void RecordStats::add(Group& g, const std::string& ts, const std::string& code, const std::string& peer) {
@@ -58,6 +69,15 @@ void RecordStats::read(std::istream& in, const std::string& name) {
     std::string prog = str(j, "prog");
     long pid = j.contains("pid") && j["pid"].is_number_integer() ? j["pid"].get<long>() : 0;
     bool is_injected = j.contains("injected") && j["injected"].is_boolean() && j["injected"].get<bool>();
+    // A retry's notice: the summary counts it as a retry, not as an outcome.
+    if (j.contains("retrying") && j["retrying"].is_boolean() && j["retrying"].get<bool>()) {
+      ++retry_notices;
+      continue;
+    }
+    sd::Category cat = category_of_record(str(j, "level"), code);
+    auto ci = static_cast<std::size_t>(cat);
+    ++category[ci];
+    if (is_injected) ++category_injected[ci];
 
     ++records;
     pids.insert(pid);
@@ -72,8 +92,10 @@ void RecordStats::read(std::istream& in, const std::string& name) {
     // The name the program looked up, unless it was the address itself.
     bool host_is_address = peer.rfind(host + ":", 0) == 0 || peer.rfind("[" + host + "]:", 0) == 0;
     if (!peer.empty() && !host.empty() && !host_is_address) where = peer + " (" + host + ")";
+    add(by_call[{cat, call, code}], ts, code, peer);
+    // Peers and processes that failed: not the expected flow of a debug log.
+    if (cat != sd::Category::failure) continue;
     add(by_peer[where], ts, code, peer);
-    add(by_call[{call, code}], ts, code, peer);
     add(by_process[prog + "[" + std::to_string(pid) + "]"], ts, code, peer);
   }
 }

@@ -1,5 +1,7 @@
-// What `sockdiag report` knows about a set of JSON record files: failures
-// grouped by peer, by call and code, by process, and injected ones apart.
+// What `sockdiag report` knows about a set of JSON record files: records
+// counted by category (count_category.h: failures, events, expected flow,
+// injection notices, from each record's level), failures grouped by peer and
+// by process, every record by call and code, and injected ones apart.
 #pragma once
 #include <cstdint>
 #include <istream>
@@ -8,6 +10,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "count_category.h"
 
 namespace sdcli {
 
@@ -23,8 +27,11 @@ class RecordStats {
   // Reads one file's lines; `name` is used in the list of unreadable lines.
   void read(std::istream& in, const std::string& name);
 
-  uint64_t records = 0;        // failure records counted in the groups
+  uint64_t records = 0;        // records of failed calls (and injection notices), counted below
   uint64_t injected = 0;       // of which injected
+  uint64_t category[sd::kCategoryCount] = {};           // records by category
+  uint64_t category_injected[sd::kCategoryCount] = {};  // of which injected
+  uint64_t retry_notices = 0;  // notices of one retry by sockdiag (counted as retries, not outcomes)
   uint64_t summary_lines = 0;  // exit-summary lines, skipped
   uint64_t success_lines = 0;  // trace records of calls that succeeded, skipped
   uint64_t text_lines = 0;     // lines of a text-format log
@@ -33,9 +40,9 @@ class RecordStats {
   std::string first, last;
   std::set<long> pids;
 
-  std::map<std::string, Group> by_peer;                                        // peer (or host, or "(none)")
-  std::map<std::tuple<std::string, std::string>, Group> by_call;               // (call, code)
-  std::map<std::string, Group> by_process;                                     // "prog[pid]"
+  std::map<std::string, Group> by_peer;                                        // failures: peer (or host, or "(none)")
+  std::map<std::tuple<sd::Category, std::string, std::string>, Group> by_call;  // (category, call, code)
+  std::map<std::string, Group> by_process;                                     // failures: "prog[pid]"
   std::map<std::tuple<std::string, std::string, std::string>, Group> by_rule;  // (rule, call, code)
 
  private:

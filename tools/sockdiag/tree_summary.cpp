@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "explain.h"
+#include "interpose.h"
 #include "record.h"
 #include "rules.h"
 #include "table.h"
@@ -53,20 +54,27 @@ std::string join(const std::set<std::string>& items, std::size_t max) {
 
 std::string process_name(const std::string& prog, long pid) { return prog + "[" + std::to_string(pid) + "]"; }
 
-// The level the library gives a code of a call when nothing more is known
-// (as its own exit summary does).
-std::string level_of(const char* call, sd::Domain d, int code) {
-  sd::CallClass cls = sd::CallClass::any;
-  sd::call_class_from_name(call, &cls);
-  const sd::Explanation* row = sd::explain(d, code, cls, 0);
-  return row ? sd::level_name(row->level) : "error";
+// A category by its name; a line from a library without categories is
+// taken by its level, the one source of them (count_category.h).
+sd::Category category_named(const std::string& name, const std::string& level, const std::string& code) {
+  for (std::size_t c = 0; c < sd::kCategoryCount; ++c)
+    if (name == sd::category_name(static_cast<sd::Category>(c))) return static_cast<sd::Category>(c);
+  sd::Domain d = sd::Domain::errno_code;
+  int n = 0;
+  sd::code_from_name(code, &d, &n);
+  sd::Level l = sd::Level::error;
+  for (int i = 0; i <= static_cast<int>(sd::Level::trace); ++i)
+    if (level == sd::level_name(static_cast<sd::Level>(i))) l = static_cast<sd::Level>(i);
+  return sd::category_of(d, n, l);
 }
+
+const char* plural(uint64_t n, const char* one, const char* many) { return n == 1 ? one : many; }
 
 }  // namespace
 
-void TreeSummary::add_count(const std::string& call, const std::string& code, uint64_t count, uint64_t injected,
-                            const std::string& level, const std::string& process) {
-  Count& c = counts_[{call, code}];
+void TreeSummary::add_count(sd::Category category, const std::string& call, const std::string& code, uint64_t count,
+                            uint64_t injected, const std::string& level, const std::string& process) {
+  Count& c = counts_[{category, call, code}];
   c.count += count;
   c.injected += injected;
   c.level = level;
@@ -88,25 +96,26 @@ void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* ru
     pids_.insert(pid);
     std::string prog(s.prog, strnlen(s.prog, sizeof(s.prog)));
     std::string process = process_name(prog, pid);
-    // (call, code) rows, with the expected EAGAIN of the fast path folded in.
+    // (call, code, level) rows, with the expected EAGAIN of the fast path folded in.
     std::map<uint32_t, std::pair<uint64_t, uint64_t>> rows;
     for (const ctab::CountEntry& e : s.counts) {
       uint32_t key = e.key.load(std::memory_order_relaxed);
       if (key) rows[key] = {e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed)};
     }
     for (uint32_t c = 0; c < ctab::kCallCount; ++c) {
-      if (uint32_t n = s.expected_eagain[c].load(std::memory_order_relaxed))
-        rows[ctab::count_key(c, static_cast<uint32_t>(sd::Domain::errno_code), EAGAIN)].first += n;
+      if (uint32_t n = s.expected_eagain[c].load(std::memory_order_relaxed)) rows[ctab::expected_eagain_key(c)].first += n;
     }
     for (const auto& [key, n] : rows) {
       if (!n.first && !n.second) continue;
       const char* call = ctab::kCallNames[ctab::key_call(key)];
       auto domain = static_cast<sd::Domain>(ctab::key_domain(key));
-      int code = ctab::key_code(key);
-      add_count(call, sd::code_name(domain, code), n.first, n.second, level_of(call, domain, code), process);
+      add_count(ctab::key_category(key), call, sd::code_name(domain, ctab::key_code(key)), n.first, n.second,
+                sd::level_name(ctab::key_level(key)), process);
     }
-    unlisted_ += s.unlisted.load(std::memory_order_relaxed);
+    for (std::size_t c = 0; c < sd::kCategoryCount; ++c) unlisted_[c] += s.unlisted[c].load(std::memory_order_relaxed);
     dropped_ += s.records_dropped.load(std::memory_order_relaxed);
+    unobserved_nested_ += s.unobserved_nested.load(std::memory_order_relaxed);
+    unobserved_vm_children_ += s.unobserved_vm_children.load(std::memory_order_relaxed);
     for (const ctab::CountEntry& e : s.retries) {
       uint32_t key = e.key.load(std::memory_order_relaxed);
       if (key)
@@ -147,11 +156,9 @@ void TreeSummary::read_file(const std::string& path) {
     long pid = pid_of(j);
     if (pid && kind != "private") pids_.insert(pid);  // the note alone is no report
     if (kind == "count") {
-      Count& c = counts_[{str(j, "call"), str(j, "code")}];
-      c.count += num(j, "count");
-      c.injected += num(j, "injected");
-      c.level = str(j, "level");
-      c.processes.insert(process_name(str(j, "prog"), pid));
+      std::string code = str(j, "code"), level = str(j, "level");
+      add_count(category_named(str(j, "category"), level, code), str(j, "call"), code, num(j, "count"),
+                num(j, "injected"), level, process_name(str(j, "prog"), pid));
     } else if (kind == "retry") {
       retries_[{str(j, "call"), str(j, "code")}] += num(j, "count");
     } else if (kind == "peer") {
@@ -161,7 +168,10 @@ void TreeSummary::read_file(const std::string& path) {
     } else if (kind == "private") {
       private_[str(j, "reason")].insert(process_name(str(j, "prog"), pid));
     } else if (kind == "unlisted") {
-      unlisted_ += num(j, "count");
+      unlisted_[static_cast<std::size_t>(category_named(str(j, "category"), "error", ""))] += num(j, "count");
+    } else if (kind == "unobserved") {
+      unobserved_nested_ += num(j, "nested_handlers");
+      unobserved_vm_children_ += num(j, "memory_sharing_children");
     } else if (kind == "dropped") {
       dropped_ += num(j, "records");
     }
@@ -169,26 +179,42 @@ void TreeSummary::read_file(const std::string& path) {
   }
 }
 
-void TreeSummary::print_text(std::FILE* out) const {
-  uint64_t failures = 0, injected = 0;
-  for (const auto& kv : counts_) {
-    failures += kv.second.count;
-    injected += kv.second.injected;
+void TreeSummary::totals(uint64_t count[sd::kCategoryCount], uint64_t injected[sd::kCategoryCount]) const {
+  for (std::size_t c = 0; c < sd::kCategoryCount; ++c) {
+    count[c] = unlisted_[c];
+    injected[c] = 0;
   }
-  std::fprintf(out, "sockdiag summary: %llu failure%s (%llu injected), reported by %zu process%s\n",
-               static_cast<unsigned long long>(failures), failures == 1 ? "" : "s",
-               static_cast<unsigned long long>(injected), pids_.size(), pids_.size() == 1 ? "" : "es");
+  for (const auto& [key, c] : counts_) {
+    auto i = static_cast<std::size_t>(std::get<0>(key));
+    count[i] += c.count;
+    injected[i] += c.injected;
+  }
+}
+
+void TreeSummary::print_text(std::FILE* out) const {
+  uint64_t count[sd::kCategoryCount], injected[sd::kCategoryCount];
+  totals(count, injected);
+  char text[256];
+  sd::format_category_totals(count, injected, text, sizeof(text));
+  std::fprintf(out, "sockdiag summary: %s, reported by %zu process%s\n", text, pids_.size(),
+               pids_.size() == 1 ? "" : "es");
   if (!counts_.empty()) {
     Table t({{"call", Table::left},
              {"code", Table::left},
+             {"category", Table::left},
              {"count", Table::right},
              {"injected", Table::right},
-             {"level", Table::left},
              {"processes", Table::left}});
-    for (auto it : by_count_desc(
-             counts_, +[](const Count& c) { return c.count; }))
-      t.add({std::get<0>(it->first), std::get<1>(it->first), std::to_string(it->second.count),
-             std::to_string(it->second.injected), it->second.level, join(it->second.processes, 4)});
+    // Failures first (the map's order), the biggest first within a category.
+    std::vector<decltype(counts_)::const_iterator> rows;
+    for (auto it = counts_.begin(); it != counts_.end(); ++it) rows.push_back(it);
+    std::stable_sort(rows.begin(), rows.end(), [](auto a, auto b) {
+      return std::get<0>(a->first) != std::get<0>(b->first) ? std::get<0>(a->first) < std::get<0>(b->first)
+                                                            : a->second.count > b->second.count;
+    });
+    for (auto it : rows)
+      t.add({std::get<1>(it->first), std::get<2>(it->first), sd::category_name(std::get<0>(it->first)),
+             std::to_string(it->second.count), std::to_string(it->second.injected), join(it->second.processes, 4)});
     t.print(out, 2);
   }
   if (!retries_.empty()) {
@@ -215,9 +241,18 @@ void TreeSummary::print_text(std::FILE* out) const {
       t.add({std::to_string(it->second), it->first});
     t.print(out, 4);
   }
-  if (unlisted_)
-    std::fprintf(out, "  (%llu failure%s of kinds past the first %u of a process are not itemised)\n",
-                 static_cast<unsigned long long>(unlisted_), unlisted_ == 1 ? "" : "s", sd::ctab::kCountEntries);
+  for (std::size_t c = 0; c < sd::kCategoryCount; ++c)
+    if (unlisted_[c])
+      std::fprintf(out, "  (%llu of category %s, of kinds past the first %u of a process, are not itemised)\n",
+                   static_cast<unsigned long long>(unlisted_[c]), sd::category_name(static_cast<sd::Category>(c)),
+                   sd::ctab::kCountEntries);
+  if (uint64_t n = unobserved_nested_ + unobserved_vm_children_)
+    std::fprintf(out,
+                 "  (%llu call%s not observed: %llu of signal handlers nested %u deep, %llu of children sharing "
+                 "the process's memory (vfork, clone))\n",
+                 static_cast<unsigned long long>(n), plural(n, "", "s"),
+                 static_cast<unsigned long long>(unobserved_nested_), sd::kObservedDepth + 1,
+                 static_cast<unsigned long long>(unobserved_vm_children_));
   if (dropped_)
     std::fprintf(out, "  (%llu record%s could not be written to the log)\n", static_cast<unsigned long long>(dropped_),
                  dropped_ == 1 ? "" : "s");
@@ -235,14 +270,20 @@ void TreeSummary::print_text(std::FILE* out) const {
 
 void TreeSummary::print_json(std::FILE* out) const {
   nlohmann::json j = {{"summary", "tree"}, {"processes", pids_.size()}};
-  uint64_t failures = 0, injected = 0;
+  uint64_t count[sd::kCategoryCount], injected[sd::kCategoryCount];
+  totals(count, injected);
   nlohmann::json counts = nlohmann::json::array(), retries = nlohmann::json::array(), peers = nlohmann::json::array(),
-                 rules = nlohmann::json::array();
+                 rules = nlohmann::json::array(), categories = nlohmann::json::object(),
+                 unlisted = nlohmann::json::object();
+  for (std::size_t c = 0; c < sd::kCategoryCount; ++c) {
+    const char* name = sd::category_name(static_cast<sd::Category>(c));
+    categories[name] = {{"count", count[c]}, {"injected", injected[c]}};
+    unlisted[name] = unlisted_[c];
+  }
   for (const auto& [key, c] : counts_) {
-    failures += c.count;
-    injected += c.injected;
-    counts.push_back({{"call", std::get<0>(key)},
-                      {"code", std::get<1>(key)},
+    counts.push_back({{"call", std::get<1>(key)},
+                      {"code", std::get<2>(key)},
+                      {"category", sd::category_name(std::get<0>(key))},
                       {"count", c.count},
                       {"injected", c.injected},
                       {"level", c.level},
@@ -252,14 +293,17 @@ void TreeSummary::print_json(std::FILE* out) const {
     retries.push_back({{"call", std::get<0>(key)}, {"code", std::get<1>(key)}, {"count", n}});
   for (const auto& [peer, n] : peers_) peers.push_back({{"peer", peer}, {"failures", n}});
   for (const auto& [rule, n] : rules_) rules.push_back({{"rule", rule}, {"injected", n}});
-  j["failures"] = failures;
-  j["injected"] = injected;
+  // "failures" and "injected": the failure category alone, as the heading says.
+  j["failures"] = count[static_cast<std::size_t>(sd::Category::failure)];
+  j["injected"] = injected[static_cast<std::size_t>(sd::Category::failure)];
+  j["categories"] = categories;
   j["counts"] = counts;
   j["retries"] = retries;
   j["peers"] = peers;
   j["rules"] = rules;
   j["unreadable_lines"] = unreadable_;
-  j["unlisted"] = unlisted_;
+  j["unlisted"] = unlisted;
+  j["unobserved"] = {{"nested_handlers", unobserved_nested_}, {"memory_sharing_children", unobserved_vm_children_}};
   j["records_dropped"] = dropped_;
   nlohmann::json priv = nlohmann::json::array();
   for (const auto& [reason, processes] : private_) priv.push_back({{"reason", reason}, {"processes", processes}});

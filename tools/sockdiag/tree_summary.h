@@ -11,6 +11,7 @@
 #include <string>
 #include <tuple>
 
+#include "count_category.h"
 #include "counter_table.h"
 
 namespace sd {
@@ -40,19 +41,24 @@ class TreeSummary {
     std::string level;
     std::set<std::string> processes;  // "prog[pid]"
   };
-  std::map<std::tuple<std::string, std::string>, Count> counts_;  // (call, code)
+  // (category, call, code): failures first. The category is the one of the
+  // records' level (count_category.h).
+  std::map<std::tuple<sd::Category, std::string, std::string>, Count> counts_;
   std::map<std::tuple<std::string, std::string>, uint64_t> retries_;
   std::map<std::string, uint64_t> peers_;
   std::map<std::string, uint64_t> rules_;  // injections per rule, summed over the processes
   std::set<long> pids_;
   std::map<std::string, std::set<std::string>> private_;  // reason -> "prog[pid]": counted at their exit only
-  uint64_t unlisted_ = 0;  // failures of kinds past a process's kCountEntries
+  uint64_t unlisted_[sd::kCategoryCount] = {};  // outcomes of kinds past a process's kCountEntries
+  uint64_t unobserved_nested_ = 0, unobserved_vm_children_ = 0;  // calls that passed through unrecorded
   uint64_t dropped_ = 0;   // records the processes' logs could not take
   uint64_t unreadable_ = 0;
   bool still_running_ = false;
 
-  void add_count(const std::string& call, const std::string& code, uint64_t count, uint64_t injected,
-                 const std::string& level, const std::string& process);
+  void add_count(sd::Category category, const std::string& call, const std::string& code, uint64_t count,
+                 uint64_t injected, const std::string& level, const std::string& process);
+  // Counts and injected ones by category, unlisted ones included.
+  void totals(uint64_t count[sd::kCategoryCount], uint64_t injected[sd::kCategoryCount]) const;
 };
 
 }  // namespace sdcli
