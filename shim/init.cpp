@@ -219,7 +219,12 @@ void ensure_init() {
   std::string refused;
   if ((cfg.level != Level::off || (cfg.summary && !cfg.summary_path[0])) && !log_open(g_config, &refused))
     refuse(refused);
-  if (cfg.summary_path[0] && !summary_path_usable(cfg.summary_path, &refused)) refuse(refused);
+  // Under `sockdiag run --summary` (a counter table given) the file is the
+  // command's fallback, needed only by a process that cannot share the
+  // table: a program exec'd after a privilege drop cannot open it, and must
+  // run all the same, counting into the table.
+  if (cfg.summary_path[0] && cfg.counters_fd < 0 && !summary_path_usable(cfg.summary_path, &refused))
+    refuse(refused);
   retry_configure();
   inject_configure();
   summary_configure();

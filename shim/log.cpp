@@ -507,24 +507,36 @@ int open_file() {
 // A %p log: this process's file is opened by its first record (an exec'd
 // program that records nothing leaves no empty file), and a forked child's
 // is not its parent's. One thread opens it; the others wait for it, as
-// their records belong in that file.
-void reopen_if_forked() {
-  if (!g_per_pid) return;
+// their records belong in that file. False when the file could not be
+// opened (a process out of fds meets EMFILE on its first record): that
+// record is dropped and counted, and the next one tries again.
+bool reopen_if_forked() {
+  if (!g_per_pid) return true;
   long pid = static_cast<long>(getpid());
   long seen = g_opened_pid.load(std::memory_order_acquire);
-  if (seen == pid) return;
+  if (seen == pid) return true;
   if (seen != -pid && g_opened_pid.compare_exchange_strong(seen, -pid, std::memory_order_acq_rel)) {
     // openat is a cancellation point: a thread cancelled half-way would
     // leave the others waiting for ever.
     int old_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
     int saved = errno;  // the look before the open fails with ENOENT for a new file
-    adopt(place_high(open_file()), true);
+    int fd = place_high(open_file());
+    if (fd >= 0) {
+      adopt(fd, true);
+    } else {
+      // Not the parent's file either (a forked child): no sink until one opens.
+      Sink old = publish(kNoSink, 0, 0);
+      if (old.own && old.fd >= 0) real<Call::close>()(old.fd);
+      g_opened_pid.store(0, std::memory_order_release);
+    }
     errno = saved;
     pthread_setcancelstate(old_state, nullptr);
-    return;
+    return fd >= 0;
   }
-  while (g_opened_pid.load(std::memory_order_acquire) != pid) sched_yield();
+  long now;
+  while ((now = g_opened_pid.load(std::memory_order_acquire)) == -pid) sched_yield();
+  return now == pid;
 }
 
 // A relative path is made absolute at start: a forked child that changes
@@ -652,7 +664,10 @@ void write_record(int fd, const char* data, std::size_t len) {
 }
 
 void log_write(const char* data, std::size_t len) {
-  reopen_if_forked();
+  if (!reopen_if_forked()) {
+    count_dropped();
+    return;
+  }
   WriterScope writing;
   Sink s = unpack(g_sink.load());
   struct stat st;

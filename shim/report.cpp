@@ -147,12 +147,13 @@ void report(const Failure& f) {
   if (f.domain == Domain::errno_code && f.code == ENOTSOCK && !closed_socket) situation |= sit_probe;
 
   // The peer for the per-peer count: what the call named, or the cached one
-  // (no syscall: expected-flow failures are counted on a hot-ish path).
+  // (no syscall: expected-flow failures are counted on a hot-ish path). A
+  // closed socket's number has no peer: its record names none either.
   sockaddr_storage ss;
   socklen_t ss_len = 0;
   const sockaddr* peer = bound ? nullptr : f.addr;
   socklen_t peer_len = bound ? 0 : f.addr_len;
-  if (!peer && !bound && cached_peer(conn, &ss, &ss_len)) {
+  if (!peer && !bound && !closed_socket && cached_peer(conn, &ss, &ss_len)) {
     peer = reinterpret_cast<sockaddr*>(&ss);
     peer_len = ss_len;
   }

@@ -53,6 +53,7 @@ one_line_error() {
 setup() {
   local prefix
   prefix=$(mktemp -d "${TMPDIR:-/tmp}/sockdiag-cli-prefix.XXXXXX") || fail "mktemp"
+  chmod 0755 "$prefix"  # as an installed prefix is: programs that drop to nobody load the library from it
   cmake --install "$SD_BUILD_DIR" --prefix "$prefix" >/dev/null || fail "cmake --install into $prefix"
   echo "$prefix" >"$SD_CLI_STATE"
 }
@@ -514,6 +515,14 @@ case_run_summary_survives_a_privilege_drop() {
   [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (setuid to nobody)"; exit 77; }
   chmod 0755 "$T"  # nobody's process runs here
   summary_scenario setuid 0 3 2
+}
+
+# The summary file of `run` is its own fallback, not the program's setting:
+# a program exec'd after a privilege drop runs, and counts into the table.
+case_run_summary_follows_an_exec_after_a_privilege_drop() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (setuid to nobody)"; exit 77; }
+  chmod 0755 "$T"
+  summary_scenario exec_as_nobody 0 3 2
 }
 
 # A daemon that runs on: `run --summary` waits for it, and a SIGTERM to

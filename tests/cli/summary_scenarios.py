@@ -121,6 +121,26 @@ def setuid():
         sys.exit("the child that dropped privileges failed")
 
 
+def exec_as_nobody():
+    """A child that drops privileges to nobody and execs a new program, which
+    fails (the summary's fallback file, root's and 0600, is closed to it from
+    its start). Needs root."""
+    refused(1)
+    pid = os.fork()
+    if pid == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        os.execv(python, [python, os.path.abspath(__file__), "refused_twice"])
+    if wait_child(pid) != 0:
+        sys.exit("the program exec'd as nobody failed")
+
+
+def refused_twice():
+    refused(2)
+
+
 def daemon():
     """A daemon (double fork, setsid) that fails after the process that
     started it has ended."""
@@ -203,7 +223,7 @@ def threads():
 
 
 MAIN = os.getpid()
-SCENARIOS = {f.__name__: f for f in (sigterm, sigint, exit_in_handler, setuid, daemon, daemon_stays, fork, threads)}
+SCENARIOS = {f.__name__: f for f in (sigterm, sigint, exit_in_handler, setuid, exec_as_nobody, refused_twice, daemon, daemon_stays, fork, threads)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:

@@ -11,11 +11,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 from harness import Failure, case, expect, expect_eq, parse_records, read_records, read_text
 
 DROP_SUFFIX = " records dropped: log not writable"
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 
 def log_sink(h):
@@ -367,3 +369,57 @@ def tostop_terminal(h):
     expect("job status 0" in run.out, "the background job under the library (150: stopped by SIGTTOU)",
            run.describe())
     expect_eq(run.out.count("ECONNREFUSED"), 2, "records on the terminal", run.describe())
+
+
+# ---- a per-process log opened by the first record -------------------------------------
+
+EMFILE_SCRIPT = r"""
+import os, resource, socket
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.create_connection(l.getsockname())
+resource.setrlimit(resource.RLIMIT_NOFILE, (32, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+held = []
+try:
+    while True:
+        held.append(os.open("/dev/null", os.O_RDONLY))
+except OSError as e:
+    print("open:", e.strerror)
+try:
+    l.accept()
+except OSError as e:
+    print("accept:", e.strerror)
+os.close(held.pop())
+os.close(held.pop())
+s, _ = l.accept()
+print("accepted after two closes")
+for fd in held[-4:]:
+    os.close(fd)
+gone = socket.socket(); gone.bind(("127.0.0.1", 0)); port = gone.getsockname()[1]; gone.close()
+try:
+    socket.create_connection(("127.0.0.1", port))
+except OSError as e:
+    print("connect:", e.strerror)
+"""
+
+
+@case("per-process log its first record out of fds dropped counted and said when the file opens")
+def per_process_log_out_of_fds(h):
+    # The %p file is made by the process's first record: a process that has
+    # run out of fds cannot make it then. The record is lost, but never silently.
+    argv = [PYTHON, "-c", EMFILE_SCRIPT]
+    plain = h.run(argv, preload=False).expect_rc(0)
+    logdir = h.path("perpid")
+    os.mkdir(logdir)
+    summary = h.path("summary.json")
+    run = h.run(argv, settings={"LOG": os.path.join(logdir, "log.%p"), "FORMAT": "json", "SUMMARY": summary})
+    expect_eq((run.rc, run.out, run.err), (plain.rc, plain.out, plain.err), "status and output under the library")
+    logs = os.listdir(logdir)
+    expect_eq(len(logs), 1, "per-process logs made", logs)
+    lines = parse_records(read_text(os.path.join(logdir, logs[0])), logs[0])
+    dropped = [r["records"] for r in read_records(summary) if r.get("summary") == "dropped"]
+    expect_eq(dropped, [1], "the summary's count of records that found no file (the accept's)", read_text(summary))
+    expect_eq(drops_said(lines), dropped[0], "the file, once open, says what was dropped before it", lines)
+    expect(any(r.get("code") == "ECONNREFUSED" for r in lines), "the record after the drops is in the file", lines)
+    counted = {(r["call"], r["code"]) for r in read_records(summary) if r.get("summary") == "count"}
+    expect(any(code == "EMFILE" and call.startswith("accept") for call, code in counted),
+           "the accept's EMFILE is counted", counted)
