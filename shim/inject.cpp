@@ -124,8 +124,10 @@ struct Gathered {
   char host[128];
 };
 
-void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
-            const char* host) {
+// Inline in matching_rule, the path of every read and write under rules,
+// though inject_lookup gathers too.
+__attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target,
+                                                  socklen_t target_len, const char* host) {
   MatchInput& in = g.in;
   in.call = id;
   in.prog = program_name();
@@ -177,18 +179,18 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
   }
 }
 
+// Rules act on sockets only: a close of a file, a connect or an accept on
+// one, are left to the kernel. A fd never seen is asked about once
+// (kind_of). Reads and writes are sorted out before inject_io.
+bool on_socket(int fd, const Conn* c) {
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  return is_socket(is_unclassified(k) ? kind_of(fd) : k);
+}
+
 // The first rule that applies to this call, if any rule names it at all.
-const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len, const char* host,
-                          bool name_from_hosts_file = false) {
+const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len, const char* host) {
   CallId id;
   if (!call_id(call, &id) || !may_match(g_rules, id)) return nullptr;
-  // Rules act on sockets only: a close of a file, a connect on one, are
-  // left to the kernel. A fd never seen is asked about once (kind_of).
-  if (fd >= 0) {
-    Kind k = c ? c->get_kind() : Kind::unknown;
-    if (is_unclassified(k)) k = kind_of(fd);
-    if (!is_socket(k)) return nullptr;
-  }
   // Only peer rules for this call: a peer they cannot name ends it here.
   if (g_rules->peer_only_mask & call_bit(id)) {
     uint64_t words[2] = {0, 0};
@@ -208,7 +210,6 @@ const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, so
   }
   Gathered g;
   gather(g, id, fd, c, target, target_len, host);
-  g.in.name_from_hosts_file = name_from_hosts_file;
   return match_rules(*g_rules, g.in);
 }
 
@@ -483,6 +484,7 @@ bool is_blackhole_fd(int fd) {
 
 int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
   *handled = false;
+  if (!may_match(g_rules, CallId::connect) || !on_socket(fd, c)) return 0;
   const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
@@ -578,7 +580,10 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
 }  // namespace
 
 Verdict inject_call(Call call, int fd) {
-  return act_on_call(call, fd, matching_rule(call, fd, fd >= 0 ? find_conn(fd) : nullptr, nullptr, 0, nullptr), nullptr);
+  Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
+  CallId id;
+  if (!call_id(call, &id) || !may_match(g_rules, id) || (fd >= 0 && !on_socket(fd, c))) return Verdict{};
+  return act_on_call(call, fd, matching_rule(call, fd, c, nullptr, 0, nullptr), nullptr);
 }
 
 Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
@@ -586,10 +591,12 @@ Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
   if (!call_id(call, &id) || !may_match(g_rules, id)) return Verdict{};
   int family = AF_UNSPEC;
   if (lookup_scope(node, hints, &family) == LookupScope::no_dns) return Verdict{};
+  Gathered g;
+  gather(g, id, -1, nullptr, nullptr, 0, node);
   // Only a rule without host= needs to know (one with it names the lookups
   // it means): the hosts file is read only then.
-  bool from_file = g_dns_rule_without_host && in_hosts_file(node, family);
-  return act_on_call(call, -1, matching_rule(call, -1, nullptr, nullptr, 0, node, from_file), node);
+  g.in.name_from_hosts_file = g_dns_rule_without_host && in_hosts_file(node, family);
+  return act_on_call(call, -1, match_rules(*g_rules, g.in), node);
 }
 
 int take_injected_so_error(Conn* c, const Rule** rule) {
