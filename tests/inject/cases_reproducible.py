@@ -147,8 +147,14 @@ def _(h):
     expect_eq(len(lines), 1, "lines naming the seed on sockdiag run's stderr", first.describe())
     expect_eq(seed_lines(read_text(first.log)), [], "seed lines in the records' log (sockdiag run says it once)",
               first.describe())
-    m = re.search(r"--seed (\d+)", lines[0])
-    expect(m is not None, f"the seed line does not say how to replay: {lines[0]!r}", first.describe())
+    try:
+        notice = json.loads(lines[0])
+    except json.JSONDecodeError:
+        raise Failure(f"sockdiag run's seed line under --format json is not JSON: {lines[0]!r}")
+    expect_eq(notice.get("level"), "info", "the seed line's level", first.describe())
+    m = re.search(r"--seed (\d+)", notice.get("message", ""))
+    expect(m is not None and int(m.group(1)) == notice.get("seed"), f"the seed line does not say how to replay: "
+           f"{lines[0]!r}", first.describe())
     outputs = [line for line in program_lines(first).splitlines() if line.startswith("sockopt")]
     expect_eq(len(outputs), 3, "sockops' lines (one per process)", first.describe())
     expect(re.search(r"failed=\d", outputs[0]) is not None, "the rule failed none of the 30 calls", first.describe())
