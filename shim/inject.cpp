@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "config_state.h"
+#include "dns_scope.h"
 #include "fdtable.h"
 #include "hostnames.h"
 #include "log.h"
@@ -43,6 +44,7 @@ bool g_uses_host = false;
 bool g_uses_lport = false;
 bool g_uses_unix_peer = false;
 bool g_uses_time = false;
+bool g_dns_rule_without_host = false;
 CallId g_call_ids[kCallCount];
 bool g_call_known[kCallCount];
 
@@ -122,8 +124,10 @@ struct Gathered {
   char host[128];
 };
 
-void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
-            const char* host) {
+// Inline in matching_rule, the path of every read and write under rules,
+// though inject_lookup gathers too.
+__attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target,
+                                                  socklen_t target_len, const char* host) {
   MatchInput& in = g.in;
   in.call = id;
   in.prog = program_name();
@@ -173,6 +177,14 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
     uint64_t opened = c->opened_ns.load(std::memory_order_relaxed);
     in.conn_age_ns = opened && now ? now - opened : 0;
   }
+}
+
+// Rules act on sockets only: a close of a file, a connect or an accept on
+// one, are left to the kernel. A fd never seen is asked about once
+// (kind_of). Reads and writes are sorted out before inject_io.
+bool on_socket(int fd, const Conn* c) {
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  return is_socket(is_unclassified(k) ? kind_of(fd) : k);
 }
 
 // The first rule that applies to this call, if any rule names it at all.
@@ -257,18 +269,25 @@ void inject_configure() {
     g_uses_host = g_uses_host || (r.filters & rf_host);
     g_uses_lport = g_uses_lport || (r.filters & rf_lport);
     g_uses_unix_peer = g_uses_unix_peer || ((r.filters & rf_peer) && r.peer_family == AF_UNIX);
+    g_dns_rule_without_host =
+        g_dns_rule_without_host || ((r.calls & call_bit(CallId::getaddrinfo)) && !(r.filters & rf_host));
     // bandwidth paces by the connection's age; delay and timeout do not.
     g_uses_time = g_uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
   }
   bool uses_prob = false;
   for (uint32_t i = 0; i < set->count; ++i) uses_prob = uses_prob || (set->rules[i].filters & rf_prob);
-  if (uses_prob && !config().seed_set) {
-    // Say the seed drawn, so that this run's faults can be replayed.
+  // The set is this process's own, parsed at start-up: its draws come from
+  // the seed of the whole run and the program's name (rules.h).
+  uint64_t run_seed = set->seed;
+  const_cast<RuleSet*>(set)->seed = process_seed(run_seed, program_name());
+  if (uses_prob && !config().seed_set && config().level >= Level::info) {
+    // Say the seed drawn, so that this run's faults can be replayed. An
+    // info line: at level error it would be said by every process of a tree.
     LineBuffer b;
     timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t wall = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-    unsigned long long seed = set->seed;
+    unsigned long long seed = run_seed;
     if (config().format == Format::json) {
       b.append("{\"ts\":\"");
       format_time(wall, b);
@@ -465,6 +484,7 @@ bool is_blackhole_fd(int fd) {
 
 int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
   *handled = false;
+  if (!may_match(g_rules, CallId::connect) || !on_socket(fd, c)) return 0;
   const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
@@ -530,9 +550,10 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   return -1;
 }
 
-Verdict inject_call(Call call, int fd, const char* host) {
+namespace {
+// What a rule does to a call that is not a read, a write or a connect.
+Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
   Verdict v;
-  const Rule* rule = matching_rule(call, fd, fd >= 0 ? find_conn(fd) : nullptr, nullptr, 0, host);
   if (!rule) return v;
   switch (rule->action) {
     case RuleAction::delay:
@@ -555,6 +576,27 @@ Verdict inject_call(Call call, int fd, const char* host) {
       break;
   }
   return v;
+}
+}  // namespace
+
+Verdict inject_call(Call call, int fd) {
+  Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
+  CallId id;
+  if (!call_id(call, &id) || !may_match(g_rules, id) || (fd >= 0 && !on_socket(fd, c))) return Verdict{};
+  return act_on_call(call, fd, matching_rule(call, fd, c, nullptr, 0, nullptr), nullptr);
+}
+
+Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
+  CallId id;
+  if (!call_id(call, &id) || !may_match(g_rules, id)) return Verdict{};
+  int family = AF_UNSPEC;
+  if (lookup_scope(node, hints, &family) == LookupScope::no_dns) return Verdict{};
+  Gathered g;
+  gather(g, id, -1, nullptr, nullptr, 0, node);
+  // Only a rule without host= needs to know (one with it names the lookups
+  // it means): the hosts file is read only then.
+  g.in.name_from_hosts_file = g_dns_rule_without_host && in_hosts_file(node, family);
+  return act_on_call(call, -1, match_rules(*g_rules, g.in), node);
 }
 
 int take_injected_so_error(Conn* c, const Rule** rule) {

@@ -2,6 +2,7 @@
 // a call and to the connection afterwards, so that the program meets it the
 // way it would meet the real fault.
 #pragma once
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <cstddef>
@@ -43,7 +44,10 @@ Verdict inject_io(Call, int fd, Conn*, const AskedLength& len);
 // MSG_FASTOPEN (a connect and a send in one call, which connect rules match).
 int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*, bool* handled, int* err);
 // Any other call: fail, delay, or (close) reset.
-Verdict inject_call(Call, int fd, const char* host);
+Verdict inject_call(Call, int fd);
+// getaddrinfo: the rules touch only a lookup that would ask DNS
+// (dns_scope.h); the others go on untouched.
+Verdict inject_lookup(Call, const char* node, const addrinfo* hints);
 // getsockopt(SO_ERROR) on a socket whose failed connect was injected:
 // the error to report (0: none), cleared as the kernel clears it.
 int take_injected_so_error(Conn*, const Rule** rule);

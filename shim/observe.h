@@ -364,10 +364,12 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
   }
   // One attempt: the rules first (a fault they inject is recorded by them),
   // then the real call. A retry makes a new attempt, rules included.
+  // Rules act on sockets only: a file's or a pipe's read and write are not
+  // the network's (k is known here: an fd never seen was asked about above).
   bool injected_failure = false;
   bool injected_eof = false;  // the kernel never saw this call's memory
   auto attempt = [&]() -> R {
-    if (__builtin_expect(g_rules != nullptr, 0)) {
+    if (__builtin_expect(g_rules != nullptr, 0) && is_socket(k)) {
       Verdict v = inject_io(C, fd, c, asked_length<C>(a...));
       injected_failure = v.kind == Verdict::fail;
       if (injected_failure) {
@@ -638,9 +640,9 @@ __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
   if constexpr (g != Group::connect && g != Group::accept && g != Group::dup && g != Group::fcntl &&
                 g != Group::close_range && g != Group::epoll_ctl) {
     if (__builtin_expect(g_rules != nullptr, 0)) {
-      const char* host = nullptr;
-      if constexpr (g == Group::getaddrinfo) host = std::get<0>(std::tie(a...));
-      Verdict v = inject_call(C, fd_arg<C>(a...), host);
+      Verdict v;
+      if constexpr (g == Group::getaddrinfo) v = inject_lookup(C, std::get<0>(std::tie(a...)), std::get<2>(std::tie(a...)));
+      else v = inject_call(C, fd_arg<C>(a...));
       if (v.kind == Verdict::fail) {
         if constexpr (g == Group::getaddrinfo) {
           return v.code;
@@ -723,7 +725,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     bool injected_failure = false;
     auto attempt = [&]() -> int {
       if (__builtin_expect(g_rules != nullptr, 0)) {
-        Verdict v = inject_call(C, std::get<0>(t), nullptr);
+        Verdict v = inject_call(C, std::get<0>(t));
         injected_failure = v.kind == Verdict::fail;
         if (injected_failure) {
           errno = v.code;

@@ -112,6 +112,7 @@ bool same_addr(const uint8_t* a, const uint8_t* b, int family) {
 // `peer` is effective_peer(in), worked out once for all the rules.
 bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in, const Peer& peer) {
   uint32_t f = r.filters;
+  if (in.name_from_hosts_file && !(f & rf_host)) return false;
   if ((f & rf_kind) && !kind_matches(r.kind, peer.family, in.sock_type)) return false;
   if ((f & rf_port) && !in_range(in.peer_port, r.port_lo, r.port_hi)) return false;
   if ((f & rf_lport) && !in_range(in.local_port, r.lport_lo, r.lport_hi)) return false;
@@ -210,6 +211,12 @@ void reset_counters(const RuleSet& set) {
     set.counters[i].injected.store(0, std::memory_order_relaxed);
     set.counters[i].prog_state.store(0, std::memory_order_relaxed);
   }
+}
+
+uint64_t process_seed(uint64_t run_seed, const char* prog) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a of the name
+  for (const char* p = prog ? prog : ""; *p; ++p) h = (h ^ static_cast<unsigned char>(*p)) * 0x100000001b3ull;
+  return mix64(run_seed ^ mix64(h));
 }
 
 uint64_t seed_from_clock() {

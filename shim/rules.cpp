@@ -1015,6 +1015,12 @@ class TextParser {
             return fail(at, "expected a host name or glob for host (letters, digits, '-', '.', '_', '*', '?'), found " + quoted(s));
           if (c >= 'A' && c <= 'Z') s[i] = static_cast<char>(c - 'A' + 'a');
         }
+        // getaddrinfo answers a literal address itself: a dns rule would
+        // never touch it (INJECT.md, "DNS rules").
+        in_addr literal;
+        if (r_.calls == call_bit(CallId::getaddrinfo) && inet_aton(s.c_str(), &literal) != 0)
+          return fail(at, quoted(s) + " is an address, which getaddrinfo answers without asking DNS: a " +
+                              std::string(r_.target) + " rule never touches it; for a connection to it write peer=" + s);
         r_.host = keep(std::move(s));
         return true;
       }

@@ -54,6 +54,9 @@
 //   io     = input + output
 //   wait   = poll ppoll select pselect epoll_wait epoll_pwait
 //   dns    = getaddrinfo
+// Rules act on sockets only (a file's or a pipe's read, write or close is
+// never matched), and getaddrinfo rules on lookups that would ask DNS only
+// (dns_scope.h; a name from /etc/hosts only for a rule with host=).
 //
 // Errors. A text with one error is refused whole, with one line:
 //   "SOURCE, column C: ..." (or "SOURCE line L, column C" for a text of several
@@ -156,7 +159,8 @@ struct alignas(64) RuleCounters {
 // never freed: hooks may run from atexit handlers and static destructors.
 struct RuleSet {
   uint64_t call_mask = 0;       // call_bit(c) set: at least one rule names c
-  uint64_t seed = 0;            // for prob; set from Config::seed or seed_from_clock()
+  uint64_t seed = 0;            // for prob; set from Config::seed or seed_from_clock(), then
+                                //   the library makes it this process's own (process_seed)
   uint32_t count = 0;
   const Rule* rules = nullptr;
   RuleCounters* counters = nullptr;
@@ -220,6 +224,8 @@ struct MatchInput {
   bool connection = false;          // the call is on a connection (after_bytes and after need one)
   uint64_t conn_age_ns = 0;         // since the socket was created or accepted
   uint64_t since_start_ns = 0;      // since the process started
+  bool name_from_hosts_file = false;  // getaddrinfo: the hosts file answers `host`, DNS is never
+                                      //   asked; only a rule with a host= filter touches it
 };
 
 // The first rule naming in.call whose filters all pass, after counting the
@@ -263,5 +269,11 @@ void reset_counters(const RuleSet&);
 // A seed for a run without SOCKDIAG_SEED (clock and pid); print it so that
 // the run can be replayed.
 uint64_t seed_from_clock();
+
+// The seed of one process's draws: the run's seed (SOCKDIAG_SEED, shared by
+// every process of a tree) mixed with the program's name, never with a pid
+// or a time, so that a rerun with the same seed gives each program the same
+// draws; different programs of one run draw apart.
+uint64_t process_seed(uint64_t run_seed, const char* prog);
 
 }  // namespace sd

@@ -3,7 +3,7 @@ program's rand(); eight threads on probabilistic rules keep exact counts."""
 import json
 import re
 
-from inject_harness import Failure, case, expect, expect_eq, pattern, read_text
+from inject_harness import Failure, Run, Skipped, case, expect, expect_eq, pattern, read_text
 
 RULES = "setsockopt:error=ENOBUFS:prob=0.3; recv:short=5:prob=0.5; send:short=3:prob=0.2"
 
@@ -60,7 +60,7 @@ def _(h):
 def _(h):
     log = h.path("seed.json")
     run = h.run([h.prog("sockops"), "sockopt", 20], inject="setsockopt:error=ENOBUFS:prob=0.5",
-                settings={"LOG": log, "FORMAT": "json"}).expect_rc(0)
+                settings={"LOG": log, "FORMAT": "json", "LEVEL": "info"}).expect_rc(0)
     lines = seed_lines(read_text(log))
     expect_eq(len(lines), 1, "lines of the JSON log naming the seed drawn", run.describe())
     try:
@@ -111,3 +111,73 @@ def _(h):
     # prob draws depend only on the call number: the same count, whatever
     # the interleaving of the threads.
     expect_eq(observed[1], observed[0], "getsockopt failures in two runs with SOCKDIAG_SEED=7")
+
+
+TREE_RULE = "setsockopt:error=ENOBUFS:prob=0.5"
+
+
+def sockdiag_run(h, options, argv, timeout=60):
+    """`sockdiag run OPTIONS -- ARGV`, its records in a JSON log of their own."""
+    if not h.sockdiag:
+        raise Skipped("no sockdiag command given (--sockdiag)")
+    log = h.new_path("records")
+    full = [h.sockdiag, "run", "--log", log, "--format", "json"] + options + ["--"] + [str(a) for a in argv]
+    proc = h.spawn(full, h.env(preload=False))
+    rc, out, err = h.finish(proc, full, timeout)
+    return Run(full, rc, out, err, log)
+
+
+def per_process_faults(run):
+    """pid -> the injected faults of that process, in order."""
+    faults = {}
+    for r in run.injected():
+        faults.setdefault(r["pid"], []).append((r["call"], r["code"]))
+    return faults
+
+
+@case("one seed for a process tree under sockdiag run")
+def _(h):
+    # A script that starts three programs, each making the same 30 calls
+    # under a prob= rule: one seed is drawn, by sockdiag run, printed once,
+    # and every process derives its draws from it.
+    script = f"for i in 1 2 3; do {h.prog('sockops')} sockopt 30; done"
+    argv = ["sh", "-c", script]
+    first = sockdiag_run(h, ["--level", "info", "--inject", TREE_RULE], argv).expect_rc(0)
+    lines = seed_lines(first.err)
+    expect_eq(len(lines), 1, "lines naming the seed on sockdiag run's stderr", first.describe())
+    expect_eq(seed_lines(read_text(first.log)), [], "seed lines in the records' log (sockdiag run says it once)",
+              first.describe())
+    try:
+        notice = json.loads(lines[0])
+    except json.JSONDecodeError:
+        raise Failure(f"sockdiag run's seed line under --format json is not JSON: {lines[0]!r}")
+    expect_eq(notice.get("level"), "info", "the seed line's level", first.describe())
+    m = re.search(r"--seed (\d+)", notice.get("message", ""))
+    expect(m is not None and int(m.group(1)) == notice.get("seed"), f"the seed line does not say how to replay: "
+           f"{lines[0]!r}", first.describe())
+    outputs = [line for line in program_lines(first).splitlines() if line.startswith("sockopt")]
+    expect_eq(len(outputs), 3, "sockops' lines (one per process)", first.describe())
+    expect(re.search(r"failed=\d", outputs[0]) is not None, "the rule failed none of the 30 calls", first.describe())
+    # Same rules, same program, same calls: the same draws in each process.
+    expect_eq(outputs[1:], outputs[:1] * 2, "what the three processes saw", first.describe())
+    faults = per_process_faults(first)
+    expect_eq(len(faults), 3, "processes with injected faults", first.describe())
+    replay = sockdiag_run(h, ["--level", "info", "--seed", m.group(1), "--inject", TREE_RULE], argv).expect_rc(0)
+    expect_eq(seed_lines(replay.err), [], "seed lines when --seed is given", replay.describe())
+    expect_eq(program_lines(replay), program_lines(first), f"what the processes saw, replayed with --seed {m.group(1)}",
+              replay.describe())
+    expect_eq(list(per_process_faults(replay).values()), list(faults.values()),
+              "each process's injected faults, replayed", replay.describe())
+    quiet = sockdiag_run(h, ["--inject", TREE_RULE], argv).expect_rc(0)
+    expect_eq(seed_lines(quiet.err) + seed_lines(read_text(quiet.log)), [],
+              "seed lines at the default level (error)", quiet.describe())
+
+
+@case("no seed line at level error under a bare preload")
+def _(h):
+    # Each process of a tree started with a bare LD_PRELOAD and no seed
+    # draws its own (INJECT.md); none says so below level info.
+    script = f"for i in 1 2 3; do {h.prog('sockops')} sockopt 10; done"
+    log = h.path("bare.log")
+    run = h.run(["sh", "-c", script], inject=TREE_RULE, settings={"LOG": log, "FORMAT": "text"}).expect_rc(0)
+    expect_eq(seed_lines(read_text(log)) + seed_lines(run.err), [], "seed lines at level error", run.describe())

@@ -206,9 +206,10 @@ def refused_port(host="127.0.0.1"):
 
 # ---- the harness ------------------------------------------------------------------
 class Harness(ProcessHarness):
-    def __init__(self, lib, progs, source_dir):
+    def __init__(self, lib, progs, source_dir, sockdiag=None):
         super().__init__(lib, progs, "sockdiag-inject-")
         self.source_dir = os.path.abspath(source_dir)
+        self.sockdiag = sockdiag  # the sockdiag command, for the cases of `sockdiag run`
         self.count = 0
 
     def new_path(self, stem):
@@ -302,6 +303,11 @@ class Hosts:
                     if name != "localhost":
                         return name
         return None
+
+    def wrap_plain(self, argv):
+        """For Harness.run_plain: the command that runs `argv` with this
+        hosts file and without the library."""
+        return self._private_argv(argv, []) if self.private else argv
 
     def wrap(self, argv, lib, extra):
         """For Harness.run(wrap=...): the command that runs `argv` with the

@@ -2,7 +2,7 @@
 """Runs one fault-injection test case of libsockdiag, or lists them.
 
   run_inject.py --list                          one "ID<TAB>TITLE" line per case
-  run_inject.py --lib L --progs D --source S CASE_ID
+  run_inject.py --lib L --progs D --source S [--sockdiag CMD] CASE_ID
 
 Exit status 0 when every check of the case held, 1 when one failed (the
 failure and what the programs did are printed), 77 when the case cannot run
@@ -21,6 +21,7 @@ import cases_reproducible  # noqa: F401
 import cases_records  # noqa: F401
 import cases_real_programs  # noqa: F401
 import cases_bad_input  # noqa: F401
+import cases_sockets_only  # noqa: F401
 
 
 def main():
@@ -28,9 +29,10 @@ def main():
     parser.add_argument("--lib")
     parser.add_argument("--progs")
     parser.add_argument("--source", help="the source tree (for the corpus of bad rules)")
+    parser.add_argument("--sockdiag", help="the sockdiag command (for the cases of `sockdiag run`)")
     args = parser.parse_args()
     return list_or_run(parser, args, harness.CASES, ("lib", "progs", "source"),
-                       lambda a: harness.Harness(a.lib, a.progs, a.source))
+                       lambda a: harness.Harness(a.lib, a.progs, a.source, a.sockdiag))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@
 //                               (from local port LPORT if given)
 //   udp HOST PORT               a connected UDP socket
 //   unix PATH                   a unix stream connection
-//   resolve HOST                getaddrinfo only
+//   resolve[/HOW] HOST          getaddrinfo only; HOW: numeric (AI_NUMERICHOST),
+//                               passive (AI_PASSIVE; HOST "-" is a NULL node),
+//                               inet or inet6 (that family only)
 //   connects K HOST PORT        K connects, each on a new socket, closed at once
 //   send[/VIA] N                send N bytes, looping on short counts
 //   recv[/VIA] N CHUNK          receive up to N bytes, CHUNK at most per call,
@@ -245,10 +247,16 @@ static void step_unix(const char* path) {
   else new_connection(fd);
 }
 
-static void step_resolve(const char* host) {
+static void step_resolve(const char* how, const char* host) {
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = strcmp(how, "inet") == 0 ? AF_INET : strcmp(how, "inet6") == 0 ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | (strcmp(how, "numeric") == 0 ? AI_NUMERICHOST : 0) |
+                   (strcmp(how, "passive") == 0 ? AI_PASSIVE : 0);
   struct addrinfo* res;
   long t0 = now_ms();
-  int rc = lookup(host, "80", SOCK_STREAM, &res);
+  int rc = getaddrinfo(strcmp(host, "-") == 0 ? NULL : host, "80", &hints, &res);
   printf("resolve ret=%d err=%s ms=%ld\n", rc, gai_name(rc), now_ms() - t0);
   if (rc == 0) freeaddrinfo(res);
 }
@@ -277,8 +285,8 @@ int main(int argc, char** argv) {
       if (fd >= 0) new_connection(fd);
     } else if (strcmp(s, "unix") == 0) {
       step_unix(arg(argv, argc, ++i));
-    } else if (strcmp(s, "resolve") == 0) {
-      step_resolve(arg(argv, argc, ++i));
+    } else if (strncmp(s, "resolve", 7) == 0 && (s[7] == '\0' || s[7] == '/')) {
+      step_resolve(s[7] == '/' ? s + 8 : "", arg(argv, argc, ++i));
     } else if (strcmp(s, "connects") == 0) {
       long k = atol(arg(argv, argc, ++i));
       const char* host = arg(argv, argc, ++i);

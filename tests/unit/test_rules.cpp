@@ -621,3 +621,11 @@ TEST_CASE("8 threads on one rule: exact counts", "[rules][match][threads]") {
 TEST_CASE("seed_from_clock differs between calls", "[rules]") {
   CHECK(seed_from_clock() != seed_from_clock());
 }
+
+TEST_CASE("process_seed: the run's seed and the program's name, nothing else", "[rules]") {
+  // Replays must not depend on pids or time: the same inputs, the same seed.
+  CHECK(process_seed(7, "curl") == process_seed(7, "curl"));
+  CHECK(process_seed(7, "curl") != process_seed(7, "wget"));
+  CHECK(process_seed(7, "curl") != process_seed(8, "curl"));
+  CHECK(process_seed(7, nullptr) == process_seed(7, ""));
+}

@@ -49,7 +49,7 @@ void print_config(const sd::Config& c) {
   if (c.seed_set)
     std::printf("seed = %llu\n", static_cast<unsigned long long>(c.seed));
   else
-    std::printf("# seed: none; a run with prob= rules takes one from the clock and prints it\n");
+    std::printf("# seed: none; with prob= rules, sockdiag run draws one for the whole run (printed at level info)\n");
   if (!c.rules || c.rules->count == 0) {
     std::printf("# inject: no rules\n");
     return;

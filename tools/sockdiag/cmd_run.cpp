@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include "counter_table.h"
 #include "locate.h"
 #include "preload_blockers.h"
+#include "rules.h"
 #include "spawn.h"
 #include "text.h"
 #include "tree_summary.h"
@@ -120,6 +122,22 @@ std::string preload_value(const std::string& library) {
   return value;
 }
 
+bool uses_prob(const sd::RuleSet* rules) {
+  for (uint32_t i = 0; rules && i < rules->count; ++i)
+    if (rules->rules[i].filters & sd::rf_prob) return true;
+  return false;
+}
+
+void say_seed(unsigned long long seed, sd::Format format) {
+  std::string text = "injection seed " + std::to_string(seed) + " for every process of this run (--seed " +
+                     std::to_string(seed) + " replays it)";
+  if (format == sd::Format::json)
+    std::fprintf(stderr, "%s\n",
+                 nlohmann::json{{"level", "info"}, {"seed", seed}, {"message", text}}.dump().c_str());
+  else
+    std::fprintf(stderr, "sockdiag: %s\n", text.c_str());
+}
+
 }  // namespace
 
 int run_command(const RunOptions& o) {
@@ -156,6 +174,14 @@ int run_command(const RunOptions& o) {
   }
   const sd::Config config = settings.validate();
   settings.check_destinations(config);
+  // One seed for the whole tree: drawn here, given to CMD in its
+  // environment, said once. Each process draws from it and its program's
+  // name (INJECT.md, "Reproducible runs").
+  if (!config.seed_set && uses_prob(config.rules)) {
+    unsigned long long seed = sd::seed_from_clock();
+    settings.set("SOCKDIAG_SEED", std::to_string(seed), "--seed");
+    if (config.level >= sd::Level::info) say_seed(seed, config.format);
+  }
 
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
