@@ -95,6 +95,16 @@ void abort_connection(int fd, Conn* c) {
   }
 }
 
+// What follows from an injected fault on this connection is the fault's
+// doing, not the network's: report() marks every later record of the socket
+// with the rule, until it is closed or connects anew.
+void mark_aftermath(Conn* c, const Rule* rule) {
+  if (!c) return;
+  static_assert(kMaxRules < UINT16_MAX, "a rule's number fits an fd entry's inject_rule");
+  c->inject_rule.store(static_cast<uint16_t>(rule->index + 1), std::memory_order_relaxed);
+  c->set(cf_injected);
+}
+
 int family_of(Kind k) {
   switch (k) {
     case Kind::tcp4: case Kind::udp4: case Kind::raw4: return AF_INET;
@@ -338,18 +348,24 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
       break;
     }
     case RuleAction::eof:
-      if (c) c->set(cf_eof_forced);
+      // This record is the connection's end of stream: none other follows.
+      if (c) c->set(cf_eof_forced | cf_eof_seen);
+      mark_aftermath(c, rule);
       record(call, fd, rule, Domain::event, ev_eof, 0, nullptr);
       v.kind = Verdict::eof;
       break;
     case RuleAction::reset:
       abort_connection(fd, c);
+      mark_aftermath(c, rule);
       v.kind = Verdict::fail;
       v.code = ECONNRESET;
       record(call, fd, rule, Domain::errno_code, ECONNRESET, -1, "the connection was aborted: the peer received an RST");
       break;
     case RuleAction::error:
-      if (is_dead_connection_error(rule->error_code)) abort_connection(fd, c);
+      if (is_dead_connection_error(rule->error_code)) {
+        abort_connection(fd, c);
+        mark_aftermath(c, rule);
+      }
       v.kind = Verdict::fail;
       v.code = rule->error_code;
       record(call, fd, rule, Domain::errno_code, rule->error_code, -1,
@@ -463,8 +479,76 @@ bool is_blackhole_fd(int fd) {
   return false;
 }
 
+namespace {
+
+// A connect on a socket whose injected connect attempt the kernel has not
+// ended (the program connects again to learn the outcome, as some libraries
+// do): the kernel answers from that attempt, EALREADY while it goes on, its
+// error once, then ECONNABORTED if the error was already read elsewhere;
+// it starts nothing new. The answer is the injected fault's, with its rule,
+// and names the program's address, not the one the library connected to.
+int continue_injected_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, int* err) {
+  const Rule* rule = injected_rule_of(c);
+  const Rule* pending_rule = nullptr;
+  int ret = -1;
+  if (int pending = take_injected_so_error(c, &pending_rule)) {
+    *err = pending;
+  } else if (c->has(cf_inject_unconnected)) {
+    *err = ECONNABORTED;
+  } else {
+    ret = real<Call::connect>()(fd, addr, len);
+    *err = errno;
+  }
+  // Over unless still going on: the next connect starts a new attempt.
+  if (ret == 0 || *err != EALREADY) c->clear(cf_injected_connecting | cf_inject_unconnected | cf_connect_pending);
+  if (ret < 0 && rule) record(call, fd, rule, Domain::errno_code, *err, -1, "connect called again after the injected failure", addr, len);
+  return ret;
+}
+
+// An interrupted blocking TCP connect goes on in the kernel: the next
+// connect says EALREADY, then the outcome; poll and SO_ERROR report it. So
+// the connect is really started, without waiting (O_NONBLOCK for the one
+// call: the program's flags are put back as they were), then said to be
+// interrupted. A connect that ends at once (an immediate error, a deferred
+// Fast Open connect) could not have been interrupted: *handled false, the
+// program's own call is made.
+int interrupted_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, const Rule* rule,
+                        bool* handled, int* err) {
+  int fl = real<Call::fcntl>()(fd, F_GETFL);
+  bool set_nonblocking = fl >= 0 && !(fl & O_NONBLOCK) && real<Call::fcntl>()(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+  int ret = real<Call::connect>()(fd, addr, len);
+  int e = errno;
+  if (set_nonblocking) {
+    // Only the bit set here is taken back: another thread may have changed the others meanwhile.
+    int now = real<Call::fcntl>()(fd, F_GETFL);
+    real<Call::fcntl>()(fd, F_SETFL, (now >= 0 ? now : fl) & ~O_NONBLOCK);
+  }
+  if (ret == 0) return 0;
+  if (e != EINPROGRESS) {
+    *handled = false;
+    return 0;
+  }
+  if (c) c->set(cf_connect_pending);
+  *err = EINTR;
+  record(call, fd, rule, Domain::errno_code, EINTR, -1, "the connect goes on in the kernel, as after a real signal",
+         addr, len);
+  return -1;
+}
+
+}  // namespace
+
 int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
   *handled = false;
+  if (c && c->has(cf_injected_connecting)) {
+    *handled = true;
+    return continue_injected_connect(call, fd, addr, len, c, err);
+  }
+  // A new attempt: what an earlier injected fault left on the socket ends here.
+  if (c && c->has(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending)) {
+    c->clear(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending | cf_inject_unconnected);
+    c->inject_rule.store(0, std::memory_order_relaxed);
+    c->inject_err.store(0, std::memory_order_relaxed);
+  }
   const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
@@ -473,18 +557,20 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   }
   *handled = true;
   Kind k = c ? c->get_kind() : kind_of(fd);
+  bool tcp = k == Kind::tcp4 || k == Kind::tcp6;
   bool nonblocking = false;
   {
     int fl = real<Call::fcntl>()(fd, F_GETFL);
     nonblocking = fl >= 0 && (fl & O_NONBLOCK);
   }
   int code = rule->action == RuleAction::timeout ? ETIMEDOUT : rule->error_code;
-  if (c) {
-    set_peer(c, addr, len);
-    static_assert(kMaxRules < UINT16_MAX, "a rule's number fits an fd entry's inject_rule");
-    c->inject_rule.store(static_cast<uint16_t>(rule->index + 1), std::memory_order_relaxed);
-  }
-  if (code == ECONNREFUSED && (k == Kind::tcp4 || k == Kind::tcp6)) {
+  if (c) set_peer(c, addr, len);
+  if (code == EINTR && tcp) return interrupted_connect(call, fd, addr, len, c, rule, handled, err);
+  // A refusal, a timeout, an unreachable network... shape the socket, and
+  // what the program meets on it afterwards. An interrupted or would-block
+  // connect leaves nothing behind (AF_UNIX: the attempt is undone).
+  if (code != EINTR && code != EAGAIN) mark_aftermath(c, rule);
+  if (code == ECONNREFUSED && tcp) {
     int ret = -1;
     if (connect_to_refusal(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, &ret, err)) {
       if (ret == 0) {
@@ -493,15 +579,15 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
         ret = -1;
         *err = ECONNREFUSED;
       }
-      if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
+      if (*err == EINPROGRESS && c) c->set(cf_connect_pending | cf_injected_connecting);
       else record(call, fd, rule, Domain::errno_code, *err, -1, nullptr, addr, len);
       return ret;
     }
   }
-  if (rule->action == RuleAction::timeout && (k == Kind::tcp4 || k == Kind::tcp6)) {
+  if (rule->action == RuleAction::timeout && tcp) {
     int ret = connect_to_blackhole(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, rule->wait_ns, err);
     if (ret != -2) {
-      if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
+      if (*err == EINPROGRESS && c) c->set(cf_connect_pending | cf_injected_connecting);
       else record(call, fd, rule, Domain::errno_code, *err, ret, nullptr, addr, len);
       return ret;
     }
@@ -512,7 +598,7 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     record(call, fd, rule, Domain::errno_code, ETIMEDOUT, -1, nullptr, addr, len);
     return -1;
   }
-  if (nonblocking && (k == Kind::tcp4 || k == Kind::tcp6)) {
+  if (nonblocking && tcp) {
     // A non-blocking connect learns its failure later: EINPROGRESS now, the
     // error through poll (POLLERR, added by the poll hooks) and SO_ERROR.
     // The fd stays unconnected, which the kernel reports as writable and
@@ -520,7 +606,7 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     if (rule->action == RuleAction::timeout) sleep_ns(rule->wait_ns);
     if (c) {
       c->inject_err.store(code, std::memory_order_relaxed);
-      c->set(cf_inject_pending | cf_connect_pending);
+      c->set(cf_inject_pending | cf_connect_pending | cf_injected_connecting | cf_inject_unconnected);
     }
     *err = EINPROGRESS;
     return -1;

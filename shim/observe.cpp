@@ -332,12 +332,10 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, c
   if (ret == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int)) {
     int so_error = *static_cast<int*>(val);
     const Rule* rule = nullptr;
-    if (g_rules && c) {
-      // An injected connect failure is read here as the kernel's would be.
+    // An injected connect failure is read here as the kernel's would be
+    // (the outcome of a redirected one is the kernel's, marked by report).
+    if (g_rules && c)
       if (int injected = take_injected_so_error(c, &rule)) *static_cast<int*>(val) = so_error = injected;
-      else rule = injected_rule_of(c);
-      c->inject_rule.store(0, std::memory_order_relaxed);
-    }
     bool pending = c && c->has(cf_connect_pending);
     if (c) c->clear(cf_err_pending | cf_connect_pending);
     if (so_error == 0) {
