@@ -309,6 +309,13 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
   // What an earlier injected fault left behind.
   if (c && c->has(cf_inject_pending)) {
     const Rule* rule = nullptr;
+    // The refusal that stands for the injected error is read off, as this
+    // call would have read the real error.
+    if (!c->has(cf_inject_unconnected)) {
+      int so_error;
+      socklen_t so_len = sizeof(so_error);
+      real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len);
+    }
     int err = take_injected_so_error(c, &rule);
     if (err) {
       if (rule) record(call, fd, rule, Domain::errno_code, err, -1, "the injected connect failure, met by this call");
@@ -491,13 +498,14 @@ int continue_injected_connect(Call call, int fd, const sockaddr* addr, socklen_t
   const Rule* rule = injected_rule_of(c);
   const Rule* pending_rule = nullptr;
   int ret = -1;
-  if (int pending = take_injected_so_error(c, &pending_rule)) {
-    *err = pending;
-  } else if (c->has(cf_inject_unconnected)) {
-    *err = ECONNABORTED;
+  if (c->has(cf_inject_unconnected)) {
+    int pending = take_injected_so_error(c, &pending_rule);
+    *err = pending ? pending : ECONNABORTED;
   } else {
     ret = real<Call::connect>()(fd, addr, len);
     *err = errno;
+    // The kernel's refusal stands for the injected error: said as that one.
+    if (ret < 0 && *err != EALREADY && c->has(cf_inject_pending)) *err = take_injected_so_error(c, &pending_rule);
   }
   // Over unless still going on: the next connect starts a new attempt.
   if (ret == 0 || *err != EALREADY) c->clear(cf_injected_connecting | cf_inject_unconnected | cf_connect_pending);
@@ -600,13 +608,20 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   }
   if (nonblocking && tcp) {
     // A non-blocking connect learns its failure later: EINPROGRESS now, the
-    // error through poll (POLLERR, added by the poll hooks) and SO_ERROR.
-    // The fd stays unconnected, which the kernel reports as writable and
-    // hung up, so the program's poll wakes at once.
+    // error through poll and SO_ERROR. A real failed attempt (a refusal)
+    // stands for it, its error read as the injected one: the kernel leaves
+    // the socket as an ICMP error would (tcp_done), so a recv then says 0
+    // and poll POLLIN, as they would. Without one the fd stays unconnected,
+    // which the kernel reports as writable and hung up, POLLERR added by
+    // the poll hooks, so the program's poll wakes at once.
     if (rule->action == RuleAction::timeout) sleep_ns(rule->wait_ns);
+    int ret = -1, e = 0;
+    bool redirected = connect_to_refusal(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, &ret, &e);
+    if (redirected && ret == 0) abort_connection(fd, c);  // something listens there after all
+    redirected = redirected && ret < 0 && e == EINPROGRESS;
     if (c) {
       c->inject_err.store(code, std::memory_order_relaxed);
-      c->set(cf_inject_pending | cf_connect_pending | cf_injected_connecting | cf_inject_unconnected);
+      c->set(cf_inject_pending | cf_connect_pending | cf_injected_connecting | (redirected ? 0u : uint32_t{cf_inject_unconnected}));
     }
     *err = EINPROGRESS;
     return -1;

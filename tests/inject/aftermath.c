@@ -10,6 +10,10 @@
 //   refused-soerror   the same, the error read through SO_ERROR first:
 //                     the connect again says ECONNABORTED
 //   refused-blocking  blocking connect refused; send, getpeername, SO_ERROR
+//   failed-nb-soerror, failed-nb-recv
+//                     non-blocking connect fails (real: refused; the driver
+//                     injects other errors too), its error read by SO_ERROR
+//                     or recv; then recv, send, poll, SO_ERROR
 //   eintr-poll        blocking connect interrupted by a signal (real: a
 //                     listener whose queue is full, made room in 300 ms);
 //                     then poll, SO_ERROR, getpeername, send, as event loops do
@@ -92,6 +96,27 @@ static int refused(int real, int mode) {
   STEP("connect again", connect(fd, (struct sockaddr*)&ss, len));
   so_error_step(fd);
   STEP("connect new attempt", connect(fd, (struct sockaddr*)&ss, len));
+  close(fd);
+  close(holder);
+  return 0;
+}
+
+// A non-blocking connect that fails (real: refused), its error met by
+// SO_ERROR or by recv, then what the failed socket answers.
+static int failed_nb(int real, int by_recv) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int holder = refusal_target(real, &ss, &len);
+  int fd = tcp_socket(1);
+  STEP("connect", connect(fd, (struct sockaddr*)&ss, len));
+  poll_step(fd, POLLOUT, 5000);
+  char buf[16];
+  if (by_recv) STEP("recv", recv(fd, buf, sizeof(buf), 0));
+  else so_error_step(fd);
+  STEP("recv", recv(fd, buf, sizeof(buf), 0));
+  STEP("send", send(fd, "x", 1, MSG_NOSIGNAL));
+  poll_step(fd, POLLIN | POLLOUT, 0);
+  so_error_step(fd);
   close(fd);
   close(holder);
   return 0;
@@ -247,6 +272,8 @@ int main(int argc, char** argv) {
   if (strcmp(s, "refused-again") == 0) return refused(real, 0);
   if (strcmp(s, "refused-soerror") == 0) return refused(real, 1);
   if (strcmp(s, "refused-blocking") == 0) return refused(real, 2);
+  if (strcmp(s, "failed-nb-soerror") == 0) return failed_nb(real, 0);
+  if (strcmp(s, "failed-nb-recv") == 0) return failed_nb(real, 1);
   if (strcmp(s, "eintr-poll") == 0) return interrupted(real, 0);
   if (strcmp(s, "eintr-again") == 0) return interrupted(real, 1);
   if (strcmp(s, "reset") == 0) return stream_end(real, 1);
