@@ -49,6 +49,7 @@ enum ConnFlag : uint32_t {
   cf_injected = 1u << 12,
   cf_injected_connecting = 1u << 13,  // the next connect continues the injected attempt
   cf_inject_unconnected = 1u << 14,   // that attempt was never made: the socket is really unconnected
+  cf_user_timeout_set = 1u << 15,     // TCP_USER_TIMEOUT is the injected wait; inject_err holds the program's
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads
@@ -62,7 +63,7 @@ struct Conn {
   std::atomic<uint64_t> closed_peer_ns;  // when the peer was seen gone (0: never)
   std::atomic<uint64_t> peer_addr[2];  // the peer's address, v4 in the first 4 bytes
   std::atomic<uint32_t> peer_meta;     // family << 16 | port (host order)
-  std::atomic<int32_t> inject_err;     // error of an injected failed connect, not read yet
+  std::atomic<int32_t> inject_err;     // error of an injected failed connect, not read yet (or cf_user_timeout_set)
 
   Kind get_kind() const { return static_cast<Kind>(kind.load(std::memory_order_relaxed)); }
   bool has(uint32_t f) const { return flags.load(std::memory_order_relaxed) & f; }

@@ -460,7 +460,7 @@ bool make_blackhole(Blackhole& b, int family) {
 // wait: the kernel itself gives up with ETIMEDOUT at its first SYN
 // retransmission past the wait (1 s, 3 s, 7 s... after the start), through
 // the program's own connect semantics. -2: no blackhole could be made.
-int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err) {
+int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err, unsigned int* before_out) {
   Blackhole& b = g_blackholes[family == AF_INET6];
   int st = b.state.load(std::memory_order_acquire);
   if (st == 0 && b.state.compare_exchange_strong(st, 1, std::memory_order_acq_rel))
@@ -475,6 +475,7 @@ int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err) {
   *err = errno;
   // A blocking connect has failed by now: the program's own setting returns.
   if (*err != EINPROGRESS) real<Call::setsockopt>()(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, sizeof(before));
+  *before_out = before;
   return ret;
 }
 
@@ -553,7 +554,11 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   }
   // A new attempt: what an earlier injected fault left on the socket ends here.
   if (c && c->has(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending)) {
-    c->clear(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending | cf_inject_unconnected);
+    if (c->has(cf_user_timeout_set)) {
+      unsigned int before = static_cast<unsigned int>(c->inject_err.load(std::memory_order_relaxed));
+      real<Call::setsockopt>()(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, sizeof(before));
+    }
+    c->clear(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending | cf_inject_unconnected | cf_user_timeout_set);
     c->inject_rule.store(0, std::memory_order_relaxed);
     c->inject_err.store(0, std::memory_order_relaxed);
   }
@@ -593,9 +598,15 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     }
   }
   if (rule->action == RuleAction::timeout && tcp) {
-    int ret = connect_to_blackhole(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, rule->wait_ns, err);
+    unsigned int before = 0;
+    int ret = connect_to_blackhole(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, rule->wait_ns, err, &before);
     if (ret != -2) {
-      if (*err == EINPROGRESS && c) c->set(cf_connect_pending | cf_injected_connecting);
+      if (*err == EINPROGRESS && c) {
+        // The wait stays on the socket while the kernel times the attempt
+        // out: the program's own value is put back at its next attempt.
+        c->inject_err.store(static_cast<int32_t>(before), std::memory_order_relaxed);
+        c->set(cf_connect_pending | cf_injected_connecting | cf_user_timeout_set);
+      }
       else record(call, fd, rule, Domain::errno_code, *err, ret, nullptr, addr, len);
       return ret;
     }

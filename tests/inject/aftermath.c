@@ -14,6 +14,9 @@
 //                     non-blocking connect fails (real: refused; the driver
 //                     injects other errors too), its error read by SO_ERROR
 //                     or recv; then recv, send, poll, SO_ERROR
+//   timeout-nb        non-blocking connect times out (real: a full queue and
+//                     the program's TCP_USER_TIMEOUT); connect again, anew;
+//                     the program's TCP_USER_TIMEOUT
 //   eintr-poll        blocking connect interrupted by a signal (real: a
 //                     listener whose queue is full, made room in 300 ms);
 //                     then poll, SO_ERROR, getpeername, send, as event loops do
@@ -27,6 +30,7 @@
 //                     recv meets a reset; the number goes to a new socket,
 //                     whose connect is really refused; send
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -119,6 +123,30 @@ static int failed_nb(int real, int by_recv) {
   so_error_step(fd);
   close(fd);
   close(holder);
+  return 0;
+}
+
+// A non-blocking connect that times out (real: to a listener whose queue
+// is full, under the program's own TCP_USER_TIMEOUT of 1500 ms; inject: the
+// rule's wait), then a new attempt: the program's TCP_USER_TIMEOUT is its own.
+static int timeout_nb(int real) {
+  int port;
+  int lfd = listener(AF_INET, real ? 0 : 8, &port);
+  int filler = real ? connect_to(AF_INET, port) : -1;
+  int fd = tcp_socket(1);
+  unsigned int mine = 1500, got = 0;
+  socklen_t l = sizeof(got);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &mine, sizeof(mine)) != 0) die("setsockopt");
+  STEP("connect", connect_loopback(fd, AF_INET, port));
+  poll_step(fd, POLLOUT, 10000);
+  so_error_step(fd);
+  STEP("connect again", connect_loopback(fd, AF_INET, port));
+  STEP("connect new attempt", connect_loopback(fd, AF_INET, port));
+  if (getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &got, &l) != 0) die("getsockopt");
+  printf("user_timeout %u\n", got);
+  close(fd);
+  if (filler >= 0) close(filler);
+  close(lfd);
   return 0;
 }
 
@@ -274,6 +302,7 @@ int main(int argc, char** argv) {
   if (strcmp(s, "refused-blocking") == 0) return refused(real, 2);
   if (strcmp(s, "failed-nb-soerror") == 0) return failed_nb(real, 0);
   if (strcmp(s, "failed-nb-recv") == 0) return failed_nb(real, 1);
+  if (strcmp(s, "timeout-nb") == 0) return timeout_nb(real);
   if (strcmp(s, "eintr-poll") == 0) return interrupted(real, 0);
   if (strcmp(s, "eintr-again") == 0) return interrupted(real, 1);
   if (strcmp(s, "reset") == 0) return stream_end(real, 1);

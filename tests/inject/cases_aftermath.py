@@ -14,6 +14,9 @@ SCENARIOS = {
                         [("connect", "ECONNREFUSED", True), ("connect", "ECONNABORTED", True)]),
     "refused-blocking": ("connect:error=ECONNREFUSED:times=1",
                          [("connect", "ECONNREFUSED", True), ("send", "EPIPE", True)]),
+    # The kernel times the attempt out under the injected wait; the new
+    # attempt is the program's own, under its own TCP_USER_TIMEOUT.
+    "timeout-nb": ("connect:timeout=1s:times=1", [("connect", "ETIMEDOUT", True), ("connect", "ECONNABORTED", True)]),
     # The interrupted connect goes on to the real peer: what it gives is real.
     "eintr-poll": ("connect:error=EINTR:times=1", [("connect", "EINTR", True)]),
     "eintr-again": ("connect:error=EINTR:times=1", [("connect", "EINTR", True), ("connect", "EISCONN", False)]),
