@@ -687,8 +687,10 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
       r = inject_connect(C, fd, reinterpret_cast<const sockaddr*>(&target), len, get_conn(fd), &injected, &err);
       // A failure the injection recorded itself is not recorded again; an
       // EINPROGRESS goes on like any non-blocking connect, with the copy,
-      // and so does a connect the injection made that succeeded.
-      if (injected && r < 0 && err != EINPROGRESS) {
+      // and so does a connect the injection made that succeeded. An
+      // injected EINTR is one attempt, which the retry policy may finish.
+      if (injected && r < 0 && err != EINPROGRESS &&
+          !(err == EINTR && g_retry_enabled && retry_wanted(C, EINTR))) {
         errno = err;
         return r;
       }

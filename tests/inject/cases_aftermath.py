@@ -100,3 +100,21 @@ def reuse_case(how):
 
 for _how in ("close", "dup2", "close_range"):
     reuse_case(_how)
+
+
+@case("aftermath injected connect EINTR finished by the retry policy")
+def _(h):
+    """With SOCKDIAG_RETRY=eintr an injected EINTR is one attempt, as a real
+    one is: the connect it left going on is finished, and the program's
+    connect returns 0 only once it is really connected."""
+    rule = "connect:error=EINTR:times=1"
+    run = h.run([h.prog("aftermath"), "eintr-again", "inject"], inject=rule,
+                settings={"LEVEL": "info", "RETRY": "eintr"}).expect_rc(0)
+    expect_eq([line for line in run.out.splitlines()],
+              ["connect ret=0 err=OK", "connect again ret=-1 err=EISCONN", "connect again ret=-1 err=EISCONN",
+               "getpeername ret=0 err=OK", "send ret=1 err=OK"],
+              "the program's calls (an uninterrupted connect's aftermath)", run.describe())
+    expect_eq([(r["call"], r["code"], r.get("injected") is True, bool(r.get("retrying"))) for r in run.records],
+              [("connect", "EINTR", True, False), ("connect", "EINTR", False, True),
+               ("connect", "EISCONN", False, False), ("connect", "EISCONN", False, False)],
+              "the injected EINTR, the retry's notice, the program's own EISCONNs", run.describe())
