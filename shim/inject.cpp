@@ -510,7 +510,8 @@ int continue_injected_connect(Call call, int fd, const sockaddr* addr, socklen_t
   }
   // Over unless still going on: the next connect starts a new attempt.
   if (ret == 0 || *err != EALREADY) c->clear(cf_injected_connecting | cf_inject_unconnected | cf_connect_pending);
-  if (ret < 0 && rule) record(call, fd, rule, Domain::errno_code, *err, -1, "connect called again after the injected failure", addr, len);
+  if (ret < 0 && rule)
+    record(call, fd, rule, Domain::errno_code, *err, -1, "connect called again after the injected failure", addr, len);
   return ret;
 }
 
@@ -632,7 +633,8 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     redirected = redirected && ret < 0 && e == EINPROGRESS;
     if (c) {
       c->inject_err.store(code, std::memory_order_relaxed);
-      c->set(cf_inject_pending | cf_connect_pending | cf_injected_connecting | (redirected ? 0u : uint32_t{cf_inject_unconnected}));
+      c->set(cf_inject_pending | cf_connect_pending | cf_injected_connecting |
+             (redirected ? 0u : uint32_t{cf_inject_unconnected}));
     }
     *err = EINPROGRESS;
     return -1;
