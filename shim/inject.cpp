@@ -318,7 +318,7 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
     }
     int err = take_injected_so_error(c, &rule);
     if (err) {
-      if (rule) record(call, fd, rule, Domain::errno_code, err, -1, "the injected connect failure, met by this call");
+      if (rule) record(call, fd, rule, Domain::errno_code, err, -1, "the error the injected fault left pending, met by this call");
       v.kind = Verdict::fail;
       v.code = err;
       return v;
@@ -644,6 +644,22 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   return -1;
 }
 
+namespace {
+// shutdown's ENOTCONN on a TCP connection means the peer has reset it
+// already: the connection is aborted, and the reset left pending for the
+// next call (recv or send say ECONNRESET once, as SO_ERROR does; then recv
+// 0, send EPIPE), as the peer's RST would have left it.
+void reset_by_peer_before(int fd, const Rule* rule) {
+  Conn* c = find_conn(fd);
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  if (k != Kind::tcp4 && k != Kind::tcp6) return;
+  abort_connection(fd, c);
+  mark_aftermath(c, rule);
+  c->inject_err.store(ECONNRESET, std::memory_order_relaxed);
+  c->set(cf_inject_pending | cf_inject_unconnected);
+}
+}  // namespace
+
 Verdict inject_call(Call call, int fd, const char* host) {
   Verdict v;
   const Rule* rule = matching_rule(call, fd, fd >= 0 ? find_conn(fd) : nullptr, nullptr, 0, host);
@@ -660,6 +676,7 @@ Verdict inject_call(Call call, int fd, const char* host) {
       break;
     }
     case RuleAction::error:
+      if (call == Call::shutdown && rule->error_code == ENOTCONN) reset_by_peer_before(fd, rule);
       v.kind = Verdict::fail;
       v.code = rule->error_code;
       record(call, fd, rule, rule->error_domain, rule->error_code, rule->error_domain == Domain::gai ? rule->error_code : -1,

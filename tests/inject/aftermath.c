@@ -23,6 +23,8 @@
 //   eintr-again       the same, then connect again (blocking), and again
 //   reset             recv meets a reset; recv, send, getpeername
 //   eof               recv meets the end of stream; recv, send
+//   shutdown-enotconn shutdown meets a connection the peer reset; recv,
+//                     recv, send, SO_ERROR
 //   recv-eagain       non-blocking recv: EAGAIN, then the data
 //   accept-emfile     accept fails with EMFILE (real: RLIMIT_NOFILE); the
 //                     connection waits in the queue for the next accept
@@ -217,6 +219,25 @@ static int stream_end(int real, int reset) {
   return 0;
 }
 
+// shutdown fails with ENOTCONN: the peer has reset the connection
+// (real: it closes with SO_LINGER 0); then recv, recv, send.
+static int shutdown_enotconn(int real) {
+  int client, server;
+  tcp_pair(AF_INET, &client, &server);
+  if (real) {
+    abort_on_close(server);
+    close(server);
+  }
+  pause_ms(50);
+  STEP("shutdown", shutdown(client, SHUT_WR));
+  char buf[16];
+  STEP("recv", recv(client, buf, sizeof(buf), 0));
+  STEP("recv", recv(client, buf, sizeof(buf), 0));
+  STEP("send", send(client, "x", 1, MSG_NOSIGNAL));
+  so_error_step(client);
+  return 0;
+}
+
 static int recv_eagain(int real) {
   int client, server;
   tcp_pair(AF_INET, &client, &server);
@@ -308,6 +329,7 @@ int main(int argc, char** argv) {
   if (strcmp(s, "reset") == 0) return stream_end(real, 1);
   if (strcmp(s, "eof") == 0) return stream_end(real, 0);
   if (strcmp(s, "recv-eagain") == 0) return recv_eagain(real);
+  if (strcmp(s, "shutdown-enotconn") == 0) return shutdown_enotconn(real);
   if (strcmp(s, "accept-emfile") == 0) return accept_emfile(real);
   if (strncmp(s, "reuse-", 6) == 0) return reuse(real, s + 6);
   fprintf(stderr, "aftermath: unknown scenario %s\n", s);

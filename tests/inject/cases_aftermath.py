@@ -22,6 +22,8 @@ SCENARIOS = {
     "eintr-again": ("connect:error=EINTR:times=1", [("connect", "EINTR", True), ("connect", "EISCONN", False)]),
     "reset": ("recv:reset:times=1", [("recv", "ECONNRESET", True), ("send", "EPIPE", True)]),
     "eof": ("recv:eof:times=1", [("recv", "EOF", True)]),
+    "shutdown-enotconn": ("shutdown:error=ENOTCONN:times=1",
+                          [("shutdown", "ENOTCONN", True), ("recv", "ECONNRESET", True), ("send", "EPIPE", True)]),
     "recv-eagain": ("recv:error=EAGAIN:times=1", [("recv", "EAGAIN", True)]),
     "accept-emfile": ("accept:error=EMFILE:times=1", [("accept", "EMFILE", True)]),
 }
