@@ -44,20 +44,26 @@ enum ConnFlag : uint32_t {
   cf_peer_closed = 1u << 9,      // EPIPE/ECONNRESET met: later calls are explained by it
   cf_inject_pending = 1u << 10,  // an injected connect failure waits in inject_err
   cf_inherited = 1u << 11,       // learned on first use (inherited, SCM_RIGHTS): older than its history
+  // An injected fault shaped this connection: every record of the socket is
+  // marked with inject_rule until it is closed or connects anew.
+  cf_injected = 1u << 12,
+  cf_injected_connecting = 1u << 13,  // the next connect continues the injected attempt
+  cf_inject_unconnected = 1u << 14,   // that attempt was never made: the socket is really unconnected
+  cf_user_timeout_set = 1u << 15,     // TCP_USER_TIMEOUT is the injected wait; inject_err holds the program's
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads
 // read and write them without locks; a torn view only affects a diagnostic.
 struct Conn {
   std::atomic<uint8_t> kind;
-  std::atomic<uint16_t> inject_rule;   // rule index + 1 of the fault injected on it (0: none)
+  std::atomic<uint16_t> inject_rule;   // rule index + 1 of the fault that shaped it (cf_injected; 0: none)
   std::atomic<uint32_t> flags;
   std::atomic<uint64_t> tx, rx;        // bytes sent / received so far
   std::atomic<uint64_t> opened_ns;     // CLOCK_MONOTONIC when created
   std::atomic<uint64_t> closed_peer_ns;  // when the peer was seen gone (0: never)
   std::atomic<uint64_t> peer_addr[2];  // the peer's address, v4 in the first 4 bytes
   std::atomic<uint32_t> peer_meta;     // family << 16 | port (host order)
-  std::atomic<int32_t> inject_err;     // error of an injected failed connect, not read yet
+  std::atomic<int32_t> inject_err;     // error of an injected failed connect, not read yet (or cf_user_timeout_set)
 
   Kind get_kind() const { return static_cast<Kind>(kind.load(std::memory_order_relaxed)); }
   bool has(uint32_t f) const { return flags.load(std::memory_order_relaxed) & f; }

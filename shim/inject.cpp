@@ -97,6 +97,16 @@ void abort_connection(int fd, Conn* c) {
   }
 }
 
+// What follows from an injected fault on this connection is the fault's
+// doing, not the network's: report() marks every later record of the socket
+// with the rule, until it is closed or connects anew.
+void mark_aftermath(Conn* c, const Rule* rule) {
+  if (!c) return;
+  static_assert(kMaxRules < UINT16_MAX, "a rule's number fits an fd entry's inject_rule");
+  c->inject_rule.store(static_cast<uint16_t>(rule->index + 1), std::memory_order_relaxed);
+  c->set(cf_injected);
+}
+
 int family_of(Kind k) {
   switch (k) {
     case Kind::tcp4: case Kind::udp4: case Kind::raw4: return AF_INET;
@@ -318,9 +328,16 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
   // What an earlier injected fault left behind.
   if (c && c->has(cf_inject_pending)) {
     const Rule* rule = nullptr;
+    // The refusal that stands for the injected error is read off, as this
+    // call would have read the real error.
+    if (!c->has(cf_inject_unconnected)) {
+      int so_error;
+      socklen_t so_len = sizeof(so_error);
+      real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len);
+    }
     int err = take_injected_so_error(c, &rule);
     if (err) {
-      if (rule) record(call, fd, rule, Domain::errno_code, err, -1, "the injected connect failure, met by this call");
+      if (rule) record(call, fd, rule, Domain::errno_code, err, -1, "the error the injected fault left pending, met by this call");
       v.kind = Verdict::fail;
       v.code = err;
       return v;
@@ -357,18 +374,24 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
       break;
     }
     case RuleAction::eof:
-      if (c) c->set(cf_eof_forced);
+      // This record is the connection's end of stream: none other follows.
+      if (c) c->set(cf_eof_forced | cf_eof_seen);
+      mark_aftermath(c, rule);
       record(call, fd, rule, Domain::event, ev_eof, 0, nullptr);
       v.kind = Verdict::eof;
       break;
     case RuleAction::reset:
       abort_connection(fd, c);
+      mark_aftermath(c, rule);
       v.kind = Verdict::fail;
       v.code = ECONNRESET;
       record(call, fd, rule, Domain::errno_code, ECONNRESET, -1, "the connection was aborted: the peer received an RST");
       break;
     case RuleAction::error:
-      if (is_dead_connection_error(rule->error_code)) abort_connection(fd, c);
+      if (is_dead_connection_error(rule->error_code)) {
+        abort_connection(fd, c);
+        mark_aftermath(c, rule);
+      }
       v.kind = Verdict::fail;
       v.code = rule->error_code;
       record(call, fd, rule, Domain::errno_code, rule->error_code, -1,
@@ -456,7 +479,7 @@ bool make_blackhole(Blackhole& b, int family) {
 // wait: the kernel itself gives up with ETIMEDOUT at its first SYN
 // retransmission past the wait (1 s, 3 s, 7 s... after the start), through
 // the program's own connect semantics. -2: no blackhole could be made.
-int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err) {
+int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err, unsigned int* before_out) {
   Blackhole& b = g_blackholes[family == AF_INET6];
   int st = b.state.load(std::memory_order_acquire);
   if (st == 0 && b.state.compare_exchange_strong(st, 1, std::memory_order_acq_rel))
@@ -471,6 +494,7 @@ int connect_to_blackhole(int fd, int family, uint64_t wait_ns, int* err) {
   *err = errno;
   // A blocking connect has failed by now: the program's own setting returns.
   if (*err != EINPROGRESS) real<Call::setsockopt>()(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, sizeof(before));
+  *before_out = before;
   return ret;
 }
 
@@ -482,8 +506,82 @@ bool is_blackhole_fd(int fd) {
   return false;
 }
 
+namespace {
+
+// A connect on a socket whose injected connect attempt the kernel has not
+// ended (the program connects again to learn the outcome, as some libraries
+// do): the kernel answers from that attempt, EALREADY while it goes on, its
+// error once, then ECONNABORTED if the error was already read elsewhere;
+// it starts nothing new. The answer is the injected fault's, with its rule,
+// and names the program's address, not the one the library connected to.
+int continue_injected_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, int* err) {
+  const Rule* rule = injected_rule_of(c);
+  const Rule* pending_rule = nullptr;
+  int ret = -1;
+  if (c->has(cf_inject_unconnected)) {
+    int pending = take_injected_so_error(c, &pending_rule);
+    *err = pending ? pending : ECONNABORTED;
+  } else {
+    ret = real<Call::connect>()(fd, addr, len);
+    *err = errno;
+    // The kernel's refusal stands for the injected error: said as that one.
+    if (ret < 0 && *err != EALREADY && c->has(cf_inject_pending)) *err = take_injected_so_error(c, &pending_rule);
+  }
+  // Over unless still going on: the next connect starts a new attempt.
+  if (ret == 0 || *err != EALREADY) c->clear(cf_injected_connecting | cf_inject_unconnected | cf_connect_pending);
+  if (ret < 0 && rule)
+    record(call, fd, rule, Domain::errno_code, *err, -1, "connect called again after the injected failure", addr, len);
+  return ret;
+}
+
+// An interrupted blocking TCP connect goes on in the kernel: the next
+// connect says EALREADY, then the outcome; poll and SO_ERROR report it. So
+// the connect is really started, without waiting (O_NONBLOCK for the one
+// call: the program's flags are put back as they were), then said to be
+// interrupted. A connect that ends at once (an immediate error, a deferred
+// Fast Open connect) could not have been interrupted: *handled false, the
+// program's own call is made.
+int interrupted_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, const Rule* rule,
+                        bool* handled, int* err) {
+  int fl = real<Call::fcntl>()(fd, F_GETFL);
+  bool set_nonblocking = fl >= 0 && !(fl & O_NONBLOCK) && real<Call::fcntl>()(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+  int ret = real<Call::connect>()(fd, addr, len);
+  int e = errno;
+  if (set_nonblocking) {
+    // Only the bit set here is taken back: another thread may have changed the others meanwhile.
+    int now = real<Call::fcntl>()(fd, F_GETFL);
+    real<Call::fcntl>()(fd, F_SETFL, (now >= 0 ? now : fl) & ~O_NONBLOCK);
+  }
+  if (ret == 0) return 0;
+  if (e != EINPROGRESS) {
+    *handled = false;
+    return 0;
+  }
+  if (c) c->set(cf_connect_pending);
+  *err = EINTR;
+  record(call, fd, rule, Domain::errno_code, EINTR, -1, "the connect goes on in the kernel, as after a real signal",
+         addr, len);
+  return -1;
+}
+
+}  // namespace
+
 int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn* c, bool* handled, int* err) {
   *handled = false;
+  if (c && c->has(cf_injected_connecting)) {
+    *handled = true;
+    return continue_injected_connect(call, fd, addr, len, c, err);
+  }
+  // A new attempt: what an earlier injected fault left on the socket ends here.
+  if (c && c->has(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending)) {
+    if (c->has(cf_user_timeout_set)) {
+      unsigned int before = static_cast<unsigned int>(c->inject_err.load(std::memory_order_relaxed));
+      real<Call::setsockopt>()(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &before, sizeof(before));
+    }
+    c->clear(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending | cf_inject_unconnected | cf_user_timeout_set);
+    c->inject_rule.store(0, std::memory_order_relaxed);
+    c->inject_err.store(0, std::memory_order_relaxed);
+  }
   if (!may_match(g_rules, CallId::connect) || !on_socket(fd, c)) return 0;
   const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
@@ -493,18 +591,20 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   }
   *handled = true;
   Kind k = c ? c->get_kind() : kind_of(fd);
+  bool tcp = k == Kind::tcp4 || k == Kind::tcp6;
   bool nonblocking = false;
   {
     int fl = real<Call::fcntl>()(fd, F_GETFL);
     nonblocking = fl >= 0 && (fl & O_NONBLOCK);
   }
   int code = rule->action == RuleAction::timeout ? ETIMEDOUT : rule->error_code;
-  if (c) {
-    set_peer(c, addr, len);
-    static_assert(kMaxRules < UINT16_MAX, "a rule's number fits an fd entry's inject_rule");
-    c->inject_rule.store(static_cast<uint16_t>(rule->index + 1), std::memory_order_relaxed);
-  }
-  if (code == ECONNREFUSED && (k == Kind::tcp4 || k == Kind::tcp6)) {
+  if (c) set_peer(c, addr, len);
+  if (code == EINTR && tcp) return interrupted_connect(call, fd, addr, len, c, rule, handled, err);
+  // A refusal, a timeout, an unreachable network... shape the socket, and
+  // what the program meets on it afterwards. An interrupted or would-block
+  // connect leaves nothing behind (AF_UNIX: the attempt is undone).
+  if (code != EINTR && code != EAGAIN) mark_aftermath(c, rule);
+  if (code == ECONNREFUSED && tcp) {
     int ret = -1;
     if (connect_to_refusal(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, &ret, err)) {
       if (ret == 0) {
@@ -513,15 +613,21 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
         ret = -1;
         *err = ECONNREFUSED;
       }
-      if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
+      if (*err == EINPROGRESS && c) c->set(cf_connect_pending | cf_injected_connecting);
       else record(call, fd, rule, Domain::errno_code, *err, -1, nullptr, addr, len);
       return ret;
     }
   }
-  if (rule->action == RuleAction::timeout && (k == Kind::tcp4 || k == Kind::tcp6)) {
-    int ret = connect_to_blackhole(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, rule->wait_ns, err);
+  if (rule->action == RuleAction::timeout && tcp) {
+    unsigned int before = 0;
+    int ret = connect_to_blackhole(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, rule->wait_ns, err, &before);
     if (ret != -2) {
-      if (*err == EINPROGRESS && c) c->set(cf_connect_pending);
+      if (*err == EINPROGRESS && c) {
+        // The wait stays on the socket while the kernel times the attempt
+        // out: the program's own value is put back at its next attempt.
+        c->inject_err.store(static_cast<int32_t>(before), std::memory_order_relaxed);
+        c->set(cf_connect_pending | cf_injected_connecting | cf_user_timeout_set);
+      }
       else record(call, fd, rule, Domain::errno_code, *err, ret, nullptr, addr, len);
       return ret;
     }
@@ -532,15 +638,23 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     record(call, fd, rule, Domain::errno_code, ETIMEDOUT, -1, nullptr, addr, len);
     return -1;
   }
-  if (nonblocking && (k == Kind::tcp4 || k == Kind::tcp6)) {
+  if (nonblocking && tcp) {
     // A non-blocking connect learns its failure later: EINPROGRESS now, the
-    // error through poll (POLLERR, added by the poll hooks) and SO_ERROR.
-    // The fd stays unconnected, which the kernel reports as writable and
-    // hung up, so the program's poll wakes at once.
+    // error through poll and SO_ERROR. A real failed attempt (a refusal)
+    // stands for it, its error read as the injected one: the kernel leaves
+    // the socket as an ICMP error would (tcp_done), so a recv then says 0
+    // and poll POLLIN, as they would. Without one the fd stays unconnected,
+    // which the kernel reports as writable and hung up, POLLERR added by
+    // the poll hooks, so the program's poll wakes at once.
     if (rule->action == RuleAction::timeout) sleep_ns(rule->wait_ns);
+    int ret = -1, e = 0;
+    bool redirected = connect_to_refusal(fd, k == Kind::tcp4 ? AF_INET : AF_INET6, &ret, &e);
+    if (redirected && ret == 0) abort_connection(fd, c);  // something listens there after all
+    redirected = redirected && ret < 0 && e == EINPROGRESS;
     if (c) {
       c->inject_err.store(code, std::memory_order_relaxed);
-      c->set(cf_inject_pending | cf_connect_pending);
+      c->set(cf_inject_pending | cf_connect_pending | cf_injected_connecting |
+             (redirected ? 0u : uint32_t{cf_inject_unconnected}));
     }
     *err = EINPROGRESS;
     return -1;
@@ -551,6 +665,20 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
 }
 
 namespace {
+// shutdown's ENOTCONN on a TCP connection means the peer has reset it
+// already: the connection is aborted, and the reset left pending for the
+// next call (recv or send say ECONNRESET once, as SO_ERROR does; then recv
+// 0, send EPIPE), as the peer's RST would have left it.
+void reset_by_peer_before(int fd, const Rule* rule) {
+  Conn* c = find_conn(fd);
+  Kind k = c ? c->get_kind() : Kind::unknown;
+  if (k != Kind::tcp4 && k != Kind::tcp6) return;
+  abort_connection(fd, c);
+  mark_aftermath(c, rule);
+  c->inject_err.store(ECONNRESET, std::memory_order_relaxed);
+  c->set(cf_inject_pending | cf_inject_unconnected);
+}
+
 // What a rule does to a call that is not a read, a write or a connect.
 Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
   Verdict v;
@@ -567,6 +695,7 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
       break;
     }
     case RuleAction::error:
+      if (call == Call::shutdown && rule->error_code == ENOTCONN) reset_by_peer_before(fd, rule);
       v.kind = Verdict::fail;
       v.code = rule->error_code;
       record(call, fd, rule, rule->error_domain, rule->error_code, rule->error_domain == Domain::gai ? rule->error_code : -1,

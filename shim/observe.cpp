@@ -272,7 +272,12 @@ bool close_begin(int fd, Kind* was) {
     // why: reading SO_ERROR now costs it nothing, the socket is going away.
     int so_error = 0;
     socklen_t len = sizeof(so_error);
-    if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error) {
+    int got = real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    // An injected failure is the one pending, whatever stands for it.
+    const Rule* rule = nullptr;
+    if (g_rules)
+      if (int injected = take_injected_so_error(c, &rule)) got = 0, so_error = injected;
+    if (got == 0 && so_error) {
       bool connecting = c->has(cf_connect_pending);
       Failure f{connecting ? Call::connect : Call::close};
       f.fd = fd;
@@ -286,6 +291,7 @@ bool close_begin(int fd, Kind* was) {
       // down without an answer (tcp_disconnect).
       if (connecting && so_error == ECONNRESET) f.situation |= sit_abandoned;
       f.via = "SO_ERROR pending at close";
+      if (rule) f.rule = rule->text;
       report(f);
     }
   }
@@ -332,12 +338,11 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, c
   if (ret == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len && *len >= sizeof(int)) {
     int so_error = *static_cast<int*>(val);
     const Rule* rule = nullptr;
-    if (g_rules && c) {
-      // An injected connect failure is read here as the kernel's would be.
+    // An injected connect failure is read here as the kernel's would be
+    // (the outcome of a redirected one is the kernel's, marked by report).
+    // A redirected attempt's refusal that has not come yet is not its error.
+    if (g_rules && c && (so_error != 0 || c->has(cf_inject_unconnected)))
       if (int injected = take_injected_so_error(c, &rule)) *static_cast<int*>(val) = so_error = injected;
-      else rule = injected_rule_of(c);
-      c->inject_rule.store(0, std::memory_order_relaxed);
-    }
     bool pending = c && c->has(cf_connect_pending);
     if (c) c->clear(cf_err_pending | cf_connect_pending);
     if (so_error == 0) {

@@ -344,12 +344,13 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
       bool injected = false;
       if (__builtin_expect(g_rules != nullptr, 0)) {
         r = inject_connect(C, fd, to, addr_len, get_conn(fd), &injected, &err);
-        if (injected && err != EINPROGRESS) {
+        if (injected && r < 0 && err != EINPROGRESS) {
           errno = err;
           return r;
         }
       }
-      if (!injected) {
+      // A connect the injection made that succeeded: the send goes on.
+      if (!injected || r == 0) {
         r = invoke(fd, a...);
         err = errno;
       }
@@ -687,8 +688,11 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     if (__builtin_expect(g_rules != nullptr, 0) && copy_program_sockaddr(addr, len, &target)) {
       r = inject_connect(C, fd, reinterpret_cast<const sockaddr*>(&target), len, get_conn(fd), &injected, &err);
       // A failure the injection recorded itself is not recorded again; an
-      // EINPROGRESS goes on like any non-blocking connect, with the copy.
-      if (injected && err != EINPROGRESS) {
+      // EINPROGRESS goes on like any non-blocking connect, with the copy,
+      // and so does a connect the injection made that succeeded. An
+      // injected EINTR is one attempt, which the retry policy may finish.
+      if (injected && r < 0 && err != EINPROGRESS &&
+          !(err == EINTR && g_retry_enabled && retry_wanted(C, EINTR))) {
         errno = err;
         return r;
       }
@@ -702,9 +706,9 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
       // EINTR: the kernel has the address (kernel_accepted); the retry's
       // notice names the peer.
       set_peer(get_conn(fd), addr, len);
-      r = connect_after_eintr(fd, &err, &retries);
-      if (r == 0) err = errno_before;
+      r = connect_after_eintr(fd, addr, len, &err, &retries);
     }
+    if (r == 0) err = errno_before;
     connect_done(C, fd, r, err, injected ? reinterpret_cast<const sockaddr*>(&target) : addr, len, retries);
     errno = err;
     return r;

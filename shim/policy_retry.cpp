@@ -115,22 +115,38 @@ bool Retry::again(int err, int flags, short events) {
   return true;
 }
 
-int connect_after_eintr(int fd, int* err, int* attempts) {
+int connect_after_eintr(int fd, const sockaddr* addr, socklen_t len, int* err, int* attempts) {
   Retry rt(Call::connect, fd);
+  Kind k = kind_of(fd);
+  if (k == Kind::unix_stream || k == Kind::unix_seqpacket) {
+    // An interrupted unix connect left nothing behind (unix_stream_connect
+    // frees its half-made connection): the connect starts over, as a
+    // restarting kernel would make it.
+    int r = -1;
+    *err = EINTR;
+    while (r < 0 && *err == EINTR && rt.again(EINTR, 0, POLLOUT)) {
+      r = real<Call::connect>()(fd, addr, len);
+      *err = errno;
+    }
+    *attempts = rt.attempts();
+    return r;
+  }
+  // TCP: the handshake goes on in the kernel. Wait until it is over, then
+  // connect once more: the socket is no longer connecting, so the kernel
+  // answers at once with the outcome (0, or the error it held) and leaves
+  // the socket as an uninterrupted connect would (connected, or ready for a
+  // new attempt), where reading SO_ERROR would leave it half-way.
   uint64_t waited = 0;
-  int r = wait_ready(fd, POLLOUT, static_cast<int>(config().retry_timeout_ms), &waited);
+  int ready = wait_ready(fd, POLLOUT, static_cast<int>(config().retry_timeout_ms), &waited);
   rt.note(EINTR, waited);
   *attempts = rt.attempts();
-  if (r <= 0) return -1;  // still connecting at the bound: the program sees its EINTR
-  int so_error = 0;
-  socklen_t len = sizeof(so_error);
-  if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) {
-    *err = errno;
+  if (ready <= 0) {
+    *err = EINTR;  // still connecting at the bound: the program sees its EINTR
     return -1;
   }
-  if (so_error == 0) return 0;
-  *err = so_error;
-  return -1;
+  int r = real<Call::connect>()(fd, addr, len);
+  *err = errno;
+  return r;
 }
 
 }  // namespace sd

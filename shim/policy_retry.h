@@ -2,6 +2,7 @@
 // fatal (SOCKDIAG_RETRY). Each retry is recorded at info and counted.
 #pragma once
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <cstdint>
 
@@ -39,9 +40,11 @@ class Retry {
 // Whether SOCKDIAG_RETRY asks for `err` to be retried on this call.
 bool retry_wanted(Call, int err);
 
-// A blocking connect interrupted by a signal goes on in the kernel; calling
-// connect again would fail with EALREADY. Instead: wait for writability and
-// read SO_ERROR. Returns connect's result, with *err its errno.
-int connect_after_eintr(int fd, int* err, int* attempts);
+// A blocking connect interrupted by a signal (EINTR, `addr` the program's).
+// TCP: the handshake goes on in the kernel, and connect would now fail with
+// EALREADY: wait for writability, then connect once more for the outcome.
+// AF_UNIX: nothing goes on; connect is made again. Returns connect's
+// result, with *err its errno.
+int connect_after_eintr(int fd, const sockaddr* addr, socklen_t len, int* err, int* attempts);
 
 }  // namespace sd

@@ -16,6 +16,7 @@
 #include "count_category.h"
 #include "fdtable.h"
 #include "hostnames.h"
+#include "inject.h"
 #include "log.h"
 #include "progname.h"
 #include "record.h"
@@ -136,9 +137,17 @@ void report(const Failure& f) {
   // socket's (it has none after the failure) nor a peer.
   const sockaddr* bound = cls == CallClass::bind ? f.addr : nullptr;
 
+  // What follows from an injected fault on the socket (a connect called
+  // again, the EPIPE after an injected reset) is the fault's doing, marked
+  // with its rule and counted as injected, at its own level; a closed
+  // socket's number is clean.
+  const char* rule = f.rule;
+  if (!rule && conn && conn->has(cf_injected) && is_socket(conn->get_kind()))
+    if (const Rule* shaped = injected_rule_of(conn)) rule = shaped->text;
+
   uint32_t situation = f.situation | kind_situation(kind);
   if (conn && conn->has(cf_established)) situation |= sit_established;
-  if (f.rule) situation |= sit_injected;
+  if (rule) situation |= sit_injected;
   if (f.domain == Domain::errno_code && f.code == EAGAIN) situation |= eagain_situation(f, cls, conn);
   if (f.domain == Domain::errno_code && f.code == EADDRINUSE && bound && reuseaddr_set(f.fd))
     situation |= sit_reuseaddr;
@@ -164,7 +173,7 @@ void report(const Failure& f) {
   // The user asked for an injected failure: it is always recorded (its
   // notices, a delay or a short transfer, stay info: there can be many).
   if (f.rule && f.domain != Domain::event) level = Level::error;
-  if (f.code != 0 && !f.retrying) count_failure(f.call, f.domain, f.code, level, peer, peer_len, f.rule != nullptr);
+  if (f.code != 0 && !f.retrying) count_failure(f.call, f.domain, f.code, level, peer, peer_len, rule != nullptr);
   if (level > config().level) {
     errno = saved_errno;
     return;
@@ -187,8 +196,8 @@ void report(const Failure& f) {
   r.notice = is_injection_notice(f.domain, f.code);
   r.host = text_or_empty(f.host);
   r.via = text_or_empty(f.via);
-  r.injected = f.rule != nullptr;
-  r.rule = text_or_empty(f.rule);
+  r.injected = rule != nullptr;
+  r.rule = text_or_empty(rule);
   r.retries = f.retries;
   r.retrying = f.retrying;
   r.waited_ns = f.retry_waited_ns;

@@ -138,7 +138,15 @@ def _(h):
         expect_eq((later_recv["got"], later_recv["end"]), ("0", "EOF"), f"{rule}: a later recv", run.describe())
         expect_eq(run.steps("send1")[-1]["err"], "EPIPE", f"{rule}: a later send", run.describe())
         expect_eq(peer.wait(1)[0]["end"], "ECONNRESET", f"{rule}: what the peer met", run.describe())
-        expect_eq(len(run.injected(code=code)), 1, f"{rule}: injected records", run.describe())
+        expect_eq(run.rule_counts(), {rule: 1}, f"{rule}: faults the rule injected", run.describe())
+        # What follows on that connection (the EOF, the EPIPE) is the fault's
+        # doing, not the peer's: marked with the rule, counted as injected.
+        later = [r for r in run.records if r.get("call") in ("recv", "send")]
+        expect(len(later) >= 2 and all(r.get("injected") is True and r.get("rule") == rule for r in later),
+               f"{rule}: every record of the connection marked with the rule", run.describe())
+        counts = [c for c in run.summary if c.get("summary") == "count" and c.get("call") in ("recv", "send")]
+        expect(counts and all(c["injected"] == c["count"] for c in counts),
+               f"{rule}: the summary counts them as injected", run.describe())
 
 
 @case("errors that do not end the connection leave it usable")

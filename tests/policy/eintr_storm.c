@@ -7,6 +7,9 @@
 //   connect             the listener's accept queue is full: ~1 s
 //   connect-refused     the same, but the listener is closed after 200 ms:
 //                       the resent SYN is refused
+//   connect-unix        an AF_UNIX listener's queue is full: the connect
+//                       waits for room, made ~200 ms later
+//   connect-unix-full   the same, but no room is ever made
 //   poll ppoll select pselect epoll_wait epoll_pwait
 //                       nothing happens within the 300 ms timeout
 //   WAIT-slow           the same wait with a 1000 ms timeout; the first
@@ -19,6 +22,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/un.h>
 
 #include "storm.h"
 
@@ -178,10 +182,74 @@ static int run_connect(int refused) {
   int err = errno;
   storm_stop();
   int rc = finish("connect", r, err, s0);
+  // What the connect left behind: connected (getpeername says so, a
+  // connect again is EISCONN), or ready for a new attempt.
+  struct sockaddr_storage peer;
+  socklen_t peer_len = sizeof(peer);
+  REPORT("getpeername", getpeername(fd, (struct sockaddr*)&peer, &peer_len));
+  REPORT("connect again", connect(fd, (struct sockaddr*)&ss, len));
   if (r < 0) return rc;
   if (send(fd, "x", 1, 0) != 1) die("send");
   pthread_join(t, NULL);
   printf("peer got: %c\n", connected_byte);
+  close(fd);
+  close(filler);
+  return rc;
+}
+
+// accept_late for the unix listener: the program's connection may never
+// come (its connect failed), so the second accept waits 3 s at most.
+static void* accept_unix_late(void* arg) {
+  (void)arg;
+  wait_caller_blocked();
+  pause_ms(200);
+  int first = accept(helper_fd, NULL, NULL);
+  if (first < 0) die("helper accept");
+  struct pollfd p = {helper_fd, POLLIN, 0};
+  connected_byte = '-';
+  if (poll(&p, 1, 3000) == 1) {
+    int second = accept(helper_fd, NULL, NULL);
+    if (second < 0) die("helper accept");
+    if (recv(second, &connected_byte, 1, 0) != 1) connected_byte = '?';
+    close(second);
+  }
+  close(first);
+  return NULL;
+}
+
+// An AF_UNIX listener with backlog 0 and one connection in its queue: a
+// blocking connect waits for room (unix_stream_connect), and a signal ends
+// the wait with EINTR and nothing connected. With `accepting`, a helper
+// makes room ~200 ms later and takes the program's connection.
+static int run_connect_unix(int accepting) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof(addr.sun_path), "/tmp/sd-eintr-unix-%d", (int)getpid());
+  unlink(addr.sun_path);
+  helper_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (helper_fd < 0 || bind(helper_fd, (struct sockaddr*)&addr, sizeof(addr)) != 0 || listen(helper_fd, 0) != 0)
+    die("unix listener");
+  int filler = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (filler < 0 || connect(filler, (struct sockaddr*)&addr, sizeof(addr)) != 0) die("unix filler");
+  pthread_t t;
+  if (accepting) t = start_helper(accept_unix_late, NULL);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket");
+  int s0 = begin();
+  int r = connect(fd, (struct sockaddr*)&addr, sizeof(addr));
+  int err = errno;
+  storm_stop();
+  int rc = finish("connect", r, err, s0);
+  unlink(addr.sun_path);
+  struct sockaddr_un peer;
+  socklen_t peer_len = sizeof(peer);
+  REPORT("getpeername", getpeername(fd, (struct sockaddr*)&peer, &peer_len));
+  if (accepting) {
+    if (r == 0) REPORT("send", send(fd, "x", 1, MSG_NOSIGNAL));
+    pthread_join(t, NULL);
+    printf("peer got: %c\n", connected_byte);
+  }
   close(fd);
   close(filler);
   return rc;
@@ -276,11 +344,13 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "accept") == 0) return run_accept();
   if (strcmp(mode, "connect") == 0) return run_connect(0);
   if (strcmp(mode, "connect-refused") == 0) return run_connect(1);
+  if (strcmp(mode, "connect-unix") == 0) return run_connect_unix(1);
+  if (strcmp(mode, "connect-unix-full") == 0) return run_connect_unix(0);
   if (strcmp(mode, "recv-rcvtimeo") == 0) return run_recv_rcvtimeo();
   if (strcmp(mode, "recv-waitall") == 0) return run_recv_waitall();
   if (strcmp(mode, "pipe-read") == 0) return run_pipe_read();
   fprintf(stderr,
-          "usage: %s recv|send|accept|connect|connect-refused|recv-rcvtimeo|recv-waitall|pipe-read|WAIT|WAIT-slow\n"
+          "usage: %s recv|send|accept|connect|connect-refused|connect-unix|connect-unix-full|recv-rcvtimeo|recv-waitall|pipe-read|WAIT|WAIT-slow\n"
           "  WAIT: poll, ppoll, select, pselect, epoll_wait, epoll_pwait\n",
           argc > 0 ? argv[0] : "eintr_storm");
   return 2;

@@ -212,14 +212,17 @@ def eintr_retried(mode):
         if mode == "recv":
             expect_line(run, "data: pong")
         if mode == "connect":
-            # connect is never called again: one wait for the handshake.
+            # One wait for the handshake, not a connect per signal.
             expect(n == 1, f"expected exactly one retry record for connect, got {n}", run)
             expect(run.retry_records()[0]["waited_ms"] > 0, "expected the connect retry to wait", run)
             expect_line(run, "peer got: x")
+            # Left as an uninterrupted connect leaves it: connected.
+            expect_line(run, "getpeername: 0 OK")
+            expect_line(run, "connect again: -1 EISCONN")
     return case
 
 
-def eintr_connect_called_once(ctx):
+def eintr_connect_no_ealready(ctx):
     strace = shutil.which("strace")
     if not strace:
         raise Skipped("strace is not installed")
@@ -232,10 +235,13 @@ def eintr_connect_called_once(ctx):
     expect_line(run, "connect: 0 OK")
     with open(trace) as f:
         calls = [l for l in f.read().splitlines() if "connect(" in l]
-    # The program connects twice: the socket that fills the accept queue, and
-    # the one interrupted by the storm.
-    expect(len(calls) == 2, "expected 2 connect system calls (connect never called again after EINTR), got:\n"
-           + "\n".join(calls), run)
+    # The socket that fills the accept queue, the one interrupted by the
+    # storm, and, once the handshake is over, the connect that collects its
+    # outcome: never one while it goes on (EALREADY). The program's own
+    # connect again (EISCONN) is the last.
+    expect(len(calls) == 4 and calls[2].endswith("= 0") and not any("EALREADY" in c for c in calls),
+           "expected 4 connect system calls (after EINTR, connect again only once the handshake was over, "
+           "returning 0), got:\n" + "\n".join(calls), run)
 
 
 def eintr_seen_without_retry(mode):
@@ -321,11 +327,48 @@ def eintr_connect_refused(ctx):
     run = ctx.run("eintr_storm", "connect-refused", env={"SOCKDIAG_RETRY": "eintr"})
     expect_exit(run, 1)
     expect_line(run, "connect: -1 ECONNREFUSED")
+    # As after an uninterrupted refused connect: unconnected, and a connect
+    # again is a new attempt (refused again), not the kernel's ECONNABORTED
+    # for an attempt whose error was read through SO_ERROR.
+    expect_line(run, "getpeername: -1 ENOTCONN")
+    expect_line(run, "connect again: -1 ECONNREFUSED")
     n = expect_retries(run, "connect", "EINTR")
     expect(n == 1, f"expected one retry record for connect, got {n}", run)
     final = run.with_code("ECONNREFUSED", "connect")
-    expect(len(final) == 1 and final[0].get("retries") == 1,
-           "expected the connect ECONNREFUSED record to say \"retries\":1", run)
+    expect(len(final) == 2 and final[0].get("retries") == 1 and final[1].get("retries") == 0,
+           "expected the connect ECONNREFUSED record to say \"retries\":1 (and the program's connect "
+           "again its own, \"retries\":0)", run)
+
+
+def eintr_connect_unix(ctx):
+    """A blocking AF_UNIX connect waiting for room in a full backlog: a
+    signal leaves nothing going on, so the retry connects again; the
+    program's connect returns 0 only once it is really connected."""
+    run = ctx.run("eintr_storm", "connect-unix", env={"SOCKDIAG_RETRY": "eintr"})
+    expect_exit(run, 0)
+    expect_line(run, "connect: 0 OK")
+    expect_line(run, "getpeername: 0 OK")
+    expect_line(run, "send: 1 OK")
+    expect_line(run, "peer got: x")
+    expect_signals(run)
+    expect_retries(run, "connect", "EINTR")
+    # Without the library the first signal ends the connect: nothing connected.
+    ref = ctx.run("eintr_storm", "connect-unix", preload="none", log=False)
+    expect(ref.exit == 1 and "connect: -1 EINTR" in ref.lines and "getpeername: -1 ENOTCONN" in ref.lines,
+           "expected the connect to fail with EINTR without the library, unconnected", ref)
+
+
+def eintr_connect_unix_never_room(ctx):
+    """The same with no room ever made: after SOCKDIAG_RETRY_MAX retries
+    the program gets EINTR, and the socket is unconnected, as without the
+    library (the retry never says 0 for a connect that did not happen)."""
+    run = ctx.run("eintr_storm", "connect-unix-full", env={"SOCKDIAG_RETRY": "eintr", "SOCKDIAG_RETRY_MAX": "5"})
+    expect_exit(run, 1)
+    expect_line(run, "connect: -1 EINTR")
+    expect_line(run, "getpeername: -1 ENOTCONN")
+    n = expect_retries(run, "connect", "EINTR")
+    expect(n == 5, f"expected 5 retries (SOCKDIAG_RETRY_MAX=5), got {n}", run)
+    same_as_without_library(ctx, run, "eintr_storm", "connect-unix-full", keys=["connect", "getpeername"])
 
 
 def eintr_keeps_rcvtimeo(ctx):
@@ -610,7 +653,9 @@ def bad_settings(values):
 CASES = {}
 for _mode in BLOCKING:
     CASES[f"eintr {_mode} retried"] = eintr_retried(_mode)
-CASES["eintr connect never called again"] = eintr_connect_called_once
+CASES["eintr connect called again only once the handshake is over"] = eintr_connect_no_ealready
+CASES["eintr unix connect made again until connected"] = eintr_connect_unix
+CASES["eintr unix connect never connected stays unconnected"] = eintr_connect_unix_never_room
 for _call in WAITS:
     CASES[f"eintr {_call} retried with the remaining timeout"] = wait_on_time(_call)
 for _call in WAITS:
