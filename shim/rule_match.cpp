@@ -204,6 +204,12 @@ const Rule* match_rules(const RuleSet& set, const MatchInput& in) {
   return nullptr;
 }
 
+bool rule_would_apply(const RuleSet& set, uint32_t idx, const MatchInput& in) {
+  const Rule& r = set.rules[idx];
+  RuleCounters& k = set.counters[idx];
+  return !exhausted(r, k) && call_filters_pass(r, k, in, effective_peer(in));
+}
+
 void reset_counters(const RuleSet& set) {
   for (uint32_t i = 0; i < set.count; ++i) {
     set.counters[i].seen.store(0, std::memory_order_relaxed);

@@ -235,6 +235,10 @@ struct MatchInput {
 //      whatever the threads' interleaving;
 //   4. times: the rule matches at most `times` calls in all.
 const Rule* match_rules(const RuleSet&, const MatchInput&);
+// Whether rule `idx` would pass step 1 for `in` and is not used up, without
+// counting the call: a look ahead (where an after_bytes boundary lies, when
+// an idle connection's next read is due to meet a rule).
+bool rule_would_apply(const RuleSet&, uint32_t idx, const MatchInput&);
 
 // The bloom bit of an address (4 bytes for AF_INET, 16 for AF_INET6).
 uint64_t peer_bit(int family, const uint8_t* addr);

@@ -21,6 +21,7 @@ import cases_reproducible  # noqa: F401
 import cases_records  # noqa: F401
 import cases_real_programs  # noqa: F401
 import cases_bad_input  # noqa: F401
+import cases_hold  # noqa: F401
 
 
 def main():
