@@ -49,28 +49,44 @@ HoldSlot* find_hold(int fd, const Conn* c) {
   return nullptr;
 }
 
-HoldSlot* new_hold(int fd, const Conn* c, HoldState st, uint64_t deadline) {
-  for (int i = 0; i < kHoldSlots; ++i) {
-    HoldSlot& s = g_holds[i];
-    int expected = -1;
-    if (s.fd.load(std::memory_order_relaxed) != -1 || !s.fd.compare_exchange_strong(expected, -2)) continue;
-    s.state.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
-    s.deadline.store(deadline, std::memory_order_relaxed);
-    s.opened.store(c->opened_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    s.epfd.store(-1, std::memory_order_relaxed);
-    s.fd.store(fd, std::memory_order_release);
-    int used = g_holds_used.load(std::memory_order_relaxed);
-    while (used < i + 1 && !g_holds_used.compare_exchange_weak(used, i + 1, std::memory_order_acq_rel)) {
-    }
-    return &s;
+HoldSlot* fill_hold(HoldSlot& s, int i, int fd, const Conn* c, HoldState st, uint64_t deadline) {
+  s.state.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
+  s.deadline.store(deadline, std::memory_order_relaxed);
+  s.opened.store(c->opened_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s.epfd.store(-1, std::memory_order_relaxed);
+  s.fd.store(fd, std::memory_order_release);
+  int used = g_holds_used.load(std::memory_order_relaxed);
+  while (used < i + 1 && !g_holds_used.compare_exchange_weak(used, i + 1, std::memory_order_acq_rel)) {
   }
+  return &s;
+}
+
+// A slot whose socket is gone (closed, or its number reused): a wait may
+// have found input on a socket the program then closed without reading.
+bool stale(const HoldSlot& s) {
+  int fd = s.fd.load(std::memory_order_acquire);
+  if (fd < 0) return false;
+  const Conn* c = find_conn(fd);
+  return !c || !is_socket(c->get_kind()) ||
+         c->opened_ns.load(std::memory_order_relaxed) != s.opened.load(std::memory_order_relaxed);
+}
+
+HoldSlot* new_hold(int fd, const Conn* c, HoldState st, uint64_t deadline) {
+  for (int pass = 0; pass < 2; ++pass)
+    for (int i = 0; i < kHoldSlots; ++i) {
+      HoldSlot& s = g_holds[i];
+      int expected = s.fd.load(std::memory_order_relaxed);
+      // First a free slot; when none is left, a stale one.
+      if (pass == 0 ? expected != -1 : !stale(s)) continue;
+      if (s.fd.compare_exchange_strong(expected, -2)) return fill_hold(s, i, fd, c, st, deadline);
+    }
   return nullptr;
 }
 
 HoldState state_of(const HoldSlot& s) { return static_cast<HoldState>(s.state.load(std::memory_order_relaxed)); }
 
-// epoll registrations, by (epfd, fd): open addressing, a deleted entry
-// keeps its place (fd -2) until reused.
+// epoll registrations, by (epfd, fd): open addressing; a deleted entry
+// keeps its place (epfd -2) until reused.
 struct Registration {
   std::atomic<int> epfd{-1};
   std::atomic<int> fd{-1};
