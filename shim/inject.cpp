@@ -419,8 +419,9 @@ void inject_configure() {
   g_due = rule_view(*set, ends_input_at_a_time);
   g_holding_probe = probe_call(*g_holding);
   g_due_probe = probe_call(*g_due);
+  g_input_hold_rules = g_holding->call_mask != 0;
   g_input_due_rules = g_due->call_mask != 0;
-  g_readiness = g_holding->call_mask != 0 || g_input_due_rules;
+  g_readiness = g_input_hold_rules || g_input_due_rules;
   bool uses_prob = false;
   for (uint32_t i = 0; i < set->count; ++i) uses_prob = uses_prob || (set->rules[i].filters & rf_prob);
   if (uses_prob && !config().seed_set) {
@@ -489,8 +490,9 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
   if (!gather_for(g, call, fd, c, nullptr, 0, nullptr)) return v;
   bool bounded = (g_after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
   bool stream = g.in.sock_type == SOCK_STREAM;
+  bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
   const Rule* rule = match_rules(*set, g.in);
-  if (!rule && bounded && !stream) rule = crossing_datagram_rule(fd, g, input, asked);
+  if (!rule && bounded && datagrams) rule = crossing_datagram_rule(fd, g, input, asked);
   std::size_t len = 0;
   if (rule) v = apply_io_rule(call, fd, c, rule, asked, flags);
   if (bounded && stream && (v.kind == Verdict::proceed || v.kind == Verdict::clamp)) {

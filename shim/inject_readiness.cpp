@@ -3,6 +3,7 @@
 #include "inject_readiness.h"
 
 #include <atomic>
+#include <climits>
 #include <cstring>
 
 #include "inject.h"
@@ -10,6 +11,7 @@
 namespace sd {
 
 bool g_readiness = false;
+bool g_input_hold_rules = false;
 bool g_input_due_rules = false;
 
 namespace {
@@ -156,6 +158,7 @@ bool hold_ready_input(Call wait, int fd, uint64_t now, HoldSlot** out = nullptr)
     if (out) *out = s;
     return state_of(*s) == HoldState::held && s->deadline.load(std::memory_order_relaxed) > now;
   }
+  if (!g_input_hold_rules) return false;
   uint64_t ns = input_hold_ns(wait, fd, c);
   s = new_hold(fd, c, ns ? HoldState::held : HoldState::probed, now + ns);
   if (out) *out = s;
@@ -526,7 +529,8 @@ int held_epoll(Call wait, int (*real_fn)(int, epoll_event*, int, int, const sigs
     uint64_t now = now_mono_ns();
     uint64_t until = min_of(end, prepare_epoll(epfd, now));
     // Whole milliseconds, rounded up: never back before the time.
-    int ms = until == kNever ? -1 : static_cast<int>((until > now ? until - now + 999999 : 0) / 1000000);
+    uint64_t left_ms = until == kNever ? 0 : (until > now ? until - now + 999999 : 0) / 1000000;
+    int ms = until == kNever ? -1 : static_cast<int>(left_ms < INT_MAX ? left_ms : INT_MAX);
     int r = real_fn(epfd, ev, max, ms, mask);
     if (r < 0) return r;
     now = now_mono_ns();

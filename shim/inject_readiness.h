@@ -31,7 +31,9 @@ namespace sd {
 
 // Some rule holds input back or ends it at a time (set by inject_configure).
 extern bool g_readiness;
-// Some of them end input at a time (after=, since_start=).
+// Which: some hold input back (delay, bandwidth), some end it at a time
+// (after=, since_start=).
+extern bool g_input_hold_rules;
 extern bool g_input_due_rules;
 constexpr uint64_t kNever = UINT64_MAX;
 
@@ -63,6 +65,9 @@ int held_select(Call, int (*real)(int, fd_set*, fd_set*, fd_set*, const timespec
 int held_epoll(Call, int (*real)(int, epoll_event*, int, int, const sigset_t*), int epfd, epoll_event* ev, int max,
                int timeout_ms, const sigset_t* mask);
 
+// A timeout the kernel takes (one it refuses, EINVAL, is left to it).
+inline bool valid(const timespec& ts) { return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L; }
+
 // The wait hooks' entry: each call's arguments as held_*() takes them. The
 // real calls are made through ppoll, pselect and epoll_pwait, which take
 // every form of timeout and mask (a null mask: the plain call). A timeout
@@ -81,7 +86,7 @@ inline int held_wait(Fn real_fn, A... a) {
   } else if constexpr (C == Call::ppoll || C == Call::__ppoll_chk) {
     if constexpr (C == Call::__ppoll_chk)
       if (std::get<4>(t) / sizeof(pollfd) < std::get<1>(t)) return real_fn(a...);
-    if (std::get<2>(t) && !copy_from_program(&ts, std::get<2>(t), sizeof(ts))) return real_fn(a...);
+    if (std::get<2>(t) && (!copy_from_program(&ts, std::get<2>(t), sizeof(ts)) || !valid(ts))) return real_fn(a...);
     return held_poll(C, real<Call::ppoll>(), std::get<0>(t), std::get<1>(t), std::get<2>(t) ? &ts : nullptr,
                      std::get<3>(t));
   } else if constexpr (C == Call::select) {
@@ -89,10 +94,11 @@ inline int held_wait(Fn real_fn, A... a) {
     timeval copy{};
     if (tv && !copy_from_program(&copy, tv, sizeof(copy))) return real_fn(a...);
     ts = timespec{copy.tv_sec, copy.tv_usec * 1000};
+    if (tv && (copy.tv_usec < 0 || copy.tv_usec >= 1000000 || !valid(ts))) return real_fn(a...);
     return held_select(C, real<Call::pselect>(), std::get<0>(t), std::get<1>(t), std::get<2>(t), std::get<3>(t),
                        tv ? &ts : nullptr, nullptr, tv);
   } else if constexpr (C == Call::pselect) {
-    if (std::get<4>(t) && !copy_from_program(&ts, std::get<4>(t), sizeof(ts))) return real_fn(a...);
+    if (std::get<4>(t) && (!copy_from_program(&ts, std::get<4>(t), sizeof(ts)) || !valid(ts))) return real_fn(a...);
     return held_select(C, real<Call::pselect>(), std::get<0>(t), std::get<1>(t), std::get<2>(t), std::get<3>(t),
                        std::get<4>(t) ? &ts : nullptr, std::get<5>(t), nullptr);
   } else if constexpr (C == Call::epoll_wait) {
