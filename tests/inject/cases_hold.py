@@ -24,14 +24,15 @@ class Server:
     seconds it answers the first request with "pong:" + request, or, with
     `end` set, ends the connection ("eof": a FIN, "reset": an RST) without
     a word; with `send`, it sends that many bytes of the pattern at once and
-    ends its side. It keeps the connection open until the driver ends."""
+    ends its side. With `close`, it closes right after its answer; else it
+    keeps the connection open until the driver ends."""
 
-    def __init__(self, h, delay=0.0, end=None, send=None):
+    def __init__(self, h, delay=0.0, end=None, send=None, close=False):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
-        self.delay, self.end, self.send = delay, end, send
+        self.delay, self.end, self.send, self.close_after = delay, end, send, close
         self.conns = []
         h.closers.append(self.close)
         threading.Thread(target=self._accept, daemon=True).start()
@@ -60,6 +61,8 @@ class Server:
             request = conn.recv(100)
             time.sleep(self.delay)
             conn.sendall(b"pong:" + request)
+            if self.close_after:
+                conn.close()
         except OSError:
             pass
 
@@ -111,6 +114,22 @@ def _(h):
 def _(h):
     # blocking: a blocking recv under SO_RCVTIMEO (EAGAIN when it runs out).
     timeout_cases(h, ("epoll", "epollet", "blocking"))
+
+
+@case("delayed input holds the peer's end of stream behind its data")
+def _(h):
+    # The server answers and closes at once: the end of stream (POLLIN,
+    # POLLRDHUP, EPOLLHUP after the client's own close) comes after the
+    # answer, as from a slow peer whose answer and FIN both come 3 s late.
+    for way in ("poll", "select", "epoll"):
+        real, _, plain = client(h, Server(h, delay=3, close=True), way, 1000)
+        got, ms, run = client(h, Server(h, close=True), way, 1000, inject="input:delay=3s")
+        expect_eq((real, got), ("timeout", "timeout"), f"{way}: a 1 s wait for an answer that comes 3 s late, "
+                  "then the end of stream (for real, then under input:delay=3s)", run.describe())
+        real, _, plain = client(h, Server(h, delay=3, close=True), way, 8000)
+        got, ms, run = client(h, Server(h, close=True), way, 8000, inject="input:delay=3s")
+        expect_eq((real, got), ("reply 9", "reply 9"), f"{way}: an 8 s wait: the answer first", run.describe())
+        expect(ms >= 2900, f"{way}: the answer delayed 3 s came after {ms} ms", run.describe())
 
 
 def event_loop(h, way, inject, a_port, a_waits):
