@@ -123,8 +123,8 @@ struct Gathered {
   char host[128];
 };
 
-void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
-            const char* host) {
+__attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target,
+                                                 socklen_t target_len, const char* host) {
   MatchInput& in = g.in;
   in.call = id;
   in.prog = program_name();
@@ -178,8 +178,8 @@ void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target, soc
 
 // What the rules need to know about this call, gathered; false when no
 // rule can apply to it (none names it, or none can name its peer).
-bool gather_for(Gathered& g, Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
-                const char* host) {
+__attribute__((always_inline)) inline bool gather_for(Gathered& g, Call call, int fd, Conn* c, const sockaddr* target,
+                                                     socklen_t target_len, const char* host) {
   CallId id;
   if (!call_id(call, &id) || !may_match(g_rules, id)) return false;
   // Only peer rules for this call: a peer they cannot name ends it here.
@@ -452,7 +452,7 @@ void inject_configure() {
 }
 
 namespace {
-Verdict apply_io_rule(Call call, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags);
+Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags);
 }  // namespace
 
 void inject_after_fork() {
@@ -494,7 +494,7 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
   const Rule* rule = match_rules(*set, g.in);
   if (!rule && bounded && datagrams) rule = crossing_datagram_rule(fd, g, input, asked);
   std::size_t len = 0;
-  if (rule) v = apply_io_rule(call, fd, c, rule, asked, flags);
+  if (rule) v = apply_io_rule(call, input, fd, c, rule, asked, flags);
   if (bounded && stream && (v.kind == Verdict::proceed || v.kind == Verdict::clamp)) {
     uint64_t room = room_before_boundary(g, input);
     if (room && asked.get(&len) && len > room && (v.kind == Verdict::proceed || v.max_len > room)) {
@@ -507,10 +507,9 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
 
 namespace {
 // What the rule that matched a read or write does to it.
-Verdict apply_io_rule(Call call, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags) {
+Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags) {
   Verdict v;
   std::size_t len = 0;
-  bool input = class_of(call) == CallClass::recv;
   switch (rule->action) {
     case RuleAction::delay:
       // Input: the data arrives late (inject_readiness.h), not the read.

@@ -110,7 +110,9 @@ bool same_addr(const uint8_t* a, const uint8_t* b, int family) {
 
 // The filters on the call itself (step 1 of match_rules), cheapest first.
 // `peer` is effective_peer(in), worked out once for all the rules.
-bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in, const Peer& peer) {
+// Inlined into match_rules, the hot loop (rule_would_apply calls it too).
+__attribute__((always_inline)) inline bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in,
+                                                            const Peer& peer) {
   uint32_t f = r.filters;
   if ((f & rf_kind) && !kind_matches(r.kind, peer.family, in.sock_type)) return false;
   if ((f & rf_port) && !in_range(in.peer_port, r.port_lo, r.port_hi)) return false;
