@@ -393,18 +393,23 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
     return real_fn(n, rs, ws, es, timeout, mask);
   uint64_t start = now_mono_ns();
   uint64_t end = end_of(timeout, start);
+  // The sets are written only once the kernel has written them (a set it
+  // cannot write is its EFAULT): the first call gets the program's own.
+  bool known_good = false;
   for (;;) {
     uint64_t now = now_mono_ns();
     uint64_t wake = kNever;
-    std::memcpy(rs, asked.r, bytes);
-    if (ws) std::memcpy(ws, asked.w, bytes);
-    if (es) std::memcpy(es, asked.e, bytes);
+    if (known_good) {
+      std::memcpy(rs, asked.r, bytes);
+      if (ws) std::memcpy(ws, asked.w, bytes);
+      if (es) std::memcpy(es, asked.e, bytes);
+    }
     for (int fd = 0; fd < n; ++fd) {
       if (!isset(asked.r, fd)) continue;
       uint64_t until = held_until(fd, now);
       if (until != kNever) {
         wake = min_of(wake, until);
-        setbit(rs, fd, false);
+        if (known_good) setbit(rs, fd, false);
       } else {
         wake = min_of(wake, due_at(fd));
       }
@@ -412,6 +417,7 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
     timespec ts;
     int r = real_fn(n, rs, ws, es, wait_time(min_of(end, wake), now, &ts), mask);
     if (r < 0) return r;
+    known_good = true;
     now = now_mono_ns();
     for (int fd = 0; fd < n; ++fd) {
       if (!isset(asked.r, fd)) continue;
@@ -421,10 +427,11 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
     r = count_bits(rs, words) + (ws ? count_bits(ws, words) : 0) + (es ? count_bits(es, words) : 0);
     if (r > 0 || now >= end) {
       if (tv) {
-        // Linux's select says how much of the timeout is left.
+        // Linux's select says how much of the timeout is left; glibc writes
+        // it back itself, and faults as the program's own code would on a
+        // timeval it cannot write: so does this.
         uint64_t left = end > now ? end - now : 0;
-        timeval rest{static_cast<time_t>(left / 1000000000u), static_cast<suseconds_t>(left % 1000000000u / 1000)};
-        copy_to_program(tv, &rest, sizeof(rest));
+        *tv = timeval{static_cast<time_t>(left / 1000000000u), static_cast<suseconds_t>(left % 1000000000u / 1000)};
       }
       return r;
     }
