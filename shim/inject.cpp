@@ -420,6 +420,9 @@ void inject_configure() {
   g_holding_probe = probe_call(*g_holding);
   g_due_probe = probe_call(*g_due);
   g_input_hold_rules = g_holding->call_mask != 0;
+  for (uint32_t i = 0; i < set->count; ++i)
+    if (holds_input(set->rules[i]) && (set->rules[i].filters & (rf_nth | rf_every | rf_prob | rf_times)))
+      g_input_hold_counted = true;
   g_input_due_rules = g_due->call_mask != 0;
   g_readiness = g_input_hold_rules || g_input_due_rules;
   bool uses_prob = false;

@@ -12,6 +12,7 @@ namespace sd {
 
 bool g_readiness = false;
 bool g_input_hold_rules = false;
+bool g_input_hold_counted = false;
 bool g_input_due_rules = false;
 
 namespace {
@@ -160,6 +161,9 @@ bool hold_ready_input(Call wait, int fd, uint64_t now, HoldSlot** out = nullptr)
   }
   if (!g_input_hold_rules) return false;
   uint64_t ns = input_hold_ns(wait, fd, c);
+  // A "no" is remembered only where asking again could say otherwise (the
+  // rules count calls): it keeps a slot until the read.
+  if (!ns && !g_input_hold_counted) return false;
   s = new_hold(fd, c, ns ? HoldState::held : HoldState::probed, now + ns);
   if (out) *out = s;
   return ns != 0 && s != nullptr;
@@ -188,6 +192,7 @@ const timespec* wait_time(uint64_t until, uint64_t now, timespec* ts) {
 uint64_t end_of(const timespec* timeout, uint64_t start) {
   if (!timeout) return kNever;
   if (timeout->tv_sec < 0) return start;
+  if (timeout->tv_sec > 1000000000) return kNever;  // over 31 years: no end the clock reaches
   return start + static_cast<uint64_t>(timeout->tv_sec) * 1000000000u + static_cast<uint64_t>(timeout->tv_nsec);
 }
 

@@ -34,6 +34,8 @@ extern bool g_readiness;
 // Which: some hold input back (delay, bandwidth), some end it at a time
 // (after=, since_start=).
 extern bool g_input_hold_rules;
+// Some rule that holds input back counts calls (nth, every, prob, times).
+extern bool g_input_hold_counted;
 extern bool g_input_due_rules;
 constexpr uint64_t kNever = UINT64_MAX;
 
