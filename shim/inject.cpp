@@ -388,7 +388,7 @@ bool wait_out_hold(int fd, const Conn* c, int flags, uint64_t deadline, Verdict*
 // Input held back `ns` from now, from a read: the hold and its notice.
 // False when no hold could be kept (then the read sleeps, as it did).
 bool hold_input(Call call, int fd, const Conn* c, const Rule* rule, uint64_t ns, const char* what) {
-  if (!g_readiness || !c || !start_hold(fd, c, now_mono_ns() + ns)) return false;
+  if (!g_readiness || !c || !is_socket(c->get_kind()) || !start_hold(fd, c, now_mono_ns() + ns)) return false;
   record(call, fd, rule, Domain::event, ev_injected_delay, 0, what);
   return true;
 }
