@@ -182,6 +182,68 @@ def _(h):
                                      "before the 3 s delay", "")
 
 
+class Echo:
+    """A loopback TCP server in the driver answering each chunk with "echo:"
+    and the chunk; the answers numbered in `late` (from 1) come 2 s late."""
+
+    def __init__(self, h, late=()):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.late = set(late)
+        h.closers.append(self.sock.close)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+            with conn:
+                n = 0
+                while True:
+                    data = conn.recv(100)
+                    if not data:
+                        return
+                    n += 1
+                    if n in self.late:
+                        time.sleep(2)
+                    conn.sendall(b"echo:" + data)
+        except OSError:
+            pass
+
+
+# A client with a 1 s timeout per answer (Python's socket timeout: poll, then
+# recv); after a timeout it waits 3 s and takes the late answer.
+PY_CLIENT = """
+import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.settimeout(1)
+for i in range(4):
+    c.sendall(b"x%d" % i)
+    try:
+        print(i, c.recv(100).decode())
+    except socket.timeout:
+        print(i, "timeout")
+        time.sleep(3)
+        print(i, "late", c.recv(100).decode())
+"""
+
+
+@case("a counted delay holds back only the input it counts")
+def _(h):
+    script = h.path("client.py")
+    with open(script, "w") as f:
+        f.write(PY_CLIENT)
+    real = h.run([sys.executable, script, Echo(h, late=[2]).port], preload=False).expect_rc(0)
+    expect_eq(real.out.splitlines(), ["0 echo:x0", "1 timeout", "1 late echo:x1", "2 echo:x2", "3 echo:x3"],
+              "a Python client against a server whose second answer comes 2 s late", real.describe())
+    # The wait that first finds the second answer ready takes the rule's
+    # call number 2, and the read after it is not counted again.
+    run = h.run([sys.executable, script, Echo(h).port], inject="input:delay=2s:nth=2:kind=tcp").expect_rc(0)
+    expect_eq(run.out, real.out, "the same client under input:delay=2s:nth=2", run.describe())
+    expect_eq(run.rule_counts(), {"input:delay=2s:kind=tcp:nth=2": 1}, "the summary's count", run.describe())
+
+
 def due_cases(h, action, end, outcome):
     for way in WAYS:
         real, _, plain = client(h, Server(h, delay=1, end=end), way, 10000, request=None)
