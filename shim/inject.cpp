@@ -311,9 +311,11 @@ bool holds_input(const Rule& r) {
 }
 bool not_input_delay(const Rule& r) { return !((r.calls & kInputCallBits) && r.action == RuleAction::delay); }
 // A rule counted by call number (nth, every, prob) cannot be foreseen
-// without taking a number: only the others make a read due.
+// without taking a number: only the others make a read due. after_bytes
+// is due once the bytes came in: the read that would meet it may find no
+// more data.
 bool ends_input_at_a_time(const Rule& r) {
-  return (r.calls & kInputCallBits) && (r.filters & (rf_after | rf_since_start)) &&
+  return (r.calls & kInputCallBits) && (r.filters & (rf_after | rf_since_start | rf_after_bytes)) &&
          !(r.filters & (rf_nth | rf_every | rf_prob)) &&
          (r.action == RuleAction::eof || r.action == RuleAction::reset || r.action == RuleAction::error);
 }

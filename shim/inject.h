@@ -43,7 +43,8 @@ Verdict inject_io(Call, int fd, Conn*, const AskedLength& len, int flags);
 // read to come would be (the rules count it), with the hold's notice.
 uint64_t input_hold_ns(Call wait, int fd, Conn*);
 // When the next read of `fd` is due to meet a rule that ends its input by
-// the connection's or the process's age (CLOCK_MONOTONIC ns; 0: never).
+// the connection's or the process's age, or by the bytes that came in
+// (CLOCK_MONOTONIC ns, 1 when due already; 0: never).
 uint64_t input_due_at(int fd, Conn*);
 // connect: may make the real call itself (a refusal is made real by
 // connecting to a loopback port nobody listens on). `*handled` false: make

@@ -9,9 +9,9 @@
 // finds nothing (EAGAIN) and a blocking one waits. The waits keep the
 // program's own timeout exactly and report other fds at once.
 // The other way round, a rule that ends an idle connection's input at a
-// time (after=, since_start= with eof, reset or error) makes the socket
-// readable when it is due, so that a program that only reads when a wait
-// says so meets it.
+// time or after some bytes (after=, since_start=, after_bytes= with eof,
+// reset or error) makes the socket readable when it is due, so that a
+// program that only reads when a wait says so meets it.
 // Everything here runs only with such rules (g_readiness): the waits' fast
 // path without rules is untouched (observe.h).
 #pragma once
@@ -29,12 +29,12 @@
 
 namespace sd {
 
-// Some rule holds input back or ends it at a time (set by inject_configure).
+// Some rule holds input back or ends it when due (set by inject_configure).
 extern bool g_readiness;
-// Which: some hold input back (delay, bandwidth), some end it at a time
-// (after=, since_start=).
+// Which: some hold input back (delay, bandwidth); of those, some count
+// calls (nth, every, prob, times); some end input when due (after=,
+// since_start=, after_bytes=).
 extern bool g_input_hold_rules;
-// Some rule that holds input back counts calls (nth, every, prob, times).
 extern bool g_input_hold_counted;
 extern bool g_input_due_rules;
 constexpr uint64_t kNever = UINT64_MAX;

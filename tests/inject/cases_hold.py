@@ -24,7 +24,8 @@ class Server:
     seconds it answers the first request with "pong:" + request, or, with
     `end` set, ends the connection ("eof": a FIN, "reset": an RST) without
     a word; with `send`, it sends that many bytes of the pattern at once and
-    ends its side. With `close`, it closes right after its answer; else it
+    ends its side (with `end` too: half a second later, that way; with
+    `delay` instead: never, it stays idle). With `close`, it closes right after its answer; else it
     keeps the connection open until the driver ends."""
 
     def __init__(self, h, delay=0.0, end=None, send=None, close=False):
@@ -50,7 +51,14 @@ class Server:
         try:
             if self.send is not None:
                 conn.sendall(pattern(self.send))
-                conn.shutdown(socket.SHUT_WR)
+                if self.end:
+                    # The bytes first, then (half a second on) the end.
+                    time.sleep(0.5)
+                    if self.end == "reset":
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.close()
+                elif self.end is None and self.delay == 0:
+                    conn.shutdown(socket.SHUT_WR)
                 return
             if self.end:
                 time.sleep(self.delay)
@@ -263,6 +271,21 @@ def _(h):
 @case("an idle connection meets an injected reset when it is due")
 def _(h):
     due_cases(h, "reset", "reset", "error ECONNRESET")
+
+
+@case("an idle connection meets an after_bytes fault once the bytes came in")
+def _(h):
+    # The peer sends 1000 bytes and then nothing: the read that meets
+    # after_bytes=1000 is due at once, though no more data comes.
+    for way in ("poll", "select", "epoll", "epollet"):
+        argv = [h.prog("hold_wait"), "drain", "127.0.0.1"]
+        real = h.run(argv + [Server(h, send=1000, end="reset").port, way, 10000], preload=False).expect_rc(0)
+        expect_eq(real.out, "got 1000 end=ECONNRESET\n", f"{way}: 1000 bytes, then a reset for real",
+                  real.describe())
+        run = h.run(argv + [Server(h, send=1000, delay=1).port, way, 10000],
+                    inject="input:reset:after_bytes=1000").expect_rc(0)
+        expect_eq(run.out, real.out, f"{way}: 1000 bytes from an idle peer under input:reset:after_bytes=1000",
+                  run.describe())
 
 
 def sockops(h, peer, steps, inject=None):

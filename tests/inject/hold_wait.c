@@ -9,6 +9,10 @@
 //       answer and prints one line: "reply N" (the bytes of the first
 //       read), "eof", "timeout", or "error ERRNO"; then "ms=N" on a line
 //       of its own (left out of comparisons).
+//   hold_wait drain HOST PORT WAY TIMEOUT_MS
+//       connects and reads until the end of stream or an error, waiting
+//       up to TIMEOUT_MS before each read; prints "got N end=END" (END:
+//       EOF, timeout, or an errno name).
 //   hold_wait server WAY
 //       an event loop: prints "port N", then answers every chunk a client
 //       sends with "echo:" and the chunk, at once, reading until EAGAIN;
@@ -89,6 +93,34 @@ static int client(const char* host, int port, const char* way, int timeout_ms, c
   else if (errno == EAGAIN) printf("timeout\n");
   else printf("error %s\n", errname(errno));
   printf("ms=%ld\n", now_ms() - t0);
+  close(fd);
+  return 0;
+}
+
+static int drain(const char* host, int port, const char* way, int timeout_ms) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, host, &sin.sin_addr);
+  if (fd < 0 || connect(fd, (struct sockaddr*)&sin, sizeof(sin)) != 0) die("connect");
+  long got = 0;
+  const char* end;
+  for (;;) {
+    int r = wait_readable(way, fd, timeout_ms);
+    if (r <= 0) {
+      end = r == 0 ? "timeout" : errname(errno);
+      break;
+    }
+    char buf[1000];
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) {
+      got += n;
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) continue;
+    end = n == 0 ? "EOF" : errname(errno);
+    break;
+  }
+  printf("got %ld end=%s\n", got, end);
   close(fd);
   return 0;
 }
@@ -186,7 +218,9 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 6 && strcmp(argv[1], "client") == 0)
     return client(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]), argc > 6 ? argv[6] : NULL);
+  if (argc == 6 && strcmp(argv[1], "drain") == 0) return drain(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
   if (argc == 3 && strcmp(argv[1], "server") == 0) server(argv[2]);
-  fprintf(stderr, "usage: hold_wait client HOST PORT WAY TIMEOUT_MS [REQUEST] | hold_wait server WAY\n");
+  fprintf(stderr, "usage: hold_wait client HOST PORT WAY TIMEOUT_MS [REQUEST] | hold_wait drain HOST PORT WAY "
+                  "TIMEOUT_MS | hold_wait server WAY\n");
   return 2;
 }
