@@ -26,6 +26,7 @@
 #include "dns_scope.h"
 #include "fdtable.h"
 #include "hostnames.h"
+#include "inject_readiness.h"
 #include "log.h"
 #include "progname.h"
 #include "record.h"
@@ -134,10 +135,10 @@ struct Gathered {
   char host[128];
 };
 
-// Inline in matching_rule, the path of every read and write under rules,
-// though inject_lookup gathers too.
+// Inline on the path of every read and write under rules (matching_rule,
+// the after_bytes boundary); inject_lookup gathers too.
 __attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target,
-                                                  socklen_t target_len, const char* host) {
+                                                 socklen_t target_len, const char* host) {
   MatchInput& in = g.in;
   in.call = id;
   in.prog = program_name();
@@ -197,10 +198,12 @@ bool on_socket(int fd, const Conn* c) {
   return is_socket(is_unclassified(k) ? kind_of(fd) : k);
 }
 
-// The first rule that applies to this call, if any rule names it at all.
-const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len, const char* host) {
+// What the rules need to know about this call, gathered; false when no
+// rule can apply to it (none names it, or none can name its peer).
+__attribute__((always_inline)) inline bool gather_for(Gathered& g, Call call, int fd, Conn* c, const sockaddr* target,
+                                                     socklen_t target_len, const char* host) {
   CallId id;
-  if (!call_id(call, &id) || !may_match(g_rules, id)) return nullptr;
+  if (!call_id(call, &id) || !may_match(g_rules, id)) return false;
   // Only peer rules for this call: a peer they cannot name ends it here.
   if (g_rules->peer_only_mask & call_bit(id)) {
     uint64_t words[2] = {0, 0};
@@ -216,10 +219,56 @@ const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, so
       words[0] = c->peer_addr[0].load(std::memory_order_relaxed);
       words[1] = c->peer_addr[1].load(std::memory_order_relaxed);
     }
-    if (!peer_may_match(*g_rules, id, family, reinterpret_cast<const uint8_t*>(words))) return nullptr;
+    if (!peer_may_match(*g_rules, id, family, reinterpret_cast<const uint8_t*>(words))) return false;
   }
-  Gathered g;
   gather(g, id, fd, c, target, target_len, host);
+  return true;
+}
+
+// The first rule that applies to this call, if any rule names it at all.
+const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len, const char* host) {
+  Gathered g;
+  return gather_for(g, call, fd, c, target, target_len, host) ? match_rules(*g_rules, g.in) : nullptr;
+}
+
+// Calls that an after_bytes rule names (call_bit), and the byte count that
+// rule compares for them.
+uint64_t g_after_bytes_calls = 0;
+uint64_t& counted_bytes(MatchInput& in, bool input) { return input ? in.bytes_in : in.bytes_out; }
+
+// after_bytes=N on a stream is exact: the call that would carry the
+// connection past N is cut at N, so exactly N bytes pass and the next call
+// meets the rule. The room left before the nearest such boundary; 0: none.
+uint64_t room_before_boundary(const Gathered& g, bool input) {
+  const RuleSet& set = *g_rules;
+  unsigned id = static_cast<unsigned>(g.in.call);
+  MatchInput at = g.in;
+  uint64_t moved = counted_bytes(at, input);
+  uint64_t room = 0;
+  for (uint32_t i = set.first[id]; i < set.first[id + 1]; ++i) {
+    const Rule& r = set.rules[set.by_call[i]];
+    if (!(r.filters & rf_after_bytes) || moved >= r.after_bytes || (room && r.after_bytes - moved >= room)) continue;
+    counted_bytes(at, input) = r.after_bytes;
+    if (rule_would_apply(set, r.index, at)) room = r.after_bytes - moved;
+  }
+  return room;
+}
+
+// A datagram (or a seqpacket record) is never cut: the one that would carry
+// the connection past an after_bytes boundary meets the rule itself, as if
+// the boundary were reached. An input call learns its size by peeking.
+const Rule* crossing_datagram_rule(int fd, Gathered& g, bool input, const AskedLength& asked) {
+  std::size_t size = 0;
+  if (input) {
+    ssize_t n = real<Call::recv>()(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+    if (n <= 0) return nullptr;
+    size = static_cast<std::size_t>(n);
+  } else if (!asked.get(&size) || size == 0) {
+    return nullptr;
+  }
+  uint64_t room = room_before_boundary(g, input);
+  if (!room || size <= room) return nullptr;
+  counted_bytes(g.in, input) += room;
   return match_rules(*g_rules, g.in);
 }
 
@@ -262,6 +311,112 @@ std::size_t bandwidth_slice(Call call, int fd, Conn* c, const Rule* rule) {
   return slice;
 }
 
+// Views of the rule set for input held back (inject_readiness.h): the same
+// rules and counters, each view with its own index by call.
+//  - holding: the rules that hold input back (delay, bandwidth), asked by a
+//    wait that finds input ready;
+//  - after a hold: every rule but the input delays, for the read that takes
+//    the input a wait held back (its delay was that hold);
+//  - due: the rules that end an idle connection's input at a time, whose
+//    next read a wait makes due.
+const RuleSet* g_holding = nullptr;
+const RuleSet* g_after_hold = nullptr;
+const RuleSet* g_due = nullptr;
+CallId g_holding_probe = CallId::recv;
+CallId g_due_probe = CallId::recv;
+
+constexpr uint64_t kInputCallBits = call_bit(CallId::recv) | call_bit(CallId::recvfrom) | call_bit(CallId::recvmsg) |
+                                    call_bit(CallId::recvmmsg) | call_bit(CallId::read) | call_bit(CallId::readv);
+
+bool holds_input(const Rule& r) {
+  return (r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::bandwidth);
+}
+bool not_input_delay(const Rule& r) { return !((r.calls & kInputCallBits) && r.action == RuleAction::delay); }
+// A rule counted by call number (nth, every, prob) cannot be foreseen
+// without taking a number: only the others make a read due. after_bytes
+// is due once the bytes came in: the read that would meet it may find no
+// more data.
+bool ends_input_at_a_time(const Rule& r) {
+  return (r.calls & kInputCallBits) && (r.filters & (rf_after | rf_since_start | rf_after_bytes)) &&
+         !(r.filters & (rf_nth | rf_every | rf_prob)) &&
+         (r.action == RuleAction::eof || r.action == RuleAction::reset || r.action == RuleAction::error);
+}
+
+const RuleSet* rule_view(const RuleSet& set, bool (*keep)(const Rule&)) {
+  auto* view = new RuleSet(set);
+  auto* by_call = new uint16_t[set.first[kRuleCallCount] + 1];
+  uint32_t k = 0;
+  view->call_mask = 0;
+  for (unsigned c = 0; c < kRuleCallCount; ++c) {
+    view->first[c] = k;
+    for (uint32_t i = set.first[c]; i < set.first[c + 1]; ++i)
+      if (keep(set.rules[set.by_call[i]])) {
+        by_call[k++] = set.by_call[i];
+        view->call_mask |= call_bit(static_cast<CallId>(c));
+      }
+  }
+  view->first[kRuleCallCount] = k;
+  view->by_call = by_call;
+  return view;
+}
+
+// The input call a wait asks a view's rules about, for the read to come:
+// the first the view names of recv, read, recvfrom, recvmsg, readv, recvmmsg.
+CallId probe_call(const RuleSet& view) {
+  for (CallId id : {CallId::recv, CallId::read, CallId::recvfrom, CallId::recvmsg, CallId::readv, CallId::recvmmsg})
+    if (may_match(&view, id)) return id;
+  return CallId::recv;
+}
+
+// bandwidth=RATE: how long until the connection may move one more byte.
+uint64_t bandwidth_wait_ns(const Conn* c, const Rule* rule) {
+  if (!c) return 0;
+  uint64_t rate = rule->bytes ? rule->bytes : 1;
+  uint64_t moved = c->rx.load(std::memory_order_relaxed) + c->tx.load(std::memory_order_relaxed);
+  uint64_t due_ns = static_cast<uint64_t>(static_cast<double>(moved) * 1e9 / static_cast<double>(rate));
+  uint64_t age = now_mono_ns() - c->opened_ns.load(std::memory_order_relaxed);
+  return due_ns > age ? due_ns - age : 0;
+}
+
+// A read meets input held back until `deadline`: a non-blocking one finds
+// nothing yet (EAGAIN); a blocking one waits for it, up to its own
+// SO_RCVTIMEO, after which it finds nothing in time (EAGAIN, as the kernel
+// says). True: the input is there now, the read goes on.
+bool wait_out_hold(int fd, const Conn* c, int flags, uint64_t deadline, Verdict* v) {
+  uint64_t now = now_mono_ns();
+  if (deadline > now) {
+    bool nonblocking = flags & MSG_DONTWAIT;
+    if (!nonblocking) {
+      int fl = real<Call::fcntl>()(fd, F_GETFL);
+      nonblocking = fl >= 0 && (fl & O_NONBLOCK);
+    }
+    uint64_t left = deadline - now;
+    uint64_t limit = UINT64_MAX;
+    timeval tv{};
+    socklen_t len = sizeof(tv);
+    if (!nonblocking && c->has(cf_rcvtimeo) && real<Call::getsockopt>()(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0 &&
+        (tv.tv_sec > 0 || tv.tv_usec > 0))
+      limit = static_cast<uint64_t>(tv.tv_sec) * 1000000000u + static_cast<uint64_t>(tv.tv_usec) * 1000u;
+    if (nonblocking || limit < left) {
+      if (!nonblocking) sleep_ns(limit);
+      v->kind = Verdict::fail;
+      v->code = EAGAIN;
+      return false;
+    }
+    sleep_ns(left);
+  }
+  end_hold(fd);
+  return true;
+}
+
+// Input held back `ns` from now, from a read: the hold and its notice.
+// False when no hold could be kept (then the read sleeps, as it did).
+bool hold_input(Call call, int fd, const Conn* c, const Rule* rule, uint64_t ns, const char* what) {
+  if (!g_readiness || !c || !is_socket(c->get_kind()) || !start_hold(fd, c, now_mono_ns() + ns)) return false;
+  record(call, fd, rule, Domain::event, ev_injected_delay, 0, what);
+  return true;
+}
+
 }  // namespace
 
 void inject_configure() {
@@ -283,7 +438,19 @@ void inject_configure() {
         g_dns_rule_without_host || ((r.calls & call_bit(CallId::getaddrinfo)) && !(r.filters & rf_host));
     // bandwidth paces by the connection's age; delay and timeout do not.
     g_uses_time = g_uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
+    if (r.filters & rf_after_bytes) g_after_bytes_calls |= r.calls;
   }
+  g_holding = rule_view(*set, holds_input);
+  g_after_hold = rule_view(*set, not_input_delay);
+  g_due = rule_view(*set, ends_input_at_a_time);
+  g_holding_probe = probe_call(*g_holding);
+  g_due_probe = probe_call(*g_due);
+  g_input_hold_rules = g_holding->call_mask != 0;
+  for (uint32_t i = 0; i < set->count; ++i)
+    if (holds_input(set->rules[i]) && (set->rules[i].filters & (rf_nth | rf_every | rf_prob | rf_times)))
+      g_input_hold_counted = true;
+  g_input_due_rules = g_due->call_mask != 0;
+  g_readiness = g_input_hold_rules || g_input_due_rules;
   bool uses_prob = false;
   for (uint32_t i = 0; i < set->count; ++i) uses_prob = uses_prob || (set->rules[i].filters & rf_prob);
   // The set is this process's own, parsed at start-up: its draws come from
@@ -318,11 +485,15 @@ void inject_configure() {
   g_rules = set;
 }
 
+namespace {
+Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags);
+}  // namespace
+
 void inject_after_fork() {
   if (g_rules) reset_counters(*g_rules);
 }
 
-Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
+Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flags) {
   Verdict v;
   bool input = class_of(call) == CallClass::recv;
   // What an earlier injected fault left behind.
@@ -347,11 +518,46 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
     v.kind = Verdict::eof;  // after a reset or an injected EOF, recv keeps returning 0
     return v;
   }
-  const Rule* rule = matching_rule(call, fd, c, nullptr, 0, nullptr);
-  if (!rule) return v;
+  // Input a wait held back, or found ready and asked the delay rules about:
+  // this read takes it, and is not delayed again.
+  const RuleSet* set = g_rules;
+  if (input && g_readiness && c) {
+    uint64_t deadline = 0;
+    HoldState held = take_hold(fd, c, &deadline);
+    if (held == HoldState::held && !wait_out_hold(fd, c, flags, deadline, &v)) return v;
+    if (held != HoldState::none) set = g_after_hold;
+  }
+  Gathered g;
+  if (!gather_for(g, call, fd, c, nullptr, 0, nullptr)) return v;
+  bool bounded = (g_after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
+  bool stream = g.in.sock_type == SOCK_STREAM;
+  bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
+  const Rule* rule = match_rules(*set, g.in);
+  if (!rule && bounded && datagrams) rule = crossing_datagram_rule(fd, g, input, asked);
+  std::size_t len = 0;
+  if (rule) v = apply_io_rule(call, input, fd, c, rule, asked, flags);
+  if (bounded && stream && (v.kind == Verdict::proceed || v.kind == Verdict::clamp)) {
+    uint64_t room = room_before_boundary(g, input);
+    if (room && asked.get(&len) && len > room && (v.kind == Verdict::proceed || v.max_len > room)) {
+      v.kind = Verdict::clamp;
+      v.max_len = static_cast<std::size_t>(room);
+    }
+  }
+  return v;
+}
+
+namespace {
+// What the rule that matched a read or write does to it.
+Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags) {
+  Verdict v;
   std::size_t len = 0;
   switch (rule->action) {
     case RuleAction::delay:
+      // Input: the data arrives late (inject_readiness.h), not the read.
+      if (input && hold_input(call, fd, c, rule, rule->wait_ns, nullptr)) {
+        wait_out_hold(fd, c, flags, now_mono_ns() + rule->wait_ns, &v);
+        break;
+      }
       wait_for(call, fd, rule, rule->wait_ns, nullptr);
       break;
     case RuleAction::short_transfer:
@@ -366,6 +572,10 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
       }
       break;
     case RuleAction::bandwidth: {
+      uint64_t wait = input ? bandwidth_wait_ns(c, rule) : 0;
+      if (wait && hold_input(call, fd, c, rule, wait, "held back by the bandwidth limit") &&
+          !wait_out_hold(fd, c, flags, now_mono_ns() + wait, &v))
+        break;
       std::size_t slice = bandwidth_slice(call, fd, c, rule);
       if (asked.get(&len) && len > slice) {
         v.kind = Verdict::clamp;
@@ -403,7 +613,6 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked) {
   return v;
 }
 
-namespace {
 // Connects `fd` to a loopback port of its family that nobody listens on: the
 // kernel answers with a real RST, a real ECONNREFUSED, through the program's
 // own connect semantics (immediate when blocking, SO_ERROR when not).
@@ -738,6 +947,48 @@ int take_injected_so_error(Conn* c, const Rule** rule) {
 const Rule* injected_rule_of(const Conn* c) {
   uint32_t idx = c ? c->inject_rule.load(std::memory_order_relaxed) : 0;
   return g_rules && idx && idx <= g_rules->count ? &g_rules->rules[idx - 1] : nullptr;
+}
+
+uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
+  if (!g_holding || g_holding->call_mask == 0) return 0;
+  Gathered g;
+  gather(g, g_holding_probe, fd, c, nullptr, 0, nullptr);
+  const Rule* rule = match_rules(*g_holding, g.in);
+  if (!rule) return 0;
+  uint64_t ns = rule->action == RuleAction::delay ? rule->wait_ns : bandwidth_wait_ns(c, rule);
+  if (ns) {
+    char note[96];
+    std::snprintf(note, sizeof(note), "input held back %llu ms: not readable before then",
+                  static_cast<unsigned long long>((ns + 999999) / 1000000));
+    record(wait, fd, rule, Domain::event, ev_injected_delay, 0, note);
+  }
+  return ns;
+}
+
+uint64_t input_due_at(int fd, Conn* c) {
+  if (!g_input_due_rules) return 0;
+  Gathered g;
+  gather(g, g_due_probe, fd, c, nullptr, 0, nullptr);
+  uint64_t now = now_mono_ns();
+  uint64_t best = 0;
+  unsigned id = static_cast<unsigned>(g_due_probe);
+  for (uint32_t i = g_due->first[id]; i < g_due->first[id + 1]; ++i) {
+    const Rule& r = g_due->rules[g_due->by_call[i]];
+    MatchInput at = g.in;
+    uint64_t wait = 0;
+    if ((r.filters & rf_after) && at.conn_age_ns < r.after_ns) {
+      wait = r.after_ns - at.conn_age_ns;
+      at.conn_age_ns = r.after_ns;
+    }
+    if ((r.filters & rf_since_start) && at.since_start_ns < r.since_start_ns) {
+      if (r.since_start_ns - at.since_start_ns > wait) wait = r.since_start_ns - at.since_start_ns;
+      at.since_start_ns = r.since_start_ns;
+    }
+    // Due already: a time in the past (1), whatever the clock says by now.
+    uint64_t due = wait ? now + wait : 1;
+    if (rule_would_apply(*g_due, r.index, at) && (best == 0 || due < best)) best = due;
+  }
+  return best;
 }
 
 void write_injection_summary(bool json, void (*line)(const char* text, std::size_t len)) {

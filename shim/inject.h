@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "caller_memory.h"
 #include "interpose.h"
@@ -35,8 +36,17 @@ struct Verdict {
 
 // Read/write-like calls: the state an earlier injected fault left on the
 // connection (reset, end of stream, a pending error), then the rules. The
-// length asked for is read only by a rule that needs it.
-Verdict inject_io(Call, int fd, Conn*, const AskedLength& len);
+// length asked for is read only by a rule that needs it; `flags` are the
+// call's MSG_* flags (MSG_DONTWAIT: a read held back does not wait).
+Verdict inject_io(Call, int fd, Conn*, const AskedLength& len, int flags);
+// For the waits (inject_readiness.h). A wait found input ready on the
+// socket `fd`: how long a rule holds it back (0: not at all), asked as the
+// read to come would be (the rules count it), with the hold's notice.
+uint64_t input_hold_ns(Call wait, int fd, Conn*);
+// When the next read of `fd` is due to meet a rule that ends its input by
+// the connection's or the process's age, or by the bytes that came in
+// (CLOCK_MONOTONIC ns, 1 when due already; 0: never).
+uint64_t input_due_at(int fd, Conn*);
 // connect: may make the real call itself (a refusal is made real by
 // connecting to a loopback port nobody listens on). `*handled` false: make
 // the real call as usual. `addr` is the library's copy of the program's.

@@ -21,6 +21,7 @@
 #include "fdtable.h"
 #include "interpose.h"
 #include "inject.h"
+#include "inject_readiness.h"
 #include "log.h"
 #include "policy_retry.h"
 #include "summary.h"
@@ -371,7 +372,7 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
   bool injected_eof = false;  // the kernel never saw this call's memory
   auto attempt = [&]() -> R {
     if (__builtin_expect(g_rules != nullptr, 0) && is_socket(k)) {
-      Verdict v = inject_io(C, fd, c, asked_length<C>(a...));
+      Verdict v = inject_io(C, fd, c, asked_length<C>(a...), io_flags<C>(a...));
       injected_failure = v.kind == Verdict::fail;
       if (injected_failure) {
         errno = v.code;
@@ -654,6 +655,9 @@ __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
           return decltype(real(a...))(-1);
         }
       }
+      // Rules that hold input back or make it due: the waits say so.
+      if constexpr (g == Group::poll || g == Group::select || g == Group::epoll_wait)
+        if (g_readiness) return observe_wait<C>([real](auto... x) { return held_wait<C>(real, x...); }, a...);
     }
   }
   return observe_calls<C>(real, a...);
@@ -798,6 +802,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     auto [epfd, op, fd, ev] = std::tie(a...);
     int r = real(a...);
     int err = errno;
+    if (g_readiness && r == 0) epoll_registered(epfd, op, fd, ev);
     epoll_ctl_done(r, op, fd, ev);
     errno = err;
     return r;

@@ -110,7 +110,9 @@ bool same_addr(const uint8_t* a, const uint8_t* b, int family) {
 
 // The filters on the call itself (step 1 of match_rules), cheapest first.
 // `peer` is effective_peer(in), worked out once for all the rules.
-bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in, const Peer& peer) {
+// Inlined into match_rules, the hot loop (rule_would_apply calls it too).
+__attribute__((always_inline)) inline bool call_filters_pass(const Rule& r, RuleCounters& k, const MatchInput& in,
+                                                            const Peer& peer) {
   uint32_t f = r.filters;
   if (in.name_from_hosts_file && !(f & rf_host)) return false;
   if ((f & rf_kind) && !kind_matches(r.kind, peer.family, in.sock_type)) return false;
@@ -203,6 +205,12 @@ const Rule* match_rules(const RuleSet& set, const MatchInput& in) {
     return &r;
   }
   return nullptr;
+}
+
+bool rule_would_apply(const RuleSet& set, uint32_t idx, const MatchInput& in) {
+  const Rule& r = set.rules[idx];
+  RuleCounters& k = set.counters[idx];
+  return !exhausted(r, k) && call_filters_pass(r, k, in, effective_peer(in));
 }
 
 void reset_counters(const RuleSet& set) {

@@ -11,7 +11,8 @@
 //   part     = action | filter
 //   action   = "error=" CODE              errno name or number; EAI_AGAIN|EAI_NONAME|EAI_FAIL for dns
 //            | "short=" SIZE              at most SIZE bytes per call (io)
-//            | "delay=" DURATION          wait, then make the real call (every call)
+//            | "delay=" DURATION          wait, then make the real call (every call); input
+//                                         arrives that late instead (inject_readiness.h)
 //            | "eof"                      the call returns 0, and so does every later one (input)
 //            | "reset"                    abort the connection: the peer gets an RST (io, close)
 //            | "timeout" ["=" DURATION]   wait (default 127s, Linux's SYN retries), then ETIMEDOUT (connect)
@@ -24,7 +25,8 @@
 //            | "host=" GLOB               the name the program gave getaddrinfo ("*.internal")
 //            | "kind=" KIND               tcp udp unix ipv4 ipv6 tcp4 tcp6 udp4 udp6
 //            | "prog=" GLOB               the program's name ("curl", "python3*")
-//            | "after_bytes=" SIZE        once the connection carried SIZE bytes (see MatchInput)
+//            | "after_bytes=" SIZE        once the connection carried SIZE bytes (see MatchInput);
+//                                         exact on streams: the call crossing SIZE is cut at it
 //            | "after=" DURATION          once the connection is that old
 //            | "since_start=" DURATION    once the process has run that long
 //            | "nth=" N | N ".." M | N ".."   the rule's N-th call, N-th to M-th, N-th on (from 1)
@@ -241,6 +243,10 @@ struct MatchInput {
 //      whatever the threads' interleaving;
 //   4. times: the rule matches at most `times` calls in all.
 const Rule* match_rules(const RuleSet&, const MatchInput&);
+// Whether rule `idx` would pass step 1 for `in` and is not used up, without
+// counting the call: a look ahead (where an after_bytes boundary lies, when
+// an idle connection's next read is due to meet a rule).
+bool rule_would_apply(const RuleSet&, uint32_t idx, const MatchInput&);
 
 // The bloom bit of an address (4 bytes for AF_INET, 16 for AF_INET6).
 uint64_t peer_bit(int family, const uint8_t* addr);

@@ -29,9 +29,13 @@ HOOKS_DEF = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shim", "hooks.
 # iovec's included), the connect rule reads the address the call names, and
 # the others match nothing or only delay. Outputs on the TCP socket (never
 # connected: they fail before moving a byte) get a short rule too; on other
-# sockets a short rule would really shorten sendmmsg's batch.
+# sockets a short rule would really shorten sendmmsg's batch. An input delay
+# holds readiness back (a zero-timeout poll would not see the data), so the
+# input delay and end-of-stream rules match nothing: they only send every
+# wait through the held path (inject_readiness.h), bad pointers included.
 RULES = ("input:short=1M; output:short=1M:kind=tcp; connect:error=ECONNREFUSED:port=1; "
-         "dns:error=EAI_AGAIN:host=nomatch.invalid; accept:delay=1us; io:delay=1us")
+         "dns:error=EAI_AGAIN:host=nomatch.invalid; accept:delay=1us; output:delay=1us; "
+         "input:delay=1us:port=1; input:eof:after=86400s")
 RETRY = {"RETRY": "eintr,eagain,econnaborted", "RETRY_TIMEOUT_MS": "20"}
 # Rules that do change what calls return (an end of stream, one byte at a
 # time): results differ by design, but no call may die of a signal it would

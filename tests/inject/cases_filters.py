@@ -112,11 +112,13 @@ def _(h):
     peer = h.peer()
     run = h.run([h.prog("sockops"), "connect", "127.0.0.1", peer.port, "send1", 2000, "send1", 2000, "send1", 2000],
                 inject="send:error=EPIPE:after_bytes=3000").expect_rc(0)
-    expect_eq([(s["sent"], s["err"]) for s in run.steps("send1")], [("2000", "OK"), ("2000", "OK"), ("0", "EPIPE")],
-              "sends: the rule holds once 3000 bytes were sent before the call", run.describe())
+    # Exactly 3000 bytes pass: the send that would cross the boundary is cut
+    # at it, and the next one meets the rule.
+    expect_eq([(s["sent"], s["err"]) for s in run.steps("send1")], [("2000", "OK"), ("1000", "OK"), ("0", "EPIPE")],
+              "sends: 3000 bytes pass, then the rule holds", run.describe())
     got = peer.wait(1)[0]
-    expect_eq((got["data"] == pattern(4000), got["end"]), (True, "ECONNRESET"),
-              "the peer's 4000 bytes intact, then an RST", run.describe())
+    expect_eq((got["data"] == pattern(3000), got["end"]), (True, "ECONNRESET"),
+              "the peer's 3000 bytes intact, then an RST", run.describe())
 
 
 @case("filter after")

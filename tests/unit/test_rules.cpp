@@ -489,6 +489,27 @@ TEST_CASE("matching: ports, host, kind, prog", "[rules][match]") {
   }
 }
 
+TEST_CASE("looking ahead counts nothing", "[rules][match]") {
+  // rule_would_apply: whether a rule would pass its filters (where an
+  // after_bytes boundary lies, when an idle read is due), without a call
+  // number taken or an injection counted.
+  uint8_t buf[16];
+  SetPtr s = parse_ok("recv:eof:after_bytes=100:times=1");
+  MatchInput in = tcp4_call(CallId::recv, 80, buf);
+  in.bytes_in = 99;
+  CHECK_FALSE(rule_would_apply(*s, 0, in));
+  in.bytes_in = 100;
+  CHECK(rule_would_apply(*s, 0, in));
+  CHECK(rule_would_apply(*s, 0, in));
+  CHECK(s->counters[0].seen.load() == 0);
+  CHECK(injections(*s, 0) == 0);
+  in.connection = false;
+  CHECK_FALSE(rule_would_apply(*s, 0, in));
+  in.connection = true;
+  CHECK(match(*s, in) == &s->rules[0]);
+  CHECK_FALSE(rule_would_apply(*s, 0, in));  // its one injection is used up
+}
+
 TEST_CASE("matching: bytes and time", "[rules][match]") {
   uint8_t buf[16];
   SetPtr s = parse_ok("io:delay=1ms:after_bytes=100; close:reset:after_bytes=100");
