@@ -12,10 +12,9 @@ import re
 import subprocess
 
 from harness import case, expect, expect_eq
-from inject_mode import expect_marked, injected_runs
 from modes import Mode, closed_port, describe, three_runs
 from proof import PYTHON
-from summary_mode import finish, summarised
+from summary_runs import expect_marked, expect_records, finish, four_runs, injected_runs, summary_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER, CLIENT = os.path.join(HERE, "aiohttp_server.py"), os.path.join(HERE, "aiohttp_client.py")
@@ -69,8 +68,7 @@ def aiohttp_healthy(h):
               "the client's status and stderr, the server's status and output, without the library")
     expect_eq(len(set(client[1].splitlines())), 1, "the client's answers are all alike", client[1])
     expect_eq(client[1].splitlines()[0].split()[-1], str(BODY), "the body's length", client[1])
-    records = summarised(h, scenario, runs["plain"][0])
-    expect_eq(records, [], "records under sockdiag run --summary", describe(records))
+    summary_run(h, scenario, runs["plain"][0], healthy=True)
 
 
 @case("aiohttp client refused by a closed port")
@@ -82,15 +80,12 @@ def aiohttp_refused(h):
         def scenario(mode):
             return fetch(mode, url)
 
-        runs = three_runs(h, scenario, [("python3", "connect")], healthy=False)
-        summarised(h, scenario, runs["plain"][0])
+        runs = four_runs(h, scenario, [("python3", "connect")], healthy=False)
     expect_eq(runs["plain"][0], (1, f"body 0 error ClientConnectorError errno 111: Cannot connect to host "
                                     f"127.0.0.1:{port} ssl:default [Connect call failed ('127.0.0.1', {port})]\n", ""),
               "the client's status and output, without the library")
-    records = runs["default"][1]
-    expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["via"], r["injected"]) for r in records],
-              [("python3", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "SO_ERROR", False)],
-              "records at the default level", describe(records))
+    expect_records(runs, [("python3", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "SO_ERROR", False)],
+                   ("prog", "call", "code", "peer", "via", "injected"))
 
 
 def reset_by_server(mode, h):
@@ -120,7 +115,7 @@ def aiohttp_reset(h):
               "records at the default level", describe(records))
     expect(records[0]["bytes_received"] >= RESET_AFTER, "the record does not count the bytes received before the reset",
            describe(records))
-    summarised(h, scenario, runs["plain"][0])
+    summary_run(h, scenario, runs["plain"][0])
 
 
 @case("aiohttp client reset by an injected fault mid-body")
@@ -136,7 +131,6 @@ def aiohttp_injected_reset(h):
     # The client's connection has received the header and RESET_AFTER bytes
     # of the body when its next read fails, as with the real reset.
     rule = f"input:reset:port={server.port}:after_bytes={int(match.group(1)) + RESET_AFTER}"
-    records = injected_runs(h, lambda mode: fetch(mode, server.url()), [rule], reference)
-    expect_marked(h, records, rule, [("python3", "recv", "ECONNRESET", f"127.0.0.1:{server.port}", "")])
-    expect_eq(len(records), 1, "records at the default level", describe(records))
+    faults = injected_runs(h, lambda mode: fetch(mode, server.url()), [rule], reference)
+    expect_marked(h, faults, rule, [("python3", "recv", "ECONNRESET", f"127.0.0.1:{server.port}", "")], 1)
     server.stop()

@@ -16,10 +16,9 @@ import socket
 import subprocess
 
 from harness import case, expect, expect_eq
-from inject_mode import expect_marked, injected_runs
 from modes import Mode, closed_port, describe, three_runs
 from proof import DEBIAN, tool
-from summary_mode import finish, summarised
+from summary_runs import expect_marked, expect_records, finish, four_runs, injected_runs, summary_run
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 DEBIAN[DNSMASQ] = "dnsmasq-base"
@@ -112,8 +111,7 @@ def dnsmasq_healthy(h):
         children = {r["pid"] for r in runs["trace"][1] if r["prog"] == "dnsmasq" and r["pid"] != pids["trace"]}
         expect_eq(len(children), 2, "dnsmasq children with trace records (one per TCP query)",
                   describe(runs["trace"][1], 60))
-        records = summarised(h, scenario, runs["plain"][0])
-        expect_eq(records, [], "records under sockdiag run --summary", describe(records))
+        summary_run(h, scenario, runs["plain"][0], healthy=True)
 
 
 def forwarded_over_tcp(h, mode, upstream):
@@ -131,14 +129,12 @@ def dnsmasq_refused(h):
         def scenario(mode):
             return forwarded_over_tcp(h, mode, upstream)
 
-        runs = three_runs(h, scenario, [("dnsmasq", "connect")], healthy=False)
-        summarised(h, scenario, runs["plain"][0])
+        runs = four_runs(h, scenario, [("dnsmasq", "connect")], healthy=False)
     expect_eq(runs["plain"][0][0], REFUSED_ANSWER, "dig's status and output, without the library")
+    # The TCP Fast Open send, then the connect.
+    expect_records(runs, [("dnsmasq", call, "ECONNREFUSED", f"127.0.0.1:{upstream}", "error", False)
+                          for call in ("sendto", "connect")], ("prog", "call", "code", "peer", "level", "injected"))
     records = runs["default"][1]
-    peer = f"127.0.0.1:{upstream}"
-    expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["level"], r["injected"]) for r in records],
-              [("dnsmasq", call, "ECONNREFUSED", peer, "error", False) for call in ("sendto", "connect")],
-              "records at the default level (the TCP Fast Open send, then the connect)", describe(records))
     expect_eq(len({r["pid"] for r in records}), 1, "processes recording the refusals (the TCP query's child)",
               describe(records))
 
@@ -153,7 +149,7 @@ def dnsmasq_injected(h):
         answered = forwarded_over_tcp(h, plain, upstream.port)
         expect_eq(answered[0], (0, f"{FORWARDED}\n", ""), "dig's answer through the upstream, without the library")
         rule = f"connect:error=ECONNREFUSED:port={upstream.port}"
-        records = injected_runs(h, lambda mode: forwarded_over_tcp(h, mode, upstream.port), [rule], reference)
+        faults = injected_runs(h, lambda mode: forwarded_over_tcp(h, mode, upstream.port), [rule], reference)
     peer = f"127.0.0.1:{upstream.port}"
-    expect_marked(h, records, rule, [("dnsmasq", call, "ECONNREFUSED", peer, "") for call in ("sendto", "connect")])
-    expect_eq(len(records), 2, "records at the default level", describe(records))
+    expect_marked(h, faults, rule, [("dnsmasq", call, "ECONNREFUSED", peer, "") for call in ("sendto", "connect")],
+                  2)

@@ -17,7 +17,7 @@ import socket
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
-from summary_runs import four_runs, injected_runs
+from summary_runs import default_runs, expect_marked, expect_records, four_runs, injected_runs
 from daemon_control import runs_as, free_port, stop, wait_listening, wait_text
 
 MEMCACHED = "/usr/bin/memcached"
@@ -94,11 +94,7 @@ def memcached_refused(h):
         runs = four_runs(h, scenario, [("memccat", "connect")], healthy=False)
     rc, out, err = runs["plain"][0]
     expect(rc != 0, "memccat succeeded against a closed port", runs["plain"][0])
-    for name in ("default", "summary"):
-        records = runs[name][1]
-        expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["injected"]) for r in records],
-                  [("memccat", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)],
-                  f"records at the default level ({name})", describe(records))
+    expect_records(runs, [("memccat", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)])
 
     port = free_port()
     rule = f"connect:error=ECONNREFUSED:port={port}:prog=memccat"
@@ -108,14 +104,11 @@ def memcached_refused(h):
         try:
             got = client(mode, "memccat", port, "key")
         finally:
-            status = server.stop()
-        return got, status
+            server.stop()
+        return got
 
-    for name, (result, records) in injected_runs(h, injected, rule).items():
-        expect_eq(result[0], runs["plain"][0], f"memccat with the injected refusal ({name}) vs the real one")
-        expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["injected"], r["rule"]) for r in records],
-                  [("memccat", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", True, rule)],
-                  f"records of the injected refusal ({name})", describe(records))
+    faults = injected_runs(h, injected, [rule], runs["plain"][0], "memccat")
+    expect_marked(h, faults, rule, [("memccat", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "SO_ERROR")], 1)
 
 
 def lowest_free_fd(pid):
@@ -170,7 +163,7 @@ def memcached_emfile(h):
     expect_eq(runs["plain"][0], ((0, "", ""), (0, text + "\n", ""), 0, True, 0, True),
               "memccp's status and output, memccat's (the file), memcstat's status, memcached stopped listening, "
               "its status, its message")
-    for name in ("default", "summary"):
+    for name in default_runs(runs):
         records = runs[name][1]
         expect(records and all((r["prog"], r["call"], r["code"], r["injected"]) == ("memcached", "accept", "EMFILE",
                                                                                    False) for r in records),
@@ -178,8 +171,6 @@ def memcached_emfile(h):
                describe(records))
 
     rule = "accept:error=EMFILE:nth=2:prog=memcached"
-    for name, (result, records) in injected_runs(h, emfile_scenario(h, source, real=False), rule).items():
-        expect_eq(result, runs["plain"][0], f"memcached with EMFILE injected ({name}) vs out of fds")
-        expect_eq([(r["prog"], r["call"], r["code"], r["injected"], r["rule"]) for r in records],
-                  [("memcached", "accept", "EMFILE", True, rule)], f"records of the injected EMFILE ({name})",
-                  describe(records))
+    faults = injected_runs(h, emfile_scenario(h, source, real=False), [rule], runs["plain"][0],
+                           "memcached (EMFILE injected vs out of fds)")
+    expect_marked(h, faults, rule, [("memcached", "accept", "EMFILE", "", "")], 1)

@@ -15,10 +15,9 @@ import subprocess
 import time
 
 from harness import case, expect, expect_eq
-from inject_mode import expect_marked, injected_runs
 from modes import Mode, closed_port, describe, three_runs
 from proof import DEBIAN, tool
-from summary_mode import finish, summarised
+from summary_runs import expect_marked, expect_records, finish, four_runs, injected_runs, summary_run
 
 DEBIAN["/usr/bin/openssl"] = "openssl"
 LINES = 50
@@ -86,8 +85,7 @@ def openssl_healthy(h):
     expect("CONNECTION ESTABLISHED\nProtocol version: TLSv1.3\n" in err and err.endswith("DONE\n"),
            "s_client did not say it made a TLS 1.3 connection and closed it", err)
     expect("1 server accepts that finished" in server[1], "s_server did not finish one accept", server[1])
-    records = summarised(h, scenario, runs["plain"][0])
-    expect_eq(records, [], "records under sockdiag run --summary", describe(records))
+    summary_run(h, scenario, runs["plain"][0], healthy=True)
 
 
 @case("openssl s_client reset by its killed s_server")
@@ -126,7 +124,7 @@ def openssl_reset(h):
               [("openssl", "read", "ECONNRESET", peers["default"], "error", False),
                ("openssl", "write", "EPIPE", peers["default"], "error", False)],
               "records at the default level (the reset, then s_client's close_notify)", describe(records))
-    summarised(h, scenario, runs["plain"][0])
+    summary_run(h, scenario, runs["plain"][0])
 
 
 def unread_bytes(pid):
@@ -155,13 +153,10 @@ def openssl_refused(h):
         def scenario(mode):
             return refusal(mode, port)
 
-        runs = three_runs(h, scenario, [("openssl", "connect")], healthy=False)
-        summarised(h, scenario, runs["plain"][0])
+        runs = four_runs(h, scenario, [("openssl", "connect")], healthy=False)
     expect_eq(runs["plain"][0], (1, "", REFUSED), "s_client's status and output, without the library")
-    records = runs["default"][1]
-    expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["level"], r["via"], r["injected"]) for r in records],
-              [("openssl", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "error", "", False)],
-              "records at the default level", describe(records))
+    expect_records(runs, [("openssl", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "error", "", False)],
+                   ("prog", "call", "code", "peer", "level", "via", "injected"))
 
 
 @case("openssl s_client refused by an injected fault")
@@ -173,9 +168,8 @@ def openssl_injected(h):
     expect_eq(reference, (1, "", REFUSED), "s_client's status and output for a real refusal, without the library")
     server = Server(h, plain, cert, key)  # without the library: the fault is the client's
     rule = f"connect:error=ECONNREFUSED:port={server.port}"
-    records = injected_runs(h, lambda mode: refusal(mode, server.port), [rule], reference)
-    expect_marked(h, records, rule, [("openssl", "connect", "ECONNREFUSED", f"127.0.0.1:{server.port}", "")])
-    expect_eq(len(records), 1, "records at the default level", describe(records))
+    faults = injected_runs(h, lambda mode: refusal(mode, server.port), [rule], reference)
+    expect_marked(h, faults, rule, [("openssl", "connect", "ECONNREFUSED", f"127.0.0.1:{server.port}", "")], 1)
     server.proc.terminate()
     _, out, _ = server.finish()
     expect("CONNECTION" not in out, "a connection reached s_server through the injected refusal", out)

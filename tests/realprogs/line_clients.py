@@ -12,9 +12,8 @@ import socket
 import threading
 
 from harness import expect_eq
-from inject_mode import expect_marked, injected_runs
-from modes import Mode, closed_port, describe, three_runs
-from summary_mode import summarised
+from modes import Mode, closed_port, three_runs
+from summary_runs import expect_marked, expect_records, four_runs, injected_runs, summary_run
 
 LINES = 200
 
@@ -64,8 +63,7 @@ def healthy(h, prog, argv, traced_calls):
     runs = three_runs(h, scenario, [(prog, call) for call in traced_calls])
     expect_eq(runs["plain"][0], (0, f"echo: {LINES} of {LINES} lines back\n", "", 1),
               f"{prog}'s status, output and connections served, without the library")
-    records = summarised(h, scenario, runs["plain"][0])
-    expect_eq(records, [], "records under sockdiag run --summary", describe(records))
+    summary_run(h, scenario, runs["plain"][0], healthy=True)
 
 
 def refusal(mode, argv, port):
@@ -83,13 +81,10 @@ def refused(h, prog, argv, said, via):
         def scenario(mode):
             return refusal(mode, argv, port)
 
-        runs = three_runs(h, scenario, [(prog, "connect")], healthy=False)
-        summarised(h, scenario, runs["plain"][0])
+        runs = four_runs(h, scenario, [(prog, "connect")], healthy=False)
     expect_eq(runs["plain"][0], (1, f"connect: {said}\n", ""), f"{prog}'s status and output, without the library")
-    records = runs["default"][1]
-    expect_eq([(r["prog"], r["call"], r["code"], r["peer"], r["level"], r["via"], r["injected"]) for r in records],
-              [(prog, "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "error", via, False)],
-              "records at the default level", describe(records))
+    expect_records(runs, [(prog, "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "error", via, False)],
+                   ("prog", "call", "code", "peer", "level", "via", "injected"))
 
 
 def injected_refusal(h, prog, argv, via):
@@ -103,6 +98,5 @@ def injected_refusal(h, prog, argv, via):
             before = served()
             return refusal(mode, argv, port) + (served() - before,)
 
-        records = injected_runs(h, scenario, [rule], reference)
-    expect_marked(h, records, rule, [(prog, "connect", "ECONNREFUSED", f"127.0.0.1:{port}", via)])
-    expect_eq(len(records), 1, "records at the default level", describe(records))
+        faults = injected_runs(h, scenario, [rule], reference)
+    expect_marked(h, faults, rule, [(prog, "connect", "ECONNREFUSED", f"127.0.0.1:{port}", via)], 1)
