@@ -316,7 +316,14 @@ void close_done(Call call, int fd, int ret, int err, Kind was) {
   // Only sockets: EBADF for a number that was never a socket is a daemon
   // closing every fd, or not our business.
   if (!is_socket(was) && !(was == Kind::closed && err == EBADF)) return;
-  report_error(call, fd, ret, err, 0);
+  Failure f{call};
+  f.fd = fd;
+  f.ret = ret;
+  f.code = err;
+  // A double close: the number names no socket now, nor any peer (the
+  // entry may already be forgotten, its peer still cached).
+  if (was == Kind::closed) f.kind = Kind::closed;
+  report(f);
 }
 
 bool close_range_split(unsigned first, unsigned last, int flags, int* ret) {

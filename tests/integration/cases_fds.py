@@ -65,3 +65,32 @@ def close_loop_quiet(h):
     closes = select_records(records, call="close", code="EBADF")
     expect_eq(len(closes), 0, "close EBADF records for the fds of the close loop",
               "\n".join(f"fd {r['fd']}: {r['explanation']}" for r in closes[:3]))
+
+
+DOUBLE_CLOSE = r"""
+import os, socket
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.create_connection(l.getsockname())
+fd = c.detach()
+os.close(fd)
+try:
+    os.close(fd)
+except OSError as e:
+    print("second close:", e.strerror)
+"""
+
+
+@case("double close of a connected socket counted with no peer")
+def double_close_no_peer(h):
+    # The second close names a number that is no socket: neither its record
+    # nor the summary's failures by peer may name the connection it had.
+    python = "/usr/bin/python3"
+    argv = [python, "-c", DOUBLE_CLOSE]
+    plain = h.run(argv, preload=False).expect_rc(0)
+    summary = h.path("summary.json")
+    run = h.run_logged(argv, settings={"SUMMARY": summary})
+    expect_eq((run.rc, run.out), (plain.rc, plain.out), "status and output under the library", run.describe())
+    closes = select_records(run.records, call="close", code="EBADF")
+    expect_eq([r["peer"] for r in closes], [""], "the double close's record and its peer", run.records)
+    rows = read_records(summary)
+    expect_eq([r for r in rows if r.get("summary") == "peer"], [], "failures by peer in the summary", rows)

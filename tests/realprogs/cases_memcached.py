@@ -159,18 +159,24 @@ def memcached_emfile(h):
     source = files(h)[1]
     with open(source) as f:
         text = f.read()
-    runs = four_runs(h, emfile_scenario(h, source, real=True), [("memcached", ("accept", "accept4"))], healthy=False)
+    # Under `sockdiag run` the log is one file per process (%p), made by its
+    # first record: memcached, out of fds at its first failure, cannot make
+    # it, and that record is counted as dropped.
+    runs = four_runs(h, emfile_scenario(h, source, real=True), [("memcached", ("accept", "accept4"))], healthy=False,
+                     dropped=1)
     expect_eq(runs["plain"][0], ((0, "", ""), (0, text + "\n", ""), 0, True, 0, True),
               "memccp's status and output, memccat's (the file), memcstat's status, memcached stopped listening, "
               "its status, its message")
+    # The same holds for the default runs' %p logs: the record is lost
+    # there (no summary says so in those runs; the summary run counts it).
     for name in default_runs(runs):
         records = runs[name][1]
-        expect(records and all((r["prog"], r["call"], r["code"], r["injected"]) == ("memcached", "accept", "EMFILE",
-                                                                                   False) for r in records),
+        expect(all((r["prog"], r["call"], r["code"], r["injected"]) == ("memcached", "accept4", "EMFILE", False)
+                   for r in records),
                f"records at the default level ({name}): not memcached's accept failing with EMFILE",
                describe(records))
 
     rule = "accept:error=EMFILE:nth=2:prog=memcached"
     faults = injected_runs(h, emfile_scenario(h, source, real=False), [rule], runs["plain"][0],
                            "memcached (EMFILE injected vs out of fds)")
-    expect_marked(h, faults, rule, [("memcached", "accept", "EMFILE", "", "")], 1)
+    expect_marked(h, faults, rule, [("memcached", "accept4", "EMFILE", "", "")], 1)
