@@ -67,12 +67,18 @@ def process_json(path):
     check(levels[("recv", "EAGAIN")], "debug", "the level of the expected EAGAIN")
 
 
-def tree_text(path):
+def headed_text(path, heading, what):
+    """The text of a summary or report, once its heading line names HEADING."""
     text = open(path, errors="replace").read()
-    m = re.search(r"^sockdiag summary: (.*), reported by 1 process$", text, re.M)
+    m = re.search(heading, text, re.M)
     if not m:
-        sys.exit(f"no tree summary heading in:\n{text}")
+        sys.exit(f"no {what} heading in:\n{text}")
     check(m.group(1), HEADING, "the heading")
+    return text
+
+
+def tree_text(path):
+    text = headed_text(path, r"^sockdiag summary: (.*), reported by 1 process$", "tree summary")
     rows = {}
     for l in text.splitlines():
         f = l.split()
@@ -95,11 +101,7 @@ REPORTED = {k: v for k, v in ROWS.items() if not v[2]}
 
 
 def report_text(path):
-    text = open(path, errors="replace").read()
-    m = re.search(r"^12 records from 1 process, .* to .*: (.*); 5 injected, listed apart$", text, re.M)
-    if not m:
-        sys.exit(f"no report heading in:\n{text}")
-    check(m.group(1), HEADING, "the heading")
+    text = headed_text(path, r"^12 records from 1 process, .* to .*: (.*); 5 injected, listed apart$", "report")
     rows = {}
     section = None
     for l in text.splitlines():

@@ -106,15 +106,20 @@ def exit_in_handler():
     time.sleep(LIMIT)
 
 
+def become_nobody():
+    # Groups first, then gid, then uid: after setuid the others can no longer change.
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
 def setuid():
     """A child that drops privileges to nobody, then fails and exits normally
     (a file root created 0600 is closed to it at exit). Needs root."""
     refused(1)
     pid = os.fork()
     if pid == 0:
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
+        become_nobody()
         refused(2)
         sys.exit(0)
     if wait_child(pid) != 0:
@@ -128,9 +133,7 @@ def exec_as_nobody():
     refused(1)
     pid = os.fork()
     if pid == 0:
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
+        become_nobody()
         python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
         os.execv(python, [python, os.path.abspath(__file__), "refused_twice"])
     if wait_child(pid) != 0:

@@ -219,9 +219,9 @@ static int stream_end(int real, int reset) {
   return 0;
 }
 
-// shutdown fails with ENOTCONN: the peer has reset the connection
-// (real: it closes with SO_LINGER 0); then recv, recv, send.
-static int shutdown_enotconn(int real) {
+// The client end of a connection whose peer has reset it (real: the peer
+// closes with SO_LINGER 0, and the RST has time to arrive); inject: left open.
+static int reset_client(int real) {
   int client, server;
   tcp_pair(AF_INET, &client, &server);
   if (real) {
@@ -229,6 +229,13 @@ static int shutdown_enotconn(int real) {
     close(server);
   }
   pause_ms(50);
+  return client;
+}
+
+// shutdown fails with ENOTCONN: the peer has reset the connection
+// (real: it closes with SO_LINGER 0); then recv, recv, send.
+static int shutdown_enotconn(int real) {
+  int client = reset_client(real);
   STEP("shutdown", shutdown(client, SHUT_WR));
   char buf[16];
   STEP("recv", recv(client, buf, sizeof(buf), 0));
@@ -281,13 +288,7 @@ static int accept_emfile(int real) {
 // dup2 onto it, close_range then socket), whose connect is really refused:
 // what happens to the new socket is its own.
 static int reuse(int real, const char* how) {
-  int client, server;
-  tcp_pair(AF_INET, &client, &server);
-  if (real) {
-    abort_on_close(server);
-    close(server);
-    pause_ms(50);
-  }
+  int client = reset_client(real);
   char buf[16];
   STEP("recv", recv(client, buf, sizeof(buf), 0));
   int port;

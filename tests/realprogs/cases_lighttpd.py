@@ -6,39 +6,20 @@ and a missing one; the proxy to the closed port answers 503 after the
 refused connect (the real failure); the same refusal injected on the
 connect to the live upstream answers the same 503 and is marked injected
 with its rule."""
-import hashlib
 import os
-import shutil
 import signal
 
 from harness import case, expect_eq
 from modes import closed_port
 from proof import tool
-from summary_runs import expect_marked, expect_records, four_runs, injected_runs
+from summary_runs import expect_records, four_runs
 from daemon_control import runs_as, free_port, stop, wait_listening
+from web_servers import WebServer, expect_served, fetch_all, injected_upstream_refusal, refused_scenario, site
 
 LIGHTTPD = "/usr/sbin/lighttpd"
 
 
-def site(h):
-    """The document root, readable by nobody; up/ holds what the proxy
-    fetches (the path is passed on as it is)."""
-    root = h.path("www")
-    os.makedirs(os.path.join(root, "up"))
-    with open(os.path.join(root, "payload.bin"), "wb") as f:
-        f.write(os.urandom(300 * 1024))
-    with open(os.path.join(root, "small.txt"), "w") as f:
-        f.write("small\n")
-    for name in ("payload.bin", "small.txt"):
-        shutil.copy(os.path.join(root, name), os.path.join(root, "up", name))
-    for top, dirs, names in os.walk(root):
-        os.chmod(top, 0o755)
-        for name in names:
-            os.chmod(os.path.join(top, name), 0o644)
-    return root
-
-
-class Lighttpd:
+class Lighttpd(WebServer):
     def __init__(self, h, mode, root, closed, upstream=None):
         self.port, self.upstream = free_port(), upstream or free_port()
         self.base = h.path(f"lighttpd-{mode.name}")
@@ -66,41 +47,23 @@ $SERVER["socket"] == "127.0.0.1:{self.port}" {{
             wait_listening(self.proc, port, "lighttpd", detail=self.error_log)
         self.as_nobody = runs_as(mode.program_pid(self.proc), "nobody")
 
-    def error_log(self):
-        try:
-            with open(f"{self.base}/error.log", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return "(no error log)"
-
     def stop(self):
         """Whether lighttpd ended by itself on SIGTERM: its status is 0 or 1
         from run to run, without the library too."""
         return stop(self.proc, signal.SIGTERM) in (0, 1)
 
 
-def fetch(h, mode, url, tag):
-    """curl's status, the HTTP code and a digest of the body."""
-    out = h.path(f"{mode.name}.{tag}")
-    run = mode.run([tool("/usr/bin/curl"), "-sS", "-o", out, "-w", "%{http_code}", url], timeout=60)
-    with open(out, "rb") as f:
-        body = hashlib.sha256(f.read()).hexdigest()
-    return run.rc, run.out, run.err, body
-
 
 @case("lighttpd as nobody serves and proxies")
 def lighttpd_healthy(h):
     tool(LIGHTTPD)
-    root = site(h)
+    root = site(h, copy_up=True)
 
     def scenario(mode):
         with closed_port() as closed:
             server = Lighttpd(h, mode, root, closed)
             try:
-                base = f"http://127.0.0.1:{server.port}"
-                got = [fetch(h, mode, f"{base}/{path}", tag) for path, tag in
-                       (("payload.bin", "direct"), ("up/payload.bin", "proxied"), ("up/small.txt", "small"),
-                        ("missing", "missing"))]
+                got = fetch_all(h, mode, server.port)
             finally:
                 status = server.stop()
         return got, status, mode.read_err(server.err), server.as_nobody
@@ -108,37 +71,24 @@ def lighttpd_healthy(h):
     runs = four_runs(h, scenario, [("lighttpd", ("accept4", "accept")), ("lighttpd", "connect"),
                                    ("lighttpd", ("read", "recv")), ("curl", "connect")])
     got, status, err, as_nobody = runs["plain"][0]
-    expect_eq([g[1] for g in got], ["200", "200", "200", "404"], "the HTTP codes curl got", got)
-    expect_eq(got[0][3], got[1][3], "the file fetched directly and through the proxy")
+    expect_served(got)
     expect_eq((status, err, as_nobody), (True, "", True), "lighttpd's exit after SIGTERM, its stderr, lighttpd "
               "running as nobody")
 
 
-def refused_scenario(h, root, closed, prefix, logs, upstream=None):
-    def scenario(mode):
-        server = Lighttpd(h, mode, root, closed, upstream)
-        try:
-            got = fetch(h, mode, f"http://127.0.0.1:{server.port}/{prefix}/small.txt", "refused")
-        finally:
-            status = server.stop()
-        logs[mode.name] = server.error_log()
-        return got, status
-    return scenario
+def refused(h, root, closed, prefix, logs, upstream=None):
+    return refused_scenario(h, lambda mode: Lighttpd(h, mode, root, closed, upstream), prefix, logs)
 
 
 @case("lighttpd proxy to a closed port, then the refusal injected")
 def lighttpd_refused(h):
     tool(LIGHTTPD)
-    root = site(h)
+    root = site(h, copy_up=True)
     logs = {}
     with closed_port() as closed:
-        runs = four_runs(h, refused_scenario(h, root, closed, "down", logs), [("lighttpd", "connect")], healthy=False)
-        expect_eq(runs["plain"][0][0][1], "503", "the HTTP code of the proxy to a closed port", logs["plain"])
+        runs = four_runs(h, refused(h, root, closed, "down", logs), [("lighttpd", "connect")], healthy=False)
+        expect_eq(runs["plain"][0][0][1], "503", "the HTTP code of the proxy to a closed port", logs["plain"][1])
         expect_records(runs, [("lighttpd", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)])
 
-    upstream = free_port()
-    rule = f"connect:error=ECONNREFUSED:port={upstream}:prog=lighttpd"
-    scenario = refused_scenario(h, root, free_port(), "up", logs, upstream)
-    faults = injected_runs(h, scenario, [rule], runs["plain"][0], "curl and lighttpd",
-                           lambda name: logs[name])
-    expect_marked(h, faults, rule, [("lighttpd", "connect", "ECONNREFUSED", f"127.0.0.1:{upstream}", "SO_ERROR")], 1)
+    injected_upstream_refusal(h, "lighttpd", lambda closed, upstream: refused(h, root, closed, "up", logs, upstream),
+                              runs["plain"][0], "curl and lighttpd", logs)

@@ -17,7 +17,7 @@ import socket
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
-from summary_runs import default_runs, expect_marked, expect_records, four_runs, injected_runs
+from summary_runs import default_runs, expect_marked, expect_records, four_runs, injected_refusal, injected_runs
 from daemon_control import runs_as, free_port, stop, wait_listening, wait_text
 
 MEMCACHED = "/usr/bin/memcached"
@@ -96,19 +96,9 @@ def memcached_refused(h):
     expect(rc != 0, "memccat succeeded against a closed port", runs["plain"][0])
     expect_records(runs, [("memccat", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)])
 
-    port = free_port()
-    rule = f"connect:error=ECONNREFUSED:port={port}:prog=memccat"
-
-    def injected(mode):
-        server = Memcached(h, mode, port)
-        try:
-            got = client(mode, "memccat", port, "key")
-        finally:
-            server.stop()
-        return got
-
-    faults = injected_runs(h, injected, [rule], runs["plain"][0], "memccat")
-    expect_marked(h, faults, rule, [("memccat", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "SO_ERROR")], 1)
+    injected_refusal(h, "memccat", lambda mode, port: Memcached(h, mode, port),
+                     lambda mode, port: client(mode, "memccat", port, "key"), runs["plain"][0], "SO_ERROR",
+                     "memccat", stop_status=False)
 
 
 def lowest_free_fd(pid):

@@ -11,7 +11,7 @@ import signal
 from harness import case, expect_eq
 from modes import closed_port
 from proof import tool
-from summary_runs import expect_marked, expect_records, four_runs, injected_runs
+from summary_runs import expect_records, four_runs, injected_refusal
 from daemon_control import runs_as, free_port, stop, wait_listening, wait_text
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -78,17 +78,6 @@ def mosquitto_refused(h):
     expect_eq(runs["plain"][0], (1, "", "Error: Connection refused\n"), "mosquitto_pub's status and output")
     expect_records(runs, [("mosquitto_pub", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)])
 
-    port = free_port()
-    rule = f"connect:error=ECONNREFUSED:port={port}:prog=mosquitto_pub"
-
-    def injected(mode):
-        broker = Broker(h, mode, port)
-        try:
-            got = publish(mode, port, "lost")
-        finally:
-            status = broker.stop()
-        return got, status
-
-    faults = injected_runs(h, injected, [rule], (runs["plain"][0], 0),
-                           "mosquitto_pub and the broker (its exit status)")
-    expect_marked(h, faults, rule, [("mosquitto_pub", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "")], 1)
+    injected_refusal(h, "mosquitto_pub", lambda mode, port: Broker(h, mode, port),
+                     lambda mode, port: publish(mode, port, "lost"), runs["plain"][0], "",
+                     "mosquitto_pub and the broker (its exit status)")

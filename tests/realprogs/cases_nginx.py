@@ -5,7 +5,6 @@ settings) fetches a file directly and through the proxy, and a missing one;
 the proxy to the closed port answers 502 after the worker's refused connect
 (the real failure); the same refusal injected on the connect to the live
 upstream answers the same 502 and is marked injected with its rule."""
-import hashlib
 import os
 import signal
 import time
@@ -13,27 +12,13 @@ import time
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
 from proof import tool
-from summary_runs import default_runs, expect_marked, expect_records, four_runs, injected_runs
+from summary_runs import default_runs, expect_records, four_runs
 from daemon_control import children, free_port, real_uid, stop, wait_file, wait_listening
+from web_servers import WebServer, expect_served, fetch_all, injected_upstream_refusal, refused_scenario, site
 
 NGINX = "/usr/sbin/nginx"
 NOBODY = 65534
 REFUSED_LOG = "connect() failed (111: Connection refused) while connecting to upstream"
-
-
-def site(h):
-    """The document root, readable by nobody."""
-    os.chmod(h.tmp, 0o755)
-    root = h.path("www")
-    os.mkdir(root)
-    with open(os.path.join(root, "payload.bin"), "wb") as f:
-        f.write(os.urandom(300 * 1024))
-    with open(os.path.join(root, "small.txt"), "w") as f:
-        f.write("small\n")
-    for name in ("payload.bin", "small.txt"):
-        os.chmod(os.path.join(root, name), 0o644)
-    os.chmod(root, 0o755)
-    return root
 
 
 def config(h, mode, root, port, upstream, closed):
@@ -68,7 +53,7 @@ http {{
     return base, path
 
 
-class Nginx:
+class Nginx(WebServer):
     """The test's nginx under `mode`: the master in the foreground."""
 
     def __init__(self, h, mode, root, closed, upstream=None):
@@ -97,25 +82,10 @@ class Nginx:
                 return workers, uids
             time.sleep(0.05)
 
-    def error_log(self):
-        try:
-            with open(f"{self.base}/error.log", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return "(no error log)"
-
     def stop(self):
         """Graceful stop (SIGQUIT): the workers finish, the master exits 0."""
         return stop(self.proc, signal.SIGQUIT)
 
-
-def fetch(h, mode, url, tag):
-    """curl's status, the HTTP code and a digest of the body."""
-    out = h.path(f"{mode.name}.{tag}")
-    run = mode.run([tool("/usr/bin/curl"), "-sS", "-o", out, "-w", "%{http_code}", url], timeout=60)
-    with open(out, "rb") as f:
-        body = hashlib.sha256(f.read()).hexdigest()
-    return run.rc, run.out, run.err, body
 
 
 @case("nginx master and workers as nobody serve and proxy")
@@ -128,10 +98,7 @@ def nginx_healthy(h):
             nginx = Nginx(h, mode, root, closed)
             try:
                 uids = nginx.uids
-                base = f"http://127.0.0.1:{nginx.port}"
-                got = [fetch(h, mode, f"{base}/{path}", tag) for path, tag in
-                       (("payload.bin", "direct"), ("up/payload.bin", "proxied"), ("up/small.txt", "small"),
-                        ("missing", "missing"))]
+                got = fetch_all(h, mode, nginx.port)
             finally:
                 status = nginx.stop()
         return uids, got, status, mode.read_err(nginx.err)
@@ -140,24 +107,15 @@ def nginx_healthy(h):
                                    ("nginx", ("writev", "write", "send")), ("curl", "connect")])
     uids, got, status, err = runs["plain"][0]
     expect_eq(uids, [NOBODY, NOBODY], "the users the two workers run as")
-    expect_eq([g[1] for g in got], ["200", "200", "200", "404"], "the HTTP codes curl got", got)
-    expect_eq(got[0][3], got[1][3], "the file fetched directly and through the proxy")
+    expect_served(got)
     expect_eq(status, 0, "nginx's exit status after SIGQUIT", err)
     # The workers (nobody) wrote their own trace records.
     pids = {r["pid"] for r in runs["trace"][1] if r["prog"] == "nginx" and r["call"] in ("accept4", "accept")}
     expect(pids, "no trace record of a worker's accept", describe(runs["trace"][1], 40))
 
 
-def refused_scenario(h, root, closed, prefix, logs, upstream=None):
-    def scenario(mode):
-        nginx = Nginx(h, mode, root, closed, upstream)
-        try:
-            got = fetch(h, mode, f"http://127.0.0.1:{nginx.port}/{prefix}/small.txt", "refused")
-        finally:
-            status = nginx.stop()
-        logs[mode.name] = (nginx, nginx.error_log())
-        return got, status, REFUSED_LOG in logs[mode.name][1]
-    return scenario
+def refused(h, root, closed, prefix, logs, upstream=None):
+    return refused_scenario(h, lambda mode: Nginx(h, mode, root, closed, upstream), prefix, logs, REFUSED_LOG)
 
 
 @case("nginx proxy to a closed port, then the refusal injected")
@@ -166,7 +124,7 @@ def nginx_refused(h):
     root = site(h)
     logs = {}
     with closed_port() as closed:
-        runs = four_runs(h, refused_scenario(h, root, closed, "down", logs), [("nginx", "connect")], healthy=False)
+        runs = four_runs(h, refused(h, root, closed, "down", logs), [("nginx", "connect")], healthy=False)
         expect_eq(runs["plain"][0][0][1], "502", "the HTTP code of the proxy to a closed port")
         expect(runs["plain"][0][2], "nginx did not log the refused connect", logs["plain"][1])
         expect_records(runs, [("nginx", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)])
@@ -176,15 +134,9 @@ def nginx_refused(h):
             expect(records[0]["pid"] in nginx.workers, f"the refusal is not recorded by a worker ({name}): "
                    f"workers {nginx.workers}, master {nginx.master}", describe(records))
 
-    # The same refusal injected on the connect to the live upstream (its
-    # port chosen before, for the rule).
-    upstream = free_port()
-    rule = f"connect:error=ECONNREFUSED:port={upstream}:prog=nginx"
-    scenario = refused_scenario(h, root, free_port(), "up", logs, upstream)
-    faults = injected_runs(h, scenario, [rule], runs["plain"][0], "curl and nginx",
-                           lambda name: logs[name][1])
-    expect_marked(h, faults, rule, [("nginx", "connect", "ECONNREFUSED", f"127.0.0.1:{upstream}", "SO_ERROR")],
-                  1)
+    faults = injected_upstream_refusal(h, "nginx",
+                                       lambda closed, upstream: refused(h, root, closed, "up", logs, upstream),
+                                       runs["plain"][0], "curl and nginx", logs)
     for name, records in faults.items():
         expect(records[0]["pid"] in logs[name][0].workers, f"the injected refusal is not in a worker ({name})",
                describe(records))

@@ -14,7 +14,7 @@ import subprocess
 from harness import Skipped, case, expect, expect_eq
 from modes import closed_port
 from proof import tool
-from summary_runs import RunMode, expect_marked, expect_records, four_runs, injected_runs, summary_run, under_sanitizer
+from summary_runs import RunMode, expect_records, four_runs, injected_refusal, summary_run, under_sanitizer
 from daemon_control import free_port, stop, wait_text
 
 BIN = "/usr/lib/postgresql/15/bin"
@@ -116,20 +116,9 @@ def postgres_refused(h):
     expect_records(runs, [("psql", "connect", "ECONNREFUSED", f"127.0.0.1:{closed}", False)])
 
     # The same refusal injected on the connect to the live server.
-    port = free_port()
-    rule = f"connect:error=ECONNREFUSED:port={port}:prog=psql"
-
-    def injected(mode):
-        server = Postgres(h, mode, data, port)
-        try:
-            got = psql(mode, port, "select 1")
-        finally:
-            status = server.stop()
-        return got, status
-
-    faults = injected_runs(h, injected, [rule], (runs["plain"][0], 0),
-                           "psql and the server (its exit status)")
-    expect_marked(h, faults, rule, [("psql", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "SO_ERROR")], 1)
+    injected_refusal(h, "psql", lambda mode, port: Postgres(h, mode, data, port),
+                     lambda mode, port: psql(mode, port, "select 1"), runs["plain"][0], "SO_ERROR",
+                     "psql and the server (its exit status)")
 
 
 @case("postgres started by setpriv under sockdiag run --summary")

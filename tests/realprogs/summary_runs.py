@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 
-from daemon_control import children
+from daemon_control import children, free_port
 from harness import Failure, Run, expect, expect_eq
 from modes import Mode, describe, three_runs
 from proof import stream_records
@@ -323,3 +323,25 @@ def expect_marked(h, runs, rule, wanted, total):
         expect(all(r["rule"] == "" for r in records if not r["injected"]),
                f"a record of a real failure names a rule ({name})", describe(records, 40))
         expect_eq(len(records), total, f"records at the default level ({name})", describe(records, 40))
+
+
+def injected_refusal(h, prog, start, attempt, plain, via, what, stop_status=True):
+    """The refusal of `prog`'s connect injected (rule: ECONNREFUSED for a
+    free port and `prog`) while a live server, `start(mode, port)`, listens
+    on that port: `attempt(mode, port)` must show `plain`, what the real
+    refusal showed without the library, and the server must stop with
+    status 0 if `stop_status`; the one record is the injected connect,
+    marked, its fault seen through `via`."""
+    port = free_port()
+    rule = f"connect:error=ECONNREFUSED:port={port}:prog={prog}"
+
+    def injected(mode):
+        server = start(mode, port)
+        try:
+            got = attempt(mode, port)
+        finally:
+            status = server.stop()
+        return (got, status) if stop_status else got
+
+    faults = injected_runs(h, injected, [rule], (plain, 0) if stop_status else plain, what)
+    expect_marked(h, faults, rule, [(prog, "connect", "ECONNREFUSED", f"127.0.0.1:{port}", via)], 1)
