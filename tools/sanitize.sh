@@ -92,6 +92,11 @@ if [ "$mode" = thread ]; then
     "integration: child forked in a signal handler records its failures"
     # dig's libisc races in its own task manager (uninstrumented host code).
     "realprogs: dig.*"
+    # memcached's worker threads race on the connection memory its main
+    # thread allocated (reported through libtsan's getpeername interceptor,
+    # no libsockdiag frame): the server's own uninstrumented code.
+    "realprogs: memcached with the libmemcached clients"
+    "realprogs: memcached out of file descriptors, then EMFILE injected on its accept"
   )
 fi
 # curl with libasan.so or libtsan.so preloaded (even without libsockdiag)
