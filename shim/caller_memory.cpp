@@ -1,5 +1,6 @@
 // Reading the program's memory safely (see caller_memory.h).
 #include "caller_memory.h"
+#include "self_ids.h"
 
 #include <limits.h>
 #include <sys/uio.h>
@@ -39,7 +40,7 @@ bool copy_from_program(void* dst, const void* src, std::size_t n) {
   iovec remote{const_cast<void*>(src), n};
   int saved = errno;
   // Our own process: no ptrace permission is asked (same thread group).
-  ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  ssize_t got = process_vm_readv(self_pid(), &local, 1, &remote, 1, 0);
   errno = saved;
   return got == static_cast<ssize_t>(n);
 }
@@ -49,7 +50,7 @@ bool copy_to_program(void* dst, const void* src, std::size_t n) {
   iovec local{const_cast<void*>(src), n};
   iovec remote{dst, n};
   int saved = errno;
-  ssize_t got = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+  ssize_t got = process_vm_writev(self_pid(), &local, 1, &remote, 1, 0);
   errno = saved;
   return got == static_cast<ssize_t>(n);
 }

@@ -300,20 +300,22 @@ Kind kind_of(int fd) {
   return k;
 }
 
-void learn_local(int fd) {
+void remember_local(int fd, const sockaddr* addr, socklen_t len) {
   LocalAddr* slot = local_slot(fd);
-  if (!slot) return;
+  uint64_t words[2];
+  uint32_t meta = 0;
+  if (!slot || !pack_addr(addr, len, words, &meta)) return;
+  slot->addr[0].store(words[0], std::memory_order_relaxed);
+  slot->addr[1].store(words[1], std::memory_order_relaxed);
+  slot->meta.store(meta, std::memory_order_relaxed);
+}
+
+void learn_local(int fd) {
+  if (!local_slot(fd)) return;
   int saved = errno;
   sockaddr_storage ss;
   socklen_t len = sizeof(ss);
-  uint64_t words[2];
-  uint32_t meta = 0;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
-      pack_addr(reinterpret_cast<sockaddr*>(&ss), len, words, &meta)) {
-    slot->addr[0].store(words[0], std::memory_order_relaxed);
-    slot->addr[1].store(words[1], std::memory_order_relaxed);
-    slot->meta.store(meta, std::memory_order_relaxed);
-  }
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) remember_local(fd, reinterpret_cast<sockaddr*>(&ss), len);
   errno = saved;
 }
 

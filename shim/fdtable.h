@@ -50,6 +50,7 @@ enum ConnFlag : uint32_t {
   cf_injected_connecting = 1u << 13,  // the next connect continues the injected attempt
   cf_inject_unconnected = 1u << 14,   // that attempt was never made: the socket is really unconnected
   cf_user_timeout_set = 1u << 15,     // TCP_USER_TIMEOUT is the injected wait; inject_err holds the program's
+  cf_bound = 1u << 16,               // bind() succeeded: a failed connect keeps the address the program chose
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads
@@ -145,6 +146,8 @@ void set_peer(Conn*, const sockaddr* addr, socklen_t len);
 // (connect(AF_UNSPEC)) leaves the kernel a wildcard address, and a record
 // then costs no getsockname.
 void learn_local(int fd);
+// Remembers `addr` as the local address of `fd` (a record asked for it).
+void remember_local(int fd, const sockaddr* addr, socklen_t len);
 // A new connection attempt: the remembered address is the old one's.
 void clear_local(int fd);
 // The remembered local address; false when none was.

@@ -9,6 +9,7 @@
 // - a short transfer only lowers the count: the data stays intact and the
 //   rest goes with the program's next calls.
 #include "inject.h"
+#include "self_ids.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -468,7 +469,7 @@ void inject_configure() {
     if (config().format == Format::json) {
       b.append("{\"ts\":\"");
       format_time(wall, b);
-      b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
+      b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), self_pid());
       b.append_json_string(program_name());
       b.appendf(FMT_COMPILE(",\"level\":\"info\",\"seed\":{},\"message\":\"injection seed {} (SOCKDIAG_SEED={} replays this run)\"}}"),
                 seed, seed, seed);
@@ -476,7 +477,7 @@ void inject_configure() {
       b.append("sockdiag ");
       format_time(wall, b);
       b.append_char(' ');
-      put_prog_pid(program_name(), getpid(), b);
+      put_prog_pid(program_name(), self_pid(), b);
       b.appendf(FMT_COMPILE(" info injection seed {} (SOCKDIAG_SEED={} replays this run)"), seed, seed);
     }
     b.finish_line();
@@ -997,11 +998,11 @@ void write_injection_summary(bool json, void (*line)(const char* text, std::size
     LineBuffer b;
     uint64_t n = injections(*g_rules, i);
     if (json) {
-      b.appendf(FMT_COMPILE("{{\"summary\":\"inject\",\"pid\":{},\"rule\":"), static_cast<long>(getpid()));
+      b.appendf(FMT_COMPILE("{{\"summary\":\"inject\",\"pid\":{},\"rule\":"), self_pid());
       b.append_json_string(g_rules->rules[i].text);
       b.appendf(FMT_COMPILE(",\"count\":{}}}"), n);
     } else {
-      put_summary_start(program_name(), getpid(), b);
+      put_summary_start(program_name(), self_pid(), b);
       b.put("rule ");
       std::size_t column = b.view().size();
       b.append_text_escaped(g_rules->rules[i].text);

@@ -14,11 +14,19 @@
 //   the signals it would receive without the library;
 // - programs that close every fd: the log file's fd sits at the top of the
 //   fd limit (never a number the program would get), is hidden from close,
-//   fcntl and dup, and is checked (dev/inode) before each write;
+//   fcntl and dup;
+// - a record's only system call is its write: what the log's fd is, is
+//   known from the hooks that change fds (close, dup2, close_range, and
+//   libc's own fclose, freopen, daemon, login_tty), not asked per record; a
+//   file's size only under a finite RLIMIT_FSIZE, itself read again only
+//   after setrlimit/prlimit (another process's prlimit on this one is not
+//   seen: a record that then crosses the new limit is refused by the
+//   kernel with SIGXFSZ, which the write does not block);
 // - `%p` in the path gives each process its own file, made by its first
 //   record (after a fork too: the parent's file is not the child's);
 // - the path is checked before main and opened safely (destination.h).
 #include "log.h"
+#include "self_ids.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -113,6 +121,13 @@ std::atomic<bool> g_stalled{false};
 // The kernel refused RWF_NOWAIT on a pipe (before Linux 5.8): poll, then write.
 std::atomic<bool> g_no_nowait{false};
 std::atomic<uint64_t> g_unsaid{0};  // dropped since the log last said so
+// RLIMIT_FSIZE, read by the first write to a file after start or after the
+// program changed it: g_fsize_changes counts the changes, and the limit read
+// is good while g_fsize_read_at is that count plus one (a change during a
+// read leaves the read stale, and the next write reads again).
+std::atomic<uint32_t> g_fsize_changes{0};
+std::atomic<uint32_t> g_fsize_read_at{0};
+std::atomic<rlim_t> g_fsize_limit{RLIM_INFINITY};
 // The pid whose file the log is; -pid while a thread of that process opens it.
 std::atomic<long> g_opened_pid{0};
 bool g_to_stderr = false;  // set by log_open: without a log, fd 2 is not followed
@@ -274,15 +289,25 @@ void cut_back(int fd, std::size_t written, bool append) {
   if (ftruncate(fd, start) == 0 && !append) lseek(fd, start, SEEK_SET);
 }
 
-bool put_file(int fd, bool append, off_t size, const char* data, std::size_t len) {
+rlim_t fsize_limit() {
+  uint32_t changes = g_fsize_changes.load(std::memory_order_acquire);
+  if (g_fsize_read_at.load(std::memory_order_acquire) == changes + 1) return g_fsize_limit.load(std::memory_order_relaxed);
   rlimit rl{};
-  getrlimit(RLIMIT_FSIZE, &rl);
-  bool limited = rl.rlim_cur != RLIM_INFINITY;
+  rl.rlim_cur = getrlimit(RLIMIT_FSIZE, &rl) == 0 ? rl.rlim_cur : 0;  // unknown: guarded as the tightest
+  g_fsize_limit.store(rl.rlim_cur, std::memory_order_relaxed);
+  g_fsize_read_at.store(changes + 1, std::memory_order_release);
+  return rl.rlim_cur;
+}
+
+bool put_file(int fd, bool append, const char* data, std::size_t len) {
+  rlim_t limit = fsize_limit();
+  bool limited = limit != RLIM_INFINITY;
   if (limited) {
     // Past the limit the kernel writes the part below it, or refuses with
     // SIGXFSZ: a record that would not fit whole is not written.
-    off_t at = append ? size : lseek(fd, 0, SEEK_CUR);
-    if (at < 0 || static_cast<rlim_t>(at) + len > rl.rlim_cur) return false;
+    struct stat st;
+    off_t at = append ? (fstat(fd, &st) == 0 ? st.st_size : -1) : lseek(fd, 0, SEEK_CUR);
+    if (at < 0 || static_cast<rlim_t>(at) + len > limit) return false;
   }
   // Another writer may still take the room left: SIGXFSZ stays possible.
   std::optional<SignalGuard> guard;
@@ -357,9 +382,9 @@ bool put_stream(Dest dest, int fd, const char* data, std::size_t len) {
   return true;
 }
 
-// One whole line to the sink whose fd was just checked (`st`), or false.
-// errno and the thread's cancellation state are the program's again after.
-bool put(Sink s, const struct stat& st, const char* data, std::size_t len) {
+// One whole line to the sink, or false. errno and the thread's
+// cancellation state are the program's again after.
+bool put(Sink s, const char* data, std::size_t len) {
   int old_state;
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);  // a cancellation half-way would cut the line
   int saved = errno;
@@ -367,7 +392,7 @@ bool put(Sink s, const struct stat& st, const char* data, std::size_t len) {
   switch (s.dest) {
     case Dest::none: break;
     case Dest::append_file:
-    case Dest::shared_file: whole = put_file(s.fd, s.dest == Dest::append_file, st.st_size, data, len); break;
+    case Dest::shared_file: whole = put_file(s.fd, s.dest == Dest::append_file, data, len); break;
     case Dest::pipe: whole = put_pipe(s.fd, data, len); break;
     case Dest::unix_socket:
     case Dest::device: whole = put_stream(s.dest, s.fd, data, len); break;
@@ -475,7 +500,7 @@ void adopt(int fd, bool own) {
   }
   Sink old = publish(s, st.st_dev, st.st_ino);
   if (old.own && old.fd >= 0 && old.fd != s.fd) real<Call::close>()(old.fd);
-  g_opened_pid.store(static_cast<long>(getpid()), std::memory_order_release);
+  g_opened_pid.store(self_pid(), std::memory_order_release);
 }
 
 void adopt_stderr() { adopt(STDERR_FILENO, false); }
@@ -484,7 +509,7 @@ void expand_path(char* out, std::size_t cap) {
   std::size_t o = 0;
   for (const char* p = g_path; *p && o + 1 < cap; ++p) {
     if (p[0] == '%' && p[1] == 'p') {
-      auto r = fmt::format_to_n(out + o, cap - 1 - o, FMT_COMPILE("{}"), static_cast<long>(getpid()));
+      auto r = fmt::format_to_n(out + o, cap - 1 - o, FMT_COMPILE("{}"), self_pid());
       o += r.size < cap - 1 - o ? r.size : cap - 1 - o;
       ++p;
     } else if (p[0] == '%' && p[1] == '%') {
@@ -512,7 +537,7 @@ int open_file() {
 // record is dropped and counted, and the next one tries again.
 bool reopen_if_forked() {
   if (!g_per_pid) return true;
-  long pid = static_cast<long>(getpid());
+  long pid = self_pid();
   long seen = g_opened_pid.load(std::memory_order_acquire);
   if (seen == pid) return true;
   if (seen != -pid && g_opened_pid.compare_exchange_strong(seen, -pid, std::memory_order_acq_rel)) {
@@ -578,7 +603,7 @@ void format_dropped(uint64_t n, LineBuffer& b) {
   if (g_format == Format::json) {
     b.append("{\"ts\":\"");
     format_time(wall, b);
-    b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), static_cast<long>(getpid()));
+    b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), self_pid());
     b.append_json_string(program_name());
     b.appendf(FMT_COMPILE(",\"level\":\"error\",\"dropped\":{},\"message\":\"{} records dropped: log not writable\"}}"),
               n, n);
@@ -586,15 +611,10 @@ void format_dropped(uint64_t n, LineBuffer& b) {
     b.append("sockdiag ");
     format_time(wall, b);
     b.append_char(' ');
-    put_prog_pid(program_name(), getpid(), b);
+    put_prog_pid(program_name(), self_pid(), b);
     b.appendf(FMT_COMPILE(" error {} records dropped: log not writable"), n);
   }
   b.finish_line();
-}
-
-bool still_ours(int fd, struct stat* st) {
-  return fstat(fd, st) == 0 && st->st_dev == g_dev.load(std::memory_order_relaxed) &&
-         st->st_ino == g_ino.load(std::memory_order_relaxed);
 }
 
 std::atomic<bool> g_said_no_fd{false};
@@ -611,7 +631,7 @@ void say_no_fd() {
                         "its limit of open files (RLIMIT_NOFILE {}): running without a log"),
             static_cast<unsigned long long>(rl.rlim_cur));
   b.finish_line();
-  put(s, st, b.view().data(), b.view().size());
+  put(s, b.view().data(), b.view().size());
 }
 
 }  // namespace
@@ -660,7 +680,7 @@ bool log_open(const Config& cfg, std::string* error) {
 void write_record(int fd, const char* data, std::size_t len) {
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) return;
-  if (!put({fd, classify(fd, st), false}, st, data, len)) count_dropped_record();
+  if (!put({fd, classify(fd, st), false}, data, len)) count_dropped_record();
 }
 
 void log_write(const char* data, std::size_t len) {
@@ -670,20 +690,18 @@ void log_write(const char* data, std::size_t len) {
   }
   WriterScope writing;
   Sink s = unpack(g_sink.load());
-  struct stat st;
-  if (s.dest == Dest::none || !still_ours(s.fd, &st)) return;
+  if (s.dest == Dest::none) return;
   if (uint64_t unsaid = g_unsaid.exchange(0, std::memory_order_relaxed)) {
     LineBuffer b;
     format_dropped(unsaid, b);
-    if (!put(s, st, b.view().data(), b.view().size())) {
+    if (!put(s, b.view().data(), b.view().size())) {
       // Still not writable: this record goes the same way.
       g_unsaid.fetch_add(unsaid, std::memory_order_relaxed);
       count_dropped();
       return;
     }
-    if (s.dest == Dest::append_file || s.dest == Dest::shared_file) fstat(s.fd, &st);  // the size grew
   }
-  if (!put(s, st, data, len)) count_dropped();
+  if (!put(s, data, len)) count_dropped();
 }
 
 
@@ -702,6 +720,8 @@ void log_fd_closing(int fd) {
   // a data file) is not the program's stderr.
   if (g_to_stderr && fd == STDERR_FILENO) publish(kNoSink, 0, 0);
 }
+
+void log_fsize_limit_changed() { g_fsize_changes.fetch_add(1, std::memory_order_acq_rel); }
 
 void log_fds_closing(unsigned first, unsigned last, int flags) {
   if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= STDERR_FILENO && STDERR_FILENO <= last) log_fd_closing(STDERR_FILENO);

@@ -36,6 +36,10 @@ void log_evacuate(int fd);
 // log_evacuate in this thread follows fd 2 to where it now points.
 void log_dup_done();
 
+// The program changed RLIMIT_FSIZE (setrlimit/prlimit): the log reads it
+// again before its next write to a file.
+void log_fsize_limit_changed();
+
 // Moves a library-owned fd out of the program's way: to the highest free
 // number below the fd limit, with FD_CLOEXEC (the original is closed).
 // Returns the new number, or `fd` itself when no high number is free.

@@ -221,8 +221,8 @@ void connect_done(Call call, int fd, long ret, int err, const sockaddr* addr, so
 
 void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {
   if (ret == 0) {
-    if (call == Call::listen)
-      if (Conn* c = get_conn(fd)) c->set(cf_listening);
+    if (call == Call::listen || call == Call::bind)
+      if (Conn* c = get_conn(fd)) c->set(call == Call::listen ? cf_listening : cf_bound);
     if (g_trace) trace_call(call, fd, ret);
     return;
   }
@@ -510,6 +510,20 @@ void dup_done(Call call, int fd, int ret, int err) {
     return;
   }
   report_error(call, fd, ret, err, 0);
+}
+
+void libc_fds_begin(Call call, int fd) {
+  // fclose(stderr) ends the stderr log as close(2) does; freopen of stderr,
+  // daemon and login_tty replace fd 2 as dup2 does, and the log follows.
+  if (call == Call::fclose) log_fd_closing(fd);
+  else if (call != Call::freopen && call != Call::freopen64) log_evacuate(STDERR_FILENO);
+  else if (fd == STDERR_FILENO) log_evacuate(fd);
+}
+
+void libc_fds_done(Call call, int fd) {
+  if (call == Call::daemon || call == Call::login_tty) forget_range(0, STDERR_FILENO);
+  if (fd >= 0) forget_fd(fd);
+  log_dup_done();
 }
 
 }  // namespace sd

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -24,6 +26,7 @@
 #include "inject_readiness.h"
 #include "log.h"
 #include "policy_retry.h"
+#include "self_ids.h"
 #include "summary.h"
 #include "vm_children.h"
 
@@ -31,7 +34,7 @@ namespace sd {
 
 enum class Group : uint8_t {
   socket, socketpair, connect, sockop, accept, output, input, close, close_range, getsockopt, setsockopt,
-  poll, select, epoll_wait, epoll_ctl, getaddrinfo, dup, fcntl,
+  poll, select, epoll_wait, epoll_ctl, getaddrinfo, dup, fcntl, stdfds, rlimit,
 };
 
 constexpr Group kGroups[] = {
@@ -74,6 +77,11 @@ void epoll_ctl_done(int ret, int op, int fd, const epoll_event* ev);
 void getaddrinfo_done(int ret, int err, const char* node, addrinfo* const* res);
 void dup_begin(Call, int newfd);
 void dup_done(Call, int fd, int ret, int err);
+// fclose(stream) closes `fd` inside libc; freopen replaces it (-1: a
+// memory stream); daemon and login_tty replace fds 0-2 (login_tty closes
+// its `fd` too). Called before and after the real call.
+void libc_fds_begin(Call, int fd);
+void libc_fds_done(Call, int fd);
 
 // ---- Argument views: where each call keeps its length and flags -------------
 // The MSG_* flags of a read or write: an argument, never the program's memory.
@@ -718,7 +726,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     return r;
   } else if constexpr (g == Group::sockop) {
     int r = real(a...);
-    if (__builtin_expect(r == 0 && !g_trace && C != Call::listen, 1)) return r;
+    if (__builtin_expect(r == 0 && !g_trace && C == Call::shutdown, 1)) return r;
     int err = errno;
     if constexpr (C == Call::bind) sockop_done(C, std::get<0>(std::tie(a...)), r, err, std::get<1>(std::tie(a...)),
                                                std::get<2>(std::tie(a...)));
@@ -817,6 +825,36 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     int err = errno;
     getaddrinfo_done(r, err, node, res);
     errno = err;
+    return r;
+  } else if constexpr (g == Group::stdfds) {
+    int fd = -1;
+    if constexpr (C == Call::daemon) {
+      if (std::get<1>(std::tie(a...)) != 0) return real(a...);  // noclose: fds 0-2 stay
+    } else if constexpr (C == Call::login_tty) {
+      fd = std::get<0>(std::tie(a...));
+    } else {
+      FILE* stream = std::get<sizeof...(a) - 1>(std::tie(a...));
+      if (!stream) return real(a...);
+      int saved = errno;
+      fd = fileno_unlocked(stream);  // -1 (EBADF) for a memory stream
+      errno = saved;
+    }
+    libc_fds_begin(C, fd);
+    auto r = real(a...);
+    int err = errno;
+    libc_fds_done(C, fd);
+    errno = err;
+    return r;
+  } else if constexpr (g == Group::rlimit) {
+    int r = real(a...);
+    if (r != 0) return r;
+    auto t = std::tie(a...);
+    if constexpr (C == Call::prlimit || C == Call::prlimit64) {
+      if (std::get<1>(t) == RLIMIT_FSIZE && std::get<2>(t) && (std::get<0>(t) == 0 || std::get<0>(t) == self_pid()))
+        log_fsize_limit_changed();
+    } else if (std::get<0>(t) == RLIMIT_FSIZE) {
+      log_fsize_limit_changed();
+    }
     return r;
   } else if constexpr (g == Group::dup || g == Group::fcntl) {
     auto t = std::tie(a...);

@@ -1,5 +1,6 @@
 // SIGPIPE policy (see policy_sigpipe.h).
 #include "policy_sigpipe.h"
+#include "self_ids.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -36,7 +37,7 @@ SigpipeDecision sigpipe_after_epipe() {
 
 void deliver_sigpipe() {
   // The kernel sends SIGPIPE to the writing thread, not to the process.
-  syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGPIPE);
+  syscall(SYS_tgkill, self_pid(), self_tid(), SIGPIPE);
 }
 
 }  // namespace sd

@@ -1,5 +1,6 @@
 // From a failure to a count and a record (see report.h).
 #include "report.h"
+#include "self_ids.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -89,12 +90,13 @@ const char* peer_text(const Failure& f, const Conn* c, char* buf, std::size_t ca
     format_addr(f.addr, f.addr_len, buf, cap);
     return buf;
   }
-  // Live first: after a reset the kernel forgets the peer (ENOTCONN), so the
-  // address cached at connect/accept time is the fallback.
+  // The inet peer remembered at connect/accept costs no getpeername (and
+  // outlives a reset, after which the kernel no longer tells it); a unix
+  // peer is asked for (the cache keeps inet addresses only).
+  if (cached_peer(c, ss, len)) return format_addr(reinterpret_cast<sockaddr*>(ss), *len, buf, cap);
   *len = sizeof(*ss);
   if (f.fd >= 0 && getpeername(f.fd, reinterpret_cast<sockaddr*>(ss), len) == 0 && *len > sizeof(sa_family_t))
     return format_addr(reinterpret_cast<sockaddr*>(ss), *len, buf, cap);
-  if (cached_peer(c, ss, len)) return format_addr(reinterpret_cast<sockaddr*>(ss), *len, buf, cap);
   buf[0] = '\0';
   return buf;
 }
@@ -112,6 +114,24 @@ bool no_local_address(const sockaddr* a, CallClass cls) {
     return in6->sin6_port == 0 || (cls == CallClass::connect && IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr));
   }
   return false;
+}
+
+// The local address of a record's socket, asking the kernel only where it is
+// not known: remembered when the connection was made (connect, accept, a
+// non-blocking connect's SO_ERROR), or of no use after a failed connect (the
+// kernel dropped the address it picked; one bound by the program it keeps,
+// so that one is asked for). Asked once, and remembered, for the rest: a
+// listener, an unconnected datagram socket.
+bool local_for_record(const Failure& f, CallClass cls, const Conn* c, sockaddr_storage* out, socklen_t* len) {
+  if (f.fd < 0) return false;
+  if (cached_local(f.fd, out, len)) return !no_local_address(reinterpret_cast<sockaddr*>(out), cls);
+  bool connect_failed = cls == CallClass::connect && f.code != EALREADY && f.code != EISCONN;
+  if (connect_failed && !(c && c->has(cf_bound))) return false;
+  *len = sizeof(*out);
+  if (getsockname(f.fd, reinterpret_cast<sockaddr*>(out), len) != 0 || *len <= sizeof(sa_family_t)) return false;
+  if (no_local_address(reinterpret_cast<sockaddr*>(out), cls)) return false;
+  if (!connect_failed) remember_local(f.fd, reinterpret_cast<sockaddr*>(out), *len);
+  return true;
 }
 
 }  // namespace
@@ -184,8 +204,8 @@ void report(const Failure& f) {
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   r.wall_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-  r.pid = static_cast<long>(getpid());
-  r.tid = static_cast<long>(gettid());
+  r.pid = self_pid();
+  r.tid = self_tid();
   r.prog = program_name();
   r.level = level;
   r.call = call_name(f.call);
@@ -209,11 +229,7 @@ void report(const Failure& f) {
     s.local[0] = '\0';
     if (bound) {
       format_addr(bound, f.addr_len, s.local, sizeof(s.local));
-    } else if (f.fd >= 0 && cached_local(f.fd, &local, &local_len) &&
-               !no_local_address(reinterpret_cast<sockaddr*>(&local), cls)) {
-      format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
-    } else if (getsockname(f.fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0 &&
-               local_len > sizeof(sa_family_t) && !no_local_address(reinterpret_cast<sockaddr*>(&local), cls)) {
+    } else if (local_for_record(f, cls, conn, &local, &local_len)) {
       format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
     }
     r.local = s.local;

@@ -2,6 +2,7 @@
 // hooks on any thread, possibly in signal handlers: atomics only, fixed
 // tables, no allocation, no lock.
 #include "summary.h"
+#include "self_ids.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -149,9 +150,9 @@ struct SummaryWriter {
     else summary_line_to_log(buf.view().data(), buf.view().size());
     buf.clear();
   }
-  void start_text() { put_summary_start(program_name(), getpid(), buf); }
+  void start_text() { put_summary_start(program_name(), self_pid(), buf); }
   void start_json(const char* kind) {
-    buf.appendf(FMT_COMPILE("{{\"summary\":\"{}\",\"pid\":{},\"prog\":"), kind, static_cast<long>(getpid()));
+    buf.appendf(FMT_COMPILE("{{\"summary\":\"{}\",\"pid\":{},\"prog\":"), kind, self_pid());
     buf.append_json_string(program_name());
   }
 };
@@ -287,7 +288,7 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
     const char* code = code_name(Domain::errno_code, ctab::key_code(rows[i].key));
     if (w.json) {
       w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
-                    static_cast<long>(getpid()), call, code, rows[i].count);
+                    self_pid(), call, code, rows[i].count);
     } else {
       w.start_text();
       w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} retries"), call, code, rows[i].count);
@@ -312,7 +313,7 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
     format_addr(reinterpret_cast<sockaddr*>(&ss), len, addr, sizeof(addr));
     if (w.json) {
       w.buf.appendf(FMT_COMPILE("{{\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}"),
-                    static_cast<long>(getpid()), addr, failures);
+                    self_pid(), addr, failures);
     } else {
       w.start_text();
       w.buf.appendf(FMT_COMPILE("peer {:<30} {:>9} failures"), addr, failures);
@@ -330,7 +331,7 @@ ctab::Slot* claim_slot() {
     // No slot left in the table: this process counts privately, written at exit.
     return g_slot.compare_exchange_strong(expected, &g_own, std::memory_order_acq_rel) ? &g_own : expected;
   }
-  s->pid.store(static_cast<int32_t>(getpid()), std::memory_order_relaxed);
+  s->pid.store(static_cast<int32_t>(self_pid()), std::memory_order_relaxed);
   std::strncpy(s->prog, program_name(), sizeof(s->prog) - 1);
   if (const RuleSet* set = g_rules) {
     s->rules_hash.store(ctab::rules_hash(set->count, [set](uint32_t i) { return set->rules[i].text; }),
