@@ -22,6 +22,13 @@ SCALARS = {
     "nfds_t": "nf",
 }
 
+# Hooks of calls that change the whole process rather than a socket: daemon
+# forks and detaches, login_tty takes a terminal, fclose and freopen need
+# real streams, and prlimit on arbitrary pids as root would change other
+# processes' limits. Their hooks only read the stream's fd and the result;
+# the integration cases (cases_libc_fds.py) run them for real.
+PROCESS_GROUPS = {"stdfds", "rlimit"}
+
 
 def split_params(text):
     text = text.strip()[1:-1].strip()
@@ -58,7 +65,9 @@ def main():
             m = line_re.match(line.rstrip("\n"))
             if not m:
                 sys.exit(f"{where}: not an SD_HOOK(GROUP, RET, NAME, (PARAMS), (ARGS), SYSNO) line: {line.strip()}")
-            variadic, ret, name, params = m.group(1), m.group(3).strip(), m.group(4), m.group(5)
+            variadic, group, ret, name, params = m.group(1), m.group(2), m.group(3).strip(), m.group(4), m.group(5)
+            if group in PROCESS_GROUPS:
+                continue
             decls = split_params(params)
             if variadic:
                 if decls[-1] != "...":

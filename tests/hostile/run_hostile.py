@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "common"))
 
 from sdtest import ProcessHarness, driver_parser, expect, list_or_run, preload_value, read_text  # noqa: E402
+from gen_battery import PROCESS_GROUPS  # noqa: E402  (the same directory: the one list of skipped groups)
 
 HOOKS_DEF = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shim", "hooks.def")
 
@@ -61,8 +62,10 @@ SETTINGS = {
 
 
 def hook_names():
+    """The hooks the battery calls: all but those of PROCESS_GROUPS."""
     with open(HOOKS_DEF) as f:
-        return [m.group(1) for m in (re.match(r"^SD_HOOK(?:_VA)?\([a-z_]+, [^,]+, (\w+),", line) for line in f) if m]
+        found = (re.match(r"^SD_HOOK(?:_VA)?\(([a-z_]+), [^,]+, (\w+),", line) for line in f)
+        return [m.group(2) for m in found if m and m.group(1) not in PROCESS_GROUPS]
 
 
 def run_battery(h, prog, env, what):

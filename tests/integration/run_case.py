@@ -20,6 +20,7 @@ import cases_destinations  # noqa: F401
 import cases_fastopen  # noqa: F401
 import cases_fds  # noqa: F401
 import cases_inherited  # noqa: F401
+import cases_libc_fds  # noqa: F401
 import cases_local_address  # noqa: F401
 import cases_hostile_values  # noqa: F401
 import cases_log_sink  # noqa: F401
