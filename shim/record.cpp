@@ -515,7 +515,13 @@ void put_age(const RecordData& r, LineBuffer& out) {
 }
 }  // namespace
 
-void fill_template(const char* text, const RecordData& r, Format format, LineBuffer& out) {
+namespace {
+enum Placeholder : uint8_t {
+  ph_peer = 1, ph_local = 2, ph_host = 4, ph_fd = 8, ph_call = 16, ph_sent = 32, ph_received = 64, ph_age = 128,
+};
+
+// The placeholders filled; `names` gets a bit for each.
+void fill_named(const char* text, const RecordData& r, Format format, LineBuffer& out, uint8_t* names) {
   auto value = [&](std::string_view v, std::string_view fallback) {
     if (v.empty()) v = fallback;
     if (format == Format::json) out.append_json_escaped(v);
@@ -527,30 +533,84 @@ void fill_template(const char* text, const RecordData& r, Format format, LineBuf
     out.append({p, static_cast<std::size_t>(brace - p)});
     if (*brace == '\0') return;
     std::string_view key = placeholder_at(brace);
-    if (key == "peer") value(r.peer, "the peer");
-    else if (key == "local") value(r.local, "the local address");
-    else if (key == "host") value(r.host, "\"\" (an empty name)");
-    else if (key == "fd") out.put(r.fd);
-    else if (key == "call") value(r.call, "");
-    else if (key == "sent") out.put(r.sent);
-    else if (key == "received") out.put(r.received);
-    else if (key == "age") put_age(r, out);
+    uint8_t name = 0;
+    if (key == "peer") value(r.peer, "the peer"), name = ph_peer;
+    else if (key == "local") value(r.local, "the local address"), name = ph_local;
+    else if (key == "host") value(r.host, "\"\" (an empty name)"), name = ph_host;
+    else if (key == "fd") out.put(r.fd), name = ph_fd;
+    else if (key == "call") value(r.call, ""), name = ph_call;
+    else if (key == "sent") out.put(r.sent), name = ph_sent;
+    else if (key == "received") out.put(r.received), name = ph_received;
+    else if (key == "age") put_age(r, out), name = ph_age;
     else {
       out.append_char('{');  // not a placeholder: keep the brace as written
       p = brace + 1;
       continue;
     }
+    *names |= name;
     p = brace + key.size() + 2;
   }
+}
+
+bool same_value(std::string_view v, const char* kept, uint8_t kept_len) {
+  return v.size() == kept_len && std::memcmp(v.data(), kept, kept_len) == 0;
+}
+
+// Copies `v` into a kept value; false when it is too long to keep.
+bool keep_value(std::string_view v, char* kept, uint8_t* kept_len) {
+  if (v.size() > FilledText::kKeptValue) return false;
+  std::memcpy(kept, v.data(), v.size());
+  *kept_len = static_cast<uint8_t>(v.size());
+  return true;
+}
+
+bool still_filled(const FilledText& k, const char* text, const RecordData& r, Format format) {
+  if (k.tmpl != text || k.format != format) return false;
+  return (!(k.names & ph_peer) || same_value(r.peer, k.peer, k.peer_len)) &&
+         (!(k.names & ph_local) || same_value(r.local, k.local, k.local_len)) &&
+         (!(k.names & ph_host) || same_value(r.host, k.host, k.host_len)) && (!(k.names & ph_fd) || k.fd == r.fd) &&
+         (!(k.names & ph_call) || k.call == r.call.data()) && (!(k.names & ph_sent) || k.sent == r.sent) &&
+         (!(k.names & ph_received) || k.received == r.received);
+}
+}  // namespace
+
+void fill_template(const char* text, const RecordData& r, Format format, LineBuffer& out) {
+  uint8_t names = 0;
+  fill_named(text, r, format, out, &names);
+}
+
+void fill_template_kept(const char* text, const RecordData& r, Format format, FilledText& kept, LineBuffer& out) {
+  if (still_filled(kept, text, r, format)) {
+    out.append({kept.text, kept.len});
+    return;
+  }
+  std::size_t start = out.view().size();
+  uint8_t names = 0;
+  fill_named(text, r, format, out, &names);
+  std::string_view filled = out.view().substr(start);
+  kept.tmpl = nullptr;
+  if (out.full() || (names & ph_age) || filled.size() > FilledText::kKeptText ||
+      !keep_value(r.peer, kept.peer, &kept.peer_len) || !keep_value(r.local, kept.local, &kept.local_len) ||
+      !keep_value(r.host, kept.host, &kept.host_len))
+    return;
+  std::memcpy(kept.text, filled.data(), filled.size());
+  kept.len = static_cast<uint16_t>(filled.size());
+  kept.format = format;
+  kept.names = names;
+  kept.fd = r.fd;
+  kept.call = r.call.data();
+  kept.sent = r.sent;
+  kept.received = r.received;
+  kept.tmpl = text;
 }
 
 namespace {
 
 // An injected failure did not happen for the row's reasons: the record says
 // so first, then what such a failure means when it is real.
-void put_explanation(const RecordData& r, Format format, LineBuffer& out) {
+void put_explanation(const RecordData& r, Format format, RecordCache& cache, LineBuffer& out) {
   if (r.injected && r.domain != Domain::event) out.put("Injected by a sockdiag rule. When real: ");
-  fill_template(r.explanation, r, format, out);
+  fill_template_kept(r.explanation, r, format, cache.explanation, out);
 }
 
 void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
@@ -595,11 +655,11 @@ void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   }
   if (*r.explanation) {
     out.put(": ");
-    put_explanation(r, Format::text, out);
+    put_explanation(r, Format::text, cache, out);
   }
   if (*r.advice) {
     out.put(" Try: ");
-    fill_template(r.advice, r, Format::text, out);
+    fill_template_kept(r.advice, r, Format::text, cache.advice, out);
   }
   if (!r.note.empty()) out.put(" Note: ", r.note);
   if (r.have_history) {
@@ -632,9 +692,9 @@ void json_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   out.put(",\"message\":");
   out.append_json_string(r.message);
   out.put(",\"explanation\":\"");
-  if (*r.explanation) put_explanation(r, Format::json, out);
+  if (*r.explanation) put_explanation(r, Format::json, cache, out);
   out.put("\",\"advice\":\"");
-  fill_template(r.advice, r, Format::json, out);
+  fill_template_kept(r.advice, r, Format::json, cache.advice, out);
   out.put('"');
   out.put(",\"via\":");
   out.append_json_string(r.via);

@@ -273,12 +273,36 @@ class DecimalCache {
   uint8_t size_ = 0;
 };
 
+// A template filled for the last record (explanation or advice), reused
+// while the values it names are the same: a failure that repeats (a client
+// reconnecting to a dead server) gets the same text every time. A template
+// naming {age} changes with every record and is never kept.
+struct FilledText {
+  static constexpr std::size_t kKeptValue = 64;  // longer values: not kept
+  static constexpr std::size_t kKeptText = 1024;
+  const char* tmpl = nullptr;  // the table's text (static): nullptr, nothing kept
+  Format format = Format::text;
+  uint8_t names = 0;  // the placeholders the template names, a bit each
+  int fd = 0;
+  const char* call = nullptr;
+  uint64_t sent = 0, received = 0;
+  uint8_t peer_len = 0, local_len = 0, host_len = 0;
+  char peer[kKeptValue], local[kKeptValue], host[kKeptValue];
+  uint16_t len = 0;
+  char text[kKeptText];
+};
+
 // What a writer of many records (one per thread) keeps from one record to
 // the next: its records come in bursts, within a second, from one thread.
 struct RecordCache {
   TimeCache time;
   DecimalCache pid, tid;
+  FilledText explanation, advice;
 };
+
+// fill_template through `kept`: the same text as fill_template, copied from
+// the last record's when its template and the values it names are the same.
+void fill_template_kept(const char* text, const RecordData& r, Format format, FilledText& kept, LineBuffer& out);
 
 // "PROG[PID]" in a text line, the program's name escaped as in a record.
 void put_prog_pid(std::string_view prog, long pid, LineBuffer& out);

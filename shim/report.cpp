@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <string_view>
 
 #include "config_state.h"
@@ -39,6 +40,10 @@ struct Scratch {
   char local[128];
   char peer[128];
   char host[128];
+  // The address `peer` holds the text of (peer_len 0: none): a failure that
+  // repeats names the same peer, formatted once.
+  sockaddr_storage peer_addr;
+  socklen_t peer_len = 0;
 };
 thread_local Scratch t_scratch[kObservedDepth] __attribute__((tls_model("initial-exec")));
 
@@ -84,21 +89,27 @@ uint32_t kind_situation(Kind k) {
   return s;
 }
 
-const char* peer_text(const Failure& f, const Conn* c, char* buf, std::size_t cap, sockaddr_storage* ss,
-                      socklen_t* len) {
-  if (f.addr) {
-    format_addr(f.addr, f.addr_len, buf, cap);
-    return buf;
-  }
+// s.peer as the text of `addr`, formatted again only for another address.
+const char* peer_in_scratch(const sockaddr* addr, socklen_t len, Scratch& s) {
+  if (len == s.peer_len && std::memcmp(addr, &s.peer_addr, len) == 0) return s.peer;
+  format_addr(addr, len, s.peer, sizeof(s.peer));
+  s.peer_len = len <= sizeof(s.peer_addr) ? len : 0;
+  if (s.peer_len) std::memcpy(&s.peer_addr, addr, len);
+  return s.peer;
+}
+
+const char* peer_text(const Failure& f, const Conn* c, Scratch& s, sockaddr_storage* ss, socklen_t* len) {
+  if (f.addr) return peer_in_scratch(f.addr, f.addr_len, s);
   // The inet peer remembered at connect/accept costs no getpeername (and
   // outlives a reset, after which the kernel no longer tells it); a unix
   // peer is asked for (the cache keeps inet addresses only).
-  if (cached_peer(c, ss, len)) return format_addr(reinterpret_cast<sockaddr*>(ss), *len, buf, cap);
+  if (cached_peer(c, ss, len)) return peer_in_scratch(reinterpret_cast<sockaddr*>(ss), *len, s);
   *len = sizeof(*ss);
   if (f.fd >= 0 && getpeername(f.fd, reinterpret_cast<sockaddr*>(ss), len) == 0 && *len > sizeof(sa_family_t))
-    return format_addr(reinterpret_cast<sockaddr*>(ss), *len, buf, cap);
-  buf[0] = '\0';
-  return buf;
+    return peer_in_scratch(reinterpret_cast<sockaddr*>(ss), *len, s);
+  s.peer[0] = '\0';
+  s.peer_len = 0;
+  return s.peer;
 }
 
 // No local address worth showing: an inet socket not bound yet (port 0), or
@@ -233,7 +244,7 @@ void report(const Failure& f) {
       format_addr(reinterpret_cast<sockaddr*>(&local), local_len, s.local, sizeof(s.local));
     }
     r.local = s.local;
-    r.peer = bound ? "" : peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
+    r.peer = bound ? "" : peer_text(f, conn, s, &ss, &ss_len);
     // The name the program resolved for this peer, if it did.
     if (!f.host && peer && host_of(peer, peer_len, s.host, sizeof(s.host))) r.host = s.host;
     if (conn) {
@@ -249,7 +260,7 @@ void report(const Failure& f) {
   } else if (bound) {
     r.local = format_addr(bound, f.addr_len, s.local, sizeof(s.local));
   } else if (f.addr) {
-    r.peer = peer_text(f, conn, s.peer, sizeof(s.peer), &ss, &ss_len);
+    r.peer = peer_text(f, conn, s, &ss, &ss_len);
   }
   if (f.code != 0) {
     r.code_name = code_name(f.domain, f.code);

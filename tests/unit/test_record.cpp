@@ -141,6 +141,41 @@ TEST_CASE("placeholders are filled from the record, other braces kept", "[record
   CHECK(b.view() == "the peer / \"\" (an empty name)");
 }
 
+TEST_CASE("a kept template is filled again when a value it names changes", "[record]") {
+  static const char kTemplate[] = "Nothing listens on {peer} (fd {fd}).";
+  static const char kAged[] = "open for {age}";
+  RecordData r;
+  r.peer = "127.0.0.1:9";
+  r.fd = 3;
+  FilledText kept;
+  LineBuffer b;
+  auto fill = [&](const char* text) {
+    b.clear();
+    fill_template_kept(text, r, Format::text, kept, b);
+    return std::string(b.view());
+  };
+  CHECK(fill(kTemplate) == "Nothing listens on 127.0.0.1:9 (fd 3).");
+  CHECK(kept.tmpl == kTemplate);
+  r.host = "unnamed.example";  // not named by the template: the kept text serves
+  CHECK(fill(kTemplate) == "Nothing listens on 127.0.0.1:9 (fd 3).");
+  r.peer = "127.0.0.1:10";
+  CHECK(fill(kTemplate) == "Nothing listens on 127.0.0.1:10 (fd 3).");
+  r.fd = 4;
+  CHECK(fill(kTemplate) == "Nothing listens on 127.0.0.1:10 (fd 4).");
+  b.clear();
+  fill_template_kept(kTemplate, r, Format::json, kept, b);
+  CHECK(b.view() == "Nothing listens on 127.0.0.1:10 (fd 4).");
+  CHECK(kept.format == Format::json);
+  r.age_ns = 5000;
+  CHECK(fill(kAged) == "open for 5 us");
+  CHECK(kept.tmpl == nullptr);  // {age} changes with every record: never kept
+  r.age_ns = 7000;
+  CHECK(fill(kAged) == "open for 7 us");
+  r.peer = std::string_view("a peer longer than the 64 bytes a kept value may have .................");
+  CHECK(fill(kTemplate).find("a peer longer") != std::string::npos);
+  CHECK(kept.tmpl == nullptr);
+}
+
 TEST_CASE("a text record holds every field on one line", "[record]") {
   RecordData r = refused_connect(42, 5, "curl", "tcp4");
   r.tid = 43;

@@ -28,6 +28,7 @@ WORKLOADS = [
     Workload("unix-send", 5000, 4, "64-byte round trip, AF_UNIX socketpair, send/recv"),
     Workload("unix-rw", 5000, 4, "64-byte round trip, AF_UNIX socketpair, write/read"),
     Workload("refused", 6000, 3, "socket + connect refused by 127.0.0.1 + close"),
+    Workload("sockets", 6000, 2, "socket + close (the refused op without its failing connect)"),
     Workload("eagain", 200000, 1, "recv on an idle non-blocking TCP socket (EAGAIN)"),
     # Not among the defaults: what a process pays once, not per call.
     Workload("startup", 50, 0, "posix_spawn + exec + exit + waitpid of /bin/true",

@@ -25,7 +25,7 @@
 enum { kMessage = 64, kWarmup = 200 };
 
 static const char *const kModes =
-    "tcp-send, tcp-rw, unix-send, unix-rw, refused, eagain, rss-pingpong, rss-sockets";
+    "tcp-send, tcp-rw, unix-send, unix-rw, refused, sockets, eagain, rss-pingpong, rss-sockets";
 
 static void die(const char *what) {
   fprintf(stderr, "bench_pingpong: %s: %s\n", what, strerror(errno));
@@ -183,6 +183,19 @@ static double refused(long iterations) {
   return (now_ns() - start) / (double)iterations;
 }
 
+// One op: socket + close, the refused op without its connect: what the
+// refused op costs besides the failure itself.
+static double sockets(long iterations) {
+  for (int i = 0; i < kWarmup; i++) close(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  double start = now_ns();
+  for (long i = 0; i < iterations; i++) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("socket");
+    close(fd);
+  }
+  return (now_ns() - start) / (double)iterations;
+}
+
 // One op: recv on a non-blocking connected socket with nothing queued.
 static double eagain(long iterations) {
   int fds[2];
@@ -297,6 +310,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(mode, "unix-send")) ns = pingpong(false, false, iterations);
   else if (!strcmp(mode, "unix-rw")) ns = pingpong(false, true, iterations);
   else if (!strcmp(mode, "refused")) ns = refused(iterations);
+  else if (!strcmp(mode, "sockets")) ns = sockets(iterations);
   else if (!strcmp(mode, "eagain")) ns = eagain(iterations);
   else return usage("unknown MODE: ", mode);
 
