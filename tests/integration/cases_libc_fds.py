@@ -95,6 +95,32 @@ def ids_raw_fork(h):
     child_ids(h, "syscall")
 
 
+@case("stderr log daemon with its stdio to dev null records before it only")
+def daemon_libc(h):
+    for preload in (False, True):
+        pidfile = h.path(f"pid-{preload}")
+        run = h.run([h.prog("libc_fds"), "daemon", pidfile], preload=preload).expect_rc(0)
+        run.expect_out("connect refused: 1", "daemon wrote its pid: yes")
+        expect(read_text(pidfile).strip().isdigit(), "the daemon's pid file holds its pid", run.describe())
+        records = [line for line in run.err.splitlines() if line.startswith("sockdiag ")]
+        expect_eq(len(records), 1 if preload else 0,
+                  "records on the caller's stderr (the daemon's own went to /dev/null with its stderr)",
+                  run.describe())
+
+
+@case("stderr log follows login_tty onto the new terminal")
+def login_tty_followed(h):
+    seen = {}
+    for preload in (False, True):
+        run = h.run([h.prog("libc_fds"), "login_tty"], preload=preload).expect_rc(0)
+        run.expect_out("tty: child done", "parent done")
+        seen[preload] = run
+        records = [line for line in run.lines() if line.startswith("tty: sockdiag ")]
+        expect_eq(len(records), 1 if preload else 0, "records the child's terminal showed", run.describe())
+        expect(not any(line.startswith("sockdiag ") for line in run.err.splitlines()),
+               "no record on the parent's stderr: the child's went to its terminal", run.describe())
+
+
 def syscall_count(h, strace, n, preload, settings):
     out = h.path(f"strace-{n}-{preload}")
     argv = [strace, "-f", "-qq", "-o", out, h.prog("libc_fds"), "refused", str(n)]

@@ -14,11 +14,20 @@
 //                      (fork, _Fork or syscall: syscall(SYS_fork), the last
 //                      two without atfork handlers) prints "child PID" and
 //                      makes a refused connect; the parent waits for it
+//   daemon PIDFILE     refused connect; a child calls daemon(1, 0), and the
+//                      daemon makes a refused connect and writes its pid
+//                      to PIDFILE, which the program waits for
+//   login_tty          a child takes a new pseudo-terminal as its stdio
+//                      (login_tty), makes a refused connect and prints
+//                      "child done"; the parent prints every line the
+//                      terminal showed, then "parent done"
 //   refused N          N refused connects, nothing printed
 #include <fcntl.h>
+#include <pty.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <utmp.h>
 
 #include "testutil.h"
 
@@ -91,16 +100,73 @@ static int forks(const char* how) {
   return 0;
 }
 
+static int daemonize(const char* pidfile) {
+  printf("connect refused: %d\n", refused_connect());
+  fflush(stdout);
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    if (daemon(1, 0) != 0) _exit(3);
+    refused_connect();
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", pidfile);
+    FILE* f = fopen(tmp, "w");
+    if (!f) _exit(3);
+    fprintf(f, "%ld\n", (long)getpid());
+    if (fclose(f) != 0 || rename(tmp, pidfile) != 0) _exit(3);
+    _exit(0);
+  }
+  int status;
+  if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("daemon");
+  // The test's process group outlives this process only as long as it runs:
+  // it waits for the daemon's pid file (10 s at most).
+  for (int i = 0; i < 1000 && access(pidfile, F_OK) != 0; ++i) usleep(10000);
+  printf("daemon wrote its pid: %s\n", access(pidfile, F_OK) == 0 ? "yes" : "no");
+  return 0;
+}
+
+static int take_tty(void) {
+  int master, slave;
+  if (openpty(&master, &slave, NULL, NULL, NULL) != 0) die("openpty");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    close(master);
+    if (login_tty(slave) != 0) _exit(3);
+    refused_connect();
+    printf("child done\n");
+    fflush(stdout);
+    _exit(0);
+  }
+  close(slave);
+  char text[8192];
+  size_t got = 0;
+  for (;;) {  // until the child's end closes the terminal (EIO)
+    ssize_t n = read(master, text + got, sizeof text - 1 - got);
+    if (n <= 0) break;
+    got += (size_t)n;
+    if (got == sizeof text - 1) break;
+  }
+  text[got] = '\0';
+  int status;
+  if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("child");
+  for (char* line = strtok(text, "\r\n"); line; line = strtok(NULL, "\r\n")) printf("tty: %s\n", line);
+  printf("parent done\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "fclose-open") == 0) return fclose_open(argv[2]);
   if (argc == 3 && strcmp(argv[1], "freopen") == 0) return freopen_stderr(argv[2]);
   if (argc == 4 && strcmp(argv[1], "fsize") == 0) return fsize(argv[2], argv[3]);
   if (argc == 3 && strcmp(argv[1], "fork") == 0) return forks(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "daemon") == 0) return daemonize(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "login_tty") == 0) return take_tty();
   if (argc == 3 && strcmp(argv[1], "refused") == 0) {
     for (int i = atoi(argv[2]); i > 0; --i) refused_connect();
     return 0;
   }
   fprintf(stderr, "usage: libc_fds fclose-open FILE | freopen FILE | fsize FILE setrlimit|prlimit|syscall | "
-                  "fork fork|_Fork|syscall | refused N\n");
+                  "fork fork|_Fork|syscall | daemon PIDFILE | login_tty | refused N\n");
   return 2;
 }
