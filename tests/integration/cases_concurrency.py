@@ -181,7 +181,7 @@ def eagain_run(h, argv, **kw):
     return run, said
 
 
-@case("summary counts every thread's EAGAIN exactly, a forked child apart")
+@case("summary counts the EAGAIN of every thread exactly, a forked child apart")
 def threads_eagain_summary(h):
     argv = [h.prog(EAGAIN_ARGV[0])] + list(EAGAIN_ARGV[1:])
     eagain_run(h, argv, preload=False)  # the same calls return the same without the library

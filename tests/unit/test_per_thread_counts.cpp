@@ -52,16 +52,22 @@ TEST_CASE("per-thread counts add up exactly, and an exited thread's lane is reus
   constexpr int kThreads = 8;
   constexpr uint32_t kCounts = 100000;
   std::vector<const ctab::Lane*> used(kThreads);
-  std::atomic<int> ready{0};
+  std::atomic<int> claimed{0}, counted{0};
+  auto wait_for = [](std::atomic<int>& n) {
+    while (n.load() < kThreads) std::this_thread::yield();
+  };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
-      // All counting at the same time, each into a lane of its own.
-      ++ready;
-      while (ready.load() < kThreads) {
-      }
-      count(kCounts);
+      // All holding a lane at once (none has exited to leave one), and
+      // counting at the same time.
+      count(1);
       used[t] = sd::t_lane;
+      ++claimed;
+      wait_for(claimed);
+      count(kCounts - 1);
+      ++counted;
+      wait_for(counted);
     });
   for (auto& th : threads) th.join();
   for (int a = 0; a < kThreads; ++a)
