@@ -126,7 +126,7 @@ def main():
     print(f"- op: one recv of every thread on its own idle non-blocking TCP socket "
           f"(127.0.0.1), -1 EAGAIN; {iterations} ops per run")
     for c in configs:
-        print(f"- {c.name}: {be.describe(c)}")
+        print(f"- {c.name}: {c.preload if c in args.also else be.describe(c)}")
 
 
 if __name__ == "__main__":
