@@ -56,4 +56,14 @@ ctab::Slot* share_take_slot() {
   return i < ctab::kSlots ? &g_table->slots[i] : nullptr;
 }
 
+uint32_t share_lane_tag(const ctab::Slot* s) { return static_cast<uint32_t>(s - g_table->slots) + 1; }
+
+ctab::Lane* share_take_lane(uint32_t tag) {
+  uint32_t i = g_table->header.next_lane.fetch_add(1, std::memory_order_relaxed);
+  if (i >= ctab::kLanes) return nullptr;
+  // Release: a reader that sees the tag sees a lane of that slot.
+  g_table->lanes[i].slot.store(tag, std::memory_order_release);
+  return &g_table->lanes[i];
+}
+
 }  // namespace sd

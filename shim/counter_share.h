@@ -15,5 +15,10 @@ bool share_attached();
 // A slot of the table nobody else counts into; nullptr when the table has
 // none left (or none is attached).
 ctab::Slot* share_take_slot();
+// The tag of a slot of the table, for its lanes (ctab::Lane::slot).
+uint32_t share_lane_tag(const ctab::Slot* s);
+// A lane of the table nobody else counts into, tagged `tag`; nullptr when
+// the table has none left.
+ctab::Lane* share_take_lane(uint32_t tag);
 
 }  // namespace sd

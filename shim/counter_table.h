@@ -12,6 +12,11 @@
 // Fixed layout, no pointers, lock-free atomics only (address-free, so they
 // work across processes): counting is a CAS or a fetch_add, never a lock, in
 // any thread, in a signal handler, in a forked child.
+//
+// A process's threads count the expected flow (and any outcome their block
+// has room for) into a Lane of their own (per_thread_counts.h), tagged with
+// the process's slot: no cache line that all its threads write. A reader adds
+// a slot's lanes to it (for_each_row).
 #pragma once
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -29,8 +34,10 @@ namespace sd::ctab {
 
 constexpr uint32_t kMagic = 0x54434453;  // "SDCT" in memory
 // Any change to the structures below changes this number.
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr uint32_t kSlots = 4096;         // processes per tree; later ones count at exit only
+constexpr uint32_t kLanes = 8192;         // threads counting per tree; later ones count into their slot
+constexpr uint32_t kLaneEntries = 16;     // distinct (call, code) per thread; more go to the slot
 constexpr uint32_t kMaxCalls = 64;        // >= the number of hooked calls (checked by the library)
 constexpr uint32_t kCountEntries = 256;   // distinct (call, code) per process
 constexpr uint32_t kRetryEntries = 128;   // (call, errno) retried: the 3 retryable errors x the ~30 calls that retry
@@ -48,6 +55,21 @@ struct CountEntry {
   std::atomic<uint32_t> count;
   std::atomic<uint32_t> injected;
 };
+
+// The entry of `key` in an open-addressing table of n (a power of two)
+// entries, made if need be: claimed by a CAS of the key, so that racing
+// inserts of one key (two threads, or a thread and its own signal handler)
+// meet in one entry. nullptr: the table is full.
+inline CountEntry* entry(CountEntry* table, uint32_t n, uint32_t key) {
+  uint32_t h = (key * 0x9e3779b1u) >> 16;
+  for (uint32_t probe = 0; probe < n; ++probe) {
+    CountEntry& e = table[(h + probe) & (n - 1)];
+    uint32_t k = e.key.load(std::memory_order_relaxed);
+    if (k == 0 && e.key.compare_exchange_strong(k, key, std::memory_order_relaxed)) return &e;
+    if (k == key) return &e;  // after a failed CAS, k is the key that won
+  }
+  return nullptr;
+}
 
 // Level, domain and code packed with the call's index (+1: never 0). The
 // level is the record's (report.cpp), known only when the failure happens:
@@ -132,6 +154,19 @@ struct Slot {
   std::atomic<uint64_t> unobserved_vm_children;
 };
 
+// One thread's counters: written by that thread alone (one instruction per
+// count, per_thread_counts.h), read by anyone.
+struct alignas(64) Lane {
+  // 1 + the index of the slot it counts for; 0: a private lane (in the
+  // process's own memory), or one of the table not handed out yet.
+  std::atomic<uint32_t> slot;
+  std::atomic<uint32_t> expected_eagain[kMaxCalls];
+  CountEntry counts[kLaneEntries];
+};
+static_assert((kLaneEntries & (kLaneEntries - 1)) == 0 && (kCountEntries & (kCountEntries - 1)) == 0 &&
+                  (kRetryEntries & (kRetryEntries - 1)) == 0,
+              "entry() masks with n - 1");
+
 struct Header {
   uint32_t magic;
   uint32_t version;
@@ -142,11 +177,13 @@ struct Header {
   // Slots handed out so far; beyond slot_count, each is a process that found
   // none (it counts privately and writes its summary at exit).
   std::atomic<uint32_t> next_slot;
+  std::atomic<uint32_t> next_lane;  // lanes handed out so far, as next_slot
 };
 
 struct Table {
   Header header;
   alignas(64) Slot slots[kSlots];
+  Lane lanes[kLanes];
 };
 
 // FNV-1a, for the two fingerprints above.
@@ -192,7 +229,33 @@ inline const char* check(const Table* t, uint64_t size) {
   return nullptr;
 }
 
-// Did the process of this slot count anything?
+// Every (call, code, level) count of a slot or a lane, the expected EAGAIN of
+// the fast path as the rows of its key: row(key, count, injected), a key
+// possibly more than once (readers add them up).
+template <class Row>
+void for_each_row(const Slot& s, Row row) {
+  for (const CountEntry& e : s.counts)
+    if (uint32_t key = e.key.load(std::memory_order_relaxed))
+      row(key, e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed));
+  for (uint32_t c = 0; c < kCallCount; ++c)
+    if (uint32_t n = s.expected_eagain[c].load(std::memory_order_relaxed)) row(expected_eagain_key(c), n, 0u);
+}
+template <class Row>
+void for_each_row(const Lane& l, Row row) {
+  for (const CountEntry& e : l.counts)
+    if (uint32_t key = e.key.load(std::memory_order_relaxed))
+      row(key, e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed));
+  for (uint32_t c = 0; c < kCallCount; ++c)
+    if (uint32_t n = l.expected_eagain[c].load(std::memory_order_relaxed)) row(expected_eagain_key(c), n, 0u);
+}
+
+inline bool holds_anything(const Lane& l) {
+  bool any = false;
+  for_each_row(l, [&any](uint32_t, uint32_t n, uint32_t injected) { any = any || n || injected; });
+  return any;
+}
+
+// Did the process of this slot count anything (its lanes aside)?
 inline bool holds_anything(const Slot& s) {
   for (const auto& a : s.expected_eagain)
     if (a.load(std::memory_order_relaxed)) return true;
@@ -237,6 +300,16 @@ inline void clear(Slot& s) {
   zero(s.records_dropped);
   zero(s.unobserved_nested);
   zero(s.unobserved_vm_children);
+}
+
+inline void clear(Lane& l) {
+  l.slot.store(0, std::memory_order_relaxed);
+  for (auto& a : l.expected_eagain) a.store(0, std::memory_order_relaxed);
+  for (CountEntry& e : l.counts) {
+    e.key.store(0, std::memory_order_relaxed);
+    e.count.store(0, std::memory_order_relaxed);
+    e.injected.store(0, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace sd::ctab

@@ -16,6 +16,7 @@
 #include "destination.h"
 #include "inject.h"
 #include "log.h"
+#include "per_thread_counts.h"
 #include "progname.h"
 #include "record.h"
 #include "report.h"
@@ -37,22 +38,20 @@ std::atomic<ctab::Slot*> g_slot{&g_own};
 
 namespace {
 
-// The entry of `key` in an open-addressing table of n (a power of two)
-// entries, made if need be: claimed by a CAS of the key, so that racing
-// inserts of one key meet in one entry. nullptr: the table is full.
-ctab::CountEntry* entry(ctab::CountEntry* table, uint32_t n, uint32_t key) {
-  uint32_t h = (key * 0x9e3779b1u) >> 16;
-  for (uint32_t probe = 0; probe < n; ++probe) {
-    ctab::CountEntry& e = table[(h + probe) & (n - 1)];
-    uint32_t k = e.key.load(std::memory_order_relaxed);
-    if (k == 0 && e.key.compare_exchange_strong(k, key, std::memory_order_relaxed)) return &e;
-    if (k == key) return &e;  // after a failed CAS, k is the key that won
-  }
-  return nullptr;
+// The slot this process counts into, taken on its first count.
+ctab::Slot* slot() {
+  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
+  return s ? s : claim_slot();
 }
-static_assert((ctab::kCountEntries & (ctab::kCountEntries - 1)) == 0 &&
-                  (ctab::kRetryEntries & (ctab::kRetryEntries - 1)) == 0,
-              "entry() masks with n - 1");
+
+// The home of the lanes of the threads counting for `s` (per_thread_counts.h).
+uint32_t lane_home(const ctab::Slot* s) { return s == &g_own ? 0 : share_lane_tag(s); }
+
+// This thread's lane, claimed on its first count; nullptr when none is left.
+ctab::Lane* lane(ctab::Slot* s) {
+  ctab::Lane* l = t_lane;
+  return l ? l : lane_claim(lane_home(s));
+}
 
 bool peer_key(const sockaddr* a, socklen_t len, uint32_t* meta, uint64_t addr[2]) {
   addr[0] = addr[1] = 0;
@@ -115,6 +114,12 @@ void publish_unobserved(ctab::Slot& s) {
   raise_to(s.unobserved_vm_children, g_vm_child_calls.load(std::memory_order_relaxed));
 }
 
+bool private_lanes_hold_anything() {
+  uint32_t n;
+  const ctab::Lane* l = private_lanes(&n);
+  return std::any_of(l, l + n, [](const ctab::Lane& x) { return ctab::holds_anything(x); });
+}
+
 bool unobserved_any() {
   return g_unobserved_nested.load(std::memory_order_relaxed) || g_vm_child_calls.load(std::memory_order_relaxed);
 }
@@ -169,7 +174,7 @@ void note_private(SummaryWriter& w, const char* why) {
 
 // One (call, code) at one level: its level is the records' own, its
 // category follows from it (count_category.h).
-void write_code_row(SummaryWriter& w, uint32_t key, uint32_t n, uint32_t injected) {
+void write_code_row(SummaryWriter& w, uint32_t key, uint64_t n, uint64_t injected) {
   const char* call = call_name(static_cast<Call>(ctab::key_call(key)));
   const char* code = code_name(static_cast<Domain>(ctab::key_domain(key)), ctab::key_code(key));
   const char* category = category_name(ctab::key_category(key));
@@ -186,7 +191,8 @@ void write_code_row(SummaryWriter& w, uint32_t key, uint32_t n, uint32_t injecte
 }
 
 struct Row {
-  uint32_t key, count, injected;
+  uint32_t key;
+  uint64_t count, injected;
 };
 
 // Failures first, then events, expected flow, notices; by key within each.
@@ -195,24 +201,41 @@ bool row_before(const Row& a, const Row& b) {
   return ca != cb ? ca < cb : a.key < b.key;
 }
 
-// The counts of `s` by (call, code, level) in row_before's order, the fast
-// path's expected EAGAIN folded into the rows of its level.
+// The counts of `s` and of this process's own lanes by (call, code, level)
+// in row_before's order, the fast path's expected EAGAIN folded into the
+// rows of its level.
 std::size_t code_rows(const ctab::Slot& s, Row* rows) {
   std::size_t n = 0;
-  for (const ctab::CountEntry& e : s.counts) {
-    uint32_t key = e.key.load(std::memory_order_relaxed);
-    if (key) rows[n++] = {key, e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed)};
+  uint64_t eagain[kCallCount] = {};
+  auto add = [&rows, &n](const ctab::CountEntry* entries, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i)
+      if (uint32_t key = entries[i].key.load(std::memory_order_relaxed))
+        rows[n++] = {key, entries[i].count.load(std::memory_order_relaxed),
+                     entries[i].injected.load(std::memory_order_relaxed)};
+  };
+  add(s.counts, ctab::kCountEntries);
+  for (uint32_t c = 0; c < kCallCount; ++c) eagain[c] = s.expected_eagain[c].load(std::memory_order_relaxed);
+  uint32_t lanes;
+  const ctab::Lane* lane = private_lanes(&lanes);
+  for (uint32_t i = 0; i < lanes; ++i) {
+    add(lane[i].counts, ctab::kLaneEntries);
+    for (uint32_t c = 0; c < kCallCount; ++c) eagain[c] += lane[i].expected_eagain[c].load(std::memory_order_relaxed);
   }
-  for (uint32_t c = 0; c < kCallCount; ++c) {
-    uint32_t eagain = s.expected_eagain[c].load(std::memory_order_relaxed);
-    if (!eagain) continue;
-    uint32_t key = ctab::expected_eagain_key(c);
-    Row* r = std::find_if(rows, rows + n, [key](const Row& x) { return x.key == key; });
-    if (r == rows + n) rows[n++] = {key, 0, 0};
-    r->count += eagain;
+  for (uint32_t c = 0; c < kCallCount; ++c)
+    if (eagain[c]) rows[n++] = {ctab::expected_eagain_key(c), eagain[c], 0};
+  // One row per key: a key counted in the slot and in lanes is added up.
+  std::sort(rows, rows + n, [](const Row& a, const Row& b) { return a.key < b.key; });
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (kept && rows[kept - 1].key == rows[i].key) {
+      rows[kept - 1].count += rows[i].count;
+      rows[kept - 1].injected += rows[i].injected;
+    } else {
+      rows[kept++] = rows[i];
+    }
   }
-  std::sort(rows, rows + n, row_before);
-  return n;
+  std::sort(rows, rows + kept, row_before);
+  return kept;
 }
 
 // The first line: how many of each category ("12 failures (3 injected),
@@ -241,7 +264,8 @@ void write_totals(SummaryWriter& w, const ctab::Slot& s, const Row* rows, std::s
 }
 
 void write_slot(SummaryWriter& w, const ctab::Slot& s) {
-  static Row rows[ctab::kCountEntries + kCallCount];  // at exit, once: no stack for it
+  // At exit, once: no stack for it.
+  static Row rows[ctab::kCountEntries + kCallCount + kHeldLanes * ctab::kLaneEntries];
   std::size_t n = code_rows(s, rows);
   write_totals(w, s, rows, n);
   if (!w.json) {
@@ -346,10 +370,16 @@ ctab::Slot* claim_slot() {
 
 void count_failure(Call call, Domain d, int code, Level level, const sockaddr* peer, socklen_t peer_len,
                    bool injected) {
-  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
-  if (!s) s = claim_slot();
+  ctab::Slot* s = slot();
   uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(d), code, level);
-  if (ctab::CountEntry* e = entry(s->counts, ctab::kCountEntries, key)) {
+  // This thread's own entry first (expected flow, EINPROGRESS or accept's
+  // EAGAIN, comes from every thread of an event-loop server); the process's
+  // when its lane has no room for the key.
+  ctab::Lane* l = lane(s);
+  if (ctab::CountEntry* e = l ? ctab::entry(l->counts, ctab::kLaneEntries, key) : nullptr) {
+    lane_add(e->count, 1);
+    if (injected) lane_add(e->injected, 1);
+  } else if (ctab::CountEntry* e = ctab::entry(s->counts, ctab::kCountEntries, key)) {
     e->count.fetch_add(1, std::memory_order_relaxed);
     if (injected) e->injected.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -363,22 +393,27 @@ void count_failure(Call call, Domain d, int code, Level level, const sockaddr* p
   }
 }
 
+void count_expected_eagain_claiming(Call c) {
+  ctab::Slot* s = slot();
+  if (ctab::Lane* l = lane(s)) lane_add(l->expected_eagain[static_cast<std::size_t>(c)], 1);
+  else s->expected_eagain[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
+}
+
 void count_retry(Call call, int code) {
-  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
-  if (!s) s = claim_slot();
+  ctab::Slot* s = slot();
   uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(Domain::errno_code), code);
-  if (ctab::CountEntry* e = entry(s->retries, ctab::kRetryEntries, key))
+  if (ctab::CountEntry* e = ctab::entry(s->retries, ctab::kRetryEntries, key))
     e->count.fetch_add(1, std::memory_order_relaxed);
 }
 
 void count_dropped_record() {
-  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
-  if (!s) s = claim_slot();
+  ctab::Slot* s = slot();
   s->records_dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 void summary_after_fork() {
   ctab::clear(g_own);
+  lanes_after_fork();
   // The parent's calls, not this child's.
   g_unobserved_nested.store(0, std::memory_order_relaxed);
   g_vm_child_calls.store(0, std::memory_order_relaxed);
@@ -386,11 +421,16 @@ void summary_after_fork() {
 }
 
 void summary_configure() {
+  lanes_prepare();
   const Config& cfg = config();
   if (cfg.counters_fd < 0) return;
   const char* why = "";
   if (share_attach(cfg.counters_fd, &why)) {
+    lanes_take_shared_from(share_take_lane);
     g_slot.store(nullptr, std::memory_order_release);
+    // This thread's lane (counts made before the table was mapped) is of
+    // this process's memory: its next count takes one of the table.
+    lane_release();
     return;
   }
   // Said at once, not at exit: a death by signal must not hide it too.
@@ -435,7 +475,7 @@ void write_summary() {
     }
     // What is left to write: counts made before the table was mapped (from
     // other libraries' constructors), or all of them when no slot was free.
-    if (s != &g_own && !ctab::holds_anything(g_own)) return;
+    if (s != &g_own && !ctab::holds_anything(g_own) && !private_lanes_hold_anything()) return;
   }
   g_summary_fd = -1;
   if (cfg.summary_path[0]) {

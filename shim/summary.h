@@ -10,6 +10,7 @@
 #include "counter_table.h"
 #include "explain.h"
 #include "interpose.h"
+#include "per_thread_counts.h"
 
 namespace sd {
 
@@ -21,13 +22,17 @@ namespace sd {
 extern std::atomic<ctab::Slot*> g_slot SD_HOT_DATA;
 ctab::Slot* claim_slot();
 
+// A thread without a lane yet: claims one, or counts into the slot.
+void count_expected_eagain_claiming(Call);
+
 // EAGAIN on a socket that can only mean "would block" (no SO_RCVTIMEO or
-// SO_SNDTIMEO), counted on the read/write fast path (one load and one test
-// more than a private counter) and folded into the summary's EAGAIN rows.
+// SO_SNDTIMEO), counted on the read/write fast path into this thread's own
+// lane (a TLS load, a test and an add: no line shared with other threads)
+// and folded into the summary's EAGAIN rows.
 inline void count_expected_eagain(Call c) {
-  ctab::Slot* s = g_slot.load(std::memory_order_acquire);
-  if (__builtin_expect(s == nullptr, 0)) s = claim_slot();
-  s->expected_eagain[static_cast<std::size_t>(c)].fetch_add(1, std::memory_order_relaxed);
+  ctab::Lane* l = t_lane;
+  if (__builtin_expect(l == nullptr, 0)) return count_expected_eagain_claiming(c);
+  lane_add(l->expected_eagain[static_cast<std::size_t>(c)], 1);
 }
 
 // Counted for every failure, written or not (expected flow included).

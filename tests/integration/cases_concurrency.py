@@ -1,6 +1,8 @@
 """Threads, fork and thread cancellation under the library."""
 import collections
 import glob
+import json
+import os
 
 from harness import case, expect, expect_eq, read_records, select_records
 
@@ -148,3 +150,62 @@ def clone_vm_child(h):
     unobserved = [r for r in run.records if r.get("summary") == "unobserved"]
     expect_eq([r.get("memory_sharing_children") for r in unobserved], [900],
               "calls of the clone child said in the summary as not observed", run.describe())
+
+
+# Threads each drain their own sockets to EAGAIN (waves of them, so that
+# later threads count where exited ones did), then a forked child does the
+# same: every summary gives exactly what the calls returned, the child's
+# counts apart from its parent's.
+EAGAIN_ARGV = ("threads_eagain", 4, 300, 3)
+EAGAIN_ROWS = {"recv_eagain": ("recv", "EAGAIN"), "accept_eagain": ("accept4", "EAGAIN"),
+               "connect_einprogress": ("connect", "EINPROGRESS")}
+
+
+def eagain_said(run):
+    """{pid: {(call, code): n}} from the program's lines, parent first."""
+    said = {}
+    for line in run.lines():
+        pid, *fields = line.split()
+        said[int(pid)] = {EAGAIN_ROWS[k]: int(v) for k, v in (f.split("=") for f in fields)}
+    expect_eq(len(said), 2, "processes that said what their calls returned (parent, child)", run.describe())
+    return said
+
+
+def eagain_run(h, argv, **kw):
+    run = h.run(argv, timeout=60, **kw).expect_rc(0)
+    said = eagain_said(run)
+    threads, calls, waves = EAGAIN_ARGV[1:]
+    parent, child = said.values()
+    expect_eq(parent[("recv", "EAGAIN")], (1 + threads * waves) * calls, "recv EAGAIN of the parent", run.describe())
+    expect_eq(child[("recv", "EAGAIN")], 2 * calls, "recv EAGAIN of the child", run.describe())
+    return run, said
+
+
+@case("summary counts the EAGAIN of every thread exactly, a forked child apart")
+def threads_eagain_summary(h):
+    argv = [h.prog(EAGAIN_ARGV[0])] + list(EAGAIN_ARGV[1:])
+    eagain_run(h, argv, preload=False)  # the same calls return the same without the library
+    path = h.path("summary.jsonl")
+    run, said = eagain_run(h, argv, settings={"SUMMARY": path})
+    rows = [json.loads(line) for line in open(path)]
+    counted = collections.defaultdict(dict)
+    for r in rows:
+        if r.get("summary") == "count":
+            counted[r["pid"]][(r["call"], r["code"])] = r["count"]
+    for pid, calls in said.items():
+        got = {key: counted[pid].get(key, 0) for key in calls}
+        expect_eq(got, calls, f"the exit summary of pid {pid} against what its calls returned",
+                  f"{run.describe()}\nsummary:\n{open(path).read()}")
+
+    # The tree's summary: the table shared by every process of the tree.
+    sockdiag = os.path.join(h.build_dir, "tools", "sockdiag", "sockdiag")
+    run, said = eagain_run(h, [sockdiag, "run", "--summary", "--format", "json", "--"] + argv, preload=False)
+    trees = [json.loads(line) for line in run.err.splitlines() if line.startswith("{") and '"tree"' in line]
+    expect_eq(len(trees), 1, "tree summaries", run.describe())
+    tree = trees[0]
+    expect_eq(tree["processes"], 2, "processes in the tree summary", run.describe())
+    expect(not tree["counted_at_exit_only"] and not tree["still_running"], "every count in the table", run.describe())
+    got = {(c["call"], c["code"]): c["count"] for c in tree["counts"]}
+    for key in EAGAIN_ROWS.values():
+        expect_eq(got.get(key, 0), sum(calls[key] for calls in said.values()),
+                  f"{key} of the tree against what the calls of both processes returned", run.describe())

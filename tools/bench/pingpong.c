@@ -3,6 +3,7 @@
 // operation, and the peak memory of a process that uses sockets.
 //
 //   bench_pingpong MODE ITERATIONS
+//   bench_pingpong eagain-threads THREADS ITERATIONS
 //
 // Prints one line: "MODE: ITERATIONS ops, NS ns/op", or for the rss- modes
 // "MODE: ITERATIONS ops, KB kB peak RSS".
@@ -22,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { kMessage = 64, kWarmup = 200 };
+enum { kMessage = 64, kWarmup = 200, kMaxThreads = 1024 };
 
 static const char *const kModes =
-    "tcp-send, tcp-rw, unix-send, unix-rw, refused, sockets, eagain, rss-pingpong, rss-sockets";
+    "tcp-send, tcp-rw, unix-send, unix-rw, refused, sockets, eagain, eagain-threads, rss-pingpong, rss-sockets";
 
 static void die(const char *what) {
   fprintf(stderr, "bench_pingpong: %s: %s\n", what, strerror(errno));
@@ -196,25 +197,79 @@ static double sockets(long iterations) {
   return (now_ns() - start) / (double)iterations;
 }
 
-// One op: recv on a non-blocking connected socket with nothing queued.
-static double eagain(long iterations) {
-  int fds[2];
+// A connected, idle TCP pair whose fds[0] is non-blocking: every recv on it
+// fails with EAGAIN.
+static void idle_nonblocking_pair(int fds[2]) {
   tcp_pair(fds);
   int flags = fcntl(fds[0], F_GETFL);
   if (flags < 0 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) < 0) die("fcntl O_NONBLOCK");
+}
+
+static void recv_eagain(int fd) {
   char buf[kMessage];
+  if (recv(fd, buf, sizeof buf, 0) >= 0) {
+    errno = EPROTO;
+    die("recv on an idle connection returned data");
+  }
+  if (errno != EAGAIN) die("recv on an idle non-blocking socket");
+}
+
+// One op: recv on a non-blocking connected socket with nothing queued.
+static double eagain(long iterations) {
+  int fds[2];
+  idle_nonblocking_pair(fds);
   double start = 0;
   for (long i = -kWarmup; i < iterations; i++) {
     if (i == 0) start = now_ns();
-    if (recv(fds[0], buf, sizeof buf, 0) >= 0) {
-      errno = EPROTO;
-      die("recv on an idle connection returned data");
-    }
-    if (errno != EAGAIN) die("recv on an idle non-blocking socket");
+    recv_eagain(fds[0]);
   }
   double elapsed = now_ns() - start;
   close(fds[0]);
   close(fds[1]);
+  return elapsed / (double)iterations;
+}
+
+// eagain-threads: THREADS threads, each draining its own idle non-blocking
+// socket to EAGAIN, all at once: what an event-loop server with a thread per
+// core does between events. Anything the recv path writes that all threads
+// share bounces between their cores on every call.
+struct Drainer {
+  int fd;
+  long iterations;
+  pthread_barrier_t *start;
+};
+
+static void *drain(void *arg) {
+  const struct Drainer *d = arg;
+  for (int i = 0; i < kWarmup; i++) recv_eagain(d->fd);
+  pthread_barrier_wait(d->start);
+  for (long i = 0; i < d->iterations; i++) recv_eagain(d->fd);
+  return NULL;
+}
+
+// One op: one recv of every thread. Wall time from the start line (all
+// threads warmed up) to the last thread done, per op: constant in THREADS
+// while there are cores for them.
+static double eagain_threads(int threads, long iterations) {
+  struct Drainer d[threads];
+  int pairs[threads][2];
+  pthread_t tid[threads];
+  pthread_barrier_t start;
+  if ((errno = pthread_barrier_init(&start, NULL, (unsigned)threads + 1))) die("pthread_barrier_init");
+  for (int t = 0; t < threads; t++) {
+    idle_nonblocking_pair(pairs[t]);
+    d[t] = (struct Drainer){pairs[t][0], iterations, &start};
+    if ((errno = pthread_create(&tid[t], NULL, drain, &d[t]))) die("pthread_create");
+  }
+  pthread_barrier_wait(&start);
+  double begin = now_ns();
+  for (int t = 0; t < threads; t++) pthread_join(tid[t], NULL);
+  double elapsed = now_ns() - begin;
+  for (int t = 0; t < threads; t++) {
+    close(pairs[t][0]);
+    close(pairs[t][1]);
+  }
+  pthread_barrier_destroy(&start);
   return elapsed / (double)iterations;
 }
 
@@ -279,18 +334,28 @@ static long many_sockets(long sockets) {
 
 static int usage(const char *problem, const char *given) {
   fprintf(stderr, "bench_pingpong: %s%s; usage: bench_pingpong MODE ITERATIONS "
-          "(MODE: %s; ITERATIONS: 1 to 1000000000)\n", problem, given, kModes);
+          "(MODE: %s; ITERATIONS: 1 to 1000000000) or bench_pingpong eagain-threads "
+          "THREADS ITERATIONS (THREADS: 1 to %d)\n", problem, given, kModes, kMaxThreads);
   return 2;
 }
 
-int main(int argc, char **argv) {
-  if (argc != 3) return usage("expected 2 arguments", "");
-  const char *mode = argv[1];
+static bool whole_number(const char *text, long max, long *value) {
   char *end;
   errno = 0;
-  long iterations = strtol(argv[2], &end, 10);
-  if (errno || end == argv[2] || *end || iterations < 1 || iterations > 1000000000)
-    return usage("ITERATIONS is not a whole number in range: ", argv[2]);
+  *value = strtol(text, &end, 10);
+  return !errno && end != text && !*end && *value >= 1 && *value <= max;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage("expected 2 arguments", "");
+  const char *mode = argv[1];
+  bool threaded = !strcmp(mode, "eagain-threads");
+  if (argc != (threaded ? 4 : 3)) return usage(threaded ? "expected 3 arguments" : "expected 2 arguments", "");
+  long threads = 1, iterations;
+  if (threaded && !whole_number(argv[2], kMaxThreads, &threads))
+    return usage("THREADS is not a whole number in range: ", argv[2]);
+  if (!whole_number(argv[threaded ? 3 : 2], 1000000000, &iterations))
+    return usage("ITERATIONS is not a whole number in range: ", argv[threaded ? 3 : 2]);
 
   if (!strcmp(mode, "rss-pingpong") || !strcmp(mode, "rss-sockets")) {
     long kb;
@@ -312,6 +377,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(mode, "refused")) ns = refused(iterations);
   else if (!strcmp(mode, "sockets")) ns = sockets(iterations);
   else if (!strcmp(mode, "eagain")) ns = eagain(iterations);
+  else if (threaded) ns = eagain_threads((int)threads, iterations);
   else return usage("unknown MODE: ", mode);
 
   printf("%s: %ld ops, %.1f ns/op\n", mode, iterations, ns);

@@ -89,22 +89,32 @@ void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* ru
     for (uint32_t i = 0; i < rules->count; ++i) rules_[rules->rules[i].text] += 0;  // listed, matched or not
   }
   uint32_t used = std::min(table.header.next_slot.load(std::memory_order_acquire), ctab::kSlots);
+  // The lanes of each slot: its process's threads' own counts.
+  std::vector<std::vector<const ctab::Lane*>> lanes(used);
+  uint32_t lanes_used = std::min(table.header.next_lane.load(std::memory_order_acquire), ctab::kLanes);
+  for (uint32_t i = 0; i < lanes_used; ++i) {
+    uint32_t tag = table.lanes[i].slot.load(std::memory_order_acquire);
+    if (tag && tag <= used) lanes[tag - 1].push_back(&table.lanes[i]);
+  }
   for (uint32_t i = 0; i < used; ++i) {
     const ctab::Slot& s = table.slots[i];
     long pid = s.pid.load(std::memory_order_relaxed);
-    if (!pid || !ctab::holds_anything(s)) continue;
+    if (!pid || (!ctab::holds_anything(s) && std::none_of(lanes[i].begin(), lanes[i].end(), [](const ctab::Lane* l) {
+                   return ctab::holds_anything(*l);
+                 })))
+      continue;
     pids_.insert(pid);
     std::string prog(s.prog, strnlen(s.prog, sizeof(s.prog)));
     std::string process = process_name(prog, pid);
-    // (call, code, level) rows, with the expected EAGAIN of the fast path folded in.
+    // (call, code, level) rows of the slot and its lanes, with the expected
+    // EAGAIN of the fast path folded in.
     std::map<uint32_t, std::pair<uint64_t, uint64_t>> rows;
-    for (const ctab::CountEntry& e : s.counts) {
-      uint32_t key = e.key.load(std::memory_order_relaxed);
-      if (key) rows[key] = {e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed)};
-    }
-    for (uint32_t c = 0; c < ctab::kCallCount; ++c) {
-      if (uint32_t n = s.expected_eagain[c].load(std::memory_order_relaxed)) rows[ctab::expected_eagain_key(c)].first += n;
-    }
+    auto add = [&rows](uint32_t key, uint32_t count, uint32_t injected) {
+      rows[key].first += count;
+      rows[key].second += injected;
+    };
+    ctab::for_each_row(s, add);
+    for (const ctab::Lane* l : lanes[i]) ctab::for_each_row(*l, add);
     for (const auto& [key, n] : rows) {
       if (!n.first && !n.second) continue;
       const char* call = ctab::kCallNames[ctab::key_call(key)];
