@@ -229,24 +229,17 @@ inline const char* check(const Table* t, uint64_t size) {
   return nullptr;
 }
 
-// Every (call, code, level) count of a slot or a lane, the expected EAGAIN of
-// the fast path as the rows of its key: row(key, count, injected), a key
-// possibly more than once (readers add them up).
-template <class Row>
-void for_each_row(const Slot& s, Row row) {
+// Every (call, code, level) count of a slot or a lane (`Counts`: either,
+// both hold `counts` and `expected_eagain`), the expected EAGAIN of the fast
+// path as the rows of its key: row(key, count, injected), a key possibly
+// more than once (readers add them up).
+template <class Counts, class Row>
+void for_each_row(const Counts& s, Row row) {
   for (const CountEntry& e : s.counts)
     if (uint32_t key = e.key.load(std::memory_order_relaxed))
       row(key, e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed));
   for (uint32_t c = 0; c < kCallCount; ++c)
     if (uint32_t n = s.expected_eagain[c].load(std::memory_order_relaxed)) row(expected_eagain_key(c), n, 0u);
-}
-template <class Row>
-void for_each_row(const Lane& l, Row row) {
-  for (const CountEntry& e : l.counts)
-    if (uint32_t key = e.key.load(std::memory_order_relaxed))
-      row(key, e.count.load(std::memory_order_relaxed), e.injected.load(std::memory_order_relaxed));
-  for (uint32_t c = 0; c < kCallCount; ++c)
-    if (uint32_t n = l.expected_eagain[c].load(std::memory_order_relaxed)) row(expected_eagain_key(c), n, 0u);
 }
 
 inline bool holds_anything(const Lane& l) {

@@ -165,7 +165,9 @@ def parse_config(line, where, lib, taken):
     return Config(name, preload, env, wrap, callgrind)
 
 
-def add_path_args(parser):
+def add_program_args(parser):
+    """--build and the paths found under it: the library, the bare preload,
+    the workload program."""
     parser.add_argument("--build", metavar="DIR",
                         help="the CMake build directory; gives the defaults of the three below")
     parser.add_argument("--lib", help="libsockdiag.so (default DIR/shim/libsockdiag.so)")
@@ -173,6 +175,10 @@ def add_path_args(parser):
                         "(default DIR/tools/bench/libbench_bare.so)")
     parser.add_argument("--pingpong", help="the workload program "
                         "(default DIR/tools/bench/bench_pingpong)")
+
+
+def add_path_args(parser):
+    add_program_args(parser)
     parser.add_argument("--spawn", help="the start-up workload program "
                         "(default DIR/tools/bench/bench_spawn; needed by 'startup' only)")
     parser.add_argument("--configs", nargs="+", metavar="FILE",

@@ -71,13 +71,7 @@ def run_once(paths, threads, iterations, config, timeout):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", metavar="DIR",
-                        help="the CMake build directory; gives the defaults of the three below")
-    parser.add_argument("--lib", help="libsockdiag.so (default DIR/shim/libsockdiag.so)")
-    parser.add_argument("--bare", help="the forwarding-only preload "
-                        "(default DIR/tools/bench/libbench_bare.so)")
-    parser.add_argument("--pingpong", help="the workload program "
-                        "(default DIR/tools/bench/bench_pingpong)")
+    be.add_program_args(parser)
     parser.add_argument("--configs", nargs="+", metavar="FILE",
                         default=[os.path.join(be.HERE, "configs.txt")],
                         help="the files of configurations (default: configs.txt here)")
