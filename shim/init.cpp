@@ -130,20 +130,32 @@ bool address_space_left(unsigned long* kib) {
   _exit(kConfigErrorStatus);
 }
 
+// An environment entry SOCKDIAG_*.
+bool is_setting(const char* entry) {
+  const char* prefix = "SOCKDIAG_";
+  while (*prefix && *entry == *prefix) ++entry, ++prefix;
+  return *prefix == '\0';
+}
+
 // The settings from the environment (and SOCKDIAG_CONFIG's file), parsed
 // into g_config; refused ones stop the process. With no SOCKDIAG_ variable
 // set there is nothing to parse: g_config keeps its defaults.
 void read_settings() {
+  // A look before anything else: most processes have no setting, and each
+  // first call of a libc function costs its lazy binding (some 700
+  // instructions).
+  char** first = environ;
+  while (first && *first && !is_setting(*first)) ++first;
+  if (!first || !*first) return;
   // Secure-execution mode (setuid, setcap): the environment belongs to
   // whoever started the program, so nothing is read from it.
   if (getauxval(AT_SECURE)) return;
   std::vector<std::string> names;
-  for (char** e = environ; e && *e; ++e) {
-    if (std::strncmp(*e, "SOCKDIAG_", 9) != 0) continue;
+  for (char** e = first; *e; ++e) {
+    if (!is_setting(*e)) continue;
     const char* eq = std::strchr(*e, '=');
     names.emplace_back(*e, eq ? static_cast<std::size_t>(eq - *e) : std::strlen(*e));
   }
-  if (names.empty()) return;
   std::vector<const char*> name_ptrs;
   for (const std::string& n : names) name_ptrs.push_back(n.c_str());
   name_ptrs.push_back(nullptr);
