@@ -25,7 +25,9 @@ constexpr uint32_t gnu_hash(const char* name) {
 // then decides, or an object is not in the global scope), the definition
 // is an IFUNC or a GNU unique symbol, an object has no DT_GNU_HASH, or an
 // auditor (LD_AUDIT, DT_AUDIT) may rebind. `self` must be an object loaded
-// with the program (a preload or the program itself).
+// with the program (a preload or the program itself). The list of objects
+// is read without the loader's lock: call it at start-up, before the
+// program's threads can load or unload objects.
 void next_definitions(const link_map* self, const char* const* names, const uint32_t* hashes, std::size_t n,
                       void** out);
 
