@@ -130,15 +130,29 @@ bool address_space_left(unsigned long* kib) {
   _exit(kConfigErrorStatus);
 }
 
-// The settings from the environment (and SOCKDIAG_CONFIG's file); refused
-// ones stop the process.
-void read_settings(Config* cfg) {
+// An environment entry SOCKDIAG_*.
+bool is_setting(const char* entry) {
+  const char* prefix = "SOCKDIAG_";
+  while (*prefix && *entry == *prefix) ++entry, ++prefix;
+  return *prefix == '\0';
+}
+
+// The settings from the environment (and SOCKDIAG_CONFIG's file), parsed
+// into g_config; refused ones stop the process. With no SOCKDIAG_ variable
+// set there is nothing to parse: g_config keeps its defaults.
+void read_settings() {
+  // A look before anything else: most processes have no setting, and each
+  // first call of a libc function costs its lazy binding (some 700
+  // instructions).
+  char** first = environ;
+  while (first && *first && !is_setting(*first)) ++first;
+  if (!first || !*first) return;
   // Secure-execution mode (setuid, setcap): the environment belongs to
   // whoever started the program, so nothing is read from it.
   if (getauxval(AT_SECURE)) return;
   std::vector<std::string> names;
-  for (char** e = environ; e && *e; ++e) {
-    if (std::strncmp(*e, "SOCKDIAG_", 9) != 0) continue;
+  for (char** e = first; *e; ++e) {
+    if (!is_setting(*e)) continue;
     const char* eq = std::strchr(*e, '=');
     names.emplace_back(*e, eq ? static_cast<std::size_t>(eq - *e) : std::strlen(*e));
   }
@@ -146,7 +160,7 @@ void read_settings(Config* cfg) {
   for (const std::string& n : names) name_ptrs.push_back(n.c_str());
   name_ptrs.push_back(nullptr);
   std::string error;
-  if (!parse_config(lookup_env, nullptr, name_ptrs.data(), cfg, &error)) refuse(error);
+  if (!parse_config(lookup_env, nullptr, name_ptrs.data(), &g_config, &error)) refuse(error);
 }
 
 }  // namespace
@@ -160,17 +174,15 @@ void ensure_init() {
   remember_program_name();
   resolve_all();
   syscall_route_bind();
-  init_call_classes();
   // A seccomp filter inherited across exec: decided before the library
   // makes any call of its own (seccomp.h).
-  Config cfg;
+  const Config& cfg = g_config;
   bool settings_read = false;
   long filtered_pid = 0;
   if (filter_inherited(&filtered_pid)) {
-    read_settings(&cfg);
+    read_settings();
     settings_read = true;
     if (cfg.seccomp == SeccompMode::standdown) {
-      g_config = cfg;
       if (!cfg.follow_children) leave_environment();
       seccomp_stand_down_inherited(filtered_pid);
       g_state.store(2, std::memory_order_release);
@@ -201,8 +213,7 @@ void ensure_init() {
     g_state.store(2, std::memory_order_release);
     return;
   }
-  if (!settings_read) read_settings(&cfg);
-  g_config = cfg;
+  if (!settings_read) read_settings();
   if (!cfg.follow_children) leave_environment();
   g_trace = cfg.level >= Level::trace;
   g_log_expected = cfg.level >= Level::debug;

@@ -422,14 +422,15 @@ bool hold_input(Call call, int fd, const Conn* c, const Rule* rule, uint64_t ns,
 
 void inject_configure() {
   g_start_ns = now_mono_ns();
+  const RuleSet* set = config().rules;
+  // No rule: call_id() is never asked (every look-up goes through g_rules).
+  if (!set || set->count == 0) return;
   for (std::size_t i = 0; i < kCallCount; ++i) {
     std::string_view name = call_name(static_cast<Call>(i));
     if (name.substr(0, 2) == "__" && name.size() > 6 && name.substr(name.size() - 4) == "_chk")
       name = name.substr(2, name.size() - 6);
     g_call_known[i] = call_id_from_name(name, &g_call_ids[i]);
   }
-  const RuleSet* set = config().rules;
-  if (!set || set->count == 0) return;
   for (uint32_t i = 0; i < set->count; ++i) {
     const Rule& r = set->rules[i];
     g_uses_host = g_uses_host || (r.filters & rf_host);

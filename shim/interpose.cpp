@@ -2,6 +2,7 @@
 #include "interpose.h"
 
 #include "config_state.h"
+#include "next_definition.h"
 #include "vm_children.h"
 
 #include <dlfcn.h>
@@ -29,24 +30,41 @@ bool passes_through() {
 }
 
 namespace {
+// The hooked names, then syscall (syscall_route.cpp), bound in one pass.
 constexpr const char* kNames[] = {
 #define SD_HOOK(group, ret, name, params, args, sysno) #name,
 #include "hooks.def"
 #undef SD_HOOK
+    "syscall",
 };
+constexpr std::size_t kSyscallName = kCallCount;
+constexpr uint32_t kHashes[] = {
+#define SD_HOOK(group, ret, name, params, args, sysno) gnu_hash(#name),
+#include "hooks.def"
+#undef SD_HOOK
+    gnu_hash("syscall"),
+};
+static_assert(sizeof(kNames) / sizeof(kNames[0]) == kCallCount + 1, "one name per hook, then syscall");
+void* g_next_syscall = nullptr;
 
-// Our own definition of each hooked name, so that we never bind to ourselves
-// (RTLD_NEXT can come back to us if the library is loaded twice).
-void* own_address(const char* name) {
-  Dl_info self{};
-  static const int anchor = 0;
-  if (!dladdr(&anchor, &self)) return nullptr;
-  void* handle = dlopen(self.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
-  if (!handle) return nullptr;
-  void* p = dlsym(handle, name);
-  dlclose(handle);
-  return p;
+// Whether an address lies in this library's own image (RTLD_NEXT can come
+// back to us when the library is loaded twice): the hooks are its only
+// exported functions, so the address of a hooked name found inside it is our
+// own hook. The linker's bounds of the image, [__ehdr_start, _end): one
+// comparison, where asking the loader (dladdr, dlopen, dlsym) cost some
+// 8,000 instructions per name at start-up.
+extern "C" const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern "C" const char _end[] __attribute__((visibility("hidden")));
+bool own_address(const void* p) {
+  auto a = reinterpret_cast<uintptr_t>(p);
+  return a >= reinterpret_cast<uintptr_t>(__ehdr_start) && a < reinterpret_cast<uintptr_t>(_end);
 }
+// This library's own entry in the loader's list.
+const link_map* self_map() {
+  dl_find_object found{};
+  return _dl_find_object(reinterpret_cast<void*>(&self_map), &found) == 0 ? found.dlfo_link_map : nullptr;
+}
+
 // The DT_SONAME of a loaded object, nullptr when it has none.
 const char* soname_of(const link_map* map) {
   if (!map || !map->l_ld) return nullptr;
@@ -69,10 +87,8 @@ const char* soname_of(const link_map* map) {
 // another copy whose hooks come first, whatever other interposers (a
 // sanitizer runtime, a user's preload) come before both.
 bool another_copy_first(const char** path) {
-  static const int anchor = 0;
-  Dl_info info{};
-  link_map* self = nullptr;
-  if (!dladdr1(&anchor, &info, reinterpret_cast<void**>(&self), RTLD_DL_LINKMAP) || !self) return false;
+  const link_map* self = self_map();
+  if (!self) return false;
   const char* own = soname_of(self);
   if (!own) return false;
   for (const link_map* m = self->l_prev; m; m = m->l_prev) {
@@ -87,16 +103,31 @@ bool another_copy_first(const char** path) {
 
 const char* call_name(Call c) { return kNames[static_cast<std::size_t>(c)]; }
 
+void* bound_syscall() { return g_next_syscall; }
+
 void* find_next(const char* name) {
   void* p = dlsym(RTLD_NEXT, name);
-  if (p == nullptr || p == own_address(name)) p = dlsym(RTLD_DEFAULT, name);
-  return p == own_address(name) ? nullptr : p;
+  if (p == nullptr || own_address(p)) p = dlsym(RTLD_DEFAULT, name);
+  return p == nullptr || own_address(p) ? nullptr : p;
 }
 
 void* find_real(Call c) { return find_next(kNames[static_cast<std::size_t>(c)]); }
 
+namespace {
+template <Call C>
+void bind(void* next) {
+  if (next && !own_address(next)) g_real<C>.store(reinterpret_cast<RealFn<C>>(next), std::memory_order_relaxed);
+  else resolve<C>();
+}
+}  // namespace
+
 void resolve_all() {
-#define SD_HOOK(group, ret, name, params, args, sysno) resolve<Call::name>();
+  // Read from the symbol tables where the answer is certain; dlsym for the
+  // rest (another preload defining the same names, an auditor...).
+  void* next[kCallCount + 1];
+  next_definitions(self_map(), kNames, kHashes, kCallCount + 1, next);
+  if (next[kSyscallName] && !own_address(next[kSyscallName])) g_next_syscall = next[kSyscallName];
+#define SD_HOOK(group, ret, name, params, args, sysno) bind<Call::name>(next[static_cast<std::size_t>(Call::name)]);
 #include "hooks.def"
 #undef SD_HOOK
 }

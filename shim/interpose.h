@@ -117,8 +117,13 @@ inline RealFn<C> real() {
   return g_real<C>.load(std::memory_order_relaxed);
 }
 
-// Binds every call at start-up, so that later first uses take no lock in dlsym.
+// Binds every call at start-up, so that later first uses take no lock in
+// dlsym (a first use inside a signal handler, in a forked child, or routed
+// from syscall() while an allocator holds its lock). From the symbol tables
+// (next_definition.h) where that is certain, through dlsym otherwise.
 void resolve_all();
+// The next syscall() that resolve_all found, nullptr when dlsym must be asked.
+void* bound_syscall();
 // Binds syscall() to the next one; until then it makes every call itself,
 // unobserved (syscall_route.cpp).
 void syscall_route_bind();

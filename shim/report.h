@@ -35,6 +35,5 @@ __attribute__((noinline, cold)) void report(const Failure&);
 
 // The call class of a hooked call, for the explanation table.
 CallClass class_of(Call);
-void init_call_classes();
 
 }  // namespace sd

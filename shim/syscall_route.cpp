@@ -172,7 +172,9 @@ inline bool from_library(const void* return_address) {
 }  // namespace
 
 void syscall_route_bind() {
-  if (auto fn = reinterpret_cast<SyscallFn>(find_next("syscall"))) g_next.store(fn, std::memory_order_release);
+  void* next = bound_syscall();
+  if (!next) next = find_next("syscall");
+  if (auto fn = reinterpret_cast<SyscallFn>(next)) g_next.store(fn, std::memory_order_release);
 }
 
 }  // namespace sd

@@ -121,6 +121,21 @@ def handler_fork(h):
     expect_eq(sorted(per_pid.values()), sorted([5] * 40 + [main]), "records per process", str(dict(per_pid)))
 
 
+@case("first failure of a process in a signal handler and in a forked child is recorded")
+def handler_first_use(h):
+    # The library binds libc lazily: its record path's first run, with
+    # every first call of a libc function in it, is inside a signal handler
+    # in the parent and in a child forked before any record.
+    run = handler_run(h, "first", 1)
+    expect_eq(int(run.value("handler")), 1, "refused connects in the handler", run.describe())
+    expect_eq(int(run.value("children")), 1, "children whose connect was refused", run.describe())
+    refused = select_records(run.records, call="connect", code="ECONNREFUSED")
+    per_pid = collections.Counter(r["pid"] for r in refused)
+    expect_eq(sorted(per_pid.values()), [1, 1], "records per process (the child, the parent's handler)",
+              str(dict(per_pid)))
+    expect_eq(len(run.records), 2, "records in all", run.describe())
+
+
 @case("vfork child closing a socket keeps the parent's connection")
 def vfork_child_close(h):
     fields = ("call", "code", "kind", "peer", "bytes_sent", "bytes_received")

@@ -8,6 +8,9 @@
 //                                makes 5 refused connects in the handler
 //                                and _exits; the parent reaps it; the main
 //                                thread goes on until COUNT children ran
+//   handler_calls first 1       the process's first failures: a forked
+//                                child's one refused connect, then one
+//                                made inside a signal handler (raise)
 // Prints how many refused connects each side made ("main N", "handler N",
 // "children N", "child-connects N").
 #include <signal.h>
@@ -50,7 +53,7 @@ static void on_timer(int sig) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: %s handler|fork COUNT\n", argv[0]);
+    fprintf(stderr, "usage: %s handler|fork|first COUNT\n", argv[0]);
     return 2;
   }
   g_fork = strcmp(argv[1], "fork") == 0;
@@ -63,6 +66,20 @@ int main(int argc, char** argv) {
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGALRM, &sa, NULL);
+  if (strcmp(argv[1], "first") == 0) {
+    // Under the library, each of these is the first use of its record
+    // path in its process.
+    pid_t pid = fork();
+    if (pid == 0) _exit(connect_is_refused(AF_INET, g_port) ? 0 : 3);
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    int child_ok = pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    raise(SIGALRM);
+    close(holder);
+    printf("main 0\nhandler %d\nchildren %d\nchild-connects %d\n", (int)g_handler_connects, child_ok, child_ok);
+    return g_bad || !child_ok ? 1 : 0;
+  }
   long period_us = g_fork ? 5000 : 1000;
   struct itimerval it = {{0, period_us}, {0, period_us}};
   setitimer(ITIMER_REAL, &it, NULL);

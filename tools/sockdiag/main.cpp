@@ -25,6 +25,21 @@ int main(int argc, char** argv) {
     }
   }
 
+  // `sockdiag run -- CMD...` with no option: nothing to parse, so none of
+  // the command line's machinery is built (building every subcommand's
+  // options was most of the command's own start-up, which `sockdiag run`
+  // adds to every program it starts).
+  if (tail.present && parsed_argc == 2) {
+    RunOptions plain;
+    plain.cmd = tail.words;
+    try {
+      return run_command(plain);
+    } catch (const UsageError& e) {
+      std::fprintf(stderr, "sockdiag run: %s\n", one_line(e.what()).c_str());
+      return kUsageStatus;
+    }
+  }
+
   CLI::App app{"sockdiag " SOCKDIAG_VERSION
                ": see why a program's network calls fail. Runs a program with libsockdiag, which records "
                "every failed socket call with what failed, on which connection, what the error means there "
