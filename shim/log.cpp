@@ -500,7 +500,7 @@ void adopt(int fd, bool own) {
   }
   Sink old = publish(s, st.st_dev, st.st_ino);
   if (old.own && old.fd >= 0 && old.fd != s.fd) real<Call::close>()(old.fd);
-  g_opened_pid.store(self_pid(), std::memory_order_release);
+  if (g_per_pid) g_opened_pid.store(self_pid(), std::memory_order_release);  // only a %p log asks
 }
 
 void adopt_stderr() { adopt(STDERR_FILENO, false); }
