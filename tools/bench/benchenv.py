@@ -165,6 +165,23 @@ def parse_config(line, where, lib, taken):
     return Config(name, preload, env, wrap, callgrind)
 
 
+# callgrind's output file: the total Ir of the run (all threads).
+CALLGRIND_TOTALS = re.compile(r"^(?:totals|summary): (\d+)", re.MULTILINE)
+
+
+def callgrind_total(out, what, preload):
+    """The total Ir in callgrind's output file `out`; fails (naming `what`)
+    without one, or when the preload `preload` (if any) is not among the
+    objects callgrind saw."""
+    text = open(out, encoding="utf-8", errors="replace").read()
+    found = CALLGRIND_TOTALS.search(text)
+    if not found:
+        fail(f"{what}: no 'totals:' line in {out}")
+    if preload and os.path.basename(preload) not in text:
+        fail(f"{what}: {preload} is not among the objects callgrind saw; the preload did not reach the program")
+    return int(found.group(1))
+
+
 def add_program_args(parser):
     """--build and the paths found under it: the library, the bare preload,
     the workload program."""

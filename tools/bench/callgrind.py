@@ -8,7 +8,6 @@ cost of one op with start-up, warm-up and exit cancelled out. Subtracting
 the same figure without a preload gives what a preload adds. See README.md."""
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,6 @@ import benchenv as be
 FAILURE_GOAL_TEXT = 2500
 FAILURE_GOAL_JSON = 3000
 
-TOTALS = re.compile(r"^(?:totals|summary): (\d+)", re.MULTILINE)
 
 
 def sizes(text):
@@ -60,14 +58,7 @@ def instructions(paths, workload, iterations, config, scratch, timeout):
                 valgrind_tail = "(none)\n"
             be.fail(f"{what} exited with status {done.returncode} under valgrind; "
                     f"its stderr ends:\n{be.tail(err)}valgrind's log ends:\n{valgrind_tail}")
-    text = open(out, encoding="utf-8", errors="replace").read()
-    found = TOTALS.search(text)
-    if not found:
-        be.fail(f"{what}: no 'totals:' line in {out}")
-    if config.preload and os.path.basename(config.preload) not in text:
-        be.fail(f"{what}: {config.preload} is not among the objects callgrind saw; "
-                "the preload did not reach the program")
-    return int(found.group(1))
+    return be.callgrind_total(out, what, config.preload)
 
 
 def add_callgrind_args(parser, timeout_flag="--timeout"):

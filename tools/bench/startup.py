@@ -30,7 +30,6 @@ from bench import machine, median_with_ci
 TRUE = "/bin/true"
 IR_GOAL = 100_000
 RUN_GOAL_MS = 2.0
-TOTALS = re.compile(r"^(?:totals|summary): (\d+)", re.MULTILINE)
 
 
 def progress(text):
@@ -58,13 +57,7 @@ def callgrind_ir(preload, scratch, timeout):
     if done.returncode != 0:
         be.fail(f"{TRUE} under valgrind with {name} exited with status {done.returncode}: "
                 f"{done.stderr.decode(errors='replace')[-2000:]}")
-    text = open(out, encoding="utf-8", errors="replace").read()
-    found = TOTALS.search(text)
-    if not found:
-        be.fail(f"no 'totals:' line in {out}")
-    if preload and os.path.basename(preload) not in text:
-        be.fail(f"{preload} is not among the objects callgrind saw: the preload did not load")
-    return int(found.group(1))
+    return be.callgrind_total(out, f"{TRUE} under valgrind with {name}", preload)
 
 
 def print_instructions(paths, timeout):
