@@ -15,7 +15,6 @@ issue 12, start-up): three measurements against their goals.
 See README.md. Progress goes to stderr, the report (Markdown) to stdout."""
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
