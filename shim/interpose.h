@@ -23,6 +23,11 @@
 // through the GOT (one more load per use).
 #define SD_HOT_DATA __attribute__((visibility("hidden")))
 
+// errno's address is taken on every hooked call: reached through the GOT,
+// bound when the library loads, not through a PLT jump (the rest of libc
+// is bound lazily, for the start-up's sake: shim/CMakeLists.txt).
+extern "C" int* __errno_location() noexcept __attribute__((const, noplt));
+
 namespace sd {
 
 enum class Call : uint8_t {
