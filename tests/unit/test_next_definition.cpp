@@ -56,7 +56,11 @@ TEST_CASE("next_definitions agrees with dlsym(RTLD_NEXT) or leaves the name to i
                                               }) - names.begin()]; };
   CHECK(at("memcpy") == nullptr);  // an IFUNC: its address comes from its resolver
   CHECK(at("sockdiag_no_such_name") == nullptr);
-  CHECK(at("pthread_create") != nullptr);
+  // A name with an older, hidden version beside its default one is answered
+  // too, where libc alone defines it (a sanitizer runtime defines its own
+  // pthread_create: two definers, left to dlsym).
+  void* create = dlsym(RTLD_NEXT, "pthread_create");
+  if (create && std::strstr(object_of(create), "libc.so")) CHECK(at("pthread_create") != nullptr);
 }
 
 TEST_CASE("next_definitions leaves every name to dlsym without a starting object", "[next_definition]") {
