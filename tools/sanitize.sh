@@ -42,7 +42,12 @@ export SOCKDIAG_TEST_PRELOAD_FIRST=$runtime_path
 # still seen, and listed below.
 reports=$(mktemp -d "${TMPDIR:-/tmp}/sockdiag-sanitize-XXXXXX")
 trap 'rm -rf "$reports"' EXIT
-common="halt_on_error=1:exitcode=86:print_stacktrace=1:log_path=$reports/report"
+# disable_coredump=0: with it on, the runtime's own start-up calls
+# setrlimit(RLIMIT_CORE) through the PLT, which reaches libsockdiag's
+# setrlimit hook while the runtime's thread state does not exist yet, and
+# the instrumented hook stops the process (a CHECK in asan_posix.cpp). The
+# library as shipped is not instrumented: a hook called that early is fine.
+common="halt_on_error=1:exitcode=86:print_stacktrace=1:disable_coredump=0:log_path=$reports/report"
 export UBSAN_OPTIONS="$common"
 # detect_leaks=0 for everything run under the preload: LeakSanitizer checks the
 # whole process at exit, and the hosts (python3, curl, the drivers' children)
