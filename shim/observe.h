@@ -26,7 +26,6 @@
 #include "inject_readiness.h"
 #include "log.h"
 #include "policy_retry.h"
-#include "self_ids.h"
 #include "summary.h"
 #include "vm_children.h"
 
@@ -848,10 +847,12 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   } else if constexpr (g == Group::rlimit) {
     int r = real(a...);
     if (r != 0) return r;
+    // Any process's RLIMIT_FSIZE set through prlimit counts: reading ours
+    // again costs one getrlimit, and pid 0, our pid and our threads' tids all
+    // name this process.
     auto t = std::tie(a...);
     if constexpr (C == Call::prlimit || C == Call::prlimit64) {
-      if (std::get<1>(t) == RLIMIT_FSIZE && std::get<2>(t) && (std::get<0>(t) == 0 || std::get<0>(t) == self_pid()))
-        log_fsize_limit_changed();
+      if (std::get<1>(t) == RLIMIT_FSIZE && std::get<2>(t)) log_fsize_limit_changed();
     } else if (std::get<0>(t) == RLIMIT_FSIZE) {
       log_fsize_limit_changed();
     }
