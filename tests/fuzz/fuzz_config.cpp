@@ -1,4 +1,4 @@
-// libFuzzer target for the config-file parser (SOCKDIAG_CONFIG, shim/config.cpp).
+// libFuzzer target for the config-file parser (SOCKDIAG_CONFIG, shim/core/config.cpp).
 // The input is the file's content, read by sd::parse_config through a memfd
 // (no file left behind, nothing on disk). Beyond "no crash, no leak, no
 // undefined behaviour" it checks what the parser promises about refusals:

@@ -1,5 +1,5 @@
 // libFuzzer target for the parsing of the SOCKDIAG_* variables
-// (sd::parse_config, shim/config.cpp). The input is an environment block as
+// (sd::parse_config, shim/core/config.cpp). The input is an environment block as
 // in /proc/PID/environ: NAME=VALUE entries separated by NUL bytes (so a
 // value may hold any other byte, newlines included); the first entry of a
 // name wins, as with getenv. Every name goes in the names list, so the

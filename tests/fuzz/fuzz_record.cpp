@@ -1,5 +1,5 @@
 // libFuzzer target for the escaping of values that come from outside the
-// library into records (sd::LineBuffer, sd::format_record; shim/record.cpp):
+// library into records (sd::LineBuffer, sd::format_record; shim/core/record.cpp):
 // argv[0], unix socket paths, host names and rule texts may hold any byte.
 // The input is the value. What must hold:
 // - text: the escaped value has no control character (below 0x20, DEL, C1),

@@ -1,10 +1,10 @@
-// libFuzzer target for the rule parser (shim/rules.h). Beyond "no crash, no
+// libFuzzer target for the rule parser (shim/core/rules.h). Beyond "no crash, no
 // leak, no undefined behaviour" it checks what the parser promises: an error
 // is one non-empty line naming its source; an accepted set prints a normal
 // form that parses back to itself; matching any call against it is safe.
 // Build: clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined
-//        -Ishim tests/fuzz/fuzz_rules.cpp shim/rules.cpp shim/rule_match.cpp
-//        shim/explain.cpp shim/nearest.cpp
+//        -Ishim/core tests/fuzz/fuzz_rules.cpp shim/core/rules.cpp shim/core/rule_match.cpp
+//        shim/core/explain.cpp shim/core/nearest.cpp
 // Run:   ./fuzz_rules -max_total_time=60 tests/fuzz/corpus/rules
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -2,7 +2,7 @@
  * unmapped page, a read-only page, an object cut short by an unmapped page,
  * and counts out of range, one argument at a time with the others valid, on
  * fresh sockets of several kinds and on bad fds. The calls come from
- * shim/hooks.def (battery_calls.h, written by gen_battery.py); each
+ * shim/core/hooks.def (battery_calls.h, written by gen_battery.py); each
  * parameter's values are chosen here from its type and name, so a new hook
  * is called without any change to this file.
  *

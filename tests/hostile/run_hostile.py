@@ -4,7 +4,7 @@
   run_hostile.py --list                      one "ID<TAB>TITLE" line per case
   run_hostile.py --lib L --progs D CASE_ID
 
-The battery (battery.c, its calls generated from shim/hooks.def) calls every
+The battery (battery.c, its calls generated from shim/core/hooks.def) calls every
 hooked function with NULL, invalid and out-of-range pointers and counts, one
 result line per call. A case runs it without the library and with it, under
 one setting, and the two outputs must be the same line for line: same return
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "common"))
 from sdtest import ProcessHarness, driver_parser, expect, list_or_run, preload_value, read_text  # noqa: E402
 from gen_battery import PROCESS_GROUPS  # noqa: E402  (the same directory: the one list of skipped groups)
 
-HOOKS_DEF = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shim", "hooks.def")
+HOOKS_DEF = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shim", "core", "hooks.def")
 
 # Rules that make every read and write, connect, accept and lookup go through
 # the injection paths without changing what the battery's calls return: the

@@ -1,4 +1,4 @@
-// Parsing and validation of the settings (shim/config.cpp).
+// Parsing and validation of the settings (shim/core/config.cpp).
 #include <unistd.h>
 
 #include <catch2/catch.hpp>

@@ -12,24 +12,24 @@
 
 using sd::CallClass;
 using sd::Category;
-using sd::Domain;
+using sd::CodeKind;
 using sd::Level;
 
 TEST_CASE("a count's category follows its level", "[summary]") {
-  CHECK(sd::category_of(Domain::errno_code, ECONNREFUSED, Level::error) == Category::failure);
-  CHECK(sd::category_of(Domain::errno_code, EINTR, Level::info) == Category::event);
-  CHECK(sd::category_of(Domain::event, sd::ev_eof, Level::info) == Category::event);
-  CHECK(sd::category_of(Domain::errno_code, EAGAIN, Level::debug) == Category::expected);
-  CHECK(sd::category_of(Domain::gai, EAI_ADDRFAMILY, Level::debug) == Category::expected);
+  CHECK(sd::category_of(CodeKind::errno_code, ECONNREFUSED, Level::error) == Category::failure);
+  CHECK(sd::category_of(CodeKind::errno_code, EINTR, Level::info) == Category::event);
+  CHECK(sd::category_of(CodeKind::event, sd::ev_eof, Level::info) == Category::event);
+  CHECK(sd::category_of(CodeKind::errno_code, EAGAIN, Level::debug) == Category::expected);
+  CHECK(sd::category_of(CodeKind::gai, EAI_ADDRFAMILY, Level::debug) == Category::expected);
   // The same code at another level is in another category.
-  CHECK(sd::category_of(Domain::errno_code, EAGAIN, Level::error) == Category::failure);
+  CHECK(sd::category_of(CodeKind::errno_code, EAGAIN, Level::error) == Category::failure);
   // Notices of injection, whatever their level: the call itself did not fail.
   for (int ev : {sd::ev_injected_delay, sd::ev_injected_short, sd::ev_injected_reset}) {
-    CHECK(sd::category_of(Domain::event, ev, Level::info) == Category::notice);
-    CHECK(sd::category_of(Domain::event, ev, Level::error) == Category::notice);
+    CHECK(sd::category_of(CodeKind::event, ev, Level::info) == Category::notice);
+    CHECK(sd::category_of(CodeKind::event, ev, Level::error) == Category::notice);
   }
   // An errno that happens to have a notice's number is no notice.
-  CHECK(sd::category_of(Domain::errno_code, sd::ev_injected_delay, Level::error) == Category::failure);
+  CHECK(sd::category_of(CodeKind::errno_code, sd::ev_injected_delay, Level::error) == Category::failure);
 }
 
 TEST_CASE("the fast path's expected EAGAIN has the level report() gives it", "[summary]") {
@@ -39,7 +39,7 @@ TEST_CASE("the fast path's expected EAGAIN has the level report() gives it", "[s
   for (CallClass cls : {CallClass::recv, CallClass::send})
     for (uint32_t kind : {0u, uint32_t{sd::sit_datagram}, uint32_t{sd::sit_unix},
                           uint32_t{sd::sit_datagram | sd::sit_unix}}) {
-      const sd::Explanation* row = sd::explain(Domain::errno_code, EAGAIN, cls, sd::sit_nonblocking | kind);
+      const sd::Explanation* row = sd::explain(CodeKind::errno_code, EAGAIN, cls, sd::sit_nonblocking | kind);
       REQUIRE(row != nullptr);
       CHECK(row->level == sd::ctab::kExpectedEagainLevel);
     }
@@ -49,8 +49,8 @@ TEST_CASE("the fast path's expected EAGAIN has the level report() gives it", "[s
 TEST_CASE("a counter key keeps call, level, domain and code apart", "[summary]") {
   namespace ctab = sd::ctab;
   for (Level l : {Level::off, Level::error, Level::info, Level::debug})
-    for (auto [d, code] : {std::pair{Domain::errno_code, EAGAIN}, std::pair{Domain::gai, EAI_AGAIN},
-                           std::pair{Domain::event, int{sd::ev_injected_short}}}) {
+    for (auto [d, code] : {std::pair{CodeKind::errno_code, EAGAIN}, std::pair{CodeKind::gai, EAI_AGAIN},
+                           std::pair{CodeKind::event, int{sd::ev_injected_short}}}) {
       uint32_t key = ctab::count_key(ctab::kCallCount - 1, static_cast<uint32_t>(d), code, l);
       CHECK(key != 0);
       CHECK(ctab::key_call(key) == ctab::kCallCount - 1);

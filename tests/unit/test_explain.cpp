@@ -15,7 +15,7 @@
 #include "explain.h"
 
 using sd::CallClass;
-using sd::Domain;
+using sd::CodeKind;
 using sd::Explanation;
 using sd::Level;
 
@@ -65,42 +65,42 @@ const std::vector<int> kAllEvents = {sd::ev_eof, sd::ev_pollhup, sd::ev_pollerr}
 }  // namespace
 
 TEST_CASE("EAGAIN depends on the call and on how the socket waits", "[explain]") {
-  const Explanation* recv_nb = sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, sd::sit_nonblocking);
+  const Explanation* recv_nb = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::recv, sd::sit_nonblocking);
   REQUIRE(recv_nb != nullptr);
   CHECK(recv_nb->level == Level::debug);
   CHECK(mentions(recv_nb, "nothing to read"));
 
-  const Explanation* recv_to = sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, sd::sit_own_timeout);
+  const Explanation* recv_to = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::recv, sd::sit_own_timeout);
   REQUIRE(recv_to != nullptr);
   CHECK(recv_to->level == Level::error);
   CHECK(mentions(recv_to, "SO_RCVTIMEO"));
 
-  const Explanation* send_nb = sd::explain(Domain::errno_code, EAGAIN, CallClass::send, sd::sit_nonblocking);
+  const Explanation* send_nb = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::send, sd::sit_nonblocking);
   REQUIRE(send_nb != nullptr);
   CHECK(send_nb->level == Level::debug);
   CHECK(mentions(send_nb, "send buffer is full"));
 
-  const Explanation* send_to = sd::explain(Domain::errno_code, EAGAIN, CallClass::send, sd::sit_own_timeout);
+  const Explanation* send_to = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::send, sd::sit_own_timeout);
   REQUIRE(send_to != nullptr);
   CHECK(send_to->level == Level::error);
   CHECK(mentions(send_to, "SO_SNDTIMEO"));
 
-  const Explanation* accept_nb = sd::explain(Domain::errno_code, EAGAIN, CallClass::accept, sd::sit_nonblocking);
+  const Explanation* accept_nb = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::accept, sd::sit_nonblocking);
   REQUIRE(accept_nb != nullptr);
   CHECK(accept_nb->level == Level::debug);
   CHECK(mentions(accept_nb, "no pending connection"));
 
-  const Explanation* unix_connect = sd::explain(Domain::errno_code, EAGAIN, CallClass::connect, sd::sit_unix);
+  const Explanation* unix_connect = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::connect, sd::sit_unix);
   REQUIRE(unix_connect != nullptr);
   CHECK(unix_connect->level == Level::error);
   CHECK(mentions(unix_connect, "backlog"));
 
-  const Explanation* tcp_connect = sd::explain(Domain::errno_code, EAGAIN, CallClass::connect, 0);
+  const Explanation* tcp_connect = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::connect, 0);
   REQUIRE(tcp_connect != nullptr);
   CHECK(tcp_connect->level == Level::error);
   CHECK(mentions(tcp_connect, "ephemeral port"));
 
-  const Explanation* generic = sd::explain(Domain::errno_code, EAGAIN, CallClass::any, 0);
+  const Explanation* generic = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::any, 0);
   REQUIRE(generic != nullptr);
   CHECK(generic->call == CallClass::any);
   CHECK(generic->when == 0);
@@ -112,12 +112,12 @@ TEST_CASE("EAGAIN depends on the call and on how the socket waits", "[explain]")
 
 TEST_CASE("extra situation bits do not hide a matching row", "[explain]") {
   const uint32_t many = sd::sit_nonblocking | sd::sit_established | sd::sit_injected;
-  CHECK(sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, many) ==
-        sd::explain(Domain::errno_code, EAGAIN, CallClass::recv, sd::sit_nonblocking));
+  CHECK(sd::explain(CodeKind::errno_code, EAGAIN, CallClass::recv, many) ==
+        sd::explain(CodeKind::errno_code, EAGAIN, CallClass::recv, sd::sit_nonblocking));
   // A row needs all of its bits: datagram alone is not the unix-datagram row.
-  const Explanation* udp = sd::explain(Domain::errno_code, EAGAIN, CallClass::send,
+  const Explanation* udp = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::send,
                                        sd::sit_nonblocking | sd::sit_datagram);
-  const Explanation* unix_dgram = sd::explain(Domain::errno_code, EAGAIN, CallClass::send,
+  const Explanation* unix_dgram = sd::explain(CodeKind::errno_code, EAGAIN, CallClass::send,
                                               sd::sit_nonblocking | sd::sit_datagram | sd::sit_unix);
   REQUIRE(udp != nullptr);
   REQUIRE(unix_dgram != nullptr);
@@ -126,10 +126,10 @@ TEST_CASE("extra situation bits do not hide a matching row", "[explain]") {
 }
 
 TEST_CASE("ECONNREFUSED: plain, non-blocking, unix and datagram connects differ", "[explain]") {
-  const Explanation* plain = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, 0);
-  const Explanation* async = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_async);
-  const Explanation* unix = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_unix);
-  const Explanation* udp = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::send, sd::sit_datagram);
+  const Explanation* plain = sd::explain(CodeKind::errno_code, ECONNREFUSED, CallClass::connect, 0);
+  const Explanation* async = sd::explain(CodeKind::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_async);
+  const Explanation* unix = sd::explain(CodeKind::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_unix);
+  const Explanation* udp = sd::explain(CodeKind::errno_code, ECONNREFUSED, CallClass::send, sd::sit_datagram);
   REQUIRE(plain != nullptr);
   REQUIRE(async != nullptr);
   REQUIRE(unix != nullptr);
@@ -139,14 +139,14 @@ TEST_CASE("ECONNREFUSED: plain, non-blocking, unix and datagram connects differ"
   CHECK(mentions(async, "SO_ERROR"));
   CHECK(mentions(unix, "stale"));
   CHECK(mentions(udp, "port unreachable"));
-  CHECK(sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::recv, sd::sit_datagram) == udp);
+  CHECK(sd::explain(CodeKind::errno_code, ECONNREFUSED, CallClass::recv, sd::sit_datagram) == udp);
   for (const Explanation* r : {plain, async, unix, udp}) CHECK(r->level == Level::error);
 }
 
 TEST_CASE("an abstract unix name is explained without a socket file", "[explain]") {
   const uint32_t abstract = sd::sit_unix | sd::sit_abstract;
-  const Explanation* refused = sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, abstract);
-  const Explanation* in_use = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, abstract);
+  const Explanation* refused = sd::explain(CodeKind::errno_code, ECONNREFUSED, CallClass::connect, abstract);
+  const Explanation* in_use = sd::explain(CodeKind::errno_code, EADDRINUSE, CallClass::bind, abstract);
   REQUIRE(refused != nullptr);
   REQUIRE(in_use != nullptr);
   for (const Explanation* row : {refused, in_use}) {
@@ -157,70 +157,70 @@ TEST_CASE("an abstract unix name is explained without a socket file", "[explain]
     CHECK(std::string(row->advice).find("remove") == std::string::npos);
   }
   CHECK(mentions(refused, "network namespace"));
-  CHECK(refused != sd::explain(Domain::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_unix));
-  CHECK(in_use != sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix));
+  CHECK(refused != sd::explain(CodeKind::errno_code, ECONNREFUSED, CallClass::connect, sd::sit_unix));
+  CHECK(in_use != sd::explain(CodeKind::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix));
 }
 
 TEST_CASE("ETIMEDOUT: connecting versus an established connection", "[explain]") {
-  const Explanation* connecting = sd::explain(Domain::errno_code, ETIMEDOUT, CallClass::connect, 0);
+  const Explanation* connecting = sd::explain(CodeKind::errno_code, ETIMEDOUT, CallClass::connect, 0);
   const Explanation* established =
-      sd::explain(Domain::errno_code, ETIMEDOUT, CallClass::recv, sd::sit_established);
+      sd::explain(CodeKind::errno_code, ETIMEDOUT, CallClass::recv, sd::sit_established);
   REQUIRE(connecting != nullptr);
   REQUIRE(established != nullptr);
   CHECK(connecting != established);
   CHECK(mentions(connecting, "SYN"));
   CHECK(mentions(established, "keepalive"));
-  CHECK(sd::explain(Domain::errno_code, ETIMEDOUT, CallClass::send, sd::sit_established) == established);
+  CHECK(sd::explain(CodeKind::errno_code, ETIMEDOUT, CallClass::send, sd::sit_established) == established);
 }
 
 TEST_CASE("other situation-specific rows", "[explain]") {
   const Explanation* reset_recv =
-      sd::explain(Domain::errno_code, ECONNRESET, CallClass::recv, sd::sit_established);
+      sd::explain(CodeKind::errno_code, ECONNRESET, CallClass::recv, sd::sit_established);
   const Explanation* reset_send =
-      sd::explain(Domain::errno_code, ECONNRESET, CallClass::send, sd::sit_established);
+      sd::explain(CodeKind::errno_code, ECONNRESET, CallClass::send, sd::sit_established);
   REQUIRE(reset_recv != nullptr);
   REQUIRE(reset_send != nullptr);
   CHECK(reset_recv != reset_send);
   CHECK(mentions(reset_send, "EPIPE"));
 
-  const Explanation* pipe = sd::explain(Domain::errno_code, EPIPE, CallClass::send, sd::sit_established);
+  const Explanation* pipe = sd::explain(CodeKind::errno_code, EPIPE, CallClass::send, sd::sit_established);
   REQUIRE(pipe != nullptr);
   CHECK(mentions(pipe, "SIGPIPE"));
 
   const Explanation* inprogress =
-      sd::explain(Domain::errno_code, EINPROGRESS, CallClass::connect, sd::sit_nonblocking);
+      sd::explain(CodeKind::errno_code, EINPROGRESS, CallClass::connect, sd::sit_nonblocking);
   REQUIRE(inprogress != nullptr);
   CHECK(inprogress->level == Level::debug);
   const Explanation* connect_timeout =
-      sd::explain(Domain::errno_code, EINPROGRESS, CallClass::connect, sd::sit_own_timeout);
+      sd::explain(CodeKind::errno_code, EINPROGRESS, CallClass::connect, sd::sit_own_timeout);
   REQUIRE(connect_timeout != nullptr);
   CHECK(connect_timeout->level == Level::error);
 
-  const Explanation* emfile = sd::explain(Domain::errno_code, EMFILE, CallClass::accept, 0);
+  const Explanation* emfile = sd::explain(CodeKind::errno_code, EMFILE, CallClass::accept, 0);
   REQUIRE(emfile != nullptr);
   CHECK(mentions(emfile, "RLIMIT_NOFILE"));
 
-  const Explanation* bind_unix = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix);
-  const Explanation* bind_tcp = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, 0);
+  const Explanation* bind_unix = sd::explain(CodeKind::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix);
+  const Explanation* bind_tcp = sd::explain(CodeKind::errno_code, EADDRINUSE, CallClass::bind, 0);
   REQUIRE(bind_unix != nullptr);
   REQUIRE(bind_tcp != nullptr);
   CHECK(bind_unix != bind_tcp);
   CHECK(mentions(bind_tcp, "TIME_WAIT"));
-  const Explanation* bind_reuse = sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_reuseaddr);
+  const Explanation* bind_reuse = sd::explain(CodeKind::errno_code, EADDRINUSE, CallClass::bind, sd::sit_reuseaddr);
   REQUIRE(bind_reuse != nullptr);
   CHECK(bind_reuse != bind_tcp);
   CHECK(mentions(bind_reuse, "live socket"));
-  CHECK(sd::explain(Domain::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix | sd::sit_reuseaddr) == bind_unix);
+  CHECK(sd::explain(CodeKind::errno_code, EADDRINUSE, CallClass::bind, sd::sit_unix | sd::sit_reuseaddr) == bind_unix);
 
-  const Explanation* intr = sd::explain(Domain::errno_code, EINTR, CallClass::recv, 0);
+  const Explanation* intr = sd::explain(CodeKind::errno_code, EINTR, CallClass::recv, 0);
   REQUIRE(intr != nullptr);
   CHECK(intr->level == Level::info);
-  const Explanation* intr_close = sd::explain(Domain::errno_code, EINTR, CallClass::close, 0);
+  const Explanation* intr_close = sd::explain(CodeKind::errno_code, EINTR, CallClass::close, 0);
   REQUIRE(intr_close != nullptr);
   CHECK(intr_close != intr);
 
   const Explanation* accept_aborted =
-      sd::explain(Domain::errno_code, ECONNABORTED, CallClass::accept, 0);
+      sd::explain(CodeKind::errno_code, ECONNABORTED, CallClass::accept, 0);
   REQUIRE(accept_aborted != nullptr);
   CHECK(mentions(accept_aborted, "before the program accepted"));
 }
@@ -228,22 +228,22 @@ TEST_CASE("other situation-specific rows", "[explain]") {
 TEST_CASE("probes, an abandoned connect and an EOF after a failure have rows of their own", "[explain]") {
   // ECONNRESET on a socket still connecting, after the program shut it down:
   // the peer never answered, so the row must not blame it.
-  const Explanation* abandoned = sd::explain(Domain::errno_code, ECONNRESET, CallClass::connect,
+  const Explanation* abandoned = sd::explain(CodeKind::errno_code, ECONNRESET, CallClass::connect,
                                              sd::sit_async | sd::sit_abandoned);
   REQUIRE(abandoned != nullptr);
   CHECK(mentions(abandoned, "abandoned by the program"));
-  CHECK(abandoned != sd::explain(Domain::errno_code, ECONNRESET, CallClass::connect, sd::sit_async));
+  CHECK(abandoned != sd::explain(CodeKind::errno_code, ECONNRESET, CallClass::connect, sd::sit_async));
 
-  const Explanation* probe = sd::explain(Domain::errno_code, ENOTSOCK, CallClass::recv, sd::sit_probe);
-  const Explanation* reused = sd::explain(Domain::errno_code, ENOTSOCK, CallClass::recv, 0);
+  const Explanation* probe = sd::explain(CodeKind::errno_code, ENOTSOCK, CallClass::recv, sd::sit_probe);
+  const Explanation* reused = sd::explain(CodeKind::errno_code, ENOTSOCK, CallClass::recv, 0);
   REQUIRE(probe != nullptr);
   REQUIRE(reused != nullptr);
   CHECK(probe->level == Level::debug);
   CHECK(reused->level == Level::error);
-  CHECK(sd::explain(Domain::errno_code, ENOTSOCK, CallClass::sockopt, sd::sit_probe) == probe);
+  CHECK(sd::explain(CodeKind::errno_code, ENOTSOCK, CallClass::sockopt, sd::sit_probe) == probe);
 
-  const Explanation* family = sd::explain(Domain::gai, EAI_ADDRFAMILY, CallClass::dns, sd::sit_probe);
-  const Explanation* missing = sd::explain(Domain::gai, EAI_ADDRFAMILY, CallClass::dns, 0);
+  const Explanation* family = sd::explain(CodeKind::gai, EAI_ADDRFAMILY, CallClass::dns, sd::sit_probe);
+  const Explanation* missing = sd::explain(CodeKind::gai, EAI_ADDRFAMILY, CallClass::dns, 0);
   REQUIRE(family != nullptr);
   REQUIRE(missing != nullptr);
   CHECK(family->level == Level::debug);
@@ -252,67 +252,67 @@ TEST_CASE("probes, an abandoned connect and an EOF after a failure have rows of 
   CHECK(mentions(missing, "only IPv4 addresses when AF_INET6 was asked for"));
 
   const Explanation* after_reset =
-      sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_established | sd::sit_after_error);
+      sd::explain(CodeKind::event, sd::ev_eof, CallClass::recv, sd::sit_established | sd::sit_after_error);
   REQUIRE(after_reset != nullptr);
   CHECK(after_reset->level == Level::debug);
   CHECK(mentions(after_reset, "not an orderly"));
-  CHECK(after_reset != sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_established));
+  CHECK(after_reset != sd::explain(CodeKind::event, sd::ev_eof, CallClass::recv, sd::sit_established));
 }
 
 TEST_CASE("getaddrinfo results name the host", "[explain]") {
   for (int code : {EAI_AGAIN, EAI_NONAME, EAI_FAIL}) {
-    const Explanation* r = sd::explain(Domain::gai, code, CallClass::dns, 0);
+    const Explanation* r = sd::explain(CodeKind::gai, code, CallClass::dns, 0);
     REQUIRE(r != nullptr);
     CHECK(std::string(r->text).find("{host}") != std::string::npos);
     CHECK(r->level == Level::error);
   }
-  CHECK(mentions(sd::explain(Domain::gai, EAI_NONAME, CallClass::dns, 0), "NXDOMAIN"));
-  CHECK(mentions(sd::explain(Domain::gai, EAI_AGAIN, CallClass::dns, 0), "SERVFAIL"));
+  CHECK(mentions(sd::explain(CodeKind::gai, EAI_NONAME, CallClass::dns, 0), "NXDOMAIN"));
+  CHECK(mentions(sd::explain(CodeKind::gai, EAI_AGAIN, CallClass::dns, 0), "SERVFAIL"));
 }
 
 TEST_CASE("events", "[explain]") {
-  const Explanation* eof = sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_established);
+  const Explanation* eof = sd::explain(CodeKind::event, sd::ev_eof, CallClass::recv, sd::sit_established);
   REQUIRE(eof != nullptr);
   CHECK(eof->level == Level::info);
   CHECK(mentions(eof, "FIN"));
   CHECK(std::string(eof->text).find("{received}") != std::string::npos);
-  const Explanation* empty_dgram = sd::explain(Domain::event, sd::ev_eof, CallClass::recv, sd::sit_datagram);
+  const Explanation* empty_dgram = sd::explain(CodeKind::event, sd::ev_eof, CallClass::recv, sd::sit_datagram);
   REQUIRE(empty_dgram != nullptr);
   CHECK(empty_dgram != eof);
   CHECK(mentions(empty_dgram, "zero-length datagram"));
   for (int ev : kAllEvents) {
-    const Explanation* r = sd::explain(Domain::event, ev, CallClass::poll, 0);
+    const Explanation* r = sd::explain(CodeKind::event, ev, CallClass::poll, 0);
     REQUIRE(r != nullptr);
     CHECK(r->level == Level::info);
   }
 }
 
 TEST_CASE("codes without rows give no explanation", "[explain]") {
-  CHECK(sd::explain(Domain::errno_code, ENOTBLK, CallClass::any, 0) == nullptr);
-  CHECK(sd::explain(Domain::gai, -999, CallClass::dns, 0) == nullptr);
-  CHECK(sd::explain(Domain::event, 99, CallClass::recv, 0) == nullptr);
-  // The same value in another domain is another code.
-  CHECK(sd::explain(Domain::event, ECONNRESET, CallClass::any, 0) == nullptr);
+  CHECK(sd::explain(CodeKind::errno_code, ENOTBLK, CallClass::any, 0) == nullptr);
+  CHECK(sd::explain(CodeKind::gai, -999, CallClass::dns, 0) == nullptr);
+  CHECK(sd::explain(CodeKind::event, 99, CallClass::recv, 0) == nullptr);
+  // The same value in another kind of code is another code.
+  CHECK(sd::explain(CodeKind::event, ECONNRESET, CallClass::any, 0) == nullptr);
 }
 
 TEST_CASE("look-ups take the first row that applies, as a scan of the whole table would", "[explain]") {
   // explain() and code_name() go through an index of each code's rows; the
   // table in order is the reference.
-  auto scan = [](Domain d, int code, CallClass call, uint32_t situation) -> const Explanation* {
+  auto scan = [](CodeKind d, int code, CallClass call, uint32_t situation) -> const Explanation* {
     for (const Explanation* r : all_rows()) {
-      if (r->domain == d && r->code == code && (r->call == CallClass::any || r->call == call) &&
+      if (r->code_kind == d && r->code == code && (r->call == CallClass::any || r->call == call) &&
           (r->when & situation) == r->when)
         return r;
     }
     return nullptr;
   };
-  std::set<std::pair<Domain, int>> codes;
+  std::set<std::pair<CodeKind, int>> codes;
   for (const Explanation* r : all_rows()) {
-    codes.insert({r->domain, r->code});
-    codes.insert({r->domain, r->code + 1});
-    codes.insert({r->domain, r->code - 1});
+    codes.insert({r->code_kind, r->code});
+    codes.insert({r->code_kind, r->code + 1});
+    codes.insert({r->code_kind, r->code - 1});
   }
-  for (Domain d : {Domain::errno_code, Domain::gai, Domain::event}) {
+  for (CodeKind d : {CodeKind::errno_code, CodeKind::gai, CodeKind::event}) {
     for (int code : {0, INT_MIN, INT_MAX, -1, 1, 4095, 4096, -4096}) codes.insert({d, code});
   }
   const uint32_t all_bits = sd::kAllSituations;
@@ -354,11 +354,11 @@ TEST_CASE("every row is complete", "[table]") {
   }
 }
 
-TEST_CASE("no two rows share domain, code, call and situation", "[table]") {
+TEST_CASE("no two rows share code kind, code, call and situation", "[table]") {
   std::set<std::tuple<int, int, int, uint32_t>> seen;
   for (const Explanation* r : all_rows()) {
     INFO(describe(r));
-    auto key = std::make_tuple(static_cast<int>(r->domain), r->code, static_cast<int>(r->call), r->when);
+    auto key = std::make_tuple(static_cast<int>(r->code_kind), r->code, static_cast<int>(r->call), r->when);
     CHECK(seen.insert(key).second);
   }
 }
@@ -366,15 +366,15 @@ TEST_CASE("no two rows share domain, code, call and situation", "[table]") {
 TEST_CASE("every row is reachable: no earlier, more general row shadows it", "[table]") {
   for (const Explanation* r : all_rows()) {
     INFO(describe(r));
-    CHECK(sd::explain(r->domain, r->code, r->call, r->when) == r);
+    CHECK(sd::explain(r->code_kind, r->code, r->call, r->when) == r);
   }
 }
 
 TEST_CASE("rows of one code share its name, and errno names are glibc's", "[table]") {
   for (const Explanation* r : all_rows()) {
     INFO(describe(r));
-    CHECK(std::string(sd::code_name(r->domain, r->code)) == r->name);
-    if (r->domain == Domain::errno_code) {
+    CHECK(std::string(sd::code_name(r->code_kind, r->code)) == r->name);
+    if (r->code_kind == CodeKind::errno_code) {
       REQUIRE(strerrorname_np(r->code) != nullptr);
       CHECK(std::string(strerrorname_np(r->code)) == r->name);
     }
@@ -382,46 +382,46 @@ TEST_CASE("rows of one code share its name, and errno names are glibc's", "[tabl
 }
 
 TEST_CASE("every listed code has a generic row", "[table]") {
-  auto generic = [](Domain d, int code) {
+  auto generic = [](CodeKind d, int code) {
     const Explanation* r = sd::explain(d, code, CallClass::any, 0);
     return r != nullptr && r->call == CallClass::any && r->when == 0;
   };
   for (int code : kRequiredErrnos) {
     INFO(strerrorname_np(code));
-    CHECK(generic(Domain::errno_code, code));
+    CHECK(generic(CodeKind::errno_code, code));
   }
   for (int code : kAllGai) {
     INFO("EAI code " << code);
-    CHECK(generic(Domain::gai, code));
+    CHECK(generic(CodeKind::gai, code));
   }
   for (int ev : kAllEvents) {
     INFO("event " << ev);
-    CHECK(generic(Domain::event, ev));
+    CHECK(generic(CodeKind::event, ev));
   }
 }
 
 TEST_CASE("code names round-trip", "[names]") {
   for (const Explanation* r : all_rows()) {
     INFO(describe(r));
-    Domain d{};
+    CodeKind d{};
     int code = 0;
-    REQUIRE(sd::code_from_name(sd::code_name(r->domain, r->code), &d, &code));
-    CHECK(d == r->domain);
+    REQUIRE(sd::code_from_name(sd::code_name(r->code_kind, r->code), &d, &code));
+    CHECK(d == r->code_kind);
     CHECK(code == r->code);
   }
 }
 
 TEST_CASE("code names are parsed case-insensitively, numbers and aliases too", "[names]") {
-  Domain d{};
+  CodeKind d{};
   int code = 0;
   REQUIRE(sd::code_from_name("econnreset", &d, &code));
-  CHECK(d == Domain::errno_code);
+  CHECK(d == CodeKind::errno_code);
   CHECK(code == ECONNRESET);
   REQUIRE(sd::code_from_name("Eai_Again", &d, &code));
-  CHECK(d == Domain::gai);
+  CHECK(d == CodeKind::gai);
   CHECK(code == EAI_AGAIN);
   REQUIRE(sd::code_from_name("eof", &d, &code));
-  CHECK(d == Domain::event);
+  CHECK(d == CodeKind::event);
   CHECK(code == sd::ev_eof);
   REQUIRE(sd::code_from_name("POLLHUP", &d, &code));
   CHECK(code == sd::ev_pollhup);
@@ -429,24 +429,24 @@ TEST_CASE("code names are parsed case-insensitively, numbers and aliases too", "
   CHECK(code == sd::ev_pollerr);
 
   REQUIRE(sd::code_from_name("104", &d, &code));
-  CHECK(d == Domain::errno_code);
+  CHECK(d == CodeKind::errno_code);
   CHECK(code == ECONNRESET);
   REQUIRE(sd::code_from_name("-3", &d, &code));
-  CHECK(d == Domain::gai);
+  CHECK(d == CodeKind::gai);
   CHECK(code == EAI_AGAIN);
 
   REQUIRE(sd::code_from_name("EWOULDBLOCK", &d, &code));
-  CHECK(d == Domain::errno_code);
+  CHECK(d == CodeKind::errno_code);
   CHECK(code == EAGAIN);
-  CHECK(std::string(sd::code_name(Domain::errno_code, EWOULDBLOCK)) == "EAGAIN");
+  CHECK(std::string(sd::code_name(CodeKind::errno_code, EWOULDBLOCK)) == "EAGAIN");
   REQUIRE(sd::code_from_name("enotsup", &d, &code));
   CHECK(code == EOPNOTSUPP);
 
   // Errnos the table has no row for still have names, from glibc.
   REQUIRE(sd::code_from_name("ENOTBLK", &d, &code));
-  CHECK(d == Domain::errno_code);
+  CHECK(d == CodeKind::errno_code);
   CHECK(code == ENOTBLK);
-  CHECK(std::string(sd::code_name(Domain::errno_code, ENOTBLK)) == "ENOTBLK");
+  CHECK(std::string(sd::code_name(CodeKind::errno_code, ENOTBLK)) == "ENOTBLK");
 }
 
 TEST_CASE("unknown code names are rejected", "[names]") {
@@ -454,33 +454,33 @@ TEST_CASE("unknown code names are rejected", "[names]") {
                           "0", "-0", "99999", "-999", "104x", " 104", "104 ", "-", "--3", "+104",
                           "99999999999999999999", "connection reset"}) {
     INFO("'" << bad << "'");
-    Domain d = Domain::event;
+    CodeKind d = CodeKind::event;
     int code = 12345;
     CHECK_FALSE(sd::code_from_name(bad, &d, &code));
     CHECK(code == 12345);
   }
-  CHECK(std::string(sd::code_name(Domain::errno_code, 99999)) == "unknown");
-  CHECK(std::string(sd::code_name(Domain::event, 99)) == "unknown");
+  CHECK(std::string(sd::code_name(CodeKind::errno_code, 99999)) == "unknown");
+  CHECK(std::string(sd::code_name(CodeKind::event, 99)) == "unknown");
 }
 
 TEST_CASE("code messages exist for every code and match libc", "[names]") {
   for (const Explanation* r : all_rows()) {
     INFO(describe(r));
-    REQUIRE(sd::code_message(r->domain, r->code) != nullptr);
-    CHECK(std::strlen(sd::code_message(r->domain, r->code)) > 0);
+    REQUIRE(sd::code_message(r->code_kind, r->code) != nullptr);
+    CHECK(std::strlen(sd::code_message(r->code_kind, r->code)) > 0);
   }
   for (int code : kRequiredErrnos) {
-    CHECK(std::string(sd::code_message(Domain::errno_code, code)) == strerrordesc_np(code));
+    CHECK(std::string(sd::code_message(CodeKind::errno_code, code)) == strerrordesc_np(code));
   }
   for (int code : kAllGai) {
     INFO("EAI code " << code);
     if (code == EAI_OVERFLOW) continue;  // glibc has no text of its own for it
-    CHECK(std::string(sd::code_message(Domain::gai, code)) == gai_strerror(code));
+    CHECK(std::string(sd::code_message(CodeKind::gai, code)) == gai_strerror(code));
   }
-  CHECK(std::strlen(sd::code_message(Domain::gai, EAI_OVERFLOW)) > 0);
-  CHECK(std::strlen(sd::code_message(Domain::errno_code, 99999)) > 0);
-  CHECK(std::strlen(sd::code_message(Domain::gai, -999)) > 0);
-  CHECK(std::strlen(sd::code_message(Domain::event, 99)) > 0);
+  CHECK(std::strlen(sd::code_message(CodeKind::gai, EAI_OVERFLOW)) > 0);
+  CHECK(std::strlen(sd::code_message(CodeKind::errno_code, 99999)) > 0);
+  CHECK(std::strlen(sd::code_message(CodeKind::gai, -999)) > 0);
+  CHECK(std::strlen(sd::code_message(CodeKind::event, 99)) > 0);
 }
 
 TEST_CASE("level names", "[names]") {

@@ -1,4 +1,4 @@
-// Reading the next definitions from the symbol tables (shim/next_definition.cpp)
+// Reading the next definitions from the symbol tables (shim/core/next_definition.cpp)
 // must give what dlsym(RTLD_NEXT) gives, or leave the answer to it.
 #include <dlfcn.h>
 #include <link.h>

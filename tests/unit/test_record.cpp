@@ -1,4 +1,4 @@
-// Address, time and record formatting (shim/record.cpp).
+// Address, time and record formatting (shim/core/record.cpp).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
@@ -269,7 +269,7 @@ TEST_CASE("an injected failure's explanation says so first, a notice's does not"
     format_record(r, format, cache, b);
     CHECK(std::string(b.view()).find("Injected by a sockdiag rule. When real: The peer reset it.") != std::string::npos);
   }
-  r.domain = Domain::event;
+  r.code_kind = CodeKind::event;
   r.code = ev_injected_delay;
   r.explanation = "A rule held this call back.";
   b.clear();

@@ -1,4 +1,4 @@
-// The fault-injection rule language (shim/rules.h): parsing, normal form,
+// The fault-injection rule language (shim/core/rules.h): parsing, normal form,
 // refusals with position and suggestion, and matching with its counters.
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -251,7 +251,7 @@ TEST_CASE("calls, groups and their errors", "[rules]") {
   CHECK(parse_ok("dns:delay=1ms")->call_mask == call_bit(CallId::getaddrinfo));
 
   auto allows = [](CallId call, int code) {
-    Domain d;
+    CodeKind d;
     std::size_t n;
     const int* codes = allowed_errors(call, &d, &n);
     for (std::size_t i = 0; i < n; ++i)
@@ -263,7 +263,7 @@ TEST_CASE("calls, groups and their errors", "[rules]") {
   CHECK(allows(CallId::send, EPIPE));
   CHECK_FALSE(allows(CallId::recv, EPIPE));
   CHECK(allows(CallId::getaddrinfo, EAI_AGAIN));
-  Domain d;
+  CodeKind d;
   std::size_t n;
   allowed_errors(CallId::close, &d, &n);
   CHECK(n == 0);
@@ -287,7 +287,7 @@ TEST_CASE("the documentation lists the same errors as the table", "[rules]") {
     std::string listed = line.substr(bar + 1);
     listed = listed.substr(0, listed.find('|'));
     std::string expected;
-    Domain d;
+    CodeKind d;
     std::size_t n;
     const int* codes = allowed_errors(c, &d, &n);
     for (std::size_t i = 0; i < n; ++i) expected += std::string(i ? ", " : "") + code_name(d, codes[i]);

@@ -1,5 +1,5 @@
 // libbench_bare.so: the floor for an LD_PRELOAD interposer. It defines every
-// call libsockdiag intercepts (the same table, shim/hooks.def) and only
+// call libsockdiag intercepts (the same table, shim/core/hooks.def) and only
 // forwards each to the next definition (libc), so that the benchmark can tell
 // the cost of interposing at all (PLT to this library, one indirect call)
 // from the cost of sockdiag's work.

@@ -66,21 +66,21 @@ std::string generic_text(const char* text, const std::string& call) {
   return out;
 }
 
-const char* domain_word(sd::Domain d) {
+const char* code_kind_word(sd::CodeKind d) {
   switch (d) {
-    case sd::Domain::errno_code:
+    case sd::CodeKind::errno_code:
       return "errno";
-    case sd::Domain::gai:
+    case sd::CodeKind::gai:
       return "getaddrinfo";
-    case sd::Domain::event:
+    case sd::CodeKind::event:
       return "event";
   }
   return "";
 }
 
-std::string code_heading(sd::Domain d, int code) {
+std::string code_heading(sd::CodeKind d, int code) {
   std::string head = sd::code_name(d, code);
-  if (d != sd::Domain::event) head += std::string(" (") + domain_word(d) + " " + std::to_string(code) + ")";
+  if (d != sd::CodeKind::event) head += std::string(" (") + code_kind_word(d) + " " + std::to_string(code) + ")";
   return head + ": " + sd::code_message(d, code);
 }
 
@@ -102,7 +102,7 @@ int list_codes(const ExplainOptions& o) {
   std::vector<std::pair<const sd::Explanation*, std::string>> codes;
   for (std::size_t i = 0; i < n; ++i) {
     auto it = std::find_if(codes.begin(), codes.end(), [&](const auto& c) {
-      return c.first->domain == rows[i].domain && c.first->code == rows[i].code;
+      return c.first->code_kind == rows[i].code_kind && c.first->code == rows[i].code;
     });
     if (it == codes.end()) {
       codes.push_back({&rows[i], ""});
@@ -115,9 +115,9 @@ int list_codes(const ExplainOptions& o) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [row, calls] : codes)
       out.push_back({{"name", row->name},
-                     {"kind", domain_word(row->domain)},
+                     {"kind", code_kind_word(row->code_kind)},
                      {"number", row->code},
-                     {"message", sd::code_message(row->domain, row->code)},
+                     {"message", sd::code_message(row->code_kind, row->code)},
                      {"calls", calls}});
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
@@ -128,16 +128,16 @@ int list_codes(const ExplainOptions& o) {
            {"calls", Table::left},
            {"message", Table::left}});
   for (const auto& [row, calls] : codes)
-    t.add({row->name, domain_word(row->domain), row->domain == sd::Domain::event ? "-" : std::to_string(row->code),
-           calls, sd::code_message(row->domain, row->code)});
+    t.add({row->name, code_kind_word(row->code_kind), row->code_kind == sd::CodeKind::event ? "-" : std::to_string(row->code),
+           calls, sd::code_message(row->code_kind, row->code)});
   t.print(stdout, 0);
   return 0;
 }
 
 int explain_code(const ExplainOptions& o) {
-  sd::Domain domain;
+  sd::CodeKind code_kind;
   int code = 0;
-  if (!sd::code_from_name(o.code, &domain, &code)) {
+  if (!sd::code_from_name(o.code, &code_kind, &code)) {
     std::string msg = "'" + o.code + "' is not an errno, getaddrinfo (EAI_) or event name or number";
     std::vector<const char*> names = known_names();
     if (const char* near = sd::nearest_word(o.code, names.data(), names.size()))
@@ -155,15 +155,15 @@ int explain_code(const ExplainOptions& o) {
   std::vector<const sd::Explanation*> match;
   for (std::size_t i = 0; i < n; ++i) {
     const sd::Explanation& r = rows[i];
-    if (r.domain != domain || r.code != code) continue;
+    if (r.code_kind != code_kind || r.code != code) continue;
     if (cls != sd::CallClass::any && r.call != sd::CallClass::any && r.call != cls) continue;
     match.push_back(&r);
   }
   if (o.format == "json") {
-    nlohmann::json out = {{"name", sd::code_name(domain, code)},
-                          {"kind", domain_word(domain)},
+    nlohmann::json out = {{"name", sd::code_name(code_kind, code)},
+                          {"kind", code_kind_word(code_kind)},
                           {"number", code},
-                          {"message", sd::code_message(domain, code)}};
+                          {"message", sd::code_message(code_kind, code)}};
     nlohmann::json list = nlohmann::json::array();
     for (const sd::Explanation* r : match)
       list.push_back({{"call", sd::call_class_name(r->call)},
@@ -175,7 +175,7 @@ int explain_code(const ExplainOptions& o) {
     std::printf("%s\n", out.dump(2).c_str());
     return match.empty() ? 1 : 0;
   }
-  std::printf("%s\n", code_heading(domain, code).c_str());
+  std::printf("%s\n", code_heading(code_kind, code).c_str());
   if (match.empty()) {
     std::printf("%s", wrap(std::string("sockdiag has no explanation of it") + (o.call.empty() ? "" : " for " + o.call) +
                                "; its records then give the code and the system's message only.",

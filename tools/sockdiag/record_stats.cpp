@@ -15,7 +15,7 @@ std::string str(const nlohmann::json& j, const char* key) {
 
 // The record's category, from its level and code (count_category.h).
 sd::Category category_of_record(const std::string& level, const std::string& code) {
-  sd::Domain d = sd::Domain::errno_code;
+  sd::CodeKind d = sd::CodeKind::errno_code;
   int n = 0;
   sd::code_from_name(code, &d, &n);
   sd::Level l = sd::Level::error;  // a record without a level known here: taken for a failure

@@ -44,7 +44,7 @@ class Settings {
   // into the rule as the user typed it.
   sd::Config validate() const;
   // The checks the library makes before main of where records go (see
-  // shim/destination.h), made before CMD starts: a --log that cannot work
+  // shim/preload/destination.h), made before CMD starts: a --log that cannot work
   // is this command's error. A FIFO passes: opening it here to look for a
   // reader would end that reader's input when it is closed again.
   void check_destinations(const sd::Config& config) const;

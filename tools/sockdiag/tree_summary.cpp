@@ -59,7 +59,7 @@ std::string process_name(const std::string& prog, long pid) { return prog + "[" 
 sd::Category category_named(const std::string& name, const std::string& level, const std::string& code) {
   for (std::size_t c = 0; c < sd::kCategoryCount; ++c)
     if (name == sd::category_name(static_cast<sd::Category>(c))) return static_cast<sd::Category>(c);
-  sd::Domain d = sd::Domain::errno_code;
+  sd::CodeKind d = sd::CodeKind::errno_code;
   int n = 0;
   sd::code_from_name(code, &d, &n);
   sd::Level l = sd::Level::error;
@@ -118,7 +118,7 @@ void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* ru
     for (const auto& [key, n] : rows) {
       if (!n.first && !n.second) continue;
       const char* call = ctab::kCallNames[ctab::key_call(key)];
-      auto domain = static_cast<sd::Domain>(ctab::key_domain(key));
+      auto domain = static_cast<sd::CodeKind>(ctab::key_domain(key));
       add_count(ctab::key_category(key), call, sd::code_name(domain, ctab::key_code(key)), n.first, n.second,
                 sd::level_name(ctab::key_level(key)), process);
     }
@@ -129,7 +129,7 @@ void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* ru
     for (const ctab::CountEntry& e : s.retries) {
       uint32_t key = e.key.load(std::memory_order_relaxed);
       if (key)
-        retries_[{ctab::kCallNames[ctab::key_call(key)], sd::code_name(sd::Domain::errno_code, ctab::key_code(key))}] +=
+        retries_[{ctab::kCallNames[ctab::key_call(key)], sd::code_name(sd::CodeKind::errno_code, ctab::key_code(key))}] +=
             e.count.load(std::memory_order_relaxed);
     }
     for (const ctab::PeerEntry& p : s.peers) {

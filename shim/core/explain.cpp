@@ -18,9 +18,9 @@
 namespace sd {
 namespace {
 
-constexpr Domain kErr = Domain::errno_code;
-constexpr Domain kGai = Domain::gai;
-constexpr Domain kEv = Domain::event;
+constexpr CodeKind kErr = CodeKind::errno_code;
+constexpr CodeKind kGai = CodeKind::gai;
+constexpr CodeKind kEv = CodeKind::event;
 using C = CallClass;
 using L = Level;
 
@@ -743,7 +743,7 @@ static_assert(rows_json_plain(), "an explanation or advice needs a JSON escape: 
 // of their cost.
 
 constexpr bool same_code(const Explanation& a, const Explanation& b) {
-  return a.domain == b.domain && a.code == b.code;
+  return a.code_kind == b.code_kind && a.code == b.code;
 }
 
 // The index keeps where a code's rows start and how many there are.
@@ -758,18 +758,18 @@ constexpr bool rows_of_each_code_are_together() {
 }
 static_assert(rows_of_each_code_are_together(), "kRows: the rows of one code must follow each other");
 
-// A code's slot in its domain's index: errno values and events as they are,
+// A code's slot in the index of its kind: errno values and events as they are,
 // getaddrinfo results (negative in glibc) negated. Out-of-range codes wrap
 // to large values, which no index holds.
-constexpr std::size_t slot_of(Domain domain, int code) {
+constexpr std::size_t slot_of(CodeKind code_kind, int code) {
   auto c = static_cast<unsigned>(code);
-  return domain == Domain::gai ? 0u - c : c;
+  return code_kind == CodeKind::gai ? 0u - c : c;
 }
 
-constexpr std::size_t slot_count(Domain domain) {
+constexpr std::size_t slot_count(CodeKind code_kind) {
   std::size_t count = 0;
   for (const Explanation& row : kRows) {
-    if (row.domain == domain && slot_of(domain, row.code) + 1 > count) count = slot_of(domain, row.code) + 1;
+    if (row.code_kind == code_kind && slot_of(code_kind, row.code) + 1 > count) count = slot_of(code_kind, row.code) + 1;
   }
   return count;
 }
@@ -788,11 +788,11 @@ struct CodeIndex {
 };
 
 template <std::size_t N>
-constexpr CodeIndex<N> build_index(Domain domain) {
+constexpr CodeIndex<N> build_index(CodeKind code_kind) {
   CodeIndex<N> index{};
   for (std::size_t i = kRowCount; i-- > 0;) {
-    if (kRows[i].domain != domain) continue;
-    CodeRows& rows = index.slots[slot_of(domain, kRows[i].code)];
+    if (kRows[i].code_kind != code_kind) continue;
+    CodeRows& rows = index.slots[slot_of(code_kind, kRows[i].code)];
     rows.first = static_cast<uint16_t>(i);
     ++rows.count;
   }
@@ -809,12 +809,12 @@ const CodeRows* find_in(const CodeIndex<N>& index, std::size_t slot) {
 }
 
 // The rows of a code; nullptr when the table has none.
-const CodeRows* rows_of(Domain domain, int code) {
-  std::size_t slot = slot_of(domain, code);
-  switch (domain) {
-    case Domain::errno_code: return find_in(kErrnoIndex, slot);
-    case Domain::gai: return find_in(kGaiIndex, slot);
-    case Domain::event: return find_in(kEventIndex, slot);
+const CodeRows* rows_of(CodeKind code_kind, int code) {
+  std::size_t slot = slot_of(code_kind, code);
+  switch (code_kind) {
+    case CodeKind::errno_code: return find_in(kErrnoIndex, slot);
+    case CodeKind::gai: return find_in(kGaiIndex, slot);
+    case CodeKind::event: return find_in(kEventIndex, slot);
   }
   return nullptr;
 }
@@ -950,8 +950,8 @@ const Explanation* explanation_rows(std::size_t* count) {
   return kRows;
 }
 
-const Explanation* explain(Domain domain, int code, CallClass call, uint32_t situation) {
-  const CodeRows* rows = rows_of(domain, code);
+const Explanation* explain(CodeKind code_kind, int code, CallClass call, uint32_t situation) {
+  const CodeRows* rows = rows_of(code_kind, code);
   if (!rows) return nullptr;
   for (std::size_t i = rows->first; i < rows->first + rows->count; ++i) {
     const Explanation& row = kRows[i];
@@ -962,25 +962,25 @@ const Explanation* explain(Domain domain, int code, CallClass call, uint32_t sit
   return nullptr;
 }
 
-const char* code_name(Domain domain, int code) {
-  if (const CodeRows* rows = rows_of(domain, code)) return kRows[rows->first].name;
-  if (domain == Domain::errno_code) {
+const char* code_name(CodeKind code_kind, int code) {
+  if (const CodeRows* rows = rows_of(code_kind, code)) return kRows[rows->first].name;
+  if (code_kind == CodeKind::errno_code) {
     if (const char* name = strerrorname_np(code)) return name;
   }
   return "unknown";
 }
 
-bool code_from_name(std::string_view name, Domain* domain, int* code) {
+bool code_from_name(std::string_view name, CodeKind* code_kind, int* code) {
   int number = 0;
   if (parse_int(name, &number)) {
     // Positive numbers are errno values; negative ones getaddrinfo results.
     if (number > 0 && strerrorname_np(number) != nullptr) {
-      *domain = Domain::errno_code;
+      *code_kind = CodeKind::errno_code;
       *code = number;
       return true;
     }
     if (number < 0 && gai_message(number) != nullptr) {
-      *domain = Domain::gai;
+      *code_kind = CodeKind::gai;
       *code = number;
       return true;
     }
@@ -988,14 +988,14 @@ bool code_from_name(std::string_view name, Domain* domain, int* code) {
   }
   for (const Explanation& row : kRows) {
     if (equals_nocase(name, row.name)) {
-      *domain = row.domain;
+      *code_kind = row.code_kind;
       *code = row.code;
       return true;
     }
   }
   for (const Alias& alias : kErrnoAliases) {
     if (equals_nocase(name, alias.name)) {
-      *domain = Domain::errno_code;
+      *code_kind = CodeKind::errno_code;
       *code = alias.code;
       return true;
     }
@@ -1003,7 +1003,7 @@ bool code_from_name(std::string_view name, Domain* domain, int* code) {
   for (int n = 1; n <= kMaxErrno; ++n) {
     const char* known = strerrorname_np(n);
     if (known != nullptr && equals_nocase(name, known)) {
-      *domain = Domain::errno_code;
+      *code_kind = CodeKind::errno_code;
       *code = n;
       return true;
     }
@@ -1011,15 +1011,15 @@ bool code_from_name(std::string_view name, Domain* domain, int* code) {
   return false;
 }
 
-const char* code_message(Domain domain, int code) {
-  switch (domain) {
-    case Domain::errno_code:
+const char* code_message(CodeKind code_kind, int code) {
+  switch (code_kind) {
+    case CodeKind::errno_code:
       if (const char* text = strerrordesc_np(code)) return text;
       return "Unknown error";
-    case Domain::gai:
+    case CodeKind::gai:
       if (const char* text = gai_message(code)) return text;
       return "Unknown getaddrinfo error";
-    case Domain::event:
+    case CodeKind::event:
       switch (code) {
         case ev_eof: return "End of file: the peer closed the connection";
         case ev_pollhup: return "Hang up: the connection is closed";

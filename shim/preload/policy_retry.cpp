@@ -83,7 +83,7 @@ const timespec* Retry::remaining_ts(const timespec* timeout, uint64_t start_ns, 
 void Retry::note(int err, uint64_t waited_ns) {
   ++attempts_;
   count_retry(call_, err);
-  Failure f{call_};
+  Outcome f{call_};
   f.fd = fd_;
   f.code = err;
   f.retries = attempts_;

@@ -18,7 +18,7 @@ namespace {
 // The plain failure of a call: its errno, and the address it named if any.
 void report_error(Call call, int fd, long ret, int err, int retries, const sockaddr* addr = nullptr,
                   socklen_t addr_len = 0) {
-  Failure f{call};
+  Outcome f{call};
   f.fd = fd;
   f.ret = ret;
   f.code = err;
@@ -56,7 +56,7 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
     return;
   uint64_t gone_before = c ? c->closed_peer_ns.load(std::memory_order_relaxed) : 0;
   note_peer_gone(c, err);
-  Failure f{call};
+  Outcome f{call};
   f.fd = fd;
   f.ret = ret;
   f.code = err;
@@ -80,7 +80,7 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
 void trace_call(Call call, int fd, long ret) {
   // Trace is about sockets: reads, writes and closes of files are not shown.
   if (fd >= 0 && !is_socket(kind_of(fd))) return;
-  Failure f{call};
+  Outcome f{call};
   f.fd = fd;
   f.ret = ret;
   report(f);
@@ -105,7 +105,7 @@ void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) 
     if (g_trace) trace_call(call, fd, ret);
     return;
   }
-  Failure f{call};
+  Outcome f{call};
   if (c) {
     uint64_t zero = 0;
     c->closed_peer_ns.compare_exchange_strong(zero, now_mono_ns(), std::memory_order_relaxed);
@@ -114,7 +114,7 @@ void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) 
   }
   f.fd = fd;
   f.ret = 0;
-  f.domain = Domain::event;
+  f.code_kind = CodeKind::event;
   f.code = ev_eof;
   report(f);
 }
@@ -208,7 +208,7 @@ void connect_done(Call call, int fd, long ret, int err, const sockaddr* addr, so
     c->opened_ns.store(now_mono_ns(), std::memory_order_relaxed);
   }
   if (ret >= 0 && !g_trace) return;
-  Failure f{call};
+  Outcome f{call};
   f.fd = fd;
   f.ret = ret;
   f.code = ret >= 0 ? 0 : err;
@@ -279,7 +279,7 @@ bool close_begin(int fd, Kind* was) {
       if (int injected = take_injected_so_error(c, &rule)) got = 0, so_error = injected;
     if (got == 0 && so_error) {
       bool connecting = c->has(cf_connect_pending);
-      Failure f{connecting ? Call::connect : Call::close};
+      Outcome f{connecting ? Call::connect : Call::close};
       f.fd = fd;
       // As for "via SO_ERROR", ret is the result of the call it surfaced
       // through: close of a socket returns 0 (no flush that could fail).
@@ -305,7 +305,7 @@ bool close_begin(int fd, Kind* was) {
 void close_done(Call call, int fd, int ret, int err, Kind was) {
   if (ret == 0) {
     if (g_trace && is_socket(was)) {
-      Failure f{call};
+      Outcome f{call};
       f.fd = fd;
       f.ret = ret;
       f.kind = was;  // the fd is gone: the kernel can no longer say what it was
@@ -316,7 +316,7 @@ void close_done(Call call, int fd, int ret, int err, Kind was) {
   // Only sockets: EBADF for a number that was never a socket is a daemon
   // closing every fd, or not our business.
   if (!is_socket(was) && !(was == Kind::closed && err == EBADF)) return;
-  Failure f{call};
+  Outcome f{call};
   f.fd = fd;
   f.ret = ret;
   f.code = err;
@@ -362,7 +362,7 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, c
       return;
     }
     note_peer_gone(c, so_error);
-    Failure f{pending ? Call::connect : Call::getsockopt};
+    Outcome f{pending ? Call::connect : Call::getsockopt};
     f.fd = fd;
     f.ret = 0;
     f.code = so_error;
@@ -417,10 +417,10 @@ void socket_event(Call call, int fd, short revents) {
   } else if (c->flags.fetch_or(cf_eof_seen, std::memory_order_relaxed) & cf_eof_seen) {
     return;  // hang-up already reported (as EOF or POLLHUP)
   }
-  Failure f{call};
+  Outcome f{call};
   f.fd = fd;
   f.ret = revents;
-  f.domain = Domain::event;
+  f.code_kind = CodeKind::event;
   f.code = (revents & POLLERR) ? ev_pollerr : ev_pollhup;
   f.via = call_name(call);
   report(f);
@@ -474,18 +474,18 @@ void getaddrinfo_done(int ret, int err, const char* node, addrinfo* const* res) 
   if (ret == 0) {
     if (res) remember_host(node, *res);
     if (g_trace) {
-      Failure f{Call::getaddrinfo};
+      Outcome f{Call::getaddrinfo};
       f.ret = ret;
       f.host = node;
       report(f);
     }
     return;
   }
-  Failure f{Call::getaddrinfo};
+  Outcome f{Call::getaddrinfo};
   f.ret = ret;
   f.host = node;
   // EAI_SYSTEM leaves the real reason in errno.
-  f.domain = ret == EAI_SYSTEM ? Domain::errno_code : Domain::gai;
+  f.code_kind = ret == EAI_SYSTEM ? CodeKind::errno_code : CodeKind::gai;
   f.code = ret == EAI_SYSTEM ? err : ret;
   // A numeric address asked for in the other family: the program is trying
   // each family in turn.

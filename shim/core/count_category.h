@@ -20,9 +20,9 @@ enum class Category : uint8_t {
 constexpr std::size_t kCategoryCount = 4;
 
 // A notice of fault injection, not a failure of the call itself (explain.h).
-constexpr bool is_injection_notice(Domain d, int code) { return d == Domain::event && code >= ev_injected_delay; }
+constexpr bool is_injection_notice(CodeKind d, int code) { return d == CodeKind::event && code >= ev_injected_delay; }
 
-constexpr Category category_of(Domain d, int code, Level level) {
+constexpr Category category_of(CodeKind d, int code, Level level) {
   if (is_injection_notice(d, code)) return Category::notice;
   if (level <= Level::error) return Category::failure;
   return level == Level::info ? Category::event : Category::expected;

@@ -274,12 +274,12 @@ const Rule* crossing_datagram_rule(int fd, Gathered& g, bool input, const AskedL
 }
 
 // An injected fault's record: its own failure, or a notice (delay, short).
-void record(Call call, int fd, const Rule* rule, Domain d, int code, long ret, const char* note,
+void record(Call call, int fd, const Rule* rule, CodeKind d, int code, long ret, const char* note,
             const sockaddr* target = nullptr, socklen_t target_len = 0, const char* host = nullptr) {
-  Failure f{call};
+  Outcome f{call};
   f.fd = fd;
   f.ret = ret;
-  f.domain = d;
+  f.code_kind = d;
   f.code = code;
   f.rule = rule->text;
   f.note = note;
@@ -293,7 +293,7 @@ void record(Call call, int fd, const Rule* rule, Domain d, int code, long ret, c
 
 // Delay, bandwidth: the waiting part of an action, with its notice.
 void wait_for(Call call, int fd, const Rule* rule, uint64_t ns, const char* what) {
-  record(call, fd, rule, Domain::event, ev_injected_delay, 0, what);
+  record(call, fd, rule, CodeKind::event, ev_injected_delay, 0, what);
   sleep_ns(ns);
 }
 
@@ -414,7 +414,7 @@ bool wait_out_hold(int fd, const Conn* c, int flags, uint64_t deadline, Verdict*
 // False when no hold could be kept (then the read sleeps, as it did).
 bool hold_input(Call call, int fd, const Conn* c, const Rule* rule, uint64_t ns, const char* what) {
   if (!g_readiness || !c || !is_socket(c->get_kind()) || !start_hold(fd, c, now_mono_ns() + ns)) return false;
-  record(call, fd, rule, Domain::event, ev_injected_delay, 0, what);
+  record(call, fd, rule, CodeKind::event, ev_injected_delay, 0, what);
   return true;
 }
 
@@ -510,7 +510,7 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
     }
     int err = take_injected_so_error(c, &rule);
     if (err) {
-      if (rule) record(call, fd, rule, Domain::errno_code, err, -1, "the error the injected fault left pending, met by this call");
+      if (rule) record(call, fd, rule, CodeKind::errno_code, err, -1, "the error the injected fault left pending, met by this call");
       v.kind = Verdict::fail;
       v.code = err;
       return v;
@@ -570,7 +570,7 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
         char note[96];
         std::snprintf(note, sizeof(note), "at most %llu of the %zu bytes asked for",
                       static_cast<unsigned long long>(rule->bytes), len);
-        record(call, fd, rule, Domain::event, ev_injected_short, 0, note);
+        record(call, fd, rule, CodeKind::event, ev_injected_short, 0, note);
       }
       break;
     case RuleAction::bandwidth: {
@@ -589,7 +589,7 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
       // This record is the connection's end of stream: none other follows.
       if (c) c->set(cf_eof_forced | cf_eof_seen);
       mark_aftermath(c, rule);
-      record(call, fd, rule, Domain::event, ev_eof, 0, nullptr);
+      record(call, fd, rule, CodeKind::event, ev_eof, 0, nullptr);
       v.kind = Verdict::eof;
       break;
     case RuleAction::reset:
@@ -597,7 +597,7 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
       mark_aftermath(c, rule);
       v.kind = Verdict::fail;
       v.code = ECONNRESET;
-      record(call, fd, rule, Domain::errno_code, ECONNRESET, -1, "the connection was aborted: the peer received an RST");
+      record(call, fd, rule, CodeKind::errno_code, ECONNRESET, -1, "the connection was aborted: the peer received an RST");
       break;
     case RuleAction::error:
       if (is_dead_connection_error(rule->error_code)) {
@@ -606,7 +606,7 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
       }
       v.kind = Verdict::fail;
       v.code = rule->error_code;
-      record(call, fd, rule, Domain::errno_code, rule->error_code, -1,
+      record(call, fd, rule, CodeKind::errno_code, rule->error_code, -1,
              is_dead_connection_error(rule->error_code) ? "the connection was aborted: the peer received an RST" : nullptr);
       break;
     case RuleAction::timeout:
@@ -741,7 +741,7 @@ int continue_injected_connect(Call call, int fd, const sockaddr* addr, socklen_t
   // Over unless still going on: the next connect starts a new attempt.
   if (ret == 0 || *err != EALREADY) c->clear(cf_injected_connecting | cf_inject_unconnected | cf_connect_pending);
   if (ret < 0 && rule)
-    record(call, fd, rule, Domain::errno_code, *err, -1, "connect called again after the injected failure", addr, len);
+    record(call, fd, rule, CodeKind::errno_code, *err, -1, "connect called again after the injected failure", addr, len);
   return ret;
 }
 
@@ -770,7 +770,7 @@ int interrupted_connect(Call call, int fd, const sockaddr* addr, socklen_t len, 
   }
   if (c) c->set(cf_connect_pending);
   *err = EINTR;
-  record(call, fd, rule, Domain::errno_code, EINTR, -1, "the connect goes on in the kernel, as after a real signal",
+  record(call, fd, rule, CodeKind::errno_code, EINTR, -1, "the connect goes on in the kernel, as after a real signal",
          addr, len);
   return -1;
 }
@@ -825,7 +825,7 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
         *err = ECONNREFUSED;
       }
       if (*err == EINPROGRESS && c) c->set(cf_connect_pending | cf_injected_connecting);
-      else record(call, fd, rule, Domain::errno_code, *err, -1, nullptr, addr, len);
+      else record(call, fd, rule, CodeKind::errno_code, *err, -1, nullptr, addr, len);
       return ret;
     }
   }
@@ -839,14 +839,14 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
         c->inject_err.store(static_cast<int32_t>(before), std::memory_order_relaxed);
         c->set(cf_connect_pending | cf_injected_connecting | cf_user_timeout_set);
       }
-      else record(call, fd, rule, Domain::errno_code, *err, ret, nullptr, addr, len);
+      else record(call, fd, rule, CodeKind::errno_code, *err, ret, nullptr, addr, len);
       return ret;
     }
   }
   if (rule->action == RuleAction::timeout && !nonblocking) {
     sleep_ns(rule->wait_ns);
     *err = ETIMEDOUT;
-    record(call, fd, rule, Domain::errno_code, ETIMEDOUT, -1, nullptr, addr, len);
+    record(call, fd, rule, CodeKind::errno_code, ETIMEDOUT, -1, nullptr, addr, len);
     return -1;
   }
   if (nonblocking && tcp) {
@@ -871,7 +871,7 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     return -1;
   }
   *err = code;
-  record(call, fd, rule, Domain::errno_code, code, -1, nullptr, addr, len);
+  record(call, fd, rule, CodeKind::errno_code, code, -1, nullptr, addr, len);
   return -1;
 }
 
@@ -902,14 +902,14 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
       // close with an RST: SO_LINGER {on, 0} makes the close abort.
       linger lg{1, 0};
       real<Call::setsockopt>()(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-      record(call, fd, rule, Domain::event, ev_injected_reset, 0, nullptr);
+      record(call, fd, rule, CodeKind::event, ev_injected_reset, 0, nullptr);
       break;
     }
     case RuleAction::error:
       if (call == Call::shutdown && rule->error_code == ENOTCONN) reset_by_peer_before(fd, rule);
       v.kind = Verdict::fail;
       v.code = rule->error_code;
-      record(call, fd, rule, rule->error_domain, rule->error_code, rule->error_domain == Domain::gai ? rule->error_code : -1,
+      record(call, fd, rule, rule->error_code_kind, rule->error_code, rule->error_code_kind == CodeKind::gai ? rule->error_code : -1,
              nullptr, nullptr, 0, host);
       break;
     default:
@@ -962,7 +962,7 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
     char note[96];
     std::snprintf(note, sizeof(note), "input held back %llu ms: not readable before then",
                   static_cast<unsigned long long>((ns + 999999) / 1000000));
-    record(wait, fd, rule, Domain::event, ev_injected_delay, 0, note);
+    record(wait, fd, rule, CodeKind::event, ev_injected_delay, 0, note);
   }
   return ns;
 }

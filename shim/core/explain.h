@@ -13,7 +13,7 @@ enum class Level : uint8_t { off = 0, error = 1, info = 2, debug = 3, trace = 4 
 const char* level_name(Level);
 
 // What kind of code a row explains.
-enum class Domain : uint8_t {
+enum class CodeKind : uint8_t {
   errno_code,  // an errno value (ECONNRESET...)
   gai,         // a getaddrinfo result (EAI_AGAIN...), glibc's negative values
   event,       // a failure that is not a -1 return (see Event below)
@@ -58,7 +58,7 @@ enum Situation : uint32_t {
 constexpr uint32_t kAllSituations = (sit_probe << 1) - 1;  // every bit above
 
 struct Explanation {
-  Domain domain;
+  CodeKind code_kind;
   int code;            // errno value, EAI_* value, or Event
   CallClass call;      // CallClass::any: a row for every call
   uint32_t when;       // Situation bits that must all be present (0: always)
@@ -76,13 +76,13 @@ const Explanation* explanation_rows(std::size_t* count);
 // The row for `code` in this call and situation: the first row whose call
 // matches (or is `any`) and whose `when` bits are all in `situation`.
 // nullptr when the table has nothing for the code.
-const Explanation* explain(Domain, int code, CallClass, uint32_t situation);
+const Explanation* explain(CodeKind, int code, CallClass, uint32_t situation);
 
 // Symbolic names: "ECONNRESET" <-> 104, "EAI_AGAIN" <-> EAI_AGAIN, "EOF".
 // Names of errnos the table has no row for come from glibc (strerrorname_np).
-const char* code_name(Domain, int code);
-bool code_from_name(std::string_view name, Domain* domain, int* code);
+const char* code_name(CodeKind, int code);
+bool code_from_name(std::string_view name, CodeKind* code_kind, int* code);
 // strerror-like text that takes no lock and allocates nothing.
-const char* code_message(Domain, int code);
+const char* code_message(CodeKind, int code);
 
 }  // namespace sd

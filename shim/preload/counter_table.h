@@ -86,14 +86,14 @@ constexpr Level key_level(uint32_t key) { return static_cast<Level>((key >> 20) 
 constexpr uint32_t key_domain(uint32_t key) { return (key >> 16) & 0xf; }
 constexpr int key_code(uint32_t key) { return static_cast<int16_t>(key & 0xffff); }
 constexpr Category key_category(uint32_t key) {
-  return category_of(static_cast<Domain>(key_domain(key)), key_code(key), key_level(key));
+  return category_of(static_cast<CodeKind>(key_domain(key)), key_code(key), key_level(key));
 }
 // The level of the fast path's expected EAGAIN (expected_eagain below): the
 // one report() gives an EAGAIN on a socket without SO_RCVTIMEO/SO_SNDTIMEO,
 // which can only mean "would block" (explain.cpp's rows; checked by a unit test).
 constexpr Level kExpectedEagainLevel = Level::debug;
 constexpr uint32_t expected_eagain_key(uint32_t call) {
-  return count_key(call, static_cast<uint32_t>(Domain::errno_code), EAGAIN, kExpectedEagainLevel);
+  return count_key(call, static_cast<uint32_t>(CodeKind::errno_code), EAGAIN, kExpectedEagainLevel);
 }
 
 // Failures by peer. The key is wider than one CAS: `state` is claimed first

@@ -62,7 +62,7 @@ bool is_nonblocking(int fd) {
 
 // EAGAIN means "would block" on a non-blocking socket, but "your timeout
 // expired" under SO_RCVTIMEO/SO_SNDTIMEO: the explanations differ.
-uint32_t eagain_situation(const Failure& f, CallClass cls, const Conn* c) {
+uint32_t eagain_situation(const Outcome& f, CallClass cls, const Conn* c) {
   if (f.situation & sit_nonblocking) return sit_nonblocking;
   uint32_t timeo = cls == CallClass::send || cls == CallClass::connect ? cf_sndtimeo : cf_rcvtimeo;
   // No timeout was ever set on this socket: only O_NONBLOCK gives EAGAIN.
@@ -101,7 +101,7 @@ const char* peer_in_scratch(const sockaddr* addr, socklen_t len, Scratch& s) {
   return s.peer;
 }
 
-const char* peer_text(const Failure& f, const Conn* c, Scratch& s, sockaddr_storage* ss, socklen_t* len) {
+const char* peer_text(const Outcome& f, const Conn* c, Scratch& s, sockaddr_storage* ss, socklen_t* len) {
   if (f.addr) return peer_in_scratch(f.addr, f.addr_len, s);
   // The inet peer remembered at connect/accept costs no getpeername (and
   // outlives a reset, after which the kernel no longer tells it); a unix
@@ -136,7 +136,7 @@ bool no_local_address(const sockaddr* a, CallClass cls) {
 // kernel dropped the address it picked; one bound by the program it keeps,
 // so that one is asked for). Asked once, and remembered, for the rest: a
 // listener, an unconnected datagram socket.
-bool local_for_record(const Failure& f, CallClass cls, const Conn* c, sockaddr_storage* out, socklen_t* len) {
+bool local_for_record(const Outcome& f, CallClass cls, const Conn* c, sockaddr_storage* out, socklen_t* len) {
   if (f.fd < 0) return false;
   if (cached_local(f.fd, out, len)) return !no_local_address(reinterpret_cast<sockaddr*>(out), cls);
   bool connect_failed = cls == CallClass::connect && f.code != EALREADY && f.code != EISCONN;
@@ -162,7 +162,7 @@ CallClass class_of(Call c) {
   return static_cast<CallClass>(known - 1);
 }
 
-void report(const Failure& f) {
+void report(const Outcome& f) {
   int saved_errno = errno;
   ensure_init();
   CallClass cls = f.connects ? CallClass::connect : class_of(f.call);
@@ -187,12 +187,12 @@ void report(const Failure& f) {
   uint32_t situation = f.situation | kind_situation(kind);
   if (conn && conn->has(cf_established)) situation |= sit_established;
   if (rule) situation |= sit_injected;
-  if (f.domain == Domain::errno_code && f.code == EAGAIN) situation |= eagain_situation(f, cls, conn);
-  if (f.domain == Domain::errno_code && f.code == EADDRINUSE && bound && reuseaddr_set(f.fd))
+  if (f.code_kind == CodeKind::errno_code && f.code == EAGAIN) situation |= eagain_situation(f, cls, conn);
+  if (f.code_kind == CodeKind::errno_code && f.code == EADDRINUSE && bound && reuseaddr_set(f.fd))
     situation |= sit_reuseaddr;
   // A socket call on a descriptor the program never used as a socket is its
   // test of what the descriptor is (stdin); on one it closed, a bug.
-  if (f.domain == Domain::errno_code && f.code == ENOTSOCK && !closed_socket) situation |= sit_probe;
+  if (f.code_kind == CodeKind::errno_code && f.code == ENOTSOCK && !closed_socket) situation |= sit_probe;
 
   // The peer for the per-peer count: what the call named, or the cached one
   // (no syscall: expected-flow failures are counted on a hot-ish path). A
@@ -207,12 +207,12 @@ void report(const Failure& f) {
   }
   if (abstract_unix(bound ? bound : peer, bound ? f.addr_len : peer_len)) situation |= sit_abstract;
 
-  const Explanation* row = f.code ? explain(f.domain, f.code, cls, situation) : nullptr;
+  const Explanation* row = f.code ? explain(f.code_kind, f.code, cls, situation) : nullptr;
   Level level = f.code == 0 ? Level::trace : f.retrying ? Level::info : row ? row->level : Level::error;
   // The user asked for an injected failure: it is always recorded (its
   // notices, a delay or a short transfer, stay info: there can be many).
-  if (f.rule && f.domain != Domain::event) level = Level::error;
-  if (f.code != 0 && !f.retrying) count_failure(f.call, f.domain, f.code, level, peer, peer_len, rule != nullptr);
+  if (f.rule && f.code_kind != CodeKind::event) level = Level::error;
+  if (f.code != 0 && !f.retrying) count_failure(f.call, f.code_kind, f.code, level, peer, peer_len, rule != nullptr);
   if (level > config().level) {
     errno = saved_errno;
     return;
@@ -230,9 +230,9 @@ void report(const Failure& f) {
   r.call = call_name(f.call);
   r.fd = f.fd;
   r.ret = f.ret;
-  r.domain = f.domain;
+  r.code_kind = f.code_kind;
   r.code = f.code;
-  r.notice = is_injection_notice(f.domain, f.code);
+  r.notice = is_injection_notice(f.code_kind, f.code);
   r.host = text_or_empty(f.host);
   r.via = text_or_empty(f.via);
   r.injected = rule != nullptr;
@@ -271,8 +271,8 @@ void report(const Failure& f) {
     r.peer = peer_text(f, conn, s, &ss, &ss_len);
   }
   if (f.code != 0) {
-    r.code_name = code_name(f.domain, f.code);
-    r.message = code_message(f.domain, f.code);
+    r.code_name = code_name(f.code_kind, f.code);
+    r.message = code_message(f.code_kind, f.code);
   }
   if (row) {
     r.explanation = row->text;

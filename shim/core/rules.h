@@ -95,8 +95,8 @@ CallClass call_class_of(CallId);
 
 // The errnos (or EAI_ codes for getaddrinfo) that `error=` accepts for a
 // call: those a correct program can meet from its environment (network,
-// peer, resources, signals), in name order. `domain` says which kind.
-const int* allowed_errors(CallId, Domain* domain, std::size_t* count);
+// peer, resources, signals), in name order. `code_kind` says which kind.
+const int* allowed_errors(CallId, CodeKind* code_kind, std::size_t* count);
 
 enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth };
 const char* rule_action_name(RuleAction);
@@ -123,7 +123,7 @@ struct Rule {
   uint64_t calls = 0;          // call_bit() of every call the rule names
 
   RuleAction action = RuleAction::error;
-  Domain error_domain = Domain::errno_code;  // error
+  CodeKind error_code_kind = CodeKind::errno_code;  // error
   int error_code = 0;
   uint64_t bytes = 0;          // short: bytes per call; bandwidth: bytes per second
   uint64_t wait_ns = 0;        // delay, timeout

@@ -33,7 +33,7 @@ struct RecordData {
   std::string_view peer = "";
   std::string_view host = "";         // the name given to getaddrinfo, if any
   long ret = -1;
-  Domain domain = Domain::errno_code;
+  CodeKind code_kind = CodeKind::errno_code;
   int code = 0;                       // 0: the call succeeded (trace records)
   bool notice = false;                // a notice before the call (injected delay, short): no result yet
   std::string_view code_name = "";

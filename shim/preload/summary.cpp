@@ -176,7 +176,7 @@ void note_private(SummaryWriter& w, const char* why) {
 // category follows from it (count_category.h).
 void write_code_row(SummaryWriter& w, uint32_t key, uint64_t n, uint64_t injected) {
   const char* call = call_name(static_cast<Call>(ctab::key_call(key)));
-  const char* code = code_name(static_cast<Domain>(ctab::key_domain(key)), ctab::key_code(key));
+  const char* code = code_name(static_cast<CodeKind>(ctab::key_domain(key)), ctab::key_code(key));
   const char* category = category_name(ctab::key_category(key));
   if (w.json) {
     w.start_json("count");
@@ -309,7 +309,7 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
   std::sort(rows, rows + n, [](const Row& a, const Row& b) { return a.key < b.key; });
   for (std::size_t i = 0; i < n; ++i) {
     const char* call = call_name(static_cast<Call>(ctab::key_call(rows[i].key)));
-    const char* code = code_name(Domain::errno_code, ctab::key_code(rows[i].key));
+    const char* code = code_name(CodeKind::errno_code, ctab::key_code(rows[i].key));
     if (w.json) {
       w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
                     self_pid(), call, code, rows[i].count);
@@ -368,7 +368,7 @@ ctab::Slot* claim_slot() {
   return expected;
 }
 
-void count_failure(Call call, Domain d, int code, Level level, const sockaddr* peer, socklen_t peer_len,
+void count_failure(Call call, CodeKind d, int code, Level level, const sockaddr* peer, socklen_t peer_len,
                    bool injected) {
   ctab::Slot* s = slot();
   uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(d), code, level);
@@ -386,7 +386,7 @@ void count_failure(Call call, Domain d, int code, Level level, const sockaddr* p
     s->unlisted[static_cast<std::size_t>(ctab::key_category(key))].fetch_add(1, std::memory_order_relaxed);
   }
   // Per peer: real failures only, not expected flow or notices.
-  if (d != Domain::event && level == Level::error) count_peer(*s, peer, peer_len);
+  if (d != CodeKind::event && level == Level::error) count_peer(*s, peer, peer_len);
   if (s != &g_own) {
     if (injected) publish_injections(*s);
     publish_unobserved(*s);
@@ -401,7 +401,7 @@ void count_expected_eagain_claiming(Call c) {
 
 void count_retry(Call call, int code) {
   ctab::Slot* s = slot();
-  uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(Domain::errno_code), code);
+  uint32_t key = ctab::count_key(static_cast<uint32_t>(call), static_cast<uint32_t>(CodeKind::errno_code), code);
   if (ctab::CountEntry* e = ctab::entry(s->retries, ctab::kRetryEntries, key))
     e->count.fetch_add(1, std::memory_order_relaxed);
 }

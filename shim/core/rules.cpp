@@ -288,7 +288,7 @@ std::string list_names(const char* const* names, std::size_t n) {
 
 std::string error_names(CallId c) {
   ErrList l = errors_of(c);
-  Domain d = c == C::getaddrinfo ? Domain::gai : Domain::errno_code;
+  CodeKind d = c == C::getaddrinfo ? CodeKind::gai : CodeKind::errno_code;
   std::string s;
   for (std::size_t i = 0; i < l.count; ++i) {
     if (i) s += ", ";
@@ -379,7 +379,7 @@ std::string normal_form(const Rule& r) {
   std::string s = r.target;
   s += ':';
   switch (r.action) {
-    case RuleAction::error: s += std::string("error=") + code_name(r.error_domain, r.error_code); break;
+    case RuleAction::error: s += std::string("error=") + code_name(r.error_code_kind, r.error_code); break;
     case RuleAction::short_transfer: s += "short=" + size_text(r.bytes); break;
     case RuleAction::delay: s += "delay=" + duration_text(r.wait_ns); break;
     case RuleAction::eof: s += "eof"; break;
@@ -957,7 +957,7 @@ class TextParser {
       std::string_view tok = (p_ = s, token());
       return fail(at, "expected an error name for " + std::string(r_.target) + ", e.g. error=ECONNREFUSED, found " + quoted(tok));
     }
-    Domain d;
+    CodeKind d;
     int code;
     if (!code_from_name(name, &d, &code)) {
       // Suggest first among what this rule's calls can return, then any known name.
@@ -968,7 +968,7 @@ class TextParser {
           CallId id = static_cast<CallId>(c);
           if (pass == 0 && !(r_.calls & call_bit(id))) continue;
           ErrList l = errors_of(id);
-          Domain cd = id == C::getaddrinfo ? Domain::gai : Domain::errno_code;
+          CodeKind cd = id == C::getaddrinfo ? CodeKind::gai : CodeKind::errno_code;
           for (std::size_t i = 0; i < l.count; ++i) names.push_back(code_name(cd, l.codes[i]));
         }
         if (pass == 0) own = names.size();
@@ -978,9 +978,9 @@ class TextParser {
       std::string hint = near ? std::string("; did you mean ") + near + "?" : std::string();
       return fail(s, "expected an error name for " + std::string(r_.target) + ", found " + quoted(name) + hint);
     }
-    if (d == Domain::event)
+    if (d == CodeKind::event)
       return fail(s, quoted(name) + " is not an error code; for an end of stream write the action eof");
-    r_.error_domain = d;
+    r_.error_code_kind = d;
     r_.error_code = code;
     return true;
   }
@@ -1093,11 +1093,11 @@ class TextParser {
           return fail(action_pos_, call_in_target(c) + " cannot fail with an error: on Linux, closing a socket always "
                                    "releases the descriptor and returns 0; " + takes(c, true));
         bool dns = c == C::getaddrinfo;
-        const char* name = code_name(r_.error_domain, r_.error_code);
-        if (dns && r_.error_domain != Domain::gai)
+        const char* name = code_name(r_.error_code_kind, r_.error_code);
+        if (dns && r_.error_code_kind != CodeKind::gai)
           return fail(action_pos_, call_in_target(c) + " fails with EAI_ codes, not errnos like " + name +
                                    "; it can fail with: " + error_names(c));
-        if (!dns && r_.error_domain == Domain::gai)
+        if (!dns && r_.error_code_kind == CodeKind::gai)
           return fail(action_pos_, std::string(name) + " is a getaddrinfo result (write dns:error=" + name + "); " +
                                    call_in_target(c) + " can fail with: " + error_names(c));
         if (!error_allowed(c, r_.error_code))
@@ -1206,9 +1206,9 @@ CallClass call_class_of(CallId c) {
   return CallClass::any;
 }
 
-const int* allowed_errors(CallId c, Domain* domain, std::size_t* count) {
+const int* allowed_errors(CallId c, CodeKind* code_kind, std::size_t* count) {
   ErrList l = errors_of(c);
-  *domain = c == C::getaddrinfo ? Domain::gai : Domain::errno_code;
+  *code_kind = c == C::getaddrinfo ? CodeKind::gai : CodeKind::errno_code;
   *count = l.count;
   return l.codes;
 }

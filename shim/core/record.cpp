@@ -609,7 +609,7 @@ namespace {
 // An injected failure did not happen for the row's reasons: the record says
 // so first, then what such a failure means when it is real.
 void put_explanation(const RecordData& r, Format format, RecordCache& cache, LineBuffer& out) {
-  if (r.injected && r.domain != Domain::event) out.put("Injected by a sockdiag rule. When real: ");
+  if (r.injected && r.code_kind != CodeKind::event) out.put("Injected by a sockdiag rule. When real: ");
   fill_template_kept(r.explanation, r, format, cache.explanation, out);
 }
 
@@ -635,7 +635,7 @@ void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
     out.put(" = ", r.ret);
   } else if (r.notice) {
     out.put(' ', r.code_name);
-  } else if (r.domain == Domain::event) {
+  } else if (r.code_kind == CodeKind::event) {
     out.put(" = ", r.ret, ' ', r.code_name);
   } else {
     out.put(" = ", r.ret, ' ', r.code_name, '(', r.code, ") \"", r.message, '"');
@@ -687,7 +687,7 @@ void json_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
   out.append_json_string(r.peer);
   out.put(",\"host\":");
   out.append_json_string(r.host);
-  out.put(",\"ret\":", r.ret, ",\"errno\":", r.domain == Domain::errno_code ? r.code : 0, ",\"code\":");
+  out.put(",\"ret\":", r.ret, ",\"errno\":", r.code_kind == CodeKind::errno_code ? r.code : 0, ",\"code\":");
   out.append_json_string(r.code_name);
   out.put(",\"message\":");
   out.append_json_string(r.message);

@@ -36,7 +36,7 @@ inline void count_expected_eagain(Call c) {
 }
 
 // Counted for every failure, written or not (expected flow included).
-void count_failure(Call, Domain, int code, Level, const sockaddr* peer, socklen_t peer_len, bool injected);
+void count_failure(Call, CodeKind, int code, Level, const sockaddr* peer, socklen_t peer_len, bool injected);
 void count_retry(Call, int code);
 // A record the log could not take (a full disk, a reader that stopped
 // reading): the summary says how many, since the log cannot.

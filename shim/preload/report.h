@@ -8,11 +8,14 @@
 
 namespace sd {
 
-struct Failure {
+// The outcome of one hooked call, as the observers saw it: a failure (code
+// set), a success recorded at trace level (code 0), a retry notice, or an
+// event met without a -1 return (EOF, POLLHUP).
+struct Outcome {
   Call call;
   int fd = -1;
   long ret = -1;
-  Domain domain = Domain::errno_code;
+  CodeKind code_kind = CodeKind::errno_code;
   int code = 0;                 // 0: a successful call, recorded at trace level
   uint32_t situation = 0;       // Situation bits the caller knows (more are found here)
   const sockaddr* addr = nullptr;  // the address the call named (connect, sendto, bind)
@@ -31,7 +34,7 @@ struct Failure {
 
 // Counts the failure and writes its record if its level is enabled.
 // Keeps errno. Cold path: never inlined into a hook.
-__attribute__((noinline, cold)) void report(const Failure&);
+__attribute__((noinline, cold)) void report(const Outcome&);
 
 // The call class of a hooked call, for the explanation table.
 CallClass class_of(Call);
