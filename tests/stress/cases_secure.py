@@ -8,7 +8,7 @@ import subprocess
 import proof
 from harness import Skipped, case, expect, expect_eq
 
-CONFIG_ERROR = 78  # the library's exit status for a bad setting (records.md)
+CONFIG_ERROR = 78  # the library's exit status for a bad setting (README, Settings)
 NOBODY = 65534
 
 

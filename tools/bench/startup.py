@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""What loading libsockdiag costs a process that does nothing (sockdiag
-issue 12, start-up): three measurements against their goals.
+"""What loading libsockdiag costs a process that does nothing: three
+measurements against their goals (README, Speed: The goals).
 
 1. User-space instructions (callgrind) of /bin/true with no preload, with
    the forwarding-only preload (bare) and with libsockdiag and no setting:
