@@ -6,7 +6,7 @@ import os
 
 from harness import case
 from modes import http_server, three_runs
-from proof import PYTHON, tool
+from debian_tools import PYTHON, tool
 
 URLLIB_FETCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "urllib_fetch.py")
 
