@@ -26,7 +26,6 @@ import cases_libc_fds  # noqa: E402,F401
 import cases_local_address  # noqa: E402,F401
 import cases_hostile_values  # noqa: E402,F401
 import cases_log_sink  # noqa: E402,F401
-import cases_real_programs  # noqa: E402,F401
 import cases_records  # noqa: E402,F401
 import cases_resolve  # noqa: E402,F401
 import cases_streams  # noqa: E402,F401
