@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config
-  libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
+  libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2 libelf-dev
   # tests: real programs run under the library, fuzzing, privilege tools
   clang curl wget python3 socat ncat openssh-client openssh-server bind9-dnsutils util-linux iproute2 procps mount
   git nodejs default-jre-headless default-jdk-headless

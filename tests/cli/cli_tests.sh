@@ -983,6 +983,34 @@ case_doctor_bad_input() {
   [ "$RC" = 1 ] || fail "a damaged ELF file: status $RC, expected 1 $(show)"
 }
 
+# Files that are no program, or only the start of one: one clear reason each.
+case_doctor_files_that_are_not_programs() {
+  local size
+  size=$(stat -c %s /bin/true)
+  head -c 100 /bin/true >"$T/header-only"
+  head -c $((size / 2)) /bin/true >"$T/half"
+  : >"$T/empty"
+  mkdir "$T/dir"
+  # Opened for reading, a FIFO without a writer would wait for one forever.
+  mkfifo "$T/fifo"
+  chmod +x "$T/header-only" "$T/half" "$T/empty" "$T/fifo"
+  capture "$SD" doctor "$T/header-only"
+  expect_status 1 "the first 100 bytes of /bin/true"
+  expect_in "$OUT" "^cannot: $T/header-only: its program headers lie outside the file" "reason"
+  capture "$SD" doctor "$T/half"
+  expect_status 1 "the first half of /bin/true"
+  expect_in "$OUT" "^cannot: $T/half: its (dynamic section|program headers) lies? outside the file" "reason"
+  capture "$SD" doctor "$T/empty"
+  expect_status 0 "an empty file"
+  expect_in "$OUT" 'not an ELF file and no #! line: .* /bin/sh' "handed to /bin/sh"
+  capture "$SD" doctor "$T/dir"
+  expect_status 1 "a directory"
+  expect_in "$OUT" "^cannot: $T/dir: it is a directory" "reason"
+  LIMIT=10 capture "$SD" doctor "$T/fifo"
+  expect_status 1 "a FIFO"
+  expect_in "$OUT" "^cannot: $T/fifo: it is not a regular file" "reason"
+}
+
 # ------------------------------------------------------------------- demo --
 
 case_demo() {

@@ -24,9 +24,9 @@ function(sd_register_cases)
   get_filename_component(driver_dir ${ARG_DRIVER} DIRECTORY)
   file(GLOB sources CONFIGURE_DEPENDS ${driver_dir}/*.py ${CMAKE_CURRENT_SOURCE_DIR}/*.py
        ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/*.py)
-  # One spelling per file: a driver found through another directory
-  # (realprogs/../stress) would name a file twice, and Ninja refuses two
-  # rules for one output.
+  # One spelling per file: a file found through another directory
+  # (policy/../common) would be named twice, and Ninja refuses two rules for
+  # one output.
   set(normalized "")
   foreach(source IN LISTS sources)
     get_filename_component(source "${source}" REALPATH)

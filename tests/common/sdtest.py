@@ -1,6 +1,7 @@
-"""What every Python test driver of libsockdiag shares: checks that fail a
-case, the environment and process groups of the programs a case runs, the
-JSON lines the library writes, and the main that lists the cases or runs one.
+"""What every Python test driver of libsockdiag shares: the table of cases
+(@case), checks that fail a case, the environment and process groups of the
+programs a case runs, the JSON lines the library writes, and the main that
+lists the cases or runs one.
 
 Every program runs in a process group of its own, so that it and anything it
 forks are killed when a case ends, fails or times out.
@@ -8,6 +9,7 @@ forks are killed when a case ends, fails or times out.
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,23 @@ import tempfile
 import traceback
 
 SKIP = 77  # the exit status CTest is told means "skipped"
+
+
+# Case id -> (CTest title, function of a harness), in the order the case
+# modules register them.
+CASES = {}
+
+
+def case(title):
+    """Registers the decorated function, called with the driver's harness, as
+    the case named `title` in CTest (after the driver's PREFIX: )."""
+    def register(fn):
+        ident = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        if ident in CASES or any(title == t for t, _ in CASES.values()):
+            raise ValueError(f"two cases named {title!r}")
+        CASES[ident] = (title, fn)
+        return fn
+    return register
 
 
 class Failure(Exception):

@@ -1,5 +1,5 @@
-"""Injected faults that must look real through the program's own waits
-(issue 11): delayed input is a slow peer (poll, select and epoll do not
+"""Injected faults that must look real through the program's own waits:
+delayed input is a slow peer (poll, select and epoll do not
 report it readable before it would have arrived, so the program's own
 timeouts fire and an event loop keeps serving its other clients); a fault
 due by the connection's age reaches a program that only reads when a wait

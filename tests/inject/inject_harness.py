@@ -19,21 +19,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-# Failure, Skipped and read_text are also the case modules' own.
-from sdtest import Failure, ProcessHarness, Skipped, expect, expect_eq, read_records, read_text  # noqa: E402,F401
-
-CASES = {}
-
-
-def case(title):
-    """Registers a case under its CTest title ("inject: " is added)."""
-    def register(fn):
-        ident = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-        if ident in CASES:
-            raise ValueError(f"two cases named {ident}")
-        CASES[ident] = (title, fn)
-        return fn
-    return register
+# Failure, Skipped, case and read_text are also the case modules' own.
+from sdtest import (CASES, Failure, ProcessHarness, Skipped, case, expect, expect_eq,  # noqa: E402,F401
+                    read_records, read_text)
 
 
 # ---- the byte pattern and checksum of inject_util.h ---------------------------

@@ -7,28 +7,29 @@
 Exit status 0 when every check of the case held, 1 when one failed (the
 failure and what the programs did are printed), 2 on wrong usage.
 """
+import os
 import sys
 
-import harness
-from sdtest import driver_parser, list_or_run  # on sys.path through the harness
-import cases_behaviour  # noqa: F401  (the modules register their cases)
-import cases_bind  # noqa: F401
-import cases_concurrency  # noqa: F401
-import cases_config  # noqa: F401
-import cases_connect  # noqa: F401
-import cases_destinations  # noqa: F401
-import cases_fastopen  # noqa: F401
-import cases_fds  # noqa: F401
-import cases_inherited  # noqa: F401
-import cases_libc_fds  # noqa: F401
-import cases_local_address  # noqa: F401
-import cases_hostile_values  # noqa: F401
-import cases_log_sink  # noqa: F401
-import cases_real_programs  # noqa: F401
-import cases_records  # noqa: F401
-import cases_resolve  # noqa: F401
-import cases_streams  # noqa: F401
-import cases_syscall  # noqa: F401
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import harness  # noqa: E402
+from sdtest import driver_parser, list_or_run  # noqa: E402
+import cases_behaviour  # noqa: E402,F401  (the modules register their cases)
+import cases_bind  # noqa: E402,F401
+import cases_concurrency  # noqa: E402,F401
+import cases_config  # noqa: E402,F401
+import cases_connect  # noqa: E402,F401
+import cases_destinations  # noqa: E402,F401
+import cases_fastopen  # noqa: E402,F401
+import cases_fds  # noqa: E402,F401
+import cases_inherited  # noqa: E402,F401
+import cases_libc_fds  # noqa: E402,F401
+import cases_local_address  # noqa: E402,F401
+import cases_hostile_values  # noqa: E402,F401
+import cases_log_sink  # noqa: E402,F401
+import cases_records  # noqa: E402,F401
+import cases_resolve  # noqa: E402,F401
+import cases_streams  # noqa: E402,F401
+import cases_syscall  # noqa: E402,F401
 
 
 def main():

@@ -15,46 +15,6 @@
 
 #include "storm.h"
 
-static int peer_fd;
-static int listen_port;
-
-static void* send_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(200);
-  if (send(peer_fd, "pong", 4, 0) != 4) die("peer send");
-  return NULL;
-}
-
-static void* write_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(200);
-  if (write(peer_fd, "pipe", 4) != 4) die("peer write");
-  return NULL;
-}
-
-static void* connect_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(200);
-  int fd = connect_to(AF_INET, listen_port);
-  char c;
-  recv(fd, &c, 1, 0);  // held open until the program closes its end
-  close(fd);
-  return NULL;
-}
-
-static void* drain_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(200);
-  char buf[65536];
-  while (recv(peer_fd, buf, sizeof(buf), 0) > 0) {
-  }
-  return NULL;
-}
-
 static void set_nonblocking(int fd) {
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) die("fcntl");
 }
@@ -113,7 +73,7 @@ static int run_pipe(void) {
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
   peer_fd = p[1];
-  pthread_t t = start_helper(write_late, NULL);
+  pthread_t t = start_helper(write_late, (void*)200);
   char buf[8];
   double t0 = mono_ms();
   ssize_t r = read(p[0], buf, sizeof(buf));

@@ -32,47 +32,6 @@
 #define SLOW_WAIT_MS 1000
 #define SLOW_HANDLER_MS 1100
 
-static int helper_fd;
-
-static void* send_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(200);
-  if (send(helper_fd, "pong", 4, 0) != 4) die("helper send");
-  return NULL;
-}
-
-static void* write_pipe_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(500);
-  if (write(helper_fd, "pipe", 4) != 4) die("helper write");
-  return NULL;
-}
-
-static void* drain_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(200);
-  char buf[65536];
-  while (recv(helper_fd, buf, sizeof(buf), 0) > 0) {
-  }
-  return NULL;
-}
-
-static int listen_port;
-
-static void* connect_late(void* arg) {
-  (void)arg;
-  wait_caller_blocked();
-  pause_ms(200);
-  int fd = connect_to(AF_INET, listen_port);
-  char c;
-  recv(fd, &c, 1, 0);  // held open until the program is done with it
-  close(fd);
-  return NULL;
-}
-
 static char connected_byte;
 
 // Frees the full accept queue (connect mode), then takes the connection the
@@ -81,9 +40,9 @@ static void* accept_late(void* arg) {
   (void)arg;
   wait_caller_blocked();
   pause_ms(200);
-  int first = accept(helper_fd, NULL, NULL);
+  int first = accept(peer_fd, NULL, NULL);
   if (first < 0) die("helper accept");
-  int second = accept(helper_fd, NULL, NULL);
+  int second = accept(peer_fd, NULL, NULL);
   if (second < 0) die("helper accept");
   if (recv(second, &connected_byte, 1, 0) != 1) connected_byte = '?';
   close(second);
@@ -112,7 +71,7 @@ static int begin(void) {
 
 static int run_recv(void) {
   int client;
-  tcp_pair(AF_INET, &client, &helper_fd);
+  tcp_pair(AF_INET, &client, &peer_fd);
   pthread_t t = start_helper(send_late, NULL);
   char buf[64];
   int s0 = begin();
@@ -128,7 +87,7 @@ static int run_recv(void) {
 
 static int run_send(void) {
   int client;
-  tcp_pair(AF_INET, &client, &helper_fd);
+  tcp_pair(AF_INET, &client, &peer_fd);
   // Fill the connection until a send would block, then block on one byte.
   fill_connection(client);
   pthread_t t = start_helper(drain_late, NULL);
@@ -161,7 +120,7 @@ static void* close_late(void* arg) {
   (void)arg;
   wait_caller_blocked();
   pause_ms(200);
-  close(helper_fd);
+  close(peer_fd);
   return NULL;
 }
 
@@ -170,7 +129,7 @@ static int run_connect(int refused) {
   // Linux drops the next SYN and the client resends it after its initial
   // 1 s retransmission timeout: a loopback connect that blocks ~1 s.
   int port;
-  helper_fd = listener(AF_INET, 0, &port);
+  peer_fd = listener(AF_INET, 0, &port);
   int filler = connect_to(AF_INET, port);
   pthread_t t = start_helper(refused ? close_late : accept_late, NULL);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -203,12 +162,12 @@ static void* accept_unix_late(void* arg) {
   (void)arg;
   wait_caller_blocked();
   pause_ms(200);
-  int first = accept(helper_fd, NULL, NULL);
+  int first = accept(peer_fd, NULL, NULL);
   if (first < 0) die("helper accept");
-  struct pollfd p = {helper_fd, POLLIN, 0};
+  struct pollfd p = {peer_fd, POLLIN, 0};
   connected_byte = '-';
   if (poll(&p, 1, 3000) == 1) {
-    int second = accept(helper_fd, NULL, NULL);
+    int second = accept(peer_fd, NULL, NULL);
     if (second < 0) die("helper accept");
     if (recv(second, &connected_byte, 1, 0) != 1) connected_byte = '?';
     close(second);
@@ -227,8 +186,8 @@ static int run_connect_unix(int accepting) {
   addr.sun_family = AF_UNIX;
   snprintf(addr.sun_path, sizeof(addr.sun_path), "/tmp/sd-eintr-unix-%d", (int)getpid());
   unlink(addr.sun_path);
-  helper_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (helper_fd < 0 || bind(helper_fd, (struct sockaddr*)&addr, sizeof(addr)) != 0 || listen(helper_fd, 0) != 0)
+  peer_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (peer_fd < 0 || bind(peer_fd, (struct sockaddr*)&addr, sizeof(addr)) != 0 || listen(peer_fd, 0) != 0)
     die("unix listener");
   int filler = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (filler < 0 || connect(filler, (struct sockaddr*)&addr, sizeof(addr)) != 0) die("unix filler");
@@ -270,8 +229,8 @@ static int run_recv_rcvtimeo(void) {
 
 static int run_recv_waitall(void) {
   int client;
-  tcp_pair(AF_INET, &client, &helper_fd);
-  if (send(helper_fd, "half", 4, 0) != 4) die("send");
+  tcp_pair(AF_INET, &client, &peer_fd);
+  if (send(peer_fd, "half", 4, 0) != 4) die("send");
   pthread_t t = start_helper(send_late, NULL);
   char buf[8];
   int s0 = begin();
@@ -287,8 +246,8 @@ static int run_recv_waitall(void) {
 static int run_pipe_read(void) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) die("pipe");
-  helper_fd = p[1];
-  pthread_t t = start_helper(write_pipe_late, NULL);
+  peer_fd = p[1];
+  pthread_t t = start_helper(write_late, (void*)500);
   char buf[8];
   int s0 = begin();
   ssize_t r = read(p[0], buf, sizeof(buf));

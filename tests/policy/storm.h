@@ -1,10 +1,13 @@
-// A 1 kHz SIGALRM storm for the EINTR tests: a handler installed WITHOUT
-// SA_RESTART, so that every blocking call the signal interrupts fails with
-// EINTR instead of being restarted by the kernel. Helper threads block
-// SIGALRM, so that the signals land on the thread making the call.
+// What the policy tests' programs share: a 1 kHz SIGALRM storm for the EINTR
+// tests (a handler installed WITHOUT SA_RESTART, so that every blocking call
+// the signal interrupts fails with EINTR instead of being restarted by the
+// kernel), and the helper threads that play the peer a moment after the call
+// under test has blocked. Helper threads block SIGALRM, so that the signals
+// land on the thread making the call.
 #pragma once
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -79,4 +82,50 @@ static inline pthread_t start_helper(void* (*fn)(void*), void* arg) {
   if (pthread_create(&t, NULL, fn, arg) != 0) die("pthread_create");
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return t;
+}
+
+// The peer of the call under test (a connected socket, a listener or a
+// pipe's write end) and the port of the program's own listener, acted on
+// by the helpers below once the caller has blocked.
+static int peer_fd;
+static int listen_port;
+
+// Sends "pong" to the caller 200 ms later.
+static inline void* send_late(void* arg) {
+  (void)arg;
+  wait_caller_blocked();
+  pause_ms(200);
+  if (send(peer_fd, "pong", 4, 0) != 4) die("peer send");
+  return NULL;
+}
+
+// Writes "pipe" to the pipe ARG ms later.
+static inline void* write_late(void* arg) {
+  wait_caller_blocked();
+  pause_ms((int)(intptr_t)arg);
+  if (write(peer_fd, "pipe", 4) != 4) die("peer write");
+  return NULL;
+}
+
+// Drains the caller's full connection 200 ms later.
+static inline void* drain_late(void* arg) {
+  (void)arg;
+  wait_caller_blocked();
+  pause_ms(200);
+  char buf[65536];
+  while (recv(peer_fd, buf, sizeof(buf), 0) > 0) {
+  }
+  return NULL;
+}
+
+// Connects to the caller's listener 200 ms later.
+static inline void* connect_late(void* arg) {
+  (void)arg;
+  wait_caller_blocked();
+  pause_ms(200);
+  int fd = connect_to(AF_INET, listen_port);
+  char c;
+  recv(fd, &c, 1, 0);  // held open until the program closes its end
+  close(fd);
+  return NULL;
 }

@@ -13,7 +13,7 @@ import subprocess
 
 from harness import case, expect, expect_eq
 from modes import Mode, closed_port, describe, three_runs
-from proof import PYTHON
+from debian_tools import PYTHON
 from summary_runs import expect_marked, expect_records, finish, four_runs, injected_runs, summary_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -17,7 +17,7 @@ import subprocess
 
 from harness import case, expect, expect_eq
 from modes import Mode, closed_port, describe, three_runs
-from proof import DEBIAN, tool
+from debian_tools import DEBIAN, tool
 from summary_runs import expect_marked, expect_records, finish, four_runs, injected_runs, summary_run
 
 DNSMASQ = "/usr/sbin/dnsmasq"

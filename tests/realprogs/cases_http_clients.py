@@ -1,12 +1,14 @@
 """curl, wget and python3's urllib fetching from python3's http.server on
 loopback, all under the library: a 300 KiB file, a small one and a missing
-one (404: an HTTP failure, not a socket failure)."""
+one (404: an HTTP failure, not a socket failure); and curl refused by a
+closed port, which the record explains."""
 import hashlib
 import os
+import re
 
-from harness import case
-from modes import http_server, three_runs
-from proof import PYTHON, tool
+from harness import case, expect_eq
+from modes import closed_port, http_server, three_runs
+from debian_tools import PYTHON, tool
 
 URLLIB_FETCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "urllib_fetch.py")
 
@@ -71,3 +73,25 @@ def urllib(h):
             return outcome(run)
 
     three_runs(h, scenario, [("python3", "connect"), ("python3", "accept4")])
+
+
+@case("curl to a closed port explained via SO_ERROR")
+def curl_refused(h):
+    curl = tool("/usr/bin/curl")
+    with closed_port() as port:
+        argv = [curl, "-sS", f"http://127.0.0.1:{port}/"]
+        plain = h.run(argv, preload=False, timeout=30)
+        run = h.run_logged(argv, timeout=30)
+    expect_eq(plain.rc, 7, "curl's exit status for a refused connection", plain.describe())
+
+    # curl says how long it tried ("after 0 ms"): the only part that may differ.
+    def same(text):
+        return re.sub(r"after \d+ ms", "after N ms", text)
+
+    expect_eq((run.rc, run.out, same(run.err)), (plain.rc, plain.out, same(plain.err)),
+              "curl's exit status and output under the library")
+    expect_eq(len(run.records), 1, "records", run.describe())
+    rec = run.records[0]
+    # curl connects without blocking and reads the refusal through SO_ERROR.
+    expect_eq((rec["prog"], rec["call"], rec["code"], rec["via"], rec["peer"]),
+              ("curl", "connect", "ECONNREFUSED", "SO_ERROR", f"127.0.0.1:{port}"), "the record", run.describe())

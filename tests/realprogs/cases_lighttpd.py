@@ -11,7 +11,7 @@ import signal
 
 from harness import case, expect_eq
 from modes import closed_port
-from proof import tool
+from debian_tools import tool
 from summary_runs import expect_records, four_runs
 from daemon_control import runs_as, free_port, stop, wait_listening
 from web_servers import WebServer, expect_served, fetch_all, injected_upstream_refusal, refused_scenario, site

@@ -16,7 +16,7 @@ import socket
 
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
-from proof import tool
+from debian_tools import tool
 from summary_runs import default_runs, expect_marked, expect_records, four_runs, injected_refusal, injected_runs
 from daemon_control import runs_as, free_port, stop, wait_listening, wait_text
 

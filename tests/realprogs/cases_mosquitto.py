@@ -10,7 +10,7 @@ import signal
 
 from harness import case, expect_eq
 from modes import closed_port
-from proof import tool
+from debian_tools import tool
 from summary_runs import expect_records, four_runs, injected_refusal
 from daemon_control import runs_as, free_port, stop, wait_listening, wait_text
 

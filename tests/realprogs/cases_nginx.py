@@ -11,7 +11,7 @@ import time
 
 from harness import case, expect, expect_eq
 from modes import closed_port, describe
-from proof import tool
+from debian_tools import tool
 from summary_runs import default_runs, expect_records, four_runs
 from daemon_control import children, free_port, real_uid, stop, wait_file, wait_listening
 from web_servers import WebServer, expect_served, fetch_all, injected_upstream_refusal, refused_scenario, site

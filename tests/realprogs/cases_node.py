@@ -5,7 +5,7 @@ import os
 
 from harness import case, expect_eq
 from modes import closed_port, describe, three_runs
-from proof import tool
+from debian_tools import tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -13,7 +13,7 @@ import subprocess
 
 from harness import Skipped, case, expect, expect_eq
 from modes import closed_port
-from proof import tool
+from debian_tools import tool
 from summary_runs import RunMode, expect_records, four_runs, injected_refusal, summary_run, under_sanitizer
 from daemon_control import free_port, stop, wait_text
 

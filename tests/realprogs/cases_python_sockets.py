@@ -4,7 +4,7 @@ import os
 import re
 
 from harness import case, expect
-from proof import PYTHON
+from debian_tools import PYTHON
 from modes import three_runs
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -5,7 +5,7 @@ import os
 
 from harness import case
 from line_clients import healthy, injected_refusal, refused
-from proof import DEBIAN, tool
+from debian_tools import DEBIAN, tool
 
 DEBIAN["/usr/bin/ruby"] = "ruby"
 HERE = os.path.dirname(os.path.abspath(__file__))

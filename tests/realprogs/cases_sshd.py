@@ -15,7 +15,7 @@ import time
 
 from harness import Skipped, case, expect, expect_eq
 from modes import closed_port, describe, three_runs
-from proof import tool
+from debian_tools import tool
 
 SSHD = "/usr/sbin/sshd"
 STANDS_DOWN = re.compile(r"^sockdiag: pid \d+ installs a seccomp filter: sockdiag stands down in this process$")

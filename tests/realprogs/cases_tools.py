@@ -14,7 +14,7 @@ import threading
 
 from harness import case, expect, expect_eq
 from modes import closed_port, describe, listening_port, three_runs
-from proof import tool
+from debian_tools import tool
 
 RELAY_BYTES = 1 << 20
 

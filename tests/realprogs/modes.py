@@ -14,7 +14,8 @@ import tempfile
 import time
 
 from harness import Failure, expect, expect_eq
-from proof import PYTHON, stream_records
+from debian_tools import PYTHON
+from record_stream import stream_records
 
 
 class Mode:

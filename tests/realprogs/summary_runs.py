@@ -25,7 +25,7 @@ import time
 from daemon_control import children, free_port
 from harness import Failure, Run, expect, expect_eq
 from modes import Mode, describe, three_runs
-from proof import stream_records
+from record_stream import stream_records
 from sdtest import kill_group
 
 

@@ -6,7 +6,7 @@ import os
 import shutil
 
 from harness import expect_eq
-from proof import tool
+from debian_tools import tool
 from summary_runs import expect_marked, injected_runs
 from daemon_control import free_port
 

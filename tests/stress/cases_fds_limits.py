@@ -7,9 +7,9 @@ import os
 import signal
 import subprocess
 
-import proof
+import debian_tools
 from harness import Skipped, case, expect, expect_eq, parse_records, read_text
-from proof import stream_records
+from record_stream import stream_records
 
 # Each round races the logger thread once: the more rounds, the surer a
 # record written into the program's socket is caught.
@@ -81,7 +81,7 @@ def emfile_prlimit(h):
     # Started at the limit, the program shares its 64 fds with the library's
     # log fd, which takes the highest number (the program's own numbers stay
     # as without the library): its last fd is one lower, and it has one fewer.
-    plain, hooked = emfile_runs(h, [proof.tool("/usr/bin/prlimit"), f"--nofile={LIMIT}:{LIMIT}", "--",
+    plain, hooked = emfile_runs(h, [debian_tools.tool("/usr/bin/prlimit"), f"--nofile={LIMIT}:{LIMIT}", "--",
                                     h.prog("accept_emfile"), LIMIT], last_fd=LIMIT - 2)
     expect_eq(hooked, plain - 1, "fds the server could open under the library")
 

@@ -7,9 +7,8 @@ import collections
 import glob
 import os
 
-import proof
 from harness import case, expect, expect_eq, read_text
-from proof import Summary, stream_records
+from record_stream import Summary, stream_records
 
 THREADS = 32
 # Injection notices: a record of their own, next to the call's trace record.
@@ -37,7 +36,7 @@ def thread_load(h, timer):
     log, summary_path = h.path("trace.log"), h.path("summary.json")
     settings = {"LEVEL": "trace", "FORMAT": "json", "LOG": log, "SUMMARY": summary_path, "SEED": 20261127,
                 "INJECT": "; ".join(RULES)}
-    run = h.run([h.prog("stress_io"), THREADS, proof.CALLS, timer], settings=settings, timeout=60 + proof.CALLS // 250)
+    run = h.run([h.prog("stress_io"), THREADS, h.calls, timer], settings=settings, timeout=60 + h.calls // 250)
     run.expect_rc(0)
     expect_eq(run.err, "", "stress_io's stderr")
     calls, errors, other = program_counts(run)

@@ -5,10 +5,10 @@ import os
 import shutil
 import subprocess
 
-import proof
+import debian_tools
 from harness import Skipped, case, expect, expect_eq
 
-CONFIG_ERROR = 78  # the library's exit status for a bad setting (records.md)
+CONFIG_ERROR = 78  # the library's exit status for a bad setting (README, Settings)
 NOBODY = 65534
 
 
@@ -29,7 +29,7 @@ def setuid_copy(h):
     os.mkdir(d)
     os.chmod(h.tmp, 0o755)
     os.chmod(d, 0o777)
-    options = subprocess.run([proof.tool("/usr/bin/findmnt"), "-n", "-o", "OPTIONS", "-T", d], capture_output=True,
+    options = subprocess.run([debian_tools.tool("/usr/bin/findmnt"), "-n", "-o", "OPTIONS", "-T", d], capture_output=True,
                              text=True, check=True).stdout
     if "nosuid" in options.split(","):
         raise Skipped(f"{d} is on a file system mounted nosuid ({options.strip()})")
@@ -37,7 +37,7 @@ def setuid_copy(h):
     shutil.copy(probe, copy)
     os.chown(copy, 0, 0)
     os.chmod(copy, 0o4755)
-    as_nobody = [proof.tool("/usr/bin/setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    as_nobody = [debian_tools.tool("/usr/bin/setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
 
     # Controls: not set-user-ID, the same settings are read. A bad level
     # stops the program before main...

@@ -205,7 +205,7 @@ TEST_CASE("every filter parses and prints in normal form", "[rules]") {
                "connect:error=ECONNREFUSED:port=80:host=a:nth=2..:prob=0.5:times=2");
 }
 
-TEST_CASE("the issue's example and the separators", "[rules]") {
+TEST_CASE("the example of tools/INJECT.md and the separators", "[rules]") {
   SetPtr s = parse_ok(
       "connect:error=ECONNREFUSED:port=5432:nth=1..3; recv:error=ECONNRESET:after_bytes=4096; send:short=1; "
       "recv:delay=200ms:prob=0.25; getaddrinfo:error=EAI_AGAIN:host=db.internal");

@@ -15,7 +15,8 @@ import tempfile
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import benchenv as be
 
-# Issue 12's goals for the instructions one failure adds, its record included.
+# The goals for the instructions one failure adds, its record included
+# (README, Speed: The goals).
 FAILURE_GOAL_TEXT = 2500
 FAILURE_GOAL_JSON = 3000
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""The peer comparison of sockdiag issue 6, in one run: wall time of every
-workload (process start-up included) under no preload, the bare forwarding
-preload, libsockdiag's configurations and its peers (trace logging to a file,
-strace, libfiu); the peak RSS libsockdiag adds; callgrind's instruction
-counts; and the added time per call of strace against libsockdiag's. Builds
-nothing: give it a build directory where the benchmark targets are built.
-See README.md."""
+"""The peer comparison of libsockdiag with strace and libfiu, in one run:
+wall time of every workload (process start-up included) under no preload,
+the bare forwarding preload, libsockdiag's configurations and its peers
+(trace logging to a file, strace, libfiu); the peak RSS libsockdiag adds;
+callgrind's instruction counts; and the added time per call of strace
+against libsockdiag's. Builds nothing: give it a build directory where the
+benchmark targets are built. See README.md."""
 import argparse
 import os
 import statistics

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Start-up cost of `sockdiag run -- true` over `true` alone (issue 5: under
-# 5 ms), split into the library's own load and initialisation
+# Start-up cost of `sockdiag run -- true` over `true` alone (its goal: README,
+# Speed: The goals), split into the library's own load and initialisation
 # (LD_PRELOAD=libsockdiag.so true) and the command around it.
 #
 #   tools/bench/run_startup.sh [SOCKDIAG] [RUNS]

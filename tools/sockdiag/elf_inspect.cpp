@@ -2,6 +2,8 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -19,42 +21,112 @@ constexpr uint32_t kGoBuildIdNote = 4;
 // present since Go 1.13 even when sections are stripped.
 constexpr char kGoBuildInfoMagic[] = "\xff Go buildinf:";
 
-// The file, mapped read-only.
+// The file, mapped copy-on-write: libelf may convert data in place in the
+// image it is given, and the file itself must never change.
 class Mapping {
  public:
   explicit Mapping(int fd, std::size_t size) : size_(size) {
-    void* p = size ? mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-    data_ = p == MAP_FAILED ? nullptr : static_cast<const unsigned char*>(p);
+    void* p = size ? mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    data_ = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
   }
   ~Mapping() {
-    if (data_) munmap(const_cast<unsigned char*>(data_), size_);
+    if (data_) munmap(data_, size_);
   }
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
-  const unsigned char* data() const { return data_; }
+  char* data() const { return data_; }
   std::size_t size() const { return size_; }
   bool holds(uint64_t off, uint64_t len) const { return off <= size_ && len <= size_ - off; }
+  // The NUL-terminated string at `off`, cut at the end of the file.
+  std::string cstring_at(uint64_t off) const {
+    return off >= size_ ? "" : std::string(data_ + off, strnlen(data_ + off, size_ - off));
+  }
 
  private:
-  const unsigned char* data_;
+  char* data_;
   std::size_t size_;
 };
 
-template <class Ehdr, class Phdr, class Shdr, class Dyn, class Nhdr>
-bool parse(const Mapping& m, ElfFacts* f, std::string* error) {
-  if (!m.holds(0, sizeof(Ehdr))) return (*error = "the ELF header is cut short", false);
-  Ehdr eh;
-  memcpy(&eh, m.data(), sizeof eh);
+// An Elf handle on the mapped image, ended with its scope.
+class ElfHandle {
+ public:
+  explicit ElfHandle(const Mapping& m) {
+    elf_version(EV_CURRENT);
+    elf_ = elf_memory(m.data(), m.size());
+  }
+  ~ElfHandle() {
+    if (elf_) elf_end(elf_);
+  }
+  ElfHandle(const ElfHandle&) = delete;
+  ElfHandle& operator=(const ElfHandle&) = delete;
+  Elf* get() const { return elf_; }
+
+ private:
+  Elf* elf_;
+};
+
+// Whether the notes of [off, off + size) hold the Go linker's build-id note.
+bool has_go_note(Elf* e, uint64_t off, uint64_t size, uint64_t align) {
+  Elf_Data* data = elf_getdata_rawchunk(e, static_cast<int64_t>(off), size, align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+  if (!data) return false;
+  GElf_Nhdr n;
+  std::size_t pos = 0, name_at = 0, desc_at = 0;
+  while ((pos = gelf_getnote(data, pos, &n, &name_at, &desc_at)) > 0) {
+    if (n.n_type == kGoBuildIdNote && n.n_namesz == 3 &&
+        memcmp(static_cast<const char*>(data->d_buf) + name_at, "Go", 3) == 0)
+      return true;
+  }
+  return false;
+}
+
+// The evidence of a Go program in the section names, when the section
+// headers are there (strip keeps them); "" if none.
+std::string go_sections(Elf* e, const Mapping& m) {
+  std::size_t names = 0;
+  if (elf_getshdrstrndx(e, &names) != 0) return "";
+  for (Elf_Scn* scn = elf_nextscn(e, nullptr); scn; scn = elf_nextscn(e, scn)) {
+    GElf_Shdr s;
+    if (!gelf_getshdr(scn, &s)) continue;
+    const char* name = elf_strptr(e, names, s.sh_name);
+    if (!name) continue;
+    if (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0 ||
+        strcmp(name, ".gopclntab") == 0)
+      return std::string("a ") + name + " section";
+    if (strcmp(name, ".strtab") == 0 && m.holds(s.sh_offset, s.sh_size) &&
+        memmem(m.data() + s.sh_offset, s.sh_size, "runtime.main", sizeof("runtime.main")) != nullptr)
+      return "the symbol runtime.main";
+  }
+  return "";
+}
+
+bool parse(Mapping& m, ElfFacts* f, std::string* error) {
+  // libelf takes a file whose identification version is not EV_CURRENT for
+  // no ELF file; the kernel runs it all the same. The private copy says 1.
+  m.data()[EI_VERSION] = EV_CURRENT;
+  ElfHandle handle(m);
+  Elf* e = handle.get();
+  GElf_Ehdr eh;
+  if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh)) return (*error = "the ELF header is cut short", false);
   f->type = eh.e_type;
   f->machine = eh.e_machine;
-  if (eh.e_phnum && (eh.e_phentsize != sizeof(Phdr) || !m.holds(eh.e_phoff, uint64_t{eh.e_phnum} * sizeof(Phdr))))
+
+  // libelf counts only the program headers that fit in the file; the
+  // header's own count (PN_XNUM: the count is in section 0) says whether
+  // some do not.
+  std::size_t phnum = 0;
+  if (elf_getphdrnum(e, &phnum) != 0) return (*error = "its program headers lie outside the file", false);
+  if (eh.e_phnum != PN_XNUM) phnum = eh.e_phnum;
+  const std::size_t phsize = gelf_fsize(e, ELF_T_PHDR, 1, EV_CURRENT);
+  if (phnum && (eh.e_phentsize != phsize || !m.holds(eh.e_phoff, uint64_t{phnum} * phsize)))
     return (*error = "its program headers lie outside the file", false);
-  std::vector<Phdr> ph(eh.e_phnum);
-  if (eh.e_phnum) memcpy(ph.data(), m.data() + eh.e_phoff, eh.e_phnum * sizeof(Phdr));
+  std::vector<GElf_Phdr> ph(phnum);
+  for (std::size_t i = 0; i < phnum; ++i)
+    if (!gelf_getphdr(e, static_cast<int>(i), &ph[i]))
+      return (*error = "its program headers lie outside the file", false);
 
   // Virtual address -> file offset, through the PT_LOAD segments.
   auto file_offset = [&](uint64_t vaddr, uint64_t* off) {
-    for (const Phdr& p : ph) {
+    for (const GElf_Phdr& p : ph) {
       if (p.p_type == PT_LOAD && vaddr >= p.p_vaddr && vaddr - p.p_vaddr < p.p_filesz) {
         *off = p.p_offset + (vaddr - p.p_vaddr);
         return true;
@@ -62,53 +134,35 @@ bool parse(const Mapping& m, ElfFacts* f, std::string* error) {
     }
     return false;
   };
-  auto cstring_at = [&](uint64_t off) -> std::string {
-    if (off >= m.size()) return "";
-    const char* s = reinterpret_cast<const char*>(m.data() + off);
-    return std::string(s, strnlen(s, m.size() - off));
-  };
-  auto scan_notes = [&](uint64_t off, uint64_t size) {
-    if (!m.holds(off, size)) return;
-    uint64_t pos = 0;
-    while (pos + sizeof(Nhdr) <= size) {
-      Nhdr n;
-      memcpy(&n, m.data() + off + pos, sizeof n);
-      uint64_t name_at = pos + sizeof n;
-      uint64_t desc_at = name_at + ((uint64_t{n.n_namesz} + 3) & ~uint64_t{3});
-      uint64_t next = desc_at + ((uint64_t{n.n_descsz} + 3) & ~uint64_t{3});
-      if (next > size) return;
-      if (n.n_type == kGoBuildIdNote && n.n_namesz == 3 && memcmp(m.data() + off + name_at, "Go", 3) == 0) {
-        f->go_evidence = "a Go build-ID note";
-        return;
-      }
-      pos = next;
-    }
-  };
 
-  uint64_t dyn_off = 0, dyn_size = 0;
-  for (const Phdr& p : ph) {
+  const GElf_Phdr* dynamic = nullptr;
+  for (const GElf_Phdr& p : ph) {
     if (p.p_type == PT_INTERP) {
       if (!m.holds(p.p_offset, p.p_filesz)) return (*error = "its PT_INTERP lies outside the file", false);
       f->has_interp = true;
-      f->interp = std::string(reinterpret_cast<const char*>(m.data() + p.p_offset),
-                              strnlen(reinterpret_cast<const char*>(m.data() + p.p_offset), p.p_filesz));
+      f->interp = std::string(m.data() + p.p_offset, strnlen(m.data() + p.p_offset, p.p_filesz));
     } else if (p.p_type == PT_DYNAMIC) {
       f->has_dynamic = true;
-      dyn_off = p.p_offset;
-      dyn_size = p.p_filesz;
-    } else if (p.p_type == PT_NOTE && f->go_evidence.empty()) {
-      scan_notes(p.p_offset, p.p_filesz);
+      dynamic = &p;
+    } else if (p.p_type == PT_NOTE && f->go_evidence.empty() && m.holds(p.p_offset, p.p_filesz) &&
+               has_go_note(e, p.p_offset, p.p_filesz, p.p_align)) {
+      f->go_evidence = "a Go build-ID note";
     }
   }
 
-  if (f->has_dynamic) {
-    if (!m.holds(dyn_off, dyn_size)) return (*error = "its dynamic section lies outside the file", false);
+  // The dynamic section through its segment: a file whose section headers
+  // were removed still has it.
+  if (dynamic) {
+    Elf_Data* data = m.holds(dynamic->p_offset, dynamic->p_filesz)
+                         ? elf_getdata_rawchunk(e, static_cast<int64_t>(dynamic->p_offset), dynamic->p_filesz,
+                                                ELF_T_DYN)
+                         : nullptr;
+    if (!data) return (*error = "its dynamic section lies outside the file", false);
     std::vector<uint64_t> needed_offsets;
     uint64_t strtab = 0;
     bool have_strtab = false;
-    for (uint64_t pos = 0; pos + sizeof(Dyn) <= dyn_size; pos += sizeof(Dyn)) {
-      Dyn d;
-      memcpy(&d, m.data() + dyn_off + pos, sizeof d);
+    GElf_Dyn d;
+    for (int i = 0; gelf_getdyn(data, i, &d); ++i) {
       if (d.d_tag == DT_NULL) break;
       if (d.d_tag == DT_NEEDED) needed_offsets.push_back(d.d_un.d_val);
       if (d.d_tag == DT_STRTAB) {
@@ -119,29 +173,10 @@ bool parse(const Mapping& m, ElfFacts* f, std::string* error) {
     }
     uint64_t strtab_off = 0;
     if (!needed_offsets.empty() && have_strtab && file_offset(strtab, &strtab_off))
-      for (uint64_t n : needed_offsets) f->needed.push_back(cstring_at(strtab_off + n));
+      for (uint64_t n : needed_offsets) f->needed.push_back(m.cstring_at(strtab_off + n));
   }
 
-  // Section names, when the section headers are there (strip keeps them).
-  if (f->go_evidence.empty() && eh.e_shnum && eh.e_shentsize == sizeof(Shdr) &&
-      m.holds(eh.e_shoff, uint64_t{eh.e_shnum} * sizeof(Shdr)) && eh.e_shstrndx < eh.e_shnum) {
-    std::vector<Shdr> sh(eh.e_shnum);
-    memcpy(sh.data(), m.data() + eh.e_shoff, eh.e_shnum * sizeof(Shdr));
-    const Shdr& names = sh[eh.e_shstrndx];
-    for (const Shdr& s : sh) {
-      if (!m.holds(names.sh_offset, names.sh_size) || s.sh_name >= names.sh_size) continue;
-      std::string name = cstring_at(names.sh_offset + s.sh_name);
-      if (name == ".go.buildinfo" || name == ".note.go.buildid" || name == ".gopclntab") {
-        f->go_evidence = "a " + name + " section";
-        break;
-      }
-      if (name == ".strtab" && m.holds(s.sh_offset, s.sh_size) &&
-          memmem(m.data() + s.sh_offset, s.sh_size, "runtime.main", sizeof("runtime.main")) != nullptr) {
-        f->go_evidence = "the symbol runtime.main";
-        break;
-      }
-    }
-  }
+  if (f->go_evidence.empty()) f->go_evidence = go_sections(e, m);
   if (f->go_evidence.empty() && memmem(m.data(), m.size(), kGoBuildInfoMagic, sizeof kGoBuildInfoMagic - 1) != nullptr)
     f->go_evidence = "Go build information in the file";
   return true;
@@ -156,7 +191,8 @@ std::string trim(std::string s) {
 }  // namespace
 
 bool inspect_file(const std::string& path, FileFacts* out, std::string* error) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     *error = strerror(errno);
     return false;
@@ -173,12 +209,12 @@ bool inspect_file(const std::string& path, FileFacts* out, std::string* error) {
     *error = std::string("cannot map it: ") + strerror(errno);
     return false;
   }
-  const unsigned char* d = m.data();
+  const char* d = m.data();
   if (m.holds(0, 2) && d[0] == '#' && d[1] == '!') {
     out->kind = FileKind::script;
-    const unsigned char* nl = static_cast<const unsigned char*>(memchr(d, '\n', m.size()));
+    const char* nl = static_cast<const char*>(memchr(d, '\n', m.size()));
     std::size_t len = nl ? static_cast<std::size_t>(nl - d) : m.size();
-    out->shebang = trim(std::string(reinterpret_cast<const char*>(d) + 2, len - 2));
+    out->shebang = trim(std::string(d + 2, len - 2));
     return true;
   }
   if (!m.holds(0, EI_NIDENT) || memcmp(d, ELFMAG, SELFMAG) != 0) {
@@ -190,19 +226,12 @@ bool inspect_file(const std::string& path, FileFacts* out, std::string* error) {
   f.little_endian = d[EI_DATA] == ELFDATA2LSB;
   // Only this machine's byte order is parsed: a file of the other order
   // cannot run here anyway, and its header says enough.
-  bool native = f.little_endian == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
-  f.native_order = native;
-  if (d[EI_CLASS] == ELFCLASS64) {
-    f.bits = 64;
-    if (!native) return true;
-    return parse<Elf64_Ehdr, Elf64_Phdr, Elf64_Shdr, Elf64_Dyn, Elf64_Nhdr>(m, &f, error);
+  f.native_order = f.little_endian == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
+  if (d[EI_CLASS] == ELFCLASS64 || d[EI_CLASS] == ELFCLASS32) {
+    f.bits = d[EI_CLASS] == ELFCLASS64 ? 64 : 32;
+    return !f.native_order || parse(m, &f, error);
   }
-  if (d[EI_CLASS] == ELFCLASS32) {
-    f.bits = 32;
-    if (!native) return true;
-    return parse<Elf32_Ehdr, Elf32_Phdr, Elf32_Shdr, Elf32_Dyn, Elf32_Nhdr>(m, &f, error);
-  }
-  *error = "an ELF file of unknown class " + std::to_string(d[EI_CLASS]);
+  *error = "an ELF file of unknown class " + std::to_string(static_cast<unsigned char>(d[EI_CLASS]));
   return false;
 }
 

@@ -1,7 +1,8 @@
-// What `sockdiag doctor` needs to know about an executable file, read from
-// its ELF headers (program headers, dynamic section, section names, notes)
-// without running or loading it. Every offset is checked against the file's
-// size: a damaged or hostile file gives an error, never a crash.
+// What `sockdiag doctor` and `sockdiag run` need to know about an executable
+// file, read from its ELF headers (program headers, dynamic section, section
+// names, notes) with libelf, without running or loading it. libelf checks
+// every offset against the file's size: a damaged or hostile file gives an
+// error, never a crash.
 #pragma once
 #include <cstdint>
 #include <string>

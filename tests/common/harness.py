@@ -1,32 +1,20 @@
-"""Running programs under libsockdiag and reading what it recorded (the
-integration tests, and the real-program and load tests of ../stress/run.py).
+"""Running programs under libsockdiag and reading what they printed and what
+it recorded: the harness of the integration tests (../integration), the
+real-program tests (../realprogs) and the load tests (../stress).
 
 Records are read from a log file of their own (SOCKDIAG_LOG) in JSON, apart
-from the program's output. The process groups are sdtest's.
+from the program's output. The process groups and the case table are
+sdtest's.
 """
 import os
 import select
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-# Failure, Skipped, parse_records and read_text are also the case modules' own.
-from sdtest import (Failure, ProcessHarness, Skipped, expect, expect_eq, parse_records,  # noqa: E402,F401
-                    read_records, read_text)
-
-CASES = {}
-
-
-def case(title):
-    """Registers a test case under its CTest title."""
-    def register(fn):
-        ident = title.replace(" ", "-").replace(":", "").replace("(", "").replace(")", "").replace(",", "")
-        if ident in CASES:
-            raise ValueError(f"two cases named {ident}")
-        CASES[ident] = (title, fn)
-        return fn
-    return register
+# Failure, Skipped, case, parse_records and read_text are also the case
+# modules' own.
+from sdtest import (CASES, Failure, ProcessHarness, Skipped, case, expect, expect_eq,  # noqa: F401
+                    parse_records, read_records, read_text)
 
 
 class Run:
