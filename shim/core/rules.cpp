@@ -19,21 +19,11 @@ namespace {
 
 // ---- Calls and groups -------------------------------------------------------
 
-constexpr const char* kCallNames[kRuleCallCount] = {
-    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
-    "send", "sendto", "sendmsg", "sendmmsg", "recv", "recvfrom", "recvmsg", "recvmmsg",
-    "read", "write", "readv", "writev", "close", "shutdown", "getsockopt", "setsockopt",
-    "poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "getaddrinfo",
-};
-
 using C = CallId;
-constexpr uint64_t kInput = call_bit(C::recv) | call_bit(C::recvfrom) | call_bit(C::recvmsg) |
-                            call_bit(C::recvmmsg) | call_bit(C::read) | call_bit(C::readv);
-constexpr uint64_t kOutput = call_bit(C::send) | call_bit(C::sendto) | call_bit(C::sendmsg) |
-                             call_bit(C::sendmmsg) | call_bit(C::write) | call_bit(C::writev);
+constexpr uint64_t kInput = rule_calls_of(CallClass::recv);
+constexpr uint64_t kOutput = rule_calls_of(CallClass::send);
 constexpr uint64_t kIo = kInput | kOutput;
-constexpr uint64_t kWait = call_bit(C::poll) | call_bit(C::ppoll) | call_bit(C::select) |
-                           call_bit(C::pselect) | call_bit(C::epoll_wait) | call_bit(C::epoll_pwait);
+constexpr uint64_t kWait = rule_calls_of(CallClass::poll);
 
 struct Target {
   const char* name;
@@ -63,7 +53,7 @@ bool target_from_name(std::string_view word, const char** name, uint64_t* calls)
     }
   CallId c;
   if (!call_id_from_name(word, &c)) return false;
-  *name = kCallNames[static_cast<unsigned>(c)];
+  *name = kRuleCallNames[static_cast<unsigned>(c)];
   *calls = call_bit(c);
   return true;
 }
@@ -129,6 +119,7 @@ ErrList errors_of(CallId c) {
     case C::poll: case C::ppoll: case C::select: case C::pselect: return L(kPollErrs);
     case C::epoll_wait: case C::epoll_pwait: return L(kEpollErrs);
     case C::getaddrinfo: return L(kDnsErrs);
+    case C::count: break;
   }
   return {nullptr, 0};
 }
@@ -513,10 +504,10 @@ class TextParser {
           return fail(at, "expected a call or group, found the key " + quoted(w) +
                               ": a rule starts with what it applies to, e.g. connect:error=ECONNREFUSED");
       const char* names[kRuleCallCount + 5];
-      for (unsigned i = 0; i < kRuleCallCount; ++i) names[i] = kCallNames[i];
+      for (unsigned i = 0; i < kRuleCallCount; ++i) names[i] = kRuleCallNames[i];
       for (unsigned i = 0; i < 5; ++i) names[kRuleCallCount + i] = kGroupNames[i];
       std::string hint = did_you_mean(w, names, kRuleCallCount + 5);
-      if (hint.empty()) hint = " (calls: " + list_names(kCallNames, kRuleCallCount) + "; groups: io, input, output, wait, dns)";
+      if (hint.empty()) hint = " (calls: " + list_names(kRuleCallNames, kRuleCallCount) + "; groups: io, input, output, wait, dns)";
       return fail(at, "expected a call or group, found " + quoted(w) + hint);
     }
     last_ = quoted(r_.target);
@@ -1173,37 +1164,11 @@ class TextParser {
 
 bool call_id_from_name(std::string_view name, CallId* out) {
   for (unsigned i = 0; i < kRuleCallCount; ++i)
-    if (name == kCallNames[i]) {
+    if (name == kRuleCallNames[i]) {
       *out = static_cast<CallId>(i);
       return true;
     }
   return false;
-}
-
-const char* call_id_name(CallId c) {
-  unsigned i = static_cast<unsigned>(c);
-  return i < kRuleCallCount ? kCallNames[i] : "?";
-}
-
-CallClass call_class_of(CallId c) {
-  switch (c) {
-    case C::socket: case C::socketpair: return CallClass::socket;
-    case C::connect: return CallClass::connect;
-    case C::bind: return CallClass::bind;
-    case C::listen: return CallClass::listen;
-    case C::accept: case C::accept4: return CallClass::accept;
-    case C::send: case C::sendto: case C::sendmsg: case C::sendmmsg: case C::write: case C::writev:
-      return CallClass::send;
-    case C::recv: case C::recvfrom: case C::recvmsg: case C::recvmmsg: case C::read: case C::readv:
-      return CallClass::recv;
-    case C::close: return CallClass::close;
-    case C::shutdown: return CallClass::shutdown;
-    case C::getsockopt: case C::setsockopt: return CallClass::sockopt;
-    case C::poll: case C::ppoll: case C::select: case C::pselect: case C::epoll_wait: case C::epoll_pwait:
-      return CallClass::poll;
-    case C::getaddrinfo: return CallClass::dns;
-  }
-  return CallClass::any;
 }
 
 const int* allowed_errors(CallId c, CodeKind* code_kind, std::size_t* count) {

@@ -37,7 +37,7 @@ enum class Group : uint8_t {
 };
 
 constexpr Group kGroups[] = {
-#define SD_HOOK(group, ret, name, params, args, sysno) Group::group,
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) Group::group,
 #include "hooks.def"
 #undef SD_HOOK
 };
