@@ -2,7 +2,8 @@
 // the calls a rule can name (CallId), each hooked call's rule call, its
 // explanation class and the errors that may be retried on it. Every table is
 // a compile-time constant, so that a hook's look-up costs what a hand-written
-// constant would; no list of calls is written anywhere else.
+// constant would. What the rules allow on each call (its errors, actions and
+// filters) is the rule language's own (rule_vocabulary.h), keyed by CallId.
 #pragma once
 #include <cstddef>
 #include <cstdint>
