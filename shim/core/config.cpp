@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "calls.h"
 #include "nearest.h"
 #include "record.h"
 #include "rules.h"
@@ -93,15 +94,14 @@ bool parse_uint(std::string_view value, uint64_t max, uint64_t* out, std::string
 
 // SOCKDIAG_RETRY: "eintr,eagain@recv+send,econnaborted". Each error may be
 // limited to call classes after '@'; without it, to every call it can come from.
+static_assert(rt_eintr == 1u << retry_eintr && rt_eagain == 1u << retry_eagain &&
+                  rt_econnaborted == 1u << retry_econnaborted,
+              "hooks.def's RETRY bits are RetryErr's");
 bool parse_retry(std::string_view value, Config* cfg, std::string* err) {
   static const char* const kErrs[] = {"eintr", "eagain", "econnaborted"};
-  // Where each error can be retried at all (see policy_retry.cpp).
-  const uint32_t allowed[retry_err_count] = {
-      (1u << int(CallClass::connect)) | (1u << int(CallClass::accept)) | (1u << int(CallClass::send)) |
-          (1u << int(CallClass::recv)) | (1u << int(CallClass::poll)),
-      (1u << int(CallClass::accept)) | (1u << int(CallClass::send)) | (1u << int(CallClass::recv)),
-      (1u << int(CallClass::accept)),
-  };
+  // Where each error can be retried at all (hooks.def's RETRY column).
+  const uint32_t allowed[retry_err_count] = {retryable_classes(retry_eintr), retryable_classes(retry_eagain),
+                                             retryable_classes(retry_econnaborted)};
   for (uint32_t& c : cfg->retry_calls) c = 0;
   std::string_view rest = value;
   while (!rest.empty()) {

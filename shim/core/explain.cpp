@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "calls.h"
+
 namespace sd {
 namespace {
 
@@ -867,24 +869,6 @@ const char* const kCallClassNames[] = {
     "recv",     "close",   "shutdown", "sockopt", "poll", "dns",  "fdops",
 };
 
-struct CallName {
-  const char* name;
-  CallClass call;
-};
-// libc entry points, each mapped to the class whose explanations fit it.
-constexpr CallName kLibcCalls[] = {
-    {"socketpair", C::socket},    {"accept4", C::accept},        {"sendto", C::send},
-    {"sendmsg", C::send},         {"sendmmsg", C::send},         {"write", C::send},
-    {"writev", C::send},          {"recvfrom", C::recv},         {"recvmsg", C::recv},
-    {"recvmmsg", C::recv},        {"read", C::recv},             {"readv", C::recv},
-    {"__recv_chk", C::recv},      {"__recvfrom_chk", C::recv},   {"__read_chk", C::recv},
-    {"getsockopt", C::sockopt},   {"setsockopt", C::sockopt},    {"ppoll", C::poll},
-    {"select", C::poll},          {"pselect", C::poll},          {"epoll_wait", C::poll},
-    {"epoll_pwait", C::poll},     {"epoll_pwait2", C::poll},     {"__poll_chk", C::poll},
-    {"__ppoll_chk", C::poll},     {"getaddrinfo", C::dns},       {"dup", C::fdops},
-    {"dup2", C::fdops},           {"dup3", C::fdops},            {"fcntl", C::fdops},
-    {"fcntl64", C::fdops},        {"close_range", C::fdops},
-};
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -936,11 +920,17 @@ bool call_class_from_name(std::string_view name, CallClass* out) {
       return true;
     }
   }
-  for (const CallName& c : kLibcCalls) {
-    if (equals_nocase(name, c.name)) {
-      *out = c.call;
+  // A hooked libc function names its own class (hooks.def's CLASS column).
+  for (std::size_t i = 0; i < kCallCount; ++i) {
+    if (kClassOf[i] != CallClass::any && equals_nocase(name, kHookNames[i])) {
+      *out = kClassOf[i];
       return true;
     }
+  }
+  // Not hooked (glibc 2.35's epoll_pwait2), but a wait a user may name.
+  if (equals_nocase(name, "epoll_pwait2")) {
+    *out = CallClass::poll;
+    return true;
   }
   return false;
 }

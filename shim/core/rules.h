@@ -74,24 +74,14 @@
 #include <string_view>
 #include <vector>
 
+#include "calls.h"
 #include "explain.h"
 
 namespace sd {
 
-// Every call a rule can name. The hooks map their functions to these
-// (__recv_chk -> recv, __poll_chk -> poll, ...).
-enum class CallId : uint8_t {
-  socket, socketpair, connect, bind, listen, accept, accept4,
-  send, sendto, sendmsg, sendmmsg, recv, recvfrom, recvmsg, recvmmsg,
-  read, write, readv, writev, close, shutdown, getsockopt, setsockopt,
-  poll, ppoll, select, pselect, epoll_wait, epoll_pwait, getaddrinfo,
-};
-constexpr unsigned kRuleCallCount = 30;
-constexpr uint64_t call_bit(CallId c) { return uint64_t{1} << static_cast<unsigned>(c); }
-
+// The calls a rule can name (CallId) are hooks.def's `named` rows (calls.h);
+// the hooks map their functions to them (__recv_chk -> recv, ...).
 bool call_id_from_name(std::string_view, CallId* out);
-const char* call_id_name(CallId);
-CallClass call_class_of(CallId);
 
 // The errnos (or EAI_ codes for getaddrinfo) that `error=` accepts for a
 // call: those a correct program can meet from its environment (network,

@@ -195,7 +195,7 @@ constexpr uint64_t kFnvStart = 0xcbf29ce484222325ull;
 
 // The names of the hooked calls, in Call order (the reader has no Call enum).
 inline constexpr const char* kCallNames[] = {
-#define SD_HOOK(group, ret, name, params, args, sysno) #name,
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) #name,
 #include "hooks.def"
 #undef SD_HOOK
 };

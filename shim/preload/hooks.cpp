@@ -17,12 +17,12 @@
 
 #define SD_EXPORT __attribute__((visibility("default")))
 
-#define SD_HOOK(group, ret, name, params, args, sysno) \
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) \
   extern "C" SD_EXPORT ret name params { return sd::hook<sd::Call::name> args; }
 
 // fcntl's third argument is read the way glibc reads it: one pointer-sized
 // word, which the kernel narrows for the int-valued commands.
-#define SD_HOOK_VA(group, ret, name, params, args, sysno) \
+#define SD_HOOK_VA(group, ret, name, params, args, sysno, rule, cls, retry) \
   extern "C" SD_EXPORT ret name params {                  \
     va_list ap;                                           \
     va_start(ap, cmd);                                    \

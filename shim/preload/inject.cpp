@@ -47,14 +47,11 @@ bool g_uses_lport = false;
 bool g_uses_unix_peer = false;
 bool g_uses_time = false;
 bool g_dns_rule_without_host = false;
-CallId g_call_ids[kCallCount];
-bool g_call_known[kCallCount];
 
-// The hook's call as the rules name it: __recv_chk is recv, fcntl64 fcntl.
+// The hook's call as the rules name it (hooks.def's RULE: __recv_chk is recv).
 bool call_id(Call c, CallId* out) {
-  std::size_t i = static_cast<std::size_t>(c);
-  *out = g_call_ids[i];
-  return g_call_known[i];
+  *out = rule_call(c);
+  return *out != CallId::count;
 }
 
 void sleep_ns(uint64_t ns) {
@@ -326,8 +323,7 @@ const RuleSet* g_due = nullptr;
 CallId g_holding_probe = CallId::recv;
 CallId g_due_probe = CallId::recv;
 
-constexpr uint64_t kInputCallBits = call_bit(CallId::recv) | call_bit(CallId::recvfrom) | call_bit(CallId::recvmsg) |
-                                    call_bit(CallId::recvmmsg) | call_bit(CallId::read) | call_bit(CallId::readv);
+constexpr uint64_t kInputCallBits = rule_calls_of(CallClass::recv);
 
 bool holds_input(const Rule& r) {
   return (r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::bandwidth);
@@ -423,14 +419,7 @@ bool hold_input(Call call, int fd, const Conn* c, const Rule* rule, uint64_t ns,
 void inject_configure() {
   g_start_ns = now_mono_ns();
   const RuleSet* set = config().rules;
-  // No rule: call_id() is never asked (every look-up goes through g_rules).
   if (!set || set->count == 0) return;
-  for (std::size_t i = 0; i < kCallCount; ++i) {
-    std::string_view name = call_name(static_cast<Call>(i));
-    if (name.substr(0, 2) == "__" && name.size() > 6 && name.substr(name.size() - 4) == "_chk")
-      name = name.substr(2, name.size() - 6);
-    g_call_known[i] = call_id_from_name(name, &g_call_ids[i]);
-  }
   for (uint32_t i = 0; i < set->count; ++i) {
     const Rule& r = set->rules[i];
     g_uses_host = g_uses_host || (r.filters & rf_host);

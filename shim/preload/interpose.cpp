@@ -32,14 +32,14 @@ bool passes_through() {
 namespace {
 // The hooked names, then syscall (syscall_route.cpp), bound in one pass.
 constexpr const char* kNames[] = {
-#define SD_HOOK(group, ret, name, params, args, sysno) #name,
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) #name,
 #include "hooks.def"
 #undef SD_HOOK
     "syscall",
 };
 constexpr std::size_t kSyscallName = kCallCount;
 constexpr uint32_t kHashes[] = {
-#define SD_HOOK(group, ret, name, params, args, sysno) gnu_hash(#name),
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) gnu_hash(#name),
 #include "hooks.def"
 #undef SD_HOOK
     gnu_hash("syscall"),
@@ -101,8 +101,6 @@ bool another_copy_first(const char** path) {
   return false;
 }
 
-const char* call_name(Call c) { return kNames[static_cast<std::size_t>(c)]; }
-
 void* bound_syscall() { return g_next_syscall; }
 
 void* find_next(const char* name) {
@@ -127,7 +125,7 @@ void resolve_all() {
   void* next[kCallCount + 1];
   next_definitions(self_map(), kNames, kHashes, kCallCount + 1, next);
   if (next[kSyscallName] && !own_address(next[kSyscallName])) g_next_syscall = next[kSyscallName];
-#define SD_HOOK(group, ret, name, params, args, sysno) bind<Call::name>(next[static_cast<std::size_t>(Call::name)]);
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) bind<Call::name>(next[static_cast<std::size_t>(Call::name)]);
 #include "hooks.def"
 #undef SD_HOOK
 }

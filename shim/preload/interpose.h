@@ -1,5 +1,5 @@
-// Interception machinery: the Call enumeration generated from hooks.def, the
-// real libc functions behind each hook, and the per-thread recursion guard.
+// Interception machinery: the real libc functions behind each hook (the
+// calls themselves are named in calls.h), and the per-thread recursion guard.
 #pragma once
 #include <netdb.h>
 #include <poll.h>
@@ -18,6 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "calls.h"
+
 // On the declaration of a global the hot path reads: the compiler then
 // addresses it directly, where a declaration of default visibility goes
 // through the GOT (one more load per use).
@@ -30,21 +32,10 @@ extern "C" int* __errno_location() noexcept __attribute__((const, noplt));
 
 namespace sd {
 
-enum class Call : uint8_t {
-#define SD_HOOK(group, ret, name, params, args, sysno) name,
-#include "hooks.def"
-#undef SD_HOOK
-  count
-};
-constexpr std::size_t kCallCount = static_cast<std::size_t>(Call::count);
-
-// The libc name of a call ("recv", "__recv_chk", ...).
-const char* call_name(Call);
-
 // The type of each hooked function, as hooks.def declares it.
 template <Call C>
 struct Hooked;
-#define SD_HOOK(group, ret, name, params, args, sysno) \
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) \
   template <>                                   \
   struct Hooked<Call::name> {                   \
     using Fn = ret(*) params;                   \

@@ -28,11 +28,6 @@
 namespace sd {
 namespace {
 
-// Each call's class, from the explanation table's own name mapping, looked
-// up at its first failure rather than for every call at start-up: 0 until
-// then, the class plus one after. Two threads may race: both store the same.
-std::atomic<uint8_t> g_classes[kCallCount];
-
 // Scratch space for one record, per thread and hook depth: records may be
 // written from signal handlers running on a small alternate stack, so not on
 // the stack; a handler's hook interrupting a record being written gets the
@@ -149,18 +144,6 @@ bool local_for_record(const Outcome& f, CallClass cls, const Conn* c, sockaddr_s
 }
 
 }  // namespace
-
-CallClass class_of(Call c) {
-  std::atomic<uint8_t>& slot = g_classes[static_cast<std::size_t>(c)];
-  uint8_t known = slot.load(std::memory_order_relaxed);
-  if (known == 0) {
-    CallClass cls = CallClass::any;
-    call_class_from_name(call_name(c), &cls);
-    known = static_cast<uint8_t>(static_cast<uint8_t>(cls) + 1);
-    slot.store(known, std::memory_order_relaxed);
-  }
-  return static_cast<CallClass>(known - 1);
-}
 
 void report(const Outcome& f) {
   int saved_errno = errno;

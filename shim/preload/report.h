@@ -36,7 +36,4 @@ struct Outcome {
 // Keeps errno. Cold path: never inlined into a hook.
 __attribute__((noinline, cold)) void report(const Outcome&);
 
-// The call class of a hooked call, for the explanation table.
-CallClass class_of(Call);
-
 }  // namespace sd

@@ -25,7 +25,7 @@ namespace {
 
 constexpr long kNoSyscall = -1;
 constexpr long kSysno[] = {
-#define SD_HOOK(group, ret, name, params, args, sysno) sysno,
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) sysno,
 #include "hooks.def"
 #undef SD_HOOK
 };
@@ -133,7 +133,7 @@ long route(Call c, long number, const long* a) {
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
   long r = -1;
   switch (c) {
-#define SD_HOOK(group, ret, name, params, args, sysno) \
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) \
   case Call::name:                                     \
     r = routed<Call::name>(number, a);                 \
     break;

@@ -3,7 +3,7 @@
 // is one non-empty line naming its source; an accepted set prints a normal
 // form that parses back to itself; matching any call against it is safe.
 // Build: clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined
-//        -Ishim/core tests/fuzz/fuzz_rules.cpp shim/core/rules.cpp shim/core/rule_match.cpp
+//        -Ishim/core tests/fuzz/fuzz_rules.cpp shim/core/rule_*.cpp
 //        shim/core/explain.cpp shim/core/nearest.cpp
 // Run:   ./fuzz_rules -max_total_time=60 tests/fuzz/corpus/rules
 #include <netinet/in.h>

@@ -54,8 +54,10 @@ def main():
     if len(sys.argv) != 3:
         sys.exit("usage: gen_battery.py HOOKS_DEF OUTPUT_H")
     hooks_def, output = sys.argv[1], sys.argv[2]
-    # The last column is the system call number that syscall() routes to the hook.
-    line_re = re.compile(r"^SD_HOOK(_VA)?\((\w+), ([^,]+), (\w+), (\(.*?\)), (\(.*?\)), (\w+)\)\s*$")
+    # Then the system call number that syscall() routes to the hook, and the
+    # rule, class and retry columns (calls.h), which the battery does not use.
+    line_re = re.compile(r"^SD_HOOK(_VA)?\((\w+), ([^,]+), (\w+), (\(.*?\)), (\(.*?\)), (\w+), "
+                         r"(named|unnamed|as\(\w+\)), (\w+), ([\w| ]+)\)\s*$")
     hooks = []
     with open(hooks_def) as f:
         for n, line in enumerate(f, 1):
@@ -64,7 +66,7 @@ def main():
             where = f"{hooks_def}:{n}"
             m = line_re.match(line.rstrip("\n"))
             if not m:
-                sys.exit(f"{where}: not an SD_HOOK(GROUP, RET, NAME, (PARAMS), (ARGS), SYSNO) line: {line.strip()}")
+                sys.exit(f"{where}: not an SD_HOOK(GROUP, RET, NAME, (PARAMS), (ARGS), SYSNO, RULE, CLASS, RETRY) line: {line.strip()}")
             variadic, group, ret, name, params = m.group(1), m.group(2), m.group(3).strip(), m.group(4), m.group(5)
             if group in PROCESS_GROUPS:
                 continue

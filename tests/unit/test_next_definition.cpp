@@ -29,7 +29,7 @@ const char* object_of(void* address) {
 
 TEST_CASE("next_definitions agrees with dlsym(RTLD_NEXT) or leaves the name to it", "[next_definition]") {
   std::vector<const char*> names = {
-#define SD_HOOK(group, ret, name, params, args, sysno) #name,
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) #name,
 #include "hooks.def"
 #undef SD_HOOK
   };

@@ -234,9 +234,9 @@ TEST_CASE("calls, groups and their errors", "[rules]") {
   }
   CallId c;
   CHECK_FALSE(call_id_from_name("__recv_chk", &c));
-  CHECK(call_class_of(CallId::readv) == CallClass::recv);
-  CHECK(call_class_of(CallId::writev) == CallClass::send);
-  CHECK(call_class_of(CallId::getaddrinfo) == CallClass::dns);
+  CHECK(class_of(CallId::readv) == CallClass::recv);
+  CHECK(class_of(CallId::writev) == CallClass::send);
+  CHECK(class_of(CallId::getaddrinfo) == CallClass::dns);
 
   CHECK(parse_ok("accept:delay=1ms")->call_mask == (call_bit(CallId::accept) | call_bit(CallId::accept4)));
   CHECK(parse_ok("accept4:delay=1ms")->call_mask == call_bit(CallId::accept4));

@@ -45,7 +45,7 @@ __attribute__((noinline, cold)) void* resolve(std::atomic<void*>* cache, const c
 
 // The first call goes out of line (resolve, then call); every later one is a
 // load, a test and a tail jump to libc, with no frame of its own.
-#define SD_HOOK(group, ret, name, params, args, sysno)                           \
+#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry)         \
   static std::atomic<void*> cache_##name{nullptr};                               \
   __attribute__((noinline, cold)) static ret first_##name params {               \
     return reinterpret_cast<ret(*) params>(resolve(&cache_##name, #name)) args;  \
@@ -58,7 +58,7 @@ __attribute__((noinline, cold)) void* resolve(std::atomic<void*>* cache, const c
 
 // fcntl's optional argument is read as one pointer-sized word, as glibc
 // itself reads it. Not a hot call: the plain form.
-#define SD_HOOK_VA(group, ret, name, params, args, sysno)                        \
+#define SD_HOOK_VA(group, ret, name, params, args, sysno, rule, cls, retry)      \
   static std::atomic<void*> cache_##name{nullptr};                               \
   extern "C" BARE_EXPORT ret name params {                                       \
     va_list ap;                                                                  \

@@ -1,6 +1,8 @@
-// The rule language (grammar in rules.h): parser, validation and normal form.
-// Runs once before main (and in `sockdiag check`); the matcher is in
-// rule_match.cpp. Nothing here is a static object with a destructor.
+// The rule parser (grammar in rules.h): a text read into rules, each checked
+// against what its calls take, or one line saying what is wrong. Runs once
+// before main (and in `sockdiag check`). Its words are in rule_vocabulary.h,
+// the normal form in rule_normal_form.cpp, the set built in rule_set.cpp, the
+// matcher in rule_match.cpp. Nothing here is a static object with a destructor.
 #include "rules.h"
 
 #include <arpa/inet.h>
@@ -13,248 +15,15 @@
 #include <cstring>
 
 #include "nearest.h"
+#include "rule_normal_form.h"
+#include "rule_vocabulary.h"
 
 namespace sd {
 namespace {
 
-// ---- Calls and groups -------------------------------------------------------
-
-constexpr const char* kCallNames[kRuleCallCount] = {
-    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
-    "send", "sendto", "sendmsg", "sendmmsg", "recv", "recvfrom", "recvmsg", "recvmmsg",
-    "read", "write", "readv", "writev", "close", "shutdown", "getsockopt", "setsockopt",
-    "poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait", "getaddrinfo",
-};
-
-using C = CallId;
-constexpr uint64_t kInput = call_bit(C::recv) | call_bit(C::recvfrom) | call_bit(C::recvmsg) |
-                            call_bit(C::recvmmsg) | call_bit(C::read) | call_bit(C::readv);
-constexpr uint64_t kOutput = call_bit(C::send) | call_bit(C::sendto) | call_bit(C::sendmsg) |
-                             call_bit(C::sendmmsg) | call_bit(C::write) | call_bit(C::writev);
-constexpr uint64_t kIo = kInput | kOutput;
-constexpr uint64_t kWait = call_bit(C::poll) | call_bit(C::ppoll) | call_bit(C::select) |
-                           call_bit(C::pselect) | call_bit(C::epoll_wait) | call_bit(C::epoll_pwait);
-
-struct Target {
-  const char* name;
-  uint64_t calls;
-};
-
-// Names that cover more than their own call; every other call name covers itself.
-constexpr Target kWideTargets[] = {
-    {"accept", call_bit(C::accept) | call_bit(C::accept4)},
-    {"poll", call_bit(C::poll) | call_bit(C::ppoll)},
-    {"select", call_bit(C::select) | call_bit(C::pselect)},
-    {"epoll_wait", call_bit(C::epoll_wait) | call_bit(C::epoll_pwait)},
-    {"input", kInput},
-    {"output", kOutput},
-    {"io", kIo},
-    {"wait", kWait},
-    {"dns", call_bit(C::getaddrinfo)},
-};
-constexpr const char* kGroupNames[] = {"io", "input", "output", "wait", "dns"};
-
-bool target_from_name(std::string_view word, const char** name, uint64_t* calls) {
-  for (const Target& t : kWideTargets)
-    if (word == t.name) {
-      *name = t.name;
-      *calls = t.calls;
-      return true;
-    }
-  CallId c;
-  if (!call_id_from_name(word, &c)) return false;
-  *name = kCallNames[static_cast<unsigned>(c)];
-  *calls = call_bit(c);
-  return true;
-}
-
-// ---- Errors each call can really return -------------------------------------
-// On Linux, for a correct program: the network (ICMP errors, RST, timeouts),
-// the peer, resources and signals. Program errors (EBADF, EFAULT, EINVAL,
-// ENOTSOCK, EISCONN...) are left out: injecting them tests nothing real.
-
-constexpr int kSocketErrs[] = {EACCES, EAFNOSUPPORT, EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTONOSUPPORT};
-constexpr int kSocketpairErrs[] = {EAFNOSUPPORT, EMFILE, ENFILE, ENOMEM, EPROTONOSUPPORT};
-// EAGAIN: a non-blocking unix connect to a full backlog. ENOENT: no such unix path.
-// EPERM: a local firewall rule. EHOSTDOWN/EHOSTUNREACH/ENETUNREACH: ICMP errors.
-constexpr int kConnectErrs[] = {EACCES,       EADDRINUSE, EADDRNOTAVAIL, EAGAIN,  ECONNREFUSED,
-                                EHOSTDOWN,    EHOSTUNREACH, EINTR,       ENETUNREACH, ENOBUFS,
-                                ENOENT,       EPERM,      ETIMEDOUT};
-constexpr int kBindErrs[] = {EACCES, EADDRINUSE, EADDRNOTAVAIL, ENOENT, ENOMEM, ENOSPC, EROFS};
-constexpr int kListenErrs[] = {EADDRINUSE};
-// Linux's accept also passes on network errors pending on the new connection.
-constexpr int kAcceptErrs[] = {EAGAIN,  ECONNABORTED, EHOSTDOWN, EHOSTUNREACH, EINTR,
-                               EMFILE,  ENETDOWN,     ENETUNREACH, ENFILE,     ENOBUFS,
-                               ENOMEM,  ENONET,       ENOPROTOOPT, EPERM,      EPROTO};
-// ECONNREFUSED: a connected UDP socket after an ICMP port unreachable.
-constexpr int kSendErrs[] = {EAGAIN,   ECONNREFUSED, ECONNRESET, EHOSTDOWN, EHOSTUNREACH,
-                             EINTR,    EMSGSIZE,     ENETDOWN,   ENETUNREACH, ENOBUFS,
-                             ENOMEM,   EPERM,        EPIPE,      ETIMEDOUT};
-constexpr int kRecvErrs[] = {EAGAIN, ECONNREFUSED, ECONNRESET, EHOSTDOWN, EHOSTUNREACH,
-                             EINTR,  ENETUNREACH,  ENOMEM,     ETIMEDOUT};
-// ENOTCONN: shutdown of a connection the peer has already reset.
-constexpr int kShutdownErrs[] = {ENOTCONN};
-// ENOPROTOOPT: an option this kernel does not have.
-constexpr int kGetsockoptErrs[] = {ENOMEM, ENOPROTOOPT};
-constexpr int kSetsockoptErrs[] = {ENOBUFS, ENOMEM, ENOPROTOOPT, EPERM};
-constexpr int kPollErrs[] = {EINTR, ENOMEM};
-constexpr int kEpollErrs[] = {EINTR};
-constexpr int kDnsErrs[] = {EAI_AGAIN, EAI_FAIL, EAI_NONAME};
-
-struct ErrList {
-  const int* codes;
-  std::size_t count;
-};
-template <std::size_t N>
-constexpr ErrList L(const int (&a)[N]) { return {a, N}; }
-
-// close has none: on Linux the descriptor is released before anything can
-// fail, so close of a socket returns 0 (EBADF only for a program error).
-ErrList errors_of(CallId c) {
-  switch (c) {
-    case C::socket: return L(kSocketErrs);
-    case C::socketpair: return L(kSocketpairErrs);
-    case C::connect: return L(kConnectErrs);
-    case C::bind: return L(kBindErrs);
-    case C::listen: return L(kListenErrs);
-    case C::accept: case C::accept4: return L(kAcceptErrs);
-    case C::send: case C::sendto: case C::sendmsg: case C::sendmmsg: case C::write: case C::writev:
-      return L(kSendErrs);
-    case C::recv: case C::recvfrom: case C::recvmsg: case C::recvmmsg: case C::read: case C::readv:
-      return L(kRecvErrs);
-    case C::close: return {nullptr, 0};
-    case C::shutdown: return L(kShutdownErrs);
-    case C::getsockopt: return L(kGetsockoptErrs);
-    case C::setsockopt: return L(kSetsockoptErrs);
-    case C::poll: case C::ppoll: case C::select: case C::pselect: return L(kPollErrs);
-    case C::epoll_wait: case C::epoll_pwait: return L(kEpollErrs);
-    case C::getaddrinfo: return L(kDnsErrs);
-  }
-  return {nullptr, 0};
-}
-
-bool error_allowed(CallId c, int code) {
-  ErrList l = errors_of(c);
-  for (std::size_t i = 0; i < l.count; ++i)
-    if (l.codes[i] == code) return true;
-  return false;
-}
-
-// ---- Keys --------------------------------------------------------------------
-
-enum class Key : uint8_t {
-  error, short_, delay, eof, reset, timeout, bandwidth,
-  peer, net, port, lport, host, kind, prog, after_bytes, after, since_start, nth, every, prob, times,
-};
-constexpr unsigned kKeyCount = 21;
-
-enum class Value : uint8_t { none, optional, required };
-
-struct KeyInfo {
-  const char* name;
-  Value value;
-  uint32_t filter;      // RuleFilter bit; 0 for an action
-  const char* example;  // shown when the value is missing or wrong
-  const char* form;     // the key with what its value is, for lists of what a call takes
-};
-
-constexpr KeyInfo kKeys[kKeyCount] = {
-    {"error", Value::required, 0, "error=ECONNREFUSED", "error=CODE"},
-    {"short", Value::required, 0, "short=1", "short=SIZE"},
-    {"delay", Value::required, 0, "delay=200ms", "delay=DURATION"},
-    {"eof", Value::none, 0, "eof", "eof"},
-    {"reset", Value::none, 0, "reset", "reset"},
-    {"timeout", Value::optional, 0, "timeout=5s", "timeout[=DURATION]"},
-    {"bandwidth", Value::required, 0, "bandwidth=10KB/s", "bandwidth=SIZE/s"},
-    {"peer", Value::required, rf_peer, "peer=127.0.0.1, peer=[::1]:8080 or peer=/run/app.sock", "peer"},
-    {"net", Value::required, rf_net, "net=10.0.0.0/8", "net"},
-    {"port", Value::required, rf_port, "port=5432 or port=8000-8999", "port"},
-    {"lport", Value::required, rf_lport, "lport=8080 or lport=8000-8999", "lport"},
-    {"host", Value::required, rf_host, "host=db.internal or host=*.internal", "host"},
-    {"kind", Value::required, rf_kind, "kind=tcp", "kind"},
-    {"prog", Value::required, rf_prog, "prog=curl", "prog"},
-    {"after_bytes", Value::required, rf_after_bytes, "after_bytes=4096 or after_bytes=1M", "after_bytes"},
-    {"after", Value::required, rf_after, "after=2s", "after"},
-    {"since_start", Value::required, rf_since_start, "since_start=10s", "since_start"},
-    {"nth", Value::required, rf_nth, "nth=3, nth=2..5 or nth=4..", "nth"},
-    {"every", Value::required, rf_every, "every=3", "every"},
-    {"prob", Value::required, rf_prob, "prob=0.25 or prob=25%", "prob"},
-    {"times", Value::required, rf_times, "times=1", "times"},
-};
-
-const KeyInfo& info(Key k) { return kKeys[static_cast<unsigned>(k)]; }
-bool is_action(Key k) { return info(k).filter == 0; }
-
-constexpr RuleAction kActionOfKey[] = {RuleAction::error, RuleAction::short_transfer, RuleAction::delay,
-                                       RuleAction::eof,   RuleAction::reset,          RuleAction::timeout,
-                                       RuleAction::bandwidth};
-
-// Which actions apply to a call. error: those with a non-empty error list.
-bool action_applies(RuleAction a, CallId c) {
-  uint64_t b = call_bit(c);
-  switch (a) {
-    case RuleAction::error: return errors_of(c).count > 0;
-    case RuleAction::delay: return true;
-    case RuleAction::short_transfer:
-    case RuleAction::bandwidth: return (kIo & b) != 0;
-    case RuleAction::eof: return (kInput & b) != 0;
-    case RuleAction::reset: return ((kIo | call_bit(C::close)) & b) != 0;
-    case RuleAction::timeout: return c == C::connect;
-  }
-  return false;
-}
-
-constexpr uint32_t kAnyCall = rf_prog | rf_since_start | rf_nth | rf_every | rf_prob | rf_times;
-constexpr uint32_t kOnConnection =
-    rf_peer | rf_net | rf_port | rf_lport | rf_host | rf_kind | rf_after_bytes | rf_after;
-
-// Which filters can be known at a call; others would never match there.
-uint32_t filters_for(CallId c) {
-  switch (c) {
-    case C::socket: case C::socketpair: return kAnyCall | rf_kind;
-    case C::connect: return kAnyCall | rf_peer | rf_net | rf_port | rf_lport | rf_host | rf_kind;
-    case C::bind: case C::listen: return kAnyCall | rf_lport | rf_kind;
-    case C::accept: case C::accept4: return kAnyCall | rf_peer | rf_net | rf_port | rf_lport | rf_kind;
-    case C::poll: case C::ppoll: case C::select: case C::pselect: case C::epoll_wait: case C::epoll_pwait:
-      return kAnyCall;
-    case C::getaddrinfo: return kAnyCall | rf_host;
-    default: return kAnyCall | kOnConnection;
-  }
-}
-
-// What a call takes, for messages: its actions ("error=CODE, delay=DURATION")
-// or its filters ("peer, port, ...").
-std::string takes(CallId c, bool actions) {
-  std::string s;
-  for (unsigned k = 0; k < kKeyCount; ++k) {
-    Key key = static_cast<Key>(k);
-    if (is_action(key) != actions) continue;
-    bool ok = actions ? action_applies(kActionOfKey[k], c) : (filters_for(c) & info(key).filter) != 0;
-    if (!ok) continue;
-    if (!s.empty()) s += ", ";
-    s += info(key).form;
-  }
-  return std::string(call_id_name(c)) + (actions ? " takes the actions: " : " takes the filters: ") + s;
-}
-
-// ---- Kinds -------------------------------------------------------------------
-
-constexpr const char* kKindNames[] = {"any", "tcp", "udp", "unix", "ipv4", "ipv6", "tcp4", "tcp6", "udp4", "udp6"};
-
-bool kind_is_udp(RuleKind k) { return k == RuleKind::udp || k == RuleKind::udp4 || k == RuleKind::udp6; }
-bool kind_is_v4(RuleKind k) { return k == RuleKind::ipv4 || k == RuleKind::tcp4 || k == RuleKind::udp4; }
-bool kind_is_v6(RuleKind k) { return k == RuleKind::ipv6 || k == RuleKind::tcp6 || k == RuleKind::udp6; }
+using namespace rule_lang;
 
 // ---- Small text helpers -----------------------------------------------------
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_word(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
-}
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-// Where a value ends when it is not quoted. '#' is not among them: it starts
-// a comment only after a blank or where a rule may start, so "/tmp/a#b" is a path.
-bool ends_value(char c) { return is_blank(c) || c == ':' || c == ';' || c == '\n'; }
 
 // A word as shown in a message: quoted, control bytes escaped, cut short.
 std::string quoted(std::string_view s) {
@@ -315,105 +84,6 @@ const char* suggestion(std::string_view word, const char* const* names, std::siz
 std::string did_you_mean(std::string_view word, const char* const* names, std::size_t n) {
   const char* near = suggestion(word, names, n);
   return near ? std::string("; did you mean ") + near + "?" : std::string();
-}
-
-// ---- Normal form ------------------------------------------------------------
-
-std::string size_text(uint64_t n) {
-  struct Unit {
-    uint64_t size;
-    const char* name;
-  };
-  static constexpr Unit kUnits[] = {{1ull << 30, "G"}, {1ull << 20, "M"}, {1ull << 10, "K"},
-                                    {1000000000ull, "GB"}, {1000000ull, "MB"}, {1000ull, "KB"}};
-  for (const Unit& u : kUnits)
-    if (n % u.size == 0) return std::to_string(n / u.size) + u.name;
-  return std::to_string(n);
-}
-
-std::string duration_text(uint64_t ns) {
-  if (ns % 1000000000ull == 0) return std::to_string(ns / 1000000000ull) + "s";
-  if (ns % 1000000ull == 0) return std::to_string(ns / 1000000ull) + "ms";
-  return std::to_string(ns / 1000ull) + "us";
-}
-
-std::string prob_text(uint32_t billionths) {
-  if (billionths >= kProbOne) return "1";
-  char digits[16];
-  std::snprintf(digits, sizeof digits, "%09u", billionths);
-  std::string s = std::string("0.") + digits;
-  while (s.back() == '0') s.pop_back();
-  return s;
-}
-
-std::string nth_text(const Rule& r) {
-  std::string s = std::to_string(r.nth_lo);
-  if (r.nth_hi != r.nth_lo) s += ".." + (r.nth_hi ? std::to_string(r.nth_hi) : std::string());
-  return s;
-}
-
-std::string ports_text(uint16_t lo, uint16_t hi) {
-  return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
-}
-
-// A string value, quoted when it holds a character that would end it.
-std::string string_text(std::string_view s) {
-  bool plain = !s.empty() && s.front() != '"';
-  for (char c : s) plain = plain && !ends_value(c) && c != '\\' && c != '#';
-  if (plain) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string address_text(int family, const uint8_t* addr) {
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(family, addr, buf, sizeof buf);
-  return buf;
-}
-
-std::string normal_form(const Rule& r) {
-  std::string s = r.target;
-  s += ':';
-  switch (r.action) {
-    case RuleAction::error: s += std::string("error=") + code_name(r.error_code_kind, r.error_code); break;
-    case RuleAction::short_transfer: s += "short=" + size_text(r.bytes); break;
-    case RuleAction::delay: s += "delay=" + duration_text(r.wait_ns); break;
-    case RuleAction::eof: s += "eof"; break;
-    case RuleAction::reset: s += "reset"; break;
-    case RuleAction::timeout: s += "timeout=" + duration_text(r.wait_ns); break;
-    case RuleAction::bandwidth: s += "bandwidth=" + size_text(r.bytes) + "/s"; break;
-  }
-  uint32_t f = r.filters;
-  bool port_in_peer = false;
-  if (f & rf_peer) {
-    s += ":peer=";
-    if (r.peer_family == AF_UNIX) {
-      s += string_text(r.peer_path);
-    } else {
-      std::string a = address_text(r.peer_family, r.peer_addr);
-      s += r.peer_family == AF_INET6 ? "[" + a + "]" : a;
-      port_in_peer = (f & rf_port) && r.port_lo == r.port_hi;
-      if (port_in_peer) s += ":" + std::to_string(r.port_lo);
-    }
-  }
-  if (f & rf_net) s += ":net=" + address_text(r.net_family, r.net_addr) + "/" + std::to_string(r.net_bits);
-  if ((f & rf_port) && !port_in_peer) s += ":port=" + ports_text(r.port_lo, r.port_hi);
-  if (f & rf_lport) s += ":lport=" + ports_text(r.lport_lo, r.lport_hi);
-  if (f & rf_host) s += ":host=" + string_text(r.host);
-  if (f & rf_kind) s += std::string(":kind=") + kKindNames[static_cast<unsigned>(r.kind)];
-  if (f & rf_prog) s += ":prog=" + string_text(r.prog);
-  if (f & rf_after_bytes) s += ":after_bytes=" + size_text(r.after_bytes);
-  if (f & rf_after) s += ":after=" + duration_text(r.after_ns);
-  if (f & rf_since_start) s += ":since_start=" + duration_text(r.since_start_ns);
-  if (f & rf_nth) s += ":nth=" + nth_text(r);
-  if (f & rf_every) s += ":every=" + std::to_string(r.every);
-  if (f & rf_prob) s += ":prob=" + prob_text(r.prob);
-  if (f & rf_times) s += ":times=" + std::to_string(r.times);
-  return s;
 }
 
 // ---- The parser -------------------------------------------------------------
@@ -513,10 +183,10 @@ class TextParser {
           return fail(at, "expected a call or group, found the key " + quoted(w) +
                               ": a rule starts with what it applies to, e.g. connect:error=ECONNREFUSED");
       const char* names[kRuleCallCount + 5];
-      for (unsigned i = 0; i < kRuleCallCount; ++i) names[i] = kCallNames[i];
+      for (unsigned i = 0; i < kRuleCallCount; ++i) names[i] = kRuleCallNames[i];
       for (unsigned i = 0; i < 5; ++i) names[kRuleCallCount + i] = kGroupNames[i];
       std::string hint = did_you_mean(w, names, kRuleCallCount + 5);
-      if (hint.empty()) hint = " (calls: " + list_names(kCallNames, kRuleCallCount) + "; groups: io, input, output, wait, dns)";
+      if (hint.empty()) hint = " (calls: " + list_names(kRuleCallNames, kRuleCallCount) + "; groups: io, input, output, wait, dns)";
       return fail(at, "expected a call or group, found " + quoted(w) + hint);
     }
     last_ = quoted(r_.target);
@@ -1171,53 +841,6 @@ class TextParser {
 
 }  // namespace
 
-bool call_id_from_name(std::string_view name, CallId* out) {
-  for (unsigned i = 0; i < kRuleCallCount; ++i)
-    if (name == kCallNames[i]) {
-      *out = static_cast<CallId>(i);
-      return true;
-    }
-  return false;
-}
-
-const char* call_id_name(CallId c) {
-  unsigned i = static_cast<unsigned>(c);
-  return i < kRuleCallCount ? kCallNames[i] : "?";
-}
-
-CallClass call_class_of(CallId c) {
-  switch (c) {
-    case C::socket: case C::socketpair: return CallClass::socket;
-    case C::connect: return CallClass::connect;
-    case C::bind: return CallClass::bind;
-    case C::listen: return CallClass::listen;
-    case C::accept: case C::accept4: return CallClass::accept;
-    case C::send: case C::sendto: case C::sendmsg: case C::sendmmsg: case C::write: case C::writev:
-      return CallClass::send;
-    case C::recv: case C::recvfrom: case C::recvmsg: case C::recvmmsg: case C::read: case C::readv:
-      return CallClass::recv;
-    case C::close: return CallClass::close;
-    case C::shutdown: return CallClass::shutdown;
-    case C::getsockopt: case C::setsockopt: return CallClass::sockopt;
-    case C::poll: case C::ppoll: case C::select: case C::pselect: case C::epoll_wait: case C::epoll_pwait:
-      return CallClass::poll;
-    case C::getaddrinfo: return CallClass::dns;
-  }
-  return CallClass::any;
-}
-
-const int* allowed_errors(CallId c, CodeKind* code_kind, std::size_t* count) {
-  ErrList l = errors_of(c);
-  *code_kind = c == C::getaddrinfo ? CodeKind::gai : CodeKind::errno_code;
-  *count = l.count;
-  return l.codes;
-}
-
-const char* rule_action_name(RuleAction a) {
-  static constexpr const char* kNames[] = {"error", "short", "delay", "eof", "reset", "timeout", "bandwidth"};
-  return kNames[static_cast<unsigned>(a)];
-}
-
 bool RuleParser::add(std::string_view text, std::string_view source, unsigned line, std::string* error,
                      unsigned first_column) {
   std::size_t before = rules_.size();
@@ -1225,86 +848,6 @@ bool RuleParser::add(std::string_view text, std::string_view source, unsigned li
   if (p.parse()) return true;
   rules_.resize(before);
   return false;
-}
-
-RuleSet* RuleParser::finish() {
-  auto* set = new RuleSet;
-  std::size_t n = rules_.size();
-  set->count = static_cast<uint32_t>(n);
-  // One block for every string, so that the set owns them all.
-  std::size_t bytes = 0;
-  auto measure = [&](const char* s) { bytes += std::strlen(s) + 1; };
-  for (const Rule& r : rules_) {
-    measure(r.text);
-    measure(r.peer_path);
-    measure(r.host);
-    measure(r.prog);
-  }
-  set->strings = new char[bytes ? bytes : 1];
-  char* at = set->strings;
-  auto copy = [&](const char*& s) {
-    std::size_t len = std::strlen(s) + 1;
-    std::memcpy(at, s, len);
-    s = at;
-    at += len;
-  };
-  Rule* rules = new Rule[n ? n : 1];
-  std::size_t links = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    rules[i] = rules_[i];
-    copy(rules[i].text);
-    copy(rules[i].peer_path);
-    copy(rules[i].host);
-    copy(rules[i].prog);
-    set->call_mask |= rules[i].calls;
-    links += static_cast<std::size_t>(__builtin_popcountll(rules[i].calls));
-  }
-  uint16_t* by_call = new uint16_t[links ? links : 1];
-  std::size_t k = 0;
-  for (unsigned c = 0; c < kRuleCallCount; ++c) {
-    set->first[c] = static_cast<uint32_t>(k);
-    bool peer_only = true;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!(rules[i].calls & call_bit(static_cast<CallId>(c)))) continue;
-      by_call[k++] = static_cast<uint16_t>(i);
-      if ((rules[i].filters & rf_peer) && rules[i].peer_family != AF_UNIX)
-        set->peer_bloom[c] |= peer_bit(rules[i].peer_family, rules[i].peer_addr);
-      else
-        peer_only = false;
-    }
-    if (peer_only && set->first[c] != k) set->peer_only_mask |= call_bit(static_cast<CallId>(c));
-  }
-  set->first[kRuleCallCount] = static_cast<uint32_t>(k);
-  set->rules = rules;
-  set->by_call = by_call;
-  set->counters = new RuleCounters[n ? n : 1];
-  rules_.clear();
-  strings_.clear();
-  return set;
-}
-
-RuleSet* parse_rules(std::string_view text, std::string_view source, std::string* error) {
-  RuleParser p;
-  if (!p.add(text, source, 0, error)) return nullptr;
-  return p.finish();
-}
-
-void free_rules(RuleSet* set) {
-  if (!set) return;
-  delete[] set->rules;
-  delete[] set->counters;
-  delete[] set->by_call;
-  delete[] set->strings;
-  delete set;
-}
-
-std::string format_rules(const RuleSet& set) {
-  std::string s;
-  for (uint32_t i = 0; i < set.count; ++i) {
-    s += set.rules[i].text;
-    s += '\n';
-  }
-  return s;
 }
 
 }  // namespace sd
