@@ -12,10 +12,6 @@
 
 namespace sd {
 
-// The length of `s` without a UTF-8 sequence cut short at its end (a cut
-// line must stay UTF-8: a JSON reader rejects the whole line otherwise).
-std::size_t whole_utf8_prefix(std::string_view s);
-
 // `s` as a text record writes a value from outside: backslash, control
 // characters and bytes that are not UTF-8 as C escapes; "…" added when it
 // is longer than a line.

@@ -208,6 +208,35 @@ class LineBuffer {
   bool truncated_ = false;
 };
 
+// The length of `s` without a UTF-8 sequence cut short at its end (a cut
+// line must stay UTF-8: a JSON reader rejects the whole line otherwise).
+// In escape.cpp, with the rest of the UTF-8 checking.
+std::size_t whole_utf8_prefix(std::string_view s);
+
+// Inline, as they were when a record's formatting shared their file: a
+// record ends with finish_line, and the compiler's choices there are part of
+// a record's cost.
+inline void LineBuffer::append_cut(std::string_view s) {
+  std::size_t room = kCapacity - len_;
+  std::memcpy(buf_ + len_, s.data(), room < s.size() ? room : s.size());
+  len_ = kCapacity;
+  truncated_ = true;
+}
+
+inline void LineBuffer::finish_line() {
+  static constexpr std::string_view kCut = "…";
+  if (full()) {
+    // Keep room for the mark and the newline; a cut JSON record still ends
+    // the line, so that the next record starts on its own line.
+    std::size_t keep = kCapacity - kCut.size() - 1;
+    if (len_ > keep) len_ = keep;
+    len_ = whole_utf8_prefix({buf_, len_});
+    std::memcpy(buf_ + len_, kCut.data(), kCut.size());
+    len_ += kCut.size();
+  }
+  buf_[len_++] = '\n';
+}
+
 // Decimal without leading zeros; returns the end. fmt writes the digits
 // straight into a char*; in 32 bits, as dividing by 100 is cheaper there.
 inline char* put_decimal(char* p, uint32_t v) { return fmt::format_to(p, FMT_COMPILE("{}"), v); }

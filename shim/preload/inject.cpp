@@ -29,7 +29,6 @@
 #include "hostnames.h"
 #include "inject_readiness.h"
 #include "log.h"
-#include "peer_key.h"
 #include "progname.h"
 #include "addr_text.h"
 #include "record.h"
@@ -209,18 +208,20 @@ __attribute__((always_inline)) inline bool gather_for(Gathered& g, Call call, in
   if (!call_id(call, &id) || !may_match(g_rules, id)) return false;
   // Only peer rules for this call: a peer they cannot name ends it here.
   if (g_rules->peer_only_mask & call_bit(id)) {
-    PeerKey k;
+    uint64_t words[2] = {0, 0};
     int family = 0;
     if (target && (target->sa_family == AF_INET || target->sa_family == AF_INET6)) {
-      family = target->sa_family;  // even when too short to hold an address: then none (zeros)
-      PeerKey::pack(target, target_len, &k);
+      family = target->sa_family;
+      if (family == AF_INET && target_len >= sizeof(sockaddr_in))
+        std::memcpy(words, &reinterpret_cast<const sockaddr_in*>(target)->sin_addr, 4);
+      else if (family == AF_INET6 && target_len >= sizeof(sockaddr_in6))
+        std::memcpy(words, &reinterpret_cast<const sockaddr_in6*>(target)->sin6_addr, 16);
     } else if (c) {
-      k.meta = c->peer_meta.load(std::memory_order_relaxed);
-      family = k.family();
-      k.words[0] = c->peer_addr[0].load(std::memory_order_relaxed);
-      k.words[1] = c->peer_addr[1].load(std::memory_order_relaxed);
+      family = static_cast<int>(c->peer_meta.load(std::memory_order_relaxed) >> 16);
+      words[0] = c->peer_addr[0].load(std::memory_order_relaxed);
+      words[1] = c->peer_addr[1].load(std::memory_order_relaxed);
     }
-    if (!peer_may_match(*g_rules, id, family, reinterpret_cast<const uint8_t*>(k.words))) return false;
+    if (!peer_may_match(*g_rules, id, family, reinterpret_cast<const uint8_t*>(words))) return false;
   }
   gather(g, id, fd, c, target, target_len, host);
   return true;
