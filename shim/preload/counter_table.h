@@ -111,7 +111,9 @@ struct PeerEntry {
 inline socklen_t peer_sockaddr(const PeerEntry& p, sockaddr_storage* ss) {
   PeerKey k{{p.addr[0].load(std::memory_order_relaxed), p.addr[1].load(std::memory_order_relaxed)},
             p.meta.load(std::memory_order_relaxed)};
-  return k.unpack(ss);
+  socklen_t len;
+  k.unpack(ss, &len);
+  return len;
 }
 
 inline bool same_peer(const PeerEntry& a, const PeerEntry& b) {

@@ -293,7 +293,7 @@ bool cached_local(int fd, sockaddr_storage* out, socklen_t* len) {
   uint32_t meta = slot ? slot->meta.load(std::memory_order_relaxed) : 0;
   if (meta == 0) return false;
   PeerKey k{{slot->addr[0].load(std::memory_order_relaxed), slot->addr[1].load(std::memory_order_relaxed)}, meta};
-  *len = k.unpack(out);
+  k.unpack(out, len);
   return true;
 }
 
@@ -318,7 +318,7 @@ bool cached_peer(const Conn* c, sockaddr_storage* out, socklen_t* len) {
   uint32_t meta = c->peer_meta.load(std::memory_order_relaxed);
   if (meta == 0) return false;
   PeerKey k{{c->peer_addr[0].load(std::memory_order_relaxed), c->peer_addr[1].load(std::memory_order_relaxed)}, meta};
-  *len = k.unpack(out);
+  k.unpack(out, len);
   return true;
 }
 

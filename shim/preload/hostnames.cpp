@@ -29,7 +29,7 @@ std::atomic<uint32_t> g_next{0};
 
 // An address's key is its PeerKey without the port: a name is the address's.
 bool key_of(const sockaddr* a, socklen_t len, uint32_t* family, uint64_t addr[2]) {
-  PeerKey k;
+  PeerKey k{};
   bool inet = a && PeerKey::pack(a, len, &k);
   addr[0] = k.words[0];
   addr[1] = k.words[1];
