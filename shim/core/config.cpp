@@ -16,8 +16,8 @@
 #include <string_view>
 
 #include "calls.h"
+#include "escape.h"
 #include "nearest.h"
-#include "record.h"
 #include "rules.h"
 
 namespace sd {
@@ -28,13 +28,6 @@ const char* const kVariables[] = {
     "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      "SOCKDIAG_FOLLOW_CHILDREN",
     "SOCKDIAG_COUNTERS", "SOCKDIAG_SECCOMP", nullptr,
 };
-
-std::string quote_value(std::string_view v) {
-  constexpr std::size_t kShown = 120;
-  LineBuffer b;
-  b.append_inert(v.substr(0, kShown));
-  return "'" + std::string(b.view()) + (v.size() > kShown ? "...'" : "'");
-}
 
 namespace {
 
@@ -64,7 +57,7 @@ bool parse_choice(std::string_view value, const char* const* words, std::size_t 
   }
   *err = quote_value(trim(value)) + " is not " + std::string(what) + "; accepted: ";
   for (std::size_t i = 0; i < n; ++i) *err += std::string(i ? ", " : "") + words[i];
-  if (const char* near = nearest_word(v, words, n)) *err += std::string(" (did you mean ") + near + "?)";
+  if (const char* near = suggestion(v, words, n)) *err += std::string(" (did you mean ") + near + "?)";
   return false;
 }
 
@@ -363,7 +356,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
       for (std::size_t i = 0; i < sizeof(kSettings) / sizeof(kSettings[0]); ++i) keys[i] = kSettings[i].key;
       *err = where + ": unknown setting " + quote_value(key) + "; accepted: ";
       for (std::size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i) *err += std::string(i ? ", " : "") + keys[i];
-      if (const char* near = nearest_word(key, keys, sizeof(keys) / sizeof(keys[0])))
+      if (const char* near = suggestion(key, keys, sizeof(keys) / sizeof(keys[0])))
         *err += std::string(" (did you mean ") + near + "?)";
       ok = false;
       break;
@@ -403,7 +396,7 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
     if (!known) {
       *error = "sockdiag: unknown variable " + quote_value(name) + "; accepted: ";
       for (std::size_t i = 0; i < kVariableCount; ++i) *error += std::string(i ? ", " : "") + kVariables[i];
-      if (const char* near = nearest_word(name, kVariables, kVariableCount))
+      if (const char* near = suggestion(name, kVariables, kVariableCount))
         *error += std::string(" (did you mean ") + near + "?)";
       return false;
     }

@@ -62,12 +62,6 @@ extern const char* const kVariables[];
 bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names,
                   Config* out, std::string* error);
 
-// A value as error messages quote it: in single quotes, made inert as
-// records make values from outside (control characters, C1 and bytes that
-// are not UTF-8 escaped: the message stays one line, and raw terminal
-// escapes never reach the user's terminal), a long value cut.
-std::string quote_value(std::string_view value);
-
 // Exit status of a process whose settings were refused before main
 // (EX_CONFIG from sysexits.h).
 constexpr int kConfigErrorStatus = 78;

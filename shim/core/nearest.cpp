@@ -1,3 +1,4 @@
+// Edit distance and the suggestion built on it (see nearest.h).
 #include "nearest.h"
 
 #include <cctype>
@@ -36,6 +37,26 @@ const char* nearest_word(std::string_view word, const char* const* candidates, s
     }
   }
   return best;
+}
+
+namespace {
+bool swapped_pair(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  std::size_t i = 0;
+  while (i < a.size() && a[i] == b[i]) ++i;
+  return i + 1 < a.size() && a[i] == b[i + 1] && a[i + 1] == b[i] && a.substr(i + 2) == b.substr(i + 2);
+}
+}  // namespace
+
+const char* suggestion(std::string_view word, const char* const* candidates, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i)
+    if (swapped_pair(word, candidates[i])) return candidates[i];
+  return nearest_word(word, candidates, count);
+}
+
+std::string did_you_mean(std::string_view word, const char* const* candidates, std::size_t count) {
+  const char* near = suggestion(word, candidates, count);
+  return near ? std::string("; did you mean ") + near + "?" : std::string();
 }
 
 }  // namespace sd

@@ -29,6 +29,7 @@
 
 #include "count_category.h"
 #include "explain.h"
+#include "peer_key.h"
 
 namespace sd::ctab {
 
@@ -108,22 +109,11 @@ struct PeerEntry {
 
 // The address a peer entry holds, as a sockaddr.
 inline socklen_t peer_sockaddr(const PeerEntry& p, sockaddr_storage* ss) {
-  std::memset(ss, 0, sizeof(*ss));
-  uint32_t meta = p.meta.load(std::memory_order_relaxed);
-  uint64_t addr[2] = {p.addr[0].load(std::memory_order_relaxed), p.addr[1].load(std::memory_order_relaxed)};
-  uint16_t port = htons(static_cast<uint16_t>(meta & 0xffff));
-  if ((meta >> 16) == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(ss);
-    in->sin_family = AF_INET;
-    in->sin_port = port;
-    std::memcpy(&in->sin_addr, addr, 4);
-    return sizeof(*in);
-  }
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
-  in6->sin6_family = AF_INET6;
-  in6->sin6_port = port;
-  std::memcpy(&in6->sin6_addr, addr, 16);
-  return sizeof(*in6);
+  PeerKey k{{p.addr[0].load(std::memory_order_relaxed), p.addr[1].load(std::memory_order_relaxed)},
+            p.meta.load(std::memory_order_relaxed)};
+  socklen_t len;
+  k.unpack(ss, &len);
+  return len;
 }
 
 inline bool same_peer(const PeerEntry& a, const PeerEntry& b) {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "config.h"
+#include "escape.h"
 
 namespace sd {
 namespace {

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "interpose.h"
+#include "peer_key.h"
 
 namespace sd {
 
@@ -93,25 +94,6 @@ LocalAddr* local_slot(int fd) {
 }
 
 
-void unpack_addr(const uint64_t words[2], uint32_t meta, sockaddr_storage* out, socklen_t* len) {
-  std::memset(out, 0, sizeof(*out));
-  int family = static_cast<int>(meta >> 16);
-  uint16_t port = htons(static_cast<uint16_t>(meta & 0xffff));
-  if (family == AF_INET) {
-    auto* in = reinterpret_cast<sockaddr_in*>(out);
-    in->sin_family = AF_INET;
-    in->sin_port = port;
-    std::memcpy(&in->sin_addr, words, 4);
-    *len = sizeof(sockaddr_in);
-  } else {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(out);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = port;
-    std::memcpy(&in6->sin6_addr, words, 16);
-    *len = sizeof(sockaddr_in6);
-  }
-}
-
 // Read first: storing a zero into a page never written would cost a page.
 void clear_epoll_data(int fd) {
   std::atomic<uint64_t>* slot = epoll_slot(fd);
@@ -125,23 +107,6 @@ void note_high(int fd) {
 }
 
 }  // namespace
-
-bool pack_addr(const sockaddr* addr, socklen_t len, uint64_t words[2], uint32_t* meta) {
-  words[0] = words[1] = 0;
-  if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(addr);
-    std::memcpy(words, &in->sin_addr, 4);
-    *meta = (AF_INET << 16) | ntohs(in->sin_port);
-    return true;
-  }
-  if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-    std::memcpy(words, &in6->sin6_addr, 16);
-    *meta = (AF_INET6 << 16) | ntohs(in6->sin6_port);
-    return true;
-  }
-  return false;
-}
 
 const char* kind_name(Kind k) {
   switch (k) {
@@ -302,12 +267,11 @@ Kind kind_of(int fd) {
 
 void remember_local(int fd, const sockaddr* addr, socklen_t len) {
   LocalAddr* slot = local_slot(fd);
-  uint64_t words[2];
-  uint32_t meta = 0;
-  if (!slot || !pack_addr(addr, len, words, &meta)) return;
-  slot->addr[0].store(words[0], std::memory_order_relaxed);
-  slot->addr[1].store(words[1], std::memory_order_relaxed);
-  slot->meta.store(meta, std::memory_order_relaxed);
+  PeerKey k;
+  if (!slot || !PeerKey::pack(addr, len, &k)) return;
+  slot->addr[0].store(k.words[0], std::memory_order_relaxed);
+  slot->addr[1].store(k.words[1], std::memory_order_relaxed);
+  slot->meta.store(k.meta, std::memory_order_relaxed);
 }
 
 void learn_local(int fd) {
@@ -328,8 +292,8 @@ bool cached_local(int fd, sockaddr_storage* out, socklen_t* len) {
   LocalAddr* slot = local_slot(fd);
   uint32_t meta = slot ? slot->meta.load(std::memory_order_relaxed) : 0;
   if (meta == 0) return false;
-  uint64_t words[2] = {slot->addr[0].load(std::memory_order_relaxed), slot->addr[1].load(std::memory_order_relaxed)};
-  unpack_addr(words, meta, out, len);
+  PeerKey k{{slot->addr[0].load(std::memory_order_relaxed), slot->addr[1].load(std::memory_order_relaxed)}, meta};
+  k.unpack(out, len);
   return true;
 }
 
@@ -342,21 +306,19 @@ uint64_t process_start_ns() { return g_process_start_ns.load(std::memory_order_r
 
 void set_peer(Conn* c, const sockaddr* addr, socklen_t len) {
   if (!c || !addr) return;
-  uint64_t words[2];
-  uint32_t meta = 0;
-  if (!pack_addr(addr, len, words, &meta)) return;  // unix peers are asked for live (getpeername) when reported
-  c->peer_addr[0].store(words[0], std::memory_order_relaxed);
-  c->peer_addr[1].store(words[1], std::memory_order_relaxed);
-  c->peer_meta.store(meta, std::memory_order_relaxed);
+  PeerKey k;
+  if (!PeerKey::pack(addr, len, &k)) return;  // unix peers are asked for live (getpeername) when reported
+  c->peer_addr[0].store(k.words[0], std::memory_order_relaxed);
+  c->peer_addr[1].store(k.words[1], std::memory_order_relaxed);
+  c->peer_meta.store(k.meta, std::memory_order_relaxed);
 }
 
 bool cached_peer(const Conn* c, sockaddr_storage* out, socklen_t* len) {
   if (!c) return false;
   uint32_t meta = c->peer_meta.load(std::memory_order_relaxed);
   if (meta == 0) return false;
-  uint64_t words[2] = {c->peer_addr[0].load(std::memory_order_relaxed),
-                       c->peer_addr[1].load(std::memory_order_relaxed)};
-  unpack_addr(words, meta, out, len);
+  PeerKey k{{c->peer_addr[0].load(std::memory_order_relaxed), c->peer_addr[1].load(std::memory_order_relaxed)}, meta};
+  k.unpack(out, len);
   return true;
 }
 

@@ -135,11 +135,6 @@ int socket_type(int fd);
 Kind kind_of(int fd);
 Kind kind_from(int domain, int type);
 
-// An inet address as two words (v4 in the first 4 bytes) and a meta word
-// (family << 16 | port, host order); false for other families. Shared by
-// the peer cache and the per-peer counters.
-bool pack_addr(const sockaddr* addr, socklen_t len, uint64_t words[2], uint32_t* meta);
-
 void set_peer(Conn*, const sockaddr* addr, socklen_t len);
 // The local address of the socket `fd`, asked of the kernel once the
 // connection is established and remembered: an injected abort

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "peer_key.h"
+
 namespace sd {
 namespace {
 
@@ -25,19 +27,14 @@ struct Slot {
 Slot g_slots[kSlots];
 std::atomic<uint32_t> g_next{0};
 
+// An address's key is its PeerKey without the port: a name is the address's.
 bool key_of(const sockaddr* a, socklen_t len, uint32_t* family, uint64_t addr[2]) {
-  addr[0] = addr[1] = 0;
-  if (a && a->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    std::memcpy(addr, &reinterpret_cast<const sockaddr_in*>(a)->sin_addr, 4);
-    *family = AF_INET;
-    return true;
-  }
-  if (a && a->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    std::memcpy(addr, &reinterpret_cast<const sockaddr_in6*>(a)->sin6_addr, 16);
-    *family = AF_INET6;
-    return true;
-  }
-  return false;
+  PeerKey k{};
+  bool inet = a && PeerKey::pack(a, len, &k);
+  addr[0] = k.words[0];
+  addr[1] = k.words[1];
+  if (inet) *family = static_cast<uint32_t>(k.family());
+  return inet;
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "inject_readiness.h"
 #include "log.h"
 #include "progname.h"
+#include "addr_text.h"
 #include "record.h"
 #include "report.h"
 
@@ -455,22 +456,7 @@ void inject_configure() {
     timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t wall = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-    unsigned long long seed = run_seed;
-    if (config().format == Format::json) {
-      b.append("{\"ts\":\"");
-      format_time(wall, b);
-      b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), self_pid());
-      b.append_json_string(program_name());
-      b.appendf(FMT_COMPILE(",\"level\":\"info\",\"seed\":{},\"message\":\"injection seed {} (SOCKDIAG_SEED={} replays this run)\"}}"),
-                seed, seed, seed);
-    } else {
-      b.append("sockdiag ");
-      format_time(wall, b);
-      b.append_char(' ');
-      put_prog_pid(program_name(), self_pid(), b);
-      b.appendf(FMT_COMPILE(" info injection seed {} (SOCKDIAG_SEED={} replays this run)"), seed, seed);
-    }
-    b.finish_line();
+    format_seed_notice(wall, self_pid(), program_name(), run_seed, config().format, b);
     log_write(b.view().data(), b.view().size());
   }
   g_rules = set;
@@ -980,28 +966,6 @@ uint64_t input_due_at(int fd, Conn* c) {
     if (rule_would_apply(*g_due, r.index, at) && (best == 0 || due < best)) best = due;
   }
   return best;
-}
-
-void write_injection_summary(bool json, void (*line)(const char* text, std::size_t len)) {
-  if (!g_rules) return;
-  for (uint32_t i = 0; i < g_rules->count; ++i) {
-    LineBuffer b;
-    uint64_t n = injections(*g_rules, i);
-    if (json) {
-      b.appendf(FMT_COMPILE("{{\"summary\":\"inject\",\"pid\":{},\"rule\":"), self_pid());
-      b.append_json_string(g_rules->rules[i].text);
-      b.appendf(FMT_COMPILE(",\"count\":{}}}"), n);
-    } else {
-      put_summary_start(program_name(), self_pid(), b);
-      b.put("rule ");
-      std::size_t column = b.view().size();
-      b.append_text_escaped(g_rules->rules[i].text);
-      std::size_t width = b.view().size() - column;
-      b.appendf(FMT_COMPILE("{:<{}} {:>9} injected"), "", width < 40 ? 40 - width : 0, n);
-    }
-    b.finish_line();
-    line(b.view().data(), b.view().size());
-  }
 }
 
 }  // namespace sd

@@ -11,16 +11,14 @@
 #include "caller_memory.h"
 #include "interpose.h"
 #include "rules.h"
+#include "rules_in_force.h"
 
 namespace sd {
 
 struct Conn;
 
-// The rules in force; nullptr when none are (the one test on the hot path).
-extern const RuleSet* g_rules;
 void inject_configure();
 void inject_after_fork();
-void write_injection_summary(bool json, void (*line)(const char* text, std::size_t len));
 
 // The outcome of the rules for one call.
 struct Verdict {

@@ -55,6 +55,7 @@
 #include <fmt/compile.h>
 
 #include "destination.h"
+#include "escape.h"
 #include "interpose.h"
 #include "progname.h"
 #include "record.h"

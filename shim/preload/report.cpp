@@ -22,6 +22,7 @@
 #include "inject.h"
 #include "log.h"
 #include "progname.h"
+#include "addr_text.h"
 #include "record.h"
 #include "summary.h"
 

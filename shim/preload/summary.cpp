@@ -11,16 +11,16 @@
 #include <cstring>
 
 #include "config_state.h"
-#include "fdtable.h"
 #include "counter_share.h"
 #include "destination.h"
-#include "inject.h"
 #include "log.h"
 #include "per_thread_counts.h"
+#include "peer_key.h"
 #include "progname.h"
+#include "addr_text.h"
 #include "record.h"
-#include "report.h"
 #include "rules.h"
+#include "rules_in_force.h"
 #include "vm_children.h"
 
 namespace sd {
@@ -53,15 +53,11 @@ ctab::Lane* lane(ctab::Slot* s) {
   return l ? l : lane_claim(lane_home(s));
 }
 
-bool peer_key(const sockaddr* a, socklen_t len, uint32_t* meta, uint64_t addr[2]) {
-  addr[0] = addr[1] = 0;
-  return a && pack_addr(a, len, addr, meta);
-}
-
 void count_peer(ctab::Slot& s, const sockaddr* a, socklen_t len) {
-  uint32_t meta;
-  uint64_t addr[2];
-  if (!peer_key(a, len, &meta, addr)) return;
+  PeerKey k;
+  if (!a || !PeerKey::pack(a, len, &k)) return;
+  uint32_t meta = k.meta;
+  const uint64_t* addr = k.words;
   uint64_t h = (addr[0] ^ (addr[1] * 0x9e3779b97f4a7c15ull) ^ meta) * 0xff51afd7ed558ccdull;
   for (uint32_t probe = 0; probe < ctab::kPeerEntries; ++probe) {
     ctab::PeerEntry& p = s.peers[(h + probe) % ctab::kPeerEntries];
@@ -460,6 +456,29 @@ void write_unobserved(SummaryWriter& w) {
   w.flush();
 }
 
+// One line per rule in force: how many faults it injected. Read through the
+// rule set's interface (rules.h), as the shared slot's copy is.
+void write_injections(SummaryWriter& w) {
+  const RuleSet* set = g_rules;
+  if (!set) return;
+  for (uint32_t i = 0; i < set->count; ++i) {
+    uint64_t n = injections(*set, i);
+    if (w.json) {
+      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"inject\",\"pid\":{},\"rule\":"), self_pid());
+      w.buf.append_json_string(set->rules[i].text);
+      w.buf.appendf(FMT_COMPILE(",\"count\":{}}}"), n);
+    } else {
+      w.start_text();
+      w.buf.put("rule ");
+      std::size_t column = w.buf.view().size();
+      w.buf.append_text_escaped(set->rules[i].text);
+      std::size_t width = w.buf.view().size() - column;
+      w.buf.appendf(FMT_COMPILE("{:<{}} {:>9} injected"), "", width < 40 ? 40 - width : 0, n);
+    }
+    w.flush();
+  }
+}
+
 void write_summary() {
   static SummaryWriter w;  // trivially destructible: safe at exit
   const Config& cfg = config();
@@ -488,7 +507,7 @@ void write_summary() {
   // A process with a slot has put these there (publish_*): not twice.
   if (!shared || s == &g_own) {
     write_unobserved(w);
-    write_injection_summary(w.json, g_summary_fd >= 0 ? summary_line_to_file : summary_line_to_log);
+    write_injections(w);
   }
   // Through the real close: a call from inside the library to `close` would
   // otherwise bind to our own hook.

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "config.h"
+#include "escape.h"
+#include "nearest.h"
 
 using namespace sd;
 
@@ -194,4 +196,22 @@ TEST_CASE("a config file error gives the file, the line and the setting", "[conf
   CHECK_FALSE(env3.parse(&cfg, &err));
   CHECK_THAT(err, Catch::Contains(path + ":1: expected 'key = value'"));
   unlink(path.c_str());
+}
+
+TEST_CASE("a misspelt word: swapped letters first, then the closest by edits", "[config]") {
+  const char* names[] = {"pot", "port"};
+  CHECK(std::string(sd::nearest_word("prot", names, 2)) == "pot");  // one deletion
+  CHECK(std::string(sd::suggestion("prot", names, 2)) == "port");    // two letters swapped
+  CHECK(sd::did_you_mean("prot", names, 2) == "; did you mean port?");
+  CHECK(sd::suggestion("zzzzzz", names, 2) == nullptr);
+  CHECK(sd::did_you_mean("zzzzzz", names, 2).empty());
+}
+
+TEST_CASE("values in messages: quoted, made inert, cut", "[config]") {
+  CHECK(sd::quote_value("a\nb") == "'a\\nb'");
+  CHECK(sd::quote_value(std::string(130, 'x')) == "'" + std::string(120, 'x') + "...'");
+  CHECK(sd::quote_word("a\"b\n") == "\"a\\x22b\\x0a\"");
+  CHECK(sd::quote_word(std::string(45, 'y')) == "\"" + std::string(40, 'y') + "...\"");
+  CHECK(sd::text_escaped("a\\b\x1b") == "a\\\\b\\x1b");
+  CHECK(sd::inert_escaped("a\\b\x1b") == "a\\b\\x1b");
 }

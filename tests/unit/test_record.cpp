@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "addr_text.h"
 #include "record.h"
 
 using namespace sd;

@@ -6,23 +6,13 @@
 
 #include <climits>
 
-#include "record.h"
+#include "escape.h"
 
 namespace sdcli {
 
-namespace {
-std::string escaped(std::string_view s, void (sd::LineBuffer::*append)(std::string_view)) {
-  sd::LineBuffer b;
-  (b.*append)(s);
-  std::string out(b.view());
-  if (b.truncated()) out += "…";  // longer than a record line
-  return out;
-}
-}  // namespace
+std::string printable(std::string_view s) { return sd::text_escaped(s); }
 
-std::string printable(std::string_view s) { return escaped(s, &sd::LineBuffer::append_text_escaped); }
-
-std::string one_line(std::string_view message) { return escaped(message, &sd::LineBuffer::append_inert); }
+std::string one_line(std::string_view message) { return sd::inert_escaped(message); }
 
 std::string wrap(std::string_view text, int indent, int width) {
   std::string out;

@@ -10,6 +10,7 @@
 
 #include "explain.h"
 #include "interpose.h"
+#include "addr_text.h"
 #include "record.h"
 #include "rules.h"
 #include "table.h"
