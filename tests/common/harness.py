@@ -13,8 +13,8 @@ import time
 
 # Failure, Skipped, case, parse_records and read_text are also the case
 # modules' own.
-from sdtest import (CASES, Failure, ProcessHarness, Skipped, case, expect, expect_eq,  # noqa: F401
-                    parse_records, read_records, read_text)
+from sdtest import (CASES, Failure, ProcessHarness, Skipped, case, driver_parser, expect, expect_eq,  # noqa: F401
+                    list_or_run, parse_records, read_records, read_text)
 
 
 class Run:
@@ -109,3 +109,16 @@ class Harness(ProcessHarness):
             expect(chunk != b"", f"{proc.args} ended before printing a line (so far {line!r})")
             line += chunk
         return line.decode(errors="replace")
+
+
+def run_driver(doc):
+    """main() of a suite whose cases run on this harness (the case modules
+    imported first register them): --list, or one case with --lib, --progs
+    and --build-dir."""
+    parser = driver_parser(doc)
+    parser.add_argument("--lib")
+    parser.add_argument("--progs")
+    parser.add_argument("--build-dir")
+    args = parser.parse_args()
+    return list_or_run(parser, args, CASES, ("lib", "progs", "build_dir"),
+                       lambda a: Harness(a.lib, a.progs, a.build_dir))

@@ -12,7 +12,6 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import harness  # noqa: E402
-from sdtest import driver_parser, list_or_run  # noqa: E402
 import cases_behaviour  # noqa: E402,F401  (the modules register their cases)
 import cases_bind  # noqa: E402,F401
 import cases_concurrency  # noqa: E402,F401
@@ -32,15 +31,5 @@ import cases_streams  # noqa: E402,F401
 import cases_syscall  # noqa: E402,F401
 
 
-def main():
-    parser = driver_parser(__doc__)
-    parser.add_argument("--lib")
-    parser.add_argument("--progs")
-    parser.add_argument("--build-dir")
-    args = parser.parse_args()
-    return list_or_run(parser, args, harness.CASES, ("lib", "progs", "build_dir"),
-                       lambda a: harness.Harness(a.lib, a.progs, a.build_dir))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run_driver(__doc__))

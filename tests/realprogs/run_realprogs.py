@@ -14,7 +14,6 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import harness  # noqa: E402
-from sdtest import driver_parser, list_or_run  # noqa: E402
 import cases_http_clients  # noqa: E402,F401  (the modules register their cases)
 import cases_python_sockets  # noqa: E402,F401
 import cases_node  # noqa: E402,F401
@@ -35,15 +34,5 @@ import cases_openssl  # noqa: E402,F401
 import cases_dnsmasq  # noqa: E402,F401
 
 
-def main():
-    parser = driver_parser(__doc__)
-    parser.add_argument("--lib")
-    parser.add_argument("--progs")
-    parser.add_argument("--build-dir")
-    args = parser.parse_args()
-    return list_or_run(parser, args, harness.CASES, ("lib", "progs", "build_dir"),
-                       lambda a: harness.Harness(a.lib, a.progs, a.build_dir))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run_driver(__doc__))
