@@ -21,6 +21,8 @@ def files():
     found = {}
     for part in ("core", "preload"):
         for name in sorted(os.listdir(os.path.join(SHIM, part))):
+            if not name.endswith((".h", ".cpp", ".def")):
+                continue  # the folder's README
             if name in found:
                 sys.exit(f"include_graph: {name} is in both shim/{found[name][0]} and shim/{part}")
             found[name] = (part, os.path.join(SHIM, part, name))
