@@ -55,7 +55,7 @@ bool parse_choice(std::string_view value, const char* const* words, std::size_t 
       return true;
     }
   }
-  *err = quote_value(trim(value)) + " is not " + std::string(what) + "; accepted: ";
+  *err = quoted(trim(value)) + " is not " + std::string(what) + "; accepted: ";
   for (std::size_t i = 0; i < n; ++i) *err += std::string(i ? ", " : "") + words[i];
   if (const char* near = suggestion(v, words, n)) *err += std::string(" (did you mean ") + near + "?)";
   return false;
@@ -72,13 +72,13 @@ bool parse_yes_no(std::string_view value, bool* out, std::string_view what, std:
 bool parse_uint(std::string_view value, uint64_t max, uint64_t* out, std::string* err) {
   std::string v(trim(value));
   if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) {
-    *err = quote_value(value) + " is not a whole number; accepted: 0 to " + std::to_string(max);
+    *err = quoted(value) + " is not a whole number; accepted: 0 to " + std::to_string(max);
     return false;
   }
   errno = 0;
   unsigned long long n = std::strtoull(v.c_str(), nullptr, 10);
   if (errno == ERANGE || n > max) {
-    *err = quote_value(value) + " is too large; accepted: 0 to " + std::to_string(max);
+    *err = quoted(value) + " is too large; accepted: 0 to " + std::to_string(max);
     return false;
   }
   *out = n;
@@ -115,19 +115,19 @@ bool parse_retry(std::string_view value, Config* cfg, std::string* err) {
         more = plus != std::string_view::npos;
         std::string name(trim(list.substr(0, plus)));
         if (name.empty()) {
-          *err = quote_value(item) + " names no call after '@' or '+'; accepted: e.g. eagain@recv+send";
+          *err = quoted(item) + " names no call after '@' or '+'; accepted: e.g. eagain@recv+send";
           return false;
         }
         list = plus == std::string_view::npos ? std::string_view() : list.substr(plus + 1);
         CallClass cls;
         if (!call_class_from_name(name, &cls)) {
-          *err = quote_value(name) + " in " + quote_value(item) +
+          *err = quoted(name) + " in " + quoted(item) +
                  " is not a call; accepted: connect, accept, send, recv, poll (or a libc name such as recvfrom)";
           return false;
         }
         if (!(allowed[which] & (1u << int(cls)))) {
           *err = std::string(kErrs[which]) + " cannot be retried for " + call_class_name(cls) + " (in " +
-                 quote_value(item) + "); " +
+                 quoted(item) + "); " +
                  (which == retry_eagain ? "EAGAIN is waited out on accept, send and recv only (from connect it "
                                           "means no free local port, which waiting does not cure)"
                   : which == retry_econnaborted ? "ECONNABORTED comes from accept only"
@@ -213,7 +213,7 @@ const Setting kSettings[] = {
        uint64_t n;
        std::string num_err;
        if (v.substr(0, 3) != "fd:" || !parse_uint(v.substr(3), INT32_MAX, &n, &num_err)) {
-         *err = quote_value(v) + " is not an inherited fd; accepted: fd:N, N from 0 to " + std::to_string(INT32_MAX) +
+         *err = quoted(v) + " is not an inherited fd; accepted: fd:N, N from 0 to " + std::to_string(INT32_MAX) +
                 " (set by `sockdiag run --summary`)";
          return false;
        }
@@ -283,7 +283,7 @@ constexpr std::size_t kMaxSettingsFile = 1 << 20;
 constexpr const char* kSettingsFileAccepted = "; accepted: the path of a readable regular file of settings";
 
 std::string cannot_read(const char* path, const std::string& why) {
-  return "SOCKDIAG_CONFIG: cannot read " + quote_value(path) + ": " + why + kSettingsFileAccepted;
+  return "SOCKDIAG_CONFIG: cannot read " + quoted(path) + ": " + why + kSettingsFileAccepted;
 }
 
 // The settings file, open for reading. O_NONBLOCK: the open of a FIFO (or
@@ -298,16 +298,16 @@ FILE* open_settings_file(const char* path, std::string* err) {
   }
   struct stat st;
   std::string what;
-  if (fstat(fd, &st) != 0) what = std::string("cannot read ") + quote_value(path) + ": " + std::strerror(errno);
-  else if (S_ISDIR(st.st_mode)) what = quote_value(path) + " is a directory";
-  else if (S_ISFIFO(st.st_mode)) what = quote_value(path) + " is a FIFO";
-  else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) what = quote_value(path) + " is a device";
-  else if (!S_ISREG(st.st_mode)) what = quote_value(path) + " is not a regular file";
+  if (fstat(fd, &st) != 0) what = std::string("cannot read ") + quoted(path) + ": " + std::strerror(errno);
+  else if (S_ISDIR(st.st_mode)) what = quoted(path) + " is a directory";
+  else if (S_ISFIFO(st.st_mode)) what = quoted(path) + " is a FIFO";
+  else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) what = quoted(path) + " is a device";
+  else if (!S_ISREG(st.st_mode)) what = quoted(path) + " is not a regular file";
   else if (static_cast<std::size_t>(st.st_size) > kMaxSettingsFile)
-    what = quote_value(path) + " is larger than " + std::to_string(kMaxSettingsFile) + " bytes";
+    what = quoted(path) + " is larger than " + std::to_string(kMaxSettingsFile) + " bytes";
   FILE* f = what.empty() ? fdopen(fd, "r") : nullptr;
   if (!f) {
-    if (what.empty()) what = std::string("cannot read ") + quote_value(path) + ": " + std::strerror(errno);
+    if (what.empty()) what = std::string("cannot read ") + quoted(path) + ": " + std::strerror(errno);
     *err = "SOCKDIAG_CONFIG: " + what + kSettingsFileAccepted;
     // Through syscall(2): in the library, `close` is its own hook.
     syscall(SYS_close, fd);
@@ -329,7 +329,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     ++lineno;
     total += static_cast<std::size_t>(n);
     if (total > kMaxSettingsFile) {
-      *err = "SOCKDIAG_CONFIG: " + quote_value(path) + " is larger than " + std::to_string(kMaxSettingsFile) +
+      *err = "SOCKDIAG_CONFIG: " + quoted(path) + " is larger than " + std::to_string(kMaxSettingsFile) +
              " bytes" + kSettingsFileAccepted;
       ok = false;
       break;
@@ -345,7 +345,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     eq = text.find('=');
     std::string where = std::string(path) + ":" + std::to_string(lineno);
     if (eq == std::string_view::npos) {
-      *err = where + ": expected 'key = value', got " + quote_value(trim(text));
+      *err = where + ": expected 'key = value', got " + quoted(trim(text));
       ok = false;
       break;
     }
@@ -354,7 +354,7 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
     if (!s) {
       static const char* keys[sizeof(kSettings) / sizeof(kSettings[0])];
       for (std::size_t i = 0; i < sizeof(kSettings) / sizeof(kSettings[0]); ++i) keys[i] = kSettings[i].key;
-      *err = where + ": unknown setting " + quote_value(key) + "; accepted: ";
+      *err = where + ": unknown setting " + quoted(key) + "; accepted: ";
       for (std::size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); ++i) *err += std::string(i ? ", " : "") + keys[i];
       if (const char* near = suggestion(key, keys, sizeof(keys) / sizeof(keys[0])))
         *err += std::string(" (did you mean ") + near + "?)";
@@ -394,7 +394,7 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
     bool known = false;
     for (std::size_t i = 0; i < kVariableCount; ++i) known = known || name == kVariables[i];
     if (!known) {
-      *error = "sockdiag: unknown variable " + quote_value(name) + "; accepted: ";
+      *error = "sockdiag: unknown variable " + quoted(name) + "; accepted: ";
       for (std::size_t i = 0; i < kVariableCount; ++i) *error += std::string(i ? ", " : "") + kVariables[i];
       if (const char* near = suggestion(name, kVariables, kVariableCount))
         *error += std::string(" (did you mean ") + near + "?)";

@@ -2,7 +2,6 @@
 // need an escape, UTF-8 checking, and the quoting of a value in a message.
 #include "escape.h"
 
-#include <cstdio>
 #include <cstring>
 
 namespace sd {
@@ -185,31 +184,11 @@ std::string text_escaped(std::string_view s) { return escaped(s, &LineBuffer::ap
 
 std::string inert_escaped(std::string_view s) { return escaped(s, &LineBuffer::append_inert); }
 
-std::string quote_value(std::string_view v) {
+std::string quoted(std::string_view v) {
   constexpr std::size_t kShown = 120;
   LineBuffer b;
   b.append_inert(v.substr(0, kShown));
   return "'" + std::string(b.view()) + (v.size() > kShown ? "...'" : "'");
-}
-
-std::string quote_word(std::string_view s) {
-  std::string out = "\"";
-  std::size_t n = 0;
-  for (char ch : s) {
-    if (++n > 40) {
-      out += "...";
-      break;
-    }
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace sd

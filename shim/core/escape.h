@@ -19,14 +19,11 @@ std::string text_escaped(std::string_view s);
 // `s` made one inert line as append_inert does (backslashes kept).
 std::string inert_escaped(std::string_view s);
 
-// A value as error messages about settings quote it: in single quotes, made
-// inert as records make values from outside (control characters, C1 and
-// bytes that are not UTF-8 escaped: the message stays one line, and raw
-// terminal escapes never reach the user's terminal), cut at 120 bytes.
-std::string quote_value(std::string_view v);
-// A word named in a rule's message: "word", every control byte, byte from
-// 0x7f up, '"' and '\\' as \xNN, cut at 40 bytes ("...\""). (The rule
-// parser's messages, which its tests check, use this form.)
-std::string quote_word(std::string_view s);
+// A value from outside (a setting's value, a path, a word of a rule) as every
+// error message quotes it: in single quotes, made inert as records make
+// values from outside (control characters, C1 and bytes that are not UTF-8
+// escaped: the message stays one line, and raw terminal escapes never reach
+// the user's terminal), cut at 120 bytes.
+std::string quoted(std::string_view v);
 
 }  // namespace sd

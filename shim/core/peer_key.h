@@ -20,6 +20,7 @@ struct PeerKey {
   uint32_t meta;      // family << 16 | port (host order); 0: none
 
   int family() const { return static_cast<int>(meta >> 16); }
+  uint16_t port() const { return static_cast<uint16_t>(meta & 0xffff); }  // host order
 
   // `addr` packed into `out`; false (words zero, meta untouched) for other
   // families and for a length too short for the family's address.

@@ -97,7 +97,7 @@ class TextParser {
     if (c == '\n') return "the end of the line";
     std::size_t e = pos;
     while (e < t_.size() && is_word(t_[e])) ++e;
-    if (e > pos) return quote_word(t_.substr(pos, e - pos));
+    if (e > pos) return quoted(t_.substr(pos, e - pos));
     unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x20 || u >= 0x7f) {
       char buf[24];
@@ -140,16 +140,16 @@ class TextParser {
     if (!target_from_name(w, &r_.target, &r_.calls)) {
       for (const KeyInfo& k : kKeys)
         if (w == k.name)
-          return fail(at, "expected a call or group, found the key " + quote_word(w) +
+          return fail(at, "expected a call or group, found the key " + quoted(w) +
                               ": a rule starts with what it applies to, e.g. connect:error=ECONNREFUSED");
       const char* names[kRuleCallCount + 5];
       for (unsigned i = 0; i < kRuleCallCount; ++i) names[i] = kRuleCallNames[i];
       for (unsigned i = 0; i < 5; ++i) names[kRuleCallCount + i] = kGroupNames[i];
       std::string hint = did_you_mean(w, names, kRuleCallCount + 5);
       if (hint.empty()) hint = " (calls: " + list_names(kRuleCallNames, kRuleCallCount) + "; groups: io, input, output, wait, dns)";
-      return fail(at, "expected a call or group, found " + quote_word(w) + hint);
+      return fail(at, "expected a call or group, found " + quoted(w) + hint);
     }
-    last_ = quote_word(r_.target);
+    last_ = quoted(r_.target);
     for (;;) {
       skip_blanks();
       if (p_ >= t_.size() || t_[p_] != ':') break;
@@ -179,7 +179,7 @@ class TextParser {
       for (unsigned i = 0; i < kKeyCount; ++i) names[i] = kKeys[i].name;
       std::string hint = did_you_mean(w, names, kKeyCount);
       if (hint.empty()) hint = " (keys: " + list_names(names, kKeyCount) + ")";
-      return fail(at, "expected a key, found " + quote_word(w) + hint);
+      return fail(at, "expected a key, found " + quoted(w) + hint);
     }
     Key key = static_cast<Key>(k);
     const KeyInfo& ki = info(key);
@@ -210,7 +210,7 @@ class TextParser {
                             found(p_));
     }
     if (!value(key, has_value)) return false;
-    last_ = quote_word(t_.substr(at, p_ - at));
+    last_ = quoted(t_.substr(at, p_ - at));
     r_.filters |= ki.filter;
     return true;
   }
@@ -277,12 +277,12 @@ class TextParser {
     bool ovf;
     if (!digits(s, &i, v, &ovf) || i != s.size())
       return fail(at + i, std::string("expected a whole number for ") + k.name + ", e.g. " + k.example +
-                              ", found " + quote_word(s));
+                              ", found " + quoted(s));
     if (ovf || *v > hi)
-      return fail(at, std::string("number too large for ") + k.name + ": " + quote_word(s) + " (at most " +
+      return fail(at, std::string("number too large for ") + k.name + ": " + quoted(s) + " (at most " +
                           std::to_string(hi) + ")");
     if (*v < lo)
-      return fail(at, std::string(k.name) + " must be at least " + std::to_string(lo) + ", found " + quote_word(s));
+      return fail(at, std::string(k.name) + " must be at least " + std::to_string(lo) + ", found " + quoted(s));
     return true;
   }
 
@@ -291,7 +291,7 @@ class TextParser {
     bool ovf;
     if (!digits(s, &i, v, &ovf))
       return fail(at, std::string("expected a size in bytes for ") + k.name + ", e.g. " + k.example +
-                          ", found " + quote_word(s));
+                          ", found " + quoted(s));
     std::string_view unit = s.substr(i);
     struct Unit {
       const char* name;
@@ -306,15 +306,15 @@ class TextParser {
       if (unit == x.name) u = &x;
     if (!u) {
       if (!unit.empty() && unit[0] == '.')
-        return fail(at + i, std::string("expected a whole number of bytes for ") + k.name + ", found " + quote_word(s));
+        return fail(at + i, std::string("expected a whole number of bytes for ") + k.name + ", found " + quoted(s));
       static constexpr const char* kNames[] = {"B", "K", "KiB", "KB", "M", "MiB", "MB", "G", "GiB", "GB"};
       return fail(at + i, std::string("expected a size unit (B, K, KiB, KB, M, MiB, MB, G, GiB, GB; K=1024, KB=1000), found ") +
-                              quote_word(unit) + did_you_mean(unit, kNames, 10));
+                              quoted(unit) + did_you_mean(unit, kNames, 10));
     }
     if (ovf || *v > kMaxSize / u->mult)
-      return fail(at, std::string("size too large for ") + k.name + ": " + quote_word(s) + " (at most 2^62 bytes)");
+      return fail(at, std::string("size too large for ") + k.name + ": " + quoted(s) + " (at most 2^62 bytes)");
     *v *= u->mult;
-    if (*v == 0) return fail(at, std::string(k.name) + " must be more than 0, found " + quote_word(s));
+    if (*v == 0) return fail(at, std::string(k.name) + " must be more than 0, found " + quoted(s));
     return true;
   }
 
@@ -324,18 +324,18 @@ class TextParser {
     bool ovf = false;
     if (!digits(s, &i, &whole, &ovf))
       return fail(at, std::string("expected a duration for ") + k.name + ", e.g. " + k.example + ", found " +
-                          quote_word(s));
+                          quoted(s));
     if (i < s.size() && s[i] == '.') {
       ++i;
       std::size_t fs = i;
       while (i < s.size() && is_digit(s[i])) {
         if (i - fs >= 9)
-          return fail(at + i, std::string("too many decimals in ") + quote_word(s) + " (the finest unit is 1us)");
+          return fail(at + i, std::string("too many decimals in ") + quoted(s) + " (the finest unit is 1us)");
         frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
         scale *= 10;
         ++i;
       }
-      if (i == fs) return fail(at + i, "expected digits after '.' in " + quote_word(s));
+      if (i == fs) return fail(at + i, "expected digits after '.' in " + quoted(s));
     }
     std::string_view unit = s.substr(i);
     uint64_t mult;
@@ -343,32 +343,32 @@ class TextParser {
     else if (unit == "ms") mult = 1000000;
     else if (unit == "s") mult = 1000000000;
     else if (unit.empty())
-      return fail(at + i, std::string("expected a unit after ") + quote_word(s) + " (us, ms or s), e.g. " + k.example);
+      return fail(at + i, std::string("expected a unit after ") + quoted(s) + " (us, ms or s), e.g. " + k.example);
     else {
       static constexpr const char* kNames[] = {"us", "ms", "s"};
-      return fail(at + i, "expected a duration unit (us, ms or s), found " + quote_word(unit) + did_you_mean(unit, kNames, 3));
+      return fail(at + i, "expected a duration unit (us, ms or s), found " + quoted(unit) + did_you_mean(unit, kNames, 3));
     }
     if (ovf || whole > kMaxDurationNs / mult)
-      return fail(at, std::string("duration too long for ") + k.name + ": " + quote_word(s) + " (at most 24h = 86400s)");
+      return fail(at, std::string("duration too long for ") + k.name + ": " + quoted(s) + " (at most 24h = 86400s)");
     uint64_t part = frac * mult;  // frac < 1e9, mult <= 1e9: fits
     if (part % scale != 0 || (part / scale) % 1000 != 0)
-      return fail(at, "duration finer than 1us: " + quote_word(s));
+      return fail(at, "duration finer than 1us: " + quoted(s));
     *ns = whole * mult + part / scale;
     if (*ns > kMaxDurationNs)
-      return fail(at, std::string("duration too long for ") + k.name + ": " + quote_word(s) + " (at most 24h = 86400s)");
-    if (*ns == 0) return fail(at, std::string(k.name) + " must be more than 0, found " + quote_word(s));
+      return fail(at, std::string("duration too long for ") + k.name + ": " + quoted(s) + " (at most 24h = 86400s)");
+    if (*ns == 0) return fail(at, std::string(k.name) + " must be more than 0, found " + quoted(s));
     return true;
   }
 
   bool ports(std::string_view s, std::size_t at, const KeyInfo& k, uint16_t* lo, uint16_t* hi) {
     std::size_t dash = s.find('-');
     if (dash == 0 || (dash != std::string_view::npos && dash + 1 == s.size()))
-      return fail(at, std::string("expected a port or a range for ") + k.name + ", e.g. " + k.example + ", found " + quote_word(s));
+      return fail(at, std::string("expected a port or a range for ") + k.name + ", e.g. " + k.example + ", found " + quoted(s));
     uint64_t a, b;
     if (!number(s.substr(0, dash), at, k, 1, 65535, &a)) return false;
     b = a;
     if (dash != std::string_view::npos && !number(s.substr(dash + 1), at + dash + 1, k, 1, 65535, &b)) return false;
-    if (b < a) return fail(at, "the range " + quote_word(s) + " ends before it starts");
+    if (b < a) return fail(at, "the range " + quoted(s) + " ends before it starts");
     *lo = static_cast<uint16_t>(a);
     *hi = static_cast<uint16_t>(b);
     return true;
@@ -377,7 +377,7 @@ class TextParser {
   bool nth(std::string_view s, std::size_t at, const KeyInfo& k) {
     std::size_t dots = s.find("..");
     if (dots == 0)
-      return fail(at, std::string("expected a call number or range for nth, e.g. ") + k.example + ", found " + quote_word(s));
+      return fail(at, std::string("expected a call number or range for nth, e.g. ") + k.example + ", found " + quoted(s));
     if (!number(s.substr(0, dots), at, k, 1, UINT64_MAX, &r_.nth_lo)) return false;
     if (dots == std::string_view::npos) {
       r_.nth_hi = r_.nth_lo;
@@ -387,7 +387,7 @@ class TextParser {
     r_.nth_hi = 0;
     if (rest.empty()) return true;
     if (!number(rest, at + dots + 2, k, 1, UINT64_MAX, &r_.nth_hi)) return false;
-    if (r_.nth_hi < r_.nth_lo) return fail(at, "the range " + quote_word(s) + " ends before it starts");
+    if (r_.nth_hi < r_.nth_lo) return fail(at, "the range " + quoted(s) + " ends before it starts");
     return true;
   }
 
@@ -397,7 +397,7 @@ class TextParser {
     std::size_t i = 0;
     uint64_t whole;
     bool ovf;
-    std::string expect = std::string("expected a probability for ") + k.name + ", e.g. " + k.example + ", found " + quote_word(s);
+    std::string expect = std::string("expected a probability for ") + k.name + ", e.g. " + k.example + ", found " + quoted(s);
     if (!digits(n, &i, &whole, &ovf)) return fail(at, expect);
     unsigned max_decimals = percent ? 7 : 9;
     uint64_t frac = 0;
@@ -406,19 +406,19 @@ class TextParser {
       ++i;
       while (i < n.size() && is_digit(n[i])) {
         if (++decimals > max_decimals)
-          return fail(at + i, "too many decimals in " + quote_word(s) + " (at most " + std::to_string(max_decimals) + ")");
+          return fail(at + i, "too many decimals in " + quoted(s) + " (at most " + std::to_string(max_decimals) + ")");
         frac = frac * 10 + static_cast<uint64_t>(n[i] - '0');
         ++i;
       }
-      if (decimals == 0) return fail(at + i, "expected digits after '.' in " + quote_word(s));
+      if (decimals == 0) return fail(at + i, "expected digits after '.' in " + quoted(s));
     }
     if (i != n.size()) return fail(at + i, expect);
     for (unsigned d = decimals; d < max_decimals; ++d) frac *= 10;
     uint64_t one = percent ? 100 : 1;
     if (ovf || whole > one || (whole == one && frac > 0))
-      return fail(at, std::string("prob is at most 1 (or 100%), found ") + quote_word(s));
+      return fail(at, std::string("prob is at most 1 (or 100%), found ") + quoted(s));
     uint64_t b = percent ? whole * 10000000 + frac : whole * 1000000000 + frac;
-    if (b == 0) return fail(at, "prob must be more than 0 (the rule would never inject), found " + quote_word(s));
+    if (b == 0) return fail(at, "prob must be more than 0 (the rule would never inject), found " + quoted(s));
     r_.prob = static_cast<uint32_t>(b);
     return true;
   }
@@ -471,7 +471,7 @@ class TextParser {
       std::string path;
       if (!string_value("peer", &path)) return false;
       if (path[0] != '/' && path[0] != '@')
-        return fail(at, "expected a unix socket path starting with '/' or '@' for peer, found " + quote_word(path));
+        return fail(at, "expected a unix socket path starting with '/' or '@' for peer, found " + quoted(path));
       if (path.size() >= sizeof(sockaddr_un{}.sun_path))
         return fail(at, "unix socket path too long for peer: " + std::to_string(path.size()) + " bytes (at most " +
                             std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + ")");
@@ -484,7 +484,7 @@ class TextParser {
       while (close < t_.size() && t_[close] != ']' && !ends_bracket(t_[close])) ++close;
       if (close >= t_.size() || t_[close] != ']') return fail(at, "expected ']' after the IPv6 address of peer");
       if (!ip(t_.substr(at + 1, close - at - 1), AF_INET6, r_.peer_addr))
-        return fail(at + 1, "expected an IPv6 address inside [], found " + quote_word(t_.substr(at + 1, close - at - 1)));
+        return fail(at + 1, "expected an IPv6 address inside [], found " + quoted(t_.substr(at + 1, close - at - 1)));
       r_.peer_family = AF_INET6;
       unmap(&r_.peer_family, r_.peer_addr);
       p_ = close + 1;
@@ -515,8 +515,8 @@ class TextParser {
     bool name = !tok.empty();
     for (char ch : tok) name = name && (is_word(ch) || ch == '-' || ch == '.');
     if (name && !ip(tok, AF_INET, tmp))
-      return fail(at, "peer takes an address, found the name " + quote_word(tok) + "; to match a name write host=" + std::string(tok));
-    return fail(at, "expected an address for peer, e.g. " + std::string(info(Key::peer).example) + ", found " + quote_word(tok));
+      return fail(at, "peer takes an address, found the name " + quoted(tok) + "; to match a name write host=" + std::string(tok));
+    return fail(at, "expected an address for peer, e.g. " + std::string(info(Key::peer).example) + ", found " + quoted(tok));
   }
 
   bool net() {
@@ -541,8 +541,8 @@ class TextParser {
       std::string_view rest = token();
       if (!rest.empty() || addr.empty())
         return fail(at, "expected an address and a prefix length for net, e.g. net=10.0.0.0/8, found " +
-                            quote_word(t_.substr(at, p_ - at)));
-      return fail(slash, "expected '/' and a prefix length after " + quote_word(addr) + ", e.g. net=10.0.0.0/8");
+                            quoted(t_.substr(at, p_ - at)));
+      return fail(slash, "expected '/' and a prefix length after " + quoted(addr) + ", e.g. net=10.0.0.0/8");
     }
     ++p_;
     std::size_t bits_at = p_;
@@ -550,21 +550,21 @@ class TextParser {
     int family;
     if (ip(addr, AF_INET, r_.net_addr)) family = AF_INET;
     else if (ip(addr, AF_INET6, r_.net_addr)) family = AF_INET6;
-    else return fail(at, "expected an IPv4 or IPv6 address for net, e.g. net=10.0.0.0/8, found " + quote_word(addr));
+    else return fail(at, "expected an IPv4 or IPv6 address for net, e.g. net=10.0.0.0/8, found " + quoted(addr));
     uint64_t bits;
     unsigned max_bits = family == AF_INET ? 32 : 128;
     std::size_t i = 0;
     bool ovf;
     if (!digits(bits_text, &i, &bits, &ovf) || i != bits_text.size())
-      return fail(bits_at, "expected a prefix length (0-" + std::to_string(max_bits) + ") after '/', found " + quote_word(bits_text));
+      return fail(bits_at, "expected a prefix length (0-" + std::to_string(max_bits) + ") after '/', found " + quoted(bits_text));
     if (ovf || bits > max_bits)
-      return fail(bits_at, "prefix length " + quote_word(bits_text) + " is more than " + std::to_string(max_bits));
+      return fail(bits_at, "prefix length " + quoted(bits_text) + " is more than " + std::to_string(max_bits));
     // Host bits set usually means a mistyped prefix: refuse rather than guess.
     uint8_t masked[16];
     std::memcpy(masked, r_.net_addr, 16);
     for (unsigned b = static_cast<unsigned>(bits); b < max_bits; ++b) masked[b / 8] &= static_cast<uint8_t>(~(0x80u >> (b % 8)));
     if (std::memcmp(masked, r_.net_addr, 16) != 0)
-      return fail(at, quote_word(t_.substr(at, p_ - at)) + " has bits set after the prefix; did you mean net=" +
+      return fail(at, quoted(t_.substr(at, p_ - at)) + " has bits set after the prefix; did you mean net=" +
                           address_text(family, masked) + "/" + std::to_string(bits) + "?");
     r_.net_family = family;
     r_.net_bits = static_cast<unsigned>(bits);
@@ -585,7 +585,7 @@ class TextParser {
     std::string_view name = t_.substr(s, p_ - s);
     if (name.empty() || (p_ < t_.size() && !ends_value(t_[p_]))) {
       std::string_view tok = (p_ = s, token());
-      return fail(at, "expected an error name for " + std::string(r_.target) + ", e.g. error=ECONNREFUSED, found " + quote_word(tok));
+      return fail(at, "expected an error name for " + std::string(r_.target) + ", e.g. error=ECONNREFUSED, found " + quoted(tok));
     }
     CodeKind d;
     int code;
@@ -606,10 +606,10 @@ class TextParser {
       const char* near = suggestion(name, names.data(), own);
       if (!near) near = suggestion(name, names.data(), names.size());
       std::string hint = near ? std::string("; did you mean ") + near + "?" : std::string();
-      return fail(s, "expected an error name for " + std::string(r_.target) + ", found " + quote_word(name) + hint);
+      return fail(s, "expected an error name for " + std::string(r_.target) + ", found " + quoted(name) + hint);
     }
     if (d == CodeKind::event)
-      return fail(s, quote_word(name) + " is not an error code; for an end of stream write the action eof");
+      return fail(s, quoted(name) + " is not an error code; for an end of stream write the action eof");
     r_.error_code_kind = d;
     r_.error_code = code;
     return true;
@@ -642,14 +642,14 @@ class TextParser {
         for (std::size_t i = 0; i < s.size(); ++i) {
           char c = s[i];
           if (!(is_word(c) || c == '-' || c == '.' || c == '*' || c == '?'))
-            return fail(at, "expected a host name or glob for host (letters, digits, '-', '.', '_', '*', '?'), found " + quote_word(s));
+            return fail(at, "expected a host name or glob for host (letters, digits, '-', '.', '_', '*', '?'), found " + quoted(s));
           if (c >= 'A' && c <= 'Z') s[i] = static_cast<char>(c - 'A' + 'a');
         }
         // getaddrinfo answers a literal address itself: a dns rule would
         // never touch it (INJECT.md, "DNS rules").
         in_addr literal;
         if (r_.calls == call_bit(CallId::getaddrinfo) && inet_aton(s.c_str(), &literal) != 0)
-          return fail(at, quote_word(s) + " is an address, which getaddrinfo answers without asking DNS: a " +
+          return fail(at, quoted(s) + " is an address, which getaddrinfo answers without asking DNS: a " +
                               std::string(r_.target) + " rule never touches it; for a connection to it write peer=" + s);
         r_.host = keep(std::move(s));
         return true;
@@ -666,7 +666,7 @@ class TextParser {
             return true;
           }
         std::string hint = did_you_mean(w, kKindNames + 1, 9);
-        return fail(at, "expected a socket kind (" + list_names(kKindNames + 1, 9) + "), found " + quote_word(w) + hint);
+        return fail(at, "expected a socket kind (" + list_names(kKindNames + 1, 9) + "), found " + quoted(w) + hint);
       }
       case Key::prog: {
         if (!string_value("prog", &s)) return false;

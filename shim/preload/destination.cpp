@@ -231,7 +231,7 @@ const char* type_name(mode_t type) {
 
 std::string describe_refusal(const std::string& setting, const char* path, Destination kind, const Refusal& why) {
   std::string copy(path);
-  std::string dir = quote_value(Place(copy.data()).dir);
+  std::string dir = quoted(Place(copy.data()).dir);
   std::string what;
   switch (why.why) {
     case Refusal::none: break;
@@ -266,7 +266,7 @@ std::string describe_refusal(const std::string& setting, const char* path, Desti
                              ? "an absolute path of a regular file, or of a new file in an existing directory"
                              : "stderr, or a regular file (new or existing) in an existing directory, a FIFO that a "
                                "reader has open, or a character device";
-  return setting + ": " + quote_value(path) + ": " + what + "; accepted: " + accepted;
+  return setting + ": " + quoted(path) + ": " + what + "; accepted: " + accepted;
 }
 
 std::string setting_name(const char* variable, const char* key) {

@@ -26,6 +26,7 @@
 #include "config_state.h"
 #include "dns_scope.h"
 #include "fdtable.h"
+#include "peer_key.h"
 #include "hostnames.h"
 #include "inject_readiness.h"
 #include "log.h"
@@ -159,16 +160,11 @@ __attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd
     len = sizeof(ss);
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = reinterpret_cast<sockaddr*>(&ss);
   }
-  if (peer && peer->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(peer);
-    std::memcpy(g.addr, &a->sin_addr, 4);
+  PeerKey key;
+  if (peer && PeerKey::pack(peer, len, &key)) {
+    std::memcpy(g.addr, key.words, sizeof(key.words));
     in.peer_addr = g.addr;
-    in.peer_port = ntohs(a->sin_port);
-  } else if (peer && peer->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    auto* a = reinterpret_cast<const sockaddr_in6*>(peer);
-    std::memcpy(g.addr, &a->sin6_addr, 16);
-    in.peer_addr = g.addr;
-    in.peer_port = ntohs(a->sin6_port);
+    in.peer_port = key.port();
   } else if (peer && peer->sa_family == AF_UNIX && g_uses_unix_peer) {
     in.peer_path = format_addr(peer, len, g.path, sizeof(g.path));
   }
@@ -208,11 +204,14 @@ __attribute__((always_inline)) inline bool gather_for(Gathered& g, Call call, in
     uint64_t words[2] = {0, 0};
     int family = 0;
     if (target && (target->sa_family == AF_INET || target->sa_family == AF_INET6)) {
+      // The family counts even when the length is too short for its address
+      // (the words stay zero): a peer rule sees what the call named.
       family = target->sa_family;
-      if (family == AF_INET && target_len >= sizeof(sockaddr_in))
-        std::memcpy(words, &reinterpret_cast<const sockaddr_in*>(target)->sin_addr, 4);
-      else if (family == AF_INET6 && target_len >= sizeof(sockaddr_in6))
-        std::memcpy(words, &reinterpret_cast<const sockaddr_in6*>(target)->sin6_addr, 16);
+      PeerKey k;
+      if (PeerKey::pack(target, target_len, &k)) {
+        words[0] = k.words[0];
+        words[1] = k.words[1];
+      }
     } else if (c) {
       family = static_cast<int>(c->peer_meta.load(std::memory_order_relaxed) >> 16);
       words[0] = c->peer_addr[0].load(std::memory_order_relaxed);

@@ -585,7 +585,7 @@ bool make_absolute(const char* value, const std::string& setting, std::string* e
     }
     why = "made absolute, the path is longer than " + std::to_string(sizeof(g_path) - 1) + " bytes";
   }
-  *error = "sockdiag: " + setting + ": " + quote_value(value) + ": " + why + "; accepted: an absolute path";
+  *error = "sockdiag: " + setting + ": " + quoted(value) + ": " + why + "; accepted: an absolute path";
   return false;
 }
 

@@ -208,10 +208,13 @@ TEST_CASE("a misspelt word: swapped letters first, then the closest by edits", "
 }
 
 TEST_CASE("values in messages: quoted, made inert, cut", "[config]") {
-  CHECK(sd::quote_value("a\nb") == "'a\\nb'");
-  CHECK(sd::quote_value(std::string(130, 'x')) == "'" + std::string(120, 'x') + "...'");
-  CHECK(sd::quote_word("a\"b\n") == "\"a\\x22b\\x0a\"");
-  CHECK(sd::quote_word(std::string(45, 'y')) == "\"" + std::string(40, 'y') + "...\"");
+  CHECK(sd::quoted("a\nb") == "'a\\nb'");
+  CHECK(sd::quoted(std::string(130, 'x')) == "'" + std::string(120, 'x') + "...'");
+  // A rule's word is quoted the same way: a terminal escape in it is made inert.
+  std::string word = sd::quoted("conn\x1b[31mect");
+  CHECK(word.front() == '\'');
+  CHECK(word.back() == '\'');
+  CHECK(word.find('\x1b') == std::string::npos);
   CHECK(sd::text_escaped("a\\b\x1b") == "a\\\\b\\x1b");
   CHECK(sd::inert_escaped("a\\b\x1b") == "a\\b\\x1b");
 }
