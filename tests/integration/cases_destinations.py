@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 
-from cases_config import CONFIG_ERROR, expect_refused
+from cases_config import expect_refused
 from harness import case, expect, expect_eq, parse_records, read_records, read_text
 
 # Debian's own python3 (not a version manager's wrapper script around it).

@@ -8,7 +8,7 @@ import signal
 import subprocess
 
 import debian_tools
-from harness import Skipped, case, expect, expect_eq, parse_records, read_text
+from harness import Skipped, case, expect, expect_eq, read_text
 from record_stream import stream_records
 
 # Each round races the logger thread once: the more rounds, the surer a
