@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "calls.h"
 #include "count_category.h"
 #include "explain.h"
 #include "peer_key.h"
@@ -72,22 +73,22 @@ inline CountEntry* entry(CountEntry* table, uint32_t n, uint32_t key) {
   return nullptr;
 }
 
-// Level, domain and code packed with the call's index (+1: never 0). The
+// Level, code kind and code packed with the call's index (+1: never 0). The
 // level is the record's (report.cpp), known only when the failure happens:
 // one (call, code) may be expected flow in one situation and a failure in
 // another (EAGAIN without or with SO_RCVTIMEO), so it is part of the key.
 // Retries are counted with level off (0). Codes fit 16 bits: errno values,
 // glibc's negative EAI_* values, small event numbers.
-constexpr uint32_t count_key(uint32_t call, uint32_t domain, int code, Level level = Level::off) {
-  return (call + 1) << 24 | (static_cast<uint32_t>(level) & 0xf) << 20 | (domain & 0xf) << 16 |
+constexpr uint32_t count_key(uint32_t call, uint32_t code_kind, int code, Level level = Level::off) {
+  return (call + 1) << 24 | (static_cast<uint32_t>(level) & 0xf) << 20 | (code_kind & 0xf) << 16 |
          (static_cast<uint32_t>(code) & 0xffff);
 }
 constexpr uint32_t key_call(uint32_t key) { return (key >> 24) - 1; }
 constexpr Level key_level(uint32_t key) { return static_cast<Level>((key >> 20) & 0xf); }
-constexpr uint32_t key_domain(uint32_t key) { return (key >> 16) & 0xf; }
+constexpr uint32_t key_code_kind(uint32_t key) { return (key >> 16) & 0xf; }
 constexpr int key_code(uint32_t key) { return static_cast<int16_t>(key & 0xffff); }
 constexpr Category key_category(uint32_t key) {
-  return category_of(static_cast<CodeKind>(key_domain(key)), key_code(key), key_level(key));
+  return category_of(static_cast<CodeKind>(key_code_kind(key)), key_code(key), key_level(key));
 }
 // The level of the fast path's expected EAGAIN (expected_eagain below): the
 // one report() gives an EAGAIN on a socket without SO_RCVTIMEO/SO_SNDTIMEO,
@@ -183,13 +184,15 @@ constexpr uint64_t fnv1a(uint64_t h, const char* s) {
 }
 constexpr uint64_t kFnvStart = 0xcbf29ce484222325ull;
 
-// The names of the hooked calls, in Call order (the reader has no Call enum).
-inline constexpr const char* kCallNames[] = {
-#define SD_HOOK(group, ret, name, params, args, sysno, rule, cls, retry) #name,
-#include "hooks.def"
-#undef SD_HOOK
-};
-constexpr uint32_t kCallCount = sizeof(kCallNames) / sizeof(kCallNames[0]);
+// The hooked calls, in Call order (calls.h): the command reads a call's
+// index in a key through the same table the library counted with.
+constexpr uint32_t kCallCount = static_cast<uint32_t>(sd::kCallCount);
+// The call a key counts; "?" for an index no build of this table has (the
+// table is memory the processes of the tree can write).
+inline const char* key_call_name(uint32_t key) {
+  uint32_t c = key_call(key);
+  return c < kCallCount ? kHookNames[c] : "?";
+}
 static_assert(kCallCount <= kMaxCalls, "raise kMaxCalls (and kVersion)");
 
 // The fingerprint of a process's rules (their normal form, in order), so
@@ -203,7 +206,7 @@ uint64_t rules_hash(uint32_t count, TextAt text_at) {
 
 constexpr uint64_t calls_hash() {
   uint64_t h = kFnvStart;
-  for (const char* n : kCallNames) h = fnv1a(h, n);
+  for (const char* n : kHookNames) h = fnv1a(h, n);
   return h;
 }
 

@@ -171,8 +171,8 @@ void note_private(SummaryWriter& w, const char* why) {
 // One (call, code) at one level: its level is the records' own, its
 // category follows from it (count_category.h).
 void write_code_row(SummaryWriter& w, uint32_t key, uint64_t n, uint64_t injected) {
-  const char* call = call_name(static_cast<Call>(ctab::key_call(key)));
-  const char* code = code_name(static_cast<CodeKind>(ctab::key_domain(key)), ctab::key_code(key));
+  const char* call = ctab::key_call_name(key);
+  const char* code = code_name(static_cast<CodeKind>(ctab::key_code_kind(key)), ctab::key_code(key));
   const char* category = category_name(ctab::key_category(key));
   if (w.json) {
     w.start_json("count");
@@ -304,7 +304,7 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
   }
   std::sort(rows, rows + n, [](const Row& a, const Row& b) { return a.key < b.key; });
   for (std::size_t i = 0; i < n; ++i) {
-    const char* call = call_name(static_cast<Call>(ctab::key_call(rows[i].key)));
+    const char* call = ctab::key_call_name(rows[i].key);
     const char* code = code_name(CodeKind::errno_code, ctab::key_code(rows[i].key));
     if (w.json) {
       w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),

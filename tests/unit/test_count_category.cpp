@@ -55,7 +55,7 @@ TEST_CASE("a counter key keeps call, level, domain and code apart", "[summary]")
       CHECK(key != 0);
       CHECK(ctab::key_call(key) == ctab::kCallCount - 1);
       CHECK(ctab::key_level(key) == l);
-      CHECK(ctab::key_domain(key) == static_cast<uint32_t>(d));
+      CHECK(ctab::key_code_kind(key) == static_cast<uint32_t>(d));
       CHECK(ctab::key_code(key) == code);
     }
   CHECK(ctab::count_key(3, 0, EAGAIN, Level::debug) != ctab::count_key(3, 0, EAGAIN, Level::error));

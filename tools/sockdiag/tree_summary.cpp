@@ -118,9 +118,9 @@ void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* ru
     for (const ctab::Lane* l : lanes[i]) ctab::for_each_row(*l, add);
     for (const auto& [key, n] : rows) {
       if (!n.first && !n.second) continue;
-      const char* call = ctab::kCallNames[ctab::key_call(key)];
-      auto domain = static_cast<sd::CodeKind>(ctab::key_domain(key));
-      add_count(ctab::key_category(key), call, sd::code_name(domain, ctab::key_code(key)), n.first, n.second,
+      const char* call = ctab::key_call_name(key);
+      auto code_kind = static_cast<sd::CodeKind>(ctab::key_code_kind(key));
+      add_count(ctab::key_category(key), call, sd::code_name(code_kind, ctab::key_code(key)), n.first, n.second,
                 sd::level_name(ctab::key_level(key)), process);
     }
     for (std::size_t c = 0; c < sd::kCategoryCount; ++c) unlisted_[c] += s.unlisted[c].load(std::memory_order_relaxed);
@@ -130,7 +130,7 @@ void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* ru
     for (const ctab::CountEntry& e : s.retries) {
       uint32_t key = e.key.load(std::memory_order_relaxed);
       if (key)
-        retries_[{ctab::kCallNames[ctab::key_call(key)], sd::code_name(sd::CodeKind::errno_code, ctab::key_code(key))}] +=
+        retries_[{ctab::key_call_name(key), sd::code_name(sd::CodeKind::errno_code, ctab::key_code(key))}] +=
             e.count.load(std::memory_order_relaxed);
     }
     for (const ctab::PeerEntry& p : s.peers) {
