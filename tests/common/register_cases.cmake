@@ -4,7 +4,7 @@
 # named "PREFIX: TITLE" and runs `DRIVER [ARGS] [RUN_ARGS] ID`.
 #
 #   sd_register_cases(PREFIX p DRIVER file.py [ARGS ...] [RUN_ARGS ...]
-#     [BUILD "what" TARGETS t ... [FIXTURE_PROPERTIES ...]]
+#     [BUILD "what" TARGETS t ...]
 #     [TIME_LIMIT seconds] TIMEOUT seconds [SKIP_77] [LABELS l ...])
 #
 # BUILD: a fixture test "PREFIX: build WHAT" (with the cases' LABELS) first
@@ -20,7 +20,7 @@ find_program(SD_TIMEOUT timeout REQUIRED)
 
 function(sd_register_cases)
   cmake_parse_arguments(PARSE_ARGV 0 ARG "SKIP_77" "PREFIX;DRIVER;BUILD;TIME_LIMIT;TIMEOUT"
-                        "ARGS;RUN_ARGS;TARGETS;FIXTURE_PROPERTIES;LABELS")
+                        "ARGS;RUN_ARGS;TARGETS;LABELS")
   get_filename_component(driver_dir ${ARG_DRIVER} DIRECTORY)
   file(GLOB sources CONFIGURE_DEPENDS ${driver_dir}/*.py ${CMAKE_CURRENT_SOURCE_DIR}/*.py
        ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/*.py)
@@ -48,8 +48,10 @@ function(sd_register_cases)
     set(fixture sd_${ARG_PREFIX}_built)
     add_test(NAME "${ARG_PREFIX}: build ${ARG_BUILD}"
       COMMAND ${CMAKE_COMMAND} --build ${CMAKE_BINARY_DIR} --target ${ARG_TARGETS})
+    # Every suite builds in the one build tree: two builds at once (ctest -j)
+    # race on the same objects (one links a half-written cmd_*.o of the other).
     set_tests_properties("${ARG_PREFIX}: build ${ARG_BUILD}" PROPERTIES
-      FIXTURES_SETUP ${fixture} TIMEOUT 600 ${ARG_FIXTURE_PROPERTIES})
+      FIXTURES_SETUP ${fixture} TIMEOUT 600 RESOURCE_LOCK sd_build)
     if(ARG_LABELS)
       set_tests_properties("${ARG_PREFIX}: build ${ARG_BUILD}" PROPERTIES LABELS "${ARG_LABELS}")
     endif()
