@@ -282,7 +282,8 @@ Proc& TraceReader::State::proc_of(long tid) {
   bool thread = false;
   for (auto& [ptid, text] : joiner.pending()) {
     StraceLine pl;
-    if (!parse_strace_line(text + " <unfinished ...>", &pl)) continue;
+    std::string whole = text + " <unfinished ...>";  // outlives pl's views
+    if (!parse_strace_line(whole, &pl)) continue;
     if (pl.name != "clone" && pl.name != "clone3" && pl.name != "fork" && pl.name != "vfork") continue;
     auto pp = pid_of.find(ptid);
     if (pp == pid_of.end()) continue;
