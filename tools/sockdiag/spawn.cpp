@@ -64,7 +64,10 @@ void wait_for_tree(pid_t cmd, ChildExit& result, const std::string& name) {
 
 }  // namespace
 
-ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool whole_tree) {
+bool spawn_interrupted() { return g_stop_waiting != 0; }
+
+ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool whole_tree,
+                         const std::function<void()>& after_cmd) {
   ChildExit result;
   std::vector<char*> args, envp;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -126,8 +129,9 @@ ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector
       result.wait_status = status;
     }
   }
-  if (whole_tree) prctl(PR_SET_CHILD_SUBREAPER, 0);
   g_child = 0;
+  if (after_cmd) after_cmd();
+  if (whole_tree) prctl(PR_SET_CHILD_SUBREAPER, 0);
   for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i) sigaction(kForwarded[i], &old[i], nullptr);
   return result;
 }
