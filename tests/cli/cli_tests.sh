@@ -1105,9 +1105,11 @@ case_engine_strace_fifo_directory_removed() {
 # without --summary it does not keep run waiting, with --summary it does.
 case_engine_strace_daemon() {
   local marker="sleep 2.$$"
-  capture "$SD" run --engine strace -- sh -c "($marker; echo wrote >'$T/daemon') >/dev/null 2>&1 </dev/null &"
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" capture "$SD" run --engine strace -- sh -c "($marker; echo wrote >'$T/daemon') >/dev/null 2>&1 </dev/null &"
   expect_status 0 "CMD that leaves a daemon"
   pgrep -f "^$marker\$" >/dev/null || fail "run waited for the daemon (it has ended) $(show)"
+  [ -z "$(ls -A "$T/tmp")" ] || fail "the FIFO's directory outlives run: $(ls -A "$T/tmp")"
   for _ in $(seq 200); do
     [ -s "$T/daemon" ] && break
     sleep 0.05

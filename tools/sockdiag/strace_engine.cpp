@@ -17,6 +17,7 @@
 // the library would in the daemon.
 #include "strace_engine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -164,11 +165,18 @@ void read_to_end(int fifo, int done, const sigset_t& waiting, const sd::Config& 
   sigprocmask(SIG_BLOCK, &blocked, &waiting);
   sigdelset(&waiting, SIGUSR1);
   // Records go to stderr or the log: the reader may outlive sockdiag, and
-  // must not keep a pipe on CMD's stdin or stdout open.
+  // must not keep open a pipe that sockdiag's caller reads to its end.
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
     dup2(null, STDIN_FILENO);
     dup2(null, STDOUT_FILENO);
+  }
+  if (DIR* fds = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(fds)) {
+      int fd = std::atoi(e->d_name);
+      if (fd > STDERR_FILENO && fd != fifo && fd != done && fd != dirfd(fds)) close(fd);
+    }
+    closedir(fds);
   }
 
   // Nothing may unwind out of this fork into sockdiag's own code.
