@@ -36,6 +36,7 @@
 
 #include "elf_inspect.h"
 #include "locate.h"
+#include "socket_facts.h"
 #include "spawn.h"
 #include "text.h"
 #include "trace_log.h"
@@ -114,11 +115,22 @@ void print_summary(TreeSummary& tree, const sd::Config& config, bool still_runni
 }
 
 // Reads and turns into records until no writer is left; SIGUSR1 (unblocked
-// only in ppoll) asks for the summary so far.
-void read_to_end(int fifo, int done, const sigset_t& waiting, const sd::Config& config, bool summary) {
+// only in ppoll) asks for the summary so far. `pid_pipe` gives CMD's pid
+// first (strace without -f writes none), or nothing if CMD did not start.
+void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, const sd::Config& config,
+                 bool summary) {
   RecordLog log(config);
   std::unique_ptr<TreeSummary> tree(summary ? new TreeSummary : nullptr);
-  TraceReader reader(config, log, tree.get());
+  TraceOutput out;
+  out.write = [&log](long pid, std::string_view line) { log.write(pid, line); };
+  out.summary = tree.get();
+  out.facts_of = socket_facts;
+  int pid = 0;
+  while (read(pid_pipe, &pid, sizeof pid) < 0 && errno == EINTR) {
+  }
+  out.root_pid = pid;
+  // rules: strace_rules.h (out.rule_of_syscall)
+  TraceReader reader(config, std::move(out));
   std::vector<char> buf(1 << 16);
   bool summarised = false;
   for (;;) {
@@ -150,7 +162,7 @@ void read_to_end(int fifo, int done, const sigset_t& waiting, const sd::Config& 
 // end. SIGUSR1 (sockdiag was interrupted while CMD's processes ran on):
 // the summary now, then on with the records. `done` is closed at exit, and
 // written to once the early summary is out.
-[[noreturn]] void read_trace(int fifo, int done, const sd::Config& config, bool summary) {
+[[noreturn]] void read_trace(int fifo, int pid_pipe, int done, const sd::Config& config, bool summary) {
   // The run's terminal signals are CMD's business; the output must be read
   // to its end whatever happens to sockdiag (the tracer blocks otherwise).
   for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGPIPE, SIGTSTP, SIGTTOU})
@@ -174,14 +186,14 @@ void read_to_end(int fifo, int done, const sigset_t& waiting, const sd::Config& 
   if (DIR* fds = opendir("/proc/self/fd")) {
     while (dirent* e = readdir(fds)) {
       int fd = std::atoi(e->d_name);
-      if (fd > STDERR_FILENO && fd != fifo && fd != done && fd != dirfd(fds)) close(fd);
+      if (fd > STDERR_FILENO && fd != fifo && fd != pid_pipe && fd != done && fd != dirfd(fds)) close(fd);
     }
     closedir(fds);
   }
 
   // Nothing may unwind out of this fork into sockdiag's own code.
   try {
-    read_to_end(fifo, done, waiting, config, summary);
+    read_to_end(fifo, pid_pipe, done, waiting, config, summary);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sockdiag run: the trace reader stopped: %s\n", one_line(e.what()).c_str());
   }
@@ -311,17 +323,21 @@ int run_under_strace(const RunOptions& o, const sd::Config& config, const std::s
   FifoDir dir;
   Fd fifo(open(dir.fifo().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (fifo.get() < 0) throw UsageError("cannot open the FIFO " + dir.fifo() + ": " + std::strerror(errno));
-  int done_pipe[2];
+  int done_pipe[2], pid_pipe[2];
   if (pipe2(done_pipe, O_CLOEXEC) != 0) throw UsageError(std::string("cannot make a pipe: ") + std::strerror(errno));
   Fd done(done_pipe[0]), done_writer(done_pipe[1]);
+  if (pipe2(pid_pipe, O_CLOEXEC) != 0) throw UsageError(std::string("cannot make a pipe: ") + std::strerror(errno));
+  Fd pid_reader(pid_pipe[0]), pid_writer(pid_pipe[1]);
   std::fflush(nullptr);
   pid_t reader = fork();
   if (reader < 0) throw UsageError(std::string("cannot start the trace reader: ") + std::strerror(errno));
   if (reader == 0) {
     close(done_pipe[0]);
-    read_trace(fifo.get(), done_pipe[1], config, o.summary);
+    close(pid_pipe[1]);
+    read_trace(fifo.get(), pid_pipe[0], done_pipe[1], config, o.summary);
   }
   done_writer.reset();
+  pid_reader.reset();
   fifo.reset();
 
   // strace itself runs without the user's LD_PRELOAD, which is CMD's (-E).
@@ -339,7 +355,13 @@ int run_under_strace(const RunOptions& o, const sd::Config& config, const std::s
   argv.push_back("--");
   argv.insert(argv.end(), cmd.begin(), cmd.end());
 
-  auto after_cmd = [&]() {
+  SpawnHooks hooks;
+  hooks.started = [&pid_writer](int pid) {
+    (void)!write(pid_writer.get(), &pid, sizeof pid);
+    pid_writer.reset();
+  };
+  hooks.after_cmd = [&]() {
+    pid_writer.reset();  // CMD did not start: the reader reads no pid
     // A writer opened and closed: if strace never opened the FIFO (a bad
     // option, a failed exec), the reader sees the end now, not never.
     int poke = open(dir.fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -362,7 +384,7 @@ int run_under_strace(const RunOptions& o, const sd::Config& config, const std::s
       while (waitpid(reader, nullptr, 0) < 0 && errno == EINTR) {
       }
   };
-  child = spawn_and_wait(argv, strace_env, false, after_cmd);
+  child = spawn_and_wait(argv, strace_env, false, hooks);
   return shell_status(child, o.cmd.front());
 }
 
