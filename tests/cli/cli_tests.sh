@@ -1035,7 +1035,7 @@ case_engine_strace_refused_settings() {
   capture "$SD" run --engine strace --config "$T/s.conf" -- touch "$T/started"
   expect_usage_error 'cannot make the program ignore SIGPIPE' "sigpipe = ignore in a settings file"
   capture "$SD" run --engine strace --inject 'connect:error=ECONNREFUSED' -- touch "$T/started"
-  expect_usage_error "^sockdiag run: rule connect:error=ECONNREFUSED cannot be made by the strace engine" "a rule"
+  expect_usage_error "^sockdiag run: rule 'connect:error=ECONNREFUSED' cannot run under strace" "a rule"
   [ ! -e "$T/started" ] || fail "CMD ran despite a refused setting"
   capture "$SD" run --engine strace --sigpipe keep -- "$SD_CLI_PROG" epipe
   expect_status 141 "--sigpipe keep: SIGPIPE keeps its default"
@@ -1048,7 +1048,8 @@ case_engine_strace_keeps_fds_and_status() {
   # Same stdout and stderr files for both; pipe numbers and pids set aside.
   local fds='ls -l /proc/self/fd | sed -n "s/.* \([0-9]* -> \)/\1/p" | sed "s/\[[0-9]*\]//; s#/proc/[0-9]*/#/proc/PID/#"'
   sh -c "$fds" >"$T/fds" 2>&1 </dev/null && mv "$T/fds" "$T/plain"
-  "$SD" run --engine strace -- sh -c "$fds" >"$T/fds" 2>&1 </dev/null && mv "$T/fds" "$T/traced"
+  # --level off: ls's own failures (nscd's socket) would be records in the file.
+  "$SD" run --engine strace --level off -- sh -c "$fds" >"$T/fds" 2>&1 </dev/null && mv "$T/fds" "$T/traced"
   [ -s "$T/plain" ] && cmp -s "$T/plain" "$T/traced" || fail "fds differ under strace: $(diff "$T/plain" "$T/traced")"
   for n in 0 1 3 255; do
     capture "$SD" run --engine strace -- "$SD_CLI_PROG" exit "$n"

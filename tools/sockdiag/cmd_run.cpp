@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "counter_table.h"
 #include "elf_inspect.h"
+#include "escape.h"
 #include "locate.h"
 #include "preload_blockers.h"
 #include "rules.h"
@@ -150,8 +151,8 @@ int run_strace_engine(const RunOptions& o, const std::string& why) {
   check_strace_settings(settings, config);
   // rules: strace_rules.h
   for (uint32_t i = 0; config.rules && i < config.rules->count; ++i)
-    throw UsageError("rule " + one_line(config.rules->rules[i].text) +
-                     " cannot be made by the strace engine: it does not inject faults yet (--engine preload "
+    throw UsageError("rule " + sd::quoted(config.rules->rules[i].text) +
+                     " cannot run under strace: the strace engine does not inject faults yet (--engine preload "
                      "does, for a dynamically linked program)");
   std::string strace = strace_or_refusal();
   if (!why.empty())

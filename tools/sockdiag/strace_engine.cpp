@@ -35,6 +35,7 @@
 #include <memory>
 
 #include "elf_inspect.h"
+#include "escape.h"
 #include "locate.h"
 #include "socket_facts.h"
 #include "spawn.h"
@@ -261,7 +262,7 @@ Engine parse_engine(const std::string& word) {
   if (word == "auto") return Engine::automatic;
   if (word == "preload") return Engine::preload;
   if (word == "strace") return Engine::strace;
-  throw UsageError("--engine '" + one_line(word) + "' is not an engine; accepted: auto, preload, strace");
+  throw UsageError("--engine " + sd::quoted(word) + " is not an engine; accepted: auto, preload, strace");
 }
 
 void check_strace_settings(const Settings& settings, const sd::Config& config) {
