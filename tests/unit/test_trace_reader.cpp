@@ -125,16 +125,16 @@ TEST_CASE("expected flow is recorded at debug level only, and counted in the sum
 
 TEST_CASE("a call split by another thread's lines is joined; the thread's records name its process", "[trace]") {
   std::string text =
-      "100 1796549502.000001 execve(\"/usr/bin/srv\", [], []) = 0 <0.000100>\n"
-      "100 1796549502.000002 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+      "100   1796549502.000001 execve(\"/usr/bin/srv\", [], []) = 0 <0.000100>\n"
+      "100   1796549502.000002 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
       "|CLONE_SYSVSEM <unfinished ...>\n"
-      "101 1796549502.000003 socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = "
+      "101   1796549502.000003 socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = "
       "5<socket:[77]> <0.000010>\n"
-      "100 1796549502.000004 <... clone resumed>) = 101 <0.000050>\n"
-      "101 1796549502.000005 connect(5<socket:[77]>, {sa_family=AF_INET6, sin6_port=htons(8080), "
+      "100   1796549502.000004 <... clone resumed>) = 101 <0.000050>\n"
+      "101   1796549502.000005 connect(5<socket:[77]>, {sa_family=AF_INET6, sin6_port=htons(8080), "
       "sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}, 28 <unfinished ...>\n"
-      "100 1796549502.000006 write(1</dev/null>, \"\"..., 3) = 3 <0.000001>\n"
-      "101 1796549502.000007 <... connect resumed>) = -1 ECONNREFUSED (Connection refused) <0.000009>\n";
+      "100   1796549502.000006 write(1</dev/null>, \"\"..., 3) = 3 <0.000001>\n"
+      "101   1796549502.000007 <... connect resumed>) = -1 ECONNREFUSED (Connection refused) <0.000009>\n";
   Run run = read_trace(text);
   CHECK(run.not_understood == 0);
   REQUIRE(run.records.size() == 1);

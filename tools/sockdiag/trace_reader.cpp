@@ -304,17 +304,15 @@ Proc& TraceReader::State::proc_of(long tid) {
   // clone is still unfinished): the clone's flags say which.
   Proc* parent = nullptr;
   bool thread = false;
-  for (auto& [ptid, text] : joiner.pending()) {
-    StraceLine pl;
-    std::string whole = text + " <unfinished ...>";  // outlives pl's views
-    if (!parse_strace_line(whole, &pl)) continue;
-    if (pl.name != "clone" && pl.name != "clone3" && pl.name != "fork" && pl.name != "vfork") continue;
+  for (auto& [ptid, half] : joiner.pending()) {
+    const std::string& n = half.name;
+    if (n != "clone" && n != "clone3" && n != "fork" && n != "vfork") continue;
     auto pp = pid_of.find(ptid);
     if (pp == pid_of.end()) continue;
     auto pr = procs.find(pp->second);
     if (pr == procs.end()) continue;
     parent = &pr->second;
-    thread = pl.args.find("CLONE_THREAD") != std::string_view::npos;
+    thread = half.start.find("CLONE_THREAD") != std::string::npos;
     break;
   }
   if (parent && thread) {
