@@ -146,7 +146,7 @@ void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, cons
   out.rule_of_syscall = rules;
   TraceReader reader(config, std::move(out));
   std::vector<char> buf(1 << 16);
-  bool summarised = false;
+  bool summarised = false, root_said = false;
   for (;;) {
     if (g_summarise_now && tree && !summarised) {
       print_summary(*tree, config, true);
@@ -161,6 +161,11 @@ void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, cons
     ssize_t n = read(fifo, buf.data(), buf.size());
     if (n > 0) {
       reader.feed(buf.data(), static_cast<std::size_t>(n));
+      // Every record of CMD's own calls is out: `run` may return.
+      if (!root_said && reader.root_ended()) {
+        root_said = true;
+        (void)!write(done, "r", 1);
+      }
     } else if (n == 0) {
       break;  // no writer left: the tracer has exited
     } else if (errno != EAGAIN && errno != EINTR) {
@@ -216,14 +221,25 @@ void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, cons
   _exit(0);
 }
 
-// Waits until the reader has ended or written to `done`: true; false after
-// `timeout_ms` (-1: none) or a signal that asks sockdiag to stop waiting.
-bool wait_reader(int done, int timeout_ms) {
+// What the reader says on `done`: 'r' once it has read CMD's end (every
+// record of CMD's own calls is out), 's' once an early summary is out, and
+// the end of the pipe when it has ended.
+enum class ReaderNews { none, root_ended, summarised, ended };
+
+// The reader's next news; none after `timeout_ms` (-1: no limit) or a
+// signal that asks sockdiag to stop waiting.
+ReaderNews wait_reader(int done, int timeout_ms) {
   for (;;) {
     pollfd p{done, POLLIN, 0};
     int r = poll(&p, 1, timeout_ms);
-    if (r > 0) return true;
-    if (r == 0 || errno != EINTR || spawn_interrupted()) return false;
+    if (r > 0) {
+      char c = 0;
+      ssize_t n = read(done, &c, 1);
+      if (n == 1) return c == 'r' ? ReaderNews::root_ended : ReaderNews::summarised;
+      if (n < 0 && errno == EINTR && !spawn_interrupted()) continue;
+      return n == 0 ? ReaderNews::ended : ReaderNews::none;
+    }
+    if (r == 0 || errno != EINTR || spawn_interrupted()) return ReaderNews::none;
   }
 }
 
@@ -386,21 +402,28 @@ int run_under_strace(const RunOptions& o, const sd::Config& config, const std::s
     // option, a failed exec), the reader sees the end now, not never.
     int poke = open(dir.fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (poke >= 0) close(poke);
-    bool ended = wait_reader(done.get(), kGraceMs);
-    if (!ended && o.summary) {
-      std::fprintf(stderr,
-                   "sockdiag run: %s has ended; waiting for the processes it left running (interrupt to "
-                   "summarise now)\n",
-                   one_line(o.cmd.front()).c_str());
-      ended = wait_reader(done.get(), -1);
-      if (!ended) {
+    // First every record of CMD's own calls: a log read after `run`
+    // returns is whole, however far behind the reader was.
+    ReaderNews news = wait_reader(done.get(), -1);
+    // Without --summary, the records of processes CMD left running keep
+    // coming from the reader, as the library's would from them.
+    if (news == ReaderNews::root_ended && o.summary) {
+      news = wait_reader(done.get(), kGraceMs);
+      if (news == ReaderNews::none && !spawn_interrupted()) {
+        std::fprintf(stderr,
+                     "sockdiag run: %s has ended; waiting for the processes it left running (interrupt to "
+                     "summarise now)\n",
+                     one_line(o.cmd.front()).c_str());
+        news = wait_reader(done.get(), -1);
+      }
+      if (news == ReaderNews::none) {
         // Interrupted: the summary so far; the reader reads on.
         kill(reader, SIGUSR1);
         wait_reader(done.get(), -1);
         return;
       }
     }
-    if (ended)
+    if (news == ReaderNews::ended)
       while (waitpid(reader, nullptr, 0) < 0 && errno == EINTR) {
       }
   };

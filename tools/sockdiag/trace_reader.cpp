@@ -187,6 +187,7 @@ struct TraceReader::State {
   LineJoiner joiner;
   std::string partial;  // a line not ended yet
   uint64_t lines = 0, not_understood = 0;
+  bool root_ended = false;
   long first_tid = 0;
   std::unordered_map<long, Proc> procs;  // by pid
   std::unordered_map<long, long> pid_of;  // tid -> pid
@@ -223,6 +224,7 @@ TraceReader::~TraceReader() = default;
 
 uint64_t TraceReader::lines() const { return state_->lines; }
 uint64_t TraceReader::not_understood() const { return state_->not_understood; }
+bool TraceReader::root_ended() const { return state_->root_ended; }
 
 void TraceReader::feed(const char* data, std::size_t n) {
   State& st = *state_;
@@ -350,6 +352,7 @@ void TraceReader::State::handle(const StraceLine& l, std::string_view raw) {
 }
 
 void TraceReader::State::process_ended(long tid) {
+  if (tid == out.root_pid && tid != 0) root_ended = true;
   joiner.forget(tid);
   held.erase(tid);
   auto it = pid_of.find(tid);

@@ -58,6 +58,9 @@ class TraceReader {
 
   uint64_t lines() const;
   uint64_t not_understood() const;
+  // The end of TraceOutput::root_pid (its exit or death) has been read:
+  // every record of its own calls is written.
+  bool root_ended() const;
 
  private:
   struct State;
