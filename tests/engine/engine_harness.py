@@ -20,9 +20,6 @@ from sdtest import Failure, Skipped, expect, expect_eq, read_records
 # run to run anyway (time, pid, tid, the explanation's durations).
 COMPARED = ("call", "fd", "kind", "peer", "ret", "code", "via", "bytes_sent", "bytes_received")
 
-# The line `sockdiag run` says on stderr about the engine it chose.
-ENGINE_LINE = re.compile(r"^sockdiag: .*\bengine\b.*$", re.MULTILINE)
-
 PORT = re.compile(r":(\d+)$")
 
 
@@ -30,16 +27,21 @@ class EngineRun(harness.Run):
     """A finished `sockdiag run`: its program's output and exit status, the
     records of its log, and what sockdiag said on stderr."""
 
-    def engine_line(self):
-        found = ENGINE_LINE.search(self.err)
-        expect(found, "sockdiag said nothing about the engine it chose", self.describe())
-        return found.group(0)
+    def engine_line(self, engine):
+        """sockdiag's own line on stderr naming `engine`, the program's path
+        in it made PROG (a path may hold any word)."""
+        prog = self.argv[self.argv.index("--") + 1]
+        lines = [line.replace(prog, "PROG") for line in self.err.splitlines() if line.startswith("sockdiag: ")]
+        found = [line for line in lines if engine in line]
+        expect(found, f"sockdiag said nothing about the {engine} engine", self.describe())
+        return found[0]
 
     def expect_engine(self, engine, *words):
-        """sockdiag's line names `engine` (and each of `words`, e.g. why)."""
-        line = self.engine_line()
-        for word in (engine,) + words:
-            expect(word.lower() in line.lower(), f"the engine line does not name {word!r}: {line!r}",
+        """sockdiag says it observes the program through `engine`, and why:
+        each of `words` is in the same line."""
+        line = self.engine_line(engine)
+        for word in words:
+            expect(word in line, f"sockdiag's line on the engine does not say {word!r}: {line!r}",
                    self.describe())
         return line
 
