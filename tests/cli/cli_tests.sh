@@ -896,6 +896,71 @@ case_check_bad_input() {
   expect_usage_error "unexpected argument 'extra'" "stray argument"
 }
 
+case_check_engine_strace() {
+  # Each rule: exact, approximate or not mappable, why, and its -e inject.
+  capture "$SD" check --engine strace -i 'connect:error=ECONNREFUSED:nth=2..:every=3:times=2' \
+    -i 'accept4:delay=200ms' -i 'recvmsg:error=ECONNRESET'
+  expect_status 0 "check --engine strace, every rule mappable"
+  [ ! -s "$ERR" ] || fail "nothing on stderr when every rule maps $(show)"
+  expect_in "$OUT" '^inject = accept4:delay=200ms$' "the settings are still printed"
+  expect_in "$OUT" '^# exact: connect:error=ECONNREFUSED:nth=2\.\.:every=3:times=2$' "exact rule"
+  expect_in "$OUT" '^#   -e inject=connect:error=ECONNREFUSED:when=3\.\.6\+3$' "when= of nth, every and times"
+  expect_in "$OUT" '^#   -e inject=accept4:delay_enter=200ms$' "delay"
+  expect_in "$OUT" '^# approximate: recvmsg:error=ECONNRESET$' "approximate rule"
+  expect_in "$OUT" '^#   the connection stays up: no RST reaches the peer' "why approximate"
+  expect_in "$OUT" "^# note: strace counts each thread's calls apart" "counts are per thread"
+  # The comments keep the output a settings file.
+  cp "$OUT" "$T/strace.conf"
+  capture "$SD" check --config "$T/strace.conf"
+  expect_status 0 "check --config of the strace check's output"
+  # Counts are per thread in a multi-threaded program (Go).
+  capture "$SD" check --engine strace --multithreaded -i 'connect:error=ECONNREFUSED:nth=2'
+  expect_status 0 "check --engine strace --multithreaded"
+  expect_in "$OUT" '^# approximate: connect:error=ECONNREFUSED:nth=2$' "counts in a multi-threaded program"
+  expect_in "$OUT" "^#   strace counts each thread's calls apart" "why"
+  expect_not_in "$OUT" '^# note:' "no note where the rule says it"
+  # A rule strace cannot carry: status 2, one line per such rule.
+  capture "$SD" check --engine strace -i 'recv:short=1' -i 'connect:error=ECONNREFUSED:port=5432' \
+    -i 'poll:error=EINTR' -i 'ppoll:error=EINTR'
+  expect_status 2 "check --engine strace with unmappable rules"
+  [ "$(wc -l <"$ERR")" = 3 ] || fail "one line per unmappable rule $(show)"
+  expect_in "$ERR" "^sockdiag check: rule 'recv:short=1' cannot run under strace: strace cannot cut a transfer short" "short"
+  expect_in "$ERR" "rule 'connect:error=ECONNREFUSED:port=5432' cannot run under strace: .*whatever its socket" "port"
+  expect_in "$ERR" "rule 'ppoll:error=EINTR' cannot run under strace: the rule 'poll:error=EINTR' already injects into ppoll" \
+    "two rules on one system call"
+  expect_in "$OUT" '^# not mappable: recv:short=1$' "not mappable on stdout too"
+  capture "$SD" check --engine strac
+  expect_usage_error "--engine 'strac' is not an engine; accepted: preload, strace" "bad engine"
+  capture "$SD" check --multithreaded
+  expect_usage_error "--multithreaded goes with --engine strace" "--multithreaded alone"
+}
+
+case_check_engine_strace_injections_work() {
+  # The -e inject values check prints do what the rules say, under strace itself.
+  command -v strace >/dev/null || { echo "no strace here"; exit 77; }
+  inject_of() {  # RULE: the -e inject value check prints for it
+    capture "$SD" check --engine strace -i "$1"
+    expect_status 0 "check --engine strace -i '$1'"
+    sed -n 's/^#   -e inject=//p' "$OUT"
+  }
+  under_strace() {  # INJECT CMD...: CMD under strace, tracing the injected system calls
+    local inject=$1
+    shift
+    capture strace -f -q -o /dev/null -e trace="${inject%%:*}" -e inject="$inject" "$@"
+  }
+  local inj
+  inj=$(inject_of 'connect:error=ECONNREFUSED:nth=2') || exit 1
+  under_strace "$inj" "$SD_CLI_PROG" connect-many 127.0.0.1 4
+  expect_status 0 "cli_prog connect-many under strace -e inject=$inj"
+  [ "$(cat "$OUT")" = cfcc ] || fail "nth=2: the second connect only should fail $(show)"
+  inj=$(inject_of 'connect:error=ECONNREFUSED:every=2:times=2') || exit 1
+  under_strace "$inj" "$SD_CLI_PROG" connect-many 127.0.0.1 6
+  [ "$(cat "$OUT")" = cfcfcc ] || fail "every=2:times=2: connects 2 and 4 should fail $(show)"
+  inj=$(inject_of 'connect:timeout=5ms') || exit 1
+  under_strace "$inj" "$SD_CLI_PROG" connect 127.0.0.1
+  [ "$(cat "$OUT")" = "failed: ETIMEDOUT" ] || fail "timeout: the connect should wait, then fail $(show)"
+}
+
 # ----------------------------------------------------------------- doctor --
 
 case_doctor_dynamic_program() {

@@ -4,8 +4,10 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "escape.h"
 #include "explain.h"
 #include "rules.h"
+#include "strace_rules.h"
 #include "usage.h"
 
 extern char** environ;
@@ -65,28 +67,66 @@ void print_config(const sd::Config& c) {
   }
 }
 
+// What each rule becomes under `--engine strace`, as comments, so that the
+// output stays a settings file.
+void print_strace_mappings(const std::vector<RuleMapping>& mappings, bool multithreaded) {
+  if (mappings.empty()) return;
+  std::printf("# under the strace engine (tools/INJECT.md, \"Under the strace engine\"):\n");
+  for (const RuleMapping& m : mappings) {
+    std::printf("# %s: %s\n", mapping_name(m.mapping), m.rule.c_str());
+    if (!m.inject.empty()) std::printf("#   -e inject=%s\n", m.inject.c_str());
+    if (!m.reason.empty()) std::printf("#   %s\n", m.reason.c_str());
+  }
+  if (counts_calls(mappings) && !multithreaded) std::printf("# note: %s\n", kPerThreadCounts);
+}
+
 }  // namespace
 
 Command add_check(CLI::App& root) {
-  auto opts = std::make_shared<SettingOptions>();
+  struct CheckOptions {
+    SettingOptions settings;
+    std::string engine = "preload";
+    bool multithreaded = false;
+  };
+  auto opts = std::make_shared<CheckOptions>();
   CLI::App* sub = root.add_subcommand("check",
                                       "Check settings and injection rules (options, SOCKDIAG_ variables "
                                       "and the --config file together) and print them in normal form.");
-  set_usage(sub, "sockdiag check [--inject RULE]... [--config FILE] [OPTIONS]");
-  add_setting_options(*sub, *opts);
+  set_usage(sub, "sockdiag check [--inject RULE]... [--config FILE] [--engine preload|strace] [OPTIONS]");
+  add_setting_options(*sub, opts->settings);
+  sub->add_option("--engine", opts->engine,
+                  "preload (default): the library's rules; strace: also say what strace makes of each rule")
+      ->type_name("preload|strace");
+  sub->add_flag("--multithreaded", opts->multithreaded,
+                "With --engine strace: the program runs several threads (every Go program does)");
   sub->allow_extras();
   sub->footer(
       "The output is itself a settings file for --config. The check is the library's own: what passes "
       "here is what a program started by 'sockdiag run' gets.\n\n"
+      "With --engine strace, comments after the rules say for each one whether strace (sockdiag run "
+      "--engine strace) carries it exactly, approximately or not at all, why, and the strace -e inject "
+      "argument it becomes.\n\n"
       "Exit status: 0 when everything is valid; 2 otherwise, with one line saying what is wrong, where, and "
-      "what is accepted.");
+      "what is accepted (with --engine strace, also when strace cannot carry a rule: one line per such rule, "
+      "as 'sockdiag run --engine strace' refuses them).");
   auto action = [sub, opts]() {
     reject_extras(*sub, sub->remaining());
-    Settings settings(*opts, environ);
+    if (opts->engine != "preload" && opts->engine != "strace")
+      throw UsageError("--engine " + sd::quoted(opts->engine) + " is not an engine; accepted: preload, strace");
+    if (opts->multithreaded && opts->engine != "strace")
+      throw UsageError("--multithreaded goes with --engine strace");
+    Settings settings(opts->settings, environ);
     sd::Config config = settings.validate();
     print_config(config);
+    int status = 0;
+    if (opts->engine == "strace") {
+      std::vector<RuleMapping> mappings = map_rules(config.rules, opts->multithreaded);
+      print_strace_mappings(mappings, opts->multithreaded);
+      for (const std::string& line : refusal_lines(mappings)) std::fprintf(stderr, "sockdiag check: %s\n", line.c_str());
+      if (!all_mappable(mappings)) status = kUsageStatus;
+    }
     if (config.rules) sd::free_rules(const_cast<sd::RuleSet*>(config.rules));
-    return 0;
+    return status;
   };
   return {sub, action};
 }

@@ -82,6 +82,14 @@ void TreeSummary::add_count(sd::Category category, const std::string& call, cons
   c.processes.insert(process);
 }
 
+void TreeSummary::add_outcome(const std::string& process, long pid, const std::string& call, sd::CodeKind code_kind,
+                              int code, sd::Level level, bool injected, const std::string& peer) {
+  pids_.insert(pid);
+  add_count(sd::category_of(code_kind, code, level), call, sd::code_name(code_kind, code), 1, injected ? 1 : 0,
+            sd::level_name(level), process);
+  if (code_kind != sd::CodeKind::event && level == sd::Level::error && !peer.empty()) ++peers_[peer];
+}
+
 void TreeSummary::read_table(const sd::ctab::Table& table, const sd::RuleSet* rules) {
   namespace ctab = sd::ctab;
   uint64_t own_hash = 0;
@@ -277,6 +285,9 @@ void TreeSummary::print_text(std::FILE* out) const {
   if (unreadable_)
     std::fprintf(out, "  (%llu summary line%s could not be read)\n", static_cast<unsigned long long>(unreadable_),
                  unreadable_ == 1 ? "" : "s");
+  if (not_understood_)
+    std::fprintf(out, "  (%llu line%s of strace's output not understood: no record was made of them)\n",
+                 static_cast<unsigned long long>(not_understood_), plural(not_understood_, "", "s"));
 }
 
 void TreeSummary::print_json(std::FILE* out) const {
@@ -313,6 +324,7 @@ void TreeSummary::print_json(std::FILE* out) const {
   j["peers"] = peers;
   j["rules"] = rules;
   j["unreadable_lines"] = unreadable_;
+  j["strace_lines_not_understood"] = not_understood_;
   j["unlisted"] = unlisted;
   j["unobserved"] = {{"nested_handlers", unobserved_nested_}, {"memory_sharing_children", unobserved_vm_children_}};
   j["records_dropped"] = dropped_;

@@ -29,6 +29,13 @@ class TreeSummary {
   // nullptr), listed even where nothing matched, and naming the injection
   // counts of every process that had the same rules.
   void read_table(const sd::ctab::Table& table, const sd::RuleSet* rules);
+  // One outcome the strace engine read (trace_reader.h), counted as the
+  // library counts into the table: by call and code, and per peer for the
+  // failures of error level. `peer`: "" when none.
+  void add_outcome(const std::string& process, long pid, const std::string& call, sd::CodeKind code_kind, int code,
+                   sd::Level level, bool injected, const std::string& peer);
+  // Lines of strace's output the engine did not understand: no record came of them.
+  void add_not_understood(uint64_t lines) { not_understood_ += lines; }
   // The tree still had processes running when the counts were read.
   void set_still_running() { still_running_ = true; }
   // A table on `out` (text) or one JSON object on one line.
@@ -53,6 +60,7 @@ class TreeSummary {
   uint64_t unobserved_nested_ = 0, unobserved_vm_children_ = 0;  // calls that passed through unrecorded
   uint64_t dropped_ = 0;   // records the processes' logs could not take
   uint64_t unreadable_ = 0;
+  uint64_t not_understood_ = 0;
   bool still_running_ = false;
 
   void add_count(sd::Category category, const std::string& call, const std::string& code, uint64_t count,
