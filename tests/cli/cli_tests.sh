@@ -6,7 +6,7 @@
 #   cli_tests.sh setup | cleanup | NAME
 #
 # Environment (set by CMakeLists.txt): SD_BUILD_DIR, SD_CLI_STATE (file that
-# holds the prefix), SD_CLI_PROG, SD_CLI_STATIC, SD_CLI_FAKE_GO,
+# holds the prefix), SD_CLI_PROG, SD_CLI_STATIC, SD_CLI_FAKE_GO, SD_CLI_NO_PTRACE,
 # SD_CLI_OTHER_PRELOAD, SD_CLI_VM_CHILDREN, SD_BUILD_SOCKDIAG, SD_BUILD_LIBRARY.
 set -u -o pipefail
 
@@ -204,17 +204,18 @@ case_run_records_a_failure() {
   expect_in "$ERR" 'Try: ' "the record's advice"
 }
 
-# A static or Go program never loads the library: run says so in one line
-# (the doctor's reason), runs it anyway, and leaves its output and status alone.
+# A static or Go program never loads the library: under --engine preload run
+# says so in one line (the doctor's reason), runs it anyway, and leaves its
+# output and status alone.
 case_run_says_a_program_runs_unobserved() {
   capture "$SD_CLI_STATIC" refuse
   local plain_out plain_rc=$RC
   plain_out=$(cat "$OUT")
-  capture "$SD" run -- "$SD_CLI_STATIC" refuse
+  capture "$SD" run --engine preload -- "$SD_CLI_STATIC" refuse
   expect_status "$plain_rc" "run of a static program keeps its exit status"
   [ "$(cat "$OUT")" = "$plain_out" ] || fail "run of a static program changed its output $(show)"
   one_line_error '^sockdiag: .*cli_static runs unobserved: it is statically linked' "static program"
-  capture "$SD" run -- "$SD_CLI_FAKE_GO"
+  capture "$SD" run --engine preload -- "$SD_CLI_FAKE_GO"
   expect_status 0 "run of a Go program"
   one_line_error '^sockdiag: .*cli_fake_go runs unobserved: it is a Go program' "Go program"
   capture "$SD" run -- "$SD_CLI_PROG" exit 0
@@ -961,6 +962,175 @@ case_check_engine_strace_injections_work() {
   [ "$(cat "$OUT")" = "failed: ETIMEDOUT" ] || fail "timeout: the connect should wait, then fail $(show)"
 }
 
+# ----------------------------------------------------------------- engine --
+
+case_engine_bad_value() {
+  capture "$SD" run --engine bogus -- touch "$T/started"
+  expect_usage_error "--engine 'bogus' is not an engine; accepted: auto, preload, strace" "a bad --engine"
+  [ ! -e "$T/started" ] || fail "CMD ran despite a bad --engine"
+}
+
+# auto: strace for a static or Go program (or a script run by one), said in
+# one line; the library for a dynamic one, silently.
+case_engine_auto_choice() {
+  capture "$SD" run -- "$SD_CLI_STATIC" exit 3
+  expect_status 3 "auto on a static program"
+  one_line_error '^sockdiag: .*cli_static is statically linked: observed through strace \(--engine strace' "static"
+  capture "$SD" run -- "$SD_CLI_FAKE_GO"
+  expect_status 0 "auto on a Go program"
+  one_line_error '^sockdiag: .*cli_fake_go is a Go program: observed through strace' "Go"
+  ln -s "$SD_CLI_STATIC" "$T/static-interp"
+  printf '#!/usr/bin/env -S static-interp exit\n' >"$T/env.sh"
+  chmod +x "$T/env.sh"
+  PATH="$T:$PATH" capture "$SD" run -- "$T/env.sh"
+  expect_status 0 "auto on a script whose interpreter (through env) is static"
+  one_line_error "env.sh is run by $T/static-interp, which is statically linked: observed through strace" "script"
+  capture "$SD" run -- "$SD_CLI_PROG" maps /libsockdiag.so
+  [ "$(cat "$OUT")" = yes ] || fail "auto on a dynamic program: the library is not loaded $(show)"
+  [ ! -s "$ERR" ] || fail "auto on a dynamic program said something $(show)"
+  capture "$SD" run -- grep TracerPid /proc/self/status
+  expect_in "$OUT" '^TracerPid:[[:space:]]+0$' "auto on a dynamic program does not trace it"
+  capture "$SD" run --engine strace -- grep TracerPid /proc/self/status
+  expect_in "$OUT" '^TracerPid:[[:space:]]+[1-9]' "--engine strace traces a dynamic program"
+  [ ! -s "$ERR" ] || fail "--engine strace on a dynamic program said something $(show)"
+}
+
+# Without strace in PATH: status 2 before CMD starts, one line saying why.
+case_engine_strace_missing() {
+  mkdir "$T/bin" && ln -s "$(command -v touch)" "$T/bin/touch" && ln -s "$SD_CLI_STATIC" "$T/bin/cli_static" ||
+    fail "make $T/bin"
+  capture env PATH="$T/bin" "$SD" run --engine strace -- touch "$T/started"
+  expect_usage_error 'the strace engine needs strace, and there is none in PATH: install it' "no strace"
+  [ ! -e "$T/started" ] || fail "CMD ran without strace"
+  capture env PATH="$T/bin" "$SD" run -- cli_static exit 0
+  expect_usage_error 'needs strace, and there is none in PATH' "auto, static program, no strace"
+}
+
+# Tracing refused by the kernel (here a seccomp filter, as a container's
+# profile may have): status 2 before CMD starts, one line saying why.
+case_engine_strace_ptrace_refused() {
+  capture "$SD_CLI_NO_PTRACE" "$SD" run --engine strace -- touch "$T/started"
+  expect_usage_error 'the strace engine cannot work here: the kernel refuses tracing \(ptrace: Operation not permitted' \
+    "ptrace refused"
+  [ ! -e "$T/started" ] || fail "CMD ran although tracing is refused"
+  capture "$SD_CLI_NO_PTRACE" "$SD" run -- "$SD_CLI_STATIC" exit 0
+  expect_usage_error 'the kernel refuses tracing' "auto on a static program, ptrace refused"
+  capture "$SD_CLI_NO_PTRACE" "$SD" run --engine preload -- "$SD_CLI_PROG" exit 0
+  expect_status 0 "the preload engine needs no ptrace"
+}
+
+# What the strace engine cannot do is refused before CMD starts.
+case_engine_strace_refused_settings() {
+  capture "$SD" run --engine strace --retry eintr -- touch "$T/started"
+  expect_usage_error 'the strace engine cannot retry calls' "--retry"
+  SOCKDIAG_RETRY=eagain capture "$SD" run --engine strace -- touch "$T/started"
+  expect_usage_error 'the strace engine cannot retry calls' "SOCKDIAG_RETRY"
+  capture "$SD" run --retry eintr -- "$SD_CLI_STATIC" exit 0
+  expect_usage_error 'the strace engine cannot retry calls' "--retry, auto on a static program"
+  capture "$SD" run --engine strace --sigpipe ignore -- touch "$T/started"
+  expect_usage_error 'the strace engine cannot make the program ignore SIGPIPE' "--sigpipe ignore"
+  SOCKDIAG_SIGPIPE=ignore capture "$SD" run --engine strace -- touch "$T/started"
+  expect_usage_error 'cannot make the program ignore SIGPIPE' "SOCKDIAG_SIGPIPE=ignore"
+  printf 'sigpipe = ignore  # explicit\n' >"$T/s.conf"
+  capture "$SD" run --engine strace --config "$T/s.conf" -- touch "$T/started"
+  expect_usage_error 'cannot make the program ignore SIGPIPE' "sigpipe = ignore in a settings file"
+  capture "$SD" run --engine strace --inject 'connect:error=ECONNREFUSED' -- touch "$T/started"
+  expect_usage_error "^sockdiag run: rule 'connect:error=ECONNREFUSED' cannot run under strace" "a rule"
+  [ ! -e "$T/started" ] || fail "CMD ran despite a refused setting"
+  capture "$SD" run --engine strace --sigpipe keep -- "$SD_CLI_PROG" epipe
+  expect_status 141 "--sigpipe keep: SIGPIPE keeps its default"
+  capture "$SD" run --engine strace -- "$SD_CLI_PROG" epipe
+  expect_status 141 "no setting: SIGPIPE keeps its default"
+}
+
+# Under strace, CMD has the descriptors, exit status and death it has alone.
+case_engine_strace_keeps_fds_and_status() {
+  # Same stdout and stderr files for both; pipe numbers and pids set aside.
+  local fds='ls -l /proc/self/fd | sed -n "s/.* \([0-9]* -> \)/\1/p" | sed "s/\[[0-9]*\]//; s#/proc/[0-9]*/#/proc/PID/#"'
+  sh -c "$fds" >"$T/fds" 2>&1 </dev/null && mv "$T/fds" "$T/plain"
+  # --level off: ls's own failures (nscd's socket) would be records in the file.
+  "$SD" run --engine strace --level off -- sh -c "$fds" >"$T/fds" 2>&1 </dev/null && mv "$T/fds" "$T/traced"
+  [ -s "$T/plain" ] && cmp -s "$T/plain" "$T/traced" || fail "fds differ under strace: $(diff "$T/plain" "$T/traced")"
+  for n in 0 1 3 255; do
+    capture "$SD" run --engine strace -- "$SD_CLI_PROG" exit "$n"
+    expect_status "$n" "exit status $n under strace"
+    [ ! -s "$ERR" ] || fail "exit $n under strace: something on stderr $(show)"
+  done
+  capture "$SD" run --engine strace -- "$SD_CLI_PROG" signal 11
+  expect_status 139 "SIGSEGV under strace"
+  expect_in "$ERR" 'killed by signal 11 \(SIGSEGV' "the death is reported"
+  capture "$SD" run --engine strace -- sh -c 'kill -TERM $$'
+  expect_status 143 "a shell that kills itself with SIGTERM under strace"
+  # CMD is sockdiag's own child, as without the engine.
+  "$SD" run --engine strace -- grep PPid /proc/self/status >"$OUT" 2>"$ERR" &
+  local sdpid=$!
+  wait "$sdpid"
+  [ "$(tr -dc 0-9 <"$OUT")" = "$sdpid" ] || fail "CMD's parent is not sockdiag ($sdpid) $(show)"
+  capture "$SD" run --engine strace -- no-such-command-sockdiag-test
+  expect_status 127 "CMD not found under strace"
+  expect_in "$ERR" 'no-such-command-sockdiag-test: command not found' "message"
+  printf 'data\n' >"$T/plain-file"
+  capture "$SD" run --engine strace -- "$T/plain-file"
+  expect_status 126 "CMD not executable under strace"
+  printf 'echo no-shebang\n' >"$T/noshebang" && chmod +x "$T/noshebang"
+  capture "$SD" run --engine strace -- "$T/noshebang"
+  [ "$(cat "$OUT")" = no-shebang ] || fail "a file without #! is run by /bin/sh $(show)"
+  "$SD" run --engine strace -- "$SD_CLI_PROG" wait-signal >"$OUT" 2>"$ERR" &
+  local pid=$!
+  for _ in $(seq 200); do
+    grep -q ready "$OUT" && break
+    sleep 0.05
+  done
+  grep -q ready "$OUT" || { kill -KILL "$pid"; fail "the program did not start $(show)"; }
+  kill -TERM "$pid"
+  wait "$pid"
+  RC=$?
+  expect_status 143 "SIGTERM sent to sockdiag reaches CMD under strace"
+}
+
+# The FIFO's directory: private while the run lasts, gone after it.
+case_engine_strace_fifo_directory_removed() {
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" capture "$SD" run --engine strace -- sh -c 'stat -c %a "$TMPDIR"/sockdiag-strace-*'
+  [ "$(cat "$OUT")" = 700 ] || fail "the FIFO's directory is not mode 0700 $(show)"
+  TMPDIR="$T/tmp" capture "$SD" run --engine strace -- "$SD_CLI_PROG" signal 9
+  expect_status 137 "CMD killed by SIGKILL"
+  TMPDIR="$T/tmp" capture "$SD" run --engine strace -- "$SD_CLI_PROG" signal 11
+  TMPDIR="$T/tmp" capture "$SD" run --engine strace --summary -- "$SD_CLI_PROG" exit 4
+  expect_status 4 "--summary under strace"
+  TMPDIR="$T/tmp" capture "$SD" run --engine strace --log "$T/no-such-dir/x" -- true
+  [ -z "$(ls -A "$T/tmp")" ] || fail "left in TMPDIR: $(ls -A "$T/tmp")"
+}
+
+# A daemon that CMD leaves running keeps being traced, with working calls;
+# without --summary it does not keep run waiting, with --summary it does.
+case_engine_strace_daemon() {
+  local marker="sleep 2.$$"
+  mkdir "$T/tmp"
+  TMPDIR="$T/tmp" capture "$SD" run --engine strace -- sh -c "($marker; echo wrote >'$T/daemon') >/dev/null 2>&1 </dev/null &"
+  expect_status 0 "CMD that leaves a daemon"
+  pgrep -f "^$marker\$" >/dev/null || fail "run waited for the daemon (it has ended) $(show)"
+  [ -z "$(ls -A "$T/tmp")" ] || fail "the FIFO's directory outlives run: $(ls -A "$T/tmp")"
+  for _ in $(seq 200); do
+    [ -s "$T/daemon" ] && break
+    sleep 0.05
+  done
+  [ "$(cat "$T/daemon" 2>/dev/null)" = wrote ] || fail "the daemon's write failed after run returned"
+  capture "$SD" run --engine strace --summary -- sh -c "(sleep 0.5; echo wrote >'$T/daemon2') >/dev/null 2>&1 </dev/null &"
+  expect_status 0 "--summary with a daemon"
+  [ "$(cat "$T/daemon2" 2>/dev/null)" = wrote ] || fail "--summary did not wait for the daemon $(show)"
+  expect_in "$ERR" 'waiting for the processes it left running' "the wait is said"
+}
+
+case_engine_strace_no_follow_children() {
+  capture "$SD" run --engine strace -- sh -c 'grep TracerPid /proc/$$/status; grep TracerPid /proc/self/status'
+  [ "$(grep -c 'TracerPid:[[:space:]]*[1-9]' "$OUT")" = 2 ] || fail "a child is not traced $(show)"
+  capture "$SD" run --engine strace --no-follow-children -- sh -c 'grep TracerPid /proc/$$/status; grep TracerPid /proc/self/status'
+  [ "$(sed -n 1p "$OUT" | grep -c 'TracerPid:[[:space:]]*[1-9]')" = 1 ] || fail "CMD is not traced $(show)"
+  [ "$(sed -n 2p "$OUT" | grep -c 'TracerPid:[[:space:]]*0$')" = 1 ] || fail "a child is traced $(show)"
+  [ ! -s "$ERR" ] || fail "strace complained $(show)"
+}
+
 # ----------------------------------------------------------------- doctor --
 
 case_doctor_dynamic_program() {
@@ -976,7 +1146,7 @@ case_doctor_static_program() {
   capture "$SD" doctor "$SD_CLI_STATIC"
   expect_status 1 "doctor on a static program"
   expect_in "$OUT" '^cannot: it is statically linked' "reason"
-  expect_in "$OUT" '^verdict: sockdiag cannot observe .*strace' "strace named as the fallback"
+  expect_in "$OUT" '^verdict: the library cannot observe .*: sockdiag run --engine strace -- ' "the strace engine advised"
 }
 
 case_doctor_go_program() {

@@ -15,6 +15,7 @@
 #include "elf_inspect.h"
 #include "locate.h"
 #include "preload_blockers.h"
+#include "strace_engine.h"
 #include "text.h"
 #include "usage.h"
 
@@ -25,13 +26,20 @@ namespace {
 // Linux follows at most this many interpreters (#! lines) in a row.
 constexpr int kMaxInterpreterDepth = 4;
 
-const char* const kStraceAdvice =
-    "strace sees system calls whatever a program is made of: strace -f -e trace=%network CMD";
+// What strace shows of any program, with the trace set that holds Go's
+// failures too.
+std::string strace_advice() {
+  return std::string("strace sees system calls whatever a program is made of: strace -f -y -e trace=") +
+         kStraceTraceSet +
+         " CMD (trace=%network alone misses most failures: Go's refused connect is a getsockopt(SO_ERROR) that "
+         "succeeds, the error in its value, and socket I/O is read and write)";
+}
 
 struct Findings {
   std::vector<std::string> blockers;  // the library cannot observe the program
   std::vector<std::string> limits;    // it can, but misses part of what happens
   std::vector<std::string> notes;     // worth knowing, no effect on observing it
+  bool strace_engine = false;         // a static or Go program decides: `sockdiag run` traces it
 };
 
 std::string describe_elf(const ElfFacts& f) {
@@ -107,29 +115,6 @@ void check_elf(const ElfFacts& f, const ElfFacts* library, Findings* out) {
         "libc are seen");
 }
 
-// The interpreter of "#!/usr/bin/env -S python3 -u": /usr/bin/python3.
-std::string interpreter_of(const std::string& shebang, std::string* shown) {
-  std::vector<std::string> words;
-  std::size_t pos = 0;
-  while (pos < shebang.size()) {
-    std::size_t start = shebang.find_first_not_of(" \t", pos);
-    if (start == std::string::npos) break;
-    std::size_t end = shebang.find_first_of(" \t", start);
-    words.push_back(shebang.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    pos = end == std::string::npos ? shebang.size() : end;
-  }
-  if (words.empty()) return "";
-  *shown = words[0];
-  if (words[0].size() >= 4 && words[0].compare(words[0].size() - 4, 4, "/env") == 0) {
-    for (std::size_t i = 1; i < words.size(); ++i) {
-      if (words[i][0] == '-' || words[i].find('=') != std::string::npos) continue;
-      *shown = words[i] + " (found through env in PATH)";
-      return find_in_path(words[i]);
-    }
-  }
-  return words[0];
-}
-
 // Examines `path`; prints what it finds. Scripts recurse into their interpreter.
 void examine(const std::string& path, const ElfFacts* library, int depth, Findings* out) {
   const std::string indent(static_cast<std::size_t>(2 * depth + 2), ' ');
@@ -177,6 +162,7 @@ void examine(const std::string& path, const ElfFacts* library, int depth, Findin
       }
       check_privileges(path, st, out);
       check_elf(facts.elf, library, out);
+      out->strace_engine = needs_strace(facts.elf);
       return;
   }
 }
@@ -209,7 +195,13 @@ int doctor(const std::string& cmd) {
   for (const std::string& l : findings.limits) std::printf("limit: %s\n", one_line(l).c_str());
   if (!findings.blockers.empty()) {
     for (const std::string& b : findings.blockers) std::printf("cannot: %s\n", one_line(b).c_str());
-    std::printf("verdict: sockdiag cannot observe %s. %s\n", shown.c_str(), kStraceAdvice);
+    if (findings.strace_engine)
+      std::printf(
+          "verdict: the library cannot observe %s; its system calls can be: sockdiag run --engine strace -- %s "
+          "(what sockdiag run does by itself for such a program)\n",
+          shown.c_str(), shown.c_str());
+    else
+      std::printf("verdict: sockdiag cannot observe %s. %s\n", shown.c_str(), one_line(strace_advice()).c_str());
     return 1;
   }
   std::printf("verdict: sockdiag can observe %s%s: sockdiag run -- %s\n", shown.c_str(),
@@ -230,7 +222,8 @@ Command add_doctor(CLI::App& root) {
       ->type_name("CMD");
   sub->prefix_command();
   sub->footer(
-      "Where the library cannot help, strace can: it traces system calls, not library calls.\n\n"
+      "Where the library cannot help, strace can: it traces system calls, not library calls. For a static "
+      "or Go program (or a script run by one), sockdiag run takes strace by itself (--engine auto).\n\n"
       "Exit status: 0 when sockdiag can observe CMD; 1 when it cannot; 2 for bad input (CMD not found).");
   auto action = [sub, cmd]() {
     if (cmd->empty()) {

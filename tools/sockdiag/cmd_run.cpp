@@ -15,10 +15,13 @@
 
 #include "commands.h"
 #include "counter_table.h"
+#include "elf_inspect.h"
+#include "escape.h"
 #include "locate.h"
 #include "preload_blockers.h"
 #include "rules.h"
 #include "spawn.h"
+#include "strace_engine.h"
 #include "text.h"
 #include "tree_summary.h"
 #include "usage.h"
@@ -103,11 +106,10 @@ class SharedCounters {
   sd::ctab::Table* table_ = nullptr;
 };
 
-// Our library in front, the user's own preloads kept after it, in order
-// (ld.so accepts spaces and colons between entries). A second copy of our
-// own path is dropped: it would be loaded once anyway.
-std::string preload_value(const std::string& library) {
-  std::string value = library;
+// The user's own LD_PRELOAD entries, in order, without our library (ld.so
+// accepts spaces and colons between entries), joined by ':'.
+std::string user_preloads(const std::string& library) {
+  std::string value;
   const char* user = std::getenv("LD_PRELOAD");
   if (!user) return value;
   std::string rest = user;
@@ -115,11 +117,52 @@ std::string preload_value(const std::string& library) {
   while (pos < rest.size()) {
     std::size_t end = rest.find_first_of(" :", pos);
     std::string entry = rest.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    if (!entry.empty() && entry != library) value += ":" + entry;
+    if (!entry.empty() && entry != library) value += (value.empty() ? "" : ":") + entry;
     if (end == std::string::npos) break;
     pos = end + 1;
   }
   return value;
+}
+
+// Our library in front, the user's own preloads kept after it, in order. A
+// second copy of our own path is dropped: it would be loaded once anyway.
+std::string preload_value(const std::string& library) {
+  std::string rest = user_preloads(library);
+  return rest.empty() ? library : library + ":" + rest;
+}
+
+// CMD's environment: ours without the SOCKDIAG_ variables (they are this
+// command's settings) and LD_PRELOAD, then `extra`.
+std::vector<std::string> cmd_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "SOCKDIAG_", 9) == 0 || std::strncmp(*e, "LD_PRELOAD=", 11) == 0) continue;
+    env.emplace_back(*e);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// `sockdiag run --engine strace`, or auto for `why` ("is statically linked").
+int run_strace_engine(const RunOptions& o, const std::string& why) {
+  Settings settings(o.settings, environ);
+  const sd::Config config = settings.validate();
+  settings.check_destinations(config);
+  check_strace_settings(settings, config);
+  // rules: strace_rules.h
+  for (uint32_t i = 0; config.rules && i < config.rules->count; ++i)
+    throw UsageError("rule " + sd::quoted(config.rules->rules[i].text) +
+                     " cannot run under strace: the strace engine does not inject faults yet (--engine preload "
+                     "does, for a dynamically linked program)");
+  std::string strace = strace_or_refusal();
+  if (!why.empty())
+    std::fprintf(stderr, "sockdiag: %s %s: observed through strace (--engine strace; sockdiag doctor %s says why)\n",
+                 one_line(o.cmd[0]).c_str(), one_line(why).c_str(), one_line(o.cmd[0]).c_str());
+  std::vector<std::string> extra;
+  std::string library = find_library(nullptr);
+  std::string preloads = user_preloads(library);
+  if (!preloads.empty()) extra.push_back("LD_PRELOAD=" + preloads);
+  return run_under_strace(o, config, strace, cmd_environment(extra));
 }
 
 bool uses_prob(const sd::RuleSet* rules) {
@@ -142,6 +185,20 @@ void say_seed(unsigned long long seed, sd::Format format) {
 
 int run_command(const RunOptions& o) {
   if (o.cmd.empty()) throw UsageError("missing CMD; usage: sockdiag run [options] -- CMD [ARGS...]");
+  // auto: the strace engine for what no LD_PRELOAD library sees (a static or
+  // Go program, or a script run by one), the library otherwise.
+  Engine engine = parse_engine(o.engine);
+  std::string decider;
+  ElfFacts facts;
+  bool unseen = deciding_program(o.cmd[0], &decider, &facts) && needs_strace(facts);
+  if (engine == Engine::strace || (engine == Engine::automatic && unseen)) {
+    std::string why;
+    if (engine == Engine::automatic) {
+      why = facts.go_evidence.empty() ? "is statically linked" : "is a Go program";
+      if (decider != find_in_path(o.cmd[0])) why = "is run by " + decider + ", which " + why;
+    }
+    return run_strace_engine(o, why);
+  }
   std::vector<std::string> tried;
   std::string library = find_library(&tried);
   if (library.empty()) {
@@ -183,15 +240,13 @@ int run_command(const RunOptions& o) {
     if (config.level >= sd::Level::info) say_seed(seed, config.format);
   }
 
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "SOCKDIAG_", 9) == 0 || std::strncmp(*e, "LD_PRELOAD=", 11) == 0) continue;
-    env.emplace_back(*e);
-  }
-  for (const auto& [name, value] : settings.variables()) env.push_back(name + "=" + value);
-  env.push_back("LD_PRELOAD=" + preload_value(library));
+  std::vector<std::string> extra;
+  for (const auto& [name, value] : settings.variables()) extra.push_back(name + "=" + value);
+  extra.push_back("LD_PRELOAD=" + preload_value(library));
+  std::vector<std::string> env = cmd_environment(extra);
 
-  // A static or Go program never loads the library: one line, then it runs.
+  // A static or Go program never loads the library (--engine preload): one
+  // line, then it runs.
   std::string blockers = preload_blockers_of(o.cmd[0]);
   if (!blockers.empty())
     std::fprintf(stderr, "sockdiag: %s runs unobserved: %s (sockdiag doctor %s)\n", one_line(o.cmd[0]).c_str(),
@@ -230,6 +285,11 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
   sub->add_flag_callback(
       "--no-follow-children", [opts]() { opts->follow_children = false; },
       "Only CMD's own process is observed: the programs it starts run without the library.");
+  sub->add_option("--engine", opts->engine,
+                  "How CMD is observed: preload (the library, LD_PRELOAD), strace (system calls traced by "
+                  "strace, for static and Go programs; no --retry, no --sigpipe ignore), or auto (default): "
+                  "strace for a static or Go program, or a script run by one, the library otherwise.")
+      ->type_name("auto|preload|strace");
   sub->allow_extras();
   sub->prefix_command();
   sub->footer(

@@ -29,6 +29,7 @@ struct RunOptions {
   SettingOptions settings;
   bool summary = false;
   bool follow_children = true;
+  std::string engine = "auto";  // auto, preload or strace (strace_engine.h)
   std::vector<std::string> cmd;
 };
 // `sockdiag run`, also used by `sockdiag demo`.

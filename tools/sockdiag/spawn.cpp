@@ -64,7 +64,10 @@ void wait_for_tree(pid_t cmd, ChildExit& result, const std::string& name) {
 
 }  // namespace
 
-ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool whole_tree) {
+bool spawn_interrupted() { return g_stop_waiting != 0; }
+
+ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool whole_tree,
+                         const SpawnHooks& hooks) {
   ChildExit result;
   std::vector<char*> args, envp;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -117,6 +120,7 @@ ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector
     result.exec_errno = exec_errno;
   } else {
     result.started = true;
+    if (hooks.started) hooks.started(pid);
     if (whole_tree) {
       wait_for_tree(pid, result, argv.front());
     } else {
@@ -126,8 +130,9 @@ ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector
       result.wait_status = status;
     }
   }
-  if (whole_tree) prctl(PR_SET_CHILD_SUBREAPER, 0);
   g_child = 0;
+  if (hooks.after_cmd) hooks.after_cmd();
+  if (whole_tree) prctl(PR_SET_CHILD_SUBREAPER, 0);
   for (std::size_t i = 0; i < sizeof kForwarded / sizeof kForwarded[0]; ++i) sigaction(kForwarded[i], &old[i], nullptr);
   return result;
 }

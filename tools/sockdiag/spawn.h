@@ -1,5 +1,6 @@
 // Starting CMD and waiting for it the way a shell does.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,19 @@ struct ChildExit {
 // a time: a timeout would cut a long-lived daemon's counts at an arbitrary
 // point. A signal that would otherwise go to CMD (SIGINT, SIGTERM, ...)
 // ends the wait at once instead; the processes left keep running.
-ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool whole_tree);
+//
+// hooks.started, when given, runs as soon as CMD has started, with its pid.
+// hooks.after_cmd, when given, runs once CMD has been reaped (or has failed
+// to start), while signals are still caught: it waits for what outlives CMD
+// (the strace engine's output), and stops when spawn_interrupted() turns
+// true (a signal came after CMD's end; its blocking calls see EINTR).
+struct SpawnHooks {
+  std::function<void(int pid)> started;
+  std::function<void()> after_cmd;
+};
+ChildExit spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool whole_tree,
+                         const SpawnHooks& hooks = {});
+bool spawn_interrupted();
 
 // The status a shell would give: CMD's exit status, 128+N for a death by
 // signal N (reported on stderr, as a shell would), 127 when CMD is not

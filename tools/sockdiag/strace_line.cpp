@@ -34,12 +34,13 @@ bool parse_prefix(std::string_view& s, StraceLine* out) {
   if (take(s, " ")) {
     out->tid = first;
     long secs = 0;
-    if (!take_number(s, &secs) || secs < 0) return false;
+    // Seconds since 1970 that a record's nanoseconds can hold (to 2255).
+    if (!take_number(s, &secs) || secs < 0 || secs > 9000000000L) return false;
     first = secs;
   }
   long usecs = 0;
   std::string_view frac = s;
-  if (!take(s, ".") || !take_number(s, &usecs) || usecs < 0 || frac.size() - s.size() != 7 || !take(s, " "))
+  if (first > 9000000000L || !take(s, ".") || !take_number(s, &usecs) || usecs < 0 || frac.size() - s.size() != 7 || !take(s, " "))
     return false;
   out->wall_us = static_cast<int64_t>(first) * 1000000 + usecs;
   return true;

@@ -154,6 +154,17 @@ bool restart_code(std::string_view e) {
   return e == "ERESTARTSYS" || e == "ERESTARTNOINTR" || e == "ERESTARTNOHAND" || e == "ERESTART_RESTARTBLOCK";
 }
 
+// A socket as its maker's flags (SOCK_NONBLOCK, SOCK_CLOEXEC) leave it.
+Sock made(std::string kind, std::string_view flags, std::string_view decoding, int64_t wall_us) {
+  Sock s;
+  s.kind = std::move(kind);
+  s.inode = socket_inode(decoding);
+  s.nonblocking = has_flag(flags, "SOCK_NONBLOCK");
+  s.cloexec = has_flag(flags, "SOCK_CLOEXEC");
+  s.opened_us = wall_us;
+  return s;
+}
+
 std::string basename_of(std::string_view path) {
   std::size_t slash = path.rfind('/');
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
@@ -190,6 +201,7 @@ struct TraceReader::State {
   Sock* sock_at(Proc& p, int fd, std::string_view decoding, int64_t wall_us);
   void socket_event(Proc& p, long tid, int64_t wall_us, int fd, std::string_view call, bool err, bool hup);
   void forget(Proc& p, int fd, bool was_socket);
+  Sock& track(Proc& p, int fd, const Sock& s, const StraceLine& l, Event e, bool record = true);
   void process_ended(long tid);
 };
 
@@ -282,7 +294,8 @@ Proc& TraceReader::State::proc_of(long tid) {
   bool thread = false;
   for (auto& [ptid, text] : joiner.pending()) {
     StraceLine pl;
-    if (!parse_strace_line(text + " <unfinished ...>", &pl)) continue;
+    std::string whole = text + " <unfinished ...>";  // outlives pl's views
+    if (!parse_strace_line(whole, &pl)) continue;
     if (pl.name != "clone" && pl.name != "clone3" && pl.name != "fork" && pl.name != "vfork") continue;
     auto pp = pid_of.find(ptid);
     if (pp == pid_of.end()) continue;
@@ -361,6 +374,19 @@ Sock* TraceReader::State::sock_at(Proc& p, int fd, std::string_view decoding, in
   if (s.kind.empty()) s.kind = "socket";
   p.fds->closed.erase(fd);
   return &s;
+}
+
+// A socket the program just made (socket, socketpair, accept): kept, and
+// recorded at trace level.
+Sock& TraceReader::State::track(Proc& p, int fd, const Sock& s, const StraceLine& l, Event e, bool record) {
+  Sock& kept = p.fds->socks[fd] = s;
+  p.fds->closed.erase(fd);
+  if (record && config.level >= Level::trace) {
+    e.fd = fd;
+    e.code = 0;
+    emit(p, l.tid, l.wall_us, &kept, e);
+  }
+  return kept;
 }
 
 void TraceReader::State::forget(Proc& p, int fd, bool was_socket) {
@@ -563,20 +589,7 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
     int domain = domain_named(a[0]);
     int type = type_named(a[1]);
     if (l.ret < 0 || domain < 0 || type < 0) return;
-    int fd = static_cast<int>(l.ret);
-    Sock s;
-    s.kind = kind_from(domain, type);
-    s.inode = socket_inode(l.ret_fd);
-    s.nonblocking = has_flag(a[1], "SOCK_NONBLOCK");
-    s.cloexec = has_flag(a[1], "SOCK_CLOEXEC");
-    s.opened_us = l.wall_us;
-    p.fds->socks[fd] = s;
-    p.fds->closed.erase(fd);
-    if (config.level >= Level::trace) {
-      e.fd = fd;
-      e.code = 0;
-      emit(p, l.tid, l.wall_us, &p.fds->socks[fd], e);
-    }
+    track(p, static_cast<int>(l.ret), made(kind_from(domain, type), a[1], l.ret_fd, l.wall_us), l, e);
     return;
   }
   if (n == "socketpair") {
@@ -587,16 +600,11 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
     }
     int domain = domain_named(a[0]), type = type_named(a[1]);
     if (l.ret != 0 || domain < 0 || type < 0 || !parse_fd_pair(a[3], fds)) return;
-    for (int fd : fds) {
-      Sock s;
-      s.kind = kind_from(domain, type);
-      s.established = true;
-      s.nonblocking = has_flag(a[1], "SOCK_NONBLOCK");
-      s.cloexec = has_flag(a[1], "SOCK_CLOEXEC");
-      s.opened_us = l.wall_us;
-      p.fds->socks[fd] = s;
-      p.fds->closed.erase(fd);
-    }
+    // One trace record for the pair, as the library writes.
+    Sock pair = made(kind_from(domain, type), a[1], {}, l.wall_us);
+    pair.established = true;
+    track(p, fds[1], pair, l, e, false);
+    track(p, fds[0], pair, l, e);
     return;
   }
 
@@ -740,27 +748,16 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
       e.code = err;
       return emit(p, l.tid, l.wall_us, s, e);
     }
-    int nfd = static_cast<int>(l.ret);
-    Sock c;
-    c.kind = s->kind;
-    c.inode = socket_inode(l.ret_fd);
+    // The accepted socket inherits the listener's kind and timeouts.
+    Sock c = made(s->kind, n == "accept4" ? a[3] : std::string_view(), l.ret_fd, l.wall_us);
     c.established = true;
     c.rcvtimeo = s->rcvtimeo;
     c.sndtimeo = s->sndtimeo;
-    c.nonblocking = n == "accept4" && has_flag(a[3], "SOCK_NONBLOCK");
-    c.cloexec = n == "accept4" && has_flag(a[3], "SOCK_CLOEXEC");
-    c.opened_us = l.wall_us;
     if (parse_sockaddr(a[1], &addr, &addr_len)) {
       std::memcpy(&c.peer, &addr, addr_len);
       c.peer_len = addr_len;
     }
-    p.fds->socks[nfd] = c;
-    p.fds->closed.erase(nfd);
-    if (config.level >= Level::trace) {
-      e.fd = nfd;
-      e.code = 0;
-      emit(p, l.tid, l.wall_us, &p.fds->socks[nfd], e);
-    }
+    track(p, static_cast<int>(l.ret), c, l, e);
     return;
   }
   if (n == "getsockopt") {

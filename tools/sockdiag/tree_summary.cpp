@@ -332,7 +332,9 @@ void TreeSummary::print_json(std::FILE* out) const {
   for (const auto& [reason, processes] : private_) priv.push_back({{"reason", reason}, {"processes", processes}});
   j["counted_at_exit_only"] = priv;
   j["still_running"] = still_running_;
-  std::fprintf(out, "%s\n", j.dump().c_str());
+  // Program names and unix paths are bytes, not always UTF-8: replaced
+  // (U+FFFD) where they are not, as records do, never thrown at.
+  std::fprintf(out, "%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 }  // namespace sdcli
