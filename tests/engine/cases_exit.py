@@ -27,7 +27,7 @@ def compare(h, how, number):
     h.closers.append(lambda: os.close(extra))
     direct = h.run_direct(argv, pass_fds=(extra,))
     traced = h.run_engine("auto", argv, pass_fds=(extra,))
-    traced.expect_engine("strace", "static")
+    traced.expect_engine("strace", "is statically linked")
     detail = f"--- alone ---\n{direct.describe()}\n--- under the engine ---\n{traced.describe()}"
     if how == "exit":
         expect_eq(direct.rc, number, "exit status alone", detail)

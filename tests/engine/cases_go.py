@@ -27,7 +27,7 @@ def expect_server_done(h, proc):
 
 def run_client(h, client, mode, port, level=None):
     run = h.run_engine("auto", [h.go_prog(client), mode, port], level=level)
-    run.expect_engine("strace", "Go")
+    run.expect_engine("strace", "is a Go program")
     return run
 
 
