@@ -6,19 +6,21 @@ unseen_by_strace: a connect's error pending at close, in the POLLERR-close
 and connect_abandoned cases), and the program must do the same under both."""
 import os
 
-from engine_harness import expect_same_program, expect_same_records
+from engine_harness import WRAP_NEW_PIDS, expect_same_program, expect_same_records
 from sdtest import case
 
 
-def compare(h, prog, args, ordered=True, level="info", before_each=None):
+def compare(h, prog, args, ordered=True, level="info", before_each=None, wrap=()):
     """Runs PROG ARGS twice (dynamic under preload, static under auto) and
     compares them. `before_each`: called before each run (clears what a
-    run leaves, e.g. a socket file)."""
+    run leaves, e.g. a socket file); `wrap`: the command the auto run runs
+    under."""
     runs = {}
     for engine, path in (("preload", h.prog(prog)), ("auto", h.static_prog(prog))):
         if before_each:
             before_each()
-        runs[engine] = h.run_engine(engine, [path] + list(args), level=level)
+        runs[engine] = h.run_engine(engine, [path] + list(args), level=level,
+                                    wrap=wrap if engine == "auto" else ())
     runs["auto"].expect_engine("strace", "is statically linked")
     expect_same_program(runs["preload"], runs["auto"], ordered)
     expect_same_records(runs["preload"], runs["auto"], ordered)
@@ -62,3 +64,13 @@ def bind_unix(h):
 @case("static connect_unix: a missing socket file and an abstract name nobody binds")
 def connect_unix(h):
     compare(h, "connect_unix", [h.path("missing.sock"), f"@sockdiag-engine-none-{os.getpid()}"])
+
+
+@case("static connect_refused in a new PID namespace: pids under 10000, padded by strace")
+def low_pids(h):
+    compare(h, "connect_refused", ["blocking", "4", "2"], wrap=WRAP_NEW_PIDS)
+
+
+@case("static threads_refused in a new PID namespace: calls of threads split and resumed")
+def low_pids_threads(h):
+    compare(h, "threads_refused", ["3", "5"], ordered=False, wrap=WRAP_NEW_PIDS)
