@@ -936,6 +936,29 @@ case_check_engine_strace() {
   expect_usage_error "--multithreaded goes with --engine strace" "--multithreaded alone"
 }
 
+# sockdiag run --engine strace makes a rule's fault through strace, and its
+# records and summary name the rule as the library's do.
+case_engine_strace_injects_rules() {
+  command -v strace >/dev/null || { echo "no strace here"; exit 77; }
+  capture "$SD" run --engine strace --summary --format json --log "$T/rec.json" \
+    -i 'connect:error=ENETUNREACH:nth=2' -- "$SD_CLI_PROG" connect-many 127.0.0.1 3
+  expect_status 0 "a mappable rule under strace"
+  grep -q '^cfc' "$OUT" || fail "the second connect only should fail $(show)"
+  grep -q "nth, every and times are exact only while the program runs one thread" "$ERR" ||
+    fail "the per-thread counting should be said $(show)"
+  python3 - "$T/rec.json" "$ERR" <<'PY' || fail "records or summary $(show; cat "$T/rec.json")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+injected = [r for r in recs if r["injected"]]
+assert len(injected) == 1, recs
+r = injected[0]
+assert r["call"] == "connect" and r["code"] == "ENETUNREACH" and r["rule"] == "connect:error=ENETUNREACH:nth=2", r
+assert r["peer"].startswith("127.0.0.1:") and r["kind"] == "tcp4", r
+summary = [j for j in (json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")) if j.get("summary") == "tree"]
+assert summary and summary[0]["rules"] == [{"rule": "connect:error=ENETUNREACH:nth=2", "injected": 1}], summary
+PY
+}
+
 case_check_engine_strace_injections_work() {
   # The -e inject values check prints do what the rules say, under strace itself.
   command -v strace >/dev/null || { echo "no strace here"; exit 77; }
@@ -1034,8 +1057,11 @@ case_engine_strace_refused_settings() {
   printf 'sigpipe = ignore  # explicit\n' >"$T/s.conf"
   capture "$SD" run --engine strace --config "$T/s.conf" -- touch "$T/started"
   expect_usage_error 'cannot make the program ignore SIGPIPE' "sigpipe = ignore in a settings file"
-  capture "$SD" run --engine strace --inject 'connect:error=ECONNREFUSED' -- touch "$T/started"
-  expect_usage_error "^sockdiag run: rule 'connect:error=ECONNREFUSED' cannot run under strace" "a rule"
+  capture "$SD" run --engine strace --inject 'connect:error=ECONNREFUSED:port=5432' -i 'recv:short=1' -- touch "$T/started"
+  expect_status 2 "rules strace cannot make"
+  grep -q "^sockdiag run: rule 'connect:error=ECONNREFUSED:port=5432' cannot run under strace: .*port" "$ERR" &&
+    grep -q "^sockdiag run: rule 'recv:short=1' cannot run under strace: " "$ERR" ||
+    fail "each refused rule should have its line, with the reason $(show)"
   [ ! -e "$T/started" ] || fail "CMD ran despite a refused setting"
   capture "$SD" run --engine strace --sigpipe keep -- "$SD_CLI_PROG" epipe
   expect_status 141 "--sigpipe keep: SIGPIPE keeps its default"

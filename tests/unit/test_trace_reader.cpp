@@ -48,6 +48,17 @@ Run read_trace(const std::string& text, sd::Level level = sd::Level::info, TreeS
   return run;
 }
 
+json summary_json(const TreeSummary& summary) {
+  char* buf = nullptr;
+  std::size_t size = 0;
+  FILE* f = open_memstream(&buf, &size);
+  summary.print_json(f);
+  std::fclose(f);
+  json j = json::parse(std::string(buf, size));
+  std::free(buf);
+  return j;
+}
+
 const char* kRefused =
     "25618 1796549502.524844 execve(\"./c1s\", [\"\"...], [\"\"...]) = 0 <0.004200>\n"
     "25618 1796549502.533263 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3<socket:[20217696]> <0.000074>\n"
@@ -101,13 +112,7 @@ TEST_CASE("expected flow is recorded at debug level only, and counted in the sum
   REQUIRE(debug.records.size() == 3);
   CHECK(debug.records[1]["code"] == "EINPROGRESS");
   CHECK(debug.records[1]["level"] == "debug");
-  char* buf = nullptr;
-  std::size_t size = 0;
-  FILE* f = open_memstream(&buf, &size);
-  summary.print_json(f);
-  std::fclose(f);
-  json j = json::parse(std::string(buf, size));
-  std::free(buf);
+  json j = summary_json(summary);
   CHECK(j["failures"] == 2);
   CHECK(j["processes"] == 1);
   CHECK(j["strace_lines_not_understood"] == 0);
@@ -120,16 +125,16 @@ TEST_CASE("expected flow is recorded at debug level only, and counted in the sum
 
 TEST_CASE("a call split by another thread's lines is joined; the thread's records name its process", "[trace]") {
   std::string text =
-      "100 1796549502.000001 execve(\"/usr/bin/srv\", [], []) = 0 <0.000100>\n"
-      "100 1796549502.000002 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
+      "100   1796549502.000001 execve(\"/usr/bin/srv\", [], []) = 0 <0.000100>\n"
+      "100   1796549502.000002 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
       "|CLONE_SYSVSEM <unfinished ...>\n"
-      "101 1796549502.000003 socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = "
+      "101   1796549502.000003 socket(AF_INET6, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = "
       "5<socket:[77]> <0.000010>\n"
-      "100 1796549502.000004 <... clone resumed>) = 101 <0.000050>\n"
-      "101 1796549502.000005 connect(5<socket:[77]>, {sa_family=AF_INET6, sin6_port=htons(8080), "
+      "100   1796549502.000004 <... clone resumed>) = 101 <0.000050>\n"
+      "101   1796549502.000005 connect(5<socket:[77]>, {sa_family=AF_INET6, sin6_port=htons(8080), "
       "sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}, 28 <unfinished ...>\n"
-      "100 1796549502.000006 write(1</dev/null>, \"\"..., 3) = 3 <0.000001>\n"
-      "101 1796549502.000007 <... connect resumed>) = -1 ECONNREFUSED (Connection refused) <0.000009>\n";
+      "100   1796549502.000006 write(1</dev/null>, \"\"..., 3) = 3 <0.000001>\n"
+      "101   1796549502.000007 <... connect resumed>) = -1 ECONNREFUSED (Connection refused) <0.000009>\n";
   Run run = read_trace(text);
   CHECK(run.not_understood == 0);
   REQUIRE(run.records.size() == 1);
@@ -223,13 +228,20 @@ TEST_CASE("a result strace injected is the rule's, recorded at error level", "[t
       "600 1796549502.000001 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3<socket:[9]> <0.000010>\n"
       "600 1796549502.000002 connect(3<socket:[9]>, {sa_family=AF_INET, sin_port=htons(5432), "
       "sin_addr=inet_addr(\"127.0.0.1\")}, 16) = -1 ECONNREFUSED (Connection refused) (INJECTED) <0.000010>\n";
-  Run run = read_trace(text, sd::Level::error, nullptr, {{"connect", "connect:error=ECONNREFUSED:nth=1"}});
+  TreeSummary summary;
+  Run run = read_trace(text, sd::Level::error, &summary,
+                       {{"connect", "connect:error=ECONNREFUSED:nth=1"}, {"accept4", "accept4:delay=1ms"}});
   REQUIRE(run.records.size() == 1);
   CHECK(run.records[0]["injected"] == true);
   CHECK(run.records[0]["rule"] == "connect:error=ECONNREFUSED:nth=1");
+  json j = summary_json(summary);
+  CHECK(j["injected"] == 1);
+  REQUIRE(j["rules"].size() == 2);
+  for (const json& r : j["rules"])
+    CHECK(r["injected"] == (r["rule"] == "connect:error=ECONNREFUSED:nth=1" ? 1 : 0));
 }
 
-TEST_CASE("files, pipes and numbers reused by them are no socket's", "[trace]") {
+TEST_CASE("files, pipes and numbers reused by them are no socket's, nor is libc's nscd test", "[trace]") {
   std::string text =
       "700 1796549502.000001 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3<socket:[9]> <0.000010>\n"
       "700 1796549502.000002 close(3<socket:[9]>) = 0 <0.000010>\n"
@@ -237,7 +249,11 @@ TEST_CASE("files, pipes and numbers reused by them are no socket's", "[trace]") 
       "700 1796549502.000004 write(4<pipe:[5]>, \"\"..., 10) = -1 EPIPE (Broken pipe) <0.000010>\n"
       "700 1796549502.000005 read(3</etc/passwd>, \"\", 10) = 0 <0.000010>\n"
       "700 1796549502.000006 recvfrom(0</dev/null>, 0x7f, 8, 0, NULL, NULL) = -1 ENOTSOCK (Socket operation on "
-      "non-socket) <0.000010>\n";
+      "non-socket) <0.000010>\n"
+      // glibc's own test of nscd before a look-up, which the library never sees.
+      "700 1796549502.000007 socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, 0) = 5<socket:[10]> <0.1>\n"
+      "700 1796549502.000008 connect(5<socket:[10]>, {sa_family=AF_UNIX, sun_path=\"/var/run/nscd/socket\"}, 110) = "
+      "-1 ENOENT (No such file or directory) <0.000010>\n";
   Run run = read_trace(text, sd::Level::debug);
   // Only recv's ENOTSOCK: a program asking what its stdin is.
   REQUIRE(run.records.size() == 1);

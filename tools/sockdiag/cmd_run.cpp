@@ -21,6 +21,7 @@
 #include "preload_blockers.h"
 #include "rules.h"
 #include "spawn.h"
+#include "strace_rules.h"
 #include "strace_engine.h"
 #include "text.h"
 #include "tree_summary.h"
@@ -144,16 +145,18 @@ std::vector<std::string> cmd_environment(const std::vector<std::string>& extra) 
 }
 
 // `sockdiag run --engine strace`, or auto for `why` ("is statically linked").
-int run_strace_engine(const RunOptions& o, const std::string& why) {
+// `go`: the program is a Go program, which always runs several threads.
+int run_strace_engine(const RunOptions& o, const std::string& why, bool go) {
   Settings settings(o.settings, environ);
   const sd::Config config = settings.validate();
   settings.check_destinations(config);
   check_strace_settings(settings, config);
-  // rules: strace_rules.h
-  for (uint32_t i = 0; config.rules && i < config.rules->count; ++i)
-    throw UsageError("rule " + sd::quoted(config.rules->rules[i].text) +
-                     " cannot run under strace: the strace engine does not inject faults yet (--engine preload "
-                     "does, for a dynamically linked program)");
+  // The rules as strace's -e inject: all of them, or the run does not start.
+  std::vector<RuleMapping> rules = map_rules(config.rules, go);
+  if (!all_mappable(rules)) {
+    for (const std::string& line : refusal_lines(rules)) std::fprintf(stderr, "sockdiag run: %s\n", line.c_str());
+    return kUsageStatus;
+  }
   std::string strace = strace_or_refusal();
   if (!why.empty())
     std::fprintf(stderr, "sockdiag: %s %s: observed through strace (--engine strace; sockdiag doctor %s says why)\n",
@@ -162,7 +165,8 @@ int run_strace_engine(const RunOptions& o, const std::string& why) {
   std::string library = find_library(nullptr);
   std::string preloads = user_preloads(library);
   if (!preloads.empty()) extra.push_back("LD_PRELOAD=" + preloads);
-  return run_under_strace(o, config, strace, cmd_environment(extra));
+  for (const std::string& line : warning_lines(rules, go)) std::fprintf(stderr, "sockdiag: %s\n", line.c_str());
+  return run_under_strace(o, config, strace, cmd_environment(extra), rules);
 }
 
 bool uses_prob(const sd::RuleSet* rules) {
@@ -197,7 +201,7 @@ int run_command(const RunOptions& o) {
       why = facts.go_evidence.empty() ? "is statically linked" : "is a Go program";
       if (decider != find_in_path(o.cmd[0])) why = "is run by " + decider + ", which " + why;
     }
-    return run_strace_engine(o, why);
+    return run_strace_engine(o, why, !facts.go_evidence.empty());
   }
   std::vector<std::string> tried;
   std::string library = find_library(&tried);

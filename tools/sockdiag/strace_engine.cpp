@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 
 #include "elf_inspect.h"
@@ -103,6 +104,18 @@ class Fd {
   int fd_;
 };
 
+using RuleOfSyscall = std::map<std::string, std::string, std::less<>>;
+
+// Which rule each injected system call's "(INJECTED)" results are: the one
+// strace was given for it (one per system call).
+RuleOfSyscall rule_of_syscall(const std::vector<RuleMapping>& rules) {
+  RuleOfSyscall out;
+  for (const RuleMapping& m : rules)
+    if (!m.inject.empty())
+      for (const std::string& call : m.syscalls) out.emplace(call, m.rule);
+  return out;
+}
+
 volatile sig_atomic_t g_summarise_now = 0;
 void on_summarise(int) { g_summarise_now = 1; }
 
@@ -119,7 +132,7 @@ void print_summary(TreeSummary& tree, const sd::Config& config, bool still_runni
 // only in ppoll) asks for the summary so far. `pid_pipe` gives CMD's pid
 // first (strace without -f writes none), or nothing if CMD did not start.
 void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, const sd::Config& config,
-                 bool summary) {
+                 bool summary, const RuleOfSyscall& rules) {
   RecordLog log(config);
   std::unique_ptr<TreeSummary> tree(summary ? new TreeSummary : nullptr);
   TraceOutput out;
@@ -130,7 +143,7 @@ void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, cons
   while (read(pid_pipe, &pid, sizeof pid) < 0 && errno == EINTR) {
   }
   out.root_pid = pid;
-  // rules: strace_rules.h (out.rule_of_syscall)
+  out.rule_of_syscall = rules;
   TraceReader reader(config, std::move(out));
   std::vector<char> buf(1 << 16);
   bool summarised = false;
@@ -163,7 +176,8 @@ void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, cons
 // end. SIGUSR1 (sockdiag was interrupted while CMD's processes ran on):
 // the summary now, then on with the records. `done` is closed at exit, and
 // written to once the early summary is out.
-[[noreturn]] void read_trace(int fifo, int pid_pipe, int done, const sd::Config& config, bool summary) {
+[[noreturn]] void read_trace(int fifo, int pid_pipe, int done, const sd::Config& config, bool summary,
+                             const RuleOfSyscall& rules) {
   // The run's terminal signals are CMD's business; the output must be read
   // to its end whatever happens to sockdiag (the tracer blocks otherwise).
   for (int sig : {SIGINT, SIGQUIT, SIGHUP, SIGTERM, SIGPIPE, SIGTSTP, SIGTTOU})
@@ -194,7 +208,7 @@ void read_to_end(int fifo, int pid_pipe, int done, const sigset_t& waiting, cons
 
   // Nothing may unwind out of this fork into sockdiag's own code.
   try {
-    read_to_end(fifo, pid_pipe, done, waiting, config, summary);
+    read_to_end(fifo, pid_pipe, done, waiting, config, summary, rules);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sockdiag run: the trace reader stopped: %s\n", one_line(e.what()).c_str());
   }
@@ -302,7 +316,7 @@ std::string strace_or_refusal() {
 }
 
 int run_under_strace(const RunOptions& o, const sd::Config& config, const std::string& strace,
-                     const std::vector<std::string>& env) {
+                     const std::vector<std::string>& env, const std::vector<RuleMapping>& rules) {
   // CMD is looked for as execvp would, before strace starts, so that a
   // missing or unusable CMD gives the shell's status and message, not strace's.
   std::vector<std::string> cmd = o.cmd;
@@ -335,7 +349,7 @@ int run_under_strace(const RunOptions& o, const sd::Config& config, const std::s
   if (reader == 0) {
     close(done_pipe[0]);
     close(pid_pipe[1]);
-    read_trace(fifo.get(), pid_pipe[0], done_pipe[1], config, o.summary);
+    read_trace(fifo.get(), pid_pipe[0], done_pipe[1], config, o.summary, rule_of_syscall(rules));
   }
   done_writer.reset();
   pid_reader.reset();
@@ -344,8 +358,13 @@ int run_under_strace(const RunOptions& o, const sd::Config& config, const std::s
   // strace itself runs without the user's LD_PRELOAD, which is CMD's (-E).
   std::vector<std::string> argv = {strace, "-DD"};
   if (o.follow_children) argv.insert(argv.end(), {"-f", "--seccomp-bpf"});  // the filter needs -f
-  argv.insert(argv.end(), {"-q", "-y", "-v", "-s", "0", "-ttt", "-T", "-o", dir.fifo(), "-e",
-                           std::string("trace=") + kStraceTraceSet});
+  // An injection on a call strace does not trace never happens: the
+  // rules' system calls join the set (-e trace= adds up).
+  std::string trace_set = kStraceTraceSet;
+  for (const std::string& call : inject_syscalls(rules)) trace_set += "," + call;
+  argv.insert(argv.end(), {"-q", "-y", "-v", "-s", "0", "-ttt", "-T", "-o", dir.fifo(), "-e", "trace=" + trace_set});
+  for (const RuleMapping& m : rules)
+    if (!m.inject.empty()) argv.insert(argv.end(), {"-e", "inject=" + m.inject});
   std::vector<std::string> strace_env;
   for (const std::string& e : env) {
     if (e.rfind("LD_PRELOAD=", 0) == 0)

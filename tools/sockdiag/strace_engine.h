@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "config.h"
 #include "settings.h"
+#include "strace_rules.h"
 
 namespace sdcli {
 
@@ -35,8 +36,10 @@ std::string strace_or_refusal();
 
 // Runs CMD under strace as this process's direct child; its records go
 // where `config` says, the tree's summary too with options.summary. `env`:
-// CMD's environment. Returns the status a shell would give (spawn.h).
+// CMD's environment; `rules`: the run's rules as strace injects them
+// (strace_rules.h, every one mappable). Returns the status a shell would
+// give (spawn.h).
 int run_under_strace(const RunOptions& options, const sd::Config& config, const std::string& strace,
-                     const std::vector<std::string>& env);
+                     const std::vector<std::string>& env, const std::vector<RuleMapping>& rules);
 
 }  // namespace sdcli

@@ -31,7 +31,10 @@ std::string_view take_word(std::string_view& s) {
 bool parse_prefix(std::string_view& s, StraceLine* out) {
   long first = 0;
   if (!take_number(s, &first) || first < 0) return false;
+  // strace pads the pid to a width ("2535  1796..."): one space or more.
   if (take(s, " ")) {
+    while (take(s, " ")) {
+    }
     out->tid = first;
     long secs = 0;
     // Seconds since 1970 that a record's nanoseconds can hold (to 2255).
@@ -154,7 +157,9 @@ std::string_view LineJoiner::feed(std::string_view line) {
   StraceLine l;
   if (!parse_strace_line(line, &l)) return line;
   if (l.type == StraceLine::Type::unfinished) {
-    pending_[l.tid] = std::string(line.substr(0, line.size() - kUnfinished.size()));
+    Pending& p = pending_[l.tid];
+    p.name.assign(l.name);
+    p.start.assign(line.substr(0, line.size() - kUnfinished.size()));
     return {};
   }
   if (l.type != StraceLine::Type::resumed) return line;
@@ -162,14 +167,11 @@ std::string_view LineJoiner::feed(std::string_view line) {
   if (it == pending_.end()) return line;
   // The start's own name must be the one resumed: otherwise the halves
   // belong to two calls and neither is understood.
-  std::string_view start = it->second;
-  std::size_t name_at = start.find(' ', start.find(' ') + 1) + 1;
-  if (l.tid == 0) name_at = start.find(' ') + 1;
-  if (start.substr(name_at, l.name.size() + 1) != std::string(l.name) + "(") {
+  if (it->second.name != l.name) {
     pending_.erase(it);
     return line;
   }
-  joined_.assign(start);
+  joined_.assign(it->second.start);
   joined_.append(l.args);
   pending_.erase(it);
   return joined_;

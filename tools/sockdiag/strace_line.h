@@ -50,11 +50,15 @@ class LineJoiner {
   std::string_view feed(std::string_view line);
   // The thread has ended: a half it left is dropped (exit_group never returns).
   void forget(long tid) { pending_.erase(tid); }
-  // The halves kept: tid -> "PID TIME NAME(ARGS".
-  const std::unordered_map<long, std::string>& pending() const { return pending_; }
+  struct Pending {
+    std::string name;   // the call
+    std::string start;  // "PID TIME NAME(ARGS"
+  };
+  // The halves kept, by tid.
+  const std::unordered_map<long, Pending>& pending() const { return pending_; }
 
  private:
-  std::unordered_map<long, std::string> pending_;  // tid -> "PID TIME NAME(ARGS"
+  std::unordered_map<long, Pending> pending_;
   std::string joined_;
 };
 

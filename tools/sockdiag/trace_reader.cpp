@@ -150,6 +150,15 @@ std::string_view call_as_named(std::string_view name, const ArgList& a) {
   return name;
 }
 
+// glibc asks nscd (name service cache daemon) whether it runs before each
+// user or host look-up: a failed connect to its socket is libc's own test,
+// which the library never sees either (libc calls itself there).
+bool nscd_probe(const sockaddr_storage& a, socklen_t len) {
+  if (a.ss_family != AF_UNIX || len <= offsetof(sockaddr_un, sun_path)) return false;
+  std::string_view path(reinterpret_cast<const sockaddr_un&>(a).sun_path);
+  return path == "/var/run/nscd/socket" || path == "/run/nscd/socket";
+}
+
 bool restart_code(std::string_view e) {
   return e == "ERESTARTSYS" || e == "ERESTARTNOINTR" || e == "ERESTARTNOHAND" || e == "ERESTART_RESTARTBLOCK";
 }
@@ -206,7 +215,10 @@ struct TraceReader::State {
 };
 
 TraceReader::TraceReader(const sd::Config& config, TraceOutput output)
-    : state_(std::make_unique<State>(config, std::move(output))) {}
+    : state_(std::make_unique<State>(config, std::move(output))) {
+  if (state_->out.summary)
+    for (const auto& [call, rule] : state_->out.rule_of_syscall) state_->out.summary->add_rule(rule);
+}
 TraceReader::~TraceReader() = default;
 
 uint64_t TraceReader::lines() const { return state_->lines; }
@@ -292,17 +304,15 @@ Proc& TraceReader::State::proc_of(long tid) {
   // clone is still unfinished): the clone's flags say which.
   Proc* parent = nullptr;
   bool thread = false;
-  for (auto& [ptid, text] : joiner.pending()) {
-    StraceLine pl;
-    std::string whole = text + " <unfinished ...>";  // outlives pl's views
-    if (!parse_strace_line(whole, &pl)) continue;
-    if (pl.name != "clone" && pl.name != "clone3" && pl.name != "fork" && pl.name != "vfork") continue;
+  for (auto& [ptid, half] : joiner.pending()) {
+    const std::string& n = half.name;
+    if (n != "clone" && n != "clone3" && n != "fork" && n != "vfork") continue;
     auto pp = pid_of.find(ptid);
     if (pp == pid_of.end()) continue;
     auto pr = procs.find(pp->second);
     if (pr == procs.end()) continue;
     parent = &pr->second;
-    thread = pl.args.find("CLONE_THREAD") != std::string_view::npos;
+    thread = half.start.find("CLONE_THREAD") != std::string::npos;
     break;
   }
   if (parent && thread) {
@@ -429,7 +439,7 @@ void TraceReader::State::emit(Proc& p, long tid, int64_t wall_us, Sock* s, const
   if (peer) sd::format_addr(peer, peer_len, peer_text, sizeof(peer_text));
   if (e.code != 0 && out.summary)
     out.summary->add_outcome(p.prog + "[" + std::to_string(p.pid) + "]", p.pid, std::string(e.call), e.code_kind,
-                             e.code, level, !e.rule.empty(), peer_text);
+                             e.code, level, std::string(e.rule), peer_text);
   if (level > config.level) return;
 
   sd::RecordData r;
@@ -712,6 +722,7 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
   socklen_t addr_len = 0;
   if (n == "connect") {
     bool have = parse_sockaddr(a[1], &addr, &addr_len);
+    if (failed && have && nscd_probe(addr, addr_len)) return;
     // A connect the kernel refused before reading its address names none.
     bool read_addr = have && !(failed && (err == EFAULT || err == EBADF || err == ENOTSOCK || err == EINVAL));
     if (read_addr) {

@@ -83,10 +83,11 @@ void TreeSummary::add_count(sd::Category category, const std::string& call, cons
 }
 
 void TreeSummary::add_outcome(const std::string& process, long pid, const std::string& call, sd::CodeKind code_kind,
-                              int code, sd::Level level, bool injected, const std::string& peer) {
+                              int code, sd::Level level, const std::string& rule, const std::string& peer) {
   pids_.insert(pid);
-  add_count(sd::category_of(code_kind, code, level), call, sd::code_name(code_kind, code), 1, injected ? 1 : 0,
+  add_count(sd::category_of(code_kind, code, level), call, sd::code_name(code_kind, code), 1, rule.empty() ? 0 : 1,
             sd::level_name(level), process);
+  if (!rule.empty()) ++rules_[rule];
   if (code_kind != sd::CodeKind::event && level == sd::Level::error && !peer.empty()) ++peers_[peer];
 }
 

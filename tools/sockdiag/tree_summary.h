@@ -32,8 +32,11 @@ class TreeSummary {
   // One outcome the strace engine read (trace_reader.h), counted as the
   // library counts into the table: by call and code, and per peer for the
   // failures of error level. `peer`: "" when none.
+  // `rule`: the injection rule that made it, "" for none.
   void add_outcome(const std::string& process, long pid, const std::string& call, sd::CodeKind code_kind, int code,
-                   sd::Level level, bool injected, const std::string& peer);
+                   sd::Level level, const std::string& rule, const std::string& peer);
+  // A rule of the run, listed even where it injected nothing.
+  void add_rule(const std::string& rule) { rules_[rule] += 0; }
   // Lines of strace's output the engine did not understand: no record came of them.
   void add_not_understood(uint64_t lines) { not_understood_ += lines; }
   // The tree still had processes running when the counts were read.
