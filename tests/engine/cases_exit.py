@@ -26,7 +26,8 @@ def compare(h, how, number):
     extra = os.open(extra_path, os.O_CREAT | os.O_RDWR, 0o600)
     h.closers.append(lambda: os.close(extra))
     direct = h.run_direct(argv, pass_fds=(extra,))
-    traced = h.run_engine("auto", argv, pass_fds=(extra,))
+    # No --summary: the descriptors of a plain run (fd_exit records nothing).
+    traced = h.run_engine("auto", argv, pass_fds=(extra,), summary=False)
     traced.expect_engine("strace", "is statically linked")
     detail = f"--- alone ---\n{direct.describe()}\n--- under the engine ---\n{traced.describe()}"
     if how == "exit":

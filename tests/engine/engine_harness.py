@@ -97,9 +97,13 @@ class EngineHarness(harness.Harness):
         if done.returncode != 0:
             raise Skipped(f"no new PID namespace here: {done.stderr.decode(errors='replace').strip()[:300]}")
 
-    def run_engine(self, engine, argv, level=None, timeout=40, pass_fds=(), wrap=()):
+    def run_engine(self, engine, argv, level=None, timeout=40, pass_fds=(), wrap=(), summary=True):
         """`[WRAP] sockdiag run --engine ENGINE --format json --log FILE
-        [--level LEVEL] -- ARGV`, the records parsed from FILE."""
+        [--level LEVEL] [--summary] -- ARGV`, the records parsed from FILE.
+        --summary: run returns only when strace's output has been read to
+        its end, so the log is complete; without it, run returns 200 ms
+        after the program's end whatever the reader's lag (a reader starved
+        of CPU on a loaded machine would leave records to come)."""
         if engine != "preload":
             self.need_strace()
         if wrap:
@@ -108,6 +112,8 @@ class EngineHarness(harness.Harness):
         cmd = list(wrap) + [self.sockdiag, "run", "--engine", engine, "--format", "json", "--log", log]
         if level:
             cmd += ["--level", level]
+        if summary:
+            cmd.append("--summary")
         cmd += ["--"] + [str(a) for a in argv]
         proc = self.spawn_fds(cmd, pass_fds)
         run = EngineRun(cmd, *self.finish(proc, cmd, timeout), log=log)
