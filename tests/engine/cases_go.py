@@ -67,7 +67,10 @@ def refused_dial(h, client, wrap=()):
     run = run_client(h, client, "refused", port, wrap=wrap).expect_rc(0)
     expect_eq(run.lines(), ["dial: ECONNREFUSED"], "the client's output", run.describe())
     expect_errors(run, 1)
-    the_record(run, port, call="connect", code="ECONNREFUSED", via="SO_ERROR", level="error")
+    rec = the_record(run, port, call="connect", code="ECONNREFUSED", via="SO_ERROR", level="error")
+    # The explanation of a non-blocking connect's refusal, not a blocking one's.
+    expect("SO_ERROR" in rec["explanation"], "the explanation does not say the refusal came through SO_ERROR",
+           run.describe())
 
 
 @go_case("refused dial: EINPROGRESS, then SO_ERROR = ECONNREFUSED")
