@@ -7,9 +7,10 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2 libelf-dev
-  # tests: real programs run under the library, fuzzing, privilege tools
+  # tests: real programs run under the library, fuzzing, privilege tools;
+  # Go builds the strace engine tests' Go client (tests/engine/go)
   clang curl wget python3 socat ncat openssh-client openssh-server bind9-dnsutils util-linux iproute2 procps mount
-  git nodejs default-jre-headless default-jdk-headless
+  git nodejs default-jre-headless default-jdk-headless golang-go
   # real servers the tests start themselves, on loopback, with their own
   # configuration (the package's own service is never started: see below)
   nginx-light postgresql memcached libmemcached-tools iperf3 mosquitto mosquitto-clients lighttpd
