@@ -249,8 +249,10 @@ case_run_signal_status() {
   expect_in "$ERR" 'killed by signal 11 \(SIGSEGV' "the death is reported"
 }
 
-case_run_forwards_signals() {
-  "$SD" run -- "$SD_CLI_PROG" wait-signal >"$OUT" 2>"$ERR" &
+# term_to_run [RUN OPTIONS]: `sockdiag run` of a program waiting for a
+# signal, sent SIGTERM once the program is ready; its status in $RC.
+term_to_run() {
+  "$SD" run "$@" -- "$SD_CLI_PROG" wait-signal >"$OUT" 2>"$ERR" &
   local pid=$!
   for _ in $(seq 200); do
     grep -q ready "$OUT" && break
@@ -260,6 +262,10 @@ case_run_forwards_signals() {
   kill -TERM "$pid"
   wait "$pid"
   RC=$?
+}
+
+case_run_forwards_signals() {
+  term_to_run
   expect_status 143 "SIGTERM sent to sockdiag reaches CMD"
   expect_in "$ERR" 'killed by signal 15' "the death is reported"
 }
@@ -1101,16 +1107,7 @@ case_engine_strace_keeps_fds_and_status() {
   printf 'echo no-shebang\n' >"$T/noshebang" && chmod +x "$T/noshebang"
   capture "$SD" run --engine strace -- "$T/noshebang"
   [ "$(cat "$OUT")" = no-shebang ] || fail "a file without #! is run by /bin/sh $(show)"
-  "$SD" run --engine strace -- "$SD_CLI_PROG" wait-signal >"$OUT" 2>"$ERR" &
-  local pid=$!
-  for _ in $(seq 200); do
-    grep -q ready "$OUT" && break
-    sleep 0.05
-  done
-  grep -q ready "$OUT" || { kill -KILL "$pid"; fail "the program did not start $(show)"; }
-  kill -TERM "$pid"
-  wait "$pid"
-  RC=$?
+  term_to_run --engine strace
   expect_status 143 "SIGTERM sent to sockdiag reaches CMD under strace"
 }
 

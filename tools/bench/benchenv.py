@@ -209,6 +209,24 @@ def add_path_args(parser):
                         + " (default: all but startup)")
 
 
+def built_paths(args, defaults, targets):
+    """The absolute path of each program of `defaults` (key: path under the
+    build directory): the option --KEY if given, else under --build; fails
+    naming the option and the build `targets` when one is missing."""
+    paths = {}
+    for key, relative in defaults.items():
+        path = getattr(args, key)
+        if path is None:
+            if args.build is None:
+                fail(f"--{key} is not given and there is no --build DIR to find it in")
+            path = os.path.join(args.build, relative)
+        path = os.path.abspath(path)
+        if not os.path.isfile(path):
+            fail(f"--{key}: {path} does not exist (build it first: cmake --build DIR --target {targets})")
+        paths[key] = path
+    return paths
+
+
 def resolve(args):
     """Checks the arguments; returns (paths by key: lib, bare, pingpong and,
     if a chosen workload needs it, spawn; the chosen workloads; the
@@ -224,20 +242,8 @@ def resolve(args):
     defaults = {"lib": "shim/libsockdiag.so", "bare": "tools/bench/libbench_bare.so",
                 "pingpong": "tools/bench/bench_pingpong", "spawn": "tools/bench/bench_spawn"}
     needed = {w.program for w in workloads} | {"lib", "bare", "pingpong"}
-    paths = {}
-    for key, relative in defaults.items():
-        if key not in needed:
-            continue
-        path = getattr(args, key)
-        if path is None:
-            if args.build is None:
-                fail(f"--{key} is not given and there is no --build DIR to find it in")
-            path = os.path.join(args.build, relative)
-        path = os.path.abspath(path)
-        if not os.path.isfile(path):
-            fail(f"--{key}: {path} does not exist (build it first: cmake --build DIR "
-                 "--target sockdiag_preload bench_bare bench_pingpong bench_spawn)")
-        paths[key] = path
+    paths = built_paths(args, {k: v for k, v in defaults.items() if k in needed},
+                        "sockdiag_preload bench_bare bench_pingpong bench_spawn")
 
     configs = read_configs(args.configs, paths["lib"])
     if args.select:

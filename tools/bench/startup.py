@@ -199,18 +199,7 @@ def main():
 
     defaults = {"lib": "shim/libsockdiag.so", "bare": "tools/bench/libbench_bare.so",
                 "sockdiag": "tools/sockdiag/sockdiag", "floor": "tools/bench/bench_launcher_floor"}
-    paths = {}
-    for key, relative in defaults.items():
-        path = getattr(args, key)
-        if path is None:
-            if args.build is None:
-                be.fail(f"--{key} is not given and there is no --build DIR to find it in")
-            path = os.path.join(args.build, relative)
-        path = os.path.abspath(path)
-        if not os.path.isfile(path):
-            be.fail(f"--{key}: {path} does not exist (build it first: cmake --build DIR "
-                    "--target sockdiag_preload bench_bare bench_launcher_floor sockdiag)")
-        paths[key] = path
+    paths = be.built_paths(args, defaults, "sockdiag_preload bench_bare bench_launcher_floor sockdiag")
 
     print(f"## Start-up of libsockdiag ({machine()})\n")
     if "callgrind" not in skip:

@@ -275,18 +275,7 @@ def main():
 
     defaults = {"sockdiag": "tools/sockdiag/sockdiag", "pingpong": "tools/bench/bench_pingpong_static",
                 "loop": "tools/bench/bench_untraced_loop", "true": "tools/bench/bench_static_true"}
-    paths = {}
-    for key, relative in defaults.items():
-        path = getattr(args, key)
-        if path is None:
-            if args.build is None:
-                be.fail(f"--{key} is not given and there is no --build DIR to find it in")
-            path = os.path.join(args.build, relative)
-        path = os.path.abspath(path)
-        if not os.path.isfile(path):
-            be.fail(f"--{key}: {path} does not exist (build it first: cmake --build DIR --target sockdiag "
-                    "bench_pingpong_static bench_untraced_loop bench_static_true)")
-        paths[key] = path
+    paths = be.built_paths(args, defaults, "sockdiag bench_pingpong_static bench_untraced_loop bench_static_true")
     paths["strace"] = shutil.which("strace") or be.fail("strace is not installed (Debian package strace)")
 
     print(f"## The strace engine ({machine()})\n")
