@@ -297,3 +297,14 @@ TEST_CASE("socket addresses as strace prints them", "[trace]") {
   CHECK_FALSE(parse_sockaddr("{sa_family=AF_INET, sin_port=htons(99999), sin_addr=inet_addr(\"1.2.3.4\")}", &ss, &len));
   CHECK_FALSE(parse_sockaddr("{sa_family=AF_UNIX, sun_path=\"/tmp/cut\"...}", &ss, &len));
 }
+
+TEST_CASE("the program's name is its file's, escapes undone", "[trace]") {
+  std::string text =
+      "900 1796549502.000001 execve(\"/opt/my app/cli\\\"ent\", [\"\"...], [\"\"...]) = 0 <0.000100>\n"
+      "900 1796549502.000002 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3<socket:[9]> <0.000010>\n"
+      "900 1796549502.000003 connect(3<socket:[9]>, {sa_family=AF_INET, sin_port=htons(1), "
+      "sin_addr=inet_addr(\"127.0.0.1\")}, 16) = -1 ECONNREFUSED (Connection refused) <0.000010>\n";
+  Run run = read_trace(text);
+  REQUIRE(run.records.size() == 1);
+  CHECK(run.records[0]["prog"] == "cli\"ent");
+}

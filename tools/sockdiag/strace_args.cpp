@@ -33,9 +33,8 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// The text of a quoted string as strace escapes it (\\ \" \n \t \r \v \f
-// \NNN octal \xHH). false: not a whole string, or cut short ("..."): a
-// part of a name is not the name.
+}  // namespace
+
 bool unquote(std::string_view s, std::string* out) {
   if (s.size() < 2 || s.front() != '"' || s.back() != '"') return false;
   out->clear();
@@ -75,6 +74,8 @@ bool unquote(std::string_view s, std::string* out) {
   }
   return true;
 }
+
+namespace {
 
 // "htons(80)" -> 80.
 bool parse_port(std::string_view s, uint16_t* port) {

@@ -35,6 +35,10 @@ unsigned long socket_inode(std::string_view decoding);
 // A decoding strace gives a descriptor that is not a socket: a path, a pipe.
 inline bool names_non_socket(std::string_view decoding) { return !decoding.empty() && !socket_inode(decoding); }
 
+// The text of a quoted string as strace escapes it (\\ \" \n \t \r \v \f
+// \NNN octal \xHH). false: not a whole string, or one cut short ("...").
+bool unquote(std::string_view quoted, std::string* out);
+
 // A decimal or "0x" hex number at the front of `s`, taken off it.
 bool take_number(std::string_view& s, long* out);
 // A decimal or hex number, the whole text.

@@ -581,12 +581,9 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
   }
   if (n == "execve" || n == "execveat") {
     if (l.ret != 0) return;
+    // The program's name, as the library takes it: the file's, without its directory.
     std::string path;
-    std::string_view arg = n == "execve" ? a[0] : a[1];
-    if (arg.size() >= 2 && arg.front() == '"') {
-      std::size_t end = arg.rfind('"');
-      p.prog = basename_of(arg.substr(1, end - 1));
-    }
+    if (unquote(n == "execve" ? a[0] : a[1], &path)) p.prog = basename_of(path);
     // Descriptors opened close-on-exec are gone; the others stay (a shell's
     // redirection of a socket keeps the socket).
     for (auto it = p.fds->socks.begin(); it != p.fds->socks.end();)
