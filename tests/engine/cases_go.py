@@ -2,11 +2,13 @@
 its socket calls as raw system calls, so auto must choose strace and say
 why, and the records must show the failures as Go meets them. Both builds
 of the client: with cgo (dynamic, Go's default) and without (static). The
-server (go/server.go) runs on its own, not observed."""
+server (go/server.go) runs on its own for the client's cases, and under
+sockdiag, with a Python client, for its own."""
 import socket
+import struct
 
-from engine_harness import WRAP_NEW_PIDS
-from sdtest import case, expect, expect_eq
+from engine_harness import WRAP_NEW_PIDS, EngineRun
+from sdtest import case, expect, expect_eq, read_records
 
 CLIENTS = (("cgo", "client"), ("no cgo", "client_nocgo"))
 
@@ -115,3 +117,55 @@ def eof(h, client):
     expect_errors(run, 0)
     the_record(run, port, call="read", code="EOF", level="info")
 
+
+
+def observed_server(h, end):
+    """The Go server in serve mode under `sockdiag run` (auto), a client
+    that greets it and ends as `end` says ("reset": SO_LINGER 0, "close");
+    returns the finished run."""
+    log = h.new_log()
+    cmd = [h.sockdiag, "run", "--format", "json", "--log", log, "--level", "info", "--summary", "--",
+           h.go_prog("server"), "serve"]
+    h.need_strace()
+    proc = h.spawn_fds(cmd, ())
+    line = h.read_line(proc)
+    expect(line.startswith("port: "), f"the server printed {line!r}, expected 'port: N'")
+    port = int(line.split()[1])
+    client = socket.create_connection(("127.0.0.1", port), timeout=20)
+    client.sendall(b"hello")
+    if end == "reset":
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+    run = EngineRun(cmd, *h.finish(proc, cmd, 40), log=log)
+    run.records = read_records(log)
+    run.expect_engine("strace", "is a Go program")
+    return run, port
+
+
+def client_record(run, **wanted):
+    """The one record matching `wanted`, on the server's accepted connection
+    (its peer a port of 127.0.0.1), explained."""
+    found = [r for r in run.records if all(r.get(k) == v for k, v in wanted.items())]
+    expect_eq(len(found), 1, f"number of records with {wanted}", run.describe())
+    expect(found[0].get("peer", "").startswith("127.0.0.1:"), "the record names the client", run.describe())
+    expect(found[0].get("explanation"), "the record has no explanation", run.describe())
+    return found[0]
+
+
+@case("Go server: the client resets, the server's read gets ECONNRESET")
+def server_reset(h):
+    run, _ = observed_server(h, "reset")
+    run.expect_rc(0)
+    expect_eq(run.lines(), ["read: ECONNRESET", "closed"], "the server's output", run.describe())
+    client_record(run, call="read", code="ECONNRESET", level="error")
+
+
+@case("Go server: the client closes, the server reads EOF, then its write gets EPIPE")
+def server_eof_epipe(h):
+    run, _ = observed_server(h, "close")
+    run.expect_rc(0)
+    expect_eq(run.lines(), ["read: EOF", "write: OK", "write: EPIPE", "closed"], "the server's output",
+              run.describe())
+    client_record(run, call="read", code="EOF", level="info")
+    rec = client_record(run, call="write", code="EPIPE", level="error")
+    expect_eq(rec.get("bytes_sent"), 4, "bytes the connection carried before the EPIPE", run.describe())

@@ -6,15 +6,53 @@
 //
 //	server reset   close with SO_LINGER 0: the kernel sends a reset (RST)
 //	server close   an orderly close (FIN): the client reads the end of file
+//	server serve   the server's own failures, observed: it reads on, and
+//	               prints how the client ended ("read: EOF" or "read:
+//	               ECONNRESET"); after an end of file it writes twice, the
+//	               second write meeting the client's reset ("write: EPIPE")
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
+
+// The outcome of a read or write as the tests expect it: OK, EOF or the errno's name.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "OK"
+	case errors.Is(err, io.EOF):
+		return "EOF"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "ECONNRESET"
+	case errors.Is(err, syscall.EPIPE):
+		return "EPIPE"
+	}
+	return err.Error()
+}
+
+// serve: read until the client ends, then (after an orderly end) write
+// until the client's kernel has answered with a reset.
+func serve(conn net.Conn) {
+	buf := make([]byte, 64)
+	_, err := conn.Read(buf)
+	fmt.Println("read:", outcome(err))
+	if !errors.Is(err, io.EOF) {
+		return
+	}
+	_, err = conn.Write([]byte("late"))
+	fmt.Println("write:", outcome(err))
+	// The client's reset answers the first write; the wait lets it arrive.
+	time.Sleep(100 * time.Millisecond)
+	_, err = conn.Write([]byte("late"))
+	fmt.Println("write:", outcome(err))
+}
 
 func fail(what string, err error) {
 	fmt.Fprintf(os.Stderr, "server: %s: %v\n", what, err)
@@ -22,8 +60,8 @@ func fail(what string, err error) {
 }
 
 func main() {
-	if len(os.Args) != 2 || (os.Args[1] != "reset" && os.Args[1] != "close") {
-		fmt.Fprintln(os.Stderr, "usage: server reset|close")
+	if len(os.Args) != 2 || (os.Args[1] != "reset" && os.Args[1] != "close" && os.Args[1] != "serve") {
+		fmt.Fprintln(os.Stderr, "usage: server reset|close|serve")
 		os.Exit(2)
 	}
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -41,6 +79,9 @@ func main() {
 	greeting := make([]byte, len("hello"))
 	if _, err := io.ReadFull(conn, greeting); err != nil {
 		fail("read the greeting", err)
+	}
+	if os.Args[1] == "serve" {
+		serve(conn)
 	}
 	if os.Args[1] == "reset" {
 		if err := conn.(*net.TCPConn).SetLinger(0); err != nil {
