@@ -100,10 +100,9 @@ class EngineHarness(harness.Harness):
     def run_engine(self, engine, argv, level=None, timeout=40, pass_fds=(), wrap=(), summary=True):
         """`[WRAP] sockdiag run --engine ENGINE --format json --log FILE
         [--level LEVEL] [--summary] -- ARGV`, the records parsed from FILE.
-        --summary: run returns only when strace's output has been read to
-        its end, so the log is complete; without it, run returns 200 ms
-        after the program's end whatever the reader's lag (a reader starved
-        of CPU on a loaded machine would leave records to come)."""
+        run returns once the reader has read the program's end, so the
+        log holds every record of the program's own calls; --summary also
+        waits for processes it left running, and adds the summary."""
         if engine != "preload":
             self.need_strace()
         if wrap:
