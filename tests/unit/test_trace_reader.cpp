@@ -123,7 +123,7 @@ TEST_CASE("expected flow is recorded at debug level only, and counted in the sum
   CHECK(j["peers"][0]["failures"] == 2);
 }
 
-TEST_CASE("a call split by another thread's lines is joined; the thread's records name its process", "[trace]") {
+TEST_CASE("a call split by another thread's lines is joined, and the thread's records name its process", "[trace]") {
   std::string text =
       "100   1796549502.000001 execve(\"/usr/bin/srv\", [], []) = 0 <0.000100>\n"
       "100   1796549502.000002 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD"
