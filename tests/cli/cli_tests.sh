@@ -1075,6 +1075,24 @@ case_engine_strace_refused_settings() {
   expect_status 141 "no setting: SIGPIPE keeps its default"
 }
 
+# A caller's closed stdin, stdout or stderr: the run's own descriptors (the
+# FIFO, the reader's pipes) must not take their numbers, or the reader would
+# lose strace's output and strace would wait for it for ever.
+case_engine_strace_closed_stdio() {
+  local how
+  for how in '<&-' '>&-' '2>&-' '<&- >&- 2>&-'; do
+    eval "timeout -k 5 \"\$LIMIT\" \"\$SD\" run --engine strace -- \"\$SD_CLI_STATIC\" exit 3 $how"
+    RC=$?
+    expect_status 3 "stdio closed ($how) under strace"
+  done
+  # The program sees them closed, as alone.
+  local fds='ls /proc/self/fd | sort -n | tr "\n" " "'
+  local alone traced
+  alone=$(sh -c "$fds" <&- 2>/dev/null)
+  traced=$("$SD" run --engine strace --level off -- sh -c "$fds" <&- 2>/dev/null)
+  [ "$alone" = "$traced" ] || fail "with stdin closed, fds alone '$alone', under strace '$traced'"
+}
+
 # Under strace, CMD has the descriptors, exit status and death it has alone.
 case_engine_strace_keeps_fds_and_status() {
   # Same stdout and stderr files for both; pipe numbers and pids set aside.

@@ -88,6 +88,32 @@ class FifoDir {
   std::string dir_, fifo_;
 };
 
+// Standard descriptors the caller closed, held by /dev/null for as long as
+// the run's own descriptors are made: the FIFO or a pipe must never take
+// number 0, 1 or 2, which the reader gives to /dev/null (and strace to the
+// program). Close-on-exec: strace, and so the program, get them closed,
+// as they were given.
+class StandardFdsHeld {
+ public:
+  StandardFdsHeld() {
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd)
+      if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+        int held = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (held == fd) held_[fd] = true;
+        else if (held >= 0) close(held);
+      }
+  }
+  ~StandardFdsHeld() {
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd)
+      if (held_[fd]) close(fd);
+  }
+  StandardFdsHeld(const StandardFdsHeld&) = delete;
+  StandardFdsHeld& operator=(const StandardFdsHeld&) = delete;
+
+ private:
+  bool held_[3] = {false, false, false};
+};
+
 class Fd {
  public:
   explicit Fd(int fd = -1) : fd_(fd) {}
@@ -351,6 +377,7 @@ int run_under_strace(const RunOptions& o, const sd::Config& config, const std::s
   std::string error;
   if (inspect_file(path, &facts, &error) && facts.kind == FileKind::other) cmd.insert(cmd.begin(), "/bin/sh");
 
+  StandardFdsHeld standard;
   FifoDir dir;
   Fd fifo(open(dir.fifo().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (fifo.get() < 0) throw UsageError("cannot open the FIFO " + dir.fifo() + ": " + std::strerror(errno));
