@@ -137,8 +137,12 @@ bool parse_body(std::string_view s, StraceLine* out) {
   if (close == std::string_view::npos) return false;
   out->args = s.substr(open + 1, close - open - 1);
   std::string_view rest = s.substr(close + 1);
+  // strace pads a short line to its result column (40): one space or more.
   // exit_group's line: "= ?" with nothing after it.
-  if (!take(rest, " = ")) return false;
+  if (!take(rest, " ")) return false;
+  while (take(rest, " ")) {
+  }
+  if (!take(rest, "= ")) return false;
   out->type = StraceLine::Type::call;
   return parse_result(rest, out);
 }
