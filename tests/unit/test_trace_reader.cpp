@@ -313,3 +313,55 @@ TEST_CASE("the program's name is its file's, escapes undone", "[trace]") {
   REQUIRE(run.records.size() == 1);
   CHECK(run.records[0]["prog"] == "cli\"ent");
 }
+
+TEST_CASE("a thread's socket() written before the close that freed its number keeps its kind and peer",
+          "[trace]") {
+  // As strace wrote fork_refused's lines in CI: the thread's socket() at fd
+  // 4 comes out before the main thread's close of the fd 4 it had; then the
+  // main thread's connect on its new fd 4... after the thread's.
+  std::string text =
+      "300 1796549502.000001 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|"
+      "CLONE_THREAD|CLONE_SYSVSEM) = 301 <0.1>\n"
+      "300 1796549502.000002 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 4<socket:[100]> <0.1>\n"
+      "300 1796549502.000003 connect(4<socket:[100]>, {sa_family=AF_INET, sin_port=htons(7), "
+      "sin_addr=inet_addr(\"127.0.0.1\")}, 16) = -1 ECONNREFUSED (Connection refused) <0.1>\n"
+      "301 1796549502.000005 socket(AF_INET6, SOCK_STREAM, IPPROTO_IP) = 4<socket:[200]> <0.1>\n"
+      "300 1796549502.000004 close(4<socket:[100]>) = 0 <0.1>\n"
+      "301 1796549502.000006 connect(4<socket:[200]>, {sa_family=AF_INET6, sin6_port=htons(7), "
+      "sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}, 28) = -1 ECONNREFUSED "
+      "(Connection refused) <0.1>\n"
+      // The old socket's last call, written after the new one's making.
+      "301 1796549502.000007 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 5<socket:[300]> <0.1>\n"
+      "300 1796549502.000008 getsockopt(5<socket:[300]>, SOL_SOCKET, SO_ERROR, [0], [4]) = 0 <0.1>\n"
+      "301 1796549502.000009 close(4<socket:[200]>) = 0 <0.1>\n";
+  Run run = read_trace(text);
+  CHECK(run.not_understood == 0);
+  REQUIRE(run.records.size() == 2);
+  CHECK(run.records[0]["kind"] == "tcp4");
+  CHECK(run.records[1]["kind"] == "tcp6");
+  CHECK(run.records[1]["peer"] == "[::1]:7");
+  CHECK(run.records[1]["tid"] == 301);
+}
+
+TEST_CASE("the last call of a closed socket written after its number's next socket() is its own", "[trace]") {
+  std::string text =
+      "400 1796549502.000001 clone(child_stack=0x7f, flags=CLONE_VM|CLONE_FILES|CLONE_THREAD) = 401 <0.1>\n"
+      "400 1796549502.000002 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 4<socket:[100]> <0.1>\n"
+      "400 1796549502.000003 connect(4<socket:[100]>, {sa_family=AF_INET, sin_port=htons(7), "
+      "sin_addr=inet_addr(\"127.0.0.2\")}, 16) = 0 <0.1>\n"
+      // Thread 401 gets number 4 once 400 has closed it; strace writes its
+      // socket() first, then 400's last read and its close.
+      "401 1796549502.000006 socket(AF_UNIX, SOCK_STREAM, 0) = 4<socket:[200]> <0.1>\n"
+      "400 1796549502.000004 read(4<socket:[100]>, \"\"..., 10) = -1 ECONNRESET (Connection reset by peer) <0.1>\n"
+      "400 1796549502.000005 close(4<socket:[100]>) = 0 <0.1>\n"
+      "401 1796549502.000007 connect(4<socket:[200]>, {sa_family=AF_UNIX, sun_path=\"/run/none.sock\"}, 110) = -1 "
+      "ENOENT (No such file or directory) <0.1>\n";
+  Run run = read_trace(text);
+  REQUIRE(run.records.size() == 2);
+  CHECK(run.records[0]["code"] == "ECONNRESET");
+  CHECK(run.records[0]["kind"] == "tcp4");
+  CHECK(run.records[0]["peer"] == "127.0.0.2:7");
+  CHECK(run.records[1]["code"] == "ENOENT");
+  CHECK(run.records[1]["kind"] == "unix-stream");
+  CHECK(run.records[1]["peer"] == "/run/none.sock");
+}

@@ -44,12 +44,18 @@ struct Sock {
   socklen_t peer_len = 0;
   int64_t opened_us = 0, peer_gone_us = 0;
   uint64_t sent = 0, received = 0;
+  bool made = false;  // its making was read (socket, accept, socketpair, dup)
 };
 
 // One process's descriptors, shared by its threads (and by children cloned
 // with CLONE_FILES).
 struct FdTable {
   std::unordered_map<int, Sock> socks;
+  // The socket a number named before the current one, while its close has
+  // not been read: strace writes each thread's lines as it handles them, so
+  // another thread's socket() may come out before the close that freed its
+  // number, and the last calls on the old socket after that socket().
+  std::unordered_map<int, Sock> older;
   std::unordered_map<int, std::unordered_map<uint64_t, int>> epoll;  // epoll fd -> data -> fd
   std::unordered_map<int, bool> closed;  // numbers of sockets the program closed
 };
@@ -210,7 +216,7 @@ struct TraceReader::State {
   void emit(Proc& p, long tid, int64_t wall_us, Sock* s, const Event& e);
   Sock* sock_at(Proc& p, int fd, std::string_view decoding, int64_t wall_us);
   void socket_event(Proc& p, long tid, int64_t wall_us, int fd, std::string_view call, bool err, bool hup);
-  void forget(Proc& p, int fd, bool was_socket);
+  void forget(Proc& p, int fd, const Sock* s);
   Sock& track(Proc& p, int fd, const Sock& s, const StraceLine& l, Event e, bool record = true);
   void process_ended(long tid);
 };
@@ -370,6 +376,7 @@ Sock* TraceReader::State::sock_at(Proc& p, int fd, std::string_view decoding, in
   if (names_non_socket(decoding)) {
     // open() is not traced: the number now names a file.
     if (it != socks.end()) socks.erase(it);
+    p.fds->older.erase(fd);
     return nullptr;
   }
   if (it != socks.end() && (!inode || it->second.inode == inode || !it->second.inode)) {
@@ -377,22 +384,31 @@ Sock* TraceReader::State::sock_at(Proc& p, int fd, std::string_view decoding, in
     return &it->second;
   }
   if (!inode) return nullptr;
+  auto old = p.fds->older.find(fd);
+  if (old != p.fds->older.end() && old->second.inode == inode) return &old->second;
   // A socket never seen made (inherited, received, made before the trace
   // began): its history starts here, its kind is the kernel's.
-  Sock& s = socks[fd] = Sock{};
+  Sock s;
   s.inode = inode;
   s.opened_us = wall_us;
   SocketFacts f;
   if (out.facts_of && out.facts_of(p.pid, fd, inode, &f) && f.domain) s.kind = kind_from(f.domain, f.type);
   if (s.kind.empty()) s.kind = "socket";
   p.fds->closed.erase(fd);
-  return &s;
+  // The number's current socket was seen made and not closed: this line is
+  // about another one, out of order; the current one stays.
+  if (it != socks.end() && it->second.made) return &(p.fds->older[fd] = std::move(s));
+  return &(socks[fd] = std::move(s));
 }
 
 // A socket the program just made (socket, socketpair, accept): kept, and
 // recorded at trace level.
 Sock& TraceReader::State::track(Proc& p, int fd, const Sock& s, const StraceLine& l, Event e, bool record) {
+  auto current = p.fds->socks.find(fd);
+  if (current != p.fds->socks.end() && current->second.made && current->second.inode != s.inode)
+    p.fds->older[fd] = std::move(current->second);  // its close is still to come
   Sock& kept = p.fds->socks[fd] = s;
+  kept.made = true;
   p.fds->closed.erase(fd);
   if (record && config.level >= Level::trace) {
     e.fd = fd;
@@ -402,10 +418,17 @@ Sock& TraceReader::State::track(Proc& p, int fd, const Sock& s, const StraceLine
   return kept;
 }
 
-void TraceReader::State::forget(Proc& p, int fd, bool was_socket) {
+// The number is closed: `s` is the socket it named (nullptr: no socket).
+// The close of the socket before the current one leaves the current one.
+void TraceReader::State::forget(Proc& p, int fd, const Sock* s) {
+  auto old = p.fds->older.find(fd);
+  if (s && old != p.fds->older.end() && s == &old->second) {
+    p.fds->older.erase(old);
+    return;
+  }
   p.fds->socks.erase(fd);
   p.fds->epoll.erase(fd);
-  if (was_socket) p.fds->closed[fd] = true;
+  if (s) p.fds->closed[fd] = true;
   else p.fds->closed.erase(fd);
 }
 
@@ -588,6 +611,7 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
     // redirection of a socket keeps the socket).
     for (auto it = p.fds->socks.begin(); it != p.fds->socks.end();)
       it = it->second.cloexec ? p.fds->socks.erase(it) : std::next(it);
+    p.fds->older.clear();  // one thread is left: its lines are in order
     p.fds->epoll.clear();
     return;
   }
@@ -632,7 +656,7 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
         e.code = 0;
         emit(p, l.tid, l.wall_us, s, e);
       }
-      forget(p, fd, s != nullptr);
+      forget(p, fd, s);
       return;
     }
     // Only sockets: EBADF for a number that was never one is a daemon
@@ -641,7 +665,7 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
     e.code = err;
     e.closed_socket = was_closed;
     emit(p, l.tid, l.wall_us, s, e);
-    if (s) forget(p, fd, true);
+    if (s) forget(p, fd, s);
     return;
   }
   if (n == "close_range") {
@@ -656,17 +680,20 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
         ++it;
       }
     }
+    for (auto it = p.fds->older.begin(); it != p.fds->older.end();)
+      it = it->first >= first && it->first <= last ? p.fds->older.erase(it) : std::next(it);
     return;
   }
   if (n == "dup" || n == "dup2" || n == "dup3") {
     if (failed || l.ret < 0 || l.ret == fd) return;
     int to = static_cast<int>(l.ret);
-    p.fds->socks.erase(to);
-    if (s) {
-      Sock copy = *s;
-      copy.cloexec = n == "dup3" && has_flag(a[2], "O_CLOEXEC");
-      p.fds->socks[to] = copy;
+    if (!s) {
+      p.fds->socks.erase(to);
+      return;
     }
+    Sock copy = *s;
+    copy.cloexec = n == "dup3" && has_flag(a[2], "O_CLOEXEC");
+    track(p, to, copy, l, e, false);
     return;
   }
   if (n == "epoll_ctl") {
