@@ -199,10 +199,7 @@ struct TraceReader::State {
   std::unordered_map<long, long> pid_of;  // tid -> pid
   // A call strace shows ended by ERESTART*: the program saw EINTR unless
   // the kernel restarted it, which the thread's next line tells.
-  struct Held {
-    std::string line;
-  };
-  std::unordered_map<long, Held> held;
+  std::unordered_map<long, std::string> held;  // tid -> the line
   sd::LineBuffer buf;
   sd::RecordCache cache;
   char local_text[128], peer_text[128];
@@ -210,7 +207,7 @@ struct TraceReader::State {
   State(const sd::Config& c, TraceOutput o) : config(c), out(std::move(o)) {}
 
   void line(std::string_view text);
-  void handle(const StraceLine& l, std::string_view raw);
+  void handle(const StraceLine& l);
   Proc& proc_of(long tid);
   void call(Proc& p, const StraceLine& l);
   void emit(Proc& p, long tid, int64_t wall_us, Sock* s, const Event& e);
@@ -280,7 +277,7 @@ void TraceReader::State::line(std::string_view text) {
   // it was restarted (the same call again) or returned EINTR.
   auto h = held.find(l.tid);
   if (h != held.end() && l.type != StraceLine::Type::signal) {
-    std::string held_line = std::move(h->second.line);
+    std::string held_line = std::move(h->second);
     held.erase(h);
     StraceLine old;
     if (parse_strace_line(held_line, &old)) {
@@ -290,15 +287,15 @@ void TraceReader::State::line(std::string_view text) {
         old.returned = true;
         old.ret = -1;
         old.error = "EINTR";
-        handle(old, held_line);
+        handle(old);
       }
     }
   }
   if (l.type == StraceLine::Type::call && restart_code(l.error)) {
-    if (l.error != "ERESTARTNOINTR") held[l.tid].line.assign(joined);
+    if (l.error != "ERESTARTNOINTR") held[l.tid].assign(joined);
     return;
   }
-  handle(l, joined);
+  handle(l);
 }
 
 Proc& TraceReader::State::proc_of(long tid) {
@@ -337,7 +334,7 @@ Proc& TraceReader::State::proc_of(long tid) {
   return procs[tid] = std::move(child);
 }
 
-void TraceReader::State::handle(const StraceLine& l, std::string_view raw) {
+void TraceReader::State::handle(const StraceLine& l) {
   switch (l.type) {
     case StraceLine::Type::call: {
       Proc& p = proc_of(l.tid);
@@ -352,7 +349,6 @@ void TraceReader::State::handle(const StraceLine& l, std::string_view raw) {
     case StraceLine::Type::superseded:
       return;
     default:
-      (void)raw;
       ++not_understood;
   }
 }

@@ -18,26 +18,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"syscall"
 	"time"
 )
-
-// The errno under a net error, by name: what the program saw.
-func errName(err error) string {
-	switch {
-	case err == nil:
-		return "OK"
-	case errors.Is(err, io.EOF):
-		return "EOF"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "ECONNREFUSED"
-	case errors.Is(err, syscall.ECONNRESET):
-		return "ECONNRESET"
-	case errors.Is(err, syscall.EPIPE):
-		return "EPIPE"
-	}
-	return "other: " + err.Error()
-}
 
 // What each mode's last step returns when the engine tests' setup is right.
 var expected = map[string]string{"refused": "ECONNREFUSED", "reset": "ECONNRESET", "eof": "EOF", "epipe": "EPIPE"}
