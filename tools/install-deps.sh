@@ -16,6 +16,9 @@ packages=(
   nginx-light postgresql memcached libmemcached-tools iperf3 mosquitto mosquitto-clients lighttpd
   # dnsmasq-base, not dnsmasq: the latter starts a system service
   openssl dnsmasq-base ruby perl php-cli python3-aiohttp
+  # a real browser, headless, loads the pages of `sockdiag report --html`
+  # (tests/report): the page must run without errors and draw every record
+  chromium
   # benchmarks
   valgrind strace fiu-utils hyperfine
 )

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "record_stats.h"
+#include "report_html.h"
 #include "table.h"
 #include "text.h"
 #include "usage.h"
@@ -24,6 +25,7 @@ namespace {
 struct ReportOptions {
   std::vector<std::string> files;
   std::string format = "text";
+  std::string html;  // --html OUT: the page instead of the summary
 };
 
 template <class Map>
@@ -187,26 +189,8 @@ void print_json(const RecordStats& s) {
   std::printf("%s\n", out.dump(2).c_str());
 }
 
-int report(const ReportOptions& o) {
-  if (o.files.empty()) throw UsageError("missing FILE; usage: sockdiag report FILE... ('-' reads stdin)");
-  RecordStats stats;
-  for (const std::string& f : o.files) {
-    if (f == "-") {
-      stats.read(std::cin, "stdin");
-      continue;
-    }
-    struct stat st {};
-    if (stat(f.c_str(), &st) != 0) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) throw UsageError("cannot read '" + f + "': it is a directory");
-    std::ifstream in(f);
-    if (!in) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
-    stats.read(in, f);
-  }
-  if (o.format == "json")
-    print_json(stats);
-  else
-    print_text(stats);
-  // Problems with the input go to stderr: the report itself stays clean.
+// Problems with the input go to stderr: the report itself stays clean.
+void print_input_notes(const RecordStats& stats) {
   if (stats.unreadable) {
     std::string at;
     for (const std::string& a : stats.unreadable_at) at += (at.empty() ? "" : ", ") + a;
@@ -220,6 +204,47 @@ int report(const ReportOptions& o) {
                  "sockdiag report: %llu line%s of a text-format log skipped; record with --format json to "
                  "report on them\n",
                  static_cast<unsigned long long>(stats.text_lines), stats.text_lines == 1 ? "" : "s");
+}
+
+// A page cut short (a full disk) is an error, never a success.
+void write_page(const std::string& path, const std::string& page) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out)
+    throw UsageError("cannot write '" + one_line(path) + "' (--html): " + std::strerror(errno) +
+                     "; --html takes the path of a file in a writable directory");
+  out.write(page.data(), static_cast<std::streamsize>(page.size()));
+  out.close();
+  if (!out) throw UsageError("cannot write '" + one_line(path) + "' (--html): " + std::strerror(errno));
+}
+
+int report(const ReportOptions& o) {
+  if (o.files.empty())
+    throw UsageError("missing FILE; usage: sockdiag report [--html OUT.html] FILE... ('-' reads stdin)");
+  RecordStats stats;
+  HtmlReport html;
+  if (!o.html.empty()) stats.on_record = [&html](const LineRecord& line) { html.add(line); };
+  for (const std::string& f : o.files) {
+    if (f == "-") {
+      stats.read(std::cin, "stdin");
+      continue;
+    }
+    struct stat st {};
+    if (stat(f.c_str(), &st) != 0) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw UsageError("cannot read '" + f + "': it is a directory");
+    std::ifstream in(f);
+    if (!in) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
+    stats.read(in, f);
+  }
+  if (!o.html.empty()) {
+    write_page(o.html, html.page(stats, o.files));
+    std::printf("%s: %zu record%s from %zu process%s\n", printable(o.html).c_str(), html.records(),
+                html.records() == 1 ? "" : "s", stats.pids.size(), stats.pids.size() == 1 ? "" : "es");
+  } else if (o.format == "json") {
+    print_json(stats);
+  } else {
+    print_text(stats);
+  }
+  print_input_notes(stats);
   return 0;
 }
 
@@ -232,17 +257,28 @@ Command add_report(CLI::App& root) {
                                       "records by category (failures, events, expected flow, injection "
                                       "notices), failures by peer and by process, every record by call "
                                       "and code, with the first and last time of each; injected faults apart.");
-  set_usage(sub, "sockdiag report [--format text|json] FILE...");
+  set_usage(sub, "sockdiag report [--format text|json] FILE...\n       sockdiag report --html OUT.html FILE...");
   sub->add_option("files", opts->files, "JSON record files, of one or many processes; '-' reads stdin.")
       ->type_name("FILE...");
-  sub->add_option("--format", opts->format, "text (default) or json, for scripts.")->type_name("text|json");
+  CLI::Option* format =
+      sub->add_option("--format", opts->format, "text (default) or json, for scripts.")->type_name("text|json");
+  sub->add_option("--html", opts->html,
+                  "Write one self-contained HTML page instead (no network access, nothing to install): a "
+                  "timeline per process and per connection, failures by peer and by code, each record "
+                  "on a click. Record with --level trace to see the calls that succeeded too.")
+      ->type_name("OUT.html")
+      ->excludes(format);
   sub->allow_extras();
   sub->footer(
       "Exit-summary lines and trace records of successful calls are skipped (and counted); lines that are "
-      "not JSON records, such as a last line cut short, are counted and reported on stderr.\n\n"
-      "Exit status: 0; 2 for bad options or a file that cannot be read.");
+      "not JSON records, such as a last line cut short, are skipped, counted and reported on stderr with "
+      "FILE:LINE (and on an --html page).\n\n"
+      "Exit status: 0; 2 for bad options, a file that cannot be read or an --html page that cannot be "
+      "written.");
   auto action = [sub, opts]() {
     reject_extras(*sub, sub->remaining());
+    if (sub->count("--html") && opts->html.empty())
+      throw UsageError("--html needs a file name (--html OUT.html)");
     if (opts->format != "text" && opts->format != "json")
       throw UsageError("--format '" + opts->format + "' is not a format; accepted: text, json");
     return report(*opts);

@@ -56,12 +56,17 @@ void RecordStats::read(std::istream& in, const std::string& name) {
         unreadable_at.push_back(name + ":" + std::to_string(lineno) + (in.eof() ? " (cut short)" : ""));
       continue;
     }
+    auto pass = [&](const char* kind) {
+      if (on_record) on_record({j, kind, name + ":" + std::to_string(lineno)});
+    };
     if (j.contains("summary")) {
+      pass("summary");
       ++summary_lines;
       continue;
     }
     std::string code = str(j, "code");
     if (code.empty()) {
+      pass("ok");
       ++success_lines;
       continue;
     }
@@ -71,10 +76,12 @@ void RecordStats::read(std::istream& in, const std::string& name) {
     bool is_injected = j.contains("injected") && j["injected"].is_boolean() && j["injected"].get<bool>();
     // A retry's notice: the summary counts it as a retry, not as an outcome.
     if (j.contains("retrying") && j["retrying"].is_boolean() && j["retrying"].get<bool>()) {
+      pass("retry");
       ++retry_notices;
       continue;
     }
     sd::Category cat = category_of_record(str(j, "level"), code);
+    pass(sd::category_name(cat));
     auto ci = static_cast<std::size_t>(cat);
     ++category[ci];
     if (is_injected) ++category_injected[ci];

@@ -4,12 +4,15 @@
 // by process, every record by call and code, and injected ones apart.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <map>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "count_category.h"
 
@@ -22,10 +25,23 @@ struct Group {
   std::set<std::string> peers;            // for the call/code view
 };
 
+// What one line of a log was, for a reader that wants every record
+// (report_html.h): "ok" (a trace record of a call that succeeded), "summary"
+// (a process's exit summary), "retry" (a notice of one retry by sockdiag), or
+// the record's category (count_category.h).
+struct LineRecord {
+  const nlohmann::json& record;
+  const char* kind;
+  std::string source;  // "FILE:LINE"
+};
+
 class RecordStats {
  public:
   // Reads one file's lines; `name` is used in the list of unreadable lines.
   void read(std::istream& in, const std::string& name);
+
+  // Called for every line read as a JSON record, counted or skipped.
+  std::function<void(const LineRecord&)> on_record;
 
   uint64_t records = 0;        // records of failed calls (and injection notices), counted below
   uint64_t injected = 0;       // of which injected
