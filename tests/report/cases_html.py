@@ -43,6 +43,33 @@ def check_run(h, engine):
         expect(code in text, f"{code} is not in the page")
     drawn = json.loads(dom.status.get("data-drawn", "{}"))
     expect_eq({k: v for k, v in drawn.items() if v}, wanted, "marks the page says it drew")
+    check_mark_shows_record(h, page, records)
+
+
+# Hovers over the first injected mark, then clicks it, as a user would; the
+# tooltip's text and the details panel's rows are put where a dump shows them.
+SHOW_MARK = """
+var m = document.querySelector('.mark[data-kind="injected"]');
+m.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: 200, clientY: 200}));
+document.body.setAttribute('data-tip', document.getElementById('tip').textContent);
+m.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+document.body.setAttribute('data-details-shown', getComputedStyle(document.getElementById('details')).display);
+document.body.setAttribute('data-details', JSON.stringify(Array.from(
+    document.querySelectorAll('#details-body tr'), function (tr) { return [tr.cells[0].textContent, tr.cells[1].textContent]; })));
+"""
+
+
+def check_mark_shows_record(h, page, records):
+    dom = h.browse(page, then=SHOW_MARK)
+    expect(not dom.errors, "the page's script reported errors on a hover and a click", "\n".join(dom.errors))
+    expect(f"rule: recv:error=ECONNRESET:times={INJECTED}" in dom.body.get("data-tip", ""),
+           f"the tooltip of an injected mark does not name its rule: {dom.body.get('data-tip')!r}")
+    expect_eq(dom.body.get("data-details-shown"), "block", "the details panel after a click")
+    shown = dict(json.loads(dom.body.get("data-details", "[]")))
+    as_shown = [{k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in r.items()}
+                for r in records if r.get("injected") is True]
+    expect(shown in as_shown, "the details panel does not show an injected record whole",
+           f"shown: {shown}\ninjected records: {as_shown}")
 
 
 @case("a run under the library: one mark per record, injected resets and refused connects apart")

@@ -143,8 +143,15 @@ class PageHarness(ProcessHarness):
         expect(os.path.getsize(page) > 0, "the page is empty")
         return page, out, err
 
-    def browse(self, page):
-        """The page as Chromium has it once its script ran (Dom)."""
+    def browse(self, page, then=None):
+        """The page as Chromium has it once its script ran (Dom); `then`: a
+        script run after the page's own, in a copy of the page."""
+        if then is not None:
+            with open(page, encoding="utf-8") as f:
+                text = f.read()
+            page = self.path("with-script.html")
+            with open(page, "w", encoding="utf-8") as f:
+                f.write(text.replace("</body>", f"<script>{then}</script>\n</body>"))
         if not os.access(CHROMIUM, os.X_OK):
             raise Skipped(f"{CHROMIUM} is missing: install the Debian package chromium (tools/install-deps.sh)")
         profile = self.path("chromium-profile")

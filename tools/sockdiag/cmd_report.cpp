@@ -210,11 +210,11 @@ void print_input_notes(const RecordStats& stats) {
 void write_page(const std::string& path, const std::string& page) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out)
-    throw UsageError("cannot write '" + one_line(path) + "' (--html): " + std::strerror(errno) +
+    throw UsageError("cannot write '" + path + "' (--html): " + std::strerror(errno) +
                      "; --html takes the path of a file in a writable directory");
   out.write(page.data(), static_cast<std::streamsize>(page.size()));
   out.close();
-  if (!out) throw UsageError("cannot write '" + one_line(path) + "' (--html): " + std::strerror(errno));
+  if (!out) throw UsageError("cannot write '" + path + "' (--html): " + std::strerror(errno));
 }
 
 int report(const ReportOptions& o) {
@@ -237,8 +237,8 @@ int report(const ReportOptions& o) {
   }
   if (!o.html.empty()) {
     write_page(o.html, html.page(stats, o.files));
-    std::printf("%s: %zu record%s from %zu process%s\n", printable(o.html).c_str(), html.records(),
-                html.records() == 1 ? "" : "s", stats.pids.size(), stats.pids.size() == 1 ? "" : "es");
+    std::printf("%s: %zu record%s from %zu process%s\n", printable(o.html).c_str(), html.marks(),
+                html.marks() == 1 ? "" : "s", html.processes(), html.processes() == 1 ? "" : "es");
   } else if (o.format == "json") {
     print_json(stats);
   } else {

@@ -18,6 +18,11 @@ static_assert(kPage.find(kDataSlot) != std::string_view::npos, "report_page.html
 }  // namespace
 
 void HtmlReport::add(const LineRecord& line) {
+  if (std::string_view(line.kind) != "summary") {
+    ++marks_;
+    auto pid = line.record.find("pid");
+    pids_.insert(pid == line.record.end() ? "?" : pid->dump());
+  }
   records_.push_back({{"kind", line.kind}, {"src", line.source}, {"rec", line.record}});
 }
 
