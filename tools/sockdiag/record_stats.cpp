@@ -26,6 +26,13 @@ sd::Category category_of_record(const std::string& level, const std::string& cod
 
 }  // namespace
 
+std::string peer_label(const std::string& peer, const std::string& host) {
+  if (peer.empty()) return !host.empty() ? host : "(no peer)";
+  // The name the program looked up, unless it was the address itself.
+  bool host_is_address = peer.rfind(host + ":", 0) == 0 || peer.rfind("[" + host + "]:", 0) == 0;
+  return host.empty() || host_is_address ? peer : peer + " (" + host + ")";
+}
+
 void RecordStats::add(Group& g, const std::string& ts, const std::string& code, const std::string& peer) {
   ++g.count;
   if (!ts.empty() && (g.first.empty() || ts < g.first)) g.first = ts;
@@ -95,10 +102,7 @@ void RecordStats::read(std::istream& in, const std::string& name) {
       add(by_rule[{str(j, "rule"), call, code}], ts, code, peer);
       continue;
     }
-    std::string where = !peer.empty() ? peer : !host.empty() ? host : "(no peer)";
-    // The name the program looked up, unless it was the address itself.
-    bool host_is_address = peer.rfind(host + ":", 0) == 0 || peer.rfind("[" + host + "]:", 0) == 0;
-    if (!peer.empty() && !host.empty() && !host_is_address) where = peer + " (" + host + ")";
+    std::string where = peer_label(peer, host);
     add(by_call[{cat, call, code}], ts, code, peer);
     // Peers and processes that failed: not the expected flow of a debug log.
     if (cat != sd::Category::failure) continue;

@@ -35,6 +35,11 @@ struct LineRecord {
   std::string source;  // "FILE:LINE"
 };
 
+// Where a failure went, as the reports group it: the peer, with the name the
+// program looked up when it was not the address itself; the host alone
+// without a peer; "(no peer)" without either.
+std::string peer_label(const std::string& peer, const std::string& host);
+
 class RecordStats {
  public:
   // Reads one file's lines; `name` is used in the list of unreadable lines.

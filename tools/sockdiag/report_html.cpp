@@ -23,7 +23,14 @@ void HtmlReport::add(const LineRecord& line) {
     auto pid = line.record.find("pid");
     pids_.insert(pid == line.record.end() ? "?" : pid->dump());
   }
-  records_.push_back({{"kind", line.kind}, {"src", line.source}, {"rec", line.record}});
+  auto text = [&line](const char* key) {
+    auto it = line.record.find(key);
+    return it != line.record.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  records_.push_back({{"kind", line.kind},
+                      {"src", line.source},
+                      {"where", peer_label(text("peer"), text("host"))},
+                      {"rec", line.record}});
 }
 
 std::string HtmlReport::page(const RecordStats& stats, const std::vector<std::string>& files) const {
