@@ -152,7 +152,7 @@ struct KeyInfo {
 constexpr KeyInfo kKeys[kKeyCount] = {
     {"error", Value::required, 0, "error=ECONNREFUSED", "error=CODE"},
     {"short", Value::required, 0, "short=1", "short=SIZE"},
-    {"delay", Value::required, 0, "delay=200ms", "delay=DURATION"},
+    {"delay", Value::required, 0, "delay=200ms, delay=100ms..300ms or delay=200ms~50ms", "delay=DURATION"},
     {"eof", Value::none, 0, "eof", "eof"},
     {"reset", Value::none, 0, "reset", "reset"},
     {"timeout", Value::optional, 0, "timeout=5s", "timeout[=DURATION]"},

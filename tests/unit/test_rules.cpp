@@ -133,6 +133,9 @@ TEST_CASE("every action parses and prints in normal form", "[rules]") {
   check_normal("recv:delay=2000ms", "recv:delay=2s");
   check_normal("recv:delay=0.25ms", "recv:delay=250us");
   check_normal("getaddrinfo:delay=3s", "getaddrinfo:delay=3s");
+  check_normal("recv:delay=100ms..0.2s", "recv:delay=100ms..200ms");
+  check_normal("output:delay = 150ms~20000us", "output:delay=150ms~20ms");
+  check_normal("connect:delay=1s..1.5s:port=80", "connect:delay=1s..1500ms:port=80");
   check_normal("recv:eof", "recv:eof");
   check_normal("input:eof", "input:eof");
   check_normal("send:reset", "send:reset");
