@@ -122,6 +122,9 @@ __attribute__((always_inline)) inline bool call_filters_pass(const Rule& r, Rule
                                                             const Peer& peer) {
   uint32_t f = r.filters;
   if (in.name_from_hosts_file && !(f & rf_host)) return false;
+  // Only a stream has a connection to close in order (a datagram socket's
+  // shutdown ends nothing the peer sees).
+  if (r.action == RuleAction::close && (in.sock_type & 0xf) != SOCK_STREAM) return false;
   if ((f & rf_kind) && !kind_matches(r.kind, peer.family, in.sock_type)) return false;
   if ((f & rf_port) && !in_range(in.peer_port, r.port_lo, r.port_hi)) return false;
   if ((f & rf_lport) && !in_range(in.local_port, r.lport_lo, r.lport_hi)) return false;

@@ -82,6 +82,7 @@ std::string normal_form(const Rule& r) {
       break;
     case RuleAction::eof: s += "eof"; break;
     case RuleAction::reset: s += "reset"; break;
+    case RuleAction::close: s += "close"; break;
     case RuleAction::timeout: s += "timeout=" + duration_text(r.wait_ns); break;
     case RuleAction::bandwidth: s += "bandwidth=" + size_text(r.bytes) + "/s"; break;
   }

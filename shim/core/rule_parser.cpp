@@ -640,7 +640,7 @@ class TextParser {
       case Key::error: return error_code(at);
       case Key::short_: return size(token(), at, k, &r_.bytes);
       case Key::delay: return delay(token(), at, k);
-      case Key::eof: case Key::reset: return true;
+      case Key::eof: case Key::reset: case Key::close_: return true;
       case Key::timeout:
         r_.wait_ns = kDefaultConnectTimeoutNs;
         return !has_value || duration(token(), at, k, &r_.wait_ns);
@@ -778,7 +778,8 @@ class TextParser {
       if (kd == RuleKind::unix_socket && (has(Key::port) || has(Key::lport)))
         return fail(pos_of(has(Key::port) ? Key::port : Key::lport), "unix sockets have no ports (kind=unix)");
       if (kind_is_udp(kd) && (r_.action == RuleAction::short_transfer || r_.action == RuleAction::eof ||
-                              r_.action == RuleAction::reset || r_.action == RuleAction::timeout))
+                              r_.action == RuleAction::reset || r_.action == RuleAction::close ||
+                              r_.action == RuleAction::timeout))
         return fail(action_pos_, std::string(action_key_) + " does not happen to UDP (kind=" + kn +
                                  "): datagrams move whole, and there is no connection to end, reset or time out");
       if (kd == RuleKind::unix_socket && (r_.action == RuleAction::reset || r_.action == RuleAction::timeout))

@@ -15,6 +15,8 @@
 //                                         arrives that late instead (inject_readiness.h)
 //            | "eof"                      the call returns 0, and so does every later one (input)
 //            | "reset"                    abort the connection: the peer gets an RST (io, close)
+//            | "close"                    close the connection in order: the peer gets a FIN, reads
+//                                         here end, writes fail with EPIPE (io)
 //            | "timeout" ["=" DURATION]   wait (default 127s, Linux's SYN retries), then ETIMEDOUT (connect)
 //            | "bandwidth=" SIZE ["/s"]   at most SIZE bytes per second on each connection (io)
 //   filter   = "peer=" ADDRESS            IPv4 "10.1.2.3", IPv6 "[::1]", either with ":PORT"
@@ -92,7 +94,7 @@ bool call_id_from_name(std::string_view, CallId* out);
 // peer, resources, signals), in name order. `code_kind` says which kind.
 const int* allowed_errors(CallId, CodeKind* code_kind, std::size_t* count);
 
-enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth };
+enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth, close };
 const char* rule_action_name(RuleAction);
 
 enum class RuleKind : uint8_t { any, tcp, udp, unix_socket, ipv4, ipv6, tcp4, tcp6, udp4, udp6 };

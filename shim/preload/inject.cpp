@@ -352,7 +352,8 @@ bool not_input_delay(const Rule& r) { return !((r.calls & kInputCallBits) && r.a
 bool ends_input_at_a_time(const Rule& r) {
   return (r.calls & kInputCallBits) && (r.filters & (rf_after | rf_since_start | rf_after_bytes)) &&
          !(r.filters & (rf_nth | rf_every | rf_prob)) &&
-         (r.action == RuleAction::eof || r.action == RuleAction::reset || r.action == RuleAction::error);
+         (r.action == RuleAction::eof || r.action == RuleAction::reset || r.action == RuleAction::close ||
+          r.action == RuleAction::error);
 }
 
 const RuleSet* rule_view(const RuleSet& set, bool (*keep)(const Rule&)) {
@@ -584,6 +585,18 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
       if (c) c->set(cf_eof_forced | cf_eof_seen);
       mark_aftermath(c, rule);
       record(call, fd, rule, CodeKind::event, ev_eof, 0, nullptr);
+      v.kind = Verdict::eof;
+      break;
+    case RuleAction::close:
+      // An orderly end, as a peer or a proxy that hangs up: the peer reads a
+      // FIN. A read here ends at once (the kernel would still hand out what
+      // is queued after SHUT_RD, past an after_bytes limit); a write goes on
+      // to meet the kernel's EPIPE, and its SIGPIPE as the program would.
+      real<Call::shutdown>()(fd, SHUT_RDWR);
+      mark_aftermath(c, rule);
+      if (!input) break;
+      if (c) c->set(cf_eof_forced | cf_eof_seen);
+      record(call, fd, rule, CodeKind::event, ev_eof, 0, "the connection was closed in order: the peer received a FIN");
       v.kind = Verdict::eof;
       break;
     case RuleAction::reset:

@@ -139,6 +139,8 @@ TEST_CASE("every action parses and prints in normal form", "[rules]") {
   check_normal("recv:eof", "recv:eof");
   check_normal("input:eof", "input:eof");
   check_normal("send:reset", "send:reset");
+  check_normal("io:close:after_bytes=1000000", "io:close:after_bytes=1MB");
+  check_normal("recv : close : after=2s", "recv:close:after=2s");
   check_normal("close:reset", "close:reset");
   check_normal("connect:timeout", "connect:timeout=127s");
   check_normal("connect:timeout=5s", "connect:timeout=5s");

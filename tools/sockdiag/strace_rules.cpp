@@ -81,6 +81,7 @@ const char* action_reason(RuleAction a) {
   switch (a) {
     case RuleAction::short_transfer: return "strace cannot cut a transfer short (it fails or delays whole calls)";
     case RuleAction::eof: return "strace cannot end a stream (it fails or delays whole calls)";
+    case RuleAction::close: return "strace cannot close a connection (it fails or delays whole calls)";
     case RuleAction::bandwidth: return "strace cannot pace a connection (it fails or delays whole calls)";
     case RuleAction::reset:
       return "strace cannot abort a connection (no RST reaches the peer); error=ECONNRESET fails the call "
