@@ -75,9 +75,14 @@ std::string normal_form(const Rule& r) {
   switch (r.action) {
     case RuleAction::error: s += std::string("error=") + code_name(r.error_code_kind, r.error_code); break;
     case RuleAction::short_transfer: s += "short=" + size_text(r.bytes); break;
-    case RuleAction::delay: s += "delay=" + duration_text(r.wait_ns); break;
+    case RuleAction::delay:
+      s += "delay=" + duration_text(r.wait_ns);
+      if (r.wait_hi_ns) s += ".." + duration_text(r.wait_hi_ns);
+      if (r.wait_sd_ns) s += "~" + duration_text(r.wait_sd_ns);
+      break;
     case RuleAction::eof: s += "eof"; break;
     case RuleAction::reset: s += "reset"; break;
+    case RuleAction::close: s += "close"; break;
     case RuleAction::timeout: s += "timeout=" + duration_text(r.wait_ns); break;
     case RuleAction::bandwidth: s += "bandwidth=" + size_text(r.bytes) + "/s"; break;
   }

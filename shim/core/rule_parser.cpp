@@ -318,6 +318,23 @@ class TextParser {
     return true;
   }
 
+  // DURATION, a range A..B (uniform) or M~S (normal: mean and deviation).
+  bool delay(std::string_view s, std::size_t at, const KeyInfo& k) {
+    std::size_t range = s.find("..");
+    std::size_t normal = s.find('~');
+    if (range == std::string_view::npos && normal == std::string_view::npos) return duration(s, at, k, &r_.wait_ns);
+    bool is_range = range != std::string_view::npos;
+    std::size_t cut = is_range ? range : normal;
+    std::size_t second = cut + (is_range ? 2 : 1);
+    uint64_t* other = is_range ? &r_.wait_hi_ns : &r_.wait_sd_ns;
+    if (!duration(s.substr(0, cut), at, k, &r_.wait_ns) || !duration(s.substr(second), at + second, k, other))
+      return false;
+    if (is_range && r_.wait_hi_ns <= r_.wait_ns)
+      return fail(at, "the range " + quoted(s) + " must end after it starts; for a fixed delay write delay=" +
+                          std::string(s.substr(0, cut)));
+    return true;
+  }
+
   bool duration(std::string_view s, std::size_t at, const KeyInfo& k, uint64_t* ns) {
     std::size_t i = 0;
     uint64_t whole = 0, frac = 0, scale = 1;
@@ -622,8 +639,8 @@ class TextParser {
     switch (key) {
       case Key::error: return error_code(at);
       case Key::short_: return size(token(), at, k, &r_.bytes);
-      case Key::delay: return duration(token(), at, k, &r_.wait_ns);
-      case Key::eof: case Key::reset: return true;
+      case Key::delay: return delay(token(), at, k);
+      case Key::eof: case Key::reset: case Key::close_: return true;
       case Key::timeout:
         r_.wait_ns = kDefaultConnectTimeoutNs;
         return !has_value || duration(token(), at, k, &r_.wait_ns);
@@ -761,7 +778,8 @@ class TextParser {
       if (kd == RuleKind::unix_socket && (has(Key::port) || has(Key::lport)))
         return fail(pos_of(has(Key::port) ? Key::port : Key::lport), "unix sockets have no ports (kind=unix)");
       if (kind_is_udp(kd) && (r_.action == RuleAction::short_transfer || r_.action == RuleAction::eof ||
-                              r_.action == RuleAction::reset || r_.action == RuleAction::timeout))
+                              r_.action == RuleAction::reset || r_.action == RuleAction::close ||
+                              r_.action == RuleAction::timeout))
         return fail(action_pos_, std::string(action_key_) + " does not happen to UDP (kind=" + kn +
                                  "): datagrams move whole, and there is no connection to end, reset or time out");
       if (kd == RuleKind::unix_socket && (r_.action == RuleAction::reset || r_.action == RuleAction::timeout))

@@ -134,10 +134,10 @@ inline bool error_allowed(CallId c, int code) {
 // ---- Keys --------------------------------------------------------------------
 
 enum class Key : uint8_t {
-  error, short_, delay, eof, reset, timeout, bandwidth,
+  error, short_, delay, eof, reset, close_, timeout, bandwidth,
   peer, net, port, lport, host, kind, prog, after_bytes, after, since_start, nth, every, prob, times,
 };
-constexpr unsigned kKeyCount = 21;
+constexpr unsigned kKeyCount = 22;
 
 enum class Value : uint8_t { none, optional, required };
 
@@ -152,9 +152,10 @@ struct KeyInfo {
 constexpr KeyInfo kKeys[kKeyCount] = {
     {"error", Value::required, 0, "error=ECONNREFUSED", "error=CODE"},
     {"short", Value::required, 0, "short=1", "short=SIZE"},
-    {"delay", Value::required, 0, "delay=200ms", "delay=DURATION"},
+    {"delay", Value::required, 0, "delay=200ms, delay=100ms..300ms or delay=200ms~50ms", "delay=DURATION"},
     {"eof", Value::none, 0, "eof", "eof"},
     {"reset", Value::none, 0, "reset", "reset"},
+    {"close", Value::none, 0, "close", "close"},
     {"timeout", Value::optional, 0, "timeout=5s", "timeout[=DURATION]"},
     {"bandwidth", Value::required, 0, "bandwidth=10KB/s", "bandwidth=SIZE/s"},
     {"peer", Value::required, rf_peer, "peer=127.0.0.1, peer=[::1]:8080 or peer=/run/app.sock", "peer"},
@@ -177,8 +178,8 @@ inline const KeyInfo& info(Key k) { return kKeys[static_cast<unsigned>(k)]; }
 inline bool is_action(Key k) { return info(k).filter == 0; }
 
 constexpr RuleAction kActionOfKey[] = {RuleAction::error, RuleAction::short_transfer, RuleAction::delay,
-                                       RuleAction::eof,   RuleAction::reset,          RuleAction::timeout,
-                                       RuleAction::bandwidth};
+                                       RuleAction::eof,   RuleAction::reset,          RuleAction::close,
+                                       RuleAction::timeout, RuleAction::bandwidth};
 
 // Which actions apply to a call. error: those with a non-empty error list.
 inline bool action_applies(RuleAction a, CallId c) {
@@ -187,6 +188,7 @@ inline bool action_applies(RuleAction a, CallId c) {
     case RuleAction::error: return errors_of(c).count > 0;
     case RuleAction::delay: return true;
     case RuleAction::short_transfer:
+    case RuleAction::close:
     case RuleAction::bandwidth: return (kIo & b) != 0;
     case RuleAction::eof: return (kInput & b) != 0;
     case RuleAction::reset: return ((kIo | call_bit(C::close)) & b) != 0;

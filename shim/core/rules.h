@@ -11,10 +11,12 @@
 //   part     = action | filter
 //   action   = "error=" CODE              errno name or number; EAI_AGAIN|EAI_NONAME|EAI_FAIL for dns
 //            | "short=" SIZE              at most SIZE bytes per call (io)
-//            | "delay=" DURATION          wait, then make the real call (every call); input
+//            | "delay=" DELAY             wait, then make the real call (every call); input
 //                                         arrives that late instead (inject_readiness.h)
 //            | "eof"                      the call returns 0, and so does every later one (input)
 //            | "reset"                    abort the connection: the peer gets an RST (io, close)
+//            | "close"                    close the connection in order: the peer gets a FIN, reads
+//                                         here end, writes fail with EPIPE (io)
 //            | "timeout" ["=" DURATION]   wait (default 127s, Linux's SYN retries), then ETIMEDOUT (connect)
 //            | "bandwidth=" SIZE ["/s"]   at most SIZE bytes per second on each connection (io)
 //   filter   = "peer=" ADDRESS            IPv4 "10.1.2.3", IPv6 "[::1]", either with ":PORT"
@@ -35,6 +37,10 @@
 //            | "times=" K                 at most K injections by this rule
 //   SIZE     = digits [B | K | KiB | KB | kB | M | MiB | MB | G | GiB | GB]   K=1024, KB=1000
 //   DURATION = digits ["." digits] (us | ms | s)     whole microseconds, at most 24h
+//   DELAY    = DURATION                  that long
+//            | DURATION ".." DURATION    any time in the range, evenly (jitter; the first is shorter)
+//            | DURATION "~" DURATION     a normal distribution: mean ~ standard deviation, cut
+//                                        at 0 and at 6 deviations from the mean
 //   GLOB     = "*" any run, "?" any one character; host globs ignore case
 // Blanks may stand around ";", ":" and "="; "#" where a rule may start or
 // after a blank starts a comment to the end of the line (inside a value it is
@@ -88,7 +94,7 @@ bool call_id_from_name(std::string_view, CallId* out);
 // peer, resources, signals), in name order. `code_kind` says which kind.
 const int* allowed_errors(CallId, CodeKind* code_kind, std::size_t* count);
 
-enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth };
+enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth, close };
 const char* rule_action_name(RuleAction);
 
 enum class RuleKind : uint8_t { any, tcp, udp, unix_socket, ipv4, ipv6, tcp4, tcp6, udp4, udp6 };
@@ -116,7 +122,9 @@ struct Rule {
   CodeKind error_code_kind = CodeKind::errno_code;  // error
   int error_code = 0;
   uint64_t bytes = 0;          // short: bytes per call; bandwidth: bytes per second
-  uint64_t wait_ns = 0;        // delay, timeout
+  uint64_t wait_ns = 0;        // delay, timeout; a jittered delay's shortest time or mean
+  uint64_t wait_hi_ns = 0;     // delay=A..B: B (wait_ns is A); else 0
+  uint64_t wait_sd_ns = 0;     // delay=M~S: S, the standard deviation (wait_ns is M); else 0
 
   uint32_t filters = 0;        // RuleFilter bits
   int peer_family = 0;         // AF_INET, AF_INET6 or AF_UNIX
@@ -233,6 +241,21 @@ struct MatchInput {
 //      whatever the threads' interleaving;
 //   4. times: the rule matches at most `times` calls in all.
 const Rule* match_rules(const RuleSet&, const MatchInput&);
+// Whether `r` draws from the seed: prob, or a jittered delay (a run with
+// such rules prints its seed, so that it can be replayed).
+inline bool rule_draws(const Rule& r) { return (r.filters & rf_prob) || r.wait_hi_ns || r.wait_sd_ns; }
+
+// How long the delay of `r` lasts for the call that just matched it on this
+// thread (match_rules keeps that call's draw per thread): wait_ns for a
+// fixed delay; for a jittered one a draw from the rule's own stream, so it
+// depends only on the seed and the rule's call number n, like prob. A hook
+// in a signal handler between the match and this call may take the draw of
+// its own match: the delay is still one the rule allows.
+uint64_t delay_ns(const Rule& r);
+// The delay of a jittered rule for draw `d` (delay_ns's arithmetic; tests
+// check its distribution over many draws).
+uint64_t delay_of_draw(const Rule& r, uint64_t d);
+
 // Whether rule `idx` would pass step 1 for `in` and is not used up, without
 // counting the call: a look ahead (where an after_bytes boundary lies, when
 // an idle connection's next read is due to meet a rule).

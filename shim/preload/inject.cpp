@@ -294,6 +294,22 @@ void wait_for(Call call, int fd, const Rule* rule, uint64_t ns, const char* what
   sleep_ns(ns);
 }
 
+// A jittered delay's record says what this call drew (a fixed delay's rule
+// already says how long); nullptr for a fixed one.
+const char* drawn_delay_note(const Rule* rule, uint64_t ns, char (&buf)[64]) {
+  if (!(rule->wait_hi_ns | rule->wait_sd_ns)) return nullptr;
+  std::snprintf(buf, sizeof(buf), "this call drew %llu.%03llu ms", static_cast<unsigned long long>(ns / 1000000),
+                static_cast<unsigned long long>(ns / 1000 % 1000));
+  return buf;
+}
+
+// delay=: the call that matched waits its delay (drawn when jittered).
+void delay_call(Call call, int fd, const Rule* rule) {
+  char note[64];
+  uint64_t ns = delay_ns(*rule);
+  wait_for(call, fd, rule, ns, drawn_delay_note(rule, ns, note));
+}
+
 // bandwidth=RATE: the connection may have moved rate * age bytes by now;
 // wait until that allows one more slice, and move at most a slice (a tenth
 // of a second's worth) per call, so that the flow is smooth, not bursty.
@@ -336,7 +352,8 @@ bool not_input_delay(const Rule& r) { return !((r.calls & kInputCallBits) && r.a
 bool ends_input_at_a_time(const Rule& r) {
   return (r.calls & kInputCallBits) && (r.filters & (rf_after | rf_since_start | rf_after_bytes)) &&
          !(r.filters & (rf_nth | rf_every | rf_prob)) &&
-         (r.action == RuleAction::eof || r.action == RuleAction::reset || r.action == RuleAction::error);
+         (r.action == RuleAction::eof || r.action == RuleAction::reset || r.action == RuleAction::close ||
+          r.action == RuleAction::error);
 }
 
 const RuleSet* rule_view(const RuleSet& set, bool (*keep)(const Rule&)) {
@@ -420,6 +437,7 @@ void inject_configure() {
   g_start_ns = now_mono_ns();
   const RuleSet* set = config().rules;
   if (!set || set->count == 0) return;
+  bool uses_draws = false;  // prob, jittered delays
   for (uint32_t i = 0; i < set->count; ++i) {
     const Rule& r = set->rules[i];
     g_uses_host = g_uses_host || (r.filters & rf_host);
@@ -430,7 +448,13 @@ void inject_configure() {
     // bandwidth paces by the connection's age; delay and timeout do not.
     g_uses_time = g_uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
     if (r.filters & rf_after_bytes) g_after_bytes_calls |= r.calls;
+    uses_draws = uses_draws || rule_draws(r);
   }
+  // The set is this process's own, parsed at start-up: its draws (prob,
+  // jittered delays) come from the seed of the whole run and the program's
+  // name (rules.h). Before the views are made: they copy the seed.
+  uint64_t run_seed = set->seed;
+  const_cast<RuleSet*>(set)->seed = process_seed(run_seed, program_name());
   g_holding = rule_view(*set, holds_input);
   g_after_hold = rule_view(*set, not_input_delay);
   g_due = rule_view(*set, ends_input_at_a_time);
@@ -442,13 +466,7 @@ void inject_configure() {
       g_input_hold_counted = true;
   g_input_due_rules = g_due->call_mask != 0;
   g_readiness = g_input_hold_rules || g_input_due_rules;
-  bool uses_prob = false;
-  for (uint32_t i = 0; i < set->count; ++i) uses_prob = uses_prob || (set->rules[i].filters & rf_prob);
-  // The set is this process's own, parsed at start-up: its draws come from
-  // the seed of the whole run and the program's name (rules.h).
-  uint64_t run_seed = set->seed;
-  const_cast<RuleSet*>(set)->seed = process_seed(run_seed, program_name());
-  if (uses_prob && !config().seed_set && config().level >= Level::info) {
+  if (uses_draws && !config().seed_set && config().level >= Level::info) {
     // Say the seed drawn, so that this run's faults can be replayed. An
     // info line: at level error it would be said by every process of a tree.
     LineBuffer b;
@@ -528,14 +546,17 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
   Verdict v;
   std::size_t len = 0;
   switch (rule->action) {
-    case RuleAction::delay:
+    case RuleAction::delay: {
       // Input: the data arrives late (inject_readiness.h), not the read.
-      if (input && hold_input(call, fd, c, rule, rule->wait_ns, nullptr)) {
-        wait_out_hold(fd, c, flags, now_mono_ns() + rule->wait_ns, &v);
+      char note[64];
+      uint64_t ns = delay_ns(*rule);
+      if (input && hold_input(call, fd, c, rule, ns, drawn_delay_note(rule, ns, note))) {
+        wait_out_hold(fd, c, flags, now_mono_ns() + ns, &v);
         break;
       }
-      wait_for(call, fd, rule, rule->wait_ns, nullptr);
+      wait_for(call, fd, rule, ns, drawn_delay_note(rule, ns, note));
       break;
+    }
     case RuleAction::short_transfer:
       // Memory or counts the kernel would refuse: no transfer to shorten.
       if (asked.get(&len) && len > rule->bytes) {
@@ -564,6 +585,18 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
       if (c) c->set(cf_eof_forced | cf_eof_seen);
       mark_aftermath(c, rule);
       record(call, fd, rule, CodeKind::event, ev_eof, 0, nullptr);
+      v.kind = Verdict::eof;
+      break;
+    case RuleAction::close:
+      // An orderly end, as a peer or a proxy that hangs up: the peer reads a
+      // FIN. A read here ends at once (the kernel would still hand out what
+      // is queued after SHUT_RD, past an after_bytes limit); a write goes on
+      // to meet the kernel's EPIPE, and its SIGPIPE as the program would.
+      real<Call::shutdown>()(fd, SHUT_RDWR);
+      mark_aftermath(c, rule);
+      if (!input) break;
+      if (c) c->set(cf_eof_forced | cf_eof_seen);
+      record(call, fd, rule, CodeKind::event, ev_eof, 0, "the connection was closed in order: the peer received a FIN");
       v.kind = Verdict::eof;
       break;
     case RuleAction::reset:
@@ -771,7 +804,7 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
-    wait_for(call, fd, rule, rule->wait_ns, nullptr);
+    delay_call(call, fd, rule);
     return 0;
   }
   *handled = true;
@@ -870,7 +903,7 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
   if (!rule) return v;
   switch (rule->action) {
     case RuleAction::delay:
-      wait_for(call, fd, rule, rule->wait_ns, nullptr);
+      delay_call(call, fd, rule);
       break;
     case RuleAction::reset: {
       // close with an RST: SO_LINGER {on, 0} makes the close abort.
@@ -931,11 +964,11 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   gather(g, g_holding_probe, fd, c, nullptr, 0, nullptr);
   const Rule* rule = match_rules(*g_holding, g.in);
   if (!rule) return 0;
-  uint64_t ns = rule->action == RuleAction::delay ? rule->wait_ns : bandwidth_wait_ns(c, rule);
+  uint64_t ns = rule->action == RuleAction::delay ? delay_ns(*rule) : bandwidth_wait_ns(c, rule);
   if (ns) {
     char note[96];
-    std::snprintf(note, sizeof(note), "input held back %llu ms: not readable before then",
-                  static_cast<unsigned long long>((ns + 999999) / 1000000));
+    std::snprintf(note, sizeof(note), "input held back %llu.%03llu ms: not readable before then",
+                  static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000));
     record(wait, fd, rule, CodeKind::event, ev_injected_delay, 0, note);
   }
   return ns;

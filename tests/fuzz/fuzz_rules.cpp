@@ -24,6 +24,15 @@ namespace {
   std::abort();
 }
 
+// A delay's draw stays within what its rule allows (rules.h, DELAY).
+void check_delay(const sd::Rule& r) {
+  uint64_t d = sd::delay_ns(r);
+  bool ok = r.wait_hi_ns   ? d >= r.wait_ns && d <= r.wait_hi_ns
+            : r.wait_sd_ns ? d + 6 * r.wait_sd_ns >= r.wait_ns && d <= r.wait_ns + 6 * r.wait_sd_ns
+                           : d == r.wait_ns;
+  if (!ok) broken("a delay drawn outside its rule", std::string(r.text) + " drew " + std::to_string(d) + " ns");
+}
+
 // One call of every kind, against every rule, with fields the rules look at.
 void match_everything(const sd::RuleSet& set) {
   static const uint8_t kV4[16] = {127, 0, 0, 1};
@@ -47,6 +56,7 @@ void match_everything(const sd::RuleSet& set) {
     for (int i = 0; i < 3; ++i) {
       const sd::Rule* r = sd::match(set, in);
       if (r && !(r->calls & sd::call_bit(in.call))) broken("matched a rule for another call", r->text);
+      if (r && r->action == sd::RuleAction::delay) check_delay(*r);
     }
   }
 }

@@ -19,6 +19,8 @@ import cases_filters  # noqa: F401
 import cases_counting  # noqa: F401
 import cases_reproducible  # noqa: F401
 import cases_records  # noqa: F401
+import cases_jitter  # noqa: F401
+import cases_close  # noqa: F401
 import cases_real_programs  # noqa: F401
 import cases_bad_input  # noqa: F401
 import cases_sockets_only  # noqa: F401

@@ -209,6 +209,9 @@ TEST_CASE("strace rules: what strace cannot do") {
   none("recvmsg:short=1", "cannot cut a transfer short");
   none("sendmsg:bandwidth=10K", "cannot pace");
   none("recvmsg:eof", "cannot end a stream");
+  none("sendmsg:close:nth=3", "cannot close a connection");
+  none("accept4:delay=100ms..200ms", "one fixed time: it has no jitter");
+  none("connect:delay=100ms~10ms", "one fixed time: it has no jitter");
   none("recvmsg:reset", "cannot abort a connection");
   none("close:reset", "close is also the system call on files");
   none("close:delay=1ms", "close is also the system call on files");

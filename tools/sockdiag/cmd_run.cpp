@@ -169,9 +169,9 @@ int run_strace_engine(const RunOptions& o, const std::string& why, bool go) {
   return run_under_strace(o, config, strace, cmd_environment(extra), rules);
 }
 
-bool uses_prob(const sd::RuleSet* rules) {
+bool draws_from_seed(const sd::RuleSet* rules) {
   for (uint32_t i = 0; rules && i < rules->count; ++i)
-    if (rules->rules[i].filters & sd::rf_prob) return true;
+    if (sd::rule_draws(rules->rules[i])) return true;
   return false;
 }
 
@@ -238,7 +238,7 @@ int run_command(const RunOptions& o) {
   // One seed for the whole tree: drawn here, given to CMD in its
   // environment, said once. Each process draws from it and its program's
   // name (INJECT.md, "Reproducible runs").
-  if (!config.seed_set && uses_prob(config.rules)) {
+  if (!config.seed_set && draws_from_seed(config.rules)) {
     unsigned long long seed = sd::seed_from_clock();
     settings.set("SOCKDIAG_SEED", std::to_string(seed), "--seed");
     if (config.level >= sd::Level::info) say_seed(seed, config.format);

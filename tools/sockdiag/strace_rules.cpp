@@ -81,6 +81,7 @@ const char* action_reason(RuleAction a) {
   switch (a) {
     case RuleAction::short_transfer: return "strace cannot cut a transfer short (it fails or delays whole calls)";
     case RuleAction::eof: return "strace cannot end a stream (it fails or delays whole calls)";
+    case RuleAction::close: return "strace cannot close a connection (it fails or delays whole calls)";
     case RuleAction::bandwidth: return "strace cannot pace a connection (it fails or delays whole calls)";
     case RuleAction::reset:
       return "strace cannot abort a connection (no RST reaches the peer); error=ECONNRESET fails the call "
@@ -181,6 +182,7 @@ RuleMapping map_rule(const Rule& r, bool multithreaded) {
   if (names(r, CallId::close))
     return refuse(m, "close is also the system call on files and pipes: strace cannot keep to sockets");
   if (const char* why = action_reason(r.action)) return refuse(m, why);
+  if (r.wait_hi_ns || r.wait_sd_ns) return refuse(m, "strace delays every call by one fixed time: it has no jitter");
   if (const char* why = filter_reason(r.filters)) return refuse(m, why);
   When when = when_of(r);
   if (when.mapping == Mapping::none) return refuse(m, when.reason);
