@@ -4,11 +4,15 @@
 // reports on them, such as the exit summary, which so needs nothing of
 // injection itself.
 #pragma once
+#include <atomic>
+
 #include "rules.h"
 
 namespace sd {
 
-// nullptr when none are (the one test on the hot path).
-extern const RuleSet* g_rules;
+// nullptr when none are (the one test on the hot path). A live change
+// (`sockdiag ctl`, control.h) replaces it whole; a set once in force is
+// never freed, so a pointer read from it stays valid.
+extern std::atomic<const RuleSet*> g_rules;
 
 }  // namespace sd
