@@ -11,8 +11,8 @@
 // Writing (the command, serialized between commands by flock on the file):
 // the image of the new rule set (rule_image.h) goes into the buffer that is
 // not `active`, with its size and a new serial; then `active` names it, then
-// `generation` is raised (release). Pause and resume change `paused`, then
-// raise `generation`. Reading (the library, malloc-free, any thread): see
+// `generation` is raised (release), then `pending` set. Pause and resume
+// change `paused`, then raise `generation` and set `pending`. Reading (the library, malloc-free, any thread): see
 // `generation`, copy the active buffer, and keep the copy only if
 // `generation` did not move meanwhile (seqlock); the copy is checked whole
 // before use (check_rule_image), since the file is memory another process
@@ -56,6 +56,7 @@ struct Header {
   uint64_t seed;         // the process's seed for prob=, given to every set
   char prog[16];
   std::atomic<uint32_t> generation;  // raised by every change
+  std::atomic<uint32_t> pending;     // set after every change; the library clears it (control.h)
   std::atomic<uint32_t> active;      // the buffer holding the rules in force (0 or 1)
   std::atomic<uint32_t> paused;      // 1: no rule acts (see tools/INJECT.md)
   std::atomic<uint32_t> applied;     // the generation the library took in last

@@ -21,11 +21,12 @@
 namespace sd {
 
 namespace {
-const std::atomic<uint32_t> g_never{0};
+std::atomic<uint32_t> g_never{0};  // never written: control is off
+// The generation taken in last.
+std::atomic<uint32_t> g_control_seen{0};
 }  // namespace
 
-const std::atomic<uint32_t>* g_control_gen = &g_never;
-std::atomic<uint32_t> g_control_seen{0};
+std::atomic<uint32_t>* g_control_pending = &g_never;
 
 namespace {
 
@@ -139,6 +140,9 @@ void taken(uint32_t generation) {
 // damaged one, or one past the bound of sets, leaves the rules as they were.
 void apply_locked() {
   ctlfile::Header& h = g_file->header;
+  // Cleared before the generation is read (a full barrier): a change
+  // published after this sets it again, and the next call takes it in.
+  h.pending.exchange(0, std::memory_order_acq_rel);
   for (int attempt = 0; attempt < 8; ++attempt) {
     uint32_t gen = h.generation.load(std::memory_order_acquire);
     if (gen == g_control_seen.load(std::memory_order_relaxed)) return;
@@ -155,7 +159,7 @@ void apply_locked() {
     uint64_t size = b.size.load(std::memory_order_acquire);
     if (size < sizeof(RuleSet) || size > ctlfile::kImageMax) return taken(gen);
     void* mem = map_private(size);
-    if (!mem) return;  // tried again at the next call
+    if (!mem) return h.pending.store(1, std::memory_order_relaxed);  // tried again at the next call
     std::memcpy(mem, b.image, size);
     if (h.generation.load(std::memory_order_acquire) != gen) {
       munmap(mem, size);
@@ -173,7 +177,7 @@ void apply_locked() {
     auto* extra = static_cast<char*>(map_private(own + room));
     if (!extra) {
       munmap(mem, size);
-      return;
+      return h.pending.store(1, std::memory_order_relaxed);
     }
     set->counters = counters ? counters : reinterpret_cast<RuleCounters*>(extra);
     set->seed = h.seed;
@@ -184,6 +188,7 @@ void apply_locked() {
     h.sets_taken.fetch_add(1, std::memory_order_relaxed);
     return taken(gen);
   }
+  h.pending.store(1, std::memory_order_relaxed);  // a writer kept changing it: next call
 }
 
 }  // namespace
@@ -234,14 +239,14 @@ void control_publish_start() {
   g_control_seen.store(1, std::memory_order_relaxed);
   // Last: `sockdiag ctl` takes a file whose magic is set for a whole one.
   __atomic_store_n(&h.magic, ctlfile::kMagic, __ATOMIC_RELEASE);
-  g_control_gen = &h.generation;
+  g_control_pending = &h.pending;
 }
 
 void control_after_fork() {
   if (!g_file) return;
   ctlfile::File* parent = g_file;
   g_file = nullptr;
-  g_control_gen = &g_never;
+  g_control_pending = &g_never;
   g_control_seen.store(0, std::memory_order_relaxed);
   g_lock.store(0, std::memory_order_relaxed);
   t_applying = false;
@@ -265,7 +270,7 @@ void control_after_fork() {
   g_armed_serial = nullptr;
   apply_locked();
   __atomic_store_n(&f->header.magic, ctlfile::kMagic, __ATOMIC_RELEASE);
-  g_control_gen = &f->header.generation;
+  g_control_pending = &f->header.pending;
 }
 
 void control_stop() {

@@ -13,16 +13,13 @@
 
 namespace sd {
 
-// The generation `sockdiag ctl` published last (in the control file; a
-// constant 0 of the library's own when control is off), and the one this
-// process took in.
-extern const std::atomic<uint32_t>* g_control_gen SD_HOT_DATA;
-extern std::atomic<uint32_t> g_control_seen SD_HOT_DATA;
+// The control file's `pending` word (set by `sockdiag ctl` after each
+// change, cleared by the library as it takes changes in); a constant 0 of
+// the library's own when control is off.
+extern std::atomic<uint32_t>* g_control_pending SD_HOT_DATA;
 
-// Non-zero when a change waits to be taken in: two loads, on every hook's way.
-inline uint32_t control_pending() {
-  return g_control_gen->load(std::memory_order_relaxed) ^ g_control_seen.load(std::memory_order_relaxed);
-}
+// Non-zero when a change waits to be taken in: two loads on every hook's way.
+inline uint32_t control_pending() { return g_control_pending->load(std::memory_order_relaxed); }
 // Takes in what `sockdiag ctl` changed, whole, for the calls that start
 // after it. Any thread, any hook, a signal handler: no allocation, no lock
 // but a spin while another thread takes the same change in.

@@ -126,6 +126,7 @@ TEST_CASE("ctl publishes a set into the buffer not in force, then raises the gen
   auto first = parse("connect:error=ECONNREFUSED:port=8080");
   REQUIRE(sdcli::publish_rules(*f, *first).empty());
   CHECK(f->header.generation.load() == 1);
+  CHECK(f->header.pending.load() == 1);  // what the hooks look at
   CHECK(f->header.active.load() == 1);
   CHECK(f->buffers[1].serial.load() == 1);
   CHECK(sdcli::rules_in_file(*f) == std::vector<std::string>{"connect:error=ECONNREFUSED:port=8080"});

@@ -99,12 +99,14 @@ std::string publish_rules(ctlfile::File& f, const sd::RuleSet& set) {
   next.serial.store(serial, std::memory_order_release);
   h.active.store(active ^ 1, std::memory_order_release);
   h.generation.fetch_add(1, std::memory_order_release);
+  h.pending.store(1, std::memory_order_release);
   return "";
 }
 
 void publish_paused(ctlfile::File& f, bool paused) {
   f.header.paused.store(paused ? 1 : 0, std::memory_order_release);
   f.header.generation.fetch_add(1, std::memory_order_release);
+  f.header.pending.store(1, std::memory_order_release);
 }
 
 ControlledProcess::ControlledProcess(ControlledProcess&& o) noexcept : fd_(o.fd_), file_(o.file_) {
