@@ -181,6 +181,59 @@ def refused_whole(h):
     expect("no rule" in out, "remove 1 leaves no rule", out)
 
 
+@case("a forked child takes its parent's rules as a set of its own")
+def forked_child(h):
+    server = h.spawn([sys.executable, os.path.join(HERE, "qa_server.py")], h.env(preload=False))
+    port = int(Lines(server).until(lambda l: l.startswith("listening"), "listening").split()[1])
+    go = h.path("go")
+    proc = h.spawn([sys.executable, os.path.join(HERE, "fork_client.py"), port, go],
+                   h.env(settings={"CONTROL": "yes"}))
+    out = Lines(proc)
+    out.until(lambda l: l == "ready", "ready")
+    rule = f"connect:error=ECONNREFUSED:port={port}"
+    h.ctl("--pid", proc.pid, "add", rule)
+    open(go, "w").close()
+    results = [out.until(lambda l: " " in l, "a connect's outcome") for _ in range(2)]
+    expect_eq(sorted(r.split(" ", 1)[1] for r in results), ["error ECONNREFUSED"] * 2,
+              "the parent's and the child's connects", results)
+    pids = sorted(int(r.split()[0]) for r in results)
+    procs = h.ctl_json("counters")
+    expect_eq(sorted(p["pid"] for p in procs), pids, "the processes ctl can control")
+    for p in procs:
+        expect_eq([(r["rule"], r["injected"]) for r in p["rules"]], [(rule, 1)],
+                  f"the rules and counts of {p['pid']} (each process counts its own)")
+    # A change reaches one process only when asked so.
+    child = max(pids) if max(pids) != proc.pid else min(pids)
+    h.ctl("--pid", child, "clear")
+    by_pid = {p["pid"]: p["rules"] for p in h.ctl_json("list")}
+    expect_eq(by_pid[child], [], "the child's rules after clearing them")
+    expect_eq([r["rule"] for r in by_pid[proc.pid]], [rule], "the parent's rules")
+
+
+@case("rules swapped many times under busy threads: every call sees a whole set")
+def swaps_under_threads(h):
+    server = h.spawn([sys.executable, os.path.join(HERE, "qa_server.py")], h.env(preload=False))
+    port = int(Lines(server).until(lambda l: l.startswith("listening"), "listening").split()[1])
+    proc = h.spawn([sys.executable, os.path.join(HERE, "threads_client.py"), port, 6],
+                   h.env(settings={"CONTROL": "yes", "LEVEL": "off"}))
+    out = Lines(proc)
+    out.until(lambda l: l == "started", "started")
+    # A refusal, an unreachable network, no rule, in turn: whichever set a
+    # call took, it met one of them, never anything else, and nothing broke.
+    sets = [f"connect:error=ECONNREFUSED:port={port}", f"connect:error=ENETUNREACH:port={port}", None]
+    for i in range(60):
+        rule = sets[i % 3]
+        if rule:
+            h.ctl("--pid", proc.pid, "replace", rule)
+        else:
+            h.ctl("--pid", proc.pid, "clear")
+    out.until(lambda l: l == "done", "done", timeout=30)
+    outcomes = dict(l.split() for l in out.lines if l not in ("started", "done"))
+    expect(set(outcomes) <= {"ok", "ECONNREFUSED", "ENETUNREACH"}, "outcomes other than the rules'", outcomes)
+    expect("ok" in outcomes, "no connect went through", outcomes)
+    expect_eq(proc.wait(timeout=20), 0, "the client's exit status")
+
+
 @case("a wrong SOCKDIAG_CONTROL stops the program with one line")
 def bad_setting(h):
     p = subprocess.run([sys.executable, "-c", "pass"], env=h.env(settings={"CONTROL": "maybe"}),
