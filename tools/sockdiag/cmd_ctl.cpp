@@ -147,6 +147,13 @@ int run_ctl(const CtlOptions& o) {
   std::vector<std::unique_ptr<sd::RuleSet, void (*)(sd::RuleSet*)>> sets;
   for (ControlledProcess& p : procs) sets.push_back(rules_after(o, rules_in_file(p.file())));
   for (std::size_t i = 0; i < procs.size(); ++i) {
+    std::string why = sets[i] ? cannot_take(procs[i].file(), *sets[i]) : "";
+    if (!why.empty()) {
+      std::fprintf(stderr, "sockdiag ctl: %s; no process was changed\n", why.c_str());
+      return 1;
+    }
+  }
+  for (std::size_t i = 0; i < procs.size(); ++i) {
     if (!sets[i]) continue;
     std::string err = publish_rules(procs[i].file(), *sets[i]);
     if (!err.empty()) {

@@ -80,17 +80,24 @@ bool rule_counts(const ctlfile::File& f, uint32_t i, uint64_t* seen, uint64_t* i
   return true;
 }
 
-std::string publish_rules(ctlfile::File& f, const sd::RuleSet& set) {
-  ctlfile::Header& h = f.header;
+std::string cannot_take(const ctlfile::File& f, const sd::RuleSet& set) {
+  const ctlfile::Header& h = f.header;
   if (h.sets_taken.load(std::memory_order_relaxed) + 1 >= ctlfile::kMaxSets)
     return "process " + std::to_string(h.pid) + " took in " + std::to_string(ctlfile::kMaxSets) +
            " rule sets already, the most one process keeps (each stays in its memory); restart it for more";
+  std::size_t bytes = sd::rule_image(set).size();
+  if (bytes > ctlfile::kImageMax)
+    return "the rules take " + std::to_string(bytes) + " bytes, more than the " +
+           std::to_string(ctlfile::kImageMax) + " a control file holds; give fewer rules";
+  return "";
+}
+
+std::string publish_rules(ctlfile::File& f, const sd::RuleSet& set) {
+  ctlfile::Header& h = f.header;
+  if (std::string why = cannot_take(f, set); !why.empty()) return why;
   sd::RuleSet copy = set;
   copy.seed = h.seed;  // the process's own draws go on
   std::string image = sd::rule_image(copy);
-  if (image.size() > ctlfile::kImageMax)
-    return "the rules take " + std::to_string(image.size()) + " bytes, more than the " +
-           std::to_string(ctlfile::kImageMax) + " a control file holds; give fewer rules";
   uint32_t active = h.active.load(std::memory_order_acquire) & 1;
   ctlfile::Buffer& next = f.buffers[active ^ 1];
   uint64_t serial = std::max(f.buffers[0].serial.load(), f.buffers[1].serial.load()) + 1;

@@ -20,6 +20,10 @@ std::vector<std::string> rules_in_file(const sd::ctlfile::File& f);
 // shares them for that set: false otherwise.
 bool rule_counts(const sd::ctlfile::File& f, uint32_t i, uint64_t* seen, uint64_t* injected);
 
+// Why the process of `f` cannot take `set` in (one line), or "": too many
+// sets taken in already, or too many rules for the file.
+std::string cannot_take(const sd::ctlfile::File& f, const sd::RuleSet& set);
+
 // Writes `set` as the process's new rules: its image into the buffer not in
 // force, then `active`, then the generation (the library takes it in at its
 // next call). The caller holds the file's lock. An error line, or "".
