@@ -83,44 +83,63 @@ inline const char* check(const File* f, uint64_t size) {
   return nullptr;
 }
 
+// `n` in decimal at `out` (room for 11 characters); returns the end.
+inline char* put_decimal(unsigned n, char* out) {
+  char digits[12];
+  int k = 0;
+  do digits[k++] = static_cast<char>('0' + n % 10); while ((n /= 10) && k < 11);
+  while (k) *out++ = digits[--k];
+  *out = '\0';
+  return out;
+}
+
 // The directory of a user's control files: $XDG_RUNTIME_DIR/sockdiag when
 // `xdg` (its value) is an absolute path, else /tmp/sockdiag-UID. False when
 // it does not fit `n` bytes. No allocation (the library calls it in a
 // forked child).
 inline bool dir_path(const char* xdg, unsigned uid, char* out, std::size_t n) {
-  std::size_t at = 0;
-  auto put = [&](const char* s) {
-    for (; *s; ++s)
-      if (at + 1 < n) out[at++] = *s;
-      else return false;
-    return true;
-  };
-  bool ok;
-  if (xdg && xdg[0] == '/') {
-    ok = put(xdg) && put("/sockdiag");
-  } else {
-    char digits[16];
-    int k = 0;
-    do digits[k++] = static_cast<char>('0' + uid % 10); while ((uid /= 10) && k < 15);
-    char number[16];
-    for (int i = 0; i < k; ++i) number[i] = digits[k - 1 - i];
-    number[k] = '\0';
-    ok = put("/tmp/sockdiag-") && put(number);
+  char number[12];
+  put_decimal(uid, number);
+  const char* parts[2] = {xdg, "/sockdiag"};
+  if (!xdg || xdg[0] != '/') {
+    parts[0] = "/tmp/sockdiag-";
+    parts[1] = number;
   }
-  out[at < n ? at : n - 1] = '\0';
-  return ok;
+  std::size_t at = 0;
+  for (const char* part : parts)
+    for (const char* s = part; *s; ++s) {
+      if (at + 1 >= n) {
+        out[n ? n - 1 : 0] = '\0';
+        return false;
+      }
+      out[at++] = *s;
+    }
+  out[at] = '\0';
+  return true;
 }
 
 // The file name of process `pid` in that directory: "PID.ctl".
 inline void file_name(int pid, char out[24]) {
-  char digits[16];
-  int k = 0;
-  unsigned p = static_cast<unsigned>(pid);
-  do digits[k++] = static_cast<char>('0' + p % 10); while ((p /= 10) && k < 15);
-  int at = 0;
-  while (k) out[at++] = digits[--k];
-  for (const char* s = ".ctl"; *s; ++s) out[at++] = *s;
-  out[at] = '\0';
+  char* end = put_decimal(static_cast<unsigned>(pid), out);
+  for (const char* s = ".ctl"; *s; ++s) *end++ = *s;
+  *end = '\0';
+}
+
+// The start time (field 22, clock ticks since boot) in the text of
+// /proc/PID/stat: with the pid, it names one process among all that ever
+// had that pid. 0 when the text is not such a line. No allocation.
+inline uint64_t stat_start_time(const char* text) {
+  // The name (field 2) may hold blanks and ')': fields count after the last ')'.
+  const char* p = nullptr;
+  for (const char* s = text; *s; ++s)
+    if (*s == ')') p = s;
+  if (!p) return 0;
+  int field = 2;
+  for (; *p && field < 22; ++p)
+    if (*p == ' ') ++field;
+  uint64_t v = 0;
+  for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<uint64_t>(*p - '0');
+  return v;
 }
 
 }  // namespace sd::ctlfile

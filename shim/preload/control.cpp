@@ -42,8 +42,7 @@ const void* g_armed_serial = nullptr;
 std::atomic<int> g_lock{0};
 __thread bool t_applying __attribute__((tls_model("initial-exec"))) = false;
 
-// /proc/self/stat's field 22 (start time in clock ticks since boot): with
-// the pid, names this process among all that ever had its pid.
+// This process's start time (ctlfile::stat_start_time).
 uint64_t start_time() {
   int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -52,13 +51,7 @@ uint64_t start_time() {
   real<Call::close>()(fd);
   if (n <= 0) return 0;
   text[n] = '\0';
-  // The name (field 2) may hold blanks and ')': fields are counted after the last ')'.
-  const char* p = std::strrchr(text, ')');
-  if (!p) return 0;
-  int field = 2;
-  for (; *p && field < 22; ++p)
-    if (*p == ' ') ++field;
-  return std::strtoull(p, nullptr, 10);
+  return ctlfile::stat_start_time(text);
 }
 
 // Makes this process's file: DIR made 0700 if missing, and used only when it

@@ -200,3 +200,9 @@ TEST_CASE("the control directory and file names") {
   ctlfile::file_name(31337, name);
   CHECK(std::string(name) == "31337.ctl");
 }
+
+TEST_CASE("a process's start time is read past a name holding blanks and parentheses") {
+  const char* stat = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+  CHECK(ctlfile::stat_start_time(stat) == 987654);
+  CHECK(ctlfile::stat_start_time("no parenthesis") == 0);
+}

@@ -14,7 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <utility>
-#include <sstream>
+#include <iterator>
 
 #include "rule_image.h"
 
@@ -45,17 +45,11 @@ LoadedSet load_active(const ctlfile::File& f) {
   return out;
 }
 
-// /proc/PID/stat's start time (field 22); 0 when the process is gone.
+// A process's start time (ctlfile::stat_start_time); 0 when it is gone.
 uint64_t start_time_of(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(text.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i)
-    if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
-  return 0;
+  return ctlfile::stat_start_time(text.c_str());
 }
 
 }  // namespace
