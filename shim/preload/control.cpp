@@ -256,6 +256,8 @@ void control_after_fork() {
   f->buffers[0].size.store(size, std::memory_order_relaxed);
   f->buffers[0].serial.store(1, std::memory_order_relaxed);
   f->header.seed = parent->header.seed;
+  // The sets the parent armed stay in the child's memory and count against its bound.
+  f->header.sets_taken.store(parent->header.sets_taken.load(std::memory_order_relaxed), std::memory_order_relaxed);
   f->header.paused.store(parent->header.paused.load(std::memory_order_relaxed), std::memory_order_relaxed);
   f->header.generation.store(1, std::memory_order_relaxed);
   g_file = f;
