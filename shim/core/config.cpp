@@ -26,7 +26,7 @@ const char* const kVariables[] = {
     "SOCKDIAG_LOG",   "SOCKDIAG_FORMAT",          "SOCKDIAG_LEVEL",     "SOCKDIAG_SUMMARY",
     "SOCKDIAG_RETRY", "SOCKDIAG_RETRY_TIMEOUT_MS", "SOCKDIAG_RETRY_MAX", "SOCKDIAG_SIGPIPE",
     "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      "SOCKDIAG_FOLLOW_CHILDREN",
-    "SOCKDIAG_COUNTERS", "SOCKDIAG_SECCOMP", nullptr,
+    "SOCKDIAG_COUNTERS", "SOCKDIAG_SECCOMP", "SOCKDIAG_CONTROL", nullptr,
 };
 
 namespace {
@@ -249,6 +249,26 @@ const Setting kSettings[] = {
        std::size_t i;
        if (!parse_choice(v, kWords, 2, &i, "a seccomp mode", err)) return false;
        c->seccomp = static_cast<SeccompMode>(i);
+       return true;
+     }},
+    // `sockdiag ctl` may change the rules while the program runs (control.h):
+    // yes, no, or run:ID, set by `sockdiag run` for every process of its tree.
+    {"control",
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
+       v = trim(v);
+       if (v.substr(0, 4) == "run:") {
+         uint64_t n;
+         std::string num_err;
+         if (!parse_uint(v.substr(4), UINT64_MAX, &n, &num_err)) {
+           *err = quoted(v) + " is not a run; accepted: yes, no, or run:N with N a number (set by `sockdiag run`)";
+           return false;
+         }
+         c->control = true;
+         c->control_run = n;
+         return true;
+       }
+       if (!parse_yes_no(v, &c->control, "a yes/no value or run:N", err)) return false;
+       c->control_run = 0;
        return true;
      }},
     {"seed",

@@ -45,6 +45,10 @@ struct Config {
   // false: only this process is watched; programs it executes, and children
   // it forks, run as if sockdiag were absent (`sockdiag run --no-follow-children`).
   bool follow_children = true;
+  // SOCKDIAG_CONTROL: `sockdiag ctl` may change this process's rules while
+  // it runs; control_run names the `sockdiag run` tree it belongs to (0: none).
+  bool control = false;
+  uint64_t control_run = 0;
   const RuleSet* rules = nullptr;  // owned, never freed (lives as long as the process)
 };
 

@@ -77,6 +77,7 @@ void reset(Conn* c, Kind kind, uint32_t flags, uint64_t now) {
   c->peer_meta.store(0, std::memory_order_relaxed);
   c->inject_err.store(0, std::memory_order_relaxed);
   c->inject_rule.store(0, std::memory_order_relaxed);
+  c->inject_set.store(0, std::memory_order_relaxed);
 }
 
 // The epoll data slot of `fd`; nullptr when its chunk was never allocated.
@@ -202,6 +203,7 @@ void copy_fd(int from, int to) {
   dst->peer_meta.store(src->peer_meta.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->inject_err.store(src->inject_err.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->inject_rule.store(src->inject_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  dst->inject_set.store(src->inject_set.load(std::memory_order_relaxed), std::memory_order_relaxed);
   clear_epoll_data(to);
   LocalAddr* from_local = local_slot(from);
   LocalAddr* to_local = local_slot(to);

@@ -57,6 +57,7 @@ enum ConnFlag : uint32_t {
 // read and write them without locks; a torn view only affects a diagnostic.
 struct Conn {
   std::atomic<uint8_t> kind;
+  std::atomic<uint8_t> inject_set;     // the number of the rule set inject_rule is of (rule_set_number)
   std::atomic<uint16_t> inject_rule;   // rule index + 1 of the fault that shaped it (cf_injected; 0: none)
   std::atomic<uint32_t> flags;
   std::atomic<uint64_t> tx, rx;        // bytes sent / received so far

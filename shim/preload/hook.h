@@ -5,6 +5,7 @@
 // call to its group's observer (observe.h).
 #pragma once
 #include "config_state.h"
+#include "control.h"
 #include "interpose.h"
 #include "observe.h"
 
@@ -15,12 +16,15 @@ __attribute__((always_inline)) inline auto hook(A... a) {
     // One test for the fast path: not nested in a hook, and no setting that
     // reads and writes must go through. They guard themselves on their slow
     // paths only: the fast path calls nothing but the real function.
-    if (__builtin_expect((t_depth | g_detour.load(std::memory_order_relaxed)) == 0, 1))
+    // A change of the rules by `sockdiag ctl` waiting (control.h) takes
+    // the detour too, which takes it in.
+    if (__builtin_expect((t_depth | g_detour.load(std::memory_order_relaxed) | control_pending()) == 0, 1))
       return io_fast<C, false>(a...);
     return io_detour<C>(a...);
   } else {
     auto real_fn = real<C>();
-    if (__builtin_expect((t_depth | g_detour.load(std::memory_order_relaxed)) != 0, 0) && passes_through())
+    if (__builtin_expect((t_depth | g_detour.load(std::memory_order_relaxed) | control_pending()) != 0, 0) &&
+        passes_through())
       return real_fn(a...);
     Guard guard;
     return observe<C>(real_fn, a...);

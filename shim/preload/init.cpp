@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config_state.h"
+#include "control.h"
 #include "destination.h"
 #include "interpose.h"
 #include "inject.h"
@@ -35,15 +36,16 @@ bool g_log_expected = false;
 std::atomic<uint32_t> g_detour{0};
 
 namespace {
-bool g_settings_detour = false;
+std::atomic<bool> g_settings_detour{false};
 }
 
 void say(const std::string& line) { real<Call::write>()(STDERR_FILENO, line.data(), line.size()); }
 
 void update_detour() {
-  bool on = g_passive || g_rules != nullptr || g_retry_enabled || g_log_expected;
-  if (on != g_settings_detour) g_detour.fetch_add(on ? 1u : ~0u);
-  g_settings_detour = on;
+  // Any thread may call it (a live change of the rules, control.h): the
+  // exchange makes one of them count each change of `on`.
+  bool on = g_passive || g_rules.load(std::memory_order_acquire) != nullptr || g_retry_enabled || g_log_expected;
+  if (g_settings_detour.exchange(on) != on) g_detour.fetch_add(on ? 1u : ~0u);
 }
 
 namespace {
@@ -60,6 +62,7 @@ void after_fork_child() {
   update_detour();
   vm_children_after_start();
   summary_after_fork();
+  control_after_fork();
   inject_after_fork();
 }
 
@@ -237,7 +240,9 @@ void ensure_init() {
   if (cfg.summary_path[0] && cfg.counters_fd < 0 && !summary_path_usable(cfg.summary_path, &refused))
     refuse(refused);
   retry_configure();
+  control_start();
   inject_configure();
+  control_publish_start();
   summary_configure();
   update_detour();
   pthread_atfork(nullptr, nullptr, after_fork_child);
@@ -253,4 +258,5 @@ __attribute__((constructor)) static void sockdiag_start() { sd::ensure_init(); }
 // nothing is destroyed here, so their socket calls still work.
 __attribute__((destructor)) static void sockdiag_stop() {
   if (sd::config().summary && !sd::g_passive) sd::write_summary();
+  sd::control_stop();
 }

@@ -24,6 +24,7 @@
 #include <cstring>
 
 #include "config_state.h"
+#include "control.h"
 #include "dns_scope.h"
 #include "fdtable.h"
 #include "peer_key.h"
@@ -37,18 +38,43 @@
 
 namespace sd {
 
-const RuleSet* g_rules = nullptr;
+std::atomic<const RuleSet*> g_rules{nullptr};
 
 namespace {
 
 uint64_t g_start_ns = 0;
-// What the rules in force look at: the rest is not gathered (a unix peer's
-// path costs a syscall, a local port another, a clock read ~50 instructions).
-bool g_uses_host = false;
-bool g_uses_lport = false;
-bool g_uses_unix_peer = false;
-bool g_uses_time = false;
-bool g_dns_rule_without_host = false;
+
+// A rule set armed: the set and all that is derived from it, taken in whole
+// (a live change, control.h, replaces all of it at once). Each call loads it
+// once (armed()) and works with that one, whatever changes meanwhile.
+struct Armed {
+  const RuleSet* set;
+  // Views of the set for input held back (rule_view below).
+  const RuleSet* holding;
+  const RuleSet* after_hold;
+  const RuleSet* due;
+  CallId holding_probe, due_probe;
+  // What the rules look at: the rest is not gathered (a unix peer's path
+  // costs a syscall, a local port another, a clock read ~50 instructions).
+  bool uses_host, uses_lport, uses_unix_peer, uses_time, dns_rule_without_host;
+  // Calls that an after_bytes rule names (call_bit).
+  uint64_t after_bytes_calls;
+  uint8_t number;  // rule_set_number's
+};
+
+// No rule at all: before start-up, after `ctl clear`, while paused.
+const RuleSet g_no_rules{};
+const Armed g_unarmed{&g_no_rules, &g_no_rules, &g_no_rules, &g_no_rules, CallId::recv, CallId::recv,
+                      false, false, false, false, false, 0, 0};
+std::atomic<const Armed*> g_armed{&g_unarmed};
+
+inline const Armed& armed() { return *g_armed.load(std::memory_order_acquire); }
+
+// Every set armed so far, by number (from 1): what a connection's mark
+// names (Conn::inject_set), whichever set is in force when it is read.
+constexpr unsigned kNumbered = 255;
+std::atomic<const RuleSet*> g_numbered[kNumbered + 1];
+std::atomic<uint32_t> g_next_number{1};
 
 // The hook's call as the rules name it (hooks.def's RULE: __recv_chk is recv).
 bool call_id(Call c, CallId* out) {
@@ -104,6 +130,7 @@ void abort_connection(int fd, Conn* c) {
 void mark_aftermath(Conn* c, const Rule* rule) {
   if (!c) return;
   static_assert(kMaxRules < UINT16_MAX, "a rule's number fits an fd entry's inject_rule");
+  c->inject_set.store(rule_set_of(rule), std::memory_order_relaxed);
   c->inject_rule.store(static_cast<uint16_t>(rule->index + 1), std::memory_order_relaxed);
   c->set(cf_injected);
 }
@@ -137,13 +164,13 @@ struct Gathered {
 
 // Inline on the path of every read and write under rules (matching_rule,
 // the after_bytes boundary); inject_lookup gathers too.
-__attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd, Conn* c, const sockaddr* target,
-                                                 socklen_t target_len, const char* host) {
+__attribute__((always_inline)) inline void gather(const Armed& a, Gathered& g, CallId id, int fd, Conn* c,
+                                                 const sockaddr* target, socklen_t target_len, const char* host) {
   MatchInput& in = g.in;
   in.call = id;
   in.prog = program_name();
-  uint64_t now = g_uses_time ? now_mono_ns() : 0;
-  in.since_start_ns = g_uses_time ? now - g_start_ns : 0;
+  uint64_t now = a.uses_time ? now_mono_ns() : 0;
+  in.since_start_ns = a.uses_time ? now - g_start_ns : 0;
   in.host = host;
   Kind k = c ? c->get_kind() : Kind::unknown;
   if (is_unclassified(k) && fd >= 0) k = kind_of(fd);
@@ -156,7 +183,7 @@ __attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd
     len = target_len;
   } else if (c && cached_peer(c, &ss, &len)) {
     peer = reinterpret_cast<sockaddr*>(&ss);
-  } else if (fd >= 0 && in.family == AF_UNIX && g_uses_unix_peer) {
+  } else if (fd >= 0 && in.family == AF_UNIX && a.uses_unix_peer) {
     len = sizeof(ss);
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = reinterpret_cast<sockaddr*>(&ss);
   }
@@ -165,11 +192,11 @@ __attribute__((always_inline)) inline void gather(Gathered& g, CallId id, int fd
     std::memcpy(g.addr, key.words, sizeof(key.words));
     in.peer_addr = g.addr;
     in.peer_port = key.port();
-  } else if (peer && peer->sa_family == AF_UNIX && g_uses_unix_peer) {
+  } else if (peer && peer->sa_family == AF_UNIX && a.uses_unix_peer) {
     in.peer_path = format_addr(peer, len, g.path, sizeof(g.path));
   }
-  if (!in.host && g_uses_host && peer && host_of(peer, len, g.host, sizeof(g.host))) in.host = g.host;
-  if (g_uses_lport && fd >= 0 && (in.family == AF_INET || in.family == AF_INET6)) {
+  if (!in.host && a.uses_host && peer && host_of(peer, len, g.host, sizeof(g.host))) in.host = g.host;
+  if (a.uses_lport && fd >= 0 && (in.family == AF_INET || in.family == AF_INET6)) {
     sockaddr_storage local;
     socklen_t local_len = sizeof(local);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0)
@@ -195,12 +222,12 @@ bool on_socket(int fd, const Conn* c) {
 
 // What the rules need to know about this call, gathered; false when no
 // rule can apply to it (none names it, or none can name its peer).
-__attribute__((always_inline)) inline bool gather_for(Gathered& g, Call call, int fd, Conn* c, const sockaddr* target,
-                                                     socklen_t target_len, const char* host) {
+__attribute__((always_inline)) inline bool gather_for(const Armed& a, Gathered& g, Call call, int fd, Conn* c,
+                                                     const sockaddr* target, socklen_t target_len, const char* host) {
   CallId id;
-  if (!call_id(call, &id) || !may_match(g_rules, id)) return false;
+  if (!call_id(call, &id) || !may_match(a.set, id)) return false;
   // Only peer rules for this call: a peer they cannot name ends it here.
-  if (g_rules->peer_only_mask & call_bit(id)) {
+  if (a.set->peer_only_mask & call_bit(id)) {
     uint64_t words[2] = {0, 0};
     int family = 0;
     if (target && (target->sa_family == AF_INET || target->sa_family == AF_INET6)) {
@@ -217,28 +244,27 @@ __attribute__((always_inline)) inline bool gather_for(Gathered& g, Call call, in
       words[0] = c->peer_addr[0].load(std::memory_order_relaxed);
       words[1] = c->peer_addr[1].load(std::memory_order_relaxed);
     }
-    if (!peer_may_match(*g_rules, id, family, reinterpret_cast<const uint8_t*>(words))) return false;
+    if (!peer_may_match(*a.set, id, family, reinterpret_cast<const uint8_t*>(words))) return false;
   }
-  gather(g, id, fd, c, target, target_len, host);
+  gather(a, g, id, fd, c, target, target_len, host);
   return true;
 }
 
 // The first rule that applies to this call, if any rule names it at all.
-const Rule* matching_rule(Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len, const char* host) {
+const Rule* matching_rule(const Armed& a, Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
+                          const char* host) {
   Gathered g;
-  return gather_for(g, call, fd, c, target, target_len, host) ? match_rules(*g_rules, g.in) : nullptr;
+  return gather_for(a, g, call, fd, c, target, target_len, host) ? match_rules(*a.set, g.in) : nullptr;
 }
 
-// Calls that an after_bytes rule names (call_bit), and the byte count that
-// rule compares for them.
-uint64_t g_after_bytes_calls = 0;
+// The byte count that an after_bytes rule compares for a call.
 uint64_t& counted_bytes(MatchInput& in, bool input) { return input ? in.bytes_in : in.bytes_out; }
 
 // after_bytes=N on a stream is exact: the call that would carry the
 // connection past N is cut at N, so exactly N bytes pass and the next call
 // meets the rule. The room left before the nearest such boundary; 0: none.
-uint64_t room_before_boundary(const Gathered& g, bool input) {
-  const RuleSet& set = *g_rules;
+uint64_t room_before_boundary(const Armed& a, const Gathered& g, bool input) {
+  const RuleSet& set = *a.set;
   unsigned id = static_cast<unsigned>(g.in.call);
   MatchInput at = g.in;
   uint64_t moved = counted_bytes(at, input);
@@ -255,7 +281,7 @@ uint64_t room_before_boundary(const Gathered& g, bool input) {
 // A datagram (or a seqpacket record) is never cut: the one that would carry
 // the connection past an after_bytes boundary meets the rule itself, as if
 // the boundary were reached. An input call learns its size by peeking.
-const Rule* crossing_datagram_rule(int fd, Gathered& g, bool input, const AskedLength& asked) {
+const Rule* crossing_datagram_rule(const Armed& a, int fd, Gathered& g, bool input, const AskedLength& asked) {
   std::size_t size = 0;
   if (input) {
     ssize_t n = real<Call::recv>()(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
@@ -264,10 +290,10 @@ const Rule* crossing_datagram_rule(int fd, Gathered& g, bool input, const AskedL
   } else if (!asked.get(&size) || size == 0) {
     return nullptr;
   }
-  uint64_t room = room_before_boundary(g, input);
+  uint64_t room = room_before_boundary(a, g, input);
   if (!room || size <= room) return nullptr;
   counted_bytes(g.in, input) += room;
-  return match_rules(*g_rules, g.in);
+  return match_rules(*a.set, g.in);
 }
 
 // An injected fault's record: its own failure, or a notice (delay, short).
@@ -333,11 +359,6 @@ std::size_t bandwidth_slice(Call call, int fd, Conn* c, const Rule* rule) {
 //    the input a wait held back (its delay was that hold);
 //  - due: the rules that end an idle connection's input at a time, whose
 //    next read a wait makes due.
-const RuleSet* g_holding = nullptr;
-const RuleSet* g_after_hold = nullptr;
-const RuleSet* g_due = nullptr;
-CallId g_holding_probe = CallId::recv;
-CallId g_due_probe = CallId::recv;
 
 constexpr uint64_t kInputCallBits = rule_calls_of(CallClass::recv);
 
@@ -356,9 +377,21 @@ bool ends_input_at_a_time(const Rule& r) {
           r.action == RuleAction::error);
 }
 
-const RuleSet* rule_view(const RuleSet& set, bool (*keep)(const Rule&)) {
-  auto* view = new RuleSet(set);
-  auto* by_call = new uint16_t[set.first[kRuleCallCount] + 1];
+// Memory handed out in order from a block given by the caller: arming a
+// set allocates nothing (arm_rules may run in a signal handler).
+struct Carve {
+  char* at;
+  char* end;
+  void* take(std::size_t bytes, std::size_t align) {
+    auto p = (reinterpret_cast<uintptr_t>(at) + align - 1) / align * align;
+    at = reinterpret_cast<char*>(p + bytes);
+    return at <= end ? reinterpret_cast<void*>(p) : nullptr;
+  }
+};
+
+const RuleSet* rule_view(const RuleSet& set, bool (*keep)(const Rule&), Carve& mem) {
+  auto* view = new (mem.take(sizeof(RuleSet), alignof(RuleSet))) RuleSet(set);
+  auto* by_call = static_cast<uint16_t*>(mem.take((set.first[kRuleCallCount] + 1) * sizeof(uint16_t), alignof(uint16_t)));
   uint32_t k = 0;
   view->call_mask = 0;
   for (unsigned c = 0; c < kRuleCallCount; ++c) {
@@ -433,39 +466,85 @@ bool hold_input(Call call, int fd, const Conn* c, const Rule* rule, uint64_t ns,
 
 }  // namespace
 
+std::size_t arm_room(const RuleSet& set) {
+  return sizeof(Armed) + alignof(Armed) + 3 * (sizeof(RuleSet) + alignof(RuleSet)) +
+         3 * (set.first[kRuleCallCount] + 1) * sizeof(uint16_t) + 8;
+}
+
+void rearm(const void* token) {
+  const auto* a = static_cast<const Armed*>(token);
+  g_armed.store(a, std::memory_order_release);
+  g_rules.store(a->set->count ? a->set : nullptr, std::memory_order_release);
+  update_detour();
+}
+
+const void* armed_now() { return &armed(); }
+
+const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
+  if (!set || set->count == 0) {
+    rearm(&g_unarmed);
+    return &g_unarmed;
+  }
+  uint32_t number = g_next_number.fetch_add(1, std::memory_order_relaxed);
+  if (number > kNumbered) return nullptr;
+  Carve carve{static_cast<char*>(mem), static_cast<char*>(mem) + room};
+  auto* a = new (carve.take(sizeof(Armed), alignof(Armed))) Armed{};
+  a->set = set;
+  a->number = static_cast<uint8_t>(number);
+  for (uint32_t i = 0; i < set->count; ++i) {
+    const Rule& r = set->rules[i];
+    a->uses_host = a->uses_host || (r.filters & rf_host);
+    a->uses_lport = a->uses_lport || (r.filters & rf_lport);
+    a->uses_unix_peer = a->uses_unix_peer || ((r.filters & rf_peer) && r.peer_family == AF_UNIX);
+    a->dns_rule_without_host =
+        a->dns_rule_without_host || ((r.calls & call_bit(CallId::getaddrinfo)) && !(r.filters & rf_host));
+    // bandwidth paces by the connection's age; delay and timeout do not.
+    a->uses_time = a->uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
+    if (r.filters & rf_after_bytes) a->after_bytes_calls |= r.calls;
+  }
+  a->holding = rule_view(*set, holds_input, carve);
+  a->after_hold = rule_view(*set, not_input_delay, carve);
+  a->due = rule_view(*set, ends_input_at_a_time, carve);
+  a->holding_probe = probe_call(*a->holding);
+  a->due_probe = probe_call(*a->due);
+  // The readiness machinery, once on, stays on: waits registered under an
+  // earlier set are watched for the sets to come.
+  if (a->holding->call_mask != 0) g_input_hold_rules = true;
+  for (uint32_t i = 0; i < set->count; ++i)
+    if (holds_input(set->rules[i]) && (set->rules[i].filters & (rf_nth | rf_every | rf_prob | rf_times)))
+      g_input_hold_counted = true;
+  if (a->due->call_mask != 0) g_input_due_rules = true;
+  if (g_input_hold_rules || g_input_due_rules) g_readiness = true;
+  g_numbered[number].store(set, std::memory_order_release);
+  // The whole arming first, then the set: whoever sees the set sees it armed.
+  rearm(a);
+  return a;
+}
+
+uint8_t rule_set_of(const Rule* rule) {
+  const Armed& a = armed();
+  // The mark names the set the rule is of: the one in force, or an older one
+  // still used by the call that injected.
+  if (rule >= a.set->rules && rule < a.set->rules + a.set->count) return a.number;
+  for (unsigned n = 1; n <= kNumbered; ++n) {
+    const RuleSet* s = g_numbered[n].load(std::memory_order_acquire);
+    if (!s) break;
+    if (rule >= s->rules && rule < s->rules + s->count) return static_cast<uint8_t>(n);
+  }
+  return 0;
+}
+
 void inject_configure() {
   g_start_ns = now_mono_ns();
   const RuleSet* set = config().rules;
   if (!set || set->count == 0) return;
   bool uses_draws = false;  // prob, jittered delays
-  for (uint32_t i = 0; i < set->count; ++i) {
-    const Rule& r = set->rules[i];
-    g_uses_host = g_uses_host || (r.filters & rf_host);
-    g_uses_lport = g_uses_lport || (r.filters & rf_lport);
-    g_uses_unix_peer = g_uses_unix_peer || ((r.filters & rf_peer) && r.peer_family == AF_UNIX);
-    g_dns_rule_without_host =
-        g_dns_rule_without_host || ((r.calls & call_bit(CallId::getaddrinfo)) && !(r.filters & rf_host));
-    // bandwidth paces by the connection's age; delay and timeout do not.
-    g_uses_time = g_uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
-    if (r.filters & rf_after_bytes) g_after_bytes_calls |= r.calls;
-    uses_draws = uses_draws || rule_draws(r);
-  }
-  // The set is this process's own, parsed at start-up: its draws (prob,
-  // jittered delays) come from the seed of the whole run and the program's
-  // name (rules.h). Before the views are made: they copy the seed.
+  for (uint32_t i = 0; i < set->count; ++i) uses_draws = uses_draws || rule_draws(set->rules[i]);
+  // The set is this process's own, parsed at start-up: its draws come from
+  // the seed of the whole run and the program's name (rules.h). Before it
+  // is armed: its views copy the seed.
   uint64_t run_seed = set->seed;
   const_cast<RuleSet*>(set)->seed = process_seed(run_seed, program_name());
-  g_holding = rule_view(*set, holds_input);
-  g_after_hold = rule_view(*set, not_input_delay);
-  g_due = rule_view(*set, ends_input_at_a_time);
-  g_holding_probe = probe_call(*g_holding);
-  g_due_probe = probe_call(*g_due);
-  g_input_hold_rules = g_holding->call_mask != 0;
-  for (uint32_t i = 0; i < set->count; ++i)
-    if (holds_input(set->rules[i]) && (set->rules[i].filters & (rf_nth | rf_every | rf_prob | rf_times)))
-      g_input_hold_counted = true;
-  g_input_due_rules = g_due->call_mask != 0;
-  g_readiness = g_input_hold_rules || g_input_due_rules;
   if (uses_draws && !config().seed_set && config().level >= Level::info) {
     // Say the seed drawn, so that this run's faults can be replayed. An
     // info line: at level error it would be said by every process of a tree.
@@ -476,7 +555,10 @@ void inject_configure() {
     format_seed_notice(wall, self_pid(), program_name(), run_seed, config().format, b);
     log_write(b.view().data(), b.view().size());
   }
-  g_rules = set;
+  // Shared with `sockdiag ctl` when control is on: it reads them.
+  if (RuleCounters* shared = control_counters(set->count)) const_cast<RuleSet*>(set)->counters = shared;
+  std::size_t room = arm_room(*set);
+  arm_rules(set, ::operator new(room), room);
 }
 
 namespace {
@@ -484,7 +566,9 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
 }  // namespace
 
 void inject_after_fork() {
-  if (g_rules) reset_counters(*g_rules);
+  // Under control the child took in its own copy of the set (control.h).
+  if (control_enabled()) return;
+  if (const RuleSet* set = g_rules.load(std::memory_order_relaxed)) reset_counters(*set);
 }
 
 Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flags) {
@@ -514,24 +598,25 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
   }
   // Input a wait held back, or found ready and asked the delay rules about:
   // this read takes it, and is not delayed again.
-  const RuleSet* set = g_rules;
+  const Armed& a = armed();
+  const RuleSet* set = a.set;
   if (input && g_readiness && c) {
     uint64_t deadline = 0;
     HoldState held = take_hold(fd, c, &deadline);
     if (held == HoldState::held && !wait_out_hold(fd, c, flags, deadline, &v)) return v;
-    if (held != HoldState::none) set = g_after_hold;
+    if (held != HoldState::none) set = a.after_hold;
   }
   Gathered g;
-  if (!gather_for(g, call, fd, c, nullptr, 0, nullptr)) return v;
-  bool bounded = (g_after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
+  if (!gather_for(a, g, call, fd, c, nullptr, 0, nullptr)) return v;
+  bool bounded = (a.after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
   bool stream = g.in.sock_type == SOCK_STREAM;
   bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
   const Rule* rule = match_rules(*set, g.in);
-  if (!rule && bounded && datagrams) rule = crossing_datagram_rule(fd, g, input, asked);
+  if (!rule && bounded && datagrams) rule = crossing_datagram_rule(a, fd, g, input, asked);
   std::size_t len = 0;
   if (rule) v = apply_io_rule(call, input, fd, c, rule, asked, flags);
   if (bounded && stream && (v.kind == Verdict::proceed || v.kind == Verdict::clamp)) {
-    uint64_t room = room_before_boundary(g, input);
+    uint64_t room = room_before_boundary(a, g, input);
     if (room && asked.get(&len) && len > room && (v.kind == Verdict::proceed || v.max_len > room)) {
       v.kind = Verdict::clamp;
       v.max_len = static_cast<std::size_t>(room);
@@ -798,10 +883,12 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     }
     c->clear(cf_injected | cf_reset | cf_eof_forced | cf_inject_pending | cf_inject_unconnected | cf_user_timeout_set);
     c->inject_rule.store(0, std::memory_order_relaxed);
+    c->inject_set.store(0, std::memory_order_relaxed);
     c->inject_err.store(0, std::memory_order_relaxed);
   }
-  if (!may_match(g_rules, CallId::connect) || !on_socket(fd, c)) return 0;
-  const Rule* rule = matching_rule(Call::connect, fd, c, addr, len, nullptr);
+  const Armed& a = armed();
+  if (!may_match(a.set, CallId::connect) || !on_socket(fd, c)) return 0;
+  const Rule* rule = matching_rule(a, Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
     delay_call(call, fd, rule);
@@ -929,21 +1016,23 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
 Verdict inject_call(Call call, int fd) {
   Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
   CallId id;
-  if (!call_id(call, &id) || !may_match(g_rules, id) || (fd >= 0 && !on_socket(fd, c))) return Verdict{};
-  return act_on_call(call, fd, matching_rule(call, fd, c, nullptr, 0, nullptr), nullptr);
+  const Armed& a = armed();
+  if (!call_id(call, &id) || !may_match(a.set, id) || (fd >= 0 && !on_socket(fd, c))) return Verdict{};
+  return act_on_call(call, fd, matching_rule(a, call, fd, c, nullptr, 0, nullptr), nullptr);
 }
 
 Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
   CallId id;
-  if (!call_id(call, &id) || !may_match(g_rules, id)) return Verdict{};
+  const Armed& a = armed();
+  if (!call_id(call, &id) || !may_match(a.set, id)) return Verdict{};
   int family = AF_UNSPEC;
   if (lookup_scope(node, hints, &family) == LookupScope::no_dns) return Verdict{};
   Gathered g;
-  gather(g, id, -1, nullptr, nullptr, 0, node);
+  gather(a, g, id, -1, nullptr, nullptr, 0, node);
   // Only a rule without host= needs to know (one with it names the lookups
   // it means): the hosts file is read only then.
-  g.in.name_from_hosts_file = g_dns_rule_without_host && in_hosts_file(node, family);
-  return act_on_call(call, -1, match_rules(*g_rules, g.in), node);
+  g.in.name_from_hosts_file = a.dns_rule_without_host && in_hosts_file(node, family);
+  return act_on_call(call, -1, match_rules(*a.set, g.in), node);
 }
 
 int take_injected_so_error(Conn* c, const Rule** rule) {
@@ -955,14 +1044,17 @@ int take_injected_so_error(Conn* c, const Rule** rule) {
 
 const Rule* injected_rule_of(const Conn* c) {
   uint32_t idx = c ? c->inject_rule.load(std::memory_order_relaxed) : 0;
-  return g_rules && idx && idx <= g_rules->count ? &g_rules->rules[idx - 1] : nullptr;
+  uint32_t number = c ? c->inject_set.load(std::memory_order_relaxed) : 0;
+  const RuleSet* set = number ? g_numbered[number].load(std::memory_order_acquire) : nullptr;
+  return set && idx && idx <= set->count ? &set->rules[idx - 1] : nullptr;
 }
 
 uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
-  if (!g_holding || g_holding->call_mask == 0) return 0;
+  const Armed& a = armed();
+  if (a.holding->call_mask == 0) return 0;
   Gathered g;
-  gather(g, g_holding_probe, fd, c, nullptr, 0, nullptr);
-  const Rule* rule = match_rules(*g_holding, g.in);
+  gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
+  const Rule* rule = match_rules(*a.holding, g.in);
   if (!rule) return 0;
   uint64_t ns = rule->action == RuleAction::delay ? delay_ns(*rule) : bandwidth_wait_ns(c, rule);
   if (ns) {
@@ -976,13 +1068,15 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
 
 uint64_t input_due_at(int fd, Conn* c) {
   if (!g_input_due_rules) return 0;
+  const Armed& a = armed();
+  const RuleSet* due_set = a.due;
   Gathered g;
-  gather(g, g_due_probe, fd, c, nullptr, 0, nullptr);
+  gather(a, g, a.due_probe, fd, c, nullptr, 0, nullptr);
   uint64_t now = now_mono_ns();
   uint64_t best = 0;
-  unsigned id = static_cast<unsigned>(g_due_probe);
-  for (uint32_t i = g_due->first[id]; i < g_due->first[id + 1]; ++i) {
-    const Rule& r = g_due->rules[g_due->by_call[i]];
+  unsigned id = static_cast<unsigned>(a.due_probe);
+  for (uint32_t i = due_set->first[id]; i < due_set->first[id + 1]; ++i) {
+    const Rule& r = due_set->rules[due_set->by_call[i]];
     MatchInput at = g.in;
     uint64_t wait = 0;
     if ((r.filters & rf_after) && at.conn_age_ns < r.after_ns) {
@@ -995,7 +1089,7 @@ uint64_t input_due_at(int fd, Conn* c) {
     }
     // Due already: a time in the past (1), whatever the clock says by now.
     uint64_t due = wait ? now + wait : 1;
-    if (rule_would_apply(*g_due, r.index, at) && (best == 0 || due < best)) best = due;
+    if (rule_would_apply(*due_set, r.index, at) && (best == 0 || due < best)) best = due;
   }
   return best;
 }

@@ -20,6 +20,24 @@ struct Conn;
 void inject_configure();
 void inject_after_fork();
 
+// Taking in a rule set while the program runs (control.h). Arming a set
+// (what the hooks derive from it: views for held input, what to gather)
+// needs arm_room(set) bytes, given by the caller: arm_rules allocates
+// nothing, so that it may run in any hook, even in a signal handler.
+std::size_t arm_room(const RuleSet&);
+// Makes `set` the rules in force, whole (nullptr or an empty set: none),
+// for every call that starts afterwards; a call under way finishes with the
+// set it began with. Sets are never freed: at most 255 are armed in a
+// process's life; false (nothing changed) beyond.
+// Returns the armed set (to put back in force with rearm), or nullptr.
+const void* arm_rules(const RuleSet* set, void* mem, std::size_t room);
+// Puts an armed set back in force (resuming after a pause).
+void rearm(const void* armed);
+// The armed set in force now.
+const void* armed_now();
+// The number of the armed set `rule` belongs to (Conn::inject_set).
+uint8_t rule_set_of(const Rule* rule);
+
 // The outcome of the rules for one call.
 struct Verdict {
   enum Kind : unsigned char {

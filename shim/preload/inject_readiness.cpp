@@ -10,10 +10,10 @@
 
 namespace sd {
 
-bool g_readiness = false;
-bool g_input_hold_rules = false;
-bool g_input_hold_counted = false;
-bool g_input_due_rules = false;
+std::atomic<bool> g_readiness{false};
+std::atomic<bool> g_input_hold_rules{false};
+std::atomic<bool> g_input_hold_counted{false};
+std::atomic<bool> g_input_due_rules{false};
 
 namespace {
 

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <tuple>
@@ -29,14 +30,15 @@
 
 namespace sd {
 
-// Some rule holds input back or ends it when due (set by inject_configure).
-extern bool g_readiness;
+// Some rule holds input back or ends it when due (set by inject_configure;
+// raised, never lowered, as `sockdiag ctl` gives new rules: inject.h).
+extern std::atomic<bool> g_readiness;
 // Which: some hold input back (delay, bandwidth); of those, some count
 // calls (nth, every, prob, times); some end input when due (after=,
 // since_start=, after_bytes=).
-extern bool g_input_hold_rules;
-extern bool g_input_hold_counted;
-extern bool g_input_due_rules;
+extern std::atomic<bool> g_input_hold_rules;
+extern std::atomic<bool> g_input_hold_counted;
+extern std::atomic<bool> g_input_due_rules;
 constexpr uint64_t kNever = UINT64_MAX;
 
 // ---- The holds, for the input calls (inject.cpp) ------------------------------

@@ -2,6 +2,7 @@
 #include "interpose.h"
 
 #include "config_state.h"
+#include "control.h"
 #include "next_definition.h"
 #include "vm_children.h"
 
@@ -22,6 +23,7 @@ bool passes_through() {
     g_vm_child_calls.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
+  if (control_pending()) control_apply();
   if (t_depth == 0) return false;
   if (t_resolver != 0) return true;
   if (t_depth < kObservedDepth) return false;

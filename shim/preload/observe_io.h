@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <tuple>
 
+#include "control.h"
 #include "caller_memory.h"
 #include "config_state.h"
 #include "fdtable.h"
@@ -390,6 +391,7 @@ __attribute__((noinline)) auto io_detour(int fd, A... a) {
   if (__builtin_expect(t_depth != 0 || g_passive || g_vm_sharing.load(std::memory_order_relaxed) != 0, 0) &&
       passes_through())
     return real<C>()(fd, a...);
+  if (__builtin_expect(control_pending() != 0, 0)) control_apply();
   if (g_rules == nullptr && !g_log_expected) return io_fast<C, true>(fd, a...);
   return observe_io_full<C>(fd, nullptr, a...);
 }

@@ -4,11 +4,22 @@
 // reports on them, such as the exit summary, which so needs nothing of
 // injection itself.
 #pragma once
+#include <atomic>
+
+#include "config_state.h"
 #include "rules.h"
 
 namespace sd {
 
-// nullptr when none are (the one test on the hot path).
-extern const RuleSet* g_rules;
+// nullptr when none are (the one test on the hot path). A live change
+// (`sockdiag ctl`, control.h) replaces it whole; a set once in force is
+// never freed, so a pointer read from it stays valid.
+extern std::atomic<const RuleSet*> g_rules;
+
+// The rules the summary counts by rule: those of start-up (SOCKDIAG_INJECT,
+// the settings file), whichever set is in force at exit. Rules given later
+// by `sockdiag ctl` are counted by `sockdiag ctl counters` while the process
+// runs; their injections are in the summary's counts by call.
+inline const RuleSet* summary_rules() { return config().rules; }
 
 }  // namespace sd

@@ -92,7 +92,7 @@ void raise_to(std::atomic<uint64_t>& a, uint64_t n) {
 // bandwidth slice, a non-blocking connect's failure still to be read).
 // Raised, never lowered: a stale copy from another thread cannot undo a newer one.
 void publish_injections(ctab::Slot& s) {
-  const RuleSet* set = g_rules;
+  const RuleSet* set = summary_rules();
   if (!set) return;
   uint64_t beyond = 0;
   for (uint32_t i = 0; i < set->count; ++i) {
@@ -121,7 +121,7 @@ bool unobserved_any() {
 }
 
 bool injected_any() {
-  const RuleSet* set = g_rules;
+  const RuleSet* set = summary_rules();
   for (uint32_t i = 0; set && i < set->count; ++i)
     if (injections(*set, i)) return true;
   return false;
@@ -353,7 +353,7 @@ ctab::Slot* claim_slot() {
   }
   s->pid.store(static_cast<int32_t>(self_pid()), std::memory_order_relaxed);
   std::strncpy(s->prog, program_name(), sizeof(s->prog) - 1);
-  if (const RuleSet* set = g_rules) {
+  if (const RuleSet* set = summary_rules()) {
     s->rules_hash.store(ctab::rules_hash(set->count, [set](uint32_t i) { return set->rules[i].text; }),
                         std::memory_order_relaxed);
     s->rule_count.store(set->count, std::memory_order_relaxed);
@@ -459,7 +459,7 @@ void write_unobserved(SummaryWriter& w) {
 // One line per rule in force: how many faults it injected. Read through the
 // rule set's interface (rules.h), as the shared slot's copy is.
 void write_injections(SummaryWriter& w) {
-  const RuleSet* set = g_rules;
+  const RuleSet* set = summary_rules();
   if (!set) return;
   for (uint32_t i = 0; i < set->count; ++i) {
     uint64_t n = injections(*set, i);

@@ -233,6 +233,8 @@ int run_command(const RunOptions& o) {
                        ", and this one does not");
     settings.set(kFollowChildrenVariable, "no", "--no-follow-children");
   }
+  // Live control of the whole tree, named by this command's pid.
+  settings.set("SOCKDIAG_CONTROL", o.control ? "run:" + std::to_string(getpid()) : "no", "--control");
   const sd::Config config = settings.validate();
   settings.check_destinations(config);
   // One seed for the whole tree: drawn here, given to CMD in its
@@ -289,6 +291,12 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
   sub->add_flag_callback(
       "--no-follow-children", [opts]() { opts->follow_children = false; },
       "Only CMD's own process is observed: the programs it starts run without the library.");
+  sub->add_flag_callback(
+      "--control", [opts]() { opts->control = true; },
+      "`sockdiag ctl --run PID` (PID: this command's) may change the rules of every process of the tree "
+      "while it runs (default; see sockdiag ctl --help).");
+  sub->add_flag_callback(
+      "--no-control", [opts]() { opts->control = false; }, "No process of the tree can be controlled.");
   sub->add_option("--engine", opts->engine,
                   "How CMD is observed: preload (the library, LD_PRELOAD), strace (system calls traced by "
                   "strace, for static and Go programs; no --retry, no --sigpipe ignore), or auto (default): "

@@ -29,6 +29,8 @@ struct RunOptions {
   SettingOptions settings;
   bool summary = false;
   bool follow_children = true;
+  // `sockdiag ctl --run PID` may change the rules of the tree (SOCKDIAG_CONTROL=run:PID).
+  bool control = true;
   std::string engine = "auto";  // auto, preload or strace (strace_engine.h)
   std::vector<std::string> cmd;
 };
@@ -42,5 +44,6 @@ Command add_check(CLI::App& root);
 Command add_doctor(CLI::App& root);
 Command add_libpath(CLI::App& root);
 Command add_demo(CLI::App& root);
+Command add_ctl(CLI::App& root);
 
 }  // namespace sdcli

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Runs one live-control case (`sockdiag ctl`, SOCKDIAG_CONTROL), or lists them.
+
+  run_control.py --list                       one "ID<TAB>TITLE" line per case
+  run_control.py --lib L --sockdiag CMD CASE_ID
+
+Every case gives its programs and `sockdiag ctl` a control directory of its
+own (XDG_RUNTIME_DIR): the user's real one is never touched. Exit status 0
+when every check held, 1 when one failed, 77 skipped, 2 wrong usage.
+"""
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from sdtest import (CASES, Failure, ProcessHarness, case, driver_parser, expect, expect_eq,  # noqa: E402
+                    list_or_run)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Harness(ProcessHarness):
+    def __init__(self, lib, sockdiag):
+        super().__init__(lib, HERE, "sockdiag-control-")
+        self.sockdiag = os.path.abspath(sockdiag)
+        self.runtime = self.path("runtime")
+        os.mkdir(self.runtime, 0o700)
+
+    def env(self, preload=True, settings=None, extra=None):
+        env = super().env(preload, settings, extra)
+        env["XDG_RUNTIME_DIR"] = self.runtime
+        return env
+
+    def ctl(self, *args, rc=0):
+        """`sockdiag ctl ARGS`: (stdout, stderr), its exit status checked."""
+        argv = [self.sockdiag, "ctl", *map(str, args)]
+        p = subprocess.run(argv, env=self.env(preload=False), capture_output=True, text=True, timeout=20)
+        expect_eq(p.returncode, rc, f"exit status of {' '.join(argv)}", p.stdout + p.stderr)
+        return p.stdout, p.stderr
+
+    def ctl_json(self, *args):
+        out, _ = self.ctl(*args, "--format", "json")
+        return json.loads(out)["processes"]
+
+
+class Lines:
+    """The lines a program prints, read as they come."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = []
+        self.partial = b""
+
+    def until(self, predicate, what, timeout=20):
+        """Reads until predicate(line) holds for a new line; returns it."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            nl = self.partial.find(b"\n")
+            if nl >= 0:
+                line = self.partial[:nl].decode()
+                self.partial = self.partial[nl + 1:]
+                self.lines.append(line)
+                if predicate(line):
+                    return line
+                continue
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                self.partial += chunk
+        raise Failure(f"no line {what} within {timeout} s; lines so far: {self.lines[-20:]}")
+
+
+def start_under_run(h, script, *args):
+    argv = [h.sockdiag, "run", "--", sys.executable, os.path.join(HERE, script), *map(str, args)]
+    return h.spawn(argv, h.env(preload=False))
+
+
+def controlled(h, run, prog, timeout=20):
+    """The process of `sockdiag run` `run` whose program is `prog`, once it
+    can be controlled."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        procs = [p for p in h.ctl_json("--run", run, "list") if p["prog"] == prog] if any(
+            n.endswith(".ctl") for n in os.listdir(os.path.join(h.runtime, "sockdiag"))) else []
+        if procs:
+            return procs
+        time.sleep(0.1)
+    raise Failure(f"no {prog} of sockdiag run {run} could be controlled within {timeout} s")
+
+
+@case("QA scenario: a refusal added to a running client, counted, then cleared")
+def qa_scenario(h):
+    server = start_under_run(h, "qa_server.py")
+    port = int(Lines(server).until(lambda l: l.startswith("listening"), "listening").split()[1])
+    client = start_under_run(h, "qa_client.py", port)
+    out = Lines(client)
+    out.until(lambda l: l == "ok", "ok before any rule")
+    controlled(h, client.pid, "python3")
+
+    rule = f"connect:error=ECONNREFUSED:port={port}"
+    h.ctl("--run", client.pid, "add", rule)
+    first_error = len(out.lines)
+    out.until(lambda l: l.startswith("error"), "error after ctl add")
+    expect(all(l == "ok" for l in out.lines[:first_error]), "errors before the rule was added", out.lines)
+    for _ in range(5):
+        out.until(lambda l: True, "more attempts")
+    # Paused, no call meets the rule: the counts stand still, and every
+    # error the client met is printed once it prints an "ok" again.
+    h.ctl("--run", client.pid, "pause")
+    out.until(lambda l: l == "ok", "ok while paused")
+    (proc,) = h.ctl_json("--run", client.pid, "counters")
+    expect_eq(proc["paused"], True, "paused in ctl's json")
+    expect_eq([r["rule"] for r in proc["rules"]], [rule], "the rules in force")
+    errors = [l for l in out.lines if l.startswith("error")]
+    expect(all(l == "error ECONNREFUSED" for l in errors), "errors other than the refusal", errors)
+    expect_eq(proc["rules"][0]["injected"], len(errors), "refusals injected (ctl counters) vs met by the client")
+    expect_eq(proc["rules"][0]["seen"], len(errors), "connects the rule saw")
+    # --run names one tree: the server, started by another `sockdiag run`, has no rule.
+    (srv,) = h.ctl_json("--run", server.pid, "counters")
+    expect_eq(srv["rules"], [], "the server's rules")
+
+    h.ctl("--run", client.pid, "resume")
+    out.until(lambda l: l.startswith("error"), "error after resume")
+    h.ctl("--run", client.pid, "clear")
+    mark = len(out.lines)
+    out.until(lambda l: l == "ok", "ok after ctl clear")
+    for _ in range(10):
+        out.until(lambda l: True, "attempts after clear")
+    # At most the attempt under way when clear returned may still fail.
+    late = [l for l in out.lines[mark + 1:] if l != "ok"]
+    expect_eq(late, [], "errors after the client recovered")
+    (proc,) = h.ctl_json("--run", client.pid, "list")
+    expect_eq(proc["rules"], [], "rules after clear")
+
+
+@case("a program started with LD_PRELOAD alone is controlled only when it opts in")
+def preload_opt_in(h):
+    argv = [sys.executable, os.path.join(HERE, "qa_server.py")]
+    plain = h.spawn(argv, h.env())
+    Lines(plain).until(lambda l: l.startswith("listening"), "listening")
+    opted = h.spawn(argv, h.env(settings={"CONTROL": "yes"}))
+    port = int(Lines(opted).until(lambda l: l.startswith("listening"), "listening").split()[1])
+    h.ctl("--pid", plain.pid, "list", rc=1)
+    (proc,) = h.ctl_json("--pid", opted.pid, "list")
+    expect_eq(proc["run"], 0, "the run of a process outside sockdiag run")
+    h.ctl("--pid", opted.pid, "add", "accept:error=ECONNABORTED")
+    # The opted-in server now fails its accept: the client's connection is
+    # taken by the kernel, then the program's accept says ECONNABORTED (its
+    # loop dies on it: Python raises ConnectionAbortedError).
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+    rc = opted.wait(timeout=20)
+    err = opted.stderr.read().decode()
+    expect(rc != 0 and "ConnectionAbortedError" in err, "the server's accept did not fail as ctl asked", err)
+    path = os.path.join(h.runtime, "sockdiag", f"{opted.pid}.ctl")
+    expect(not os.path.exists(path), f"{path} outlived its process")
+
+
+@case("rules given to ctl are checked as at start-up and refused whole")
+def refused_whole(h):
+    proc = h.spawn([sys.executable, os.path.join(HERE, "qa_server.py")], h.env(settings={"CONTROL": "yes"}))
+    Lines(proc).until(lambda l: l.startswith("listening"), "listening")
+    h.ctl("--pid", proc.pid, "add", "connect:error=ECONNREFUSED")
+    before = h.ctl_json("--pid", proc.pid, "list")
+    _, err = h.ctl("--pid", proc.pid, "add", "recv:eof; conect:error=ECONNREFUSED", rc=2)
+    lines = err.strip().splitlines()
+    expect_eq(len(lines), 1, "lines said for bad rules", err)
+    # The parser's own words, as for --inject.
+    expect("RULES, column 11" in lines[0] and "connect" in lines[0], "the refusal names the column and the call",
+           err)
+    expect_eq(h.ctl_json("--pid", proc.pid, "list"), before, "the rules after a refused change")
+    _, err = h.ctl("--pid", proc.pid, "frobnicate", rc=2)
+    expect("accepted: list" in err, "an unknown action lists the actions", err)
+    out, _ = h.ctl("--pid", proc.pid, "remove", "1")
+    expect("no rule" in out, "remove 1 leaves no rule", out)
+
+
+@case("a forked child takes its parent's rules as a set of its own")
+def forked_child(h):
+    server = h.spawn([sys.executable, os.path.join(HERE, "qa_server.py")], h.env(preload=False))
+    port = int(Lines(server).until(lambda l: l.startswith("listening"), "listening").split()[1])
+    go = h.path("go")
+    proc = h.spawn([sys.executable, os.path.join(HERE, "fork_client.py"), port, go],
+                   h.env(settings={"CONTROL": "yes"}))
+    out = Lines(proc)
+    out.until(lambda l: l == "ready", "ready")
+    rule = f"connect:error=ECONNREFUSED:port={port}"
+    h.ctl("--pid", proc.pid, "add", rule)
+    open(go, "w").close()
+    results = [out.until(lambda l: " " in l, "a connect's outcome") for _ in range(2)]
+    expect_eq(sorted(r.split(" ", 1)[1] for r in results), ["error ECONNREFUSED"] * 2,
+              "the parent's and the child's connects", results)
+    pids = sorted(int(r.split()[0]) for r in results)
+    procs = h.ctl_json("counters")
+    expect_eq(sorted(p["pid"] for p in procs), pids, "the processes ctl can control")
+    for p in procs:
+        expect_eq([(r["rule"], r["injected"]) for r in p["rules"]], [(rule, 1)],
+                  f"the rules and counts of {p['pid']} (each process counts its own)")
+    # A change reaches one process only when asked so.
+    child = max(pids) if max(pids) != proc.pid else min(pids)
+    h.ctl("--pid", child, "clear")
+    by_pid = {p["pid"]: p["rules"] for p in h.ctl_json("list")}
+    expect_eq(by_pid[child], [], "the child's rules after clearing them")
+    expect_eq([r["rule"] for r in by_pid[proc.pid]], [rule], "the parent's rules")
+
+
+@case("rules swapped many times under busy threads: every call sees a whole set")
+def swaps_under_threads(h):
+    server = h.spawn([sys.executable, os.path.join(HERE, "qa_server.py")], h.env(preload=False))
+    port = int(Lines(server).until(lambda l: l.startswith("listening"), "listening").split()[1])
+    proc = h.spawn([sys.executable, os.path.join(HERE, "threads_client.py"), port, 6],
+                   h.env(settings={"CONTROL": "yes", "LEVEL": "off"}))
+    out = Lines(proc)
+    out.until(lambda l: l == "started", "started")
+    # A refusal, an unreachable network, no rule, in turn: whichever set a
+    # call took, it met one of them, never anything else, and nothing broke.
+    sets = [f"connect:error=ECONNREFUSED:port={port}", f"connect:error=ENETUNREACH:port={port}", None]
+    for i in range(60):
+        rule = sets[i % 3]
+        if rule:
+            h.ctl("--pid", proc.pid, "replace", rule)
+        else:
+            h.ctl("--pid", proc.pid, "clear")
+    out.until(lambda l: l == "done", "done", timeout=30)
+    outcomes = dict(l.split() for l in out.lines if l not in ("started", "done"))
+    expect(set(outcomes) <= {"ok", "ECONNREFUSED", "ENETUNREACH"}, "outcomes other than the rules'", outcomes)
+    expect("ok" in outcomes, "no connect went through", outcomes)
+    expect_eq(proc.wait(timeout=20), 0, "the client's exit status")
+
+
+@case("a wrong SOCKDIAG_CONTROL stops the program with one line")
+def bad_setting(h):
+    p = subprocess.run([sys.executable, "-c", "pass"], env=h.env(settings={"CONTROL": "maybe"}),
+                       capture_output=True, text=True, timeout=20)
+    expect_eq(p.returncode, 78, "exit status")
+    lines = p.stderr.strip().splitlines()
+    expect_eq(len(lines), 1, "lines said", p.stderr)
+    expect("SOCKDIAG_CONTROL" in lines[0] and "'maybe'" in lines[0] and "run:N" in lines[0],
+           "the line names the variable, the value and what is accepted", p.stderr)
+
+
+def main():
+    parser = driver_parser(__doc__)
+    parser.add_argument("--lib")
+    parser.add_argument("--sockdiag")
+    args = parser.parse_args()
+    return list_or_run(parser, args, CASES, ("lib", "sockdiag"), lambda a: Harness(a.lib, a.sockdiag))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Four threads connect to PORT in a loop for SECONDS; at the end, one line
+per outcome met: "OUTCOME COUNT" (ok, or the errno's name)."""
+import collections
+import errno
+import socket
+import sys
+import threading
+import time
+
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+counts = collections.Counter()
+lock = threading.Lock()
+
+
+def work():
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"ping")
+            s.recv(4)
+            outcome = "ok"
+        except OSError as e:
+            outcome = errno.errorcode.get(e.errno, str(e.errno))
+        s.close()
+        with lock:
+            counts[outcome] += 1
+
+
+print("started", flush=True)
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+for outcome, n in sorted(counts.items()):
+    print(outcome, n, flush=True)
+print("done", flush=True)
