@@ -602,7 +602,7 @@ void format_dropped(uint64_t n, LineBuffer& b) {
   clock_gettime(CLOCK_REALTIME, &now);
   int64_t wall = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   if (g_format == Format::json) {
-    b.append("{\"ts\":\"");
+    b.appendf(FMT_COMPILE("{{\"v\":{},\"ts\":\""), kRecordSchemaVersion);
     format_time(wall, b);
     b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), self_pid());
     b.append_json_string(program_name());

@@ -7,6 +7,7 @@
 #include "destination.h"
 #include "rules.h"
 #include "text.h"
+#include "log_sink.h"
 #include "usage.h"
 
 namespace sdcli {
@@ -86,7 +87,7 @@ Settings::Settings(const SettingOptions& o, char** env) {
     if (v) set(var, *v, opt);
   };
   // Paths are made absolute: children that change directory read the same files.
-  if (o.log) set("SOCKDIAG_LOG", *o.log == "stderr" ? *o.log : absolute_path(*o.log), "--log");
+  if (o.log) set("SOCKDIAG_LOG", *o.log == "stderr" || names_sink(*o.log) ? *o.log : absolute_path(*o.log), "--log");
   if (o.config) set("SOCKDIAG_CONFIG", absolute_path(*o.config), "--config");
   put(o.format, "SOCKDIAG_FORMAT", "--format");
   put(o.level, "SOCKDIAG_LEVEL", "--level");
@@ -154,6 +155,12 @@ sd::Config Settings::validate() const {
   if (!sd::parse_config(lookup, const_cast<std::map<std::string, std::string>*>(&vars_), names.data(), &cfg, &error))
     throw UsageError(in_option_terms(error, option_of_));
   return cfg;
+}
+
+std::string Settings::name_of(const std::string& variable, const char* key) const {
+  auto it = option_of_.find(variable);
+  if (it != option_of_.end()) return it->second;
+  return vars_.count(variable) ? variable : std::string(key) + " in the SOCKDIAG_CONFIG file";
 }
 
 void Settings::check_destinations(const sd::Config& cfg) const {
