@@ -16,6 +16,10 @@ packages=(
   nginx-light postgresql memcached libmemcached-tools iperf3 mosquitto mosquitto-clients lighttpd
   # dnsmasq-base, not dnsmasq: the latter starts a system service
   openssl dnsmasq-base ruby perl php-cli python3-aiohttp
+  # the sinks of `sockdiag run --log` (tests/cli/sink_cases.sh): a real
+  # rsyslogd started by the test; journald's headers (sd-journal's protocol);
+  # the JSON record schema checked by Debian's validator, not one of our own
+  rsyslog libsystemd-dev python3-jsonschema
   # benchmarks
   valgrind strace fiu-utils hyperfine
 )
