@@ -253,3 +253,62 @@ assert injected[0]["SOCKDIAG_PEER"] == "127.0.0.1:9", entries
 assert len(real) == 1 and "SOCKDIAG_RULE" not in real[0], entries
 PY
 }
+
+# wait_for TEST...: up to 20 s for the test to hold.
+wait_for() {
+  local i
+  for i in $(seq 200); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+# `sockdiag collect`: two client processes started elsewhere with
+# SOCKDIAG_LOG=unix:PATH. With the collector killed they run on unblocked
+# and count what they lose; a collector started again gets what comes after.
+case_collect_survives_restart() {
+  local sock="$T/collect.sock" out="$T/collected.log"
+  "$SD" collect --listen "$sock" --to "rotate:$out" 2>"$T/c1.err" &
+  local c1=$! c2=
+  trap 'kill $c1 $c2 2>/dev/null; wait 2>/dev/null; rm -rf -- "$T"' EXIT
+  wait_for test -S "$sock" || fail "the collector made no socket: $(cat "$T/c1.err")"
+  local client='c() { exec 3<>/dev/tcp/127.0.0.1/9; } 2>/dev/null
+    c; until [ -e "$1/phase2" ]; do sleep 0.05; done
+    for i in $(seq 50); do c; done; touch "$1/done.$2"
+    until [ -e "$1/phase3" ]; do sleep 0.05; done; c'
+  local n
+  for n in 1 2; do
+    SOCKDIAG_LOG="unix:$sock" SOCKDIAG_FORMAT=json SOCKDIAG_INJECT='connect:error=ECONNREFUSED' LD_PRELOAD="$LIB" \
+      timeout -k 5 "$LIMIT" bash -c "$client" sh "$T" "$n" &
+  done
+  wait_for sh -c '[ "$(grep -c "\"call\":\"connect\"" "$1" 2>/dev/null)" = 2 ]' sh "$out" ||
+    fail "the collector did not write both clients' first records: $(cat "$out" "$T/c1.err" 2>&1 | head -c 2000)"
+  kill $c1
+  wait $c1
+  [ ! -e "$sock" ] || fail "the collector left its socket behind"
+  touch "$T/phase2"
+  wait_for test -e "$T/done.1" -a -e "$T/done.2" || fail "clients were held up while no collector listened"
+  "$SD" collect --listen "$sock" --to "rotate:$out" 2>"$T/c2.err" &
+  c2=$!
+  wait_for test -S "$sock" || fail "the second collector made no socket: $(cat "$T/c2.err")"
+  touch "$T/phase3"
+  wait_for sh -c '[ "$(grep -c "\"call\":\"connect\"" "$1")" = 4 ]' sh "$out" ||
+    fail "records after the restart did not arrive: $(cut -c1-200 "$out")"
+  kill $c2
+  wait $c2
+  local counts
+  counts=$(count_lines_checked "$out") || fail "collected lines not whole JSON: $counts"
+  [ "$counts" = "4 100" ] || fail "collected: $counts (records, said dropped), expected 4 records and 100 dropped"
+  validate_json "$out" >/dev/null || fail "collected lines do not follow the schema"
+}
+
+# unix:PATH must be an absolute path that fits a socket address.
+case_collect_bad_values() {
+  capture env SOCKDIAG_LOG=unix:relative LD_PRELOAD="$LIB" "$SD_CLI_PROG" exit 0
+  expect_status 78 "SOCKDIAG_LOG=unix:relative"
+  one_line_error "SOCKDIAG_LOG.*'unix:relative': accepted: unix:/absolute/path" "unix: with a relative path"
+  capture "$SD" collect --listen relative --to journald
+  expect_usage_error "^sockdiag collect: --listen: 'relative': accepted: an absolute path" "collect --listen relative"
+  capture "$SD" collect --listen "$T/s" --to "$T/file"
+  expect_usage_error "^sockdiag collect: --to: '.*': accepted: journald" "collect --to a plain file"
+  capture "$SD" collect --listen "$T/s" --to journald --format text
+  expect_usage_error "needs the records' fields" "journald with text records"
+}

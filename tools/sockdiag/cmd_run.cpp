@@ -153,10 +153,10 @@ std::vector<std::string> cmd_environment(const std::vector<std::string>& extra) 
 int run_strace_engine(const RunOptions& o, const std::string& why, bool go) {
   Settings settings(o.settings, environ);
   const sd::Config config = settings.validate();
-  if (names_sink(config.log))
+  if (names_sink(config.log) || std::strncmp(config.log, "unix:", 5) == 0)
     throw UsageError(settings.name_of("SOCKDIAG_LOG", "log") + ": '" + config.log +
-                     "': the sinks of the command (journald, syslog, rotate:, daily:, terminal) take records from "
-                     "the library only; with --engine strace, accepted: stderr or a file");
+                     "': the sinks of the command (journald, syslog, rotate:, daily:, terminal) and unix: take "
+                     "records from the library only; with --engine strace, accepted: stderr or a file");
   settings.check_destinations(config);
   check_strace_settings(settings, config);
   // The rules as strace's -e inject: all of them, or the run does not start.

@@ -87,7 +87,7 @@ Settings::Settings(const SettingOptions& o, char** env) {
     if (v) set(var, *v, opt);
   };
   // Paths are made absolute: children that change directory read the same files.
-  if (o.log) set("SOCKDIAG_LOG", *o.log == "stderr" || names_sink(*o.log) ? *o.log : absolute_path(*o.log), "--log");
+  if (o.log) set("SOCKDIAG_LOG", *o.log == "stderr" || names_sink(*o.log) || o.log->rfind("unix:", 0) == 0 ? *o.log : absolute_path(*o.log), "--log");
   if (o.config) set("SOCKDIAG_CONFIG", absolute_path(*o.config), "--config");
   put(o.format, "SOCKDIAG_FORMAT", "--format");
   put(o.level, "SOCKDIAG_LEVEL", "--level");
@@ -172,7 +172,8 @@ void Settings::check_destinations(const sd::Config& cfg) const {
   };
   // Where the library opens a log at all (init.cpp).
   bool log_used = cfg.level != sd::Level::off || (cfg.summary && !cfg.summary_path[0]);
-  if (log_used && std::strcmp(cfg.log, "stderr") != 0) check(cfg.log, sd::Destination::log, "SOCKDIAG_LOG", "log");
+  // unix:PATH is a collector that may come later: nothing to check.
+  if (log_used && std::strcmp(cfg.log, "stderr") != 0 && std::strncmp(cfg.log, "unix:", 5) != 0) check(cfg.log, sd::Destination::log, "SOCKDIAG_LOG", "log");
   if (cfg.summary_path[0]) check(cfg.summary_path, sd::Destination::summary, "SOCKDIAG_SUMMARY", "summary");
 }
 
