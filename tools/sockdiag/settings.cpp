@@ -16,8 +16,11 @@ void add_setting_options(CLI::App& sub, SettingOptions& o) {
   const char* g = "Settings (each overrides the SOCKDIAG_ variable of the same name)";
   sub.add_option("-o,--log", o.log,
                  "Where records go: 'stderr' (default) or a file, appended to; '%p' in the name becomes the "
-                 "process id (one file per process). [SOCKDIAG_LOG]")
-      ->type_name("FILE")
+                 "process id (one file per process). With `run`, also a sink of the command: journald (fields "
+                 "SOCKDIAG_CODE, SOCKDIAG_PEER...), syslog[:FACILITY[:IDENT]] (default user, sockdiag), "
+                 "rotate:PATH[:SIZE[:COUNT]] (default 10M and 5 files), daily:PATH, terminal (coloured by level); "
+                 "unix:/PATH sends each record to `sockdiag collect`. [SOCKDIAG_LOG]")
+      ->type_name("WHERE")
       ->group(g);
   sub.add_option("--format", o.format, "Record format: text (default) or json, one object per line. [SOCKDIAG_FORMAT]")
       ->type_name("text|json")
