@@ -312,3 +312,17 @@ case_collect_bad_values() {
   capture "$SD" collect --listen "$T/s" --to journald --format text
   expect_usage_error "needs the records' fields" "journald with text records"
 }
+
+# terminal: coloured by level on a terminal (script(1) gives one), plain
+# otherwise.
+case_sink_terminal_colour() {
+  command -v script >/dev/null || fail "script (util-linux) missing"
+  timeout -k 5 "$LIMIT" script -qec "'$SD' run --log terminal -- '$SD_CLI_PROG' refuse" /dev/null >"$OUT" 2>"$ERR"
+  RC=$?
+  expect_status 0 "--log terminal on a terminal"
+  # Red for an error (spdlog writes the escape, the text and the reset apart).
+  grep -q $'\e\\[31m' "$OUT" && grep -q 'error connect .*ECONNREFUSED' "$OUT" || fail "no colour on a terminal $(show)"
+  capture "$SD" run --log terminal -- "$SD_CLI_PROG" refuse
+  expect_in "$ERR" '^sockdiag 20.* error connect .*ECONNREFUSED' "the record on stderr"
+  ! grep -q $'\e' "$ERR" || fail "colour escapes on a file $(show)"
+}
