@@ -326,3 +326,24 @@ case_sink_terminal_colour() {
   expect_in "$ERR" '^sockdiag 20.* error connect .*ECONNREFUSED' "the record on stderr"
   ! grep -q $'\e' "$ERR" || fail "colour escapes on a file $(show)"
 }
+
+# A sink that hangs (a syslog daemon that stopped reading: syslog(3)
+# blocks) holds neither the program nor `run` for long: what it cannot take
+# is dropped and said.
+case_sink_hung_syslog() {
+  in_mount_namespace || { echo "SKIP: unshare -m is not possible here"; exit 77; }
+  /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); time.sleep(60)' "$T/log.sock" \
+    </dev/null >/dev/null 2>&1 &
+  local py=$!
+  trap 'kill $py 2>/dev/null; wait $py 2>/dev/null; rm -rf -- "$T"' EXIT
+  wait_for test -S "$T/log.sock" || fail "the test's socket was not made"
+  local in_ns='mkdir -p "$1/dev" && for d in null zero urandom; do touch "$1/dev/$d" && mount --bind /dev/$d "$1/dev/$d"; done &&
+    touch "$1/dev/log" && mount --bind "$1/log.sock" "$1/dev/log" && mount --rbind "$1/dev" /dev && shift && exec "$@"'
+  timeout -k 5 "$LIMIT" unshare -m sh -c "$in_ns" sh "$T" "$SD" run --log syslog --inject 'connect:error=ECONNREFUSED' \
+    -- "$SD_CLI_PROG" connect-many 127.0.0.1 3000 >"$OUT" 2>"$ERR"
+  RC=$?
+  expect_status 0 "a run whose syslog never reads"
+  [ "$(tr -cd f <"$OUT" | wc -c)" = 3000 ] || fail "the program did not make its 3000 calls $(show)"
+  expect_in "$ERR" '^sockdiag run: [0-9]+ records dropped: the --log sink did not take them in time$' "the loss is said"
+}

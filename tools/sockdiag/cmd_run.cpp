@@ -245,7 +245,7 @@ int run_command(const RunOptions& o) {
   // A sink of this command (journald, syslog, rotate:...): the library
   // writes to a channel this command reads and forwards (record_channel.h).
   const sd::Format user_format = config.format;
-  std::unique_ptr<RecordForwarder> forwarder;
+  std::shared_ptr<RecordForwarder> forwarder;
   std::unique_ptr<RecordChannel> channel;
   if (names_sink(config.log)) {
     LogSink sink = parse_log_sink(config.log, settings.name_of("SOCKDIAG_LOG", "log"));
@@ -281,7 +281,7 @@ int run_command(const RunOptions& o) {
   // leaves running are waited for too (spawn.h).
   SpawnHooks hooks;
   if (channel) {
-    channel->start(*forwarder);
+    channel->start(forwarder);
     hooks.after_cmd = [&channel]() { channel->drain(); };
   }
   ChildExit child = spawn_and_wait(o.cmd, env, o.summary, hooks);

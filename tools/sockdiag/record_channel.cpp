@@ -8,7 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <string_view>
 
 #include "record_forwarder.h"
@@ -21,6 +26,10 @@ namespace {
 // Room for bursts while the sink is busy: the most an unprivileged process
 // may give a pipe by default (/proc/sys/fs/pipe-max-size).
 constexpr int kChannelBytes = 1 << 20;
+// Records waiting for the sink, beyond the FIFO's.
+constexpr std::size_t kQueuedMax = 8192;
+// How long the sink may still take once the tree is done.
+constexpr int kForwardGraceMs = 3000;
 
 // One byte to a pipe that only wakes a poll: its result changes nothing.
 void poke(int fd) {
@@ -34,7 +43,20 @@ void close_fd(int& fd) {
 }
 }  // namespace
 
-RecordChannel::RecordChannel() {
+// Shared with the forwarding thread, which may outlive the channel when a
+// sink hangs: it is then left behind (detached), and ends with the process.
+struct RecordChannel::Queue {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::string> lines;
+  bool closed = false;     // the reader is done: nothing more comes
+  bool finished = false;   // the forwarder has taken everything
+  bool abandoned = false;  // drain() stopped waiting for the sink
+  uint64_t dropped = 0;    // lines the queue could not hold, or left in it
+  std::shared_ptr<RecordForwarder> to;
+};
+
+RecordChannel::RecordChannel() : queue_(std::make_shared<Queue>()) {
   const char* tmp = std::getenv("TMPDIR");
   dir_ = std::string(tmp && *tmp == '/' ? tmp : "/tmp") + "/sockdiag-channel-XXXXXX";
   if (!mkdtemp(dir_.data())) {
@@ -59,20 +81,53 @@ RecordChannel::~RecordChannel() {
     poke(stop_[1]);
     reader_.join();
   }
+  if (forwarder_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(queue_->mutex);
+      queue_->abandoned = true;
+      queue_->changed.notify_all();
+    }
+    forwarder_.join();
+  }
   for (int* fd : {&read_fd_, &own_writer_, &stop_[0], &stop_[1], &done_[0], &done_[1]}) close_fd(*fd);
   if (!fifo_.empty()) unlink(fifo_.c_str());
   if (!dir_.empty()) rmdir(dir_.c_str());
 }
 
-void RecordChannel::start(RecordForwarder& to) {
+void RecordChannel::start(std::shared_ptr<RecordForwarder> to) {
+  queue_->to = std::move(to);
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
-  reader_ = std::thread([this, &to] { read_loop(to); });
+  forwarder_ = std::thread([q = queue_] {
+    std::unique_lock<std::mutex> lock(q->mutex);
+    for (;;) {
+      q->changed.wait(lock, [&] { return !q->lines.empty() || q->closed || q->abandoned; });
+      if (q->abandoned) return;
+      if (q->lines.empty()) break;
+      std::string line = std::move(q->lines.front());
+      q->lines.pop_front();
+      lock.unlock();
+      q->to->forward(line);
+      lock.lock();
+    }
+    q->finished = true;
+    q->changed.notify_all();
+  });
+  reader_ = std::thread([this] { read_loop(); });
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-void RecordChannel::read_loop(RecordForwarder& to) {
+void RecordChannel::read_loop() {
+  auto to_sink = [q = queue_.get()](std::string_view line) {
+    std::lock_guard<std::mutex> lock(q->mutex);
+    if (q->lines.size() >= kQueuedMax) {
+      ++q->dropped;
+      return;
+    }
+    q->lines.emplace_back(line);
+    q->changed.notify_one();
+  };
   std::string pending;
   char buf[65536];
   for (;;) {
@@ -90,12 +145,17 @@ void RecordChannel::read_loop(RecordForwarder& to) {
     // lines are complete, several may come in one read.
     std::size_t start = 0, nl;
     while ((nl = pending.find('\n', start)) != std::string::npos) {
-      to.forward(std::string_view(pending).substr(start, nl + 1 - start));
+      to_sink(std::string_view(pending).substr(start, nl + 1 - start));
       start = nl + 1;
     }
     pending.erase(0, start);
   }
-  if (!pending.empty()) to.forward(pending);
+  if (!pending.empty()) to_sink(pending);
+  {
+    std::lock_guard<std::mutex> lock(queue_->mutex);
+    queue_->closed = true;
+    queue_->changed.notify_all();
+  }
   poke(done_[1]);
 }
 
@@ -112,6 +172,21 @@ void RecordChannel::drain() {
     }
   }
   reader_.join();
+  std::unique_lock<std::mutex> lock(queue_->mutex);
+  queue_->changed.wait_for(lock, std::chrono::milliseconds(kForwardGraceMs), [this] { return queue_->finished; });
+  if (!queue_->finished) {
+    queue_->abandoned = true;
+    queue_->dropped += queue_->lines.size();
+    queue_->changed.notify_all();
+  }
+  uint64_t dropped = queue_->dropped;
+  bool hung = !queue_->finished;
+  lock.unlock();
+  if (hung) forwarder_.detach();  // held in the sink: it ends with the process
+  else forwarder_.join();
+  if (dropped)
+    std::fprintf(stderr, "sockdiag run: %llu records dropped: the --log sink did not take them in time\n",
+                 static_cast<unsigned long long>(dropped));
 }
 
 }  // namespace sdcli

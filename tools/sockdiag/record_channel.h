@@ -8,7 +8,14 @@
 // writing while it runs; this command holds one more writer of its own until
 // CMD has ended. The reader sees end-of-file only once the last of them has
 // closed it: a daemon that outlives CMD keeps being heard.
+//
+// Reading and forwarding are two threads with a bounded queue between them:
+// a sink that hangs (a syslog daemon that stopped reading: syslog(3) then
+// blocks) costs the records the queue cannot hold, counted and said, and
+// holds `run` up at most kForwardGraceMs after the tree is done.
 #pragma once
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -27,20 +34,24 @@ class RecordChannel {
   // The FIFO's path, for SOCKDIAG_LOG.
   const std::string& path() const { return fifo_; }
 
-  // Starts reading, in a thread of its own with every signal blocked (they
-  // stay the main thread's, see spawn.h), forwarding each record to `to`.
-  // A slow sink slows the reading only: the FIFO then fills, and the
-  // library drops (and counts) records rather than wait.
-  void start(RecordForwarder& to);
+  // Starts reading and forwarding each record to `to`, in threads of their
+  // own with every signal blocked (they stay the main thread's, see
+  // spawn.h). The program never waits for the sink: the FIFO and the queue
+  // fill, and records are dropped and counted (by the library, or here).
+  void start(std::shared_ptr<RecordForwarder> to);
 
   // Once CMD has ended: lets go of this command's own writer and waits until
   // every process of the tree has closed the channel, or until a signal
-  // ends the wait (spawn_interrupted()).
+  // ends the wait (spawn_interrupted()); then for the sink to take what is
+  // queued, kForwardGraceMs at most. Says on stderr what the sink lost.
   void drain();
 
  private:
-  void read_loop(RecordForwarder& to);
+  struct Queue;
+  void read_loop();
 
+  std::shared_ptr<Queue> queue_;
+  std::thread forwarder_;
   std::string dir_, fifo_;
   int read_fd_ = -1, own_writer_ = -1;
   int stop_[2] = {-1, -1};  // drain() asks the reader to stop
