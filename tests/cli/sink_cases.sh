@@ -100,6 +100,7 @@ case_sink_rotate_under_load() {
   local files
   files=$(ls "$T"/r*.log | wc -l)
   [ "$files" -ge 10 ] || fail "only $files files: no rotation under load"
+  [ -z "$(find "$T" -name 'r*.log' ! -perm 600)" ] || fail "rotated files not of mode 600: $(ls -l "$T")"
   local counts
   counts=$(count_lines_checked "$T"/r*.log) || fail "a line in the rotated files is not whole JSON: $counts"
   local dropped
@@ -119,6 +120,7 @@ case_sink_daily() {
   [ -f "$f" ] || f="$T/d_$(date -u +%Y-%m-%d).log"
   [ -f "$f" ] || fail "no dated file: $(ls "$T")"
   expect_in "$f" '^\{"v":1,.*"call":"connect".*"code":"ECONNREFUSED"' "the record in the daily file"
+  [ "$(stat -c %a "$f")" = 600 ] || fail "a new daily file is mode $(stat -c %a "$f"), not 600"
   # Text format too: the library's own text line.
   capture "$SD" run --log "daily:$T/t.log" -- "$SD_CLI_PROG" refuse
   expect_in "$T"/t_*.log '^sockdiag 20.* error connect .*ECONNREFUSED' "a text record in the daily file"

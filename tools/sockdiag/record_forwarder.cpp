@@ -1,5 +1,6 @@
 #include "record_forwarder.h"
 
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include <nlohmann/json.hpp>
@@ -145,6 +146,17 @@ class JournaldForwarder : public RecordForwarder {
   JournalWriter journal_;
 };
 
+// A file the sink makes is the owner's only, as the library's log files are
+// (records hold peers, host names, paths); an existing file keeps its mode.
+spdlog::file_event_handlers private_new_files() {
+  spdlog::file_event_handlers h;
+  h.after_open = [](const spdlog::filename_t&, std::FILE* f) {
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && st.st_size == 0) fchmod(fileno(f), 0600);
+  };
+  return h;
+}
+
 }  // namespace
 
 sd::Format channel_format(const LogSink& sink, sd::Format user_format) {
@@ -163,10 +175,12 @@ std::unique_ptr<RecordForwarder> make_forwarder(const LogSink& sink, sd::Format 
             false);
       case LogSink::rotate:
         return std::make_unique<SpdlogForwarder>(
-            std::make_shared<spdlog::sinks::rotating_file_sink_mt>(sink.path, sink.max_size, sink.max_files),
+            std::make_shared<spdlog::sinks::rotating_file_sink_mt>(sink.path, sink.max_size, sink.max_files, false,
+                                                                   private_new_files()),
             json_channel, json_user, false);
       case LogSink::daily:
-        return std::make_unique<SpdlogForwarder>(std::make_shared<spdlog::sinks::daily_file_sink_mt>(sink.path, 0, 0),
+        return std::make_unique<SpdlogForwarder>(std::make_shared<spdlog::sinks::daily_file_sink_mt>(sink.path, 0, 0, false, 0,
+                                                                                     private_new_files()),
                                                  json_channel, json_user, false);
       case LogSink::terminal:
         return std::make_unique<SpdlogForwarder>(
