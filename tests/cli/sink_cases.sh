@@ -133,6 +133,12 @@ case_sink_hears_daemon_after_cmd() {
     -- bash -c '(sleep 1; "$1" refuse >/dev/null) </dev/null >/dev/null 2>&1 & "$1" exit 0' sh "$SD_CLI_PROG"
   expect_status 0 "a CMD that leaves a daemon"
   expect_in "$T/r.log" '"call":"connect".*"injected":true' "the daemon's record, written after CMD ended"
+  # A double-forked daemon that execs after CMD and its parent are gone:
+  # the channel stays open across the exec.
+  capture "$SD" run --format json --log "rotate:$T/d.log" --inject 'connect:error=ECONNREFUSED' \
+    -- bash -c '(sh -c "sleep 1; exec \"\$0\" refuse" "$1" </dev/null >"$2" 2>&1 &); exit 0' sh "$SD_CLI_PROG" "$T/daemon.out"
+  expect_status 0 "a CMD whose double-forked daemon execs later"
+  expect_in "$T/d.log" '"prog":"cli_prog".*"call":"connect".*"injected":true' "the exec'd daemon's record $(cat "$T/daemon.out")"
 }
 
 # The program sees the same fds as with a log file: the channel is the

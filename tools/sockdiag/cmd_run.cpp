@@ -284,7 +284,10 @@ int run_command(const RunOptions& o) {
     channel->start(forwarder);
     hooks.after_cmd = [&channel]() { channel->drain(); };
   }
-  ChildExit child = spawn_and_wait(o.cmd, env, o.summary, hooks);
+  // A sink waits for the whole tree too: the channel must stay open while
+  // any process of it lives, also between one process's exec (which closes
+  // its end) and the new program's opening it again.
+  ChildExit child = spawn_and_wait(o.cmd, env, o.summary || channel, hooks);
   if (summary && child.started) {
     TreeSummary tree;
     tree.read_table(counters->table(), config.rules);
