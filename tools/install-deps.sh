@@ -19,6 +19,12 @@ packages=(
   # a real browser, headless, loads the pages of `sockdiag report --html`
   # (tests/report): the page must run without errors and draw every record
   chromium
+  # the sinks of `sockdiag run --log` (tests/cli/sink_cases.sh): a real
+  # rsyslogd started by the test; the JSON record schema checked by Debian's
+  # validator, not one of our own. (journald is written to by its native
+  # protocol, journal_native.cpp: no libsystemd, which has no static archive
+  # for the static command.)
+  rsyslog python3-jsonschema
   # benchmarks
   valgrind strace fiu-utils hyperfine
 )

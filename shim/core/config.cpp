@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +31,9 @@ const char* const kVariables[] = {
 };
 
 namespace {
+
+// The longest unix:PATH a socket address holds, with its terminating NUL.
+constexpr std::size_t kUnixPathMax = sizeof(sockaddr_un{}.sun_path);
 
 constexpr std::size_t kVariableCount = sizeof(kVariables) / sizeof(kVariables[0]) - 1;
 
@@ -162,6 +166,13 @@ const Setting kSettings[] = {
        if (v.empty() || v.size() >= sizeof(c->log)) {
          *err = v.empty() ? "the value is empty; accepted: stderr, or a file path (%p becomes the pid)"
                           : "the value is longer than " + std::to_string(sizeof(c->log) - 1) + " bytes";
+         return false;
+       }
+       // unix:PATH: a collector's datagram socket (`sockdiag collect`),
+       // whose path must fit a socket address.
+       if (v.substr(0, 5) == "unix:" && (v.size() == 5 || v[5] != '/' || v.size() - 5 >= kUnixPathMax)) {
+         *err = "'" + std::string(v) + "': accepted: unix:/absolute/path of a datagram socket, at most " +
+                std::to_string(kUnixPathMax - 1) + " bytes";
          return false;
        }
        std::memcpy(c->log, v.data(), v.size());

@@ -215,7 +215,7 @@ void text_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
 }
 
 void json_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
-  out.put("{\"ts\":\"");
+  out.put("{\"v\":", kRecordSchemaVersion, ",\"ts\":\"");
   format_time(r.wall_ns, cache.time, out);
   out.put("\",\"pid\":", cache.pid.text(r.pid), ",\"tid\":", cache.tid.text(r.tid), ",\"prog\":");
   out.append_json_string(r.prog);
@@ -313,7 +313,7 @@ void format_seed_notice(int64_t wall_ns, long pid, std::string_view prog, uint64
   out.clear();
   unsigned long long s = seed;
   if (format == Format::json) {
-    out.append("{\"ts\":\"");
+    out.appendf(FMT_COMPILE("{{\"v\":{},\"ts\":\""), kRecordSchemaVersion);
     format_time(wall_ns, out);
     out.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), pid);
     out.append_json_string(prog);

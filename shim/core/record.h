@@ -12,6 +12,12 @@
 
 namespace sd {
 
+// The version of the JSON record schema (docs/record.schema.json), written as
+// "v" first in every JSON line the library writes: a reader (a log shipper,
+// `sockdiag report`) knows which fields to expect. Raised only when a field
+// changes meaning or goes; a new optional field keeps it.
+inline constexpr int kRecordSchemaVersion = 1;
+
 // Everything a record says, already gathered from the kernel and the tables.
 // Strings are views, "" when unknown: their lengths are known where they
 // are made, and a record need not measure them again. (Never null views: a

@@ -41,6 +41,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +84,7 @@ enum class Dest : uint8_t {
   unix_socket,  // send(MSG_DONTWAIT | MSG_NOSIGNAL)
   device,       // terminal or other character device: poll, then write
   tostop_tty,   // a terminal with TOSTOP: a background writer would get SIGTTOU
+  collector,    // unix:PATH: our datagram socket, sendto(PATH) per record
 };
 
 // The log as one word, so that a writer reads it at once: the fd, what it
@@ -135,6 +137,11 @@ bool g_to_stderr = false;  // set by log_open: without a log, fd 2 is not follow
 bool g_per_pid = false;
 Format g_format = Format::text;
 char g_path[sizeof(Config::log)];  // absolute; %p not yet expanded
+// unix:PATH (`sockdiag collect`): each record is sent to the path afresh, so
+// that a collector restarted (a new socket at the path) gets the next one;
+// while none listens, records are dropped and counted, never waited for.
+sockaddr_un g_collector{};
+socklen_t g_collector_len = 0;
 
 // ---- fd placement -------------------------------------------------------------
 
@@ -397,6 +404,11 @@ bool put(Sink s, const char* data, std::size_t len) {
     case Dest::pipe: whole = put_pipe(s.fd, data, len); break;
     case Dest::unix_socket:
     case Dest::device: whole = put_stream(s.dest, s.fd, data, len); break;
+    case Dest::collector:
+      whole = real<Call::sendto>()(s.fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                                   reinterpret_cast<const sockaddr*>(&g_collector),
+                                   g_collector_len) == static_cast<ssize_t>(len);
+      break;
     case Dest::tostop_tty: {
       // Blocked, SIGTTOU is not sent: the kernel lets the write through
       // rather than stop the program's whole process group for our record.
@@ -431,7 +443,12 @@ Dest classify(int fd, const struct stat& st) {
     int domain = 0;
     socklen_t len = sizeof(domain);
     bool unix_domain = real<Call::getsockopt>()(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
-    return unix_domain ? Dest::unix_socket : Dest::none;
+    if (!unix_domain) return Dest::none;
+    // With unix:PATH the log is our own unconnected datagram socket.
+    int type = 0;
+    len = sizeof(type);
+    bool dgram = real<Call::getsockopt>()(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
+    return g_collector_len && dgram ? Dest::collector : Dest::unix_socket;
   }
   if (S_ISCHR(st.st_mode)) {
     if (st.st_rdev == makedev(1, 3)) return Dest::none;  // /dev/null
@@ -602,7 +619,7 @@ void format_dropped(uint64_t n, LineBuffer& b) {
   clock_gettime(CLOCK_REALTIME, &now);
   int64_t wall = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   if (g_format == Format::json) {
-    b.append("{\"ts\":\"");
+    b.appendf(FMT_COMPILE("{{\"v\":{},\"ts\":\""), kRecordSchemaVersion);
     format_time(wall, b);
     b.appendf(FMT_COMPILE("\",\"pid\":{},\"prog\":"), self_pid());
     b.append_json_string(program_name());
@@ -653,6 +670,26 @@ bool log_open(const Config& cfg, std::string* error) {
     return true;
   }
   const std::string setting = setting_name("SOCKDIAG_LOG", "log");
+  if (std::strncmp(cfg.log, "unix:", 5) == 0) {
+    // Whether a collector listens is not asked: it may come later, or go
+    // and come back (config.cpp checked that the path fits).
+    g_collector.sun_family = AF_UNIX;
+    std::strncpy(g_collector.sun_path, cfg.log + 5, sizeof(g_collector.sun_path) - 1);
+    g_collector_len = sizeof(g_collector);
+    // The real call: the library's own socket is not the program's, nor a rule's target.
+    int fd = real<Call::socket>()(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      adopt(place_high(fd), true);
+      return true;
+    }
+    if (errno == EMFILE || errno == ENFILE) {
+      say_no_fd();
+      return true;
+    }
+    *error = "sockdiag: " + setting + ": " + quoted(cfg.log) + ": cannot make a datagram socket (" +
+             std::strerror(errno) + ")";
+    return false;
+  }
   if (!make_absolute(cfg.log, setting, error)) return false;
   g_per_pid = std::strstr(g_path, "%p") != nullptr;
   char path[sizeof(g_path) + 32];

@@ -153,7 +153,8 @@ struct SummaryWriter {
   }
   void start_text() { put_summary_start(program_name(), self_pid(), buf); }
   void start_json(const char* kind) {
-    buf.appendf(FMT_COMPILE("{{\"summary\":\"{}\",\"pid\":{},\"prog\":"), kind, self_pid());
+    buf.appendf(FMT_COMPILE("{{\"v\":{},\"summary\":\"{}\",\"pid\":{},\"prog\":"), kRecordSchemaVersion, kind,
+                self_pid());
     buf.append_json_string(program_name());
   }
 };
@@ -307,8 +308,8 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
     const char* call = ctab::key_call_name(rows[i].key);
     const char* code = code_name(CodeKind::errno_code, ctab::key_code(rows[i].key));
     if (w.json) {
-      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
-                    self_pid(), call, code, rows[i].count);
+      w.buf.appendf(FMT_COMPILE("{{\"v\":{},\"summary\":\"retry\",\"pid\":{},\"call\":\"{}\",\"code\":\"{}\",\"count\":{}}}"),
+                    kRecordSchemaVersion, self_pid(), call, code, rows[i].count);
     } else {
       w.start_text();
       w.buf.appendf(FMT_COMPILE("{:<14} {:<16} {:>9} retries"), call, code, rows[i].count);
@@ -332,8 +333,8 @@ void write_slot(SummaryWriter& w, const ctab::Slot& s) {
     char addr[128];
     format_addr(reinterpret_cast<sockaddr*>(&ss), len, addr, sizeof(addr));
     if (w.json) {
-      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}"),
-                    self_pid(), addr, failures);
+      w.buf.appendf(FMT_COMPILE("{{\"v\":{},\"summary\":\"peer\",\"pid\":{},\"peer\":\"{}\",\"failures\":{}}}"),
+                    kRecordSchemaVersion, self_pid(), addr, failures);
     } else {
       w.start_text();
       w.buf.appendf(FMT_COMPILE("peer {:<30} {:>9} failures"), addr, failures);
@@ -464,7 +465,7 @@ void write_injections(SummaryWriter& w) {
   for (uint32_t i = 0; i < set->count; ++i) {
     uint64_t n = injections(*set, i);
     if (w.json) {
-      w.buf.appendf(FMT_COMPILE("{{\"summary\":\"inject\",\"pid\":{},\"rule\":"), self_pid());
+      w.buf.appendf(FMT_COMPILE("{{\"v\":{},\"summary\":\"inject\",\"pid\":{},\"rule\":"), kRecordSchemaVersion, self_pid());
       w.buf.append_json_string(set->rules[i].text);
       w.buf.appendf(FMT_COMPILE(",\"count\":{}}}"), n);
     } else {

@@ -379,7 +379,7 @@ import json, sys
 lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
 assert len(lines) == 1, lines
 r = json.loads(lines[0])
-for key in ("ts", "pid", "tid", "prog", "level", "call", "fd", "kind", "local", "peer", "host", "ret", "errno",
+for key in ("v", "ts", "pid", "tid", "prog", "level", "call", "fd", "kind", "local", "peer", "host", "ret", "errno",
             "code", "message", "explanation", "advice", "via", "injected", "rule", "retries"):
     assert key in r, key
 assert r["call"] == "connect" and r["code"] == "ECONNREFUSED" and r["injected"] is False, r
@@ -1303,6 +1303,10 @@ case_demo() {
   expect_in "$ERR" '^sockdiag summary: ' "the summary"
   expect_in "$ERR" '^ +2 +connect:error=ECONNREFUSED:' "the summary counts the rule's two injections"
 }
+
+# The cases of the record schema and of the command's sinks.
+# shellcheck source=sink_cases.sh
+. "$HERE/sink_cases.sh"
 
 main() {
   case "${1:-}" in

@@ -8,7 +8,7 @@ import os
 from sdtest import Failure, expect
 
 # The keys of a JSON record (README, Records).
-RECORD_KEYS = ("ts", "pid", "tid", "prog", "level", "call", "fd", "kind", "local", "peer", "ret", "errno", "code",
+RECORD_KEYS = ("v", "ts", "pid", "tid", "prog", "level", "call", "fd", "kind", "local", "peer", "ret", "errno", "code",
                "message", "explanation", "injected", "retries", "host", "advice", "via", "rule")
 
 

@@ -228,7 +228,8 @@ TEST_CASE("a JSON record escapes strings and keeps the documented keys", "[recor
   std::string line(b.view());
   REQUIRE(line.back() == '\n');
   CHECK(line.find("\"prog\":\"we\\\"ird\\nname\"") != std::string::npos);
-  for (const char* key : {"ts", "pid", "tid", "prog", "call", "fd", "kind", "local", "peer", "ret", "errno", "code",
+  CHECK(line.rfind("{\"v\":1,\"ts\":", 0) == 0);  // the schema version first (docs/record.schema.json)
+  for (const char* key : {"v", "ts", "pid", "tid", "prog", "call", "fd", "kind", "local", "peer", "ret", "errno", "code",
                           "message", "explanation", "injected", "retries", "rule"})
     CHECK(line.find(std::string("\"") + key + "\":") != std::string::npos);
   CHECK(line.find("\"injected\":true") != std::string::npos);

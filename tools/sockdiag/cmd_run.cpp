@@ -18,7 +18,11 @@
 #include "elf_inspect.h"
 #include "escape.h"
 #include "locate.h"
+#include "log_sink.h"
 #include "preload_blockers.h"
+#include "record.h"
+#include "record_channel.h"
+#include "record_forwarder.h"
 #include "rules.h"
 #include "spawn.h"
 #include "strace_rules.h"
@@ -149,6 +153,10 @@ std::vector<std::string> cmd_environment(const std::vector<std::string>& extra) 
 int run_strace_engine(const RunOptions& o, const std::string& why, bool go) {
   Settings settings(o.settings, environ);
   const sd::Config config = settings.validate();
+  if (names_sink(config.log) || std::strncmp(config.log, "unix:", 5) == 0)
+    throw UsageError(settings.name_of("SOCKDIAG_LOG", "log") + ": '" + config.log +
+                     "': the sinks of the command (journald, syslog, rotate:, daily:, terminal) and unix: take "
+                     "records from the library only; with --engine strace, accepted: stderr or a file");
   settings.check_destinations(config);
   check_strace_settings(settings, config);
   // The rules as strace's -e inject: all of them, or the run does not start.
@@ -180,7 +188,7 @@ void say_seed(unsigned long long seed, sd::Format format) {
                      std::to_string(seed) + " replays it)";
   if (format == sd::Format::json)
     std::fprintf(stderr, "%s\n",
-                 nlohmann::json{{"level", "info"}, {"seed", seed}, {"message", text}}.dump().c_str());
+                 nlohmann::json{{"v", sd::kRecordSchemaVersion}, {"level", "info"}, {"seed", seed}, {"message", text}}.dump().c_str());
   else
     std::fprintf(stderr, "sockdiag: %s\n", text.c_str());
 }
@@ -235,7 +243,21 @@ int run_command(const RunOptions& o) {
   }
   // Live control of the whole tree, named by this command's pid.
   settings.set("SOCKDIAG_CONTROL", o.control ? "run:" + std::to_string(getpid()) : "no", "--control");
-  const sd::Config config = settings.validate();
+  sd::Config config = settings.validate();
+  // A sink of this command (journald, syslog, rotate:...): the library
+  // writes to a channel this command reads and forwards (record_channel.h).
+  const sd::Format user_format = config.format;
+  std::shared_ptr<RecordForwarder> forwarder;
+  std::unique_ptr<RecordChannel> channel;
+  if (names_sink(config.log)) {
+    LogSink sink = parse_log_sink(config.log, settings.name_of("SOCKDIAG_LOG", "log"));
+    forwarder = make_forwarder(sink, user_format);
+    channel = std::make_unique<RecordChannel>();
+    settings.set("SOCKDIAG_LOG", channel->path(), "--log");
+    settings.set("SOCKDIAG_FORMAT", channel_format(sink, user_format) == sd::Format::json ? "json" : "text",
+                 "--format");
+    config = settings.validate();
+  }
   settings.check_destinations(config);
   // One seed for the whole tree: drawn here, given to CMD in its
   // environment, said once. Each process draws from it and its program's
@@ -243,7 +265,7 @@ int run_command(const RunOptions& o) {
   if (!config.seed_set && draws_from_seed(config.rules)) {
     unsigned long long seed = sd::seed_from_clock();
     settings.set("SOCKDIAG_SEED", std::to_string(seed), "--seed");
-    if (config.level >= sd::Level::info) say_seed(seed, config.format);
+    if (config.level >= sd::Level::info) say_seed(seed, user_format);
   }
 
   std::vector<std::string> extra;
@@ -259,13 +281,21 @@ int run_command(const RunOptions& o) {
                  one_line(blockers).c_str(), one_line(o.cmd[0]).c_str());
   // With --summary, the summary is the whole tree's: daemons that CMD
   // leaves running are waited for too (spawn.h).
-  ChildExit child = spawn_and_wait(o.cmd, env, o.summary);
+  SpawnHooks hooks;
+  if (channel) {
+    channel->start(forwarder);
+    hooks.after_cmd = [&channel]() { channel->drain(); };
+  }
+  // A sink waits for the whole tree too: the channel must stay open while
+  // any process of it lives, also between one process's exec (which closes
+  // its end) and the new program's opening it again.
+  ChildExit child = spawn_and_wait(o.cmd, env, o.summary || channel, hooks);
   if (summary && child.started) {
     TreeSummary tree;
     tree.read_table(counters->table(), config.rules);
     tree.read_file(summary->path());
     if (child.tree_running) tree.set_still_running();
-    if (config.format == sd::Format::json)
+    if (user_format == sd::Format::json)
       tree.print_json(stderr);
     else
       tree.print_text(stderr);

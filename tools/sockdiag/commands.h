@@ -45,5 +45,6 @@ Command add_doctor(CLI::App& root);
 Command add_libpath(CLI::App& root);
 Command add_demo(CLI::App& root);
 Command add_ctl(CLI::App& root);
+Command add_collect(CLI::App& root);
 
 }  // namespace sdcli

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
       "  LD_PRELOAD=$(sockdiag libpath) ./app\n\n"
       "'sockdiag COMMAND --help' describes each command; man sockdiag has the rest.");
   std::vector<Command> commands = {add_run(app, &tail), add_explain(app), add_report(app), add_check(app),
-                                   add_doctor(app),     add_libpath(app), add_demo(app), add_ctl(app)};
+                                   add_doctor(app),     add_libpath(app), add_demo(app), add_ctl(app),
+                                   add_collect(app)};
   std::string accepted;
   std::vector<const char*> names;
   for (const Command& c : commands) {

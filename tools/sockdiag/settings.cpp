@@ -7,6 +7,7 @@
 #include "destination.h"
 #include "rules.h"
 #include "text.h"
+#include "log_sink.h"
 #include "usage.h"
 
 namespace sdcli {
@@ -15,8 +16,11 @@ void add_setting_options(CLI::App& sub, SettingOptions& o) {
   const char* g = "Settings (each overrides the SOCKDIAG_ variable of the same name)";
   sub.add_option("-o,--log", o.log,
                  "Where records go: 'stderr' (default) or a file, appended to; '%p' in the name becomes the "
-                 "process id (one file per process). [SOCKDIAG_LOG]")
-      ->type_name("FILE")
+                 "process id (one file per process). With `run`, also a sink of the command: journald (fields "
+                 "SOCKDIAG_CODE, SOCKDIAG_PEER...), syslog[:FACILITY[:IDENT]] (default user, sockdiag), "
+                 "rotate:PATH[:SIZE[:COUNT]] (default 10M and 5 files), daily:PATH, terminal (coloured by level); "
+                 "unix:/PATH sends each record to `sockdiag collect`. [SOCKDIAG_LOG]")
+      ->type_name("WHERE")
       ->group(g);
   sub.add_option("--format", o.format, "Record format: text (default) or json, one object per line. [SOCKDIAG_FORMAT]")
       ->type_name("text|json")
@@ -86,7 +90,7 @@ Settings::Settings(const SettingOptions& o, char** env) {
     if (v) set(var, *v, opt);
   };
   // Paths are made absolute: children that change directory read the same files.
-  if (o.log) set("SOCKDIAG_LOG", *o.log == "stderr" ? *o.log : absolute_path(*o.log), "--log");
+  if (o.log) set("SOCKDIAG_LOG", *o.log == "stderr" || names_sink(*o.log) || o.log->rfind("unix:", 0) == 0 ? *o.log : absolute_path(*o.log), "--log");
   if (o.config) set("SOCKDIAG_CONFIG", absolute_path(*o.config), "--config");
   put(o.format, "SOCKDIAG_FORMAT", "--format");
   put(o.level, "SOCKDIAG_LEVEL", "--level");
@@ -156,6 +160,12 @@ sd::Config Settings::validate() const {
   return cfg;
 }
 
+std::string Settings::name_of(const std::string& variable, const char* key) const {
+  auto it = option_of_.find(variable);
+  if (it != option_of_.end()) return it->second;
+  return vars_.count(variable) ? variable : std::string(key) + " in the SOCKDIAG_CONFIG file";
+}
+
 void Settings::check_destinations(const sd::Config& cfg) const {
   auto check = [this](const char* path, sd::Destination kind, const char* variable, const char* key) {
     sd::Refusal why;
@@ -165,7 +175,8 @@ void Settings::check_destinations(const sd::Config& cfg) const {
   };
   // Where the library opens a log at all (init.cpp).
   bool log_used = cfg.level != sd::Level::off || (cfg.summary && !cfg.summary_path[0]);
-  if (log_used && std::strcmp(cfg.log, "stderr") != 0) check(cfg.log, sd::Destination::log, "SOCKDIAG_LOG", "log");
+  // unix:PATH is a collector that may come later: nothing to check.
+  if (log_used && std::strcmp(cfg.log, "stderr") != 0 && std::strncmp(cfg.log, "unix:", 5) != 0) check(cfg.log, sd::Destination::log, "SOCKDIAG_LOG", "log");
   if (cfg.summary_path[0]) check(cfg.summary_path, sd::Destination::summary, "SOCKDIAG_SUMMARY", "summary");
 }
 

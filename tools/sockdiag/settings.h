@@ -37,6 +37,9 @@ class Settings {
   Settings(const SettingOptions& options, char** environ);
   void set(const std::string& variable, const std::string& value, const std::string& option);
   const std::map<std::string, std::string>& variables() const { return vars_; }
+  // How a message names the setting of `variable`: the option that set it,
+  // the variable, or `key` in the SOCKDIAG_CONFIG file.
+  std::string name_of(const std::string& variable, const char* key) const;
 
   // Parses everything with the library's parser; on an error throws
   // UsageError with the library's message, in terms of the options used.

@@ -55,7 +55,7 @@ void wait_for_tree(pid_t cmd, ChildExit& result, const std::string& name) {
       if (waitpid(-1, nullptr, WNOHANG) == 0)
         std::fprintf(stderr,
                      "sockdiag run: %s has ended; waiting for the processes it left running (interrupt to "
-                     "summarise now)\n",
+                     "stop waiting)\n",
                      one_line(name).c_str());
     }
     if (w < 0 && errno != EINTR) break;  // ECHILD: the whole tree has ended

@@ -292,7 +292,7 @@ void TreeSummary::print_text(std::FILE* out) const {
 }
 
 void TreeSummary::print_json(std::FILE* out) const {
-  nlohmann::json j = {{"summary", "tree"}, {"processes", pids_.size()}};
+  nlohmann::json j = {{"v", sd::kRecordSchemaVersion}, {"summary", "tree"}, {"processes", pids_.size()}};
   uint64_t count[sd::kCategoryCount], injected[sd::kCategoryCount];
   totals(count, injected);
   nlohmann::json counts = nlohmann::json::array(), retries = nlohmann::json::array(), peers = nlohmann::json::array(),

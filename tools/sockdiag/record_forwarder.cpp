@@ -1,0 +1,196 @@
+#include "record_forwarder.h"
+
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/daily_file_sink.h>
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/syslog_sink.h>
+
+#include <cctype>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "journal_native.h"
+#include "usage.h"
+
+namespace sdcli {
+
+namespace {
+
+using Json = nlohmann::json;
+
+std::string_view without_newline(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  return line;
+}
+
+std::string str(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+spdlog::level::level_enum level_of(const std::string& word) {
+  if (word == "error") return spdlog::level::err;
+  if (word == "debug") return spdlog::level::debug;
+  if (word == "trace") return spdlog::level::trace;
+  return spdlog::level::info;
+}
+
+// A text record: "sockdiag TS prog[pid/tid] LEVEL call ..." (record.cpp).
+spdlog::level::level_enum level_of_text(std::string_view line) {
+  for (const char* word : {"error", "info", "debug", "trace"}) {
+    std::string mark = std::string("] ") + word + " ";
+    if (line.find(mark) != std::string_view::npos) return level_of(word);
+  }
+  return spdlog::level::info;
+}
+
+// One line a person reads (syslog's text, journald's MESSAGE): what failed,
+// where, and why, from a JSON record's fields.
+std::string human_text(const Json& j, std::string_view raw) {
+  if (!j.contains("call")) {
+    std::string m = str(j, "message");
+    return m.empty() ? std::string(raw) : m;
+  }
+  std::string t = str(j, "prog") + "[" + std::to_string(j.value("pid", 0L)) + "] " + str(j, "call");
+  if (j.value("fd", -1) >= 0) t += " fd=" + std::to_string(j.value("fd", -1));
+  std::string local = str(j, "local"), peer = str(j, "peer");
+  if (!local.empty() || !peer.empty()) t += " " + (local.empty() ? "?" : local) + " -> " + (peer.empty() ? "?" : peer);
+  std::string code = str(j, "code");
+  if (!code.empty()) t += ": " + code;
+  std::string message = str(j, "message");
+  if (!message.empty()) t += " (" + message + ")";
+  if (j.value("injected", false)) t += " [injected by '" + str(j, "rule") + "']";
+  std::string explanation = str(j, "explanation");
+  if (!explanation.empty()) t += ": " + explanation;
+  return t;
+}
+
+// journald's PRIORITY of a level (syslog's numbers).
+int priority_of(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::err: return LOG_ERR;
+    case spdlog::level::warn: return LOG_WARNING;
+    case spdlog::level::info: return LOG_INFO;
+    default: return LOG_DEBUG;
+  }
+}
+
+class SpdlogForwarder : public RecordForwarder {
+ public:
+  SpdlogForwarder(spdlog::sink_ptr sink, bool json_channel, bool json_out, bool colour)
+      : logger_("sockdiag", std::move(sink)), json_channel_(json_channel), json_out_(json_out) {
+    logger_.set_pattern(colour ? "%^%v%$" : "%v");
+    logger_.set_level(spdlog::level::trace);
+    logger_.flush_on(spdlog::level::trace);  // a reader of the file sees each record at once
+  }
+  void forward(std::string_view raw) override {
+    std::string_view line = without_newline(raw);
+    if (line.empty()) return;
+    if (!json_channel_) {
+      logger_.log(level_of_text(line), spdlog::string_view_t(line.data(), line.size()));
+      return;
+    }
+    Json j = Json::parse(line, nullptr, false);
+    if (!j.is_object()) {
+      logger_.log(spdlog::level::info, spdlog::string_view_t(line.data(), line.size()));
+      return;
+    }
+    spdlog::level::level_enum level = level_of(str(j, "level"));
+    if (json_out_) {
+      logger_.log(level, spdlog::string_view_t(line.data(), line.size()));
+    } else {
+      std::string text = human_text(j, line);
+      logger_.log(level, spdlog::string_view_t(text));
+    }
+  }
+
+ private:
+  spdlog::logger logger_;
+  bool json_channel_, json_out_;
+};
+
+class JournaldForwarder : public RecordForwarder {
+ public:
+  void forward(std::string_view raw) override {
+    std::string_view line = without_newline(raw);
+    Json j = Json::parse(line, nullptr, false);
+    if (!j.is_object()) return;
+    std::vector<std::pair<std::string, std::string>> fields;
+    fields.emplace_back("MESSAGE", human_text(j, line));
+    fields.emplace_back("PRIORITY", std::to_string(priority_of(level_of(str(j, "level")))));
+    fields.emplace_back("SYSLOG_IDENTIFIER", "sockdiag");
+    if (j.contains("pid")) fields.emplace_back("SYSLOG_PID", j["pid"].dump());
+    // Every field of the record as SOCKDIAG_<KEY>: `journalctl
+    // SOCKDIAG_CODE=ECONNRESET SOCKDIAG_PEER=...` finds records. Empty
+    // strings are left out (a rule only when injected).
+    for (const auto& [key, value] : j.items()) {
+      std::string name = "SOCKDIAG_";
+      for (char c : key) name += static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::toupper(c) : '_');
+      if (value.is_string()) {
+        if (!value.get_ref<const std::string&>().empty()) fields.emplace_back(name, value.get<std::string>());
+      } else {
+        fields.emplace_back(name, value.dump());
+      }
+    }
+    fields.emplace_back("SOCKDIAG_RECORD", std::string(line));
+    journal_.send(fields);
+  }
+
+ private:
+  JournalWriter journal_;
+};
+
+// A file the sink makes is the owner's only, as the library's log files are
+// (records hold peers, host names, paths); an existing file keeps its mode.
+spdlog::file_event_handlers private_new_files() {
+  spdlog::file_event_handlers h;
+  h.after_open = [](const spdlog::filename_t&, std::FILE* f) {
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && st.st_size == 0) fchmod(fileno(f), 0600);
+  };
+  return h;
+}
+
+}  // namespace
+
+sd::Format channel_format(const LogSink& sink, sd::Format user_format) {
+  return sink.kind == LogSink::journald || sink.kind == LogSink::syslog ? sd::Format::json : user_format;
+}
+
+std::unique_ptr<RecordForwarder> make_forwarder(const LogSink& sink, sd::Format user_format) {
+  bool json_user = user_format == sd::Format::json;
+  bool json_channel = channel_format(sink, user_format) == sd::Format::json;
+  try {
+    switch (sink.kind) {
+      case LogSink::journald: return std::make_unique<JournaldForwarder>();
+      case LogSink::syslog:
+        return std::make_unique<SpdlogForwarder>(
+            std::make_shared<spdlog::sinks::syslog_sink_mt>(sink.ident, LOG_PID, sink.facility, true), true, json_user,
+            false);
+      case LogSink::rotate:
+        return std::make_unique<SpdlogForwarder>(
+            std::make_shared<spdlog::sinks::rotating_file_sink_mt>(sink.path, sink.max_size, sink.max_files, false,
+                                                                   private_new_files()),
+            json_channel, json_user, false);
+      case LogSink::daily:
+        return std::make_unique<SpdlogForwarder>(std::make_shared<spdlog::sinks::daily_file_sink_mt>(sink.path, 0, 0, false, 0,
+                                                                                     private_new_files()),
+                                                 json_channel, json_user, false);
+      case LogSink::terminal:
+        return std::make_unique<SpdlogForwarder>(
+            std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::automatic), json_channel,
+            json_user, true);
+    }
+  } catch (const spdlog::spdlog_ex& e) {
+    throw UsageError(std::string("--log: cannot open the sink: ") + e.what());
+  }
+  return nullptr;
+}
+
+}  // namespace sdcli
