@@ -239,6 +239,11 @@ void control_after_fork() {
   if (!g_file) return;
   ctlfile::File* parent = g_file;
   g_file = nullptr;
+  const RuleSet* in_force = g_rules.load(std::memory_order_acquire);
+  bool startup_in_force = in_force && in_force == summary_rules();
+  // Until its own copy is armed below, the child counts nothing by rule:
+  // the start-up set's counters are the parent's.
+  g_summary_rules.store(nullptr, std::memory_order_release);
   g_control_pending = &g_never;
   g_control_seen.store(0, std::memory_order_relaxed);
   g_lock.store(0, std::memory_order_relaxed);
@@ -264,6 +269,7 @@ void control_after_fork() {
   g_serial = 0;
   g_armed_serial = nullptr;
   apply_locked();
+  if (startup_in_force) g_summary_rules.store(g_rules.load(std::memory_order_acquire), std::memory_order_release);
   __atomic_store_n(&f->header.magic, ctlfile::kMagic, __ATOMIC_RELEASE);
   g_control_pending = &f->header.pending;
 }

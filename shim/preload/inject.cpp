@@ -39,6 +39,7 @@
 namespace sd {
 
 std::atomic<const RuleSet*> g_rules{nullptr};
+std::atomic<const RuleSet*> g_summary_rules{nullptr};
 
 namespace {
 
@@ -557,6 +558,7 @@ void inject_configure() {
   }
   // Shared with `sockdiag ctl` when control is on: it reads them.
   if (RuleCounters* shared = control_counters(set->count)) const_cast<RuleSet*>(set)->counters = shared;
+  g_summary_rules.store(set, std::memory_order_release);
   std::size_t room = arm_room(*set);
   arm_rules(set, ::operator new(room), room);
 }
