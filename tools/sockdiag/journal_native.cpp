@@ -8,9 +8,6 @@
 
 namespace sdcli {
 
-namespace {
-constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
-}
 
 std::string journal_entry(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;

@@ -12,6 +12,8 @@
 
 namespace sdcli {
 
+constexpr const char* kJournalSocket = "/run/systemd/journal/socket";
+
 class JournalWriter {
  public:
   JournalWriter();

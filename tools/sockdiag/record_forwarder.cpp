@@ -11,6 +11,9 @@
 #include <spdlog/sinks/syslog_sink.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -141,10 +144,26 @@ class JournaldForwarder : public RecordForwarder {
     fields.emplace_back("SOCKDIAG_RECORD", std::string(line));
     journal_.send(fields);
   }
+  // The records the journal did not take (none listens, its socket is full).
+  ~JournaldForwarder() override {
+    if (uint64_t n = journal_.dropped())
+      std::fprintf(stderr, "sockdiag: %llu record%s not delivered to journald (%s)\n",
+                   static_cast<unsigned long long>(n), n == 1 ? "" : "s", kJournalSocket);
+  }
 
  private:
   JournalWriter journal_;
 };
+
+// A journal or syslog daemon that is not there loses every record without a
+// word from the sink (syslog(3) drops them, or writes to the console): said
+// once, before the program starts. Not refused: the daemon may come up later.
+void warn_if_nobody_listens(const char* socket_path, const char* sink, const char* daemon) {
+  struct stat st;
+  if (stat(socket_path, &st) == 0 && S_ISSOCK(st.st_mode)) return;
+  std::fprintf(stderr, "sockdiag: --log %s: no %s listens at %s (%s): its records will be lost\n", sink, daemon,
+               socket_path, errno == 0 ? "not a socket" : std::strerror(errno));
+}
 
 // A file the sink makes is the owner's only, as the library's log files are
 // (records hold peers, host names, paths); an existing file keeps its mode.
@@ -168,8 +187,11 @@ std::unique_ptr<RecordForwarder> make_forwarder(const LogSink& sink, sd::Format 
   bool json_channel = channel_format(sink, user_format) == sd::Format::json;
   try {
     switch (sink.kind) {
-      case LogSink::journald: return std::make_unique<JournaldForwarder>();
+      case LogSink::journald:
+        warn_if_nobody_listens(kJournalSocket, "journald", "systemd-journald");
+        return std::make_unique<JournaldForwarder>();
       case LogSink::syslog:
+        warn_if_nobody_listens("/dev/log", "syslog", "syslog daemon");
         return std::make_unique<SpdlogForwarder>(
             std::make_shared<spdlog::sinks::syslog_sink_mt>(sink.ident, LOG_PID, sink.facility, true), true, json_user,
             false);
