@@ -17,8 +17,23 @@
 // `generation` did not move meanwhile (seqlock); the copy is checked whole
 // before use (check_rule_image), since the file is memory another process
 // writes.
+//
+// The run file DIR/RUN.run (RUN: the pid of a `sockdiag run`, made by that
+// command, removed when it ends): the same layout, holding the rules a
+// process of that run starts with. `sockdiag ctl --run` (or without target)
+// writes a change there first, under an exclusive flock it keeps until
+// every process is changed; a process of the run holds a shared flock on
+// it from reading it at start-up (or copying its parent's rules after a
+// fork) until its own file is published, so it either starts with the new
+// set or is found and changed by ctl. generation > 1: a change was made,
+// and the run's set replaces SOCKDIAG_INJECT's at start-up.
 #pragma once
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 
@@ -118,11 +133,46 @@ inline bool dir_path(const char* xdg, unsigned uid, char* out, std::size_t n) {
   return true;
 }
 
-// The file name of process `pid` in that directory: "PID.ctl".
-inline void file_name(int pid, char out[24]) {
+// The file name of process `pid` in that directory: "PID.ctl", or the run
+// file of the run whose pid it is: "PID.run".
+inline void file_name(int pid, char out[24], const char* suffix = ".ctl") {
   char* end = put_decimal(static_cast<unsigned>(pid), out);
-  for (const char* s = ".ctl"; *s; ++s) *end++ = *s;
+  for (const char* s = suffix; *s; ++s) *end++ = *s;
   *end = '\0';
+}
+
+// Makes file `name` in the control directory `dir` (made 0700 if missing,
+// used only when it is a directory of `uid` that nobody else can enter):
+// new (a stale one of the same name is replaced), 0600, never through a
+// symbolic link, sizeof(File) bytes. Its fd, or -1 with `why`. No
+// allocation; `close_fd` closes (the library passes the real close).
+inline int make_file(const char* dir, const char* name, unsigned uid, const char** why, int (*close_fd)(int)) {
+  mkdir(dir, 0700);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) {
+    *why = "its directory cannot be opened";
+    return -1;
+  }
+  struct stat st {};
+  if (fstat(dfd, &st) != 0 || st.st_uid != uid || (st.st_mode & 077) != 0) {
+    close_fd(dfd);
+    *why = "its directory belongs to another user or others may enter it (it must be 0700)";
+    return -1;
+  }
+  int fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST && unlinkat(dfd, name, 0) == 0)
+    fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  close_fd(dfd);
+  if (fd < 0) {
+    *why = "it cannot be created";
+    return -1;
+  }
+  if (ftruncate(fd, sizeof(File)) != 0) {
+    close_fd(fd);
+    *why = "it cannot be sized";
+    return -1;
+  }
+  return fd;
 }
 
 // The start time (field 22, clock ticks since boot) in the text of

@@ -2,12 +2,14 @@
 #include "control.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <climits>
 #include <cstring>
 #include <string>
 
@@ -39,6 +41,10 @@ int g_owner_pid = 0;
 uint64_t g_serial = 0;
 const void* g_armed_serial = nullptr;
 
+// The run file (control_file.h), locked shared from start-up (or a fork)
+// until this process's own file is published; -1: none held.
+int g_run_fd = -1;
+
 std::atomic<int> g_lock{0};
 __thread bool t_applying __attribute__((tls_model("initial-exec"))) = false;
 
@@ -54,40 +60,17 @@ uint64_t start_time() {
   return ctlfile::stat_start_time(text);
 }
 
-// Makes this process's file: DIR made 0700 if missing, and used only when it
-// is a directory of this user that nobody else can enter; the file made new
-// (a stale one of the same pid, left by a process that ended without
-// removing it or by this process before an exec, is replaced), 0600, never
-// through a symbolic link. nullptr, with `why`, when it cannot be.
+// Makes this process's file (ctlfile::make_file) and maps it. nullptr, with
+// `why`, when it cannot be.
 ctlfile::File* make_file(int pid, const char** why) {
   if (!ctlfile::dir_path(getenv("XDG_RUNTIME_DIR"), geteuid(), g_dir, sizeof(g_dir))) {
     *why = "the directory's path is too long";
     return nullptr;
   }
-  mkdir(g_dir, 0700);
-  int dir = open(g_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir < 0) {
-    *why = "its directory cannot be opened";
-    return nullptr;
-  }
-  struct stat st {};
-  if (fstat(dir, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-    real<Call::close>()(dir);
-    *why = "its directory belongs to another user or others may enter it (it must be 0700)";
-    return nullptr;
-  }
   ctlfile::file_name(pid, g_name);
-  int fd = openat(dir, g_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST && unlinkat(dir, g_name, 0) == 0)
-    fd = openat(dir, g_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  real<Call::close>()(dir);
-  if (fd < 0) {
-    *why = "it cannot be created";
-    return nullptr;
-  }
-  void* p = MAP_FAILED;
-  if (ftruncate(fd, sizeof(ctlfile::File)) == 0)
-    p = mmap(nullptr, sizeof(ctlfile::File), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int fd = ctlfile::make_file(g_dir, g_name, geteuid(), why, real<Call::close>());
+  if (fd < 0) return nullptr;
+  void* p = mmap(nullptr, sizeof(ctlfile::File), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   real<Call::close>()(fd);
   if (p == MAP_FAILED) {
     *why = "it cannot be mapped";
@@ -104,6 +87,35 @@ ctlfile::File* make_file(int pid, const char** why) {
   std::strncpy(h.prog, program_name(), sizeof(h.prog) - 1);
   g_owner_pid = pid;
   return f;
+}
+
+// Opens and locks (shared) the file of this process's `sockdiag run`: a
+// regular file of this user only, of the size of this build's. -1 when
+// there is none (not under `sockdiag run`, or it could not make one).
+int lock_run_file() {
+  uint64_t run = config().control_run;
+  if (run == 0 || run > INT_MAX) return -1;
+  char name[24];
+  ctlfile::file_name(static_cast<int>(run), name, ".run");
+  int dir = open(g_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) return -1;
+  int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  real<Call::close>()(dir);
+  if (fd < 0) return -1;
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0 ||
+      static_cast<uint64_t>(st.st_size) != sizeof(ctlfile::File)) {
+    real<Call::close>()(fd);
+    return -1;
+  }
+  while (flock(fd, LOCK_SH) != 0 && errno == EINTR) {
+  }
+  return fd;
+}
+
+void unlock_run_file() {
+  if (g_run_fd >= 0) real<Call::close>()(g_run_fd);
+  g_run_fd = -1;
 }
 
 // `count` counters in the file for `serial`, or nullptr when it has no room left.
@@ -203,12 +215,41 @@ void control_start() {
   if (!config().control || g_passive) return;
   const char* why = "";
   g_file = make_file(static_cast<int>(getpid()), &why);
+  if (g_file) g_run_fd = lock_run_file();
   if (!g_file && config().control_run == 0)
     say(std::string("sockdiag: SOCKDIAG_CONTROL: the control file in ") + g_dir + " could not be made (" + why +
         "): `sockdiag ctl` cannot reach this process\n");
 }
 
 RuleCounters* control_counters(uint32_t count) { return g_file ? take_counters(count, 1) : nullptr; }
+
+namespace {
+
+// Once `sockdiag ctl` changed the run's rules (or paused it), a process of
+// the run starts with the run's set, not SOCKDIAG_INJECT's: it goes into
+// the file as a change, taken in at once.
+void take_run_rules() {
+  void* m = mmap(nullptr, sizeof(ctlfile::File), PROT_READ, MAP_SHARED, g_run_fd, 0);
+  if (m == MAP_FAILED) return;
+  const auto* run = static_cast<const ctlfile::File*>(m);
+  const ctlfile::Header& rh = run->header;
+  if (!ctlfile::check(run, sizeof(ctlfile::File)) && rh.generation.load(std::memory_order_acquire) > 1) {
+    const ctlfile::Buffer& from = run->buffers[rh.active.load(std::memory_order_acquire) & 1];
+    uint64_t size = from.size.load(std::memory_order_acquire);
+    if (size > ctlfile::kImageMax) size = 0;
+    ctlfile::Header& h = g_file->header;
+    std::memcpy(g_file->buffers[1].image, from.image, size);
+    g_file->buffers[1].size.store(size, std::memory_order_relaxed);
+    g_file->buffers[1].serial.store(2, std::memory_order_relaxed);
+    h.active.store(1, std::memory_order_relaxed);
+    h.paused.store(rh.paused.load(std::memory_order_acquire), std::memory_order_relaxed);
+    h.generation.store(2, std::memory_order_release);
+    apply_locked();
+  }
+  munmap(m, sizeof(ctlfile::File));
+}
+
+}  // namespace
 
 void control_publish_start() {
   if (!g_file) return;
@@ -230,9 +271,11 @@ void control_publish_start() {
   h.applied.store(1, std::memory_order_relaxed);
   h.generation.store(1, std::memory_order_relaxed);
   g_control_seen.store(1, std::memory_order_relaxed);
+  if (g_run_fd >= 0) take_run_rules();
   // Last: `sockdiag ctl` takes a file whose magic is set for a whole one.
   __atomic_store_n(&h.magic, ctlfile::kMagic, __ATOMIC_RELEASE);
   g_control_pending = &h.pending;
+  unlock_run_file();
 }
 
 void control_after_fork() {
@@ -249,9 +292,12 @@ void control_after_fork() {
   g_lock.store(0, std::memory_order_relaxed);
   t_applying = false;
   if (g_passive) return;
+  // Locked before the parent's rules are copied: a change to the run is
+  // either in them or made to this file too (control_file.h).
+  g_run_fd = lock_run_file();
   const char* why = "";
   ctlfile::File* f = make_file(static_cast<int>(getpid()), &why);
-  if (!f) return;
+  if (!f) return unlock_run_file();
   // The parent's rules in force (or about to be), copied; taken in below
   // as a new set, counting from zero into the child's own file.
   const ctlfile::Buffer& from = parent->buffers[parent->header.active.load(std::memory_order_acquire) & 1];
@@ -272,6 +318,7 @@ void control_after_fork() {
   if (startup_in_force) g_summary_rules.store(g_rules.load(std::memory_order_acquire), std::memory_order_release);
   __atomic_store_n(&f->header.magic, ctlfile::kMagic, __ATOMIC_RELEASE);
   g_control_pending = &f->header.pending;
+  unlock_run_file();
 }
 
 void control_stop() {

@@ -138,6 +138,49 @@ def qa_scenario(h):
     expect_eq(proc["rules"], [], "rules after clear")
 
 
+@case("a QA loop of short-lived clients: a change to the run reaches every client started later")
+def client_loop(h):
+    server = start_under_run(h, "qa_server.py")
+    port = int(Lines(server).until(lambda l: l.startswith("listening"), "listening").split()[1])
+    stop = h.path("stop")
+    # A new client process (fork and exec) every 50 ms, for at most 60 s.
+    script = (f'end=$((SECONDS+60)); while [ ! -e "{stop}" ] && [ $SECONDS -lt $end ]; do '
+              f'"{sys.executable}" "{os.path.join(HERE, "qa_client.py")}" {port} once; sleep 0.05; done')
+    argv = [h.sockdiag, "run", "--", "bash", "-c", script]
+    loop = h.spawn(argv, h.env(preload=False))
+    out = Lines(loop)
+    run_file = os.path.join(h.runtime, "sockdiag", f"{loop.pid}.run")
+    out.until(lambda l: l == "ok", "ok before any rule")
+    controlled(h, loop.pid, "bash")
+
+    def every_later_client(line, what, n=8):
+        """After ctl returned: the client under way may still end as before;
+        every one after it prints `line`."""
+        mark = len(out.lines)
+        for _ in range(n + 1):
+            out.until(lambda l: True, what)
+        late = out.lines[mark + 1:]
+        expect_eq(late, [line] * len(late), f"clients started after ctl {what}")
+
+    rule = f"connect:error=ECONNREFUSED:port={port}"
+    h.ctl("--run", loop.pid, "add", rule)
+    every_later_client("error ECONNREFUSED", "add")
+    runs = json.loads(h.ctl("--run", loop.pid, "list", "--format", "json")[0])["runs"]
+    expect_eq([(r["run"], r["changed"], r["rules"]) for r in runs], [(loop.pid, True, [rule])],
+              "the run's starting rules in ctl's json")
+    h.ctl("--run", loop.pid, "pause")
+    every_later_client("ok", "pause")
+    h.ctl("--run", loop.pid, "resume")
+    every_later_client("error ECONNREFUSED", "resume")
+    h.ctl("--run", loop.pid, "clear")
+    every_later_client("ok", "clear")
+
+    open(stop, "w").close()
+    status, _, err = h.finish(loop, argv, 20)
+    expect_eq(status, 0, "exit status of the loop's sockdiag run", err)
+    expect(not os.path.exists(run_file), "the run file is removed when sockdiag run ends", run_file)
+
+
 @case("a program started with LD_PRELOAD alone is controlled only when it opts in")
 def preload_opt_in(h):
     argv = [sys.executable, os.path.join(HERE, "qa_server.py")]

@@ -3,6 +3,9 @@
 // and taken back whole, and the control file's protocol as `sockdiag ctl`
 // writes it.
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <cstring>
 #include <memory>
@@ -15,6 +18,7 @@
 #include "control_files.h"
 #include "rule_image.h"
 #include "rules.h"
+#include "run_control_file.h"
 
 using namespace sd;
 
@@ -199,6 +203,56 @@ TEST_CASE("the control directory and file names") {
   char name[24];
   ctlfile::file_name(31337, name);
   CHECK(std::string(name) == "31337.ctl");
+  ctlfile::file_name(31337, name, ".run");
+  CHECK(std::string(name) == "31337.run");
+}
+
+TEST_CASE("a run file holds the run's starting rules, found by --run and changed by ctl, removed at the end") {
+  char tmp[] = "/tmp/sockdiag-unit-XXXXXX";
+  REQUIRE(mkdtemp(tmp));
+  const char* before = std::getenv("XDG_RUNTIME_DIR");
+  std::string saved = before ? before : "";
+  setenv("XDG_RUNTIME_DIR", tmp, 1);
+  std::string dir = std::string(tmp) + "/sockdiag";
+  std::string path = dir + "/" + std::to_string(getpid()) + ".run";
+  auto start = parse("connect:error=ECONNREFUSED:port=8080");
+  {
+    sdcli::RunControlFile run(start.get());
+    INFO(run.why());
+    REQUIRE(run.made());
+    CHECK(access(path.c_str(), F_OK) == 0);
+    sdcli::Selection mine{std::nullopt, static_cast<uint64_t>(getpid())};
+    std::string problems;
+    {
+      std::vector<sdcli::ControlledProcess> runs = sdcli::find_runs({dir}, mine, &problems);
+      REQUIRE(runs.size() == 1);
+      const ctlfile::Header& h = runs[0].file().header;
+      CHECK(h.generation.load() == 1);  // never changed: processes start from SOCKDIAG_INJECT
+      CHECK(h.run_id == static_cast<uint64_t>(getpid()));
+      CHECK(sdcli::rules_in_file(runs[0].file()) == std::vector<std::string>{"connect:error=ECONNREFUSED:port=8080"});
+      auto next = parse(kRules);
+      REQUIRE(sdcli::publish_rules(runs[0].file(), *next).empty());
+      sdcli::publish_paused(runs[0].file(), true);
+    }
+    {
+      // The change is in the file for processes that start later.
+      std::vector<sdcli::ControlledProcess> again = sdcli::find_runs({dir}, mine, &problems);
+      REQUIRE(again.size() == 1);
+      CHECK(again[0].file().header.generation.load() == 3);
+      CHECK(again[0].file().header.paused.load() == 1);
+      CHECK(sdcli::rules_in_file(again[0].file()).size() == 5);
+    }  // unlocked: the lookups below lock it again
+    // Another run, and --pid, find no run file; no process file is taken for one.
+    CHECK(sdcli::find_runs({dir}, sdcli::Selection{std::nullopt, 1}, &problems).empty());
+    CHECK(sdcli::find_runs({dir}, sdcli::Selection{getpid(), std::nullopt}, &problems).empty());
+    CHECK(sdcli::find_processes({dir}, mine, &problems).empty());
+    CHECK(problems.empty());
+  }
+  CHECK(access(path.c_str(), F_OK) != 0);
+  if (before) setenv("XDG_RUNTIME_DIR", saved.c_str(), 1);
+  else unsetenv("XDG_RUNTIME_DIR");
+  rmdir(dir.c_str());
+  rmdir(tmp);
 }
 
 TEST_CASE("a process's start time is read past a name holding blanks and parentheses") {

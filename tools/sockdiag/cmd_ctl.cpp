@@ -134,8 +134,11 @@ int run_ctl(const CtlOptions& o) {
   if (!takes_args && !o.args.empty()) throw UsageError(o.action + " takes no argument, found '" + o.args[0] + "'");
   Selection sel{o.pid, o.run};
   std::string problems;
+  // The runs' files first, then the processes: every file is locked until
+  // ctl returns (control_files.h, find_runs).
+  std::vector<ControlledProcess> runs = find_runs(control_dirs(sel), sel, &problems);
   std::vector<ControlledProcess> procs = find_processes(control_dirs(sel), sel, &problems);
-  if (procs.empty()) {
+  if (procs.empty() && runs.empty()) {
     std::fprintf(stderr, "sockdiag ctl: no process to control%s%s (a process is controllable under `sockdiag run`, "
                  "or with SOCKDIAG_CONTROL=yes)\n%s",
                  o.pid ? (" with pid " + std::to_string(*o.pid)).c_str() : "",
@@ -144,29 +147,43 @@ int run_ctl(const CtlOptions& o) {
   }
   // Every new set is made and checked before any process is changed: a
   // refusal changes nothing anywhere.
+  // The runs' files come first in `all`: a process started meanwhile takes
+  // its run's new set (run_control_file.h).
+  std::vector<ControlledProcess*> all_files;
+  for (ControlledProcess& r : runs) all_files.push_back(&r);
+  for (ControlledProcess& p : procs) all_files.push_back(&p);
   std::vector<std::unique_ptr<sd::RuleSet, void (*)(sd::RuleSet*)>> sets;
-  for (ControlledProcess& p : procs) sets.push_back(rules_after(o, rules_in_file(p.file())));
-  for (std::size_t i = 0; i < procs.size(); ++i) {
-    std::string why = sets[i] ? cannot_take(procs[i].file(), *sets[i]) : "";
+  for (ControlledProcess* p : all_files) sets.push_back(rules_after(o, rules_in_file(p->file())));
+  for (std::size_t i = 0; i < all_files.size(); ++i) {
+    std::string why = sets[i] ? cannot_take(all_files[i]->file(), *sets[i]) : "";
     if (!why.empty()) {
       std::fprintf(stderr, "sockdiag ctl: %s; no process was changed\n", why.c_str());
       return 1;
     }
   }
-  for (std::size_t i = 0; i < procs.size(); ++i) {
+  for (std::size_t i = 0; i < all_files.size(); ++i) {
     if (!sets[i]) continue;
-    std::string err = publish_rules(procs[i].file(), *sets[i]);
+    std::string err = publish_rules(all_files[i]->file(), *sets[i]);
     if (!err.empty()) {
       std::fprintf(stderr, "sockdiag ctl: %s\n", err.c_str());
       return 1;
     }
   }
   if (o.action == "pause" || o.action == "resume")
-    for (ControlledProcess& p : procs) publish_paused(p.file(), o.action == "pause");
+    for (ControlledProcess* p : all_files) publish_paused(p->file(), o.action == "pause");
   nlohmann::json all = nlohmann::json::array();
   for (ControlledProcess& p : procs) all.push_back(describe(p));
   if (o.format == "json") {
-    std::printf("%s\n", nlohmann::json{{"processes", all}}.dump().c_str());
+    // What the runs' processes started from now on begin with.
+    nlohmann::json run_sets = nlohmann::json::array();
+    for (ControlledProcess& r : runs) {
+      const sd::ctlfile::Header& h = r.file().header;
+      run_sets.push_back({{"run", h.run_id},
+                          {"changed", h.generation.load() > 1},
+                          {"paused", h.paused.load() != 0},
+                          {"rules", rules_in_file(r.file())}});
+    }
+    std::printf("%s\n", nlohmann::json{{"processes", all}, {"runs", run_sets}}.dump().c_str());
   } else {
     for (const nlohmann::json& j : all) print_text(j, o.action == "counters");
   }
@@ -182,36 +199,46 @@ Command add_ctl(CLI::App& root) {
   set_usage(sub, "sockdiag ctl [--pid PID | --run RUN] [--format text|json] ACTION [RULES | N]");
   sub->add_option("--pid", o->pid, "Only this process.");
   sub->add_option("--run", o->run,
-                  "Only the processes of this `sockdiag run` (its pid): every process of its tree.");
+                  "The processes of this `sockdiag run` (its pid), and those it starts later.");
   sub->add_option("--format", o->format, "text (default) or json, for scripts.")->type_name("text|json");
   sub->add_option("action", o->action, "What to do (below).")->required();
   sub->add_option("args", o->args, "The rules (add, replace) or the rule (remove).");
+  // One line a paragraph: CLI11 wraps each line of a footer on its own.
   sub->footer(
       "Actions:\n"
-      "  list              the rules in force in each process, numbered from 1\n"
-      "  counters          the same, with each rule's calls seen and faults injected (json: \"seen\",\n"
-      "                    \"injected\"; null when the process counts that set where ctl cannot read it)\n"
-      "  add RULES         add rules after those in force (the first rule that matches a call acts)\n"
-      "  remove N|RULE     remove rule number N (as list shows it), or the rule written so\n"
-      "  replace RULES     make RULES the whole set\n"
-      "  clear             remove every rule\n"
-      "  pause, resume     stop injecting and go on again (rules keep their counts; paused, they\n"
-      "                    see no call)\n\n"
-      "RULES are written as for --inject (tools/INJECT.md) and checked by the same parser: a rule\n"
-      "with an error is refused whole, with one line, and no process is changed. Without --pid or\n"
-      "--run, every process of this user that can be controlled is: those started by `sockdiag run`\n"
-      "(unless --no-control), and those started with LD_PRELOAD and SOCKDIAG_CONTROL=yes.\n"
-      "A process takes a change in at its first socket call after ctl returns, whole (never a part\n"
-      "of a set); no thread is added to it and no signal sent. Only the same user, or root, can\n"
-      "control a process. One process takes in at most 250 rule sets in its life.\n\n"
+      "  list            the rules in force in each process, numbered from 1\n"
+      "  counters        the same, with each rule's calls seen and faults injected\n"
+      "  add RULES       add rules after those in force (the first match acts)\n"
+      "  remove N|RULE   remove rule number N (as list shows it), or that rule\n"
+      "  replace RULES   make RULES the whole set\n"
+      "  clear           remove every rule\n"
+      "  pause, resume   stop injecting, and go on again\n"
+      "\n"
+      "RULES are written as for --inject (tools/INJECT.md) and checked by the same parser: a rule "
+      "with an error is refused whole, with one line, and no process is changed.\n"
+      "\n"
+      "Which processes: --pid P changes P alone (a child it forks later starts with P's rules). "
+      "--run N changes every process of that `sockdiag run` and also the rules its processes "
+      "started later begin with (programs exec'd, new children). Without either, every process "
+      "of this user that can be controlled is changed, and every run: those started by "
+      "`sockdiag run` (unless --no-control) and those started with LD_PRELOAD and "
+      "SOCKDIAG_CONTROL=yes.\n"
+      "\n"
+      "A process takes a change in at its first socket call after ctl returns, whole, never a "
+      "part of a set; no thread is added to it and no signal sent. Each process counts its rules "
+      "on its own: counters lists each process (json: \"seen\", \"injected\", null when the "
+      "process counts that set where ctl cannot read it). Paused rules see no call. Only the same "
+      "user, or root, can control a process. A process takes in at most 250 rule sets.\n"
+      "\n"
       "Examples:\n"
       "  sockdiag ctl --run 4242 add 'connect:error=ECONNREFUSED:port=8080'\n"
       "  sockdiag ctl --pid 4250 list\n"
       "  sockdiag ctl --run 4242 counters --format json\n"
       "  sockdiag ctl --run 4242 remove 1\n"
-      "  sockdiag ctl --run 4242 clear\n\n"
-      "Exit status: 0 done; 1 no process to control, or a process refused the change; 2 wrong usage\n"
-      "or rules.");
+      "  sockdiag ctl --run 4242 clear\n"
+      "\n"
+      "Exit status: 0 done; 1 no process to control, or a process refused the change; 2 wrong "
+      "usage or rules.");
   auto action = [o]() { return run_ctl(*o); };
   return {sub, action};
 }

@@ -24,6 +24,7 @@
 #include "record_channel.h"
 #include "record_forwarder.h"
 #include "rules.h"
+#include "run_control_file.h"
 #include "spawn.h"
 #include "strace_rules.h"
 #include "strace_engine.h"
@@ -266,6 +267,16 @@ int run_command(const RunOptions& o) {
     unsigned long long seed = sd::seed_from_clock();
     settings.set("SOCKDIAG_SEED", std::to_string(seed), "--seed");
     if (config.level >= sd::Level::info) say_seed(seed, user_format);
+  }
+
+  // The rules the run's processes start with, for `sockdiag ctl --run` to
+  // change for those started later (run_control_file.h).
+  std::unique_ptr<RunControlFile> run_file;
+  if (o.control) {
+    run_file = std::make_unique<RunControlFile>(config.rules);
+    if (!run_file->made())
+      std::fprintf(stderr, "sockdiag: the run's control file %s: `sockdiag ctl --run %d` changes only the "
+                   "processes running at the time\n", run_file->why().c_str(), static_cast<int>(getpid()));
   }
 
   std::vector<std::string> extra;

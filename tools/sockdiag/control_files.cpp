@@ -160,8 +160,12 @@ std::optional<ControlledProcess> ControlledProcess::open(int dir_fd, const std::
   return p;
 }
 
-std::vector<ControlledProcess> find_processes(const std::vector<std::string>& dirs, const Selection& sel,
-                                              std::string* problems) {
+namespace {
+
+// The files named "PID" + `suffix` of the selection, alive, locked, in pid
+// order; stale ones removed.
+std::vector<ControlledProcess> find_files(const std::vector<std::string>& dirs, const Selection& sel,
+                                          const std::string& suffix, std::string* problems) {
   std::vector<ControlledProcess> out;
   for (const std::string& dir : dirs) {
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -176,7 +180,8 @@ std::vector<ControlledProcess> find_processes(const std::vector<std::string>& di
     std::vector<std::string> names;
     while (dirent* e = d ? readdir(d) : nullptr) {
       std::string n = e->d_name;
-      if (n.size() > 4 && n.compare(n.size() - 4, 4, ".ctl") == 0) names.push_back(n);
+      if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+        names.push_back(n);
     }
     if (d) closedir(d);
     for (const std::string& n : names) {
@@ -200,6 +205,19 @@ std::vector<ControlledProcess> find_processes(const std::vector<std::string>& di
   }
   std::sort(out.begin(), out.end(), [](const ControlledProcess& a, const ControlledProcess& b) { return a.pid() < b.pid(); });
   return out;
+}
+
+}  // namespace
+
+std::vector<ControlledProcess> find_processes(const std::vector<std::string>& dirs, const Selection& sel,
+                                              std::string* problems) {
+  return find_files(dirs, sel, ".ctl", problems);
+}
+
+std::vector<ControlledProcess> find_runs(const std::vector<std::string>& dirs, const Selection& sel,
+                                         std::string* problems) {
+  if (sel.pid) return {};
+  return find_files(dirs, sel, ".run", problems);
 }
 
 std::vector<std::string> control_dirs(const Selection& sel) {

@@ -63,6 +63,13 @@ struct Selection {
 std::vector<ControlledProcess> find_processes(const std::vector<std::string>& dirs, const Selection& sel,
                                               std::string* problems);
 
+// The run files (control_file.h) of the selection's runs, alive, locked, in
+// pid order: none for --pid, the run's for --run, all without either.
+// Locked before the processes (find_processes), so that a process starting
+// meanwhile takes the run's new set or is found by find_processes.
+std::vector<ControlledProcess> find_runs(const std::vector<std::string>& dirs, const Selection& sel,
+                                         std::string* problems);
+
 // The directories `sockdiag ctl` looks in: the user's own; for root, also
 // those of the owner of --pid.
 std::vector<std::string> control_dirs(const Selection& sel);
