@@ -25,7 +25,8 @@
 // every process is changed; a process of the run holds a shared flock on
 // it from reading it at start-up (or copying its parent's rules after a
 // fork) until its own file is published, so it either starts with the new
-// set or is found and changed by ctl. generation > 1: a change was made,
+// set or is found and changed by ctl (it waits at most 200 ms for ctl's
+// lock: a stopped ctl never stops the program). generation > 1: a change was made,
 // and the run's set replaces SOCKDIAG_INJECT's at start-up.
 #pragma once
 #include <fcntl.h>

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -108,7 +109,13 @@ int lock_run_file() {
     real<Call::close>()(fd);
     return -1;
   }
-  while (flock(fd, LOCK_SH) != 0 && errno == EINTR) {
+  // Bounded: ctl holds its exclusive lock only while it writes (a few ms),
+  // but a ctl stopped (Ctrl-Z) or hung must never stop the program's start
+  // or its fork. Past the bound the run's set is read unlocked: whole still
+  // (seqlock), only a change made meanwhile may miss this process.
+  for (int i = 0; i < 200 && flock(fd, LOCK_SH | LOCK_NB) != 0 && (errno == EWOULDBLOCK || errno == EINTR); ++i) {
+    timespec ms{0, 1000000};
+    nanosleep(&ms, nullptr);
   }
   return fd;
 }
