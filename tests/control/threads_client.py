@@ -1,11 +1,11 @@
 """Four threads connect to PORT in a loop for SECONDS; at the end, one line
 per outcome met: "OUTCOME COUNT" (ok, or the errno's name)."""
 import collections
-import errno
-import socket
 import sys
 import threading
 import time
+
+from ping_attempt import attempt
 
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 counts = collections.Counter()
@@ -15,15 +15,7 @@ lock = threading.Lock()
 def work():
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        s = socket.socket()
-        try:
-            s.connect(("127.0.0.1", port))
-            s.sendall(b"ping")
-            s.recv(4)
-            outcome = "ok"
-        except OSError as e:
-            outcome = errno.errorcode.get(e.errno, str(e.errno))
-        s.close()
+        outcome = attempt(port)
         with lock:
             counts[outcome] += 1
 
