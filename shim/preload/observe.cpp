@@ -281,9 +281,10 @@ bool close_begin(int fd, Kind* was) {
       bool connecting = c->has(cf_connect_pending);
       Outcome f{connecting ? Call::connect : Call::close};
       f.fd = fd;
-      // As for "via SO_ERROR", ret is the result of the call it surfaced
-      // through: close of a socket returns 0 (no flush that could fail).
-      f.ret = 0;
+      // A connect's record has the connect's own result (-1, EINPROGRESS
+      // then); a close's, close's (0: a socket's close has no flush that
+      // could fail).
+      f.ret = connecting ? -1 : 0;
       f.code = so_error;
       f.situation = sit_async;
       // A real reset answering a SYN is ECONNREFUSED: ECONNRESET on a socket
@@ -364,7 +365,9 @@ void getsockopt_done(int fd, int ret, int err, int level, int name, void* val, c
     note_peer_gone(c, so_error);
     Outcome f{pending ? Call::connect : Call::getsockopt};
     f.fd = fd;
-    f.ret = 0;
+    // The connect returned -1 (EINPROGRESS) to the program; a getsockopt
+    // that found an error of an established connection returned 0.
+    f.ret = pending ? -1 : 0;
     f.code = so_error;
     f.situation = pending ? uint32_t{sit_async} : 0u;
     f.via = "SO_ERROR";

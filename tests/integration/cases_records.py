@@ -24,7 +24,7 @@ def check_abandoned(h, family, peer_format):
     run = same_as_plain(h, argv)
     run.expect_out("connect: -1 EINPROGRESS", "poll: 0 OK", "shutdown: 0 OK", "close: 0 OK")
     # ret: the close's result, the call the error surfaced through.
-    rec = only_record(run, call="connect", code="ECONNRESET", ret=0, level="error", via="SO_ERROR pending at close")
+    rec = only_record(run, call="connect", code="ECONNRESET", ret=-1, level="error", via="SO_ERROR pending at close")
     expect(peer_format.split(":")[0] in rec["peer"], "the record does not name the peer", run.describe())
     expect("abandoned by the program" in rec["explanation"], "the record does not say the program gave up",
            run.describe())

@@ -809,7 +809,7 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
       }
       e.call = pending ? "connect" : name;
       e.cls = pending ? CallClass::connect : e.cls;
-      e.ret = 0;
+      e.ret = pending ? -1 : 0;  // as the library records it: the connect's own result
       e.code = so_error;
       e.situation = pending ? uint32_t{sd::sit_async} : 0u;
       e.via = "SO_ERROR";
