@@ -90,3 +90,34 @@ def iperf3_refused(h):
 
     faults = injected_runs(h, injected, [rule], runs["plain"][0], "iperf3")
     expect_marked(h, faults, rule, [("iperf3", "connect", "ECONNREFUSED", f"127.0.0.1:{port}", "")], 1)
+
+
+# A bandwidth rule's limit, and the test's length: long enough for iperf3's
+# own rate to settle, short for the suite.
+LIMIT = 4_000_000
+SECONDS = 2
+
+
+@case("iperf3 under a bandwidth rule in each direction never goes faster than the limit")
+def iperf3_bandwidth(h):
+    # Unshaped, loopback moves gigabytes a second; the rule must hold the
+    # receiver's count to the limit. Only the upper bound is asserted: a busy
+    # machine may move less, never more.
+    for direction, reverse in (("output", False), ("input", True)):
+        port = free_port()
+        server = h.start([tool(IPERF3), "-s", "-1", "-B", "127.0.0.1", "-p", port], preload=False)
+        wait_listening(server, port, "iperf3 -s")
+        rule = f"{direction}:bandwidth={LIMIT // 1000}KB/s:port={port}"
+        try:
+            run = h.run([tool(IPERF3), "-c", "127.0.0.1", "-p", port, "-t", SECONDS, "-J"] + (["-R"] if reverse else []),
+                        settings={"INJECT": rule}, timeout=60)
+            server.wait(timeout=30)
+        finally:
+            server.kill()
+        report = json.loads(run.out)
+        expect_eq((run.rc, report.get("error")), (0, None), f"iperf3's status and error under {rule}", run.err)
+        received = report["end"]["sum_received"]
+        rate = received["bytes"] / received["seconds"]
+        expect(0 < rate <= LIMIT * 1.05,
+               f"under {rule} the receiver counted {rate:.0f} bytes/s, more than the limit {LIMIT} (+5%) or none",
+               json.dumps(report["end"])[:2000])
