@@ -1,11 +1,13 @@
 #include "record_forwarder.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/sinks/daily_file_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/syslog_sink.h>
@@ -176,6 +178,24 @@ spdlog::file_event_handlers private_new_files() {
   return h;
 }
 
+// The terminal's sink. spdlog's colour sink writes a record in pieces (the
+// text, each colour code) and flushes after it: on unbuffered stderr each
+// piece is its own write(2), and the program's output, on the same
+// terminal, could land between them. A fully buffered stream of its own
+// makes a record one write.
+spdlog::sink_ptr terminal_sink() {
+  int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+  std::FILE* out = fd < 0 ? nullptr : fdopen(fd, "w");
+  if (!out) {
+    if (fd >= 0) close(fd);
+    throw UsageError(std::string("--log terminal: cannot open the terminal's stream: ") + std::strerror(errno));
+  }
+  // The forwarder lives until the command exits: the stream with it.
+  std::setvbuf(out, nullptr, _IOFBF, 1 << 16);
+  return std::make_shared<spdlog::sinks::ansicolor_sink<spdlog::details::console_mutex>>(out,
+                                                                                          spdlog::color_mode::automatic);
+}
+
 }  // namespace
 
 sd::Format channel_format(const LogSink& sink, sd::Format user_format) {
@@ -205,9 +225,7 @@ std::unique_ptr<RecordForwarder> make_forwarder(const LogSink& sink, sd::Format 
                                                                                      private_new_files()),
                                                  json_channel, json_user, false);
       case LogSink::terminal:
-        return std::make_unique<SpdlogForwarder>(
-            std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::automatic), json_channel,
-            json_user, true);
+        return std::make_unique<SpdlogForwarder>(terminal_sink(), json_channel, json_user, true);
     }
   } catch (const spdlog::spdlog_ex& e) {
     throw UsageError(std::string("--log: cannot open the sink: ") + e.what());
