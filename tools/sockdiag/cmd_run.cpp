@@ -293,9 +293,10 @@ int run_command(const RunOptions& o) {
   // With --summary, the summary is the whole tree's: daemons that CMD
   // leaves running are waited for too (spawn.h).
   SpawnHooks hooks;
+  uint64_t sink_dropped = 0;
   if (channel) {
     channel->start(forwarder);
-    hooks.after_cmd = [&channel]() { channel->drain(); };
+    hooks.after_cmd = [&channel, &sink_dropped]() { sink_dropped = channel->drain(); };
   }
   // A sink waits for the whole tree too: the channel must stay open while
   // any process of it lives, also between one process's exec (which closes
@@ -305,6 +306,7 @@ int run_command(const RunOptions& o) {
     TreeSummary tree;
     tree.read_table(counters->table(), config.rules);
     tree.read_file(summary->path());
+    tree.add_dropped(sink_dropped);
     if (child.tree_running) tree.set_still_running();
     if (user_format == sd::Format::json)
       tree.print_json(stderr);

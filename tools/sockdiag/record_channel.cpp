@@ -28,7 +28,8 @@ namespace {
 constexpr int kChannelBytes = 1 << 20;
 // Records waiting for the sink, beyond the FIFO's.
 constexpr std::size_t kQueuedMax = 8192;
-// How long the sink may still take once the tree is done.
+// Once the tree is done, how long the sink may take one record before it
+// counts as hung: a slow sink is waited for to the end, a hung one is not.
 constexpr int kForwardGraceMs = 3000;
 
 // One byte to a pipe that only wakes a poll: its result changes nothing.
@@ -52,6 +53,8 @@ struct RecordChannel::Queue {
   bool closed = false;     // the reader is done: nothing more comes
   bool finished = false;   // the forwarder has taken everything
   bool abandoned = false;  // drain() stopped waiting for the sink
+  bool in_flight = false;  // the forwarder is giving the sink a line
+  uint64_t forwarded = 0;  // lines the sink has taken
   uint64_t dropped = 0;    // lines the queue could not hold, or left in it
   std::shared_ptr<RecordForwarder> to;
 };
@@ -107,9 +110,13 @@ void RecordChannel::start(std::shared_ptr<RecordForwarder> to) {
       if (q->lines.empty()) break;
       std::string line = std::move(q->lines.front());
       q->lines.pop_front();
+      q->in_flight = true;
       lock.unlock();
       q->to->forward(line);
       lock.lock();
+      q->in_flight = false;
+      ++q->forwarded;
+      q->changed.notify_all();
     }
     q->finished = true;
     q->changed.notify_all();
@@ -159,9 +166,9 @@ void RecordChannel::read_loop() {
   poke(done_[1]);
 }
 
-void RecordChannel::drain() {
+uint64_t RecordChannel::drain() {
   close_fd(own_writer_);
-  if (!reader_.joinable()) return;
+  if (!reader_.joinable()) return 0;
   for (;;) {
     pollfd p{done_[0], POLLIN, 0};
     int r = spawn_interrupted() ? -1 : poll(&p, 1, -1);
@@ -173,11 +180,19 @@ void RecordChannel::drain() {
   }
   reader_.join();
   std::unique_lock<std::mutex> lock(queue_->mutex);
-  queue_->changed.wait_for(lock, std::chrono::milliseconds(kForwardGraceMs), [this] { return queue_->finished; });
-  if (!queue_->finished) {
+  for (;;) {
+    uint64_t before = queue_->forwarded;
+    queue_->changed.wait_for(lock, std::chrono::milliseconds(kForwardGraceMs),
+                             [this, before] { return queue_->finished || queue_->forwarded != before; });
+    if (queue_->finished || queue_->forwarded != before) {
+      if (queue_->finished) break;
+      continue;
+    }
+    // Hung: what it holds and what waits for it are lost with the process.
     queue_->abandoned = true;
-    queue_->dropped += queue_->lines.size();
+    queue_->dropped += queue_->lines.size() + (queue_->in_flight ? 1 : 0);
     queue_->changed.notify_all();
+    break;
   }
   uint64_t dropped = queue_->dropped;
   bool hung = !queue_->finished;
@@ -187,6 +202,7 @@ void RecordChannel::drain() {
   if (dropped)
     std::fprintf(stderr, "sockdiag run: %llu records dropped: the --log sink did not take them in time\n",
                  static_cast<unsigned long long>(dropped));
+  return dropped;
 }
 
 }  // namespace sdcli

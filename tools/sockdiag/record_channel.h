@@ -43,8 +43,9 @@ class RecordChannel {
   // Once CMD has ended: lets go of this command's own writer and waits until
   // every process of the tree has closed the channel, or until a signal
   // ends the wait (spawn_interrupted()); then for the sink to take what is
-  // queued, kForwardGraceMs at most. Says on stderr what the sink lost.
-  void drain();
+  // queued, kForwardGraceMs at most. Says on stderr what the sink lost, and
+  // returns that count (the tree summary's records_dropped includes it).
+  uint64_t drain();
 
  private:
   struct Queue;

@@ -39,6 +39,9 @@ class TreeSummary {
   void add_rule(const std::string& rule) { rules_[rule] += 0; }
   // Lines of strace's output the engine did not understand: no record came of them.
   void add_not_understood(uint64_t lines) { not_understood_ += lines; }
+  // Records lost on their way to the log after the processes wrote them
+  // (sockdiag run's --log sink did not take them in time).
+  void add_dropped(uint64_t records) { dropped_ += records; }
   // The tree still had processes running when the counts were read.
   void set_still_running() { still_running_ = true; }
   // A table on `out` (text) or one JSON object on one line.
@@ -61,7 +64,7 @@ class TreeSummary {
   std::map<std::string, std::set<std::string>> private_;  // reason -> "prog[pid]": counted at their exit only
   uint64_t unlisted_[sd::kCategoryCount] = {};  // outcomes of kinds past a process's kCountEntries
   uint64_t unobserved_nested_ = 0, unobserved_vm_children_ = 0;  // calls that passed through unrecorded
-  uint64_t dropped_ = 0;   // records the processes' logs could not take
+  uint64_t dropped_ = 0;   // records the processes' logs, or run's --log sink, could not take
   uint64_t unreadable_ = 0;
   uint64_t not_understood_ = 0;
   bool still_running_ = false;
