@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <new>
 #include <string_view>
 
 #include "config_state.h"
@@ -25,14 +26,16 @@
 #include "addr_text.h"
 #include "record.h"
 #include "summary.h"
+#include "thread_block.h"
 
 namespace sd {
 namespace {
 
 // Scratch space for one record, per thread and hook depth: records may be
 // written from signal handlers running on a small alternate stack, so not on
-// the stack; a handler's hook interrupting a record being written gets the
-// next set (interpose.h: at most kObservedDepth hooks are observed).
+// the stack, and not in static TLS either (thread_block.h); a handler's hook
+// interrupting a record being written gets the next set (interpose.h: at
+// most kObservedDepth hooks are observed).
 struct Scratch {
   LineBuffer line;
   RecordCache cache;
@@ -44,10 +47,17 @@ struct Scratch {
   sockaddr_storage peer_addr;
   socklen_t peer_len = 0;
 };
-thread_local Scratch t_scratch[kObservedDepth] __attribute__((tls_model("initial-exec")));
+struct ThreadScratch {
+  Scratch depth[kObservedDepth];
+};
 
-// The exit summary writes outside any hook (depth 0).
-Scratch& scratch() { return t_scratch[t_depth == 0 ? 0 : t_depth > kObservedDepth ? kObservedDepth - 1 : t_depth - 1]; }
+// nullptr: no memory for it (the record is dropped, and counted). The exit
+// summary writes outside any hook (depth 0).
+Scratch* scratch() {
+  void* block = thread_block(sizeof(ThreadScratch), [](void* m) { new (m) ThreadScratch(); });
+  if (!block) return nullptr;
+  return &static_cast<ThreadScratch*>(block)->depth[t_depth == 0 ? 0 : t_depth > kObservedDepth ? kObservedDepth - 1 : t_depth - 1];
+}
 
 std::string_view text_or_empty(const char* s) { return s ? std::string_view(s) : std::string_view(""); }
 
@@ -202,7 +212,13 @@ void report(const Outcome& f) {
     return;
   }
 
-  Scratch& s = scratch();
+  Scratch* scratch_in = scratch();
+  if (!scratch_in) {
+    count_dropped_record();
+    errno = saved_errno;
+    return;
+  }
+  Scratch& s = *scratch_in;
   RecordData r;
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);

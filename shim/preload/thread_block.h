@@ -1,0 +1,20 @@
+// Per-thread memory kept out of static TLS. glibc carves every thread's
+// static TLS out of the thread's own stack, and refuses pthread_create
+// (EINVAL) when a stack size the program asked for (PTHREAD_STACK_MIN, 16
+// KiB) cannot hold it with room to spare: a few KiB of the library's there
+// would make such a program fail, or leave its threads less stack than they
+// had without the library. Static TLS keeps only a pointer; the memory
+// comes from a process-wide pool of blocks, one per thread that needs one,
+// taken over from threads that have ended.
+#pragma once
+#include <cstddef>
+
+namespace sd {
+
+// The calling thread's block of `bytes` bytes (the same size at every call
+// of the process), made by `make` when it is first mapped; nullptr when no
+// memory can be had (the caller does without). No allocation but mmap, no
+// lock: safe in a signal handler, and in a fork child however made.
+void* thread_block(std::size_t bytes, void (*make)(void*));
+
+}  // namespace sd
