@@ -38,13 +38,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "injection_tally.h"
 #include "rule_image.h"
 #include "rules.h"
 
 namespace sd::ctlfile {
 
 constexpr uint32_t kMagic = 0x46434453;  // "SDCF" in memory
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the injection tally
 constexpr std::size_t kImageMax = 128 * 1024;  // bytes of one rule set's image (some 500 rules)
 // Rule counters the file holds for ctl to read: each set taken in takes one
 // per rule, never given back (a thread may still count into an old set).
@@ -89,6 +90,7 @@ struct File {
   Header header;
   Buffer buffers[2];
   RuleCounters counters[kCounterEntries];
+  InjectionTally tally;  // by rule (its index in `counters`), call and peer
 };
 
 // Is `f` (of `size` bytes) a control file of this build? nullptr when it is.

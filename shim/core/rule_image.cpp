@@ -65,6 +65,8 @@ std::string rule_image(const RuleSet& set) {
     r.prog = offset_as<const char*>(p.strings + string_offsets[5 * i + 4]);
     std::memcpy(&out[p.rules + i * sizeof(Rule)], &r, sizeof(Rule));
   }
+  head.tally = nullptr;
+  head.tally_base = 0;
   head.rules = offset_as<const Rule*>(p.rules);
   head.by_call = offset_as<const uint16_t*>(p.by_call);
   head.strings = offset_as<char*>(p.strings);
@@ -126,6 +128,9 @@ RuleSet* relocate_rule_image(void* mem, std::size_t size, RuleCounters* counters
   set->by_call = reinterpret_cast<const uint16_t*>(at(set->by_call));
   set->strings = at(set->strings);
   set->counters = counters;
+  // A pointer read from another process's image means nothing here.
+  set->tally = nullptr;
+  set->tally_base = 0;
   return set;
 }
 

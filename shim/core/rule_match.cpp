@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "injection_tally.h"
 #include "rules.h"
 
 namespace sd {
@@ -212,6 +213,7 @@ const Rule* match_rules(const RuleSet& set, const MatchInput& in) {
     if ((r.filters & rf_every) && n % r.every != 0) continue;
     if ((r.filters & rf_prob) && decision(set.seed, idx, n) % kProbOne >= r.prob) continue;
     if (!claim(r, k)) continue;
+    if (set.tally) tally_injection(*set.tally, set.tally_base + idx, in);
     if (r.wait_hi_ns | r.wait_sd_ns) t_draw = decision(set.seed ^ kDelayStream, idx, n);
     return &r;
   }

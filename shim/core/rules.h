@@ -85,6 +85,8 @@
 
 namespace sd {
 
+struct InjectionTally;
+
 // The calls a rule can name (CallId) are hooks.def's `named` rows (calls.h);
 // the hooks map their functions to them (__recv_chk -> recv, ...).
 bool call_id_from_name(std::string_view, CallId* out);
@@ -177,6 +179,11 @@ struct RuleSet {
   uint64_t peer_only_mask = 0;
   const uint16_t* by_call = nullptr;
   char* strings = nullptr;      // every string the rules point to
+  // Where each injection is also tallied by call and peer (injection_tally.h:
+  // a control file's table; nullptr: nowhere), rule i's entries keyed by
+  // tally_base + i. Never part of a rule image.
+  InjectionTally* tally = nullptr;
+  uint32_t tally_base = 0;
 };
 
 // Builds a RuleSet from one or several texts (the variable, then each

@@ -137,6 +137,14 @@ RuleCounters* take_counters(uint32_t count, uint64_t serial) {
   return shared ? &g_file->counters[used] : nullptr;
 }
 
+// `set` counts into the file at `counters` (take_counters'), and tallies
+// there by call and peer.
+void share(RuleSet& set, RuleCounters* counters) {
+  set.counters = counters;
+  set.tally = &g_file->tally;
+  set.tally_base = static_cast<uint32_t>(counters - g_file->counters);
+}
+
 void* map_private(std::size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
@@ -191,7 +199,10 @@ void apply_locked() {
       munmap(mem, size);
       return h.pending.store(1, std::memory_order_relaxed);
     }
-    set->counters = counters ? counters : reinterpret_cast<RuleCounters*>(extra);
+    if (counters)
+      share(*set, counters);
+    else
+      set->counters = reinterpret_cast<RuleCounters*>(extra);
     set->seed = h.seed;
     const void* armed = arm_rules(set, extra + own, room);
     if (!armed) return taken(gen);  // past the bound: kept mapped, never used
@@ -228,7 +239,10 @@ void control_start() {
         "): `sockdiag ctl` cannot reach this process\n");
 }
 
-RuleCounters* control_counters(uint32_t count) { return g_file ? take_counters(count, 1) : nullptr; }
+void control_counters(RuleSet& set) {
+  if (!g_file) return;
+  if (RuleCounters* shared = take_counters(set.count, 1)) share(set, shared);
+}
 
 namespace {
 

@@ -28,9 +28,10 @@ __attribute__((cold, noinline)) void control_apply();
 // Start-up: makes the control file (when config().control), before the
 // rules are configured...
 void control_start();
-// ...hands the start-up rules counters that `sockdiag ctl` can read
-// (nullptr: keep their own)...
-RuleCounters* control_counters(uint32_t count);
+// ...has the start-up rules count where `sockdiag ctl` reads them: their
+// counters and their tally by call and peer in the file (unchanged when
+// control is off or the file has no room)...
+void control_counters(RuleSet& set);
 // ...and writes the rules in force into the file, once configured.
 void control_publish_start();
 bool control_enabled();

@@ -557,7 +557,7 @@ void inject_configure() {
     log_write(b.view().data(), b.view().size());
   }
   // Shared with `sockdiag ctl` when control is on: it reads them.
-  if (RuleCounters* shared = control_counters(set->count)) const_cast<RuleSet*>(set)->counters = shared;
+  control_counters(*const_cast<RuleSet*>(set));
   g_summary_rules.store(set, std::memory_order_release);
   std::size_t room = arm_room(*set);
   arm_rules(set, ::operator new(room), room);

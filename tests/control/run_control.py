@@ -120,6 +120,9 @@ def qa_scenario(h):
     expect(all(l == "error ECONNREFUSED" for l in errors), "errors other than the refusal", errors)
     expect_eq(proc["rules"][0]["injected"], len(errors), "refusals injected (ctl counters) vs met by the client")
     expect_eq(proc["rules"][0]["seen"], len(errors), "connects the rule saw")
+    expect_eq(proc["rules"][0]["by_peer"], [{"call": "connect", "peer": f"127.0.0.1:{port}", "injected": len(errors)}],
+              "the refusals by call and peer (ctl counters)")
+    expect_eq(proc["untallied"], 0, "injections the tally had no room for")
     # --run names one tree: the server, started by another `sockdiag run`, has no rule.
     (srv,) = h.ctl_json("--run", server.pid, "counters")
     expect_eq(srv["rules"], [], "the server's rules")

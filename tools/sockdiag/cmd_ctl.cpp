@@ -86,6 +86,8 @@ nlohmann::json describe(ControlledProcess& p) {
   j["paused"] = h.paused.load() != 0;
   j["generation"] = h.generation.load();
   j["applied"] = h.applied.load();
+  // Injections the tally by call and peer had no room for (they are in the rules' counts).
+  j["untallied"] = p.file().tally.untallied.load(std::memory_order_relaxed);
   nlohmann::json rules = nlohmann::json::array();
   std::vector<std::string> texts = rules_in_file(p.file());
   for (uint32_t i = 0; i < texts.size(); ++i) {
@@ -94,6 +96,10 @@ nlohmann::json describe(ControlledProcess& p) {
     if (rule_counts(p.file(), i, &seen, &injected)) {
       r["seen"] = seen;
       r["injected"] = injected;
+      nlohmann::json by = nlohmann::json::array();
+      for (const TallyRow& row : rule_tally(p.file(), i))
+        by.push_back({{"call", row.call}, {"peer", row.peer}, {"injected", row.injected}});
+      r["by_peer"] = by;
     } else {
       r["seen"] = nullptr;
       r["injected"] = nullptr;
@@ -118,6 +124,10 @@ void print_text(const nlohmann::json& j, bool counters) {
       std::printf("  %d  %s  seen %llu, injected %llu\n", r["index"].get<int>(), r["rule"].get<std::string>().c_str(),
                   static_cast<unsigned long long>(r["seen"].get<uint64_t>()),
                   static_cast<unsigned long long>(r["injected"].get<uint64_t>()));
+      for (const nlohmann::json& by : r["by_peer"])
+        std::printf("       %s %s: %llu\n", by["call"].get<std::string>().c_str(),
+                    by["peer"].get<std::string>().empty() ? "(peer not known)" : by["peer"].get<std::string>().c_str(),
+                    static_cast<unsigned long long>(by["injected"].get<uint64_t>()));
     }
   }
 }
@@ -207,7 +217,8 @@ Command add_ctl(CLI::App& root) {
   sub->footer(
       "Actions:\n"
       "  list            the rules in force in each process, numbered from 1\n"
-      "  counters        the same, with each rule's calls seen and faults injected\n"
+      "  counters        the same, with each rule's calls seen and faults injected, and its injections\n"
+      "                  by call and peer (json: \"by_peer\")\n"
       "  add RULES       add rules after those in force (the first match acts)\n"
       "  remove N|RULE   remove rule number N (as list shows it), or that rule\n"
       "  replace RULES   make RULES the whole set\n"

@@ -74,6 +74,29 @@ bool rule_counts(const ctlfile::File& f, uint32_t i, uint64_t* seen, uint64_t* i
   return true;
 }
 
+std::vector<TallyRow> rule_tally(const ctlfile::File& f, uint32_t i) {
+  std::vector<TallyRow> rows;
+  uint64_t seen = 0, injected = 0;
+  if (!rule_counts(f, i, &seen, &injected)) return rows;
+  uint32_t counter = f.header.counters_at.load(std::memory_order_relaxed) + i;
+  for (const sd::TallyEntry& e : f.tally.entries) {
+    // The key is whole once `state` says filled (release in the library).
+    if (e.state.load(std::memory_order_acquire) != 2 || e.counter != counter) continue;
+    auto id = static_cast<sd::CallId>(e.call);
+    if (e.call >= sd::kRuleCallCount) continue;
+    TallyRow row{sd::call_id_name(id), sd::tally_peer_text(e), e.injected.load(std::memory_order_relaxed)};
+    // Two threads may have filled two entries for one key: added up.
+    auto same = std::find_if(rows.begin(), rows.end(),
+                             [&row](const TallyRow& r) { return r.call == row.call && r.peer == row.peer; });
+    if (same != rows.end())
+      same->injected += row.injected;
+    else
+      rows.push_back(std::move(row));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const TallyRow& a, const TallyRow& b) { return a.injected > b.injected; });
+  return rows;
+}
+
 std::string cannot_take(const ctlfile::File& f, const sd::RuleSet& set) {
   const ctlfile::Header& h = f.header;
   if (h.sets_taken.load(std::memory_order_relaxed) + 1 >= ctlfile::kMaxSets)

@@ -19,6 +19,13 @@ std::vector<std::string> rules_in_file(const sd::ctlfile::File& f);
 // The counters of the rule in force number i (from 0), when the library
 // shares them for that set: false otherwise.
 bool rule_counts(const sd::ctlfile::File& f, uint32_t i, uint64_t* seen, uint64_t* injected);
+// The injections of rule `i` (0-based) of the set in force, by call and
+// peer, most first; empty where its counts are not in the file.
+struct TallyRow {
+  std::string call, peer;
+  uint64_t injected = 0;
+};
+std::vector<TallyRow> rule_tally(const sd::ctlfile::File& f, uint32_t i);
 
 // Why the process of `f` cannot take `set` in (one line), or "": too many
 // sets taken in already, or too many rules for the file.
