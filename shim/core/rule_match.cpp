@@ -193,6 +193,7 @@ bool peer_may_match(const RuleSet& set, CallId call, int family, const uint8_t* 
 
 unsigned match_rules(const RuleSet& set, const MatchInput& in, Matched* out) {
   out->count = 0;
+  out->actions = 0;
   unsigned c = static_cast<unsigned>(in.call);
   if (c >= kRuleCallCount) return 0;
   Peer peer = effective_peer(in);
@@ -213,6 +214,7 @@ unsigned match_rules(const RuleSet& set, const MatchInput& in, Matched* out) {
     if (ends && ending) continue;
     if (!claim(r, k)) continue;
     ending = ending || ends;
+    out->actions |= action_bit(r.action);
     out->rule[out->count] = &r;
     out->draw[out->count] = (r.wait_hi_ns | r.wait_sd_ns) ? decision(set.seed ^ kDelayStream, idx, n) : 0;
     ++out->count;

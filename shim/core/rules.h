@@ -255,8 +255,17 @@ struct MatchInput {
 // At most kMaxActing rules act on one call; once that many do, the rules
 // after them are not asked about it (their counters do not move).
 constexpr unsigned kMaxActing = 8;
+constexpr uint32_t action_bit(RuleAction a) { return 1u << static_cast<unsigned>(a); }
+// The action_bit()s of a stage's actions (every RuleAction value fits 32 bits).
+constexpr uint32_t stage_bits(RuleStage s) {
+  uint32_t bits = 0;
+  for (unsigned a = 0; a < 32; ++a)
+    if (rule_stage(static_cast<RuleAction>(a)) == s) bits |= 1u << a;
+  return bits;
+}
 struct Matched {
   unsigned count = 0;
+  uint32_t actions = 0;       // action_bit() of every acting rule: which stages have work
   const Rule* rule[kMaxActing];
   uint64_t draw[kMaxActing];  // the call's draw for rule[i]'s jittered delay (delay_ns)
 };
@@ -313,6 +322,7 @@ inline bool may_match(const RuleSet* set, CallId call) {
 
 inline unsigned match(const RuleSet& set, const MatchInput& in, Matched* out) {
   out->count = 0;
+  out->actions = 0;
   return may_match(&set, in.call) ? match_rules(set, in, out) : 0;
 }
 

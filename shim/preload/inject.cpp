@@ -256,6 +256,7 @@ unsigned matching_rules(const Armed& a, Call call, int fd, Conn* c, const sockad
                         const char* host, Matched* m) {
   Gathered g;
   m->count = 0;
+  m->actions = 0;
   return gather_for(a, g, call, fd, c, target, target_len, host) ? match_rules(*a.set, g.in, m) : 0;
 }
 
@@ -752,14 +753,16 @@ void io_ending(Call call, bool input, int fd, Conn* c, const Rule* rule, Verdict
 // stays seen.
 Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, const Matched& m,
                  const AskedLength& asked, int flags) {
+  constexpr uint32_t kWaits = stage_bits(RuleStage::wait), kEnds = stage_bits(RuleStage::end);
+  constexpr uint32_t kLimits = stage_bits(RuleStage::limit) | action_bit(RuleAction::bandwidth);
   Verdict v;
-  if (!io_waits(call, input, fd, c, m, flags, &v)) {
+  if ((m.actions & kWaits) && !io_waits(call, input, fd, c, m, flags, &v)) {
     for (unsigned i = 0; i < m.count; ++i)
       if (rule_stage(m.rule[i]->action) != RuleStage::wait) unclaim(set, *m.rule[i]);
     return v;
   }
-  if (const Rule* end = ending_rule(m)) io_ending(call, input, fd, c, end, &v);
-  if (v.kind == Verdict::proceed) io_limits(call, fd, m, asked, &v);
+  if (m.actions & kEnds) io_ending(call, input, fd, c, ending_rule(m), &v);
+  if ((m.actions & kLimits) && v.kind == Verdict::proceed) io_limits(call, fd, m, asked, &v);
   return v;
 }
 

@@ -208,7 +208,7 @@ Command add_ctl(CLI::App& root) {
       "Actions:\n"
       "  list            the rules in force in each process, numbered from 1\n"
       "  counters        the same, with each rule's calls seen and faults injected\n"
-      "  add RULES       add rules after those in force (the first match acts)\n"
+      "  add RULES       add rules after those in force (rules on one call compose: tools/INJECT.md)\n"
       "  remove N|RULE   remove rule number N (as list shows it), or that rule\n"
       "  replace RULES   make RULES the whole set\n"
       "  clear           remove every rule\n"
