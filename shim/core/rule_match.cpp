@@ -29,6 +29,7 @@ uint64_t decision(uint64_t seed, uint32_t rule, uint64_t n) {
 
 // Apart from prob's decisions: a rule with both draws them independently.
 constexpr uint64_t kDelayStream = 0x6a09e667f3bcc909ull;
+constexpr uint32_t kEndings = stage_bits(RuleStage::end);
 
 // Glob with '*' and '?': the classic backtrack to the last star, linear enough
 // for names, no allocation.
@@ -192,34 +193,37 @@ bool peer_may_match(const RuleSet& set, CallId call, int family, const uint8_t* 
 }
 
 unsigned match_rules(const RuleSet& set, const MatchInput& in, Matched* out) {
-  out->count = 0;
-  out->actions = 0;
+  // Kept in locals, written once: `out` may alias nothing the loop reads,
+  // but the compiler cannot know it.
+  unsigned count = 0;
+  uint32_t actions = 0;
   unsigned c = static_cast<unsigned>(in.call);
-  if (c >= kRuleCallCount) return 0;
-  Peer peer = effective_peer(in);
-  bool peer_rules_may_match = peer_may_match(set, in.call, in.family, in.peer_addr);
-  bool ending = false;  // an ending action acts already (step 5)
-  for (uint32_t i = set.first[c]; i < set.first[c + 1] && out->count < kMaxActing; ++i) {
-    uint32_t idx = set.by_call[i];
-    const Rule& r = set.rules[idx];
-    if (!peer_rules_may_match && (r.filters & rf_peer) && r.peer_family != AF_UNIX) continue;
-    RuleCounters& k = set.counters[idx];
-    if (exhausted(r, k)) continue;
-    if (!call_filters_pass(r, k, in, peer)) continue;
-    uint64_t n = k.seen.fetch_add(1, std::memory_order_relaxed) + 1;
-    if ((r.filters & rf_nth) && (n < r.nth_lo || (r.nth_hi != 0 && n > r.nth_hi))) continue;
-    if ((r.filters & rf_every) && n % r.every != 0) continue;
-    if ((r.filters & rf_prob) && decision(set.seed, idx, n) % kProbOne >= r.prob) continue;
-    bool ends = rule_stage(r.action) == RuleStage::end;
-    if (ends && ending) continue;
-    if (!claim(r, k)) continue;
-    ending = ending || ends;
-    out->actions |= action_bit(r.action);
-    out->rule[out->count] = &r;
-    out->draw[out->count] = (r.wait_hi_ns | r.wait_sd_ns) ? decision(set.seed ^ kDelayStream, idx, n) : 0;
-    ++out->count;
+  if (c < kRuleCallCount) {
+    Peer peer = effective_peer(in);
+    bool peer_rules_may_match = peer_may_match(set, in.call, in.family, in.peer_addr);
+    for (uint32_t i = set.first[c]; i < set.first[c + 1] && count < kMaxActing; ++i) {
+      uint32_t idx = set.by_call[i];
+      const Rule& r = set.rules[idx];
+      if (!peer_rules_may_match && (r.filters & rf_peer) && r.peer_family != AF_UNIX) continue;
+      RuleCounters& k = set.counters[idx];
+      if (exhausted(r, k)) continue;
+      if (!call_filters_pass(r, k, in, peer)) continue;
+      uint64_t n = k.seen.fetch_add(1, std::memory_order_relaxed) + 1;
+      if ((r.filters & rf_nth) && (n < r.nth_lo || (r.nth_hi != 0 && n > r.nth_hi))) continue;
+      if ((r.filters & rf_every) && n % r.every != 0) continue;
+      if ((r.filters & rf_prob) && decision(set.seed, idx, n) % kProbOne >= r.prob) continue;
+      // Step 5: one ending per call; a later one has seen the call only.
+      if ((actions & kEndings) && (action_bit(r.action) & kEndings)) continue;
+      if (!claim(r, k)) continue;
+      actions |= action_bit(r.action);
+      out->rule[count] = &r;
+      out->draw[count] = (r.wait_hi_ns | r.wait_sd_ns) ? decision(set.seed ^ kDelayStream, idx, n) : 0;
+      ++count;
+    }
   }
-  return out->count;
+  out->count = count;
+  out->actions = actions;
+  return count;
 }
 
 void unclaim(const RuleSet& set, const Rule& r) {
