@@ -92,6 +92,23 @@ void tally_injection(InjectionTally& t, uint32_t counter, const MatchInput& in) 
   t.untallied.fetch_add(1, std::memory_order_relaxed);
 }
 
+void untally_injection(InjectionTally& t, uint32_t counter, const MatchInput& in) {
+  Key k = key_of(counter, in);
+  uint32_t at = slot_of(k);
+  for (uint32_t probe = 0; probe < kProbes; ++probe) {
+    TallyEntry& e = t.entries[(at + probe) % kTallyEntries];
+    if (e.state.load(std::memory_order_acquire) != 2 || !same(e, k)) continue;
+    // One of the entries of the key that holds one: a key may have two.
+    uint64_t n = e.injected.load(std::memory_order_relaxed);
+    while (n && !e.injected.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+    }
+    if (n) return;
+  }
+  uint64_t n = t.untallied.load(std::memory_order_relaxed);
+  while (n && !t.untallied.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+  }
+}
+
 std::string tally_peer_text(const TallyEntry& e) {
   if (e.family == AF_UNIX || e.family == 0) return std::string(e.name, strnlen(e.name, sizeof(e.name)));
   sockaddr_storage ss{};

@@ -38,6 +38,10 @@ struct InjectionTally {
 // call and peer of `in`.
 void tally_injection(InjectionTally&, uint32_t counter, const MatchInput& in);
 
+// Takes back one injection tallied for that rule, call and peer (the rule
+// did not act after all).
+void untally_injection(InjectionTally&, uint32_t counter, const MatchInput& in);
+
 // The peer of a filled entry as records write it ("10.1.2.3:80", "[::1]:53",
 // "/run/x.sock"); a lookup's entry: the name asked for.
 std::string tally_peer_text(const TallyEntry&);

@@ -28,12 +28,9 @@ uint64_t decision(uint64_t seed, uint32_t rule, uint64_t n) {
   return mix64(stream + n * kGolden);
 }
 
-// The draw of this thread's last match, for delay_ns. initial-exec: the
-// library's TLS must not be allocated lazily (a hook may be the thread's
-// first touch, inside a signal handler).
-thread_local uint64_t t_draw __attribute__((tls_model("initial-exec"))) = 0;
 // Apart from prob's decisions: a rule with both draws them independently.
 constexpr uint64_t kDelayStream = 0x6a09e667f3bcc909ull;
+constexpr uint32_t kEndings = stage_bits(RuleStage::end);
 
 // Glob with '*' and '?': the classic backtrack to the last star, linear enough
 // for names, no allocation.
@@ -196,28 +193,44 @@ bool peer_may_match(const RuleSet& set, CallId call, int family, const uint8_t* 
          (set.peer_bloom[static_cast<unsigned>(call)] & peer_bit(peer.family, peer.addr));
 }
 
-const Rule* match_rules(const RuleSet& set, const MatchInput& in) {
+unsigned match_rules(const RuleSet& set, const MatchInput& in, Matched* out) {
+  // Kept in locals, written once: `out` may alias nothing the loop reads,
+  // but the compiler cannot know it.
+  unsigned count = 0;
+  uint32_t actions = 0;
   unsigned c = static_cast<unsigned>(in.call);
-  if (c >= kRuleCallCount) return nullptr;
-  Peer peer = effective_peer(in);
-  bool peer_rules_may_match = peer_may_match(set, in.call, in.family, in.peer_addr);
-  for (uint32_t i = set.first[c]; i < set.first[c + 1]; ++i) {
-    uint32_t idx = set.by_call[i];
-    const Rule& r = set.rules[idx];
-    if (!peer_rules_may_match && (r.filters & rf_peer) && r.peer_family != AF_UNIX) continue;
-    RuleCounters& k = set.counters[idx];
-    if (exhausted(r, k)) continue;
-    if (!call_filters_pass(r, k, in, peer)) continue;
-    uint64_t n = k.seen.fetch_add(1, std::memory_order_relaxed) + 1;
-    if ((r.filters & rf_nth) && (n < r.nth_lo || (r.nth_hi != 0 && n > r.nth_hi))) continue;
-    if ((r.filters & rf_every) && n % r.every != 0) continue;
-    if ((r.filters & rf_prob) && decision(set.seed, idx, n) % kProbOne >= r.prob) continue;
-    if (!claim(r, k)) continue;
-    if (set.tally) tally_injection(*set.tally, set.tally_base + idx, in);
-    if (r.wait_hi_ns | r.wait_sd_ns) t_draw = decision(set.seed ^ kDelayStream, idx, n);
-    return &r;
+  if (c < kRuleCallCount) {
+    Peer peer = effective_peer(in);
+    bool peer_rules_may_match = peer_may_match(set, in.call, in.family, in.peer_addr);
+    for (uint32_t i = set.first[c]; i < set.first[c + 1] && count < kMaxActing; ++i) {
+      uint32_t idx = set.by_call[i];
+      const Rule& r = set.rules[idx];
+      if (!peer_rules_may_match && (r.filters & rf_peer) && r.peer_family != AF_UNIX) continue;
+      RuleCounters& k = set.counters[idx];
+      if (exhausted(r, k)) continue;
+      if (!call_filters_pass(r, k, in, peer)) continue;
+      uint64_t n = k.seen.fetch_add(1, std::memory_order_relaxed) + 1;
+      if ((r.filters & rf_nth) && (n < r.nth_lo || (r.nth_hi != 0 && n > r.nth_hi))) continue;
+      if ((r.filters & rf_every) && n % r.every != 0) continue;
+      if ((r.filters & rf_prob) && decision(set.seed, idx, n) % kProbOne >= r.prob) continue;
+      // Step 5: one ending per call; a later one has seen the call only.
+      if ((actions & kEndings) && (action_bit(r.action) & kEndings)) continue;
+      if (!claim(r, k)) continue;
+      if (set.tally) tally_injection(*set.tally, set.tally_base + idx, in);
+      actions |= action_bit(r.action);
+      out->rule[count] = &r;
+      out->draw[count] = (r.wait_hi_ns | r.wait_sd_ns) ? decision(set.seed ^ kDelayStream, idx, n) : 0;
+      ++count;
+    }
   }
-  return nullptr;
+  out->count = count;
+  out->actions = actions;
+  return count;
+}
+
+void unclaim(const RuleSet& set, const Rule& r, const MatchInput& in) {
+  set.counters[r.index].injected.fetch_sub(1, std::memory_order_relaxed);
+  if (set.tally) untally_injection(*set.tally, set.tally_base + r.index, in);
 }
 
 uint64_t delay_of_draw(const Rule& r, uint64_t d) {
@@ -236,7 +249,10 @@ uint64_t delay_of_draw(const Rule& r, uint64_t d) {
   return ns <= 0 ? 0 : static_cast<uint64_t>(ns + 0.5);
 }
 
-uint64_t delay_ns(const Rule& r) { return (r.wait_hi_ns | r.wait_sd_ns) ? delay_of_draw(r, t_draw) : r.wait_ns; }
+uint64_t delay_ns(const Matched& m, unsigned i) {
+  const Rule& r = *m.rule[i];
+  return (r.wait_hi_ns | r.wait_sd_ns) ? delay_of_draw(r, m.draw[i]) : r.wait_ns;
+}
 
 bool rule_would_apply(const RuleSet& set, uint32_t idx, const MatchInput& in) {
   const Rule& r = set.rules[idx];

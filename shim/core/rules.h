@@ -99,6 +99,28 @@ const int* allowed_errors(CallId, CodeKind* code_kind, std::size_t* count);
 enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth, close };
 const char* rule_action_name(RuleAction);
 
+// When a rule acts on a call that several rules match (they compose,
+// tools/INJECT.md "Rules that compose"): first every wait (the delays, in
+// rule order, added up; then the bandwidth wait), then the limits on size
+// (short and bandwidth slices: the smallest wins), then at most one ending
+// (the first in rule order). bandwidth waits and limits: its stage is
+// `wait`, and the limit stage takes its slice too. A new action is one new
+// case here and one in the stage's apply function (shim/preload/inject.cpp).
+enum class RuleStage : uint8_t { wait, limit, end };
+constexpr RuleStage rule_stage(RuleAction a) {
+  switch (a) {
+    case RuleAction::delay:
+    case RuleAction::bandwidth: return RuleStage::wait;
+    case RuleAction::short_transfer: return RuleStage::limit;
+    case RuleAction::error:
+    case RuleAction::eof:
+    case RuleAction::reset:
+    case RuleAction::timeout:
+    case RuleAction::close: return RuleStage::end;
+  }
+  return RuleStage::end;
+}
+
 enum class RuleKind : uint8_t { any, tcp, udp, unix_socket, ipv4, ipv6, tcp4, tcp6, udp4, udp6 };
 
 // Which filters a rule has (Rule::filters).
@@ -152,8 +174,8 @@ struct Rule {
 // Per-rule counters, changed by every thread without locks. One cache line
 // each so that threads hammering one rule do not slow the others.
 struct alignas(64) RuleCounters {
-  std::atomic<uint64_t> seen{0};      // calls counted for nth/every/prob (see match())
-  std::atomic<uint64_t> injected{0};  // calls the rule matched
+  std::atomic<uint64_t> seen{0};      // calls counted for nth/every/prob (match_rules step 2)
+  std::atomic<uint64_t> injected{0};  // calls the rule acted on (match_rules step 5)
   std::atomic<uint8_t> prog_state{0}; // prog filter, decided once: 0 unknown, 1 yes, 2 no
 };
 
@@ -235,30 +257,55 @@ struct MatchInput {
                                       //   asked; only a rule with a host= filter touches it
 };
 
-// The first rule naming in.call whose filters all pass, after counting the
-// call (counters are per process: std::atomic, no lock, no allocation; safe
-// in signal handlers). nullptr: make the real call. In order, for each rule
-// naming the call:
+// The rules that act on one call, in rule order (match_rules). A fixed
+// size, on the hook's stack: no allocation, even in a signal handler.
+// At most kMaxActing rules act on one call; once that many do, the rules
+// after them are not asked about it (their counters do not move).
+constexpr unsigned kMaxActing = 8;
+constexpr uint32_t action_bit(RuleAction a) { return 1u << static_cast<unsigned>(a); }
+// The action_bit()s of a stage's actions (every RuleAction value fits 32 bits).
+constexpr uint32_t stage_bits(RuleStage s) {
+  uint32_t bits = 0;
+  for (unsigned a = 0; a < 32; ++a)
+    if (rule_stage(static_cast<RuleAction>(a)) == s) bits |= 1u << a;
+  return bits;
+}
+struct Matched {
+  unsigned count = 0;
+  uint32_t actions = 0;       // action_bit() of every acting rule: which stages have work
+  const Rule* rule[kMaxActing];
+  uint64_t draw[kMaxActing];  // the call's draw for rule[i]'s jittered delay (delay_ns)
+};
+
+// Every rule naming in.call asks itself about the call, in rule order,
+// independently of the others: a rule's nth, every, prob and times mean
+// the same whether other rules exist or not. Counters are per process
+// (std::atomic, no lock, no allocation; safe in signal handlers). For each
+// rule naming the call:
 //   1. the filters on the call itself (peer, net, port, lport, host, kind,
-//      prog, after_bytes, after, since_start) must pass, else the next rule;
-//   2. the call gets the rule's next call number n (from 1): the count of
-//      calls that reached the rule (no earlier rule matched) and passed 1;
+//      prog, after_bytes, after, since_start) must pass, else the rule is
+//      skipped and its counters do not change;
+//   2. the call gets the rule's next call number n (from 1, `seen`): the
+//      count of calls that passed step 1, whatever other rules did;
 //   3. nth and every test n; prob draws decision n of the rule's own stream
 //      (a hash of seed, rule index and n), so the outcome depends only on n,
 //      whatever the threads' interleaving;
-//   4. times: the rule matches at most `times` calls in all.
-const Rule* match_rules(const RuleSet&, const MatchInput&);
+//   4. times: the rule acts on at most `times` calls in all;
+//   5. an ending action (rule_stage end) when an earlier rule's ending
+//      already acts on the call: this rule saw the call but does not act
+//      (not injected, its times not spent). Otherwise it acts: `injected`
+//      counts it, and it goes in `out`.
+// Returns out->count (0: make the real call untouched).
+unsigned match_rules(const RuleSet&, const MatchInput&, Matched* out);
 // Whether `r` draws from the seed: prob, or a jittered delay (a run with
 // such rules prints its seed, so that it can be replayed).
 inline bool rule_draws(const Rule& r) { return (r.filters & rf_prob) || r.wait_hi_ns || r.wait_sd_ns; }
 
-// How long the delay of `r` lasts for the call that just matched it on this
-// thread (match_rules keeps that call's draw per thread): wait_ns for a
-// fixed delay; for a jittered one a draw from the rule's own stream, so it
-// depends only on the seed and the rule's call number n, like prob. A hook
-// in a signal handler between the match and this call may take the draw of
-// its own match: the delay is still one the rule allows.
-uint64_t delay_ns(const Rule& r);
+// How long the delay of out->rule[i] lasts for the call it acts on: wait_ns
+// for a fixed delay; for a jittered one a draw from the rule's own stream
+// (kept in out->draw[i]), so it depends only on the seed and the rule's
+// call number n, like prob.
+uint64_t delay_ns(const Matched&, unsigned i);
 // The delay of a jittered rule for draw `d` (delay_ns's arithmetic; tests
 // check its distribution over many draws).
 uint64_t delay_of_draw(const Rule& r, uint64_t d);
@@ -280,9 +327,17 @@ inline bool may_match(const RuleSet* set, CallId call) {
   return set != nullptr && ((set->call_mask >> static_cast<unsigned>(call)) & 1u) != 0;
 }
 
-inline const Rule* match(const RuleSet& set, const MatchInput& in) {
-  return may_match(&set, in.call) ? match_rules(set, in) : nullptr;
+inline unsigned match(const RuleSet& set, const MatchInput& in, Matched* out) {
+  out->count = 0;
+  out->actions = 0;
+  return may_match(&set, in.call) ? match_rules(set, in, out) : 0;
 }
+
+// Gives back the injection a rule took for a call it did not act on after
+// all (a held read that ends before its turn, inject.cpp): the call stays
+// seen, and a times= rule has it to spend again (`in`: the call's, for the
+// tally by call and peer).
+void unclaim(const RuleSet&, const Rule&, const MatchInput& in);
 
 // Injections by rule i so far (exit summary).
 inline uint64_t injections(const RuleSet& set, uint32_t i) {

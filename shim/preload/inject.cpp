@@ -251,11 +251,13 @@ __attribute__((always_inline)) inline bool gather_for(const Armed& a, Gathered& 
   return true;
 }
 
-// The first rule that applies to this call, if any rule names it at all.
-const Rule* matching_rule(const Armed& a, Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
-                          const char* host) {
+// The rules that act on this call, if any rule names it at all.
+unsigned matching_rules(const Armed& a, Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
+                        const char* host, Matched* m) {
   Gathered g;
-  return gather_for(a, g, call, fd, c, target, target_len, host) ? match_rules(*a.set, g.in) : nullptr;
+  m->count = 0;
+  m->actions = 0;
+  return gather_for(a, g, call, fd, c, target, target_len, host) ? match_rules(*a.set, g.in, m) : 0;
 }
 
 // The byte count that an after_bytes rule compares for a call.
@@ -282,19 +284,19 @@ uint64_t room_before_boundary(const Armed& a, const Gathered& g, bool input) {
 // A datagram (or a seqpacket record) is never cut: the one that would carry
 // the connection past an after_bytes boundary meets the rule itself, as if
 // the boundary were reached. An input call learns its size by peeking.
-const Rule* crossing_datagram_rule(const Armed& a, int fd, Gathered& g, bool input, const AskedLength& asked) {
+void crossing_datagram_rules(const Armed& a, int fd, Gathered& g, bool input, const AskedLength& asked, Matched* m) {
   std::size_t size = 0;
   if (input) {
     ssize_t n = real<Call::recv>()(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-    if (n <= 0) return nullptr;
+    if (n <= 0) return;
     size = static_cast<std::size_t>(n);
   } else if (!asked.get(&size) || size == 0) {
-    return nullptr;
+    return;
   }
   uint64_t room = room_before_boundary(a, g, input);
-  if (!room || size <= room) return nullptr;
+  if (!room || size <= room) return;
   counted_bytes(g.in, input) += room;
-  return match_rules(*a.set, g.in);
+  match_rules(*a.set, g.in, m);
 }
 
 // An injected fault's record: its own failure, or a notice (delay, short).
@@ -330,26 +332,30 @@ const char* drawn_delay_note(const Rule* rule, uint64_t ns, char (&buf)[64]) {
   return buf;
 }
 
-// delay=: the call that matched waits its delay (drawn when jittered).
-void delay_call(Call call, int fd, const Rule* rule) {
-  char note[64];
-  uint64_t ns = delay_ns(*rule);
-  wait_for(call, fd, rule, ns, drawn_delay_note(rule, ns, note));
+// delay=: a call (not a read or a write) waits the delays of the rules
+// acting on it, one after the other: they add up (rules.h, RuleStage).
+void delay_call(Call call, int fd, const Matched& m) {
+  for (unsigned i = 0; i < m.count; ++i) {
+    if (m.rule[i]->action != RuleAction::delay) continue;
+    char note[64];
+    uint64_t ns = delay_ns(m, i);
+    wait_for(call, fd, m.rule[i], ns, drawn_delay_note(m.rule[i], ns, note));
+  }
 }
 
-// bandwidth=RATE: the connection may have moved rate * age bytes by now;
-// wait until that allows one more slice, and move at most a slice (a tenth
-// of a second's worth) per call, so that the flow is smooth, not bursty.
-std::size_t bandwidth_slice(Call call, int fd, Conn* c, const Rule* rule) {
+// The one ending action among the rules acting on a call (match_rules
+// lets at most one through), or nullptr.
+const Rule* ending_rule(const Matched& m) {
+  for (unsigned i = 0; i < m.count; ++i)
+    if (rule_stage(m.rule[i]->action) == RuleStage::end) return m.rule[i];
+  return nullptr;
+}
+
+// bandwidth=RATE moves at most a slice (a tenth of a second's worth) per
+// call, so that the flow is smooth, not bursty; bandwidth_wait_ns paces it.
+uint64_t bandwidth_slice(const Rule* rule) {
   uint64_t rate = rule->bytes ? rule->bytes : 1;
-  uint64_t slice = rate / 10 ? rate / 10 : 1;
-  if (!c) return slice;
-  uint64_t moved = c->rx.load(std::memory_order_relaxed) + c->tx.load(std::memory_order_relaxed);
-  uint64_t opened = c->opened_ns.load(std::memory_order_relaxed);
-  uint64_t due_ns = static_cast<uint64_t>(static_cast<double>(moved) * 1e9 / static_cast<double>(rate));
-  uint64_t age = now_mono_ns() - opened;
-  if (due_ns > age) wait_for(call, fd, rule, due_ns - age, "held back by the bandwidth limit");
-  return slice;
+  return rate / 10 ? rate / 10 : 1;
 }
 
 // Views of the rule set for input held back (inject_readiness.h): the same
@@ -416,7 +422,8 @@ CallId probe_call(const RuleSet& view) {
   return CallId::recv;
 }
 
-// bandwidth=RATE: how long until the connection may move one more byte.
+// bandwidth=RATE: the connection may have moved rate * age bytes by now;
+// how long until it may move one more byte.
 uint64_t bandwidth_wait_ns(const Conn* c, const Rule* rule) {
   if (!c) return 0;
   uint64_t rate = rule->bytes ? rule->bytes : 1;
@@ -457,12 +464,10 @@ bool wait_out_hold(int fd, const Conn* c, int flags, uint64_t deadline, Verdict*
   return true;
 }
 
-// Input held back `ns` from now, from a read: the hold and its notice.
-// False when no hold could be kept (then the read sleeps, as it did).
-bool hold_input(Call call, int fd, const Conn* c, const Rule* rule, uint64_t ns, const char* what) {
-  if (!g_readiness || !c || !is_socket(c->get_kind()) || !start_hold(fd, c, now_mono_ns() + ns)) return false;
-  record(call, fd, rule, CodeKind::event, ev_injected_delay, 0, what);
-  return true;
+// Input held back `ns` from now, from a read. False when no hold could be
+// kept (then the read sleeps, as it did).
+bool hold_input(int fd, const Conn* c, uint64_t ns) {
+  return g_readiness && c && is_socket(c->get_kind()) && start_hold(fd, c, now_mono_ns() + ns);
 }
 
 }  // namespace
@@ -564,7 +569,8 @@ void inject_configure() {
 }
 
 namespace {
-Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags);
+Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, const MatchInput& in, const Matched& m,
+                 const AskedLength& asked, int flags);
 }  // namespace
 
 void inject_after_fork() {
@@ -613,10 +619,11 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
   bool bounded = (a.after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
   bool stream = g.in.sock_type == SOCK_STREAM;
   bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
-  const Rule* rule = match_rules(*set, g.in);
-  if (!rule && bounded && datagrams) rule = crossing_datagram_rule(a, fd, g, input, asked);
+  Matched m;
+  match_rules(*set, g.in, &m);
+  if (!m.count && bounded && datagrams) crossing_datagram_rules(a, fd, g, input, asked, &m);
   std::size_t len = 0;
-  if (rule) v = apply_io_rule(call, input, fd, c, rule, asked, flags);
+  if (m.count) v = apply_io(call, input, fd, c, *set, g.in, m, asked, flags);
   if (bounded && stream && (v.kind == Verdict::proceed || v.kind == Verdict::clamp)) {
     uint64_t room = room_before_boundary(a, g, input);
     if (room && asked.get(&len) && len > room && (v.kind == Verdict::proceed || v.max_len > room)) {
@@ -628,51 +635,83 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
 }
 
 namespace {
-// What the rule that matched a read or write does to it.
-Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, const AskedLength& asked, int flags) {
-  Verdict v;
-  std::size_t len = 0;
-  switch (rule->action) {
-    case RuleAction::delay: {
-      // Input: the data arrives late (inject_readiness.h), not the read.
+// The rules acting on a read or a write compose (rules.h, RuleStage): each
+// stage is one function below, and a new action is one case in its stage's.
+
+// Stage 1, the waits: the delays add up (each rule says its own in its
+// notice), then the bandwidth limits wait for the connection's pace. Input
+// is held back rather than the read (inject_readiness.h). False: the call
+// ends here, `*v` says how (a non-blocking read of input not in yet).
+bool io_waits(Call call, bool input, int fd, Conn* c, const Matched& m, int flags, Verdict* v) {
+  uint64_t delays = 0;
+  for (unsigned i = 0; i < m.count; ++i)
+    if (m.rule[i]->action == RuleAction::delay) delays += delay_ns(m, i);
+  if (delays) {
+    bool held = input && hold_input(fd, c, delays);
+    for (unsigned i = 0; i < m.count; ++i) {
+      if (m.rule[i]->action != RuleAction::delay) continue;
       char note[64];
-      uint64_t ns = delay_ns(*rule);
-      if (input && hold_input(call, fd, c, rule, ns, drawn_delay_note(rule, ns, note))) {
-        wait_out_hold(fd, c, flags, now_mono_ns() + ns, &v);
-        break;
-      }
-      wait_for(call, fd, rule, ns, drawn_delay_note(rule, ns, note));
-      break;
+      uint64_t ns = delay_ns(m, i);
+      record(call, fd, m.rule[i], CodeKind::event, ev_injected_delay, 0, drawn_delay_note(m.rule[i], ns, note));
     }
-    case RuleAction::short_transfer:
-      // Memory or counts the kernel would refuse: no transfer to shorten.
-      if (asked.get(&len) && len > rule->bytes) {
-        v.kind = Verdict::clamp;
-        v.max_len = static_cast<std::size_t>(rule->bytes);
-        char note[96];
-        std::snprintf(note, sizeof(note), "at most %llu of the %zu bytes asked for",
-                      static_cast<unsigned long long>(rule->bytes), len);
-        record(call, fd, rule, CodeKind::event, ev_injected_short, 0, note);
-      }
-      break;
-    case RuleAction::bandwidth: {
-      uint64_t wait = input ? bandwidth_wait_ns(c, rule) : 0;
-      if (wait && hold_input(call, fd, c, rule, wait, "held back by the bandwidth limit") &&
-          !wait_out_hold(fd, c, flags, now_mono_ns() + wait, &v))
-        break;
-      std::size_t slice = bandwidth_slice(call, fd, c, rule);
-      if (asked.get(&len) && len > slice) {
-        v.kind = Verdict::clamp;
-        v.max_len = slice;
-      }
-      break;
+    if (!held) sleep_ns(delays);
+    else if (!wait_out_hold(fd, c, flags, now_mono_ns() + delays, v)) return false;
+  }
+  for (unsigned i = 0; i < m.count; ++i) {
+    const Rule* rule = m.rule[i];
+    if (rule->action != RuleAction::bandwidth) continue;
+    uint64_t wait = bandwidth_wait_ns(c, rule);
+    if (!wait) continue;
+    if (!input || !hold_input(fd, c, wait)) {
+      wait_for(call, fd, rule, wait, "held back by the bandwidth limit");
+      continue;
     }
+    record(call, fd, rule, CodeKind::event, ev_injected_delay, 0, "held back by the bandwidth limit");
+    if (!wait_out_hold(fd, c, flags, now_mono_ns() + wait, v)) return false;
+  }
+  return true;
+}
+
+// Stage 2, the limits on size: the smallest wins. A short rule that sets
+// the length says so; a bandwidth slice is the limit's own pace.
+void io_limits(Call call, int fd, const Matched& m, const AskedLength& asked, Verdict* v) {
+  std::size_t len = 0;
+  // Memory or counts the kernel would refuse: no transfer to shorten.
+  if (!asked.get(&len)) return;
+  const Rule* by = nullptr;
+  uint64_t limit = UINT64_MAX;
+  for (unsigned i = 0; i < m.count; ++i) {
+    const Rule* rule = m.rule[i];
+    uint64_t l = UINT64_MAX;
+    switch (rule->action) {
+      case RuleAction::short_transfer: l = rule->bytes; break;
+      case RuleAction::bandwidth: l = bandwidth_slice(rule); break;
+      default: break;
+    }
+    if (l < limit) {
+      limit = l;
+      by = rule;
+    }
+  }
+  if (!by || len <= limit) return;
+  v->kind = Verdict::clamp;
+  v->max_len = static_cast<std::size_t>(limit);
+  if (by->action != RuleAction::short_transfer) return;
+  char note[96];
+  std::snprintf(note, sizeof(note), "at most %llu of the %zu bytes asked for", static_cast<unsigned long long>(limit),
+                len);
+  record(call, fd, by, CodeKind::event, ev_injected_short, 0, note);
+}
+
+// Stage 3, the ending: what the one ending action does to a read or write.
+void io_ending(Call call, bool input, int fd, Conn* c, const Rule* rule, Verdict* v) {
+  switch (rule->action) {
     case RuleAction::eof:
       // This record is the connection's end of stream: none other follows.
       if (c) c->set(cf_eof_forced | cf_eof_seen);
       mark_aftermath(c, rule);
       record(call, fd, rule, CodeKind::event, ev_eof, 0, nullptr);
-      v.kind = Verdict::eof;
+      v->kind = Verdict::eof;
       break;
     case RuleAction::close:
       // An orderly end, as a peer or a proxy that hangs up: the peer reads a
@@ -684,13 +723,13 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
       if (!input) break;
       if (c) c->set(cf_eof_forced | cf_eof_seen);
       record(call, fd, rule, CodeKind::event, ev_eof, 0, "the connection was closed in order: the peer received a FIN");
-      v.kind = Verdict::eof;
+      v->kind = Verdict::eof;
       break;
     case RuleAction::reset:
       abort_connection(fd, c);
       mark_aftermath(c, rule);
-      v.kind = Verdict::fail;
-      v.code = ECONNRESET;
+      v->kind = Verdict::fail;
+      v->code = ECONNRESET;
       record(call, fd, rule, CodeKind::errno_code, ECONNRESET, -1, "the connection was aborted: the peer received an RST");
       break;
     case RuleAction::error:
@@ -698,14 +737,32 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
         abort_connection(fd, c);
         mark_aftermath(c, rule);
       }
-      v.kind = Verdict::fail;
-      v.code = rule->error_code;
+      v->kind = Verdict::fail;
+      v->code = rule->error_code;
       record(call, fd, rule, CodeKind::errno_code, rule->error_code, -1,
              is_dead_connection_error(rule->error_code) ? "the connection was aborted: the peer received an RST" : nullptr);
       break;
-    case RuleAction::timeout:
+    default:  // timeout names connect only
       break;
   }
+}
+
+// What the rules acting on a read or write do to it, stage by stage. A
+// call that ends in the waits (held input not in yet) was not acted on by
+// the limits and the ending: their injections are given back, the call
+// stays seen.
+Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, const MatchInput& in, const Matched& m,
+                 const AskedLength& asked, int flags) {
+  constexpr uint32_t kWaits = stage_bits(RuleStage::wait), kEnds = stage_bits(RuleStage::end);
+  constexpr uint32_t kLimits = stage_bits(RuleStage::limit) | action_bit(RuleAction::bandwidth);
+  Verdict v;
+  if ((m.actions & kWaits) && !io_waits(call, input, fd, c, m, flags, &v)) {
+    for (unsigned i = 0; i < m.count; ++i)
+      if (rule_stage(m.rule[i]->action) != RuleStage::wait) unclaim(set, *m.rule[i], in);
+    return v;
+  }
+  if (m.actions & kEnds) io_ending(call, input, fd, c, ending_rule(m), &v);
+  if ((m.actions & kLimits) && v.kind == Verdict::proceed) io_limits(call, fd, m, asked, &v);
   return v;
 }
 
@@ -890,12 +947,12 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
   }
   const Armed& a = armed();
   if (!may_match(a.set, CallId::connect) || !on_socket(fd, c)) return 0;
-  const Rule* rule = matching_rule(a, Call::connect, fd, c, addr, len, nullptr);
+  Matched m;
+  if (!matching_rules(a, Call::connect, fd, c, addr, len, nullptr, &m)) return 0;
+  // The waits first, then the ending, if any (rules.h, RuleStage).
+  delay_call(call, fd, m);
+  const Rule* rule = ending_rule(m);
   if (!rule) return 0;
-  if (rule->action == RuleAction::delay) {
-    delay_call(call, fd, rule);
-    return 0;
-  }
   *handled = true;
   Kind k = c ? c->get_kind() : kind_of(fd);
   bool tcp = k == Kind::tcp4 || k == Kind::tcp6;
@@ -986,14 +1043,14 @@ void reset_by_peer_before(int fd, const Rule* rule) {
   c->set(cf_inject_pending | cf_inject_unconnected);
 }
 
-// What a rule does to a call that is not a read, a write or a connect.
-Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
+// What the rules acting on a call that is not a read, a write or a
+// connect do to it: the waits, then the ending (rules.h, RuleStage).
+Verdict act_on_call(Call call, int fd, const Matched& m, const char* host) {
   Verdict v;
+  delay_call(call, fd, m);
+  const Rule* rule = ending_rule(m);
   if (!rule) return v;
   switch (rule->action) {
-    case RuleAction::delay:
-      delay_call(call, fd, rule);
-      break;
     case RuleAction::reset: {
       // close with an RST: SO_LINGER {on, 0} makes the close abort.
       linger lg{1, 0};
@@ -1020,7 +1077,9 @@ Verdict inject_call(Call call, int fd) {
   CallId id;
   const Armed& a = armed();
   if (!call_id(call, &id) || !may_match(a.set, id) || (fd >= 0 && !on_socket(fd, c))) return Verdict{};
-  return act_on_call(call, fd, matching_rule(a, call, fd, c, nullptr, 0, nullptr), nullptr);
+  Matched m;
+  matching_rules(a, call, fd, c, nullptr, 0, nullptr, &m);
+  return act_on_call(call, fd, m, nullptr);
 }
 
 Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
@@ -1034,7 +1093,9 @@ Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
   // Only a rule without host= needs to know (one with it names the lookups
   // it means): the hosts file is read only then.
   g.in.name_from_hosts_file = a.dns_rule_without_host && in_hosts_file(node, family);
-  return act_on_call(call, -1, match_rules(*a.set, g.in), node);
+  Matched m;
+  match_rules(*a.set, g.in, &m);
+  return act_on_call(call, -1, m, node);
 }
 
 int take_injected_so_error(Conn* c, const Rule** rule) {
@@ -1056,15 +1117,24 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   if (a.holding->call_mask == 0) return 0;
   Gathered g;
   gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
-  const Rule* rule = match_rules(*a.holding, g.in);
-  if (!rule) return 0;
-  uint64_t ns = rule->action == RuleAction::delay ? delay_ns(*rule) : bandwidth_wait_ns(c, rule);
-  if (ns) {
-    char note[96];
-    std::snprintf(note, sizeof(note), "input held back %llu.%03llu ms: not readable before then",
-                  static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000));
-    record(wait, fd, rule, CodeKind::event, ev_injected_delay, 0, note);
+  Matched m;
+  if (!match_rules(*a.holding, g.in, &m)) return 0;
+  // As a read's waits (io_waits): the delays add up, and the bandwidth
+  // limits hold the input until the connection's pace allows it, if later.
+  uint64_t delays = 0, pace = 0;
+  for (unsigned i = 0; i < m.count; ++i) {
+    if (m.rule[i]->action == RuleAction::delay) delays += delay_ns(m, i);
+    else if (uint64_t w = bandwidth_wait_ns(c, m.rule[i]); w > pace) pace = w;
   }
+  uint64_t ns = delays > pace ? delays : pace;
+  if (!ns) return 0;
+  char note[96];
+  std::snprintf(note, sizeof(note), "input held back %llu.%03llu ms: not readable before then",
+                static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000));
+  // One notice per rule that holds the input back.
+  for (unsigned i = 0; i < m.count; ++i)
+    if (m.rule[i]->action == RuleAction::delay ? delay_ns(m, i) != 0 : bandwidth_wait_ns(c, m.rule[i]) != 0)
+      record(wait, fd, m.rule[i], CodeKind::event, ev_injected_delay, 0, note);
   return ns;
 }
 

@@ -25,8 +25,9 @@ namespace {
 }
 
 // A delay's draw stays within what its rule allows (rules.h, DELAY).
-void check_delay(const sd::Rule& r) {
-  uint64_t d = sd::delay_ns(r);
+void check_delay(const sd::Matched& m, unsigned i) {
+  const sd::Rule& r = *m.rule[i];
+  uint64_t d = sd::delay_ns(m, i);
   bool ok = r.wait_hi_ns   ? d >= r.wait_ns && d <= r.wait_hi_ns
             : r.wait_sd_ns ? d + 6 * r.wait_sd_ns >= r.wait_ns && d <= r.wait_ns + 6 * r.wait_sd_ns
                            : d == r.wait_ns;
@@ -54,9 +55,18 @@ void match_everything(const sd::RuleSet& set) {
     in.conn_age_ns = 2000000000;
     in.since_start_ns = 10000000000;
     for (int i = 0; i < 3; ++i) {
-      const sd::Rule* r = sd::match(set, in);
-      if (r && !(r->calls & sd::call_bit(in.call))) broken("matched a rule for another call", r->text);
-      if (r && r->action == sd::RuleAction::delay) check_delay(*r);
+      sd::Matched m;
+      sd::match(set, in, &m);
+      if (m.count > sd::kMaxActing) broken("more rules acted than the cap", std::to_string(m.count));
+      unsigned endings = 0;
+      for (unsigned k = 0; k < m.count; ++k) {
+        const sd::Rule* r = m.rule[k];
+        if (!(r->calls & sd::call_bit(in.call))) broken("matched a rule for another call", r->text);
+        if (k && r->index <= m.rule[k - 1]->index) broken("acting rules out of rule order", r->text);
+        endings += sd::rule_stage(r->action) == sd::RuleStage::end;
+        if (r->action == sd::RuleAction::delay) check_delay(m, k);
+      }
+      if (endings > 1) broken("more than one ending action on a call", m.rule[0]->text);
     }
   }
 }

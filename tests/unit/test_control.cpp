@@ -69,13 +69,13 @@ TEST_CASE("a rule set's image comes back as the same rules, matching the same ca
   uint8_t addr[16] = {127, 0, 0, 1};
   in.peer_addr = addr;
   in.peer_port = 8080;
-  const Rule* r = match_rules(*l.set, in);
-  REQUIRE(r);
-  CHECK(r->index == 0);
+  Matched m;
+  REQUIRE(match_rules(*l.set, in, &m) == 1);
+  CHECK(m.rule[0]->index == 0);
   CHECK(injections(*l.set, 0) == 1);
   CHECK(injections(*set, 0) == 0);  // the copy counts apart
   in.peer_port = 8081;
-  CHECK(match_rules(*l.set, in) == nullptr);
+  CHECK(match_rules(*l.set, in, &m) == 0);
 }
 
 TEST_CASE("an empty set has an image too") {

@@ -39,14 +39,15 @@ MatchInput send_call() {
 }
 
 // The delays of the first `n` matching calls, through the matcher as the
-// library asks it (match, then delay_ns on the same thread).
+// library asks it (match, then delay_ns of the acting rule); the first
+// acting rule's.
 std::vector<double> draws_ms(const RuleSet& set, int n) {
   std::vector<double> out;
   MatchInput in = send_call();
   for (int i = 0; i < n; ++i) {
-    const Rule* r = match(set, in);
-    REQUIRE(r != nullptr);
-    out.push_back(static_cast<double>(delay_ns(*r)) / 1e6);
+    Matched m;
+    REQUIRE(match(set, in, &m) >= 1);
+    out.push_back(static_cast<double>(delay_ns(m, 0)) / 1e6);
   }
   return out;
 }
@@ -127,9 +128,10 @@ TEST_CASE("the same seed draws the same delays, another seed others") {
 TEST_CASE("a fixed delay draws nothing") {
   SetPtr set = rules("send:delay=25ms; recv:delay=1ms..9ms", 5);
   MatchInput in = send_call();
-  const Rule* r = match(*set, in);
-  REQUIRE(r != nullptr);
-  CHECK(delay_ns(*r) == 25'000'000u);
+  Matched m;
+  REQUIRE(match(*set, in, &m) == 1);
+  const Rule* r = m.rule[0];
+  CHECK(delay_ns(m, 0) == 25'000'000u);
   CHECK(delay_of_draw(*r, 123456789) == 25'000'000u);
 }
 
@@ -139,4 +141,18 @@ TEST_CASE("a jittered delay's draw follows the rule's call number, not the match
   SetPtr alone = rules("send:delay=1ms..100ms", 99);
   SetPtr with_other = rules("send:delay=1ms..100ms; recv:delay=5ms..6ms", 99);
   CHECK(draws_ms(*alone, 50) == draws_ms(*with_other, 50));
+}
+
+TEST_CASE("two jittered delays on one call draw apart, each from its own stream") {
+  SetPtr alone = rules("send:delay=1ms..100ms", 99);
+  SetPtr both = rules("send:delay=1ms..100ms; send:delay=200ms..300ms", 99);
+  MatchInput in = send_call();
+  for (int i = 0; i < 50; ++i) {
+    Matched one, two;
+    REQUIRE(match(*alone, in, &one) == 1);
+    REQUIRE(match(*both, in, &two) == 2);
+    CHECK(delay_ns(two, 0) == delay_ns(one, 0));  // the first rule draws as it does alone
+    CHECK(delay_ns(two, 1) >= 200'000'000u);
+    CHECK(delay_ns(two, 1) <= 300'000'000u);
+  }
 }

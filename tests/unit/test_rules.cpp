@@ -38,6 +38,21 @@ SetPtr parse_ok(std::string_view text) {
   return SetPtr(s, free_rules);
 }
 
+// The rules acting on a call, by index, in rule order (match_rules).
+std::vector<uint32_t> acting(const RuleSet& s, const MatchInput& in) {
+  Matched m;
+  match(s, in, &m);
+  std::vector<uint32_t> out;
+  for (unsigned i = 0; i < m.count; ++i) out.push_back(m.rule[i]->index);
+  return out;
+}
+
+// The first rule acting on a call, or nullptr.
+const Rule* first_acting(const RuleSet& s, const MatchInput& in) {
+  Matched m;
+  return match(s, in, &m) ? m.rule[0] : nullptr;
+}
+
 std::string parse_error(std::string_view text) {
   std::string err;
   RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
@@ -93,7 +108,7 @@ std::vector<int> matching_calls(std::string_view rules, int calls) {
   MatchInput in = tcp4_call(s->rules[0].calls & call_bit(CallId::connect) ? CallId::connect : CallId::recv, 80, buf);
   std::vector<int> hit;
   for (int i = 1; i <= calls; ++i)
-    if (match(*s, in)) hit.push_back(i);
+    if (first_acting(*s, in)) hit.push_back(i);
   return hit;
 }
 
@@ -390,9 +405,9 @@ TEST_CASE("no rule for a call: one bit says so", "[rules][match]") {
   CHECK_FALSE(may_match(s.get(), CallId::recv));
   CHECK_FALSE(may_match(nullptr, CallId::connect));
   uint8_t buf[16];
-  CHECK(match(*s, tcp4_call(CallId::recv, 80, buf)) == nullptr);
-  CHECK(match(*s, tcp4_call(CallId::connect, 80, buf)) == &s->rules[0]);
-  CHECK(match(*s, tcp4_call(CallId::send, 80, buf)) == &s->rules[1]);
+  CHECK(first_acting(*s, tcp4_call(CallId::recv, 80, buf)) == nullptr);
+  CHECK(first_acting(*s, tcp4_call(CallId::connect, 80, buf)) == &s->rules[0]);
+  CHECK(first_acting(*s, tcp4_call(CallId::send, 80, buf)) == &s->rules[1]);
 }
 
 TEST_CASE("matching: addresses", "[rules][match]") {
@@ -400,25 +415,25 @@ TEST_CASE("matching: addresses", "[rules][match]") {
   SECTION("peer IPv4, with and without port, and v4-mapped on an IPv6 socket") {
     SetPtr s = parse_ok("connect:error=ECONNREFUSED:peer=127.0.0.1:5432");
     MatchInput in = tcp4_call(CallId::connect, 5432, buf);
-    CHECK(match(*s, in));
+    CHECK(first_acting(*s, in));
     in.peer_port = 5433;
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
     in = tcp4_call(CallId::connect, 5432, buf);
     in.peer_addr = v4("127.0.0.2", other);
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
     in.family = AF_INET6;
     in.peer_addr = v6("::ffff:127.0.0.1", other);
-    CHECK(match(*s, in));
+    CHECK(first_acting(*s, in));
   }
   SECTION("peer IPv6") {
     SetPtr s = parse_ok("connect:error=ECONNREFUSED:peer=[::1]");
     MatchInput in = tcp4_call(CallId::connect, 80, buf);
-    CHECK_FALSE(match(*s, in));  // 127.0.0.1 is not ::1
+    CHECK_FALSE(first_acting(*s, in));  // 127.0.0.1 is not ::1
     in.family = AF_INET6;
     in.peer_addr = v6("::1", other);
-    CHECK(match(*s, in));
+    CHECK(first_acting(*s, in));
     in.peer_addr = nullptr;
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
   }
   SECTION("peer unix path") {
     SetPtr s = parse_ok("connect:error=ENOENT:peer=/run/app.sock");
@@ -426,24 +441,24 @@ TEST_CASE("matching: addresses", "[rules][match]") {
     in.call = CallId::connect;
     in.family = AF_UNIX;
     in.sock_type = SOCK_STREAM;
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
     in.peer_path = "/run/app.sock";
-    CHECK(match(*s, in));
+    CHECK(first_acting(*s, in));
     in.peer_path = "/run/app.sock2";
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
   }
   SECTION("net v4 and v6, on a bit boundary inside a byte") {
     SetPtr s = parse_ok("connect:error=ENETUNREACH:net=10.64.0.0/10; connect:error=EHOSTUNREACH:net=fe80::/10");
     MatchInput in = tcp4_call(CallId::connect, 80, buf);
     in.peer_addr = v4("10.127.255.1", buf);
-    CHECK(match(*s, in) == &s->rules[0]);
+    CHECK(first_acting(*s, in) == &s->rules[0]);
     in.peer_addr = v4("10.128.0.1", buf);
-    CHECK(match(*s, in) == nullptr);
+    CHECK(first_acting(*s, in) == nullptr);
     in.family = AF_INET6;
     in.peer_addr = v6("febf::1", buf);
-    CHECK(match(*s, in) == &s->rules[1]);
+    CHECK(first_acting(*s, in) == &s->rules[1]);
     in.peer_addr = v6("fec0::1", buf);
-    CHECK(match(*s, in) == nullptr);
+    CHECK(first_acting(*s, in) == nullptr);
   }
 }
 
@@ -451,50 +466,50 @@ TEST_CASE("matching: ports, host, kind, prog", "[rules][match]") {
   uint8_t buf[16];
   SECTION("port range and local port") {
     SetPtr s = parse_ok("connect:error=ECONNREFUSED:port=8000-8002:lport=40000");
-    CHECK_FALSE(match(*s, tcp4_call(CallId::connect, 7999, buf)));
-    CHECK(match(*s, tcp4_call(CallId::connect, 8000, buf)));
-    CHECK(match(*s, tcp4_call(CallId::connect, 8002, buf)));
-    CHECK_FALSE(match(*s, tcp4_call(CallId::connect, 8003, buf)));
+    CHECK_FALSE(first_acting(*s, tcp4_call(CallId::connect, 7999, buf)));
+    CHECK(first_acting(*s, tcp4_call(CallId::connect, 8000, buf)));
+    CHECK(first_acting(*s, tcp4_call(CallId::connect, 8002, buf)));
+    CHECK_FALSE(first_acting(*s, tcp4_call(CallId::connect, 8003, buf)));
     MatchInput in = tcp4_call(CallId::connect, 8001, buf);
     in.local_port = 40001;
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
   }
   SECTION("host glob, case ignored; no name, no match") {
     SetPtr s = parse_ok("dns:error=EAI_AGAIN:host=*.Internal");
     MatchInput in;
     in.call = CallId::getaddrinfo;
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
     in.host = "db.INTERNAL";
-    CHECK(match(*s, in));
+    CHECK(first_acting(*s, in));
     in.host = "internal";
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
     in.host = "a.internal.example";
-    CHECK_FALSE(match(*s, in));
+    CHECK_FALSE(first_acting(*s, in));
   }
   SECTION("kind") {
     SetPtr s = parse_ok("send:delay=1ms:kind=udp; send:delay=2ms:kind=tcp6; send:delay=3ms:kind=unix; send:delay=4ms:kind=ipv4");
     MatchInput in = tcp4_call(CallId::send, 53, buf);
     in.sock_type = SOCK_DGRAM | SOCK_NONBLOCK;
-    CHECK(match(*s, in) == &s->rules[0]);
+    CHECK(first_acting(*s, in) == &s->rules[0]);
     in.sock_type = SOCK_STREAM;
-    CHECK(match(*s, in) == &s->rules[3]);
+    CHECK(first_acting(*s, in) == &s->rules[3]);
     in.family = AF_INET6;
     in.peer_addr = v6("::1", buf);
-    CHECK(match(*s, in) == &s->rules[1]);
+    CHECK(first_acting(*s, in) == &s->rules[1]);
     in.peer_addr = v6("::ffff:127.0.0.1", buf);  // IPv4 to the rules
-    CHECK(match(*s, in) == &s->rules[3]);
+    CHECK(first_acting(*s, in) == &s->rules[3]);
     in.family = AF_UNIX;
     in.peer_addr = nullptr;
-    CHECK(match(*s, in) == &s->rules[2]);
+    CHECK(first_acting(*s, in) == &s->rules[2]);
   }
   SECTION("prog glob") {
     SetPtr s = parse_ok("connect:error=ECONNREFUSED:prog=py*3");
     MatchInput in = tcp4_call(CallId::connect, 80, buf);
-    CHECK_FALSE(match(*s, in));  // no name known yet: not decided
+    CHECK_FALSE(first_acting(*s, in));  // no name known yet: not decided
     in.prog = "python3";
-    CHECK(match(*s, in));
+    CHECK(first_acting(*s, in));
     SetPtr t = parse_ok("connect:error=ECONNREFUSED:prog=curl");
-    CHECK_FALSE(match(*t, in));
+    CHECK_FALSE(first_acting(*t, in));
   }
 }
 
@@ -515,7 +530,7 @@ TEST_CASE("looking ahead counts nothing", "[rules][match]") {
   in.connection = false;
   CHECK_FALSE(rule_would_apply(*s, 0, in));
   in.connection = true;
-  CHECK(match(*s, in) == &s->rules[0]);
+  CHECK(first_acting(*s, in) == &s->rules[0]);
   CHECK_FALSE(rule_would_apply(*s, 0, in));  // its one injection is used up
 }
 
@@ -525,28 +540,28 @@ TEST_CASE("matching: bytes and time", "[rules][match]") {
   MatchInput in = tcp4_call(CallId::recv, 80, buf);
   in.bytes_in = 99;
   in.bytes_out = 1000;
-  CHECK_FALSE(match(*s, in));  // input calls count received bytes
+  CHECK_FALSE(first_acting(*s, in));  // input calls count received bytes
   in.bytes_in = 100;
-  CHECK(match(*s, in));
+  CHECK(first_acting(*s, in));
   in.call = CallId::write;  // output calls count sent bytes
   in.bytes_out = 99;
-  CHECK_FALSE(match(*s, in));
+  CHECK_FALSE(first_acting(*s, in));
   in.call = CallId::close;  // others count both
-  CHECK(match(*s, in) == &s->rules[1]);
+  CHECK(first_acting(*s, in) == &s->rules[1]);
   in.connection = false;
-  CHECK_FALSE(match(*s, in));
+  CHECK_FALSE(first_acting(*s, in));
 
   SetPtr t = parse_ok("recv:eof:after=2s; connect:error=ECONNREFUSED:since_start=1500ms");
   in = tcp4_call(CallId::recv, 80, buf);
   in.conn_age_ns = 1999999999;
-  CHECK_FALSE(match(*t, in));
+  CHECK_FALSE(first_acting(*t, in));
   in.conn_age_ns = 2000000000;
-  CHECK(match(*t, in));
+  CHECK(first_acting(*t, in));
   in.call = CallId::connect;
   in.since_start_ns = 1499999999;
-  CHECK_FALSE(match(*t, in));
+  CHECK_FALSE(first_acting(*t, in));
   in.since_start_ns = 1500000000;
-  CHECK(match(*t, in));
+  CHECK(first_acting(*t, in));
 }
 
 TEST_CASE("nth and every count the rule's calls", "[rules][match]") {
@@ -561,29 +576,100 @@ TEST_CASE("nth and every count the rule's calls", "[rules][match]") {
   uint8_t buf[16];
   SECTION("calls that fail the rule's other filters are not counted") {
     SetPtr s = parse_ok("connect:error=ECONNREFUSED:port=5432:nth=2");
-    CHECK_FALSE(match(*s, tcp4_call(CallId::connect, 5432, buf)));
-    CHECK_FALSE(match(*s, tcp4_call(CallId::connect, 80, buf)));
-    CHECK(match(*s, tcp4_call(CallId::connect, 5432, buf)));
+    CHECK_FALSE(first_acting(*s, tcp4_call(CallId::connect, 5432, buf)));
+    CHECK_FALSE(first_acting(*s, tcp4_call(CallId::connect, 80, buf)));
+    CHECK(first_acting(*s, tcp4_call(CallId::connect, 5432, buf)));
     CHECK(s->counters[0].seen.load() == 2);
   }
-  SECTION("calls taken by an earlier rule are not counted by a later one") {
+  SECTION("every rule counts the call, whatever the rules before it did") {
     SetPtr s = parse_ok("connect:error=ETIMEDOUT:nth=1; connect:error=ECONNREFUSED:nth=2");
     MatchInput in = tcp4_call(CallId::connect, 80, buf);
-    CHECK(match(*s, in) == &s->rules[0]);
-    CHECK(match(*s, in) == nullptr);  // rule 2's first call
-    CHECK(match(*s, in) == &s->rules[1]);
+    CHECK(first_acting(*s, in) == &s->rules[0]);
+    CHECK(first_acting(*s, in) == &s->rules[1]);  // rule 2's second call: its first was rule 1's
+    CHECK(first_acting(*s, in) == nullptr);
+    // A rule past its nth range counts no more calls: it can never act again.
+    CHECK(s->counters[0].seen.load() == 1);
+    CHECK(s->counters[1].seen.load() == 2);
   }
-  SECTION("times used up: the next rule gets the call; counts are kept") {
+  SECTION("times used up: the next rule acts; an ending beaten by an earlier one is seen, not injected") {
     SetPtr s = parse_ok("connect:error=ETIMEDOUT:times=2; connect:error=ECONNREFUSED");
     MatchInput in = tcp4_call(CallId::connect, 80, buf);
-    CHECK(match(*s, in) == &s->rules[0]);
-    CHECK(match(*s, in) == &s->rules[0]);
-    CHECK(match(*s, in) == &s->rules[1]);
+    CHECK(acting(*s, in) == std::vector<uint32_t>{0});
+    CHECK(acting(*s, in) == std::vector<uint32_t>{0});
+    CHECK(acting(*s, in) == std::vector<uint32_t>{1});
     CHECK(injections(*s, 0) == 2);
     CHECK(injections(*s, 1) == 1);
+    CHECK(s->counters[1].seen.load() == 3);
     reset_counters(*s);
     CHECK(injections(*s, 0) == 0);
-    CHECK(match(*s, in) == &s->rules[0]);
+    CHECK(first_acting(*s, in) == &s->rules[0]);
+  }
+}
+
+TEST_CASE("rules that compose: every acting rule, at most one ending", "[rules][match]") {
+  uint8_t buf[16];
+  SECTION("a delay then an error on connect") {
+    SetPtr s = parse_ok("connect:delay=2s; connect:error=ECONNREFUSED");
+    MatchInput in = tcp4_call(CallId::connect, 80, buf);
+    CHECK(acting(*s, in) == std::vector<uint32_t>{0, 1});
+    CHECK(injections(*s, 0) == 1);
+    CHECK(injections(*s, 1) == 1);
+  }
+  SECTION("delay, bandwidth and short on output all act") {
+    SetPtr s = parse_ok("output:delay=10ms; output:bandwidth=1M; output:short=100; input:eof");
+    CHECK(acting(*s, tcp4_call(CallId::send, 80, buf)) == std::vector<uint32_t>{0, 1, 2});
+    CHECK(acting(*s, tcp4_call(CallId::write, 80, buf)) == std::vector<uint32_t>{0, 1, 2});
+    CHECK(acting(*s, tcp4_call(CallId::recv, 80, buf)) == std::vector<uint32_t>{3});
+  }
+  SECTION("the first ending in rule order acts; the later ones count the call as seen only") {
+    SetPtr s = parse_ok("setsockopt:error=ENOBUFS:every=2; setsockopt:delay=1ms:every=3; setsockopt:error=ENOMEM:every=3");
+    MatchInput in = tcp4_call(CallId::setsockopt, 80, buf);
+    std::vector<std::vector<uint32_t>> got;
+    for (int i = 1; i <= 12; ++i) got.push_back(acting(*s, in));
+    using V = std::vector<uint32_t>;
+    CHECK(got == std::vector<V>{V{}, V{0}, V{1, 2}, V{0}, V{}, V{0, 1}, V{}, V{0}, V{1, 2}, V{0}, V{}, V{0, 1}});
+    CHECK(injections(*s, 0) == 6);
+    CHECK(injections(*s, 1) == 4);
+    CHECK(injections(*s, 2) == 2);  // calls 6 and 12 were rule 1's: seen, not injected
+    for (uint32_t i = 0; i < 3; ++i) CHECK(s->counters[i].seen.load() == 12);
+  }
+  SECTION("a beaten ending keeps its times for a later call") {
+    SetPtr s = parse_ok("recv:eof:nth=1; recv:error=ECONNRESET:times=1");
+    MatchInput in = tcp4_call(CallId::recv, 80, buf);
+    CHECK(acting(*s, in) == std::vector<uint32_t>{0});
+    CHECK(acting(*s, in) == std::vector<uint32_t>{1});
+    CHECK(acting(*s, in).empty());
+  }
+  SECTION("each rule counts alone: the same calls act with or without the others") {
+    const char* alone = "send:short=1:every=3";
+    SetPtr one = parse_ok(alone);
+    SetPtr many = parse_ok(std::string("send:delay=1ms:nth=2; send:error=EPIPE:every=2; ") + alone);
+    MatchInput in = tcp4_call(CallId::send, 80, buf);
+    for (int i = 1; i <= 12; ++i) {
+      bool a = first_acting(*one, in) != nullptr;
+      std::vector<uint32_t> m = acting(*many, in);
+      CHECK(a == (std::find(m.begin(), m.end(), 2u) != m.end()));
+    }
+    CHECK(injections(*one, 0) == injections(*many, 2));
+  }
+  SECTION("at most kMaxActing rules act; the rules after them are not asked") {
+    std::string text;
+    for (unsigned i = 0; i < kMaxActing + 2; ++i) text += "send:delay=" + std::to_string(i + 1) + "ms; ";
+    SetPtr s = parse_ok(text);
+    MatchInput in = tcp4_call(CallId::send, 80, buf);
+    CHECK(acting(*s, in).size() == kMaxActing);
+    CHECK(s->counters[kMaxActing - 1].seen.load() == 1);
+    CHECK(s->counters[kMaxActing].seen.load() == 0);
+  }
+  SECTION("unclaim gives an injection back and keeps the call seen") {
+    SetPtr s = parse_ok("recv:delay=5ms; recv:error=ECONNRESET:times=1");
+    MatchInput in = tcp4_call(CallId::recv, 80, buf);
+    Matched m;
+    REQUIRE(match(*s, in, &m) == 2);
+    unclaim(*s, *m.rule[1]);
+    CHECK(injections(*s, 1) == 0);
+    CHECK(s->counters[1].seen.load() == 1);
+    CHECK(acting(*s, in) == std::vector<uint32_t>{0, 1});  // its one injection is still to spend
   }
 }
 
@@ -597,8 +683,8 @@ TEST_CASE("prob: the same seed gives the same decisions, another seed others", "
     reset_counters(*s);
     std::vector<bool> out;
     for (int i = 0; i < 2000; ++i) {
-      out.push_back(match(*s, conn) != nullptr);
-      if (interleave && i % 3 == 0) match(*s, recv);
+      out.push_back(first_acting(*s, conn) != nullptr);
+      if (interleave && i % 3 == 0) first_acting(*s, recv);
     }
     return out;
   };
@@ -623,7 +709,7 @@ TEST_CASE("8 threads on one rule: exact counts", "[rules][match][threads]") {
     for (int t = 0; t < 8; ++t)
       threads.emplace_back([&] {
         long mine = 0;
-        for (int i = 0; i < 1000; ++i) mine += match(*s, in) != nullptr;
+        for (int i = 0; i < 1000; ++i) mine += first_acting(*s, in) != nullptr;
         matched += mine;
       });
     for (std::thread& t : threads) t.join();
@@ -634,13 +720,13 @@ TEST_CASE("8 threads on one rule: exact counts", "[rules][match][threads]") {
     SetPtr s = parse_ok("send:short=1:prob=0.5");
     s->seed = 11;
     const MatchInput in = tcp4_call(CallId::send, 80, buf);
-    for (int i = 0; i < 8000; ++i) match(*s, in);
+    for (int i = 0; i < 8000; ++i) first_acting(*s, in);
     uint64_t alone = injections(*s, 0);
     reset_counters(*s);
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t)
       threads.emplace_back([&] {
-        for (int i = 0; i < 1000; ++i) match(*s, in);
+        for (int i = 0; i < 1000; ++i) first_acting(*s, in);
       });
     for (std::thread& t : threads) t.join();
     CHECK(injections(*s, 0) == alone);

@@ -230,7 +230,13 @@ TEST_CASE("strace rules: one injection per system call") {
   CHECK(m[0].mapping == Mapping::exact);
   CHECK(m[1].mapping == Mapping::none);
   CHECK(m[1].reason == "the rule 'connect:error=ECONNREFUSED:nth=1' already injects into connect: strace keeps one "
-                       "injection per system call");
+                       "injection per system call, so rules cannot compose there");
+  // A delay then an error composes in the library: under strace it is refused, not run as one of the two.
+  m = map_text("connect:delay=2s; connect:error=ECONNREFUSED");
+  REQUIRE(m.size() == 2);
+  CHECK(m[0].mapping == Mapping::exact);
+  CHECK(m[1].mapping == Mapping::none);
+  CHECK(m[1].reason.find("rules cannot compose there") != std::string::npos);
   // Two calls on one system call collide too, and an unmapped rule takes nothing.
   m = map_text("recv:short=1; poll:error=EINTR; ppoll:error=EINTR; recvfrom:error=EAGAIN");
   REQUIRE(m.size() == 4);

@@ -219,7 +219,7 @@ Command add_ctl(CLI::App& root) {
       "  list            the rules in force in each process, numbered from 1\n"
       "  counters        the same, with each rule's calls seen and faults injected, and its injections\n"
       "                  by call and peer (json: \"by_peer\")\n"
-      "  add RULES       add rules after those in force (the first match acts)\n"
+      "  add RULES       add rules after those in force (rules on one call compose: tools/INJECT.md)\n"
       "  remove N|RULE   remove rule number N (as list shows it), or that rule\n"
       "  replace RULES   make RULES the whole set\n"
       "  clear           remove every rule\n"

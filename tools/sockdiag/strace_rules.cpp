@@ -257,8 +257,9 @@ std::vector<RuleMapping> map_rules(const sd::RuleSet* rules, bool multithreaded)
   std::vector<RuleMapping> out;
   if (!rules) return out;
   // strace keeps one injection per system call (a later -e inject naming it
-  // replaces the earlier): the first rule naming it keeps it, as the first
-  // matching rule wins in the library.
+  // replaces the earlier): rules that would compose on a call in the library
+  // (rules.h, RuleStage) cannot there, so a second rule on a system call is
+  // refused rather than run as something else.
   std::vector<std::pair<std::string, std::string>> taken;  // system call, rule
   for (uint32_t i = 0; i < rules->count; ++i) {
     RuleMapping m = map_rule(rules->rules[i], multithreaded);
@@ -267,7 +268,7 @@ std::vector<RuleMapping> map_rules(const sd::RuleSet* rules, bool multithreaded)
       auto it = std::find_if(taken.begin(), taken.end(), [&](const auto& t) { return t.first == s; });
       if (it != taken.end() && conflict.empty())
         conflict = "the rule " + sd::quoted(it->second) + " already injects into " + s +
-                   ": strace keeps one injection per system call";
+                   ": strace keeps one injection per system call, so rules cannot compose there";
     }
     if (!conflict.empty()) m = refuse(std::move(m), std::move(conflict));
     for (const std::string& s : m.syscalls) taken.emplace_back(s, m.rule);
