@@ -666,7 +666,7 @@ TEST_CASE("rules that compose: every acting rule, at most one ending", "[rules][
     MatchInput in = tcp4_call(CallId::recv, 80, buf);
     Matched m;
     REQUIRE(match(*s, in, &m) == 2);
-    unclaim(*s, *m.rule[1]);
+    unclaim(*s, *m.rule[1], in);
     CHECK(injections(*s, 1) == 0);
     CHECK(s->counters[1].seen.load() == 1);
     CHECK(acting(*s, in) == std::vector<uint32_t>{0, 1});  // its one injection is still to spend
