@@ -34,6 +34,7 @@
 #include "progname.h"
 #include "addr_text.h"
 #include "record.h"
+#include "replay.h"
 #include "report.h"
 
 namespace sd {
@@ -227,6 +228,8 @@ __attribute__((always_inline)) inline bool gather_for(const Armed& a, Gathered& 
                                                      const sockaddr* target, socklen_t target_len, const char* host) {
   CallId id;
   if (!call_id(call, &id) || !may_match(a.set, id)) return false;
+  // Every call the rules are asked about, before any rule is left out.
+  count_call(id, fd);
   // Only peer rules for this call: a peer they cannot name ends it here.
   if (a.set->peer_only_mask & call_bit(id)) {
     uint64_t words[2] = {0, 0};
@@ -255,7 +258,7 @@ __attribute__((always_inline)) inline bool gather_for(const Armed& a, Gathered& 
 const Rule* matching_rule(const Armed& a, Call call, int fd, Conn* c, const sockaddr* target, socklen_t target_len,
                           const char* host) {
   Gathered g;
-  return gather_for(a, g, call, fd, c, target, target_len, host) ? match_rules(*a.set, g.in) : nullptr;
+  return gather_for(a, g, call, fd, c, target, target_len, host) ? pick_rule(*a.set, g.in) : nullptr;
 }
 
 // The byte count that an after_bytes rule compares for a call.
@@ -294,7 +297,7 @@ const Rule* crossing_datagram_rule(const Armed& a, int fd, Gathered& g, bool inp
   uint64_t room = room_before_boundary(a, g, input);
   if (!room || size <= room) return nullptr;
   counted_bytes(g.in, input) += room;
-  return match_rules(*a.set, g.in);
+  return pick_rule(*a.set, g.in);
 }
 
 // An injected fault's record: its own failure, or a notice (delay, short).
@@ -312,6 +315,15 @@ void record(Call call, int fd, const Rule* rule, CodeKind d, int code, long ret,
   f.host = host;
   // Only a send with MSG_FASTOPEN names its peer here (inject_connect).
   f.connects = call != Call::connect && target != nullptr;
+  // The record of the fault itself says where it struck (call_identity.h).
+  char conn[ConnIdentity::kBase + 16];
+  FiringFacts fired;
+  if (take_firing(fd, rule_call(call), conn, sizeof(conn), &fired)) {
+    f.conn = conn;
+    f.call_n = fired.n;
+    f.drawn = fired.drawn;
+    f.drawn_ns = fired.drawn_ns;
+  }
   report(f);
 }
 
@@ -325,6 +337,7 @@ void wait_for(Call call, int fd, const Rule* rule, uint64_t ns, const char* what
 // already says how long); nullptr for a fixed one.
 const char* drawn_delay_note(const Rule* rule, uint64_t ns, char (&buf)[64]) {
   if (!(rule->wait_hi_ns | rule->wait_sd_ns)) return nullptr;
+  note_drawn(ns);
   std::snprintf(buf, sizeof(buf), "this call drew %llu.%03llu ms", static_cast<unsigned long long>(ns / 1000000),
                 static_cast<unsigned long long>(ns / 1000 % 1000));
   return buf;
@@ -539,8 +552,12 @@ void inject_configure() {
   g_start_ns = now_mono_ns();
   const RuleSet* set = config().rules;
   if (!set || set->count == 0) return;
-  bool uses_draws = false;  // prob, jittered delays
+  bool uses_draws = false;  // prob, jittered delays; a replay draws nothing
   for (uint32_t i = 0; i < set->count; ++i) uses_draws = uses_draws || rule_draws(set->rules[i]);
+  if (config().replay) {
+    replay_configure(*config().replay, *set, program_name());
+    uses_draws = false;
+  }
   // The set is this process's own, parsed at start-up: its draws come from
   // the seed of the whole run and the program's name (rules.h). Before it
   // is armed: its views copy the seed.
@@ -613,7 +630,7 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
   bool bounded = (a.after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
   bool stream = g.in.sock_type == SOCK_STREAM;
   bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
-  const Rule* rule = match_rules(*set, g.in);
+  const Rule* rule = pick_rule(*set, g.in);
   if (!rule && bounded && datagrams) rule = crossing_datagram_rule(a, fd, g, input, asked);
   std::size_t len = 0;
   if (rule) v = apply_io_rule(call, input, fd, c, rule, asked, flags);
@@ -889,7 +906,10 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     c->inject_err.store(0, std::memory_order_relaxed);
   }
   const Armed& a = armed();
-  if (!may_match(a.set, CallId::connect) || !on_socket(fd, c)) return 0;
+  bool socket = on_socket(fd, c);
+  // Each attempt is a connection of its own (call_identity.h).
+  if (socket) identity_connect(fd, addr, len);
+  if (!may_match(a.set, CallId::connect) || !socket) return 0;
   const Rule* rule = matching_rule(a, Call::connect, fd, c, addr, len, nullptr);
   if (!rule) return 0;
   if (rule->action == RuleAction::delay) {
@@ -1030,11 +1050,12 @@ Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
   int family = AF_UNSPEC;
   if (lookup_scope(node, hints, &family) == LookupScope::no_dns) return Verdict{};
   Gathered g;
+  count_call(id, -1);
   gather(a, g, id, -1, nullptr, nullptr, 0, node);
   // Only a rule without host= needs to know (one with it names the lookups
   // it means): the hosts file is read only then.
   g.in.name_from_hosts_file = a.dns_rule_without_host && in_hosts_file(node, family);
-  return act_on_call(call, -1, match_rules(*a.set, g.in), node);
+  return act_on_call(call, -1, pick_rule(*a.set, g.in), node);
 }
 
 int take_injected_so_error(Conn* c, const Rule** rule) {
@@ -1055,10 +1076,13 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   const Armed& a = armed();
   if (a.holding->call_mask == 0) return 0;
   Gathered g;
+  // Counted as the wait's own call: the read to come counts itself.
+  count_call(rule_call(wait), fd);
   gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
-  const Rule* rule = match_rules(*a.holding, g.in);
+  const Rule* rule = pick_rule(*a.holding, g.in);
   if (!rule) return 0;
   uint64_t ns = rule->action == RuleAction::delay ? delay_ns(*rule) : bandwidth_wait_ns(c, rule);
+  if (rule->wait_hi_ns | rule->wait_sd_ns) note_drawn(ns);
   if (ns) {
     char note[96];
     std::snprintf(note, sizeof(note), "input held back %llu.%03llu ms: not readable before then",

@@ -1,0 +1,35 @@
+// Replaying an earlier run's faults (SOCKDIAG_REPLAY, replay_plan.h): the
+// plan's faults of this program, looked up by the call's connection key and
+// index (call_identity.h) instead of asking the rules. A small step before
+// the rules: every place that asks the rules asks pick_rule.
+#pragma once
+#include "call_identity.h"
+#include "replay_plan.h"
+#include "rules.h"
+
+namespace sd {
+
+// The rules of the plan being replayed (the armed set's, and its views'),
+// nullptr when none is.
+extern const Rule* g_replay_rules;
+
+// Takes in this program's faults of `plan`, whose rules `set` is (the set
+// armed at start-up, process_seed already applied). Start-up only: it
+// allocates.
+void replay_configure(const ReplayPlan& plan, const RuleSet& set, const char* prog);
+
+// The plan's fault at the current call (current_point()), or nullptr;
+// counted as the rule's injection.
+const Rule* replay_lookup(const RuleSet& set);
+
+// The rule for the call described by `in`: the replayed fault when `set`
+// is the replay's (a set given later by `sockdiag ctl` is matched as
+// rules), else the first rule that matches. A rule found is noted as the
+// current call's firing, for its record.
+inline const Rule* pick_rule(const RuleSet& set, const MatchInput& in) {
+  const Rule* r = g_replay_rules && set.rules == g_replay_rules ? replay_lookup(set) : match_rules(set, in);
+  if (r) note_firing();
+  return r;
+}
+
+}  // namespace sd
