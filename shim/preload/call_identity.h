@@ -47,6 +47,8 @@ const CallPoint& current_point();
 
 // A rule matched the current call: its record (the next on this fd from
 // this thread) says where it struck, and the delay it drew (note_drawn).
+// A hook in a signal handler between the count and the record may take
+// the thread's current call for its own, as with delay_ns (rules.h).
 void note_firing();
 void note_drawn(uint64_t ns);
 
