@@ -154,8 +154,9 @@ std::vector<std::string> cmd_environment(const std::vector<std::string>& extra) 
 // `go`: the program is a Go program, which always runs several threads.
 int run_strace_engine(const RunOptions& o, const std::string& why, bool go) {
   if (!o.replay.empty())
-    throw UsageError("--replay needs the library, which " + one_line(o.cmd[0]) + (why.empty() ? "" : " " + why) +
-                     " cannot load; accepted: --replay with --engine preload and a dynamically linked program");
+    throw UsageError("--replay needs the library, and " + one_line(o.cmd[0]) + " would run under the strace engine" +
+                     (why.empty() ? "" : " (it " + one_line(why) + ")") +
+                     "; accepted: --replay with a program the library can load (--engine preload or auto)");
   Settings settings(o.settings, environ);
   const sd::Config config = settings.validate();
   if (names_sink(config.log) || std::strncmp(config.log, "unix:", 5) == 0)
@@ -351,7 +352,8 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
       "--no-control", [opts]() { opts->control = false; }, "No process of the tree can be controlled.");
   sub->add_option("--replay", opts->replay,
                   "Inject exactly the faults of an earlier run, at the same calls, and no other: FILE is that "
-                  "run's JSON log (--format json --log FILE). A call is found by its program, its connection "
+                  "run's JSON log (--format json --level info --log FILE: a delay's record is a notice, which level "
+                  "error leaves out). A call is found by its program, its connection "
                   "(the K-th to the same peer) and its index on it, never by pid or time; a jittered delay "
                   "lasts what it drew then. Replaces the rules: not with --inject. See INJECT.md, \"Replaying "
                   "a run\".")
@@ -373,8 +375,8 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
       "  sockdiag run -- curl -sS http://localhost:8080/\n"
       "  sockdiag run --summary --level info -- ./server --port 8080\n"
       "  sockdiag run --inject 'connect:error=ECONNREFUSED:port=5432:nth=1..3' -- ./app\n"
-      "  sockdiag run --format json --log run1.json --inject 'recv:error=ECONNRESET:prob=0.1' -- ./app\n"
-      "  sockdiag run --format json --log run2.json --replay run1.json -- ./app\n"
+      "  sockdiag run --format json --level info --log run1.json --inject 'recv:delay=1ms..9ms:prob=0.1' -- ./app\n"
+      "  sockdiag run --format json --level info --log run2.json --replay run1.json -- ./app\n"
       "  sockdiag run --format json --log /tmp/app.%p.json -- ./app && sockdiag report /tmp/app.*.json");
   auto action = [sub, opts, tail]() {
     // Without "--", CLI11 stops at the first word that is not ours (prefix

@@ -20,7 +20,6 @@ ReplayCopy::ReplayCopy(const std::string& file) {
   sd::ReplayPlan plan;
   std::string error;
   if (!sd::read_replay_file(file.c_str(), &plan, &error)) throw UsageError("--replay: " + error);
-  faults_ = plan.faults.size();
   sd::free_rules(plan.set);
   std::ifstream in(file, std::ios::binary);
   std::ostringstream text;

@@ -15,11 +15,9 @@ class ReplayCopy {
   ReplayCopy(const ReplayCopy&) = delete;
   ReplayCopy& operator=(const ReplayCopy&) = delete;
   const std::string& path() const { return path_; }
-  std::size_t faults() const { return faults_; }
 
  private:
   std::string path_;
-  std::size_t faults_ = 0;
 };
 
 }  // namespace sdcli
