@@ -115,7 +115,7 @@ TEST_CASE("a replay plan holds each fault with its call's identity") {
 TEST_CASE("a replay plan that cannot be replayed is refused with one line") {
   std::string good = fault("recv", "127.0.0.1:80#1", 1, "recv:error=ECONNRESET");
   CHECK(refusal(good + "{\"v\":1,\"call\":\n") ==
-        "run.json:2: not a JSON record (expected a value at byte 19); accepted: the JSON log of a run "
+        "run.json:2: not a JSON record (expected a value at byte 15); accepted: the JSON log of a run "
         "(sockdiag run --format json --log FILE)");
   CHECK(refusal("sockdiag 2026-01-01 text line\n").find("run.json:1: not a JSON record") == 0);
   CHECK(refusal("{\"v\":1,\"level\":\"info\",\"seed\":3}\n").find("run.json: no injected fault to replay") == 0);
