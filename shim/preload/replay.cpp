@@ -2,8 +2,6 @@
 // faults, made at start-up, read without lock or allocation by the hooks.
 #include "replay.h"
 
-#include <cstring>
-#include <new>
 #include <vector>
 
 namespace sd {
