@@ -21,7 +21,7 @@ status=0
 ctest --test-dir "$build" --output-on-failure -R '^fuzz regressions:' || status=1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockdiag-fuzz-XXXXXX")
-for name in rules config env record strace; do
+for name in rules config env record strace replay; do
   corpus=$work/corpus-$name
   cp -r "$source/corpus/$name" "$corpus"
   mkdir -p "$work/artifacts-$name"

@@ -19,6 +19,7 @@
 #include "calls.h"
 #include "escape.h"
 #include "nearest.h"
+#include "replay_plan.h"
 #include "rules.h"
 
 namespace sd {
@@ -27,7 +28,7 @@ const char* const kVariables[] = {
     "SOCKDIAG_LOG",   "SOCKDIAG_FORMAT",          "SOCKDIAG_LEVEL",     "SOCKDIAG_SUMMARY",
     "SOCKDIAG_RETRY", "SOCKDIAG_RETRY_TIMEOUT_MS", "SOCKDIAG_RETRY_MAX", "SOCKDIAG_SIGPIPE",
     "SOCKDIAG_INJECT", "SOCKDIAG_CONFIG",         "SOCKDIAG_SEED",      "SOCKDIAG_FOLLOW_CHILDREN",
-    "SOCKDIAG_COUNTERS", "SOCKDIAG_SECCOMP", "SOCKDIAG_CONTROL", nullptr,
+    "SOCKDIAG_COUNTERS", "SOCKDIAG_SECCOMP", "SOCKDIAG_CONTROL", "SOCKDIAG_REPLAY", nullptr,
 };
 
 namespace {
@@ -290,6 +291,22 @@ const Setting kSettings[] = {
        c->seed_set = true;
        return true;
      }},
+    // The faults of an earlier run's JSON log, read and checked whole here.
+    {"replay",
+     [](std::string_view v, Config* c, const Source&, std::string* err) {
+       std::string path(trim(v));
+       if (path.empty()) {
+         *err = "the value is empty; accepted: the path of the JSON log of a run";
+         return false;
+       }
+       auto* plan = new ReplayPlan;
+       if (!read_replay_file(path.c_str(), plan, err)) {
+         delete plan;
+         return false;
+       }
+       c->replay = plan;
+       return true;
+     }},
     {"inject",
      [](std::string_view v, Config*, const Source& src, std::string* err) {
        return src.rules->add(v, src.name, src.line, err, src.column);
@@ -470,7 +487,20 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
     return false;
   }
   RuleSet* set = rules.finish();
-  if (set && set->count > 0) {
+  if (cfg.replay) {
+    // A replay is the whole of the run's injection: rules beside it would
+    // make a different run than the one replayed.
+    if (set && set->count > 0) {
+      free_rules(set);
+      *error = "sockdiag: SOCKDIAG_REPLAY replaces the injection rules, and SOCKDIAG_INJECT (or an inject line "
+               "of SOCKDIAG_CONFIG) gives some; accepted: one or the other";
+      return false;
+    }
+    if (set) free_rules(set);
+    set = cfg.replay->set;
+    set->seed = cfg.seed_set ? cfg.seed : 0;
+    cfg.rules = set;
+  } else if (set && set->count > 0) {
     set->seed = cfg.seed_set ? cfg.seed : seed_from_clock();
     cfg.rules = set;
   } else if (set) {

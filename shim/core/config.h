@@ -10,6 +10,7 @@
 namespace sd {
 
 struct RuleSet;  // fault-injection rules (rules.h)
+struct ReplayPlan;  // the faults of an earlier run (replay_plan.h)
 
 enum class Format : uint8_t { text, json };
 enum class SigpipeMode : uint8_t { ignore, keep };
@@ -50,6 +51,9 @@ struct Config {
   bool control = false;
   uint64_t control_run = 0;
   const RuleSet* rules = nullptr;  // owned, never freed (lives as long as the process)
+  // SOCKDIAG_REPLAY: inject exactly these faults at these calls, no rule
+  // else; `rules` is then the plan's own set. Owned, never freed.
+  const ReplayPlan* replay = nullptr;
 };
 
 // Reads a variable; returns nullptr when it is unset.

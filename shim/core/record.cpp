@@ -249,6 +249,12 @@ void json_record(const RecordData& r, RecordCache& cache, LineBuffer& out) {
     out.put(",\"note\":");
     out.append_json_string(r.note);
   }
+  if (r.call_n) {
+    out.put(",\"conn\":");
+    out.append_json_string(r.conn);
+    out.put(",\"call_n\":", r.call_n);
+    if (r.drawn) out.put(",\"drawn_ns\":", r.drawn_ns);
+  }
   if (r.have_history) {
     out.put(",\"bytes_sent\":", r.sent, ",\"bytes_received\":", r.received, ",\"age_ms\":");
     append_ms(out, r.age_ns);

@@ -50,6 +50,12 @@ struct RecordData {
   bool retrying = false;              // this record announces a retry
   uint64_t waited_ns = 0;             // time the retry waited for readiness
   std::string_view note = "";
+  // An injected fault's own record: where it struck, for a replay
+  // (replay_plan.h). call_n 0: not one.
+  std::string_view conn = "";
+  uint64_t call_n = 0;
+  bool drawn = false;                 // a jittered delay: the time it drew
+  uint64_t drawn_ns = 0;
   bool have_history = false;          // the connection's history is known
   bool inherited = false;             // learned on first use: its history starts with this process
   uint64_t sent = 0, received = 0;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "call_identity.h"
 #include "interpose.h"
 #include "peer_key.h"
 
@@ -44,10 +45,11 @@ struct LocalAddr {
 };
 
 // A chunk: its entries, then each fd's epoll data, then each fd's local
-// address (apart, so that an entry stays 64 bytes; few programs touch
-// these pages, and pages never touched cost no memory).
+// address, then each fd's identity for replay (apart, so that an entry
+// stays 64 bytes; few programs touch these pages, and pages never touched
+// cost no memory).
 constexpr std::size_t kChunkBytes =
-    (sizeof(Conn) + sizeof(std::atomic<uint64_t>) + sizeof(LocalAddr)) * kChunkSize;
+    (sizeof(Conn) + sizeof(std::atomic<uint64_t>) + sizeof(LocalAddr) + sizeof(ConnIdentity)) * kChunkSize;
 
 Conn* chunk_for(int fd, bool allocate) {
   if (static_cast<unsigned>(fd) >= static_cast<unsigned>(kMaxTrackedFd)) return nullptr;
@@ -94,6 +96,20 @@ LocalAddr* local_slot(int fd) {
   return reinterpret_cast<LocalAddr*>(after_epoll) + (fd & (kChunkSize - 1));
 }
 
+// The identity slot of `fd`; nullptr when its chunk was never allocated.
+ConnIdentity* identity_slot(int fd) {
+  Conn* chunk = chunk_for(fd, false);
+  if (!chunk) return nullptr;
+  auto* after_epoll = reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + kChunkSize;
+  auto* after_local = reinterpret_cast<LocalAddr*>(after_epoll) + kChunkSize;
+  return reinterpret_cast<ConnIdentity*>(after_local) + (fd & (kChunkSize - 1));
+}
+
+// A new socket at `fd` has no identity yet. Read first, as below.
+void clear_identity(int fd) {
+  ConnIdentity* e = identity_slot(fd);
+  if (e && e->ordinal.load(std::memory_order_relaxed) != 0) e->ordinal.store(0, std::memory_order_release);
+}
 
 // Read first: storing a zero into a page never written would cost a page.
 void clear_epoll_data(int fd) {
@@ -135,6 +151,8 @@ uint64_t now_mono_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+ConnIdentity* identity_of(int fd) { return identity_slot(fd); }
+
 Conn* get_conn(int fd) {
   Conn* c = chunk_for(fd, true);
   return c ? &c[fd & (kChunkSize - 1)] : nullptr;
@@ -162,6 +180,7 @@ void track_socket(int fd, Kind kind, uint32_t flags, uint64_t now_ns) {
   if (!c) return;
   reset(c, kind, flags, now_ns);
   clear_epoll_data(fd);
+  clear_identity(fd);
   clear_local(fd);
   note_high(fd);
 }
@@ -205,6 +224,8 @@ void copy_fd(int from, int to) {
   dst->inject_rule.store(src->inject_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->inject_set.store(src->inject_set.load(std::memory_order_relaxed), std::memory_order_relaxed);
   clear_epoll_data(to);
+  // The copy is a socket of its own for replay: its key is given on first use.
+  clear_identity(to);
   LocalAddr* from_local = local_slot(from);
   LocalAddr* to_local = local_slot(to);
   if (from_local && to_local) {

@@ -155,6 +155,11 @@ uint64_t process_start_ns();
 // The cached peer as a sockaddr; false when none was recorded.
 bool cached_peer(const Conn*, sockaddr_storage* out, socklen_t* len);
 
+// The identity of the socket `fd` for replay (call_identity.h), kept beside
+// its entry; nullptr when its chunk was never allocated.
+struct ConnIdentity;
+ConnIdentity* identity_of(int fd);
+
 // The last epoll_event.data the program registered for the socket `fd`,
 // and the reverse lookup of an epoll event to its fd (cold: a scan; -1 when
 // unknown).

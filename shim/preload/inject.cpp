@@ -34,6 +34,7 @@
 #include "progname.h"
 #include "addr_text.h"
 #include "record.h"
+#include "replay.h"
 #include "report.h"
 
 namespace sd {
@@ -227,6 +228,8 @@ __attribute__((always_inline)) inline bool gather_for(const Armed& a, Gathered& 
                                                      const sockaddr* target, socklen_t target_len, const char* host) {
   CallId id;
   if (!call_id(call, &id) || !may_match(a.set, id)) return false;
+  // Every call the rules are asked about, before any rule is left out.
+  count_call(id, fd);
   // Only peer rules for this call: a peer they cannot name ends it here.
   if (a.set->peer_only_mask & call_bit(id)) {
     uint64_t words[2] = {0, 0};
@@ -257,7 +260,7 @@ unsigned matching_rules(const Armed& a, Call call, int fd, Conn* c, const sockad
   Gathered g;
   m->count = 0;
   m->actions = 0;
-  return gather_for(a, g, call, fd, c, target, target_len, host) ? match_rules(*a.set, g.in, m) : 0;
+  return gather_for(a, g, call, fd, c, target, target_len, host) ? pick_rules(*a.set, g.in, m) : 0;
 }
 
 // The byte count that an after_bytes rule compares for a call.
@@ -296,7 +299,7 @@ void crossing_datagram_rules(const Armed& a, int fd, Gathered& g, bool input, co
   uint64_t room = room_before_boundary(a, g, input);
   if (!room || size <= room) return;
   counted_bytes(g.in, input) += room;
-  match_rules(*a.set, g.in, m);
+  pick_rules(*a.set, g.in, m);
 }
 
 // An injected fault's record: its own failure, or a notice (delay, short).
@@ -314,6 +317,15 @@ void record(Call call, int fd, const Rule* rule, CodeKind d, int code, long ret,
   f.host = host;
   // Only a send with MSG_FASTOPEN names its peer here (inject_connect).
   f.connects = call != Call::connect && target != nullptr;
+  // The record of the fault itself says where it struck (call_identity.h).
+  char conn[ConnIdentity::kBase + 16];
+  FiringFacts fired;
+  if (take_firing(fd, rule_call(call), conn, sizeof(conn), &fired)) {
+    f.conn = conn;
+    f.call_n = fired.n;
+    f.drawn = fired.drawn;
+    f.drawn_ns = fired.drawn_ns;
+  }
   report(f);
 }
 
@@ -327,6 +339,7 @@ void wait_for(Call call, int fd, const Rule* rule, uint64_t ns, const char* what
 // already says how long); nullptr for a fixed one.
 const char* drawn_delay_note(const Rule* rule, uint64_t ns, char (&buf)[64]) {
   if (!(rule->wait_hi_ns | rule->wait_sd_ns)) return nullptr;
+  note_drawn(ns);
   std::snprintf(buf, sizeof(buf), "this call drew %llu.%03llu ms", static_cast<unsigned long long>(ns / 1000000),
                 static_cast<unsigned long long>(ns / 1000 % 1000));
   return buf;
@@ -544,8 +557,12 @@ void inject_configure() {
   g_start_ns = now_mono_ns();
   const RuleSet* set = config().rules;
   if (!set || set->count == 0) return;
-  bool uses_draws = false;  // prob, jittered delays
+  bool uses_draws = false;  // prob, jittered delays; a replay draws nothing
   for (uint32_t i = 0; i < set->count; ++i) uses_draws = uses_draws || rule_draws(set->rules[i]);
+  if (config().replay) {
+    replay_configure(*config().replay, *set, program_name());
+    uses_draws = false;
+  }
   // The set is this process's own, parsed at start-up: its draws come from
   // the seed of the whole run and the program's name (rules.h). Before it
   // is armed: its views copy the seed.
@@ -620,7 +637,7 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
   bool stream = g.in.sock_type == SOCK_STREAM;
   bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
   Matched m;
-  match_rules(*set, g.in, &m);
+  pick_rules(*set, g.in, &m);
   if (!m.count && bounded && datagrams) crossing_datagram_rules(a, fd, g, input, asked, &m);
   std::size_t len = 0;
   if (m.count) v = apply_io(call, input, fd, c, *set, g.in, m, asked, flags);
@@ -946,7 +963,10 @@ int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*
     c->inject_err.store(0, std::memory_order_relaxed);
   }
   const Armed& a = armed();
-  if (!may_match(a.set, CallId::connect) || !on_socket(fd, c)) return 0;
+  bool socket = on_socket(fd, c);
+  // Each attempt is a connection of its own (call_identity.h).
+  if (socket) identity_connect(fd, addr, len);
+  if (!may_match(a.set, CallId::connect) || !socket) return 0;
   Matched m;
   if (!matching_rules(a, Call::connect, fd, c, addr, len, nullptr, &m)) return 0;
   // The waits first, then the ending, if any (rules.h, RuleStage).
@@ -1089,12 +1109,13 @@ Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
   int family = AF_UNSPEC;
   if (lookup_scope(node, hints, &family) == LookupScope::no_dns) return Verdict{};
   Gathered g;
+  count_call(id, -1);
   gather(a, g, id, -1, nullptr, nullptr, 0, node);
   // Only a rule without host= needs to know (one with it names the lookups
   // it means): the hosts file is read only then.
   g.in.name_from_hosts_file = a.dns_rule_without_host && in_hosts_file(node, family);
   Matched m;
-  match_rules(*a.set, g.in, &m);
+  pick_rules(*a.set, g.in, &m);
   return act_on_call(call, -1, m, node);
 }
 
@@ -1116,9 +1137,11 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   const Armed& a = armed();
   if (a.holding->call_mask == 0) return 0;
   Gathered g;
+  // Counted as the wait's own call: the read to come counts itself.
+  count_call(rule_call(wait), fd);
   gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
   Matched m;
-  if (!match_rules(*a.holding, g.in, &m)) return 0;
+  if (!pick_rules(*a.holding, g.in, &m)) return 0;
   // As a read's waits (io_waits): the delays add up, and the bandwidth
   // limits hold the input until the connection's pace allows it, if later.
   uint64_t delays = 0, pace = 0;
@@ -1132,9 +1155,13 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   std::snprintf(note, sizeof(note), "input held back %llu.%03llu ms: not readable before then",
                 static_cast<unsigned long long>(ns / 1000000), static_cast<unsigned long long>(ns / 1000 % 1000));
   // One notice per rule that holds the input back.
-  for (unsigned i = 0; i < m.count; ++i)
-    if (m.rule[i]->action == RuleAction::delay ? delay_ns(m, i) != 0 : bandwidth_wait_ns(c, m.rule[i]) != 0)
-      record(wait, fd, m.rule[i], CodeKind::event, ev_injected_delay, 0, note);
+  for (unsigned i = 0; i < m.count; ++i) {
+    const Rule* r = m.rule[i];
+    uint64_t own = r->action == RuleAction::delay ? delay_ns(m, i) : bandwidth_wait_ns(c, r);
+    if (!own) continue;
+    if (r->action == RuleAction::delay && (r->wait_hi_ns | r->wait_sd_ns)) note_drawn(own);
+    record(wait, fd, r, CodeKind::event, ev_injected_delay, 0, note);
+  }
   return ns;
 }
 

@@ -241,6 +241,10 @@ void report(const Outcome& f) {
   r.retrying = f.retrying;
   r.waited_ns = f.retry_waited_ns;
   r.note = text_or_empty(f.note);
+  r.conn = text_or_empty(f.conn);
+  r.call_n = f.call_n;
+  r.drawn = f.drawn;
+  r.drawn_ns = f.drawn_ns;
   if (is_socket(kind)) {
     r.kind = kind_name(kind);
     sockaddr_storage local;

@@ -27,6 +27,7 @@ import cases_sockets_only  # noqa: F401
 import cases_aftermath  # noqa: F401
 import cases_hold  # noqa: F401
 import cases_compose  # noqa: F401
+import cases_replay  # noqa: F401
 
 
 def main():

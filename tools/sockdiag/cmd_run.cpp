@@ -23,6 +23,7 @@
 #include "record.h"
 #include "record_channel.h"
 #include "record_forwarder.h"
+#include "replay_copy.h"
 #include "rules.h"
 #include "run_control_file.h"
 #include "spawn.h"
@@ -152,6 +153,10 @@ std::vector<std::string> cmd_environment(const std::vector<std::string>& extra) 
 // `sockdiag run --engine strace`, or auto for `why` ("is statically linked").
 // `go`: the program is a Go program, which always runs several threads.
 int run_strace_engine(const RunOptions& o, const std::string& why, bool go) {
+  if (!o.replay.empty())
+    throw UsageError("--replay needs the library, and " + one_line(o.cmd[0]) + " would run under the strace engine" +
+                     (why.empty() ? "" : " (it " + one_line(why) + ")") +
+                     "; accepted: --replay with a program the library can load (--engine preload or auto)");
   Settings settings(o.settings, environ);
   const sd::Config config = settings.validate();
   if (names_sink(config.log) || std::strncmp(config.log, "unix:", 5) == 0)
@@ -242,6 +247,13 @@ int run_command(const RunOptions& o) {
                        ", and this one does not");
     settings.set(kFollowChildrenVariable, "no", "--no-follow-children");
   }
+  // A replay: the faults of an earlier run, in place of any rule (the
+  // library refuses both at once, in terms of these options).
+  std::unique_ptr<ReplayCopy> replay;
+  if (!o.replay.empty()) {
+    replay = std::make_unique<ReplayCopy>(o.replay);
+    settings.set("SOCKDIAG_REPLAY", replay->path(), "--replay");
+  }
   // Live control of the whole tree, named by this command's pid.
   settings.set("SOCKDIAG_CONTROL", o.control ? "run:" + std::to_string(getpid()) : "no", "--control");
   sd::Config config = settings.validate();
@@ -263,7 +275,7 @@ int run_command(const RunOptions& o) {
   // One seed for the whole tree: drawn here, given to CMD in its
   // environment, said once. Each process draws from it and its program's
   // name (INJECT.md, "Reproducible runs").
-  if (!config.seed_set && draws_from_seed(config.rules)) {
+  if (!config.seed_set && !config.replay && draws_from_seed(config.rules)) {
     unsigned long long seed = sd::seed_from_clock();
     settings.set("SOCKDIAG_SEED", std::to_string(seed), "--seed");
     if (config.level >= sd::Level::info) say_seed(seed, user_format);
@@ -340,6 +352,14 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
       "while it runs (default; see sockdiag ctl --help).");
   sub->add_flag_callback(
       "--no-control", [opts]() { opts->control = false; }, "No process of the tree can be controlled.");
+  sub->add_option("--replay", opts->replay,
+                  "Inject exactly the faults of an earlier run, at the same calls, and no other: FILE is that "
+                  "run's JSON log (--format json --level info --log FILE: a delay's record is a notice, which level "
+                  "error leaves out). A call is found by its program, its connection "
+                  "(the K-th to the same peer) and its index on it, never by pid or time; a jittered delay "
+                  "lasts what it drew then. Replaces the rules: not with --inject. See INJECT.md, \"Replaying "
+                  "a run\".")
+      ->type_name("FILE");
   sub->add_option("--engine", opts->engine,
                   "How CMD is observed: preload (the library, LD_PRELOAD), strace (system calls traced by "
                   "strace, for static and Go programs; no --retry, no --sigpipe ignore), or auto (default): "
@@ -357,6 +377,8 @@ Command add_run(CLI::App& root, const CommandTail* tail) {
       "  sockdiag run -- curl -sS http://localhost:8080/\n"
       "  sockdiag run --summary --level info -- ./server --port 8080\n"
       "  sockdiag run --inject 'connect:error=ECONNREFUSED:port=5432:nth=1..3' -- ./app\n"
+      "  sockdiag run --format json --level info --log run1.json --inject 'recv:delay=1ms..9ms:prob=0.1' -- ./app\n"
+      "  sockdiag run --format json --level info --log run2.json --replay run1.json -- ./app\n"
       "  sockdiag run --format json --log /tmp/app.%p.json -- ./app && sockdiag report /tmp/app.*.json");
   auto action = [sub, opts, tail]() {
     // Without "--", CLI11 stops at the first word that is not ours (prefix

@@ -32,6 +32,8 @@ struct RunOptions {
   // `sockdiag ctl --run PID` may change the rules of the tree (SOCKDIAG_CONTROL=run:PID).
   bool control = true;
   std::string engine = "auto";  // auto, preload or strace (strace_engine.h)
+  // --replay FILE: the faults of that run's JSON log, instead of the rules.
+  std::string replay;
   std::vector<std::string> cmd;
 };
 // `sockdiag run`, also used by `sockdiag demo`.
