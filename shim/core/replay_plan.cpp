@@ -79,6 +79,7 @@ bool parse_replay(std::string_view text, std::string_view source, ReplayPlan* ou
   // A call and a rule: rules that composed on one call are each a fault of it.
   using Point = std::tuple<std::string, int, uint64_t, uint32_t, uint64_t, uint32_t>;
   std::map<Point, std::tuple<unsigned, uint32_t, bool, uint64_t>> seen;
+  std::vector<unsigned> fault_lines;  // each fault's line
   std::vector<std::string> rule_texts;
   std::vector<JsonMember> ms;
   unsigned lineno = 0;
@@ -150,6 +151,7 @@ bool parse_replay(std::string_view text, std::string_view source, ReplayPlan* ou
       return false;
     }
     plan.faults.push_back(std::move(f));
+    fault_lines.push_back(lineno);
   }
   if (plan.faults.empty()) {
     *error = std::string(source) +
@@ -179,6 +181,21 @@ bool parse_replay(std::string_view text, std::string_view source, ReplayPlan* ou
                "; accepted: a log the library wrote";
       return false;
     }
+  }
+  // Rules compose on a call, but at most one of them ends it (rules.h).
+  std::map<std::tuple<std::string, int, uint64_t, uint32_t, uint64_t>, unsigned> ending_at;
+  for (std::size_t i = 0; i < plan.faults.size(); ++i) {
+    const ReplayFault& f = plan.faults[i];
+    if (rule_stage(plan.set->rules[f.rule].action) != RuleStage::end) continue;
+    auto [it, fresh] = ending_at.emplace(std::make_tuple(f.prog, static_cast<int>(f.call), f.base_hash, f.ordinal, f.n),
+                                         fault_lines[i]);
+    if (fresh) continue;
+    free_rules(plan.set);
+    *error = std::string(source) + ":" + std::to_string(fault_lines[i]) + ": a second fault ending the call of line " +
+             std::to_string(it->second) + " (" + quoted(f.prog) + ", " + call_id_name(f.call) + " " +
+             std::to_string(f.n) + "); accepted: the log of one run (a log written by several runs, or by forked "
+             "processes of one program that make the same connections, cannot be replayed)";
+    return false;
   }
   *out = std::move(plan);
   return true;

@@ -129,13 +129,20 @@ TEST_CASE("a replay plan that cannot be replayed is refused with one line") {
   CHECK(refusal(fault("recv", "x#1", 1, "recv:delay=1ms..2ms")).find("without \"drawn_ns\"") != std::string::npos);
   CHECK(refusal(fault("recv", "x#1", 1, "recv:eof", ",\"drawn_ns\":5")).find("draws no delay") != std::string::npos);
   CHECK(refusal(fault("recv", "x#1", 1, "recv:eof", ",\"clipped\":true")).find("clipped") != std::string::npos);
-  // The same call twice: the same fault is one; two different ones are refused.
+  // The same call twice: the same fault is one; rules that composed there
+  // are each a fault of it; two endings of one call are refused.
   ReplayPlan plan;
   std::string err;
   REQUIRE(parse_replay(good + good, "run.json", &plan, &err));
   CHECK(plan.faults.size() == 1);
   free_rules(plan.set);
+  REQUIRE(parse_replay(fault("recv", "127.0.0.1:80#1", 1, "recv:delay=5ms") + good, "run.json", &plan, &err));
+  CHECK(plan.faults.size() == 2);
+  free_rules(plan.set);
   CHECK(refusal(good + fault("recv", "127.0.0.1:80#1", 1, "recv:eof"))
+            .find("run.json:2: a second fault ending the call of line 1") == 0);
+  CHECK(refusal(fault("recv", "x#1", 1, "recv:delay=1ms..9ms", ",\"drawn_ns\":2000000") +
+                fault("recv", "x#1", 1, "recv:delay=1ms..9ms", ",\"drawn_ns\":3000000"))
             .find("run.json:2: a different fault at the same call as line 1") == 0);
 }
 
