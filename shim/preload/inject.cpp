@@ -29,6 +29,7 @@
 #include "fdtable.h"
 #include "peer_key.h"
 #include "hostnames.h"
+#include "inject_datagram.h"
 #include "inject_readiness.h"
 #include "log.h"
 #include "progname.h"
@@ -60,13 +61,15 @@ struct Armed {
   bool uses_host, uses_lport, uses_unix_peer, uses_time, dns_rule_without_host;
   // Calls that an after_bytes rule names (call_bit).
   uint64_t after_bytes_calls;
+  // sendmmsg/recvmmsg named by a datagram rule: counted per message.
+  uint64_t datagram_batch_calls;
   uint8_t number;  // rule_set_number's
 };
 
 // No rule at all: before start-up, after `ctl clear`, while paused.
 const RuleSet g_no_rules{};
 const Armed g_unarmed{&g_no_rules, &g_no_rules, &g_no_rules, &g_no_rules, CallId::recv, CallId::recv,
-                      false, false, false, false, false, 0, 0};
+                      false, false, false, false, false, 0, 0, 0};
 std::atomic<const Armed*> g_armed{&g_unarmed};
 
 inline const Armed& armed() { return *g_armed.load(std::memory_order_acquire); }
@@ -502,6 +505,11 @@ const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
     // bandwidth paces by the connection's age; delay and timeout do not.
     a->uses_time = a->uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
     if (r.filters & rf_after_bytes) a->after_bytes_calls |= r.calls;
+    if (is_datagram_action(r.action)) {
+      a->datagram_batch_calls |= r.calls & (call_bit(CallId::sendmmsg) | call_bit(CallId::recvmmsg));
+      // A datagram held back from a read makes the socket readable when due.
+      if (r.action == RuleAction::reorder && (r.calls & kInputCallBits)) g_input_due_rules = true;
+    }
   }
   a->holding = rule_view(*set, holds_input, carve);
   a->after_hold = rule_view(*set, not_input_delay, carve);
@@ -568,6 +576,7 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
 }  // namespace
 
 void inject_after_fork() {
+  datagram_after_fork();
   // Under control the child took in its own copy of the set (control.h).
   if (control_enabled()) return;
   if (const RuleSet* set = g_rules.load(std::memory_order_relaxed)) reset_counters(*set);
@@ -609,14 +618,27 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
     if (held != HoldState::none) set = a.after_hold;
   }
   Gathered g;
-  if (!gather_for(a, g, call, fd, c, nullptr, 0, nullptr)) return v;
+  if (!gather_for(a, g, call, fd, c, nullptr, 0, nullptr)) {
+    if (datagrams_held(fd)) v.kind = Verdict::datagram;
+    return v;
+  }
   bool bounded = (a.after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
   bool stream = g.in.sock_type == SOCK_STREAM;
   bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
   const Rule* rule = match_rules(*set, g.in);
   if (!rule && bounded && datagrams) rule = crossing_datagram_rule(a, fd, g, input, asked);
   std::size_t len = 0;
+  if (rule && is_datagram_action(rule->action)) {
+    v.kind = Verdict::datagram;
+    v.rule = rule;
+    return v;
+  }
   if (rule) v = apply_io_rule(call, input, fd, c, rule, asked, flags);
+  // A batch under a datagram rule is counted message by message; a socket
+  // with datagrams held back counts the ones that overtake them.
+  if (v.kind == Verdict::proceed && g.in.sock_type == SOCK_DGRAM &&
+      ((a.datagram_batch_calls & call_bit(g.in.call)) || datagrams_held(fd)))
+    v.kind = Verdict::datagram;
   if (bounded && stream && (v.kind == Verdict::proceed || v.kind == Verdict::clamp)) {
     uint64_t room = room_before_boundary(a, g, input);
     if (room && asked.get(&len) && len > room && (v.kind == Verdict::proceed || v.max_len > room)) {
@@ -704,6 +726,10 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
              is_dead_connection_error(rule->error_code) ? "the connection was aborted: the peer received an RST" : nullptr);
       break;
     case RuleAction::timeout:
+    case RuleAction::drop:  // datagram actions: inject_datagram.h
+    case RuleAction::duplicate:
+    case RuleAction::reorder:
+    case RuleAction::truncate:
       break;
   }
   return v;
@@ -1051,6 +1077,20 @@ const Rule* injected_rule_of(const Conn* c) {
   return set && idx && idx <= set->count ? &set->rules[idx - 1] : nullptr;
 }
 
+const Rule* next_datagram_rule(Call call, int fd, Conn* c, Verdict* v) {
+  *v = Verdict{};
+  const Armed& a = armed();
+  const Rule* rule = matching_rule(a, call, fd, c, nullptr, 0, nullptr);
+  if (!rule || is_datagram_action(rule->action)) return rule;
+  *v = apply_io_rule(call, class_of(call) == CallClass::recv, fd, c, rule, AskedLength{}, 0);
+  return nullptr;
+}
+
+void record_injected(Call call, int fd, Conn* c, const Rule* rule, const char* note, bool aftermath) {
+  if (aftermath) mark_aftermath(c, rule);
+  record(call, fd, rule, CodeKind::event, ev_injected_datagram, 0, note);
+}
+
 uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   const Armed& a = armed();
   if (a.holding->call_mask == 0) return 0;
@@ -1070,6 +1110,8 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
 
 uint64_t input_due_at(int fd, Conn* c) {
   if (!g_input_due_rules) return 0;
+  uint64_t held = held_datagram_due(fd);
+  if (held == 1) return 1;
   const Armed& a = armed();
   const RuleSet* due_set = a.due;
   Gathered g;
@@ -1093,7 +1135,7 @@ uint64_t input_due_at(int fd, Conn* c) {
     uint64_t due = wait ? now + wait : 1;
     if (rule_would_apply(*due_set, r.index, at) && (best == 0 || due < best)) best = due;
   }
-  return best;
+  return held && (best == 0 || held < best) ? held : best;
 }
 
 }  // namespace sd
