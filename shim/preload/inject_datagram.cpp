@@ -441,6 +441,7 @@ ssize_t datagram_send(Call call, int fd, Conn* c, const Rule* rule, const msghdr
 }
 
 ssize_t datagram_recv(Call call, int fd, Conn* c, const Rule* rule, msghdr* m, int flags) {
+  send_due(fd);  // a held sent datagram whose time came goes out at the socket's next call
   return recv_one(call, fd, c, rule, m, flags);
 }
 

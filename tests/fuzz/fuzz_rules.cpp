@@ -57,6 +57,9 @@ void match_everything(const sd::RuleSet& set) {
       const sd::Rule* r = sd::match(set, in);
       if (r && !(r->calls & sd::call_bit(in.call))) broken("matched a rule for another call", r->text);
       if (r && r->action == sd::RuleAction::delay) check_delay(*r);
+      // Datagram faults never touch a stream's bytes.
+      if (r && sd::is_datagram_action(r->action) && in.sock_type != SOCK_DGRAM)
+        broken("a datagram action matched a stream", r->text);
     }
   }
 }

@@ -13,6 +13,7 @@
 //     poll MS           poll A for input, up to MS ms
 //     sleep MS
 //     closeb            close B (datagrams held back for it go out)
+//     target PORT       B sends to 127.0.0.1:PORT from now on (udp), not to A
 // Prints one line per datagram or call:
 //   sent ret=R                 (sendmmsg: sent ret=R lens=L,L,...)
 //   got seq=S len=L trunc=0|1 src=ok|bad|none
@@ -197,6 +198,11 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc) die("a step lacks its argument");
     long x = atol(argv[i + 1]);
+    if (strcmp(s, "target") == 0) {
+      a_addr.sin_port = htons((uint16_t)x);
+      ++i;
+      continue;
+    }
     if (strcmp(s, "sleep") == 0) {
       usleep((useconds_t)x * 1000);
       ++i;
