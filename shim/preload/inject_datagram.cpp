@@ -2,6 +2,7 @@
 #include "inject_datagram.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 
 #include <atomic>
@@ -446,6 +447,7 @@ ssize_t datagram_recv(Call call, int fd, Conn* c, const Rule* rule, msghdr* m, i
 }
 
 int datagram_sendmmsg(Call call, int fd, Conn* c, const Rule* first, mmsghdr* vec, unsigned vlen, int flags) {
+  if (vlen > UIO_MAXIOV) vlen = UIO_MAXIOV;  // the kernel's own cap of a batch
   unsigned done = 0;
   const Rule* rule = first;
   for (; done < vlen; ++done) {
@@ -472,6 +474,7 @@ int datagram_sendmmsg(Call call, int fd, Conn* c, const Rule* first, mmsghdr* ve
 
 int datagram_recvmmsg(Call call, int fd, Conn* c, const Rule* first, mmsghdr* vec, unsigned vlen, int flags,
                       const timespec* timeout) {
+  if (vlen > UIO_MAXIOV) vlen = UIO_MAXIOV;
   unsigned done = 0;
   const Rule* rule = first;
   int err = errno;
