@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/time.h>
 
 #include <atomic>
 #include <cerrno>
@@ -282,10 +283,22 @@ ssize_t receive_now(int fd, msghdr* m, int flags, bool* timed_out, bool passes =
     if (soonest) {
       uint64_t now = mono_ns();
       uint64_t left = soonest > now ? soonest - now : 0;
+      // The program's own SO_RCVTIMEO, when shorter, ends the read first (EAGAIN).
+      timeval tv{};
+      socklen_t tl = sizeof(tv);
+      uint64_t own = 0;
+      if (real<Call::getsockopt>()(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tl) == 0 && tv.tv_sec >= 0 && tv.tv_usec >= 0)
+        own = static_cast<uint64_t>(tv.tv_sec) * 1000000000u + static_cast<uint64_t>(tv.tv_usec) * 1000u;
+      bool own_first = own && own < left;
+      if (own_first) left = own;
       timespec ts{static_cast<time_t>(left / 1000000000u), static_cast<long>(left % 1000000000u)};
       pollfd p{fd, POLLIN, 0};
       int n = real<Call::ppoll>()(&p, 1, &ts, nullptr);
       if (n == 0) {
+        if (own_first) {
+          errno = EAGAIN;
+          return -1;
+        }
         *timed_out = true;
         return -1;
       }

@@ -99,6 +99,9 @@ def _(h):
     expect_note(run, rule, "held back 100.000 ms (100 bytes)")
     run = dgram(h, "input:reorder=100ms:nth=1", "send", 1, 100, "recv", 1, 200)
     expect_eq(got(run), [0], "a blocking read gets the held datagram when it is due", run.describe())
+    # Held longer than the program's SO_RCVTIMEO (1 s): its own timeout ends the read.
+    run = dgram(h, "input:reorder=5s:nth=1", "send", 1, 100, "recv", 1, 200)
+    expect_eq(run.step("err")["errno"], "EAGAIN", "a blocking read whose SO_RCVTIMEO ends first", run.describe())
     rule = "output:reorder=50ms:nth=1"
     run = dgram(h, rule, "send", 2, 100, "sleep", 100, "send", 1, 100, "recvnb", 4, 200)
     expect_eq(got(run), [1, 0, 2], "the order of the datagrams sent", run.describe())
