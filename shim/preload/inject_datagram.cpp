@@ -44,12 +44,6 @@ struct HeldDatagram {
 HeldDatagram g_held[kHeldDatagrams];
 std::atomic<unsigned> g_held_count{0};  // slots not free: 0 is the common, cheap case
 
-uint64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 HeldDatagram* claim_slot() {
   for (HeldDatagram& h : g_held) {
     uint8_t st = kFree;
@@ -74,7 +68,7 @@ bool due(const HeldDatagram& h, uint64_t now) {
 // any, with `all`), leaving it busy.
 HeldDatagram* take_due(int fd, bool outgoing, bool all) {
   if (g_held_count.load(std::memory_order_relaxed) == 0) return nullptr;
-  uint64_t now = all ? 0 : mono_ns();
+  uint64_t now = all ? 0 : now_mono_ns();
   for (HeldDatagram& h : g_held) {
     if (h.state.load(std::memory_order_acquire) != kHeld || h.fd != fd || h.outgoing != outgoing) continue;
     if (!all && !due(h, now)) continue;
@@ -154,7 +148,7 @@ void hold(HeldDatagram* h, int fd, bool outgoing, Call call, const Rule* rule, i
   h->call = call;
   h->flags = flags;
   h->passes_left.store(rule->reorder_n ? rule->reorder_n : UINT64_MAX, std::memory_order_relaxed);
-  h->deadline = rule->reorder_n ? 0 : mono_ns() + rule->wait_ns;
+  h->deadline = rule->reorder_n ? 0 : now_mono_ns() + rule->wait_ns;
   h->state.store(kHeld, std::memory_order_release);
 }
 
@@ -281,7 +275,7 @@ ssize_t receive_now(int fd, msghdr* m, int flags, bool* timed_out, bool passes =
           (!soonest || h.deadline < soonest))
         soonest = h.deadline;
     if (soonest) {
-      uint64_t now = mono_ns();
+      uint64_t now = now_mono_ns();
       uint64_t left = soonest > now ? soonest - now : 0;
       // The program's own SO_RCVTIMEO, when shorter, ends the read first (EAGAIN).
       timeval tv{};
