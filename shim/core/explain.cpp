@@ -722,6 +722,11 @@ constexpr Explanation kRows[] = {
      "A sockdiag rule made this close abort the connection: the peer {peer} receives an RST instead "
      "of an orderly end.",
      "Check how the peer handles a reset (ECONNRESET on its next call)."},
+    {kEv, ev_injected_datagram, C::any, 0, L::info, "INJECTED_DATAGRAM",
+     "A sockdiag rule did to this datagram what a network may do to any: lost it, delivered it twice, "
+     "held it back behind later ones or cut it short; the note says which.",
+     "A program on UDP or unix datagrams must not count on each datagram arriving once, whole and in "
+     "order: check its retries, its duplicate and order checks, and its length checks."},
 };
 
 constexpr std::size_t kRowCount = sizeof kRows / sizeof kRows[0];
@@ -1017,6 +1022,7 @@ const char* code_message(CodeKind code_kind, int code) {
         case ev_injected_delay: return "Delayed by a sockdiag rule";
         case ev_injected_short: return "Shortened by a sockdiag rule";
         case ev_injected_reset: return "Closed with a reset by a sockdiag rule";
+        case ev_injected_datagram: return "A datagram changed by a sockdiag rule";
         default: return "Unknown event";
       }
   }

@@ -28,6 +28,7 @@ enum Event : int {
   ev_injected_delay = 4,  // the call was held back (delay, bandwidth)
   ev_injected_short = 5,  // the call moves fewer bytes than asked for
   ev_injected_reset = 6,  // the socket was closed with an RST
+  ev_injected_datagram = 7,  // a datagram was dropped, duplicated, held back or cut (the note says which)
 };
 
 // The call, as far as its meaning for an explanation goes.

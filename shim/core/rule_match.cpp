@@ -123,6 +123,8 @@ __attribute__((always_inline)) inline bool call_filters_pass(const Rule& r, Rule
   // Only a stream has a connection to close in order (a datagram socket's
   // shutdown ends nothing the peer sees).
   if (r.action == RuleAction::close && (in.sock_type & 0xf) != SOCK_STREAM) return false;
+  // Datagram faults touch datagram sockets only: never a stream's bytes.
+  if (is_datagram_action(r.action) && (in.sock_type & 0xf) != SOCK_DGRAM) return false;
   if ((f & rf_kind) && !kind_matches(r.kind, peer.family, in.sock_type)) return false;
   if ((f & rf_port) && !in_range(in.peer_port, r.port_lo, r.port_hi)) return false;
   if ((f & rf_lport) && !in_range(in.local_port, r.lport_lo, r.lport_hi)) return false;

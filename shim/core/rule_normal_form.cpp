@@ -85,6 +85,10 @@ std::string normal_form(const Rule& r) {
     case RuleAction::close: s += "close"; break;
     case RuleAction::timeout: s += "timeout=" + duration_text(r.wait_ns); break;
     case RuleAction::bandwidth: s += "bandwidth=" + size_text(r.bytes) + "/s"; break;
+    case RuleAction::drop: s += "drop"; break;
+    case RuleAction::duplicate: s += "duplicate"; break;
+    case RuleAction::reorder: s += "reorder=" + (r.reorder_n ? std::to_string(r.reorder_n) : duration_text(r.wait_ns)); break;
+    case RuleAction::truncate: s += "truncate=" + size_text(r.bytes); break;
   }
   uint32_t f = r.filters;
   bool port_in_peer = false;

@@ -640,7 +640,16 @@ class TextParser {
       case Key::error: return error_code(at);
       case Key::short_: return size(token(), at, k, &r_.bytes);
       case Key::delay: return delay(token(), at, k);
-      case Key::eof: case Key::reset: case Key::close_: return true;
+      case Key::eof: case Key::reset: case Key::close_: case Key::drop: case Key::duplicate: return true;
+      case Key::reorder: {
+        // A plain number counts datagrams; with a unit it is a time.
+        std::string_view v = token();
+        bool count = !v.empty();
+        for (char ch : v) count = count && is_digit(ch);
+        if (count) return number(v, at, k, 1, kMaxReorderCount, &r_.reorder_n);
+        return duration(v, at, k, &r_.wait_ns);
+      }
+      case Key::truncate: return size(token(), at, k, &r_.bytes);
       case Key::timeout:
         r_.wait_ns = kDefaultConnectTimeoutNs;
         return !has_value || duration(token(), at, k, &r_.wait_ns);
@@ -782,6 +791,9 @@ class TextParser {
                               r_.action == RuleAction::timeout))
         return fail(action_pos_, std::string(action_key_) + " does not happen to UDP (kind=" + kn +
                                  "): datagrams move whole, and there is no connection to end, reset or time out");
+      if (kind_is_tcp(kd) && is_datagram_action(r_.action))
+        return fail(action_pos_, std::string(action_key_) + " acts on datagrams (UDP, unix datagram sockets); kind=" +
+                                     kn + " is a stream, whose bytes TCP delivers whole and in order");
       if (kd == RuleKind::unix_socket && (r_.action == RuleAction::reset || r_.action == RuleAction::timeout))
         return fail(action_pos_, std::string(action_key_) + " is a TCP event; it does not happen on unix sockets");
     }

@@ -134,10 +134,10 @@ inline bool error_allowed(CallId c, int code) {
 // ---- Keys --------------------------------------------------------------------
 
 enum class Key : uint8_t {
-  error, short_, delay, eof, reset, close_, timeout, bandwidth,
+  error, short_, delay, eof, reset, close_, timeout, bandwidth, drop, duplicate, reorder, truncate,
   peer, net, port, lport, host, kind, prog, after_bytes, after, since_start, nth, every, prob, times,
 };
-constexpr unsigned kKeyCount = 22;
+constexpr unsigned kKeyCount = 26;
 
 enum class Value : uint8_t { none, optional, required };
 
@@ -158,6 +158,10 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"close", Value::none, 0, "close", "close"},
     {"timeout", Value::optional, 0, "timeout=5s", "timeout[=DURATION]"},
     {"bandwidth", Value::required, 0, "bandwidth=10KB/s", "bandwidth=SIZE/s"},
+    {"drop", Value::none, 0, "drop", "drop"},
+    {"duplicate", Value::none, 0, "duplicate", "duplicate"},
+    {"reorder", Value::required, 0, "reorder=3 or reorder=20ms", "reorder=N|DURATION"},
+    {"truncate", Value::required, 0, "truncate=64", "truncate=SIZE"},
     {"peer", Value::required, rf_peer, "peer=127.0.0.1, peer=[::1]:8080 or peer=/run/app.sock", "peer"},
     {"net", Value::required, rf_net, "net=10.0.0.0/8", "net"},
     {"port", Value::required, rf_port, "port=5432 or port=8000-8999", "port"},
@@ -179,7 +183,8 @@ inline bool is_action(Key k) { return info(k).filter == 0; }
 
 constexpr RuleAction kActionOfKey[] = {RuleAction::error, RuleAction::short_transfer, RuleAction::delay,
                                        RuleAction::eof,   RuleAction::reset,          RuleAction::close,
-                                       RuleAction::timeout, RuleAction::bandwidth};
+                                       RuleAction::timeout, RuleAction::bandwidth, RuleAction::drop,
+                                       RuleAction::duplicate, RuleAction::reorder, RuleAction::truncate};
 
 // Which actions apply to a call. error: those with a non-empty error list.
 inline bool action_applies(RuleAction a, CallId c) {
@@ -189,7 +194,11 @@ inline bool action_applies(RuleAction a, CallId c) {
     case RuleAction::delay: return true;
     case RuleAction::short_transfer:
     case RuleAction::close:
-    case RuleAction::bandwidth: return (kIo & b) != 0;
+    case RuleAction::bandwidth:
+    case RuleAction::drop:
+    case RuleAction::duplicate:
+    case RuleAction::reorder:
+    case RuleAction::truncate: return (kIo & b) != 0;
     case RuleAction::eof: return (kInput & b) != 0;
     case RuleAction::reset: return ((kIo | call_bit(C::close)) & b) != 0;
     case RuleAction::timeout: return c == C::connect;
@@ -236,6 +245,7 @@ constexpr const char* kKindNames[] = {"any", "tcp", "udp", "unix", "ipv4", "ipv6
 
 inline bool kind_is_udp(RuleKind k) { return k == RuleKind::udp || k == RuleKind::udp4 || k == RuleKind::udp6; }
 inline bool kind_is_v4(RuleKind k) { return k == RuleKind::ipv4 || k == RuleKind::tcp4 || k == RuleKind::udp4; }
+inline bool kind_is_tcp(RuleKind k) { return k == RuleKind::tcp || k == RuleKind::tcp4 || k == RuleKind::tcp6; }
 inline bool kind_is_v6(RuleKind k) { return k == RuleKind::ipv6 || k == RuleKind::tcp6 || k == RuleKind::udp6; }
 
 // ---- Characters of the language ---------------------------------------------

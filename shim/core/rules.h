@@ -19,6 +19,12 @@
 //                                         here end, writes fail with EPIPE (io)
 //            | "timeout" ["=" DURATION]   wait (default 127s, Linux's SYN retries), then ETIMEDOUT (connect)
 //            | "bandwidth=" SIZE ["/s"]   at most SIZE bytes per second on each connection (io)
+//            | "drop"                     the datagram is lost: a send says it went, a read never
+//                                         sees it (io on datagram sockets, inject_datagram.h)
+//            | "duplicate"                the datagram arrives twice (io, datagrams)
+//            | "reorder=" N | DURATION    the datagram is held back until N later datagrams
+//                                         passed, or for DURATION (io, datagrams)
+//            | "truncate=" SIZE           the datagram is cut to its first SIZE bytes (io, datagrams)
 //   filter   = "peer=" ADDRESS            IPv4 "10.1.2.3", IPv6 "[::1]", either with ":PORT"
 //                                         ("[::1]:5432"), unix path "/run/x.sock" or "@abstract"
 //            | "net=" CIDR                "10.0.0.0/8", "fd00::/8" (host bits must be zero)
@@ -96,7 +102,13 @@ bool call_id_from_name(std::string_view, CallId* out);
 // peer, resources, signals), in name order. `code_kind` says which kind.
 const int* allowed_errors(CallId, CodeKind* code_kind, std::size_t* count);
 
-enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth, close };
+enum class RuleAction : uint8_t {
+  error, short_transfer, delay, eof, reset, timeout, bandwidth, close,
+  drop, duplicate, reorder, truncate,  // datagrams only (inject_datagram.h)
+};
+constexpr bool is_datagram_action(RuleAction a) {
+  return a == RuleAction::drop || a == RuleAction::duplicate || a == RuleAction::reorder || a == RuleAction::truncate;
+}
 const char* rule_action_name(RuleAction);
 
 // When a rule acts on a call that several rules match (they compose,
@@ -116,7 +128,12 @@ constexpr RuleStage rule_stage(RuleAction a) {
     case RuleAction::eof:
     case RuleAction::reset:
     case RuleAction::timeout:
-    case RuleAction::close: return RuleStage::end;
+    case RuleAction::close:
+    // What becomes of the datagram (inject_datagram.h): one per call.
+    case RuleAction::drop:
+    case RuleAction::duplicate:
+    case RuleAction::reorder:
+    case RuleAction::truncate: return RuleStage::end;
   }
   return RuleStage::end;
 }
@@ -134,6 +151,7 @@ enum RuleFilter : uint32_t {
 constexpr uint64_t kDefaultConnectTimeoutNs = 127'000'000'000ull;
 constexpr uint32_t kProbOne = 1'000'000'000u;  // prob is kept in billionths
 constexpr unsigned kMaxRules = 1000;
+constexpr uint64_t kMaxReorderCount = 1000;  // reorder=N: at most this many datagrams overtake one
 
 // One rule, immutable once parsed. Strings point into the RuleSet.
 struct Rule {
@@ -145,8 +163,9 @@ struct Rule {
   RuleAction action = RuleAction::error;
   CodeKind error_code_kind = CodeKind::errno_code;  // error
   int error_code = 0;
-  uint64_t bytes = 0;          // short: bytes per call; bandwidth: bytes per second
-  uint64_t wait_ns = 0;        // delay, timeout; a jittered delay's shortest time or mean
+  uint64_t bytes = 0;          // short: bytes per call; bandwidth: bytes per second; truncate: bytes kept
+  uint64_t wait_ns = 0;        // delay, timeout, reorder=DURATION; a jittered delay's shortest time or mean
+  uint64_t reorder_n = 0;      // reorder=N: the later datagrams to let pass first; else 0
   uint64_t wait_hi_ns = 0;     // delay=A..B: B (wait_ns is A); else 0
   uint64_t wait_sd_ns = 0;     // delay=M~S: S, the standard deviation (wait_ns is M); else 0
 

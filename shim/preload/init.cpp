@@ -19,6 +19,7 @@
 #include "destination.h"
 #include "interpose.h"
 #include "inject.h"
+#include "inject_datagram.h"
 #include "log.h"
 #include "progname.h"
 #include "policy_retry.h"
@@ -257,6 +258,7 @@ __attribute__((constructor)) static void sockdiag_start() { sd::ensure_init(); }
 // library was initialised before the program, so it is finalised after it);
 // nothing is destroyed here, so their socket calls still work.
 __attribute__((destructor)) static void sockdiag_stop() {
+  sd::datagram_flush_all();  // a datagram held back is sent late, never lost
   if (sd::config().summary && !sd::g_passive) sd::write_summary();
   sd::control_stop();
 }

@@ -29,6 +29,7 @@
 #include "fdtable.h"
 #include "peer_key.h"
 #include "hostnames.h"
+#include "inject_datagram.h"
 #include "inject_readiness.h"
 #include "log.h"
 #include "progname.h"
@@ -61,13 +62,15 @@ struct Armed {
   bool uses_host, uses_lport, uses_unix_peer, uses_time, dns_rule_without_host;
   // Calls that an after_bytes rule names (call_bit).
   uint64_t after_bytes_calls;
+  // sendmmsg/recvmmsg named by a datagram rule: counted per message.
+  uint64_t datagram_batch_calls;
   uint8_t number;  // rule_set_number's
 };
 
 // No rule at all: before start-up, after `ctl clear`, while paused.
 const RuleSet g_no_rules{};
 const Armed g_unarmed{&g_no_rules, &g_no_rules, &g_no_rules, &g_no_rules, CallId::recv, CallId::recv,
-                      false, false, false, false, false, 0, 0};
+                      false, false, false, false, false, 0, 0, 0};
 std::atomic<const Armed*> g_armed{&g_unarmed};
 
 inline const Armed& armed() { return *g_armed.load(std::memory_order_acquire); }
@@ -520,6 +523,11 @@ const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
     // bandwidth paces by the connection's age; delay and timeout do not.
     a->uses_time = a->uses_time || (r.filters & (rf_after | rf_since_start)) || r.action == RuleAction::bandwidth;
     if (r.filters & rf_after_bytes) a->after_bytes_calls |= r.calls;
+    if (is_datagram_action(r.action)) {
+      a->datagram_batch_calls |= r.calls & (call_bit(CallId::sendmmsg) | call_bit(CallId::recvmmsg));
+      // A datagram held back from a read makes the socket readable when due.
+      if (r.action == RuleAction::reorder && (r.calls & kInputCallBits)) g_input_due_rules = true;
+    }
   }
   a->holding = rule_view(*set, holds_input, carve);
   a->after_hold = rule_view(*set, not_input_delay, carve);
@@ -591,6 +599,7 @@ Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, con
 }  // namespace
 
 void inject_after_fork() {
+  datagram_after_fork();
   // Under control the child took in its own copy of the set (control.h).
   if (control_enabled()) return;
   if (const RuleSet* set = g_rules.load(std::memory_order_relaxed)) reset_counters(*set);
@@ -598,6 +607,8 @@ void inject_after_fork() {
 
 Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flags) {
   Verdict v;
+  // An empty batch moves nothing (libuv probes sendmmsg so): no rule counts it.
+  if ((call == Call::sendmmsg || call == Call::recvmmsg) && asked.plain == 0) return v;
   bool input = class_of(call) == CallClass::recv;
   // What an earlier injected fault left behind.
   if (c && c->has(cf_inject_pending)) {
@@ -632,7 +643,10 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
     if (held != HoldState::none) set = a.after_hold;
   }
   Gathered g;
-  if (!gather_for(a, g, call, fd, c, nullptr, 0, nullptr)) return v;
+  if (!gather_for(a, g, call, fd, c, nullptr, 0, nullptr)) {
+    if (datagrams_held(fd)) v.kind = Verdict::datagram;
+    return v;
+  }
   bool bounded = (a.after_bytes_calls & call_bit(g.in.call)) && call != Call::recvmmsg && call != Call::sendmmsg;
   bool stream = g.in.sock_type == SOCK_STREAM;
   bool datagrams = g.in.sock_type == SOCK_DGRAM || g.in.sock_type == SOCK_SEQPACKET;
@@ -641,6 +655,11 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
   if (!m.count && bounded && datagrams) crossing_datagram_rules(a, fd, g, input, asked, &m);
   std::size_t len = 0;
   if (m.count) v = apply_io(call, input, fd, c, *set, g.in, m, asked, flags);
+  // A batch under a datagram rule is counted message by message; a socket
+  // with datagrams held back counts the ones that overtake them.
+  if (v.kind == Verdict::proceed && g.in.sock_type == SOCK_DGRAM &&
+      ((a.datagram_batch_calls & call_bit(g.in.call)) || datagrams_held(fd)))
+    v.kind = Verdict::datagram;
   if (bounded && stream && (v.kind == Verdict::proceed || v.kind == Verdict::clamp)) {
     uint64_t room = room_before_boundary(a, g, input);
     if (room && asked.get(&len) && len > room && (v.kind == Verdict::proceed || v.max_len > room)) {
@@ -758,6 +777,13 @@ void io_ending(Call call, bool input, int fd, Conn* c, const Rule* rule, Verdict
       v->code = rule->error_code;
       record(call, fd, rule, CodeKind::errno_code, rule->error_code, -1,
              is_dead_connection_error(rule->error_code) ? "the connection was aborted: the peer received an RST" : nullptr);
+      break;
+    case RuleAction::drop:  // datagram actions: the datagram calls act (inject_datagram.h)
+    case RuleAction::duplicate:
+    case RuleAction::reorder:
+    case RuleAction::truncate:
+      v->kind = Verdict::datagram;
+      v->rule = rule;
       break;
     default:  // timeout names connect only
       break;
@@ -1133,6 +1159,24 @@ const Rule* injected_rule_of(const Conn* c) {
   return set && idx && idx <= set->count ? &set->rules[idx - 1] : nullptr;
 }
 
+const Rule* next_datagram_rule(Call call, int fd, Conn* c, Verdict* v) {
+  *v = Verdict{};
+  const Armed& a = armed();
+  Gathered g;
+  Matched m;
+  if (!gather_for(a, g, call, fd, c, nullptr, 0, nullptr) || !pick_rules(*a.set, g.in, &m)) return nullptr;
+  *v = apply_io(call, class_of(call) == CallClass::recv, fd, c, *a.set, g.in, m, AskedLength{}, 0);
+  if (v->kind != Verdict::datagram) return nullptr;
+  const Rule* rule = v->rule;
+  *v = Verdict{};
+  return rule;
+}
+
+void record_injected(Call call, int fd, Conn* c, const Rule* rule, const char* note, bool aftermath) {
+  if (aftermath) mark_aftermath(c, rule);
+  record(call, fd, rule, CodeKind::event, ev_injected_datagram, 0, note);
+}
+
 uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   const Armed& a = armed();
   if (a.holding->call_mask == 0) return 0;
@@ -1167,6 +1211,8 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
 
 uint64_t input_due_at(int fd, Conn* c) {
   if (!g_input_due_rules) return 0;
+  uint64_t held = held_datagram_due(fd);
+  if (held == 1) return 1;
   const Armed& a = armed();
   const RuleSet* due_set = a.due;
   Gathered g;
@@ -1190,7 +1236,7 @@ uint64_t input_due_at(int fd, Conn* c) {
     uint64_t due = wait ? now + wait : 1;
     if (rule_would_apply(*due_set, r.index, at) && (best == 0 || due < best)) best = due;
   }
-  return best;
+  return held && (best == 0 || held < best) ? held : best;
 }
 
 }  // namespace sd

@@ -45,9 +45,11 @@ struct Verdict {
     clamp,    // make the real call with at most `max_len` bytes
     fail,     // do not call: return -1 (getaddrinfo: `code`) with errno `code`
     eof,      // do not call: return 0
+    datagram, // a datagram fault (`rule`, or none: held datagrams to count): inject_datagram.h makes the call
   } kind = proceed;
   int code = 0;
   std::size_t max_len = 0;
+  const Rule* rule = nullptr;
 };
 
 // Read/write-like calls: the state an earlier injected fault left on the
@@ -55,6 +57,14 @@ struct Verdict {
 // length asked for is read only by a rule that needs it; `flags` are the
 // call's MSG_* flags (MSG_DONTWAIT: a read held back does not wait).
 Verdict inject_io(Call, int fd, Conn*, const AskedLength& len, int flags);
+// The rule for the next datagram of a call that goes on past one
+// (inject_datagram.h: a dropped or held-back datagram, the next message
+// of a batch), counted as a call of its own. A rule of another action is
+// applied here, `*v` its verdict; only a datagram rule is returned.
+const Rule* next_datagram_rule(Call, int fd, Conn*, Verdict* v);
+// The record of an injected datagram fault, with its note; `aftermath`:
+// later records of the socket are marked with the rule too.
+void record_injected(Call, int fd, Conn*, const Rule*, const char* note, bool aftermath);
 // For the waits (inject_readiness.h). A wait found input ready on the
 // socket `fd`: how long a rule holds it back (0: not at all), asked as the
 // read to come would be (the rules count it), with the hold's notice.

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "hostnames.h"
+#include "inject_datagram.h"
 #include "log.h"
 #include "policy_sigpipe.h"
 #include "report.h"
@@ -265,6 +266,7 @@ bool close_begin(int fd, Kind* was) {
     return true;
   }
   log_fd_closing(fd);
+  datagram_close(fd);  // datagrams held back for the socket go out (sent) or are lost with it (received)
   Conn* c = find_conn(fd);
   if (c) *was = c->get_kind();
   if (c && is_socket(*was) && c->has(cf_err_pending | cf_connect_pending)) {

@@ -24,6 +24,7 @@
 #include "fdtable.h"
 #include "hook_group.h"
 #include "inject.h"
+#include "inject_datagram.h"
 #include "inject_readiness.h"
 #include "interpose.h"
 #include "log.h"
@@ -274,6 +275,7 @@ __attribute__((noinline)) auto observe_io_full(int fd, const FirstAttempt* first
       }
       injected_eof = v.kind == Verdict::eof;
       if (injected_eof) return R(0);
+      if (v.kind == Verdict::datagram) return datagram_call<C>(fd, c, v.rule, a...);
       if (v.kind == Verdict::clamp) return call_limited<C>(v.max_len, invoke, fd, a...);
     }
     return invoke(fd, a...);

@@ -65,6 +65,9 @@ void match_everything(const sd::RuleSet& set) {
         if (k && r->index <= m.rule[k - 1]->index) broken("acting rules out of rule order", r->text);
         endings += sd::rule_stage(r->action) == sd::RuleStage::end;
         if (r->action == sd::RuleAction::delay) check_delay(m, k);
+        // Datagram faults never touch a stream's bytes.
+        if (sd::is_datagram_action(r->action) && in.sock_type != SOCK_DGRAM)
+          broken("a datagram action matched a stream", r->text);
       }
       if (endings > 1) broken("more than one ending action on a call", m.rule[0]->text);
     }

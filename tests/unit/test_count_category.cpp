@@ -24,7 +24,7 @@ TEST_CASE("a count's category follows its level", "[summary]") {
   // The same code at another level is in another category.
   CHECK(sd::category_of(CodeKind::errno_code, EAGAIN, Level::error) == Category::failure);
   // Notices of injection, whatever their level: the call itself did not fail.
-  for (int ev : {sd::ev_injected_delay, sd::ev_injected_short, sd::ev_injected_reset}) {
+  for (int ev : {sd::ev_injected_delay, sd::ev_injected_short, sd::ev_injected_reset, sd::ev_injected_datagram}) {
     CHECK(sd::category_of(CodeKind::event, ev, Level::info) == Category::notice);
     CHECK(sd::category_of(CodeKind::event, ev, Level::error) == Category::notice);
   }

@@ -208,6 +208,8 @@ TEST_CASE("strace rules: what strace cannot do") {
   none("connect:error=ECONNREFUSED:prob=0.5", "no random choice");
   none("recvmsg:short=1", "cannot cut a transfer short");
   none("sendmsg:bandwidth=10K", "cannot pace");
+  for (const char* dgram : {"sendmsg:drop", "recvmsg:duplicate:nth=2", "sendmmsg:reorder=3", "recvmmsg:truncate=64"})
+    none(dgram, "cannot drop, duplicate, reorder or cut a datagram");
   none("recvmsg:eof", "cannot end a stream");
   none("sendmsg:close:nth=3", "cannot close a connection");
   none("accept4:delay=100ms..200ms", "one fixed time: it has no jitter");

@@ -83,6 +83,11 @@ const char* action_reason(RuleAction a) {
     case RuleAction::eof: return "strace cannot end a stream (it fails or delays whole calls)";
     case RuleAction::close: return "strace cannot close a connection (it fails or delays whole calls)";
     case RuleAction::bandwidth: return "strace cannot pace a connection (it fails or delays whole calls)";
+    case RuleAction::drop:
+    case RuleAction::duplicate:
+    case RuleAction::reorder:
+    case RuleAction::truncate:
+      return "strace cannot drop, duplicate, reorder or cut a datagram (it fails or delays whole calls)";
     case RuleAction::reset:
       return "strace cannot abort a connection (no RST reaches the peer); error=ECONNRESET fails the call "
              "instead (approximate)";
