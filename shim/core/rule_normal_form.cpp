@@ -85,6 +85,8 @@ std::string normal_form(const Rule& r) {
     case RuleAction::close: s += "close"; break;
     case RuleAction::timeout: s += "timeout=" + duration_text(r.wait_ns); break;
     case RuleAction::bandwidth: s += "bandwidth=" + size_text(r.bytes) + "/s"; break;
+    case RuleAction::stall: s += r.wait_ns ? "stall=" + duration_text(r.wait_ns) : std::string("stall"); break;
+    case RuleAction::slow_close: s += "slow_close=" + duration_text(r.wait_ns); break;
   }
   uint32_t f = r.filters;
   bool port_in_peer = false;

@@ -641,6 +641,8 @@ class TextParser {
       case Key::short_: return size(token(), at, k, &r_.bytes);
       case Key::delay: return delay(token(), at, k);
       case Key::eof: case Key::reset: case Key::close_: return true;
+      case Key::stall: return !has_value || duration(token(), at, k, &r_.wait_ns);
+      case Key::slow_close: return duration(token(), at, k, &r_.wait_ns);
       case Key::timeout:
         r_.wait_ns = kDefaultConnectTimeoutNs;
         return !has_value || duration(token(), at, k, &r_.wait_ns);
@@ -782,6 +784,9 @@ class TextParser {
                               r_.action == RuleAction::timeout))
         return fail(action_pos_, std::string(action_key_) + " does not happen to UDP (kind=" + kn +
                                  "): datagrams move whole, and there is no connection to end, reset or time out");
+      if (kind_is_udp(kd) && (r_.action == RuleAction::stall || r_.action == RuleAction::slow_close))
+        return fail(action_pos_, std::string(action_key_) + " does not happen to UDP (kind=" + kn +
+                                 "): it acts on a stream connection, and datagrams have none");
       if (kd == RuleKind::unix_socket && (r_.action == RuleAction::reset || r_.action == RuleAction::timeout))
         return fail(action_pos_, std::string(action_key_) + " is a TCP event; it does not happen on unix sockets");
     }

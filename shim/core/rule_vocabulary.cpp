@@ -24,7 +24,7 @@ const int* allowed_errors(CallId c, CodeKind* code_kind, std::size_t* count) {
 }
 
 const char* rule_action_name(RuleAction a) {
-  static constexpr const char* kNames[] = {"error", "short", "delay", "eof", "reset", "timeout", "bandwidth", "close"};
+  static constexpr const char* kNames[] = {"error", "short", "delay", "eof", "reset", "timeout", "bandwidth", "close", "stall", "slow_close"};
   return kNames[static_cast<unsigned>(a)];
 }
 

@@ -134,10 +134,10 @@ inline bool error_allowed(CallId c, int code) {
 // ---- Keys --------------------------------------------------------------------
 
 enum class Key : uint8_t {
-  error, short_, delay, eof, reset, close_, timeout, bandwidth,
+  error, short_, delay, eof, reset, close_, timeout, bandwidth, stall, slow_close,
   peer, net, port, lport, host, kind, prog, after_bytes, after, since_start, nth, every, prob, times,
 };
-constexpr unsigned kKeyCount = 22;
+constexpr unsigned kKeyCount = 24;
 
 enum class Value : uint8_t { none, optional, required };
 
@@ -158,6 +158,8 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"close", Value::none, 0, "close", "close"},
     {"timeout", Value::optional, 0, "timeout=5s", "timeout[=DURATION]"},
     {"bandwidth", Value::required, 0, "bandwidth=10KB/s", "bandwidth=SIZE/s"},
+    {"stall", Value::optional, 0, "stall or stall=30s", "stall[=DURATION]"},
+    {"slow_close", Value::required, 0, "slow_close=2s", "slow_close=DURATION"},
     {"peer", Value::required, rf_peer, "peer=127.0.0.1, peer=[::1]:8080 or peer=/run/app.sock", "peer"},
     {"net", Value::required, rf_net, "net=10.0.0.0/8", "net"},
     {"port", Value::required, rf_port, "port=5432 or port=8000-8999", "port"},
@@ -179,7 +181,8 @@ inline bool is_action(Key k) { return info(k).filter == 0; }
 
 constexpr RuleAction kActionOfKey[] = {RuleAction::error, RuleAction::short_transfer, RuleAction::delay,
                                        RuleAction::eof,   RuleAction::reset,          RuleAction::close,
-                                       RuleAction::timeout, RuleAction::bandwidth};
+                                       RuleAction::timeout, RuleAction::bandwidth, RuleAction::stall,
+                                       RuleAction::slow_close};
 
 // Which actions apply to a call. error: those with a non-empty error list.
 inline bool action_applies(RuleAction a, CallId c) {
@@ -189,7 +192,9 @@ inline bool action_applies(RuleAction a, CallId c) {
     case RuleAction::delay: return true;
     case RuleAction::short_transfer:
     case RuleAction::close:
-    case RuleAction::bandwidth: return (kIo & b) != 0;
+    case RuleAction::bandwidth:
+    case RuleAction::stall: return (kIo & b) != 0;
+    case RuleAction::slow_close: return c == C::close;
     case RuleAction::eof: return (kInput & b) != 0;
     case RuleAction::reset: return ((kIo | call_bit(C::close)) & b) != 0;
     case RuleAction::timeout: return c == C::connect;

@@ -19,6 +19,10 @@
 //                                         here end, writes fail with EPIPE (io)
 //            | "timeout" ["=" DURATION]   wait (default 127s, Linux's SYN retries), then ETIMEDOUT (connect)
 //            | "bandwidth=" SIZE ["/s"]   at most SIZE bytes per second on each connection (io)
+//            | "stall" ["=" DURATION]     the connection stops carrying data in the rule's direction
+//                                         (input, output or both), with no error; with a DURATION,
+//                                         it is then reset, as a dropped flow is (io, streams)
+//            | "slow_close=" DURATION     the peer sees the close (FIN) that late (close)
 //   filter   = "peer=" ADDRESS            IPv4 "10.1.2.3", IPv6 "[::1]", either with ":PORT"
 //                                         ("[::1]:5432"), unix path "/run/x.sock" or "@abstract"
 //            | "net=" CIDR                "10.0.0.0/8", "fd00::/8" (host bits must be zero)
@@ -94,7 +98,7 @@ bool call_id_from_name(std::string_view, CallId* out);
 // peer, resources, signals), in name order. `code_kind` says which kind.
 const int* allowed_errors(CallId, CodeKind* code_kind, std::size_t* count);
 
-enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth, close };
+enum class RuleAction : uint8_t { error, short_transfer, delay, eof, reset, timeout, bandwidth, close, stall, slow_close };
 const char* rule_action_name(RuleAction);
 
 enum class RuleKind : uint8_t { any, tcp, udp, unix_socket, ipv4, ipv6, tcp4, tcp6, udp4, udp6 };
@@ -122,7 +126,8 @@ struct Rule {
   CodeKind error_code_kind = CodeKind::errno_code;  // error
   int error_code = 0;
   uint64_t bytes = 0;          // short: bytes per call; bandwidth: bytes per second
-  uint64_t wait_ns = 0;        // delay, timeout; a jittered delay's shortest time or mean
+  uint64_t wait_ns = 0;        // delay, timeout, slow_close; a jittered delay's shortest time or mean;
+                               //   stall: the reset after it (0: none)
   uint64_t wait_hi_ns = 0;     // delay=A..B: B (wait_ns is A); else 0
   uint64_t wait_sd_ns = 0;     // delay=M~S: S, the standard deviation (wait_ns is M); else 0
 

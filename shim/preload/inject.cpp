@@ -30,6 +30,8 @@
 #include "peer_key.h"
 #include "hostnames.h"
 #include "inject_readiness.h"
+#include "inject_slow_close.h"
+#include "inject_stall.h"
 #include "log.h"
 #include "progname.h"
 #include "addr_text.h"
@@ -364,9 +366,13 @@ std::size_t bandwidth_slice(Call call, int fd, Conn* c, const Rule* rule) {
 constexpr uint64_t kInputCallBits = rule_calls_of(CallClass::recv);
 
 bool holds_input(const Rule& r) {
-  return (r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::bandwidth);
+  return (r.calls & kInputCallBits) &&
+         (r.action == RuleAction::delay || r.action == RuleAction::bandwidth || r.action == RuleAction::stall);
 }
-bool not_input_delay(const Rule& r) { return !((r.calls & kInputCallBits) && r.action == RuleAction::delay); }
+// A stall a wait began holds the input for good: the read is not asked again.
+bool not_input_delay(const Rule& r) {
+  return !((r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::stall));
+}
 // A rule counted by call number (nth, every, prob) cannot be foreseen
 // without taking a number: only the others make a read due. after_bytes
 // is due once the bytes came in: the read that would meet it may find no
@@ -515,6 +521,7 @@ const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
     if (holds_input(set->rules[i]) && (set->rules[i].filters & (rf_nth | rf_every | rf_prob | rf_times)))
       g_input_hold_counted = true;
   if (a->due->call_mask != 0) g_input_due_rules = true;
+  stall_arm(*set);
   if (g_input_hold_rules || g_input_due_rules) g_readiness = true;
   g_numbered[number].store(set, std::memory_order_release);
   // The whole arming first, then the set: whoever sees the set sees it armed.
@@ -568,6 +575,7 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
 }  // namespace
 
 void inject_after_fork() {
+  slow_close_after_fork();
   // Under control the child took in its own copy of the set (control.h).
   if (control_enabled()) return;
   if (const RuleSet* set = g_rules.load(std::memory_order_relaxed)) reset_counters(*set);
@@ -598,6 +606,8 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
     v.kind = Verdict::eof;  // after a reset or an injected EOF, recv keeps returning 0
     return v;
   }
+  slow_close_due();
+  if (c && c->has(cf_stalled) && stalled_io(call, input, fd, c, flags, &v)) return v;
   // Input a wait held back, or found ready and asked the delay rules about:
   // this read takes it, and is not delayed again.
   const Armed& a = armed();
@@ -703,7 +713,11 @@ Verdict apply_io_rule(Call call, bool input, int fd, Conn* c, const Rule* rule, 
       record(call, fd, rule, CodeKind::errno_code, rule->error_code, -1,
              is_dead_connection_error(rule->error_code) ? "the connection was aborted: the peer received an RST" : nullptr);
       break;
+    case RuleAction::stall:
+      v = start_stall(call, input, fd, c, rule, flags);
+      break;
     case RuleAction::timeout:
+    case RuleAction::slow_close:
       break;
   }
   return v;
@@ -994,6 +1008,9 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
     case RuleAction::delay:
       delay_call(call, fd, rule);
       break;
+    case RuleAction::slow_close:
+      delay_fin(call, fd, rule);
+      break;
     case RuleAction::reset: {
       // close with an RST: SO_LINGER {on, 0} makes the close abort.
       linger lg{1, 0};
@@ -1016,6 +1033,7 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
 }  // namespace
 
 Verdict inject_call(Call call, int fd) {
+  slow_close_due();
   Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
   CallId id;
   const Armed& a = armed();
@@ -1044,6 +1062,17 @@ int take_injected_so_error(Conn* c, const Rule** rule) {
   return c->inject_err.exchange(0, std::memory_order_relaxed);
 }
 
+void inject_abort(int fd, Conn* c, const Rule* rule) {
+  abort_connection(fd, c);
+  mark_aftermath(c, rule);
+}
+
+void inject_mark(Conn* c, const Rule* rule) { mark_aftermath(c, rule); }
+
+void inject_record(Call call, int fd, const Rule* rule, CodeKind d, int code, long ret, const char* note) {
+  record(call, fd, rule, d, code, ret, note);
+}
+
 const Rule* injected_rule_of(const Conn* c) {
   uint32_t idx = c ? c->inject_rule.load(std::memory_order_relaxed) : 0;
   uint32_t number = c ? c->inject_set.load(std::memory_order_relaxed) : 0;
@@ -1058,6 +1087,7 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
   const Rule* rule = match_rules(*a.holding, g.in);
   if (!rule) return 0;
+  if (rule->action == RuleAction::stall) return stall_from_wait(wait, fd, c, rule);
   uint64_t ns = rule->action == RuleAction::delay ? delay_ns(*rule) : bandwidth_wait_ns(c, rule);
   if (ns) {
     char note[96];

@@ -80,6 +80,12 @@ int take_injected_so_error(Conn*, const Rule** rule);
 // The library's own sockets (the blackhole that makes connects time out):
 // the program may not close them.
 bool is_blackhole_fd(int fd);
+// For the actions kept in files of their own (inject_stall.h, inject_slow_close.h):
+// the connection aborted (the peer gets an RST), marked as an injected
+// fault's aftermath, and the record of an injected fault.
+void inject_abort(int fd, Conn*, const Rule*);
+void inject_mark(Conn*, const Rule*);
+void inject_record(Call, int fd, const Rule*, CodeKind, int code, long ret, const char* note);
 // The rule that injected the pending error of `c`, if any.
 const Rule* injected_rule_of(const Conn*);
 

@@ -26,6 +26,7 @@ import cases_bad_input  # noqa: F401
 import cases_sockets_only  # noqa: F401
 import cases_aftermath  # noqa: F401
 import cases_hold  # noqa: F401
+import cases_stall  # noqa: F401
 
 
 def main():
