@@ -407,11 +407,13 @@ int count_bits(const void* set, std::size_t words) {
 int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const timespec*, const sigset_t*), int n,
                 fd_set* rs, fd_set* ws, fd_set* es, const timespec* timeout, const sigset_t* mask, timeval* tv) {
   // Sets beyond what the library keeps a copy of: the call as it is.
-  if (n < 0 || n > kMaxSelectFds || !rs) return real_fn(n, rs, ws, es, timeout, mask);
+  // A wait for writing alone matters only to a stalled output.
+  if (n < 0 || n > kMaxSelectFds || (!rs && !(ws && g_stall_rules))) return real_fn(n, rs, ws, es, timeout, mask);
   std::size_t words = (static_cast<std::size_t>(n) + 63) / 64;
   std::size_t bytes = words * 8;
   Sets asked;
-  if (!copy_from_program(asked.r, rs, bytes) || (ws && !copy_from_program(asked.w, ws, bytes)) ||
+  if (!rs) std::memset(asked.r, 0, bytes);
+  if ((rs && !copy_from_program(asked.r, rs, bytes)) || (ws && !copy_from_program(asked.w, ws, bytes)) ||
       (es && !copy_from_program(asked.e, es, bytes)))
     return real_fn(n, rs, ws, es, timeout, mask);
   uint64_t start = now_mono_ns();
@@ -423,7 +425,7 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
     uint64_t now = now_mono_ns();
     uint64_t wake = kNever;
     if (known_good) {
-      std::memcpy(rs, asked.r, bytes);
+      if (rs) std::memcpy(rs, asked.r, bytes);
       if (ws) std::memcpy(ws, asked.w, bytes);
       if (es) std::memcpy(es, asked.e, bytes);
     }
@@ -452,7 +454,7 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
       if (isset(rs, fd) && hold_ready_input(wait, fd, now)) setbit(rs, fd, false);
       if (!isset(rs, fd) && held_until(fd, now) == kNever && due_at(fd) <= now) setbit(rs, fd, true);
     }
-    r = count_bits(rs, words) + (ws ? count_bits(ws, words) : 0) + (es ? count_bits(es, words) : 0);
+    r = (rs ? count_bits(rs, words) : 0) + (ws ? count_bits(ws, words) : 0) + (es ? count_bits(es, words) : 0);
     if (r > 0 || now >= end) {
       if (tv) {
         // Linux's select says how much of the timeout is left; glibc writes

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "fdtable.h"
+#include "inject_stall.h"
 #include "log.h"
 
 namespace sd {
@@ -54,20 +55,13 @@ void close_due(uint64_t now, bool wait) {
   }
 }
 
-// "2 s", "1.5 s" (no allocation).
-void seconds_text(uint64_t ns, char (&buf)[32]) {
-  unsigned long long ms = ns / 1000000;
-  if (ms % 1000 == 0) std::snprintf(buf, sizeof(buf), "%llu s", ms / 1000);
-  else std::snprintf(buf, sizeof(buf), "%llu.%03llu s", ms / 1000, ms % 1000);
-}
-
 }  // namespace
 
 void delay_fin(Call call, int fd, const Rule* rule) {
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : kind_of(fd);
-  // Datagrams have no FIN; a listener no peer.
-  if (!(k == Kind::tcp4 || k == Kind::tcp6 || k == Kind::unix_stream) || (c && c->has(cf_listening))) return;
+  // Datagrams have no FIN; a socket never connected no peer.
+  if (!(k == Kind::tcp4 || k == Kind::tcp6 || k == Kind::unix_stream) || !c || !c->has(cf_established)) return;
   const char* refused = nullptr;
   Delayed* slot = nullptr;
   for (Delayed& s : g_delayed) {

@@ -98,14 +98,6 @@ uint64_t own_timeout_ns(int fd, const Conn* c, bool input) {
 // fails with EINTR, as a read under SO_RCVTIMEO does.
 int g_never_changes = 0;
 
-// "2 s", "1.5 s": a rule's time for a note (no allocation: hooks may run in
-// signal handlers).
-void seconds_text(uint64_t ns, char (&buf)[32]) {
-  unsigned long long ms = ns / 1000000;
-  if (ms % 1000 == 0) std::snprintf(buf, sizeof(buf), "%llu s", ms / 1000);
-  else std::snprintf(buf, sizeof(buf), "%llu.%03llu s", ms / 1000, ms % 1000);
-}
-
 enum class Blocked { timed_out, interrupted, reset_due };
 
 // Blocks the calling thread until `until` (kNever: for good), a signal, or
@@ -164,6 +156,14 @@ Verdict stall_call(Call call, bool input, int fd, Conn* c, StallSlot* s, int fla
 }
 
 }  // namespace
+
+void seconds_text(uint64_t ns, char (&buf)[32]) {
+  unsigned long long ms = ns / 1000000;
+  int n = std::snprintf(buf, sizeof(buf), "%llu.%03llu", ms / 1000, ms % 1000);
+  while (n > 0 && buf[n - 1] == '0') buf[--n] = '\0';
+  if (n > 0 && buf[n - 1] == '.') buf[--n] = '\0';
+  std::snprintf(buf + n, sizeof(buf) - static_cast<std::size_t>(n), " s");
+}
 
 void stall_arm(const RuleSet& set) {
   for (uint32_t i = 0; i < set.count; ++i)

@@ -43,4 +43,8 @@ bool output_stalled(int fd);
 // reset, or no stall).
 uint64_t stall_reset_due(int fd, const Conn*);
 
+// "2 s", "1.5 s": a rule's time in a record's note, to the millisecond
+// (no allocation: hooks may run in signal handlers).
+void seconds_text(uint64_t ns, char (&buf)[32]);
+
 }  // namespace sd

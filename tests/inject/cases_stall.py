@@ -36,7 +36,8 @@ def _(h):
     for way in ("poll", "select", "epoll"):
         peer = h.peer()
         rule = "output:stall:after_bytes=4000"
-        run = h.run([h.prog("stall_io"), "fill", "127.0.0.1", peer.port, way], inject=rule).expect_rc(0)
+        run = h.run([h.prog("stall_io"), "fill", "127.0.0.1", peer.port, way], inject=rule,
+                    settings={"LEVEL": "info"}).expect_rc(0)
         expect_eq(run.out.splitlines(), ["sent 4000", "no room", "blocking send EAGAIN"],
                   f"{way}: non-blocking writes, a wait for room, a blocking write under SO_SNDTIMEO", run.describe())
         got = peer.wait(1)[0]
@@ -65,7 +66,8 @@ def _(h):
     for way in ("poll", "select", "epoll"):
         peer = h.peer(send=3000)
         rule = "input:stall=1s:after_bytes=1000"
-        run = h.run([h.prog("hold_wait"), "drain", "127.0.0.1", peer.port, way, 20000], inject=rule).expect_rc(0)
+        run = h.run([h.prog("hold_wait"), "drain", "127.0.0.1", peer.port, way, 20000], inject=rule,
+                    settings={"LEVEL": "info"}).expect_rc(0)
         expect_eq(run.out, "got 1000 end=ECONNRESET\n",
                   f"{way}: 1000 bytes, then the stall, then its reset (the wait must wake for it)", run.describe())
         expect_eq(peer.wait(1)[0]["end"], "ECONNRESET", f"{way}: how the peer's read ended", run.describe())
@@ -83,13 +85,15 @@ def _(h):
         f.write(os.urandom(200000))
     url = f"http://127.0.0.1:{port}/big.bin"
     rule = f"input:stall:port={port}:after_bytes=1000"
-    run = h.run([curl(), "-sS", "--max-time", "2", "-o", h.path("out.bin"), url], inject=rule)
+    run = h.run([curl(), "-sS", "--max-time", "2", "-o", h.path("out.bin"), url], inject=rule,
+                settings={"LEVEL": "info"})
     expect_eq(run.rc, 28, "curl's exit status (28: its own --max-time ran out)", run.describe())
     expect("timed out" in run.err, "curl does not say it timed out", run.describe())
     expect_eq(os.path.getsize(h.path("out.bin")) < 1000, True, "curl received less than the 1000 bytes",
               run.describe())
-    expect_eq([r["rule"] for r in run.injected()], [f"input:stall:port={port}:after_bytes=1000"],
-              "the stall's record", run.describe())
+    expect_eq([(r["call"], r["rule"], r["note"]) for r in run.injected()],
+              [("poll", f"input:stall:port={port}:after_bytes=1KB", "input stalled: no data will arrive, until the "
+                "program gives up")], "the stall's record (begun by the poll that found the data)", run.describe())
 
 
 # A client that connects, sends, closes, reuses the closed number, and says
@@ -164,7 +168,8 @@ def _(h):
     for mode in ("exit", "linger"):
         server = EofClock(h)
         rule = "close:slow_close=1500ms:kind=tcp"
-        run = h.run([sys.executable, script, server.port, mode, "2"], inject=rule).expect_rc(0)
+        run = h.run([sys.executable, script, server.port, mode, "2"], inject=rule,
+                    settings={"LEVEL": "info"}).expect_rc(0)
         words = run.out.split()
         expect(len(words) == 4 and words[0] == "closed", f"{mode}: the client printed no close time", run.describe())
         end, at, data = server.wait()
