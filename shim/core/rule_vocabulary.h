@@ -194,7 +194,7 @@ inline bool action_applies(RuleAction a, CallId c) {
     case RuleAction::close:
     case RuleAction::bandwidth:
     case RuleAction::stall: return (kIo & b) != 0;
-    case RuleAction::slow_close: return c == C::close;
+    case RuleAction::slow_close: return c == C::close || c == C::shutdown;
     case RuleAction::eof: return (kInput & b) != 0;
     case RuleAction::reset: return ((kIo | call_bit(C::close)) & b) != 0;
     case RuleAction::timeout: return c == C::connect;

@@ -22,7 +22,7 @@
 //            | "stall" ["=" DURATION]     the connection stops carrying data in the rule's direction
 //                                         (input, output or both), with no error; with a DURATION,
 //                                         it is then reset, as a dropped flow is (io, streams)
-//            | "slow_close=" DURATION     the peer sees the close (FIN) that late (close)
+//            | "slow_close=" DURATION     the peer sees the close (FIN) that late (close, shutdown)
 //   filter   = "peer=" ADDRESS            IPv4 "10.1.2.3", IPv6 "[::1]", either with ":PORT"
 //                                         ("[::1]:5432"), unix path "/run/x.sock" or "@abstract"
 //            | "net=" CIDR                "10.0.0.0/8", "fd00::/8" (host bits must be zero)

@@ -1001,7 +1001,7 @@ void reset_by_peer_before(int fd, const Rule* rule) {
 }
 
 // What a rule does to a call that is not a read, a write or a connect.
-Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
+Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host, int how = -1) {
   Verdict v;
   if (!rule) return v;
   switch (rule->action) {
@@ -1009,7 +1009,7 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
       delay_call(call, fd, rule);
       break;
     case RuleAction::slow_close:
-      delay_fin(call, fd, rule);
+      if (delay_fin(call, fd, rule, how) && call == Call::shutdown) v.kind = Verdict::done;
       break;
     case RuleAction::reset: {
       // close with an RST: SO_LINGER {on, 0} makes the close abort.
@@ -1032,13 +1032,13 @@ Verdict act_on_call(Call call, int fd, const Rule* rule, const char* host) {
 }
 }  // namespace
 
-Verdict inject_call(Call call, int fd) {
+Verdict inject_call(Call call, int fd, int how) {
   slow_close_due();
   Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
   CallId id;
   const Armed& a = armed();
   if (!call_id(call, &id) || !may_match(a.set, id) || (fd >= 0 && !on_socket(fd, c))) return Verdict{};
-  return act_on_call(call, fd, matching_rule(a, call, fd, c, nullptr, 0, nullptr), nullptr);
+  return act_on_call(call, fd, matching_rule(a, call, fd, c, nullptr, 0, nullptr), nullptr, how);
 }
 
 Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {

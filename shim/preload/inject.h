@@ -45,6 +45,7 @@ struct Verdict {
     clamp,    // make the real call with at most `max_len` bytes
     fail,     // do not call: return -1 (getaddrinfo: `code`) with errno `code`
     eof,      // do not call: return 0
+    done,     // do not call: the library did what the call asks (return 0)
   } kind = proceed;
   int code = 0;
   std::size_t max_len = 0;
@@ -69,8 +70,9 @@ uint64_t input_due_at(int fd, Conn*);
 // `call` is the one the program made: connect, or a sendto with
 // MSG_FASTOPEN (a connect and a send in one call, which connect rules match).
 int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*, bool* handled, int* err);
-// Any other call: fail, delay, or (close) reset.
-Verdict inject_call(Call, int fd);
+// Any other call: fail, delay, (close) reset, (close, shutdown) slow_close.
+// `how`: shutdown's.
+Verdict inject_call(Call, int fd, int how = -1);
 // getaddrinfo: the rules touch only a lookup that would ask DNS
 // (dns_scope.h); the others go on untouched.
 Verdict inject_lookup(Call, const char* node, const addrinfo* hints);

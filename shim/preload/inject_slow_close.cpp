@@ -24,6 +24,7 @@ struct Delayed {
   std::atomic<uint64_t> due{0};
   dev_t dev = 0;  // the socket's identity: a number the program reused is not closed
   ino_t ino = 0;
+  int how = -1;  // shutdown's, made on the copy before it is closed; -1: a close
 };
 constexpr int kDelayed = 64;
 Delayed g_delayed[kDelayed];
@@ -32,7 +33,10 @@ std::atomic<int> g_waiting{0};
 // Closes slot `s` if it still holds the library's copy.
 void close_copy(Delayed& s, int fd) {
   struct stat st {};
-  if (fstat(fd, &st) == 0 && st.st_dev == s.dev && st.st_ino == s.ino) real<Call::close>()(fd);
+  if (fstat(fd, &st) == 0 && st.st_dev == s.dev && st.st_ino == s.ino) {
+    if (s.how >= 0) real<Call::shutdown>()(fd, s.how);
+    real<Call::close>()(fd);
+  }
   s.fd.store(-1, std::memory_order_release);
   g_waiting.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -57,11 +61,13 @@ void close_due(uint64_t now, bool wait) {
 
 }  // namespace
 
-void delay_fin(Call call, int fd, const Rule* rule) {
+bool delay_fin(Call call, int fd, const Rule* rule, int how) {
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : kind_of(fd);
   // Datagrams have no FIN; a socket never connected no peer.
-  if (!(k == Kind::tcp4 || k == Kind::tcp6 || k == Kind::unix_stream) || !c || !c->has(cf_established)) return;
+  if (!(k == Kind::tcp4 || k == Kind::tcp6 || k == Kind::unix_stream) || !c || !c->has(cf_established) ||
+      how == SHUT_RD || (how >= 0 && how != SHUT_WR && how != SHUT_RDWR))
+    return false;
   const char* refused = nullptr;
   Delayed* slot = nullptr;
   for (Delayed& s : g_delayed) {
@@ -95,12 +101,14 @@ void delay_fin(Call call, int fd, const Rule* rule) {
   if (!refused) {
     slot->dev = st.st_dev;
     slot->ino = st.st_ino;
+    slot->how = how;
     slot->due.store(now_mono_ns() + rule->wait_ns, std::memory_order_relaxed);
     g_waiting.fetch_add(1, std::memory_order_relaxed);
     slot->fd.store(copy, std::memory_order_release);
-    std::snprintf(note, sizeof(note), "the FIN was delayed %s: the peer sees the close then", after);
+    std::snprintf(note, sizeof(note), "the FIN was delayed %s: the peer reads the end of stream then", after);
   }
   inject_record(call, fd, rule, CodeKind::event, ev_injected_delay, 0, refused ? refused : note);
+  return refused == nullptr;
 }
 
 void slow_close_due() {

@@ -67,6 +67,7 @@ TEST_CASE("slow_close: the FIN's delay on close", "[rules][stall]") {
   check_normal("close:slow_close=2s", "close:slow_close=2s");
   check_normal("close:slow_close=0.25s:port=8080", "close:slow_close=250ms:port=8080");
   check_normal("close:slow_close=1s:kind=tcp4:nth=2", "close:slow_close=1s:kind=tcp4:nth=2");
+  check_normal("shutdown:slow_close=3s:port=25", "shutdown:slow_close=3s:port=25");
   SetPtr s = parse_ok("close:slow_close=1500ms");
   CHECK(s->rules[0].action == RuleAction::slow_close);
   CHECK(s->rules[0].wait_ns == 1500000000ull);
@@ -85,6 +86,5 @@ TEST_CASE("stall and slow_close are refused where they cannot happen", "[rules][
   CHECK(holds(refusal("input:stall:eof"), "a rule has one action; this one already has stall"));
   CHECK(holds(refusal("close:slow_close"), "expected '=' and a value after slow_close, e.g. slow_close=2s"));
   CHECK(holds(refusal("recv:slow_close=2s"), "slow_close does not apply to recv"));
-  CHECK(holds(refusal("shutdown:slow_close=2s"), "slow_close does not apply to shutdown"));
   CHECK(holds(refusal("close:slow_close=2s:kind=udp"), "slow_close does not happen to UDP"));
 }
