@@ -89,6 +89,8 @@ std::string normal_form(const Rule& r) {
     case RuleAction::duplicate: s += "duplicate"; break;
     case RuleAction::reorder: s += "reorder=" + (r.reorder_n ? std::to_string(r.reorder_n) : duration_text(r.wait_ns)); break;
     case RuleAction::truncate: s += "truncate=" + size_text(r.bytes); break;
+    case RuleAction::stall: s += r.wait_ns ? "stall=" + duration_text(r.wait_ns) : std::string("stall"); break;
+    case RuleAction::slow_close: s += "slow_close=" + duration_text(r.wait_ns); break;
   }
   uint32_t f = r.filters;
   bool port_in_peer = false;

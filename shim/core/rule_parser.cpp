@@ -650,6 +650,8 @@ class TextParser {
         return duration(v, at, k, &r_.wait_ns);
       }
       case Key::truncate: return size(token(), at, k, &r_.bytes);
+      case Key::stall: return !has_value || duration(token(), at, k, &r_.wait_ns);
+      case Key::slow_close: return duration(token(), at, k, &r_.wait_ns);
       case Key::timeout:
         r_.wait_ns = kDefaultConnectTimeoutNs;
         return !has_value || duration(token(), at, k, &r_.wait_ns);
@@ -794,6 +796,9 @@ class TextParser {
       if (kind_is_tcp(kd) && is_datagram_action(r_.action))
         return fail(action_pos_, std::string(action_key_) + " acts on datagrams (UDP, unix datagram sockets); kind=" +
                                      kn + " is a stream, whose bytes TCP delivers whole and in order");
+      if (kind_is_udp(kd) && (r_.action == RuleAction::stall || r_.action == RuleAction::slow_close))
+        return fail(action_pos_, std::string(action_key_) + " does not happen to UDP (kind=" + kn +
+                                 "): it acts on a stream connection, and datagrams have none");
       if (kd == RuleKind::unix_socket && (r_.action == RuleAction::reset || r_.action == RuleAction::timeout))
         return fail(action_pos_, std::string(action_key_) + " is a TCP event; it does not happen on unix sockets");
     }

@@ -24,8 +24,9 @@ const int* allowed_errors(CallId c, CodeKind* code_kind, std::size_t* count) {
 }
 
 const char* rule_action_name(RuleAction a) {
-  static constexpr const char* kNames[] = {"error", "short", "delay", "eof", "reset", "timeout", "bandwidth", "close",
-                                              "drop",  "duplicate", "reorder", "truncate"};
+  static constexpr const char* kNames[] = {"error", "short",     "delay",   "eof",      "reset", "timeout",
+                                              "bandwidth", "close", "drop", "duplicate", "reorder", "truncate",
+                                              "stall", "slow_close"};
   return kNames[static_cast<unsigned>(a)];
 }
 

@@ -134,10 +134,10 @@ inline bool error_allowed(CallId c, int code) {
 // ---- Keys --------------------------------------------------------------------
 
 enum class Key : uint8_t {
-  error, short_, delay, eof, reset, close_, timeout, bandwidth, drop, duplicate, reorder, truncate,
+  error, short_, delay, eof, reset, close_, timeout, bandwidth, drop, duplicate, reorder, truncate, stall, slow_close,
   peer, net, port, lport, host, kind, prog, after_bytes, after, since_start, nth, every, prob, times,
 };
-constexpr unsigned kKeyCount = 26;
+constexpr unsigned kKeyCount = 28;
 
 enum class Value : uint8_t { none, optional, required };
 
@@ -162,6 +162,8 @@ constexpr KeyInfo kKeys[kKeyCount] = {
     {"duplicate", Value::none, 0, "duplicate", "duplicate"},
     {"reorder", Value::required, 0, "reorder=3 or reorder=20ms", "reorder=N|DURATION"},
     {"truncate", Value::required, 0, "truncate=64", "truncate=SIZE"},
+    {"stall", Value::optional, 0, "stall or stall=30s", "stall[=DURATION]"},
+    {"slow_close", Value::required, 0, "slow_close=2s", "slow_close=DURATION"},
     {"peer", Value::required, rf_peer, "peer=127.0.0.1, peer=[::1]:8080 or peer=/run/app.sock", "peer"},
     {"net", Value::required, rf_net, "net=10.0.0.0/8", "net"},
     {"port", Value::required, rf_port, "port=5432 or port=8000-8999", "port"},
@@ -184,7 +186,8 @@ inline bool is_action(Key k) { return info(k).filter == 0; }
 constexpr RuleAction kActionOfKey[] = {RuleAction::error, RuleAction::short_transfer, RuleAction::delay,
                                        RuleAction::eof,   RuleAction::reset,          RuleAction::close,
                                        RuleAction::timeout, RuleAction::bandwidth, RuleAction::drop,
-                                       RuleAction::duplicate, RuleAction::reorder, RuleAction::truncate};
+                                       RuleAction::duplicate, RuleAction::reorder, RuleAction::truncate,
+                                       RuleAction::stall, RuleAction::slow_close};
 
 // Which actions apply to a call. error: those with a non-empty error list.
 inline bool action_applies(RuleAction a, CallId c) {
@@ -199,6 +202,8 @@ inline bool action_applies(RuleAction a, CallId c) {
     case RuleAction::duplicate:
     case RuleAction::reorder:
     case RuleAction::truncate: return (kIo & b) != 0;
+    case RuleAction::stall: return (kIo & b) != 0;
+    case RuleAction::slow_close: return c == C::close || c == C::shutdown;
     case RuleAction::eof: return (kInput & b) != 0;
     case RuleAction::reset: return ((kIo | call_bit(C::close)) & b) != 0;
     case RuleAction::timeout: return c == C::connect;

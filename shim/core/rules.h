@@ -25,6 +25,10 @@
 //            | "reorder=" N | DURATION    the datagram is held back until N later datagrams
 //                                         passed, or for DURATION (io, datagrams)
 //            | "truncate=" SIZE           the datagram is cut to its first SIZE bytes (io, datagrams)
+//            | "stall" ["=" DURATION]     the connection stops carrying data in the rule's direction
+//                                         (input, output or both), with no error; with a DURATION,
+//                                         it is then reset, as a dropped flow is (io, streams)
+//            | "slow_close=" DURATION     the peer sees the close (FIN) that late (close, shutdown)
 //   filter   = "peer=" ADDRESS            IPv4 "10.1.2.3", IPv6 "[::1]", either with ":PORT"
 //                                         ("[::1]:5432"), unix path "/run/x.sock" or "@abstract"
 //            | "net=" CIDR                "10.0.0.0/8", "fd00::/8" (host bits must be zero)
@@ -105,6 +109,7 @@ const int* allowed_errors(CallId, CodeKind* code_kind, std::size_t* count);
 enum class RuleAction : uint8_t {
   error, short_transfer, delay, eof, reset, timeout, bandwidth, close,
   drop, duplicate, reorder, truncate,  // datagrams only (inject_datagram.h)
+  stall, slow_close,                   // streams only (inject_stall.h, inject_slow_close.h)
 };
 constexpr bool is_datagram_action(RuleAction a) {
   return a == RuleAction::drop || a == RuleAction::duplicate || a == RuleAction::reorder || a == RuleAction::truncate;
@@ -133,7 +138,10 @@ constexpr RuleStage rule_stage(RuleAction a) {
     case RuleAction::drop:
     case RuleAction::duplicate:
     case RuleAction::reorder:
-    case RuleAction::truncate: return RuleStage::end;
+    case RuleAction::truncate:
+    // The connection stops carrying data; the peer's FIN comes late.
+    case RuleAction::stall:
+    case RuleAction::slow_close: return RuleStage::end;
   }
   return RuleStage::end;
 }
@@ -164,7 +172,8 @@ struct Rule {
   CodeKind error_code_kind = CodeKind::errno_code;  // error
   int error_code = 0;
   uint64_t bytes = 0;          // short: bytes per call; bandwidth: bytes per second; truncate: bytes kept
-  uint64_t wait_ns = 0;        // delay, timeout, reorder=DURATION; a jittered delay's shortest time or mean
+  uint64_t wait_ns = 0;        // delay, timeout, reorder=DURATION, slow_close; a jittered delay's shortest
+                               //   time or mean; stall: the reset after it (0: none)
   uint64_t reorder_n = 0;      // reorder=N: the later datagrams to let pass first; else 0
   uint64_t wait_hi_ns = 0;     // delay=A..B: B (wait_ns is A); else 0
   uint64_t wait_sd_ns = 0;     // delay=M~S: S, the standard deviation (wait_ns is M); else 0

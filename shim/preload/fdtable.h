@@ -51,6 +51,7 @@ enum ConnFlag : uint32_t {
   cf_inject_unconnected = 1u << 14,   // that attempt was never made: the socket is really unconnected
   cf_user_timeout_set = 1u << 15,     // TCP_USER_TIMEOUT is the injected wait; inject_err holds the program's
   cf_bound = 1u << 16,               // bind() succeeded: a failed connect keeps the address the program chose
+  cf_stalled = 1u << 17,             // an injected stall holds the connection (inject_stall.h)
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads

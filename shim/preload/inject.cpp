@@ -31,6 +31,8 @@
 #include "hostnames.h"
 #include "inject_datagram.h"
 #include "inject_readiness.h"
+#include "inject_slow_close.h"
+#include "inject_stall.h"
 #include "log.h"
 #include "progname.h"
 #include "addr_text.h"
@@ -386,9 +388,13 @@ uint64_t bandwidth_slice(const Rule* rule) {
 constexpr uint64_t kInputCallBits = rule_calls_of(CallClass::recv);
 
 bool holds_input(const Rule& r) {
-  return (r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::bandwidth);
+  return (r.calls & kInputCallBits) &&
+         (r.action == RuleAction::delay || r.action == RuleAction::bandwidth || r.action == RuleAction::stall);
 }
-bool not_input_delay(const Rule& r) { return !((r.calls & kInputCallBits) && r.action == RuleAction::delay); }
+// A stall a wait began holds the input for good: the read is not asked again.
+bool not_input_delay(const Rule& r) {
+  return !((r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::stall));
+}
 // A rule counted by call number (nth, every, prob) cannot be foreseen
 // without taking a number: only the others make a read due. after_bytes
 // is due once the bytes came in: the read that would meet it may find no
@@ -541,6 +547,7 @@ const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
     if (holds_input(set->rules[i]) && (set->rules[i].filters & (rf_nth | rf_every | rf_prob | rf_times)))
       g_input_hold_counted = true;
   if (a->due->call_mask != 0) g_input_due_rules = true;
+  stall_arm(*set);
   if (g_input_hold_rules || g_input_due_rules) g_readiness = true;
   g_numbered[number].store(set, std::memory_order_release);
   // The whole arming first, then the set: whoever sees the set sees it armed.
@@ -600,6 +607,7 @@ Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, con
 
 void inject_after_fork() {
   datagram_after_fork();
+  slow_close_after_fork();
   // Under control the child took in its own copy of the set (control.h).
   if (control_enabled()) return;
   if (const RuleSet* set = g_rules.load(std::memory_order_relaxed)) reset_counters(*set);
@@ -632,6 +640,8 @@ Verdict inject_io(Call call, int fd, Conn* c, const AskedLength& asked, int flag
     v.kind = Verdict::eof;  // after a reset or an injected EOF, recv keeps returning 0
     return v;
   }
+  slow_close_due();
+  if (c && c->has(cf_stalled) && stalled_io(call, input, fd, c, flags, &v)) return v;
   // Input a wait held back, or found ready and asked the delay rules about:
   // this read takes it, and is not delayed again.
   const Armed& a = armed();
@@ -740,7 +750,7 @@ void io_limits(Call call, int fd, const Matched& m, const AskedLength& asked, Ve
 }
 
 // Stage 3, the ending: what the one ending action does to a read or write.
-void io_ending(Call call, bool input, int fd, Conn* c, const Rule* rule, Verdict* v) {
+void io_ending(Call call, bool input, int fd, Conn* c, const Rule* rule, int flags, Verdict* v) {
   switch (rule->action) {
     case RuleAction::eof:
       // This record is the connection's end of stream: none other follows.
@@ -785,7 +795,10 @@ void io_ending(Call call, bool input, int fd, Conn* c, const Rule* rule, Verdict
       v->kind = Verdict::datagram;
       v->rule = rule;
       break;
-    default:  // timeout names connect only
+    case RuleAction::stall:
+      *v = start_stall(call, input, fd, c, rule, flags);
+      break;
+    default:  // timeout names connect only, slow_close close and shutdown
       break;
   }
 }
@@ -804,7 +817,7 @@ Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, con
       if (rule_stage(m.rule[i]->action) != RuleStage::wait) unclaim(set, *m.rule[i], in);
     return v;
   }
-  if (m.actions & kEnds) io_ending(call, input, fd, c, ending_rule(m), &v);
+  if (m.actions & kEnds) io_ending(call, input, fd, c, ending_rule(m), flags, &v);
   if ((m.actions & kLimits) && v.kind == Verdict::proceed) io_limits(call, fd, m, asked, &v);
   return v;
 }
@@ -1091,12 +1104,16 @@ void reset_by_peer_before(int fd, const Rule* rule) {
 
 // What the rules acting on a call that is not a read, a write or a
 // connect do to it: the waits, then the ending (rules.h, RuleStage).
-Verdict act_on_call(Call call, int fd, const Matched& m, const char* host) {
+// `how`: shutdown's.
+Verdict act_on_call(Call call, int fd, const Matched& m, const char* host, int how = -1) {
   Verdict v;
   delay_call(call, fd, m);
   const Rule* rule = ending_rule(m);
   if (!rule) return v;
   switch (rule->action) {
+    case RuleAction::slow_close:
+      if (delay_fin(call, fd, rule, how) && call == Call::shutdown) v.kind = Verdict::done;
+      break;
     case RuleAction::reset: {
       // close with an RST: SO_LINGER {on, 0} makes the close abort.
       linger lg{1, 0};
@@ -1118,14 +1135,15 @@ Verdict act_on_call(Call call, int fd, const Matched& m, const char* host) {
 }
 }  // namespace
 
-Verdict inject_call(Call call, int fd) {
+Verdict inject_call(Call call, int fd, int how) {
+  slow_close_due();
   Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
   CallId id;
   const Armed& a = armed();
   if (!call_id(call, &id) || !may_match(a.set, id) || (fd >= 0 && !on_socket(fd, c))) return Verdict{};
   Matched m;
   matching_rules(a, call, fd, c, nullptr, 0, nullptr, &m);
-  return act_on_call(call, fd, m, nullptr);
+  return act_on_call(call, fd, m, nullptr, how);
 }
 
 Verdict inject_lookup(Call call, const char* node, const addrinfo* hints) {
@@ -1150,6 +1168,17 @@ int take_injected_so_error(Conn* c, const Rule** rule) {
   c->clear(cf_inject_pending);
   *rule = injected_rule_of(c);
   return c->inject_err.exchange(0, std::memory_order_relaxed);
+}
+
+void inject_abort(int fd, Conn* c, const Rule* rule) {
+  abort_connection(fd, c);
+  mark_aftermath(c, rule);
+}
+
+void inject_mark(Conn* c, const Rule* rule) { mark_aftermath(c, rule); }
+
+void inject_record(Call call, int fd, const Rule* rule, CodeKind d, int code, long ret, const char* note) {
+  record(call, fd, rule, d, code, ret, note);
 }
 
 const Rule* injected_rule_of(const Conn* c) {
@@ -1186,6 +1215,10 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
   Matched m;
   if (!pick_rules(*a.holding, g.in, &m)) return 0;
+  // A stall holds the input for good (inject_stall.h): the waits of other
+  // rules do not matter then.
+  if (const Rule* end = ending_rule(m); end && end->action == RuleAction::stall)
+    return stall_from_wait(wait, fd, c, end);
   // As a read's waits (io_waits): the delays add up, and the bandwidth
   // limits hold the input until the connection's pace allows it, if later.
   uint64_t delays = 0, pace = 0;

@@ -46,6 +46,7 @@ struct Verdict {
     fail,     // do not call: return -1 (getaddrinfo: `code`) with errno `code`
     eof,      // do not call: return 0
     datagram, // a datagram fault (`rule`, or none: held datagrams to count): inject_datagram.h makes the call
+    done,     // do not call: the library did what the call asks (return 0)
   } kind = proceed;
   int code = 0;
   std::size_t max_len = 0;
@@ -79,8 +80,9 @@ uint64_t input_due_at(int fd, Conn*);
 // `call` is the one the program made: connect, or a sendto with
 // MSG_FASTOPEN (a connect and a send in one call, which connect rules match).
 int inject_connect(Call call, int fd, const sockaddr* addr, socklen_t len, Conn*, bool* handled, int* err);
-// Any other call: fail, delay, or (close) reset.
-Verdict inject_call(Call, int fd);
+// Any other call: fail, delay, (close) reset, (close, shutdown) slow_close.
+// `how`: shutdown's.
+Verdict inject_call(Call, int fd, int how = -1);
 // getaddrinfo: the rules touch only a lookup that would ask DNS
 // (dns_scope.h); the others go on untouched.
 Verdict inject_lookup(Call, const char* node, const addrinfo* hints);
@@ -90,6 +92,12 @@ int take_injected_so_error(Conn*, const Rule** rule);
 // The library's own sockets (the blackhole that makes connects time out):
 // the program may not close them.
 bool is_blackhole_fd(int fd);
+// For the actions kept in files of their own (inject_stall.h, inject_slow_close.h):
+// the connection aborted (the peer gets an RST), marked as an injected
+// fault's aftermath, and the record of an injected fault.
+void inject_abort(int fd, Conn*, const Rule*);
+void inject_mark(Conn*, const Rule*);
+void inject_record(Call, int fd, const Rule*, CodeKind, int code, long ret, const char* note);
 // The rule that injected the pending error of `c`, if any.
 const Rule* injected_rule_of(const Conn*);
 

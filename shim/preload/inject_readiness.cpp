@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "inject.h"
+#include "inject_stall.h"
 
 namespace sd {
 
@@ -23,6 +24,11 @@ constexpr short kPollInput = POLLIN | POLLRDNORM | POLLRDBAND | POLLPRI | POLLRD
 constexpr short kPollPeer = kPollInput | POLLHUP | POLLERR;
 constexpr uint32_t kEpollInput = EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLPRI | EPOLLRDHUP;
 constexpr uint32_t kEpollPeer = kEpollInput | EPOLLHUP | EPOLLERR;
+// A stalled output has no room to report (inject_stall.h).
+constexpr short kPollOutput = POLLOUT | POLLWRNORM | POLLWRBAND;
+constexpr uint32_t kEpollOutput = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+
+bool no_room(int fd) { return g_stall_rules.load(std::memory_order_relaxed) && output_stalled(fd); }
 
 // One hold per socket. Few connections are held at once: a small table,
 // scanned up to the highest slot ever used; no allocation, no lock (a slot
@@ -175,6 +181,8 @@ uint64_t due_at(int fd) {
   if (!g_input_due_rules) return kNever;
   Conn* c = socket_conn(fd);
   if (!c || c->has(cf_reset | cf_eof_forced)) return kNever;
+  // A stalled connection's reset is its next read's due time, nothing else.
+  if (c->has(cf_stalled)) return stall_reset_due(fd, c);
   uint64_t t = input_due_at(fd, c);
   return t ? t : kNever;
 }
@@ -183,7 +191,7 @@ uint64_t min_of(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 // The time until `until` as a timespec for the real call; nullptr: forever.
 const timespec* wait_time(uint64_t until, uint64_t now, timespec* ts) {
-  if (until == kNever) return nullptr;
+  if (until >= kStalled) return nullptr;
   uint64_t left = until > now ? until - now : 0;
   *ts = timespec{static_cast<time_t>(left / 1000000000u), static_cast<long>(left % 1000000000u)};
   return ts;
@@ -298,21 +306,30 @@ uint64_t prepare_poll(pollfd* fds, nfds_t n, uint64_t now, PollMasks* masks) {
     }
     for (nfds_t i = 0; i < m; ++i) {
       int fd = p[i].fd;
-      if (fd < 0 || !(p[i].events & (POLLIN | POLLRDNORM))) continue;
-      uint64_t until = held_until(fd, now);
-      if (until != kNever) {
-        wake = min_of(wake, until);
-        if (masks && masks->count < PollMasks::kMax) {
-          pollfd& e = fds[base + i];
-          int k = masks->count++;
-          masks->index[k] = base + i;
-          masks->fd[k] = e.fd;
-          masks->events[k] = e.events;
-          e.events &= ~kPollInput;
-          if (!(e.events & (POLLOUT | POLLWRNORM | POLLWRBAND))) e.fd = ~e.fd;
+      if (fd < 0) continue;
+      short drop = 0;
+      if ((p[i].events & kPollOutput) && no_room(fd)) {
+        drop |= kPollOutput;
+        wake = min_of(wake, stall_reset_due(fd, find_conn(fd)));
+      }
+      if (p[i].events & (POLLIN | POLLRDNORM)) {
+        uint64_t until = held_until(fd, now);
+        if (until != kNever) {
+          wake = min_of(wake, until);
+          drop |= kPollInput;
+        } else {
+          wake = min_of(wake, due_at(fd));
         }
-      } else {
-        wake = min_of(wake, due_at(fd));
+      }
+      if (drop && masks && masks->count < PollMasks::kMax) {
+        pollfd& e = fds[base + i];
+        int k = masks->count++;
+        masks->index[k] = base + i;
+        masks->fd[k] = e.fd;
+        masks->events[k] = e.events;
+        e.events &= ~drop;
+        // Nothing left to ask of it: left out (poll ignores a negative fd).
+        if (!(e.events & (kPollInput | kPollOutput))) e.fd = ~e.fd;
       }
     }
   }
@@ -333,6 +350,7 @@ int filter_poll(Call wait, pollfd* fds, nfds_t n, uint64_t now) {
     if (!(rev & (POLLIN | POLLRDNORM)) && (p.events & (POLLIN | POLLRDNORM)) && held_until(p.fd, now) == kNever &&
         due_at(p.fd) <= now)
       rev |= p.events & (POLLIN | POLLRDNORM);
+    if ((rev & kPollOutput) && no_room(p.fd)) rev &= ~kPollOutput;
     p.revents = rev;
     if (rev) ++ready;
   }
@@ -389,11 +407,13 @@ int count_bits(const void* set, std::size_t words) {
 int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const timespec*, const sigset_t*), int n,
                 fd_set* rs, fd_set* ws, fd_set* es, const timespec* timeout, const sigset_t* mask, timeval* tv) {
   // Sets beyond what the library keeps a copy of: the call as it is.
-  if (n < 0 || n > kMaxSelectFds || !rs) return real_fn(n, rs, ws, es, timeout, mask);
+  // A wait for writing alone matters only to a stalled output.
+  if (n < 0 || n > kMaxSelectFds || (!rs && !(ws && g_stall_rules))) return real_fn(n, rs, ws, es, timeout, mask);
   std::size_t words = (static_cast<std::size_t>(n) + 63) / 64;
   std::size_t bytes = words * 8;
   Sets asked;
-  if (!copy_from_program(asked.r, rs, bytes) || (ws && !copy_from_program(asked.w, ws, bytes)) ||
+  if (!rs) std::memset(asked.r, 0, bytes);
+  if ((rs && !copy_from_program(asked.r, rs, bytes)) || (ws && !copy_from_program(asked.w, ws, bytes)) ||
       (es && !copy_from_program(asked.e, es, bytes)))
     return real_fn(n, rs, ws, es, timeout, mask);
   uint64_t start = now_mono_ns();
@@ -405,11 +425,15 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
     uint64_t now = now_mono_ns();
     uint64_t wake = kNever;
     if (known_good) {
-      std::memcpy(rs, asked.r, bytes);
+      if (rs) std::memcpy(rs, asked.r, bytes);
       if (ws) std::memcpy(ws, asked.w, bytes);
       if (es) std::memcpy(es, asked.e, bytes);
     }
     for (int fd = 0; fd < n; ++fd) {
+      if (ws && isset(asked.w, fd) && no_room(fd)) {
+        wake = min_of(wake, stall_reset_due(fd, find_conn(fd)));
+        if (known_good) setbit(ws, fd, false);
+      }
       if (!isset(asked.r, fd)) continue;
       uint64_t until = held_until(fd, now);
       if (until != kNever) {
@@ -425,11 +449,12 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
     known_good = true;
     now = now_mono_ns();
     for (int fd = 0; fd < n; ++fd) {
+      if (ws && isset(ws, fd) && no_room(fd)) setbit(ws, fd, false);
       if (!isset(asked.r, fd)) continue;
       if (isset(rs, fd) && hold_ready_input(wait, fd, now)) setbit(rs, fd, false);
       if (!isset(rs, fd) && held_until(fd, now) == kNever && due_at(fd) <= now) setbit(rs, fd, true);
     }
-    r = count_bits(rs, words) + (ws ? count_bits(ws, words) : 0) + (es ? count_bits(es, words) : 0);
+    r = (rs ? count_bits(rs, words) : 0) + (ws ? count_bits(ws, words) : 0) + (es ? count_bits(es, words) : 0);
     if (r > 0 || now >= end) {
       if (tv) {
         // Linux's select says how much of the timeout is left; glibc writes
@@ -492,10 +517,28 @@ void mask_registration(int epfd, int fd, HoldSlot* s) {
   if (real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &masked) == 0) s->epfd.store(epfd, std::memory_order_relaxed);
 }
 
+// A stalled output's room is taken out of its registration for good (it
+// never comes: a level-triggered one would wake every wait at once); a
+// registration the program makes anew is taken out again by the next wait.
+void take_out_output(int epfd, int fd) {
+  Registration* r = find_reg(epfd, fd, false);
+  if (!r) return;
+  epoll_event ev{r->events.load(std::memory_order_relaxed) & ~kEpollOutput, {}};
+  ev.data.u64 = r->data.load(std::memory_order_relaxed);
+  real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
 int filter_epoll(Call wait, int epfd, epoll_event* ev, int ready, int max, uint64_t now) {
   int out = 0;
   for (int i = 0; i < ready; ++i) {
     epoll_event e = ev[i];
+    if (e.events & kEpollOutput) {
+      int fd = fd_of_epoll_data(e.data.u64);
+      if (fd >= 0 && no_room(fd)) {
+        e.events &= ~kEpollOutput;
+        take_out_output(epfd, fd);
+      }
+    }
     if (e.events & (kEpollInput | EPOLLHUP | EPOLLERR)) {
       int fd = fd_of_epoll_data(e.data.u64);
       HoldSlot* s = nullptr;

@@ -8,6 +8,7 @@
 
 #include "hostnames.h"
 #include "inject_datagram.h"
+#include "inject_slow_close.h"
 #include "log.h"
 #include "policy_sigpipe.h"
 #include "report.h"
@@ -259,7 +260,7 @@ void accept_done(Call call, int listen_fd, int ret, int err, int retries) {
 
 bool close_begin(int fd, Kind* was) {
   *was = Kind::unknown;
-  if (is_log_fd(fd) || is_blackhole_fd(fd)) {
+  if (is_log_fd(fd) || is_blackhole_fd(fd) || is_slow_close_fd(fd)) {
     // The program never opened this fd (a close-every-fd loop): to it, it is
     // not open.
     errno = EBADF;

@@ -58,7 +58,11 @@ __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
     if (__builtin_expect(g_rules != nullptr, 0)) {
       Verdict v;
       if constexpr (g == Group::getaddrinfo) v = inject_lookup(C, std::get<0>(std::tie(a...)), std::get<2>(std::tie(a...)));
+      else if constexpr (C == Call::shutdown) v = inject_call(C, fd_arg<C>(a...), std::get<1>(std::tie(a...)));
       else v = inject_call(C, fd_arg<C>(a...));
+      // A shutdown whose FIN the library sends later (slow_close) is done.
+      if constexpr (C == Call::shutdown)
+        if (v.kind == Verdict::done) return 0;
       if (v.kind == Verdict::fail) {
         if constexpr (g == Group::getaddrinfo) {
           return v.code;

@@ -29,6 +29,7 @@ import cases_hold  # noqa: F401
 import cases_compose  # noqa: F401
 import cases_replay  # noqa: F401
 import cases_datagrams  # noqa: F401
+import cases_stall  # noqa: F401
 
 
 def main():

@@ -212,6 +212,10 @@ TEST_CASE("strace rules: what strace cannot do") {
     none(dgram, "cannot drop, duplicate, reorder or cut a datagram");
   none("recvmsg:eof", "cannot end a stream");
   none("sendmsg:close:nth=3", "cannot close a connection");
+  none("recvmsg:stall", "cannot stall a connection");
+  none("sendmsg:stall=30s:nth=2", "cannot stall a connection");
+  none("close:slow_close=2s", "cannot delay a close's FIN");
+  none("shutdown:slow_close=2s", "cannot delay a close's FIN");
   none("accept4:delay=100ms..200ms", "one fixed time: it has no jitter");
   none("connect:delay=100ms~10ms", "one fixed time: it has no jitter");
   none("recvmsg:reset", "cannot abort a connection");

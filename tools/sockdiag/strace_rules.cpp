@@ -88,6 +88,9 @@ const char* action_reason(RuleAction a) {
     case RuleAction::reorder:
     case RuleAction::truncate:
       return "strace cannot drop, duplicate, reorder or cut a datagram (it fails or delays whole calls)";
+    case RuleAction::stall: return "strace cannot stall a connection (it fails or delays whole calls, with a fixed end)";
+    case RuleAction::slow_close:
+      return "strace cannot delay a close's FIN (it fails or delays whole calls; a delayed close blocks the program)";
     case RuleAction::reset:
       return "strace cannot abort a connection (no RST reaches the peer); error=ECONNRESET fails the call "
              "instead (approximate)";
@@ -184,6 +187,8 @@ RuleMapping map_rule(const Rule& r, bool multithreaded) {
   if (r.calls & kFileCalls)
     return refuse(m, "read, write, readv and writev are also the system calls on files, pipes and terminals (and "
                      "all of Go's socket I/O): strace cannot keep to sockets");
+  // slow_close names close only: its own reason says more than close's.
+  if (r.action == RuleAction::slow_close) return refuse(m, action_reason(r.action));
   if (names(r, CallId::close))
     return refuse(m, "close is also the system call on files and pipes: strace cannot keep to sockets");
   if (const char* why = action_reason(r.action)) return refuse(m, why);
