@@ -28,14 +28,16 @@ std::atomic<uint32_t> g_peer_count[kPeers];
 std::atomic<uint32_t> g_sockets{0};
 std::atomic<uint64_t> g_unsocketed[kRuleCallCount];
 
-thread_local CallPoint t_point __attribute__((tls_model("initial-exec")));
+// __thread, not thread_local: a thread_local of a class type is reached
+// through __tls_get_addr on every call (interpose.h).
+__thread CallPoint t_point __attribute__((tls_model("initial-exec")));
 struct Firing {
-  bool set;
+  bool set = false;
   CallPoint point;
-  bool drawn;
-  uint64_t drawn_ns;
+  bool drawn = false;
+  uint64_t drawn_ns = 0;
 };
-thread_local Firing t_firing __attribute__((tls_model("initial-exec")));
+__thread Firing t_firing __attribute__((tls_model("initial-exec")));
 
 uint32_t next_ordinal(uint64_t hash) {
   for (unsigned probe = 0; probe < kPeers; ++probe) {
