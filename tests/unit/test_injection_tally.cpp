@@ -10,21 +10,13 @@
 #include <string>
 
 #include "injection_tally.h"
+#include "rule_testing.h"
 #include "rules.h"
 
 using namespace sd;
+using namespace sd::testing;
 
 namespace {
-
-using SetPtr = std::unique_ptr<RuleSet, void (*)(RuleSet*)>;
-
-SetPtr parse_ok(const char* text) {
-  std::string err;
-  RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
-  INFO(err);
-  REQUIRE(s != nullptr);
-  return SetPtr(s, free_rules);
-}
 
 // "call peer" -> injected, over the filled entries of rule counter `counter`.
 std::map<std::string, uint64_t> rows(const InjectionTally& t, uint32_t counter) {

@@ -8,38 +8,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "rule_testing.h"
 #include "rules.h"
 
 using namespace sd;
+using namespace sd::testing;
 
 namespace {
 
-using SetPtr = std::unique_ptr<RuleSet, void (*)(RuleSet*)>;
-
-SetPtr parse(const std::string& text) {
-  std::string err;
-  RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
-  INFO(text << " -> " << err);
-  REQUIRE(s != nullptr);
-  return SetPtr(s, free_rules);
-}
-
-std::string refusal(const std::string& text) {
-  std::string err;
-  RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
-  if (s) free_rules(s);
-  INFO(text);
-  CHECK(s == nullptr);
-  return err;
-}
-
-void check_normal(const std::string& text, const std::string& normal) {
-  SetPtr s = parse(text);
-  REQUIRE(s->count == 1);
-  CHECK(std::string(s->rules[0].text) == normal);
-  SetPtr again = parse(normal);
-  CHECK(std::string(again->rules[0].text) == normal);
-}
+std::string refusal(const std::string& text) { return parse_error(text); }
 
 MatchInput call(CallId id, int type) {
   MatchInput in;
@@ -50,12 +27,6 @@ MatchInput call(CallId id, int type) {
 }
 
 }  // namespace
-
-// The first rule acting on a call (nullptr: none), as match_rules fills it.
-const Rule* first_acting(const RuleSet& s, const MatchInput& in) {
-  Matched m;
-  return match(s, in, &m) ? m.rule[0] : nullptr;
-}
 
 TEST_CASE("datagram actions parse and print in normal form", "[rules][datagram]") {
   check_normal("output:drop", "output:drop");
@@ -69,7 +40,7 @@ TEST_CASE("datagram actions parse and print in normal form", "[rules][datagram]"
   check_normal("send:truncate=1024", "send:truncate=1K");
   check_normal("recvmmsg:drop:times=2", "recvmmsg:drop:times=2");
 
-  SetPtr s = parse("io:drop; io:duplicate; io:reorder=3; io:reorder=20ms; io:truncate=64");
+  SetPtr s = parse_ok("io:drop; io:duplicate; io:reorder=3; io:reorder=20ms; io:truncate=64");
   CHECK(s->rules[0].action == RuleAction::drop);
   CHECK(s->rules[1].action == RuleAction::duplicate);
   CHECK(s->rules[2].action == RuleAction::reorder);
@@ -103,7 +74,7 @@ TEST_CASE("datagram actions are refused with one line where they make no sense",
 }
 
 TEST_CASE("datagram actions match datagram sockets only", "[rules][match][datagram]") {
-  SetPtr s = parse("io:drop:nth=1..");
+  SetPtr s = parse_ok("io:drop:nth=1..");
   CHECK(first_acting(*s, call(CallId::send, SOCK_STREAM)) == nullptr);
   CHECK(first_acting(*s, call(CallId::recv, SOCK_SEQPACKET)) == nullptr);
   CHECK(first_acting(*s, call(CallId::sendto, SOCK_DGRAM)) == &s->rules[0]);
@@ -113,7 +84,7 @@ TEST_CASE("datagram actions match datagram sockets only", "[rules][match][datagr
 }
 
 TEST_CASE("each datagram is one call number for nth and every", "[rules][match][datagram]") {
-  SetPtr s = parse("output:drop:every=2");
+  SetPtr s = parse_ok("output:drop:every=2");
   int dropped = 0;
   for (int i = 0; i < 10; ++i) dropped += first_acting(*s, call(CallId::sendmmsg, SOCK_DGRAM)) != nullptr;
   CHECK(dropped == 5);

@@ -8,40 +8,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "rule_testing.h"
 #include "rules.h"
 
 using namespace sd;
+using namespace sd::testing;
 
 namespace {
 
-using SetPtr = std::unique_ptr<RuleSet, void (*)(RuleSet*)>;
-
-SetPtr parse_ok(const std::string& text) {
-  std::string err;
-  RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
-  INFO(text << " -> " << err);
-  REQUIRE(s != nullptr);
-  return SetPtr(s, free_rules);
-}
-
-// Parses, prints in normal form, and parses the normal form back to itself.
-void check_normal(const std::string& text, const std::string& normal) {
-  SetPtr s = parse_ok(text);
-  REQUIRE(s->count == 1);
-  CHECK(std::string(s->rules[0].text) == normal);
-  SetPtr again = parse_ok(normal);
-  CHECK(std::string(again->rules[0].text) == normal);
-}
-
-std::string refusal(const std::string& text) {
-  std::string err;
-  RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
-  if (s) free_rules(s);
-  INFO(text);
-  CHECK(s == nullptr);
-  CHECK(err.find('\n') == std::string::npos);
-  return err;
-}
+std::string refusal(const std::string& text) { return parse_error(text); }
 
 bool holds(const std::string& text, const char* fragment) { return text.find(fragment) != std::string::npos; }
 

@@ -18,6 +18,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "rule_testing.h"
 #include "rules.h"
 
 #ifndef SOCKDIAG_TEST_DATA_DIR
@@ -25,57 +26,9 @@
 #endif
 
 using namespace sd;
+using namespace sd::testing;
 
 namespace {
-
-using SetPtr = std::unique_ptr<RuleSet, void (*)(RuleSet*)>;
-
-SetPtr parse_ok(std::string_view text) {
-  std::string err;
-  RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
-  INFO("text: " << text << "\nerror: " << err);
-  REQUIRE(s != nullptr);
-  return SetPtr(s, free_rules);
-}
-
-// The rules acting on a call, by index, in rule order (match_rules).
-std::vector<uint32_t> acting(const RuleSet& s, const MatchInput& in) {
-  Matched m;
-  match(s, in, &m);
-  std::vector<uint32_t> out;
-  for (unsigned i = 0; i < m.count; ++i) out.push_back(m.rule[i]->index);
-  return out;
-}
-
-// The first rule acting on a call, or nullptr.
-const Rule* first_acting(const RuleSet& s, const MatchInput& in) {
-  Matched m;
-  return match(s, in, &m) ? m.rule[0] : nullptr;
-}
-
-std::string parse_error(std::string_view text) {
-  std::string err;
-  RuleSet* s = parse_rules(text, "SOCKDIAG_INJECT", &err);
-  free_rules(s);
-  INFO("text: " << text);
-  REQUIRE(s == nullptr);
-  return err;
-}
-
-// The normal form of a text holding rules, one a line, no final newline.
-std::string normal(std::string_view text) {
-  SetPtr s = parse_ok(text);
-  std::string n = format_rules(*s);
-  if (!n.empty()) n.pop_back();
-  return n;
-}
-
-void check_normal(std::string_view text, std::string_view expected) {
-  INFO("text: " << text);
-  std::string n = normal(text);
-  CHECK(n == expected);
-  CHECK(normal(n) == n);  // the normal form is its own normal form
-}
 
 const uint8_t* v4(const char* a, uint8_t* buf) {
   std::memset(buf, 0, 16);
