@@ -82,39 +82,44 @@ void reset(Conn* c, Kind kind, uint32_t flags, uint64_t now) {
   c->inject_set.store(0, std::memory_order_relaxed);
 }
 
-// The epoll data slot of `fd`; nullptr when its chunk was never allocated.
-std::atomic<uint64_t>* epoll_slot(int fd) {
-  Conn* chunk = chunk_for(fd, false);
-  return chunk ? reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + (fd & (kChunkSize - 1)) : nullptr;
+// The slots of `fd` beside its entry in its `chunk`.
+std::atomic<uint64_t>* epoll_in(Conn* chunk, int fd) {
+  return reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + (fd & (kChunkSize - 1));
 }
-
-// The local address slot of `fd`; nullptr when its chunk was never allocated.
-LocalAddr* local_slot(int fd) {
-  Conn* chunk = chunk_for(fd, false);
-  if (!chunk) return nullptr;
+LocalAddr* local_in(Conn* chunk, int fd) {
   auto* after_epoll = reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + kChunkSize;
   return reinterpret_cast<LocalAddr*>(after_epoll) + (fd & (kChunkSize - 1));
 }
-
-// The identity slot of `fd`; nullptr when its chunk was never allocated.
-ConnIdentity* identity_slot(int fd) {
-  Conn* chunk = chunk_for(fd, false);
-  if (!chunk) return nullptr;
+ConnIdentity* identity_in(Conn* chunk, int fd) {
   auto* after_epoll = reinterpret_cast<std::atomic<uint64_t>*>(chunk + kChunkSize) + kChunkSize;
   auto* after_local = reinterpret_cast<LocalAddr*>(after_epoll) + kChunkSize;
   return reinterpret_cast<ConnIdentity*>(after_local) + (fd & (kChunkSize - 1));
 }
 
-// A new socket at `fd` has no identity yet. Read first, as below.
-void clear_identity(int fd) {
-  ConnIdentity* e = identity_slot(fd);
-  if (e && e->ordinal.load(std::memory_order_relaxed) != 0) e->ordinal.store(0, std::memory_order_release);
+// The same by fd; nullptr when its chunk was never allocated.
+std::atomic<uint64_t>* epoll_slot(int fd) {
+  Conn* chunk = chunk_for(fd, false);
+  return chunk ? epoll_in(chunk, fd) : nullptr;
+}
+LocalAddr* local_slot(int fd) {
+  Conn* chunk = chunk_for(fd, false);
+  return chunk ? local_in(chunk, fd) : nullptr;
+}
+ConnIdentity* identity_slot(int fd) {
+  Conn* chunk = chunk_for(fd, false);
+  return chunk ? identity_in(chunk, fd) : nullptr;
 }
 
-// Read first: storing a zero into a page never written would cost a page.
-void clear_epoll_data(int fd) {
-  std::atomic<uint64_t>* slot = epoll_slot(fd);
-  if (slot && slot->load(std::memory_order_relaxed) != 0) slot->store(0, std::memory_order_relaxed);
+// A new socket at `fd` (in `chunk`) has no epoll data, identity (replay)
+// or local address yet. Read first: storing a zero into a page never
+// written would cost a page.
+void clear_beside(Conn* chunk, int fd) {
+  std::atomic<uint64_t>* epoll = epoll_in(chunk, fd);
+  if (epoll->load(std::memory_order_relaxed) != 0) epoll->store(0, std::memory_order_relaxed);
+  ConnIdentity* e = identity_in(chunk, fd);
+  if (e->ordinal.load(std::memory_order_relaxed) != 0) e->ordinal.store(0, std::memory_order_release);
+  LocalAddr* local = local_in(chunk, fd);
+  if (local->meta.load(std::memory_order_relaxed) != 0) local->meta.store(0, std::memory_order_relaxed);
 }
 
 void note_high(int fd) {
@@ -176,12 +181,10 @@ Kind kind_from(int domain, int type) {
 }
 
 void track_socket(int fd, Kind kind, uint32_t flags, uint64_t now_ns) {
-  Conn* c = get_conn(fd);
-  if (!c) return;
-  reset(c, kind, flags, now_ns);
-  clear_epoll_data(fd);
-  clear_identity(fd);
-  clear_local(fd);
+  Conn* chunk = chunk_for(fd, true);
+  if (!chunk) return;
+  reset(&chunk[fd & (kChunkSize - 1)], kind, flags, now_ns);
+  clear_beside(chunk, fd);
   note_high(fd);
 }
 
@@ -223,11 +226,12 @@ void copy_fd(int from, int to) {
   dst->inject_err.store(src->inject_err.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->inject_rule.store(src->inject_rule.load(std::memory_order_relaxed), std::memory_order_relaxed);
   dst->inject_set.store(src->inject_set.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  clear_epoll_data(to);
-  // The copy is a socket of its own for replay: its key is given on first use.
-  clear_identity(to);
+  // The copy is a socket of its own for replay: its key is given on first
+  // use. Its local address is the original's.
+  Conn* to_chunk = chunk_for(to, false);
+  if (to_chunk) clear_beside(to_chunk, to);
   LocalAddr* from_local = local_slot(from);
-  LocalAddr* to_local = local_slot(to);
+  LocalAddr* to_local = to_chunk ? local_in(to_chunk, to) : nullptr;
   if (from_local && to_local) {
     to_local->addr[0].store(from_local->addr[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
     to_local->addr[1].store(from_local->addr[1].load(std::memory_order_relaxed), std::memory_order_relaxed);

@@ -52,9 +52,9 @@ struct ThreadScratch {
 };
 
 // nullptr: no memory for it (the record is dropped, and counted). The exit
-// summary writes outside any hook (depth 0).
-Scratch* scratch() {
-  void* block = thread_block(sizeof(ThreadScratch), [](void* m) { new (m) ThreadScratch(); });
+// summary writes outside any hook (depth 0). `tid`: self_tid().
+Scratch* scratch(long tid) {
+  void* block = thread_block(sizeof(ThreadScratch), [](void* m) { new (m) ThreadScratch(); }, tid);
   if (!block) return nullptr;
   return &static_cast<ThreadScratch*>(block)->depth[t_depth == 0 ? 0 : t_depth > kObservedDepth ? kObservedDepth - 1 : t_depth - 1];
 }
@@ -212,7 +212,8 @@ void report(const Outcome& f) {
     return;
   }
 
-  Scratch* scratch_in = scratch();
+  long tid = self_tid();
+  Scratch* scratch_in = scratch(tid);
   if (!scratch_in) {
     count_dropped_record();
     errno = saved_errno;
@@ -224,7 +225,7 @@ void report(const Outcome& f) {
   clock_gettime(CLOCK_REALTIME, &now);
   r.wall_ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
   r.pid = self_pid();
-  r.tid = self_tid();
+  r.tid = tid;
   r.prog = program_name();
   r.level = level;
   r.call = call_name(f.call);

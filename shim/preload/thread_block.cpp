@@ -11,6 +11,10 @@
 #include "self_ids.h"
 
 namespace sd {
+
+__thread void* t_block __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread long t_block_owner __attribute__((tls_model("initial-exec"))) = 0;
+
 namespace {
 
 // More threads at once than this that each need a block do without one.
@@ -22,8 +26,6 @@ struct Slot {
 };
 Slot g_slots[kSlots];
 
-__thread void* t_block __attribute__((tls_model("initial-exec"))) = nullptr;
-__thread long t_owner __attribute__((tls_model("initial-exec"))) = 0;
 __thread unsigned t_slot __attribute__((tls_model("initial-exec"))) = 0;
 
 // A thread that has ended (or, in a fork child, one of the parent's) is no
@@ -47,22 +49,20 @@ void* take(unsigned i, long from, long me, std::size_t bytes, void (*make)(void*
     s.mem.store(m, std::memory_order_release);
   }
   t_block = m;
-  t_owner = me;
+  t_block_owner = me;
   t_slot = i;
   return m;
 }
 
 }  // namespace
 
-void* thread_block(std::size_t bytes, void (*make)(void*)) {
-  long me = self_tid();
+void* thread_block_taken(std::size_t bytes, void (*make)(void*), long me) {
   if (t_block) {
-    if (t_owner == me) return t_block;
     // A fork child (its thread has a new tid): the block is taken over from
     // the forking thread, unless a thread of the child took it first.
-    long parent = t_owner;
+    long parent = t_block_owner;
     if (g_slots[t_slot].owner.compare_exchange_strong(parent, me, std::memory_order_acq_rel)) {
-      t_owner = me;
+      t_block_owner = me;
       return t_block;
     }
     t_block = nullptr;

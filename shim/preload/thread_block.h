@@ -11,10 +11,20 @@
 
 namespace sd {
 
+extern __thread void* t_block __attribute__((tls_model("initial-exec")));
+extern __thread long t_block_owner __attribute__((tls_model("initial-exec")));
+
+void* thread_block_taken(std::size_t bytes, void (*make)(void*), long tid);
+
 // The calling thread's block of `bytes` bytes (the same size at every call
 // of the process), made by `make` when it is first mapped; nullptr when no
-// memory can be had (the caller does without). No allocation but mmap, no
-// lock: safe in a signal handler, and in a fork child however made.
-void* thread_block(std::size_t bytes, void (*make)(void*));
+// memory can be had (the caller does without). `tid`: the caller's
+// (self_tid()). No allocation but mmap, no lock: safe in a signal handler,
+// and in a fork child however made. Inline, the common case: the block is
+// this thread's already.
+inline void* thread_block(std::size_t bytes, void (*make)(void*), long tid) {
+  if (t_block && t_block_owner == tid) return t_block;
+  return thread_block_taken(bytes, make, tid);
+}
 
 }  // namespace sd
