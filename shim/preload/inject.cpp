@@ -322,15 +322,6 @@ void record(Call call, int fd, const Rule* rule, CodeKind d, int code, long ret,
   f.host = host;
   // Only a send with MSG_FASTOPEN names its peer here (inject_connect).
   f.connects = call != Call::connect && target != nullptr;
-  // The record of the fault itself says where it struck (call_identity.h).
-  char conn[ConnIdentity::kBase + 16];
-  FiringFacts fired;
-  if (take_firing(fd, rule_call(call), conn, sizeof(conn), &fired)) {
-    f.conn = conn;
-    f.call_n = fired.n;
-    f.drawn = fired.drawn;
-    f.drawn_ns = fired.drawn_ns;
-  }
   report(f);
 }
 

@@ -18,6 +18,7 @@
 
 #include "config_state.h"
 #include "count_category.h"
+#include "call_identity.h"
 #include "fdtable.h"
 #include "hostnames.h"
 #include "inject.h"
@@ -242,10 +243,18 @@ void report(const Outcome& f) {
   r.retrying = f.retrying;
   r.waited_ns = f.retry_waited_ns;
   r.note = text_or_empty(f.note);
-  r.conn = text_or_empty(f.conn);
-  r.call_n = f.call_n;
-  r.drawn = f.drawn;
-  r.drawn_ns = f.drawn_ns;
+  // A fault's record says where it struck (call_identity.h): one made as
+  // the fault is injected, or the failure of a non-blocking connect that
+  // the program reads later (SO_ERROR, its close), while this thread's last
+  // firing is still that call's.
+  char conn_key[ConnIdentity::kBase + 16];
+  FiringFacts fired;
+  if (rule && take_firing(f.fd, rule_call(f.call), conn_key, sizeof(conn_key), &fired)) {
+    r.conn = conn_key;
+    r.call_n = fired.n;
+    r.drawn = fired.drawn;
+    r.drawn_ns = fired.drawn_ns;
+  }
   if (is_socket(kind)) {
     r.kind = kind_name(kind);
     sockaddr_storage local;

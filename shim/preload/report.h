@@ -30,11 +30,6 @@ struct Outcome {
   uint64_t peer_gone_ns = 0;    // when the peer was first seen gone (EOF/RST), monotonic
   Kind kind = Kind::unknown;    // what fd was, when the kernel can no longer tell (closed)
   bool connects = false;        // a send with MSG_FASTOPEN: explained as the connect it is
-  // An injected fault's own record: where it struck (call_identity.h).
-  const char* conn = nullptr;   // the connection's key ("" for no socket)
-  uint64_t call_n = 0;          // the call's index on it; 0: not a fault's own record
-  bool drawn = false;           // a jittered delay: what it drew
-  uint64_t drawn_ns = 0;
 };
 
 // Counts the failure and writes its record if its level is enabled.

@@ -113,12 +113,14 @@ def _(h):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         argv = ["python3", "-c", PY_CLIENT, server.server_address[1]]
-        # python3's connect with a timeout is non-blocking, whose injected
-        # failures are not replayed (INJECT.md): its reads and writes are.
-        rules = ["recv:error=ECONNRESET:prob=0.3", "send:delay=1ms..3ms:prob=0.5"]
+        # python3's connect with a timeout is non-blocking: its injected
+        # refusal is recorded when python3 reads SO_ERROR, and replayed.
+        rules = ["connect:error=ECONNREFUSED:prob=0.3", "recv:error=ECONNRESET:prob=0.3",
+                 "send:delay=1ms..3ms:prob=0.5"]
         first = sockdiag_run(h, options(rules) + ["--seed", "5"], argv).expect_rc(0)
         faults, _ = fired(first)
         expect(len(faults) >= 3, f"only {len(faults)} faults injected into python3", first.describe())
+        expect(any(f[1] == "connect" for f in faults), "no refused connect among python3's faults", first.describe())
         expect("failed" in first.out and "got" in first.out, "python3 met both failures and successes",
                first.describe())
         replay = sockdiag_run(h, ["--level", "info", "--seed", "6", "--replay", first.log], argv).expect_rc(0)
