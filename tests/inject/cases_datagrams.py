@@ -7,6 +7,7 @@ import shutil
 import socket
 import struct
 import threading
+import time
 
 from inject_harness import Skipped, case, expect, expect_eq
 
@@ -226,6 +227,11 @@ def _(h):
     rule = "output:duplicate:nth=1"
     run = dig(h, rule, port).expect_rc(0)
     expect_eq(run.out.strip(), "192.0.2.7", "dig's answer", run.describe())
+    # Both copies are queued at the responder when dig's send returns; its
+    # thread may read the second after dig has its answer and has exited.
+    deadline = time.monotonic() + 5
+    while len(queries) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     expect_eq(len(queries), 2, "queries that reached the responder", run.describe())
     expect_eq(queries[0], queries[1], "the two copies", run.describe())
     expect_note(run, rule, "sent twice")
