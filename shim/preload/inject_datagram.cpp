@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "inject.h"
 #include "log.h"
@@ -41,11 +43,37 @@ struct HeldDatagram {
   char data[kHeldDatagramBytes];
 };
 
-HeldDatagram g_held[kHeldDatagrams];
+// Mapped when a datagram is first held: 2 MiB of address space that a
+// process holding none (every process without a reorder rule) never
+// reserves, as .bss would for every program (RLIMIT_AS counts it).
+std::atomic<HeldDatagram*> g_pool{nullptr};
 std::atomic<unsigned> g_held_count{0};  // slots not free: 0 is the common, cheap case
 
+// The slots, for a range-for: none before the pool is mapped.
+struct Slots {
+  HeldDatagram* first;
+  HeldDatagram* begin() const { return first; }
+  HeldDatagram* end() const { return first ? first + kHeldDatagrams : first; }
+};
+Slots held_slots() { return Slots{g_pool.load(std::memory_order_acquire)}; }
+
+// mmap, not malloc: a hook may hold a datagram in a signal handler.
+HeldDatagram* map_pool() {
+  HeldDatagram* pool = g_pool.load(std::memory_order_acquire);
+  if (pool) return pool;
+  void* m = mmap(nullptr, sizeof(HeldDatagram) * kHeldDatagrams, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  auto* fresh = static_cast<HeldDatagram*>(m);
+  for (unsigned i = 0; i < kHeldDatagrams; ++i) new (&fresh[i]) HeldDatagram();
+  if (g_pool.compare_exchange_strong(pool, fresh, std::memory_order_acq_rel)) return fresh;
+  munmap(m, sizeof(HeldDatagram) * kHeldDatagrams);  // another thread mapped it first
+  return pool;
+}
+
 HeldDatagram* claim_slot() {
-  for (HeldDatagram& h : g_held) {
+  if (!map_pool()) return nullptr;
+  for (HeldDatagram& h : held_slots()) {
     uint8_t st = kFree;
     if (h.state.compare_exchange_strong(st, kBusy, std::memory_order_acquire)) {
       g_held_count.fetch_add(1, std::memory_order_relaxed);
@@ -69,7 +97,7 @@ bool due(const HeldDatagram& h, uint64_t now) {
 HeldDatagram* take_due(int fd, bool outgoing, bool all) {
   if (g_held_count.load(std::memory_order_relaxed) == 0) return nullptr;
   uint64_t now = all ? 0 : now_mono_ns();
-  for (HeldDatagram& h : g_held) {
+  for (HeldDatagram& h : held_slots()) {
     if (h.state.load(std::memory_order_acquire) != kHeld || h.fd != fd || h.outgoing != outgoing) continue;
     if (!all && !due(h, now)) continue;
     uint8_t st = kHeld;
@@ -81,7 +109,7 @@ HeldDatagram* take_due(int fd, bool outgoing, bool all) {
 // One more datagram went past the held ones of `fd` in that direction.
 void count_pass(int fd, bool outgoing) {
   if (g_held_count.load(std::memory_order_relaxed) == 0) return;
-  for (HeldDatagram& h : g_held) {
+  for (HeldDatagram& h : held_slots()) {
     if (h.state.load(std::memory_order_acquire) != kHeld || h.fd != fd || h.outgoing != outgoing) continue;
     uint64_t left = h.passes_left.load(std::memory_order_relaxed);
     while (left > 0 && left != UINT64_MAX &&
@@ -270,7 +298,7 @@ ssize_t receive_now(int fd, msghdr* m, int flags, bool* timed_out, bool passes =
   *timed_out = false;
   if (g_held_count.load(std::memory_order_relaxed) != 0 && !nonblocking(fd, flags)) {
     uint64_t soonest = 0;
-    for (HeldDatagram& h : g_held)
+    for (HeldDatagram& h : held_slots())
       if (h.state.load(std::memory_order_acquire) == kHeld && h.fd == fd && !h.outgoing && h.deadline &&
           (!soonest || h.deadline < soonest))
         soonest = h.deadline;
@@ -518,7 +546,7 @@ int datagram_recvmmsg(Call call, int fd, Conn* c, const Rule* first, mmsghdr* ve
 
 bool datagrams_held(int fd) {
   if (g_held_count.load(std::memory_order_relaxed) == 0) return false;
-  for (HeldDatagram& h : g_held)
+  for (HeldDatagram& h : held_slots())
     if (h.state.load(std::memory_order_acquire) != kFree && h.fd == fd) return true;
   return false;
 }
@@ -526,7 +554,7 @@ bool datagrams_held(int fd) {
 uint64_t held_datagram_due(int fd) {
   if (g_held_count.load(std::memory_order_relaxed) == 0) return 0;
   uint64_t best = 0;
-  for (HeldDatagram& h : g_held) {
+  for (HeldDatagram& h : held_slots()) {
     if (h.state.load(std::memory_order_acquire) != kHeld || h.fd != fd || h.outgoing) continue;
     uint64_t at = h.passes_left.load(std::memory_order_relaxed) == 0 ? 1 : h.deadline;
     if (at && (!best || at < best)) best = at;
@@ -546,14 +574,14 @@ void datagram_close(int fd) {
 
 void datagram_flush_all() {
   if (g_held_count.load(std::memory_order_relaxed) == 0) return;
-  for (HeldDatagram& h : g_held) {
+  for (HeldDatagram& h : held_slots()) {
     uint8_t st = kHeld;
     if (h.outgoing && h.state.compare_exchange_strong(st, kBusy, std::memory_order_acquire)) send_held(&h);
   }
 }
 
 void datagram_after_fork() {
-  for (HeldDatagram& h : g_held) h.state.store(kFree, std::memory_order_relaxed);
+  for (HeldDatagram& h : held_slots()) h.state.store(kFree, std::memory_order_relaxed);
   g_held_count.store(0, std::memory_order_relaxed);
 }
 
