@@ -796,8 +796,8 @@ void io_ending(Call call, bool input, int fd, Conn* c, const Rule* rule, int fla
 
 // What the rules acting on a read or write do to it, stage by stage. A
 // call that ends in the waits (held input not in yet) was not acted on by
-// the limits and the ending: their injections are given back, the call
-// stays seen.
+// the limits and the ending, nor one that an ending fails by its limits:
+// their injections are given back, the call stays seen.
 Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, const MatchInput& in, const Matched& m,
                  const AskedLength& asked, int flags) {
   constexpr uint32_t kWaits = stage_bits(RuleStage::wait), kEnds = stage_bits(RuleStage::end);
@@ -809,7 +809,12 @@ Verdict apply_io(Call call, bool input, int fd, Conn* c, const RuleSet& set, con
     return v;
   }
   if (m.actions & kEnds) io_ending(call, input, fd, c, ending_rule(m), flags, &v);
-  if ((m.actions & kLimits) && v.kind == Verdict::proceed) io_limits(call, fd, m, asked, &v);
+  if (v.kind == Verdict::proceed) {
+    if (m.actions & kLimits) io_limits(call, fd, m, asked, &v);
+  } else if (m.actions & stage_bits(RuleStage::limit)) {
+    for (unsigned i = 0; i < m.count; ++i)
+      if (rule_stage(m.rule[i]->action) == RuleStage::limit) unclaim(set, *m.rule[i], in);
+  }
   return v;
 }
 
