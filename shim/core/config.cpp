@@ -304,6 +304,7 @@ const Setting kSettings[] = {
          delete plan;
          return false;
        }
+       free_replay(c->replay);  // a file's, overridden by the variable
        c->replay = plan;
        return true;
      }},
@@ -433,6 +434,11 @@ bool parse_file(const char* path, Config* cfg, RuleParser* rules, std::string* e
 
 bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Config* out, std::string* error) {
   Config cfg;
+  // A configuration refused keeps nothing it read: the replay plan goes.
+  struct DropPlan {
+    Config& c;
+    ~DropPlan() { free_replay(c.replay); }
+  } drop_plan{cfg};
   RuleParser rules;
 
   // A misspelt variable would silently leave its setting out.
@@ -508,6 +514,7 @@ bool parse_config(EnvLookup get, void* ctx, const char* const* environ_names, Co
   }
 
   *out = cfg;
+  cfg.replay = nullptr;  // the caller's now
   return true;
 }
 

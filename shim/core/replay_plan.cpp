@@ -201,6 +201,12 @@ bool parse_replay(std::string_view text, std::string_view source, ReplayPlan* ou
   return true;
 }
 
+void free_replay(const ReplayPlan* plan) {
+  if (!plan) return;
+  free_rules(plan->set);
+  delete plan;
+}
+
 bool read_replay_file(const char* path, ReplayPlan* out, std::string* error) {
   const char* accepted = "; accepted: the path of a readable JSON log of a run";
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);

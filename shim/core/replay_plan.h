@@ -58,4 +58,7 @@ bool parse_replay(std::string_view text, std::string_view source, ReplayPlan* ou
 // The same from a file (a regular file of at most 64 MiB).
 bool read_replay_file(const char* path, ReplayPlan* out, std::string* error);
 
+// A plan made with new, and its rules, freed (nullptr: nothing).
+void free_replay(const ReplayPlan* plan);
+
 }  // namespace sd

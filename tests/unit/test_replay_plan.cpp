@@ -154,6 +154,7 @@ TEST_CASE("SOCKDIAG_REPLAY replaces the rules and refuses rules beside it") {
   REQUIRE(cfg.replay != nullptr);
   REQUIRE(cfg.rules != nullptr);
   CHECK(format_rules(*cfg.rules) == "recv:error=ECONNRESET\n");
+  CHECK(cfg.rules == cfg.replay->set);
   CHECK_FALSE(parse_env({{"SOCKDIAG_REPLAY", log.path}, {"SOCKDIAG_INJECT", "recv:eof"}}, &cfg, &err));
   CHECK(err == "sockdiag: SOCKDIAG_REPLAY replaces the injection rules, and SOCKDIAG_INJECT (or an inject line of "
                "SOCKDIAG_CONFIG) gives some; accepted: one or the other");
@@ -162,4 +163,5 @@ TEST_CASE("SOCKDIAG_REPLAY replaces the rules and refuses rules beside it") {
                "the path of a readable JSON log of a run");
   CHECK_FALSE(parse_env({{"SOCKDIAG_REPLAY", "/tmp"}}, &cfg, &err));
   CHECK(err.find("not a regular file") != std::string::npos);
+  free_replay(cfg.replay);  // its rules, cfg.rules, with it
 }
