@@ -126,6 +126,8 @@ skip+=(
   # summary runs are skipped for the same reason; the per-thread counts case
   # checks sockdiag run's tree summary after the exit summary).
   "inject: one seed for a process tree under sockdiag run"
+  # The replay cases run both runs under `sockdiag run --replay`.
+  "inject: replay.*"
   "integration: summary counts the EAGAIN of every thread exactly, a forked child apart"
   # These count the system calls a record adds, with strace, against a run
   # without the library: the sanitizer runtime in the library's run makes
