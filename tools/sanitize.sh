@@ -98,7 +98,7 @@ if [ "$mode" = thread ]; then
     # signal-unsafe call, with or without the library.
     "integration: child forked in a signal handler records its failures"
     # dig's libisc races in its own task manager (uninstrumented host code).
-    "realprogs: dig.*"
+    "realprogs: dig.*" "inject: dig:.*"
     # memcached's worker threads race on the connection memory its main
     # thread allocated (reported through libtsan's getpeername interceptor,
     # no libsockdiag frame): the server's own uninstrumented code.
