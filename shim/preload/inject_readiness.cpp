@@ -8,6 +8,7 @@
 
 #include "inject.h"
 #include "inject_stall.h"
+#include "socket_slots.h"
 
 namespace sd {
 
@@ -30,66 +31,24 @@ constexpr uint32_t kEpollOutput = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
 
 bool no_room(int fd) { return g_stall_rules.load(std::memory_order_relaxed) && output_stalled(fd); }
 
-// One hold per socket. Few connections are held at once: a small table,
-// scanned up to the highest slot ever used; no allocation, no lock (a slot
-// is claimed by compare-and-swap of its fd).
-struct HoldSlot {
-  std::atomic<int> fd{-1};
+// One hold per socket (socket_slots.h): few connections are held at once.
+struct Hold {
   std::atomic<uint8_t> state{0};
   std::atomic<uint64_t> deadline{0};
-  std::atomic<uint64_t> opened{0};  // the connection's opened_ns: a new socket on the number is not held
   // epoll: the registration the hold took the input out of, to give back.
   std::atomic<int> epfd{-1};
   std::atomic<uint32_t> events{0};
   std::atomic<uint64_t> data{0};
 };
-constexpr int kHoldSlots = 1024;
-HoldSlot g_holds[kHoldSlots];
-std::atomic<int> g_holds_used{0};
-
-HoldSlot* find_hold(int fd, const Conn* c) {
-  int used = g_holds_used.load(std::memory_order_acquire);
-  for (int i = 0; i < used; ++i) {
-    HoldSlot& s = g_holds[i];
-    if (s.fd.load(std::memory_order_acquire) != fd) continue;
-    if (c && s.opened.load(std::memory_order_relaxed) == c->opened_ns.load(std::memory_order_relaxed)) return &s;
-    s.fd.store(-1, std::memory_order_release);  // the socket it held is gone
-  }
-  return nullptr;
-}
-
-HoldSlot* fill_hold(HoldSlot& s, int i, int fd, const Conn* c, HoldState st, uint64_t deadline) {
-  s.state.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
-  s.deadline.store(deadline, std::memory_order_relaxed);
-  s.opened.store(c->opened_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  s.epfd.store(-1, std::memory_order_relaxed);
-  s.fd.store(fd, std::memory_order_release);
-  int used = g_holds_used.load(std::memory_order_relaxed);
-  while (used < i + 1 && !g_holds_used.compare_exchange_weak(used, i + 1, std::memory_order_acq_rel)) {
-  }
-  return &s;
-}
-
-// A slot whose socket is gone (closed, or its number reused): a wait may
-// have found input on a socket the program then closed without reading.
-bool stale(const HoldSlot& s) {
-  int fd = s.fd.load(std::memory_order_acquire);
-  if (fd < 0) return false;
-  const Conn* c = find_conn(fd);
-  return !c || !is_socket(c->get_kind()) ||
-         c->opened_ns.load(std::memory_order_relaxed) != s.opened.load(std::memory_order_relaxed);
-}
+SocketSlots<Hold, 1024> g_holds;
+using HoldSlot = decltype(g_holds)::Slot;
 
 HoldSlot* new_hold(int fd, const Conn* c, HoldState st, uint64_t deadline) {
-  for (int pass = 0; pass < 2; ++pass)
-    for (int i = 0; i < kHoldSlots; ++i) {
-      HoldSlot& s = g_holds[i];
-      int expected = s.fd.load(std::memory_order_relaxed);
-      // First a free slot; when none is left, a stale one.
-      if (pass == 0 ? expected != -1 : !stale(s)) continue;
-      if (s.fd.compare_exchange_strong(expected, -2)) return fill_hold(s, i, fd, c, st, deadline);
-    }
-  return nullptr;
+  return g_holds.claim(fd, c, [&](HoldSlot& s) {
+    s.state.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
+    s.deadline.store(deadline, std::memory_order_relaxed);
+    s.epfd.store(-1, std::memory_order_relaxed);
+  });
 }
 
 HoldState state_of(const HoldSlot& s) { return static_cast<HoldState>(s.state.load(std::memory_order_relaxed)); }
@@ -146,7 +105,7 @@ Conn* socket_conn(int fd) {
 // whose deadline passed is released here.
 uint64_t held_until(int fd, uint64_t now) {
   Conn* c = socket_conn(fd);
-  HoldSlot* s = c ? find_hold(fd, c) : nullptr;
+  HoldSlot* s = c ? g_holds.find(fd, c) : nullptr;
   if (!s || state_of(*s) != HoldState::held) return kNever;
   uint64_t d = s->deadline.load(std::memory_order_relaxed);
   if (d > now) return d;
@@ -160,7 +119,7 @@ uint64_t held_until(int fd, uint64_t now) {
 bool hold_ready_input(Call wait, int fd, uint64_t now, HoldSlot** out = nullptr) {
   Conn* c = socket_conn(fd);
   if (!c) return false;
-  HoldSlot* s = find_hold(fd, c);
+  HoldSlot* s = g_holds.find(fd, c);
   if (s) {
     if (out) *out = s;
     return state_of(*s) == HoldState::held && s->deadline.load(std::memory_order_relaxed) > now;
@@ -207,7 +166,7 @@ uint64_t end_of(const timespec* timeout, uint64_t start) {
 }  // namespace
 
 HoldState take_hold(int fd, const Conn* c, uint64_t* deadline) {
-  HoldSlot* s = c ? find_hold(fd, c) : nullptr;
+  HoldSlot* s = c ? g_holds.find(fd, c) : nullptr;
   if (!s) return HoldState::none;
   HoldState st = state_of(*s);
   *deadline = s->deadline.load(std::memory_order_relaxed);
@@ -217,7 +176,7 @@ HoldState take_hold(int fd, const Conn* c, uint64_t* deadline) {
 }
 
 bool start_hold(int fd, const Conn* c, uint64_t deadline) {
-  if (HoldSlot* s = find_hold(fd, c)) {
+  if (HoldSlot* s = g_holds.find(fd, c)) {
     s->deadline.store(deadline, std::memory_order_relaxed);
     s->state.store(static_cast<uint8_t>(HoldState::held), std::memory_order_relaxed);
     return true;
@@ -226,10 +185,8 @@ bool start_hold(int fd, const Conn* c, uint64_t deadline) {
 }
 
 void end_hold(int fd) {
-  int used = g_holds_used.load(std::memory_order_acquire);
-  for (int i = 0; i < used; ++i) {
-    HoldSlot& s = g_holds[i];
-    if (s.fd.load(std::memory_order_acquire) != fd) continue;
+  g_holds.each_used([fd](HoldSlot& s) {
+    if (s.fd.load(std::memory_order_acquire) != fd) return;
     int e = s.epfd.load(std::memory_order_relaxed);
     if (e >= 0) {
       // The registration the hold took the input out of is given back.
@@ -238,7 +195,7 @@ void end_hold(int fd) {
       real<Call::epoll_ctl>()(e, EPOLL_CTL_MOD, fd, &ev);
     }
     s.fd.store(-1, std::memory_order_release);
-  }
+  });
 }
 
 void epoll_registered(int epfd, int op, int fd, const epoll_event* ev) {
@@ -248,7 +205,7 @@ void epoll_registered(int epfd, int op, int fd, const epoll_event* ev) {
       g_regs_used.fetch_sub(1, std::memory_order_relaxed);
     }
     Conn* c = socket_conn(fd);
-    if (HoldSlot* s = c ? find_hold(fd, c) : nullptr)
+    if (HoldSlot* s = c ? g_holds.find(fd, c) : nullptr)
       if (s->epfd.load(std::memory_order_relaxed) == epfd) s->epfd.store(-1, std::memory_order_relaxed);
     return;
   }
@@ -260,7 +217,7 @@ void epoll_registered(int epfd, int op, int fd, const epoll_event* ev) {
   // The program changed a registration a hold has taken the input out of:
   // the hold gives back the new one, and keeps the input out until then.
   Conn* c = socket_conn(fd);
-  HoldSlot* s = c ? find_hold(fd, c) : nullptr;
+  HoldSlot* s = c ? g_holds.find(fd, c) : nullptr;
   if (s && s->epfd.load(std::memory_order_relaxed) == epfd) {
     s->events.store(ev->events, std::memory_order_relaxed);
     s->data.store(ev->data.u64, std::memory_order_relaxed);
@@ -476,22 +433,20 @@ namespace {
 // the earliest deadline and due time still ahead.
 uint64_t prepare_epoll(int epfd, uint64_t now) {
   uint64_t wake = kNever;
-  int used = g_holds_used.load(std::memory_order_acquire);
-  for (int i = 0; i < used; ++i) {
-    HoldSlot& s = g_holds[i];
+  g_holds.each_used([&](HoldSlot& s) {
     int fd = s.fd.load(std::memory_order_acquire);
-    if (fd < 0 || s.epfd.load(std::memory_order_relaxed) != epfd) continue;
+    if (fd < 0 || s.epfd.load(std::memory_order_relaxed) != epfd) return;
     uint64_t until = held_until(fd, now);
     if (until != kNever) {
       wake = min_of(wake, until);
-      continue;
+      return;
     }
     int e = epfd;
-    if (!s.epfd.compare_exchange_strong(e, -1)) continue;
+    if (!s.epfd.compare_exchange_strong(e, -1)) return;
     epoll_event ev{s.events.load(std::memory_order_relaxed), {}};
     ev.data.u64 = s.data.load(std::memory_order_relaxed);
     real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev);
-  }
+  });
   if (!g_input_due_rules || g_regs_used.load(std::memory_order_relaxed) == 0) return wake;
   for (Registration& r : g_regs) {
     if (r.epfd.load(std::memory_order_acquire) != epfd || !(r.events.load(std::memory_order_relaxed) & EPOLLIN)) continue;

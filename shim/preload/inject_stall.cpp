@@ -2,8 +2,7 @@
 #include "inject_stall.h"
 
 #include <fcntl.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
+#include <semaphore.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "fdtable.h"
 #include "inject_readiness.h"
 #include "rule_vocabulary.h"
+#include "socket_slots.h"
 
 namespace sd {
 
@@ -23,54 +23,20 @@ namespace {
 
 constexpr uint8_t kIn = 1, kOut = 2;
 
-// One stall per connection. Few connections stall at once: a small table,
-// scanned up to the highest slot used; a slot is claimed by compare-and-swap
-// of its fd, as the holds are (no lock, no allocation).
-struct StallSlot {
-  std::atomic<int> fd{-1};
-  std::atomic<uint64_t> opened{0};  // the connection's opened_ns: a new socket on the number is not stalled
+// One stall per connection (socket_slots.h): few stall at once.
+struct Stall {
   std::atomic<uint8_t> dirs{0};
   std::atomic<uint64_t> reset_at{0};  // 0: never
   std::atomic<const Rule*> rule{nullptr};
+  std::atomic<uint8_t> shut{0};  // directions the program shut down since the stall began
+  // The calls blocked in each direction, and what wakes them when the
+  // program shuts that direction down (stall_shutdown); made once, in
+  // stall_arm, as a blocked call of an earlier socket may still wait on it.
+  std::atomic<int> waiting[2] = {0, 0};
+  sem_t wake[2];
 };
-constexpr int kStallSlots = 256;
-StallSlot g_stalls[kStallSlots];
-std::atomic<int> g_stalls_used{0};
-
-StallSlot* find_stall(int fd, const Conn* c) {
-  int used = g_stalls_used.load(std::memory_order_acquire);
-  for (int i = 0; i < used; ++i) {
-    StallSlot& s = g_stalls[i];
-    if (s.fd.load(std::memory_order_acquire) != fd) continue;
-    if (c && s.opened.load(std::memory_order_relaxed) == c->opened_ns.load(std::memory_order_relaxed)) return &s;
-    s.fd.store(-1, std::memory_order_release);  // the socket it stalled is gone
-  }
-  return nullptr;
-}
-
-// A free slot, or one whose socket is gone.
-StallSlot* new_stall(int fd, const Conn* c) {
-  for (int i = 0; i < kStallSlots; ++i) {
-    StallSlot& s = g_stalls[i];
-    int expected = s.fd.load(std::memory_order_relaxed);
-    if (expected >= 0) {
-      const Conn* held = find_conn(expected);
-      bool gone = !held || !is_socket(held->get_kind()) ||
-                  held->opened_ns.load(std::memory_order_relaxed) != s.opened.load(std::memory_order_relaxed);
-      if (!gone) continue;
-    } else if (expected != -1) {
-      continue;  // being filled
-    }
-    if (!s.fd.compare_exchange_strong(expected, -2)) continue;
-    s.opened.store(c->opened_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    s.fd.store(fd, std::memory_order_release);
-    int used = g_stalls_used.load(std::memory_order_relaxed);
-    while (used < i + 1 && !g_stalls_used.compare_exchange_weak(used, i + 1, std::memory_order_acq_rel)) {
-    }
-    return &s;
-  }
-  return nullptr;
-}
+SocketSlots<Stall, 256> g_stalls;
+using StallSlot = decltype(g_stalls)::Slot;
 
 uint8_t dirs_of(const Rule& r) {
   return static_cast<uint8_t>(((r.calls & rule_lang::kInput) ? kIn : 0) | ((r.calls & rule_lang::kOutput) ? kOut : 0));
@@ -91,26 +57,42 @@ uint64_t own_timeout_ns(int fd, const Conn* c, bool input) {
   return static_cast<uint64_t>(tv.tv_sec) * 1000000000u + static_cast<uint64_t>(tv.tv_usec) * 1000u;
 }
 
-// A word nobody ever changes: a futex wait on it ends only by its timeout
-// or a signal, with the kernel's own restart rules: without a timeout it
-// is restarted after a SA_RESTART handler and fails with EINTR after any
-// other, as a blocking read of a socket without SO_RCVTIMEO is; with one it
-// fails with EINTR, as a read under SO_RCVTIMEO does.
-int g_never_changes = 0;
+enum class Blocked { timed_out, interrupted, reset_due, shut_down };
 
-enum class Blocked { timed_out, interrupted, reset_due };
+// One blocked call, counted for stall_shutdown's wake-up (a cancellation
+// that unwinds the call counts it out too).
+struct Waiting {
+  std::atomic<int>& n;
+  explicit Waiting(std::atomic<int>& w) : n(w) { n.fetch_add(1, std::memory_order_acq_rel); }
+  ~Waiting() { n.fetch_sub(1, std::memory_order_acq_rel); }
+};
 
-// Blocks the calling thread until `until` (kNever: for good), a signal, or
-// the reset, whichever comes first.
-Blocked block_until(uint64_t until, uint64_t reset_at) {
+// Blocks the calling thread until `until` (kNever: for good), a signal, the
+// reset, or the program's shutdown of this direction, whichever comes first.
+// A semaphore nobody posts but stall_shutdown is waited on, because its wait
+// behaves as a socket's blocking wait does: without a timeout it is
+// restarted after a SA_RESTART handler and fails with EINTR after any
+// other, as a blocking read of a socket without SO_RCVTIMEO is; with one
+// it fails with EINTR, as a read under SO_RCVTIMEO does; it is a
+// cancellation point, as read and write are; and a runtime that intercepts
+// blocking calls (libtsan runs signal handlers inside them) sees it, where
+// it would not see a raw futex system call.
+Blocked block_until(StallSlot& s, bool input, uint64_t until, uint64_t reset_at) {
+  uint8_t dir = input ? kIn : kOut;
+  Waiting counted(s.waiting[input]);
   for (;;) {
+    if (s.shut.load(std::memory_order_acquire) & dir) return Blocked::shut_down;
     uint64_t now = now_mono_ns();
     uint64_t end = reset_at && reset_at < until ? reset_at : until;
     if (end != kNever && now >= end) return reset_at && end == reset_at ? Blocked::reset_due : Blocked::timed_out;
-    timespec ts{};
-    if (end != kNever) ts = timespec{static_cast<time_t>((end - now) / 1000000000u), static_cast<long>((end - now) % 1000000000u)};
-    long r = syscall(SYS_futex, &g_never_changes, FUTEX_WAIT_PRIVATE, 0, end == kNever ? nullptr : &ts, nullptr, 0);
-    if (r < 0 && errno == EINTR) return Blocked::interrupted;
+    int r;
+    if (end == kNever) {
+      r = sem_wait(&s.wake[input]);
+    } else {
+      timespec ts{static_cast<time_t>(end / 1000000000u), static_cast<long>(end % 1000000000u)};
+      r = sem_clockwait(&s.wake[input], CLOCK_MONOTONIC, &ts);
+    }
+    if (r != 0 && errno == EINTR) return Blocked::interrupted;
   }
 }
 
@@ -136,6 +118,15 @@ Verdict reset_now(Call call, int fd, Conn* c, StallSlot* s) {
   return v;
 }
 
+// A call on a stalled direction the program has shut down. Input: the end
+// of stream, as a read after SHUT_RD with nothing arrived gets. Output: the
+// real call, which fails with EPIPE (and SIGPIPE) as after SHUT_WR.
+Verdict after_shutdown(bool input) {
+  Verdict v;
+  if (input) v.kind = Verdict::eof;
+  return v;
+}
+
 // The call on a stalled direction: EAGAIN at once when it would not block;
 // else it waits as for data or room that never come.
 Verdict stall_call(Call call, bool input, int fd, Conn* c, StallSlot* s, int flags) {
@@ -147,10 +138,11 @@ Verdict stall_call(Call call, bool input, int fd, Conn* c, StallSlot* s, int fla
   v.code = EAGAIN;
   if (nonblocking_call(fd, flags)) return v;
   uint64_t own = own_timeout_ns(fd, c, input);
-  switch (block_until(own ? now + own : kNever, reset_at)) {
+  switch (block_until(*s, input, own ? now + own : kNever, reset_at)) {
     case Blocked::timed_out: break;
     case Blocked::interrupted: v.code = EINTR; break;
     case Blocked::reset_due: return reset_now(call, fd, c, s);
+    case Blocked::shut_down: return after_shutdown(input);
   }
   return v;
 }
@@ -166,8 +158,14 @@ void seconds_text(uint64_t ns, char (&buf)[32]) {
 }
 
 void stall_arm(const RuleSet& set) {
+  static std::atomic<bool> wakes_made{false};
   for (uint32_t i = 0; i < set.count; ++i)
     if (set.rules[i].action == RuleAction::stall) {
+      if (!wakes_made.exchange(true))
+        for (StallSlot& s : g_stalls) {
+          sem_init(&s.wake[0], 0, 0);
+          sem_init(&s.wake[1], 0, 0);
+        }
       g_stall_rules = true;
       g_readiness = true;
       // A reset due at a time: the waits make its read due then.
@@ -176,13 +174,14 @@ void stall_arm(const RuleSet& set) {
 }
 
 bool stalled_io(Call call, bool input, int fd, Conn* c, int flags, Verdict* v) {
-  StallSlot* s = find_stall(fd, c);
+  StallSlot* s = g_stalls.find(fd, c);
   if (!s) {
     c->clear(cf_stalled);
     return false;
   }
-  if (!(s->dirs.load(std::memory_order_relaxed) & (input ? kIn : kOut))) return false;
-  *v = stall_call(call, input, fd, c, s, flags);
+  uint8_t dir = input ? kIn : kOut;
+  if (!(s->dirs.load(std::memory_order_relaxed) & dir)) return false;
+  *v = (s->shut.load(std::memory_order_acquire) & dir) ? after_shutdown(input) : stall_call(call, input, fd, c, s, flags);
   return true;
 }
 
@@ -192,8 +191,8 @@ namespace {
 StallSlot* begin_stall(Call call, int fd, Conn* c, const Rule* rule, bool hold) {
   if (!c || c->get_kind() == Kind::udp4 || c->get_kind() == Kind::udp6 || c->get_kind() == Kind::unix_dgram)
     return nullptr;
-  StallSlot* s = find_stall(fd, c);
-  if (!s) s = new_stall(fd, c);
+  StallSlot* s = g_stalls.find(fd, c);
+  if (!s) s = g_stalls.claim(fd, c, [](StallSlot& fresh) { fresh.shut.store(0, std::memory_order_relaxed); });
   if (!s) return nullptr;  // more stalls at once than the table holds: this one is not made
   uint8_t dirs = dirs_of(*rule);
   uint64_t now = now_mono_ns();
@@ -230,7 +229,7 @@ uint64_t stall_from_wait(Call wait, int fd, Conn* c, const Rule* rule) {
 bool output_stalled(int fd) {
   Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
   if (!c || !c->has(cf_stalled)) return false;
-  StallSlot* s = find_stall(fd, c);
+  StallSlot* s = g_stalls.find(fd, c);
   if (!s || !(s->dirs.load(std::memory_order_relaxed) & kOut)) return false;
   uint64_t reset_at = s->reset_at.load(std::memory_order_relaxed);
   return !reset_at || now_mono_ns() < reset_at;
@@ -238,9 +237,24 @@ bool output_stalled(int fd) {
 
 uint64_t stall_reset_due(int fd, const Conn* c) {
   if (!c || !c->has(cf_stalled)) return kNever;
-  StallSlot* s = find_stall(fd, c);
+  StallSlot* s = g_stalls.find(fd, c);
   uint64_t reset_at = s ? s->reset_at.load(std::memory_order_relaxed) : 0;
   return reset_at ? reset_at : kNever;
+}
+
+void stall_shutdown(int fd, int how) {
+  Conn* c = find_conn(fd);
+  StallSlot* s = c && c->has(cf_stalled) ? g_stalls.find(fd, c) : nullptr;
+  if (!s) return;
+  uint8_t dirs = how == SHUT_RD ? kIn : how == SHUT_WR ? kOut : (kIn | kOut);
+  s->shut.fetch_or(dirs, std::memory_order_acq_rel);
+  // The waits report the end of stream (the kernel says readable after SHUT_RD).
+  if ((dirs & kIn) && (s->dirs.load(std::memory_order_relaxed) & kIn)) end_hold(fd);
+  // One post per blocked call of the direction: each finds the direction
+  // shut, and none waits again on it.
+  for (int input = 0; input < 2; ++input)
+    if (dirs & (input ? kIn : kOut))
+      for (int n = s->waiting[input].load(std::memory_order_acquire); n > 0; --n) sem_post(&s->wake[input]);
 }
 
 }  // namespace sd

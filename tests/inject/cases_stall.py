@@ -62,6 +62,29 @@ def _(h):
         expect_eq(run.out.strip(), outcome, f"{how}: the same recv under input:stall", run.describe())
 
 
+@case("a stalled call ends as a real blocked one does: cancelled, or woken by a shutdown")
+def _(h):
+    def silent_listener():
+        # Connections complete in the kernel's backlog and nothing reads
+        # them: a blocking send fills the buffers, then blocks.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        h.closers.append(s.close)
+        return s.getsockname()[1]
+
+    for how, rule, outcome in (("cancel", "input:stall", "recv cancelled"),
+                               ("shutrd", "input:stall", "recv 0"),
+                               ("shutwr", "output:stall", "send EPIPE")):
+        argv = [h.prog("stall_io"), "wake", "127.0.0.1"]
+        # For real: a peer that sends nothing, or reads nothing.
+        real = h.run(argv + [silent_listener(), how], preload=False).expect_rc(0)
+        expect_eq(real.out.strip(), outcome, f"{how}: a call blocked on a silent peer", real.describe())
+        # A peer that sends at once and reads everything, the connection stalled: the same.
+        run = h.run(argv + [h.peer(send=5).port, how], inject=rule).expect_rc(0)
+        expect_eq(run.out.strip(), outcome, f"{how}: the same call under {rule}", run.describe())
+
+
 @case("stall=T resets the connection after T")
 def _(h):
     for way in ("poll", "select", "epoll"):

@@ -12,6 +12,13 @@
 //       ("recv EINTR"). restart: the handler, run a second time 300 ms
 //       later, prints "recv restarted, handler ran 2 times" and exits 0 (a
 //       recv that returned in between prints its outcome instead).
+//   stall_io wake HOST PORT cancel|shutrd|shutwr
+//       a thread blocks in recv (cancel, shutrd) or in sends of 64 KiB
+//       until one blocks (shutwr); 300 ms later the main thread cancels it
+//       ("recv cancelled"), or shuts the socket down for reading or
+//       writing: the thread prints how its call ended ("recv 0",
+//       "send EPIPE"). Gives up after 5 s ("still blocked", exit 3).
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -120,9 +127,64 @@ static int signal_case(const char* host, int port, const char* how) {
   _exit(0);
 }
 
+static int g_fd;
+static int g_sending;
+
+static void* blocked_call(void* arg) {
+  (void)arg;
+  if (g_sending) {
+    static char big[65536];
+    for (;;) {
+      ssize_t n = send(g_fd, big, sizeof(big), MSG_NOSIGNAL);
+      if (n < 0) {
+        printf("send %s\n", errname(errno));
+        break;
+      }
+    }
+  } else {
+    char buf[100];
+    ssize_t n = recv(g_fd, buf, sizeof(buf), 0);
+    if (n < 0) printf("recv %s\n", errname(errno));
+    else printf("recv %zd\n", n);
+  }
+  fflush(stdout);
+  return NULL;
+}
+
+static void* still_blocked(void* arg) {
+  (void)arg;
+  sleep(5);
+  printf("still blocked\n");
+  fflush(stdout);
+  _exit(3);
+}
+
+static int wake_case(const char* host, int port, const char* how) {
+  g_fd = dial(host, port);
+  g_sending = strcmp(how, "shutwr") == 0;
+  pthread_t t, watchdog;
+  if (pthread_create(&watchdog, NULL, still_blocked, NULL) != 0) die("pthread_create");
+  if (pthread_create(&t, NULL, blocked_call, NULL) != 0) die("pthread_create");
+  usleep(300000);
+  if (strcmp(how, "cancel") == 0) {
+    if (pthread_cancel(t) != 0) die("pthread_cancel");
+    void* res;
+    pthread_join(t, &res);
+    printf("%s\n", res == PTHREAD_CANCELED ? "recv cancelled" : "recv not cancelled");
+  } else {
+    if (shutdown(g_fd, g_sending ? SHUT_WR : SHUT_RD) != 0) die("shutdown");
+    pthread_join(t, NULL);
+  }
+  fflush(stdout);
+  _exit(0);
+}
+
 int main(int argc, char** argv) {
   if (argc == 5 && strcmp(argv[1], "fill") == 0) return fill(argv[2], atoi(argv[3]), argv[4]);
   if (argc == 5 && strcmp(argv[1], "signal") == 0) return signal_case(argv[2], atoi(argv[3]), argv[4]);
-  fprintf(stderr, "usage: stall_io fill HOST PORT poll|select|epoll | signal HOST PORT plain|restart\n");
+  if (argc == 5 && strcmp(argv[1], "wake") == 0) return wake_case(argv[2], atoi(argv[3]), argv[4]);
+  fprintf(stderr,
+          "usage: stall_io fill HOST PORT poll|select|epoll | signal HOST PORT plain|restart | "
+          "wake HOST PORT cancel|shutrd|shutwr\n");
   return 2;
 }
