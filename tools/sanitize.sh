@@ -99,10 +99,6 @@ if [ "$mode" = thread ]; then
     "integration: child forked in a signal handler records its failures"
     # dig's libisc races in its own task manager (uninstrumented host code).
     "realprogs: dig.*" "inject: dig:.*"
-    # libtsan runs a signal's handler when the thread next enters one of its
-    # interceptors; a stalled read waits in a raw futex system call, which
-    # it does not intercept, so the handler the case waits for never runs.
-    "inject: a stalled read is interrupted by signals as a real one is"
     # memcached's worker threads race on the connection memory its main
     # thread allocated (reported through libtsan's getpeername interceptor,
     # no libsockdiag frame): the server's own uninstrumented code.
