@@ -670,6 +670,14 @@ constexpr Explanation kRows[] = {
      "UTF-8 locale."},
 
     // ---- Events (no -1 return) ----
+    // After shutdown(SHUT_RD) the kernel answers every read with 0 at once,
+    // whatever the peer still sends: the program's own doing, no FIN.
+    {kEv, ev_eof, C::any, sit_own_shutdown, L::debug, "EOF",
+     "{call} returned 0 because this program had shut fd {fd} down for reading (shutdown with SHUT_RD "
+     "or SHUT_RDWR): from then on reads return 0, and a read blocked at that moment is woken with 0. "
+     "It says nothing about {peer}, which may still be sending.",
+     "Nothing to fix if the program meant to stop reading (a common way to wake a reading thread); "
+     "if this read expected data, find where the program calls shutdown on fd {fd}."},
     // After a reset (or a timeout) has been returned once, reads return 0.
     {kEv, ev_eof, C::any, sit_after_error, L::debug, "EOF",
      "{call} returned 0 on a connection that had already failed: {peer} had reset it (RST) or it "

@@ -52,6 +52,7 @@ enum ConnFlag : uint32_t {
   cf_user_timeout_set = 1u << 15,     // TCP_USER_TIMEOUT is the injected wait; inject_err holds the program's
   cf_bound = 1u << 16,               // bind() succeeded: a failed connect keeps the address the program chose
   cf_stalled = 1u << 17,             // an injected stall holds the connection (inject_stall.h)
+  cf_shut_rd = 1u << 18,             // the program shut it down for reading: reads return 0, no FIN meant
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads

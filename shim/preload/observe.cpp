@@ -113,6 +113,7 @@ void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) 
     c->closed_peer_ns.compare_exchange_strong(zero, now_mono_ns(), std::memory_order_relaxed);
     // A reset or timeout already returned: the 0 that follows is no FIN.
     if (c->has(cf_peer_closed)) f.situation |= sit_after_error;
+    if (c->has(cf_shut_rd)) f.situation |= sit_own_shutdown;
   }
   f.fd = fd;
   f.ret = 0;
@@ -219,6 +220,10 @@ void connect_done(Call call, int fd, long ret, int err, const sockaddr* addr, so
   f.addr_len = len;
   f.connects = sends;
   report(f);
+}
+
+void shut_for_reading(int fd) {
+  if (Conn* c = get_conn(fd)) c->set(cf_shut_rd);
 }
 
 void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {

@@ -148,7 +148,10 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     return r;
   } else if constexpr (g == Group::sockop) {
     int r = real(a...);
-    if (__builtin_expect(r == 0 && !g_trace && C == Call::shutdown, 1)) return r;
+    if constexpr (C == Call::shutdown) {
+      if (r == 0 && std::get<1>(std::tie(a...)) != SHUT_WR) shut_for_reading(std::get<0>(std::tie(a...)));
+      if (__builtin_expect(r == 0 && !g_trace, 1)) return r;
+    }
     int err = errno;
     if constexpr (C == Call::bind) sockop_done(C, std::get<0>(std::tie(a...)), r, err, std::get<1>(std::tie(a...)),
                                                std::get<2>(std::tie(a...)));

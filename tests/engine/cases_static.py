@@ -7,7 +7,7 @@ and connect_abandoned cases), and the program must do the same under both."""
 import os
 
 from engine_harness import WRAP_NEW_PIDS, expect_same_program, expect_same_records
-from sdtest import case
+from sdtest import case, expect, expect_eq
 
 
 def compare(h, prog, args, ordered=True, level="info", before_each=None, wrap=()):
@@ -48,6 +48,16 @@ scenario("static fork_refused: refused connects in a parent, a thread and childr
 scenario("static threads_refused: refused connects in three threads", "threads_refused", "3", "5", ordered=False)
 scenario("static connect_abandoned: connect given up with shutdown, IPv4", "connect_abandoned", "4", "300")
 scenario("static connect_abandoned: connect given up with shutdown, IPv6", "connect_abandoned", "6", "300")
+
+
+@case("static peer_close: end of file after the program's own shutdown for reading blames no peer (debug)")
+def shut_read(h):
+    compare(h, "peer_close", ["shut-read"], level="debug")
+    run = h.run_engine("auto", [h.static_prog("peer_close"), "shut-read"], level="debug")
+    eof = [r for r in run.records if r.get("code") == "EOF"]
+    expect_eq(len(eof), 1, "EOF records of the strace engine", run.describe())
+    expect("this program had shut fd" in eof[0]["explanation"], "the strace engine blames the peer for the "
+           "end of file that follows the program's own SHUT_RD", run.describe())
 
 
 @case("static bind_taken: EADDRINUSE on a socket file and an abstract name")

@@ -111,6 +111,21 @@ def empty_name(h):
            run.describe())
 
 
+@case("eof after the program's own shutdown for reading blames no peer")
+def eof_after_own_shutdown(h):
+    run = same_as_plain(h, [h.prog("peer_close"), "shut-read"], settings={"LEVEL": "debug"})
+    run.expect_out("shutdown: 0 OK", "recv: 0 OK")
+    only = select_records(run.records, code="EOF")
+    expect_eq(len(only), 1, "EOF records", run.describe())
+    expect_eq(only[0]["level"], "debug", "level of the EOF after the program's own SHUT_RD", run.describe())
+    text = only[0]["explanation"]
+    expect("this program had shut fd" in text and "closed its side" not in text,
+           "the EOF after the program's own shutdown is blamed on the peer", run.describe())
+    # At the default level the program's own doing is no news.
+    run = same_as_plain(h, [h.prog("peer_close"), "shut-read"])
+    expect_eq(select_records(run.records, code="EOF"), [], "EOF records at the default level", run.describe())
+
+
 @case("eof after a reset is not an orderly close")
 def eof_after_reset(h):
     run = same_as_plain(h, [h.prog("peer_close"), "reset-read"], settings={"LEVEL": "debug"})

@@ -9,14 +9,16 @@
 //            send fails (the server's RST turns the next send into EPIPE),
 //            then writes once more with write(2). SIGPIPE is ignored by
 //            the program itself.
-// Usage: peer_close reset|reset-read|orderly|epipe
+//   shut-read  the server stays open; the client shuts its own socket down
+//            for reading, then reads: 0, the client's own doing
+// Usage: peer_close reset|reset-read|orderly|epipe|shut-read
 #include <signal.h>
 
 #include "testutil.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: %s reset|reset-read|orderly|epipe\n", argv[0]);
+    fprintf(stderr, "usage: %s reset|reset-read|orderly|epipe|shut-read\n", argv[0]);
     return 2;
   }
   const char* mode = argv[1];
@@ -30,6 +32,9 @@ int main(int argc, char** argv) {
     close(server);
     REPORT("recv", recv(client, buf, sizeof(buf), 0));
     if (strcmp(mode, "reset-read") == 0) REPORT("recv", recv(client, buf, sizeof(buf), 0));
+  } else if (strcmp(mode, "shut-read") == 0) {
+    REPORT("shutdown", shutdown(client, SHUT_RD));
+    REPORT("recv", recv(client, buf, sizeof(buf), 0));
   } else if (strcmp(mode, "orderly") == 0) {
     close(server);
     REPORT("recv", recv(client, buf, sizeof(buf), 0));

@@ -187,6 +187,18 @@ TEST_CASE("other situation-specific rows", "[explain]") {
   REQUIRE(pipe != nullptr);
   CHECK(mentions(pipe, "SIGPIPE"));
 
+  // A 0 after the program's own SHUT_RD is no FIN of the peer's, even on an
+  // established connection.
+  const Explanation* fin = sd::explain(CodeKind::event, sd::ev_eof, CallClass::recv, sd::sit_established);
+  const Explanation* own =
+      sd::explain(CodeKind::event, sd::ev_eof, CallClass::recv, sd::sit_established | sd::sit_own_shutdown);
+  REQUIRE(fin != nullptr);
+  REQUIRE(own != nullptr);
+  CHECK(own != fin);
+  CHECK(own->level == Level::debug);
+  CHECK(mentions(own, "SHUT_RD"));
+  CHECK_FALSE(mentions(own, "FIN)"));
+
   const Explanation* inprogress =
       sd::explain(CodeKind::errno_code, EINPROGRESS, CallClass::connect, sd::sit_nonblocking);
   REQUIRE(inprogress != nullptr);

@@ -38,7 +38,7 @@ struct Sock {
   unsigned long inode = 0;
   bool nonblocking = false, cloexec = false;
   bool established = false, connect_pending = false, err_pending = false;
-  bool eof_seen = false, peer_closed = false;
+  bool eof_seen = false, peer_closed = false, shut_rd = false;
   bool rcvtimeo = false, sndtimeo = false, reuseaddr = false, bound = false;
   sockaddr_storage peer{};
   socklen_t peer_len = 0;
@@ -441,6 +441,7 @@ void TraceReader::State::emit(Proc& p, long tid, int64_t wall_us, Sock* s, const
   if (errno_code && e.code == EADDRINUSE && e.addr_is_local && s && s->reuseaddr) situation |= sd::sit_reuseaddr;
   if (errno_code && e.code == ENOTSOCK && !e.closed_socket) situation |= sd::sit_probe;
   if (s && s->peer_closed && e.code_kind == CodeKind::event) situation |= sd::sit_after_error;
+  if (s && s->shut_rd && e.code_kind == CodeKind::event) situation |= sd::sit_own_shutdown;
 
   // The peer: what the call named, or the socket's own.
   const sockaddr* peer = e.addr_is_local ? nullptr : e.addr;
@@ -835,7 +836,10 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
   bool output = e.cls == CallClass::send || n == "write" || n == "writev";
   if (!input && !output) {
     // shutdown, getpeername and the rest: their failures.
-    if (!failed) return;
+    if (!failed) {
+      if (n == "shutdown" && (a[1] == "SHUT_RD" || a[1] == "SHUT_RDWR")) s->shut_rd = true;
+      return;
+    }
     e.code = err;
     return emit(p, l.tid, l.wall_us, s, e);
   }
