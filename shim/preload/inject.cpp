@@ -539,6 +539,7 @@ const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
       g_input_hold_counted = true;
   if (a->due->call_mask != 0) g_input_due_rules = true;
   stall_arm(*set);
+  slow_close_arm(*set);
   if (g_input_hold_rules || g_input_due_rules) g_readiness = true;
   g_numbered[number].store(set, std::memory_order_release);
   // The whole arming first, then the set: whoever sees the set sees it armed.

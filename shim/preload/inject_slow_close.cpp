@@ -6,11 +6,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 
 #include "fdtable.h"
+#include "inject_readiness.h"
 #include "inject_stall.h"
 #include "log.h"
 
@@ -109,6 +111,20 @@ bool delay_fin(Call call, int fd, const Rule* rule, int how) {
   }
   inject_record(call, fd, rule, CodeKind::event, ev_injected_delay, 0, refused ? refused : note);
   return refused == nullptr;
+}
+
+void slow_close_arm(const RuleSet& set) {
+  for (uint32_t i = 0; i < set.count; ++i)
+    if (set.rules[i].action == RuleAction::slow_close) g_readiness = true;
+}
+
+uint64_t slow_close_wake(uint64_t now) {
+  if (__builtin_expect(g_waiting.load(std::memory_order_relaxed) == 0, 1)) return kNever;
+  close_due(now, false);
+  uint64_t next = kNever;
+  for (const Delayed& s : g_delayed)
+    if (s.fd.load(std::memory_order_acquire) >= 0) next = std::min(next, s.due.load(std::memory_order_relaxed));
+  return next;
 }
 
 void slow_close_due() {

@@ -6,8 +6,9 @@
 // closed T later, which sends the FIN then. A shutdown is not made: the
 // copy is shut down (the program's `how`) and closed T later.
 // No thread is added: the copy is closed by the first rule-checked call
-// (a read, a write, another close...) after T, and at the latest at exit,
-// which waits for what is still due. A forked child drops its copies at
+// (a read, a write, another close...) after T, a wait (poll, select,
+// epoll) wakes for it at T, and at the latest exit, which waits for what is
+// still due. A forked child drops its copies at
 // once: only the parent's copy delays the FIN.
 #pragma once
 #include "inject.h"
@@ -21,6 +22,11 @@ namespace sd {
 bool delay_fin(Call, int fd, const Rule* rule, int how);
 // Closes the copies whose time has come. Cheap when none waits.
 void slow_close_due();
+// Some rule delays FINs: the waits are to wake for them (sets g_readiness).
+void slow_close_arm(const RuleSet&);
+// For a wait: closes the copies due by `now`; when the next is due
+// (CLOCK_MONOTONIC ns; kNever: none waits).
+uint64_t slow_close_wake(uint64_t now);
 void slow_close_after_fork();
 // A copy the library keeps: the program never opened it.
 bool is_slow_close_fd(int fd);

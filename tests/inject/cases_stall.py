@@ -123,7 +123,7 @@ def _(h):
 # A client that connects, sends, closes, reuses the closed number, and says
 # when it closed (CLOCK_MONOTONIC: the same clock in every process).
 SLOW_CLIENT = r"""
-import os, socket, sys, time
+import os, select, socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"bye")
 number = s.fileno()
@@ -136,6 +136,22 @@ if sys.argv[2] == "linger":
     time.sleep(float(sys.argv[3]))
     socket.socket().close()  # a rule-checked call after the time
     time.sleep(1)
+if sys.argv[2].startswith("wait-"):
+    # Idle in a wait on a socket that never becomes readable (an event loop
+    # with nothing to do), for ARGV[3] seconds.
+    quiet, _other = socket.socketpair()
+    way, secs = sys.argv[2][5:], float(sys.argv[3])
+    if way == "poll":
+        p = select.poll()
+        p.register(quiet, select.POLLIN)
+        got = p.poll(secs * 1000)
+    elif way == "select":
+        got = select.select([quiet], [], [], secs)[0]
+    else:
+        e = select.epoll()
+        e.register(quiet.fileno(), select.EPOLLIN)
+        got = e.poll(secs)
+    print("woke with", len(got), flush=True)
 """
 
 
@@ -207,6 +223,27 @@ def _(h):
         expect_eq([(r["call"], r["note"]) for r in run.injected()],
                   [("close", "the FIN was delayed 1.5 s: the peer reads the end of stream then")],
                   f"{mode}: the record", run.describe())
+
+
+@case("slow_close: a program idle in a wait sends the FIN at its time")
+def _(h):
+    script = h.path("slow_client.py")
+    with open(script, "w") as f:
+        f.write(SLOW_CLIENT)
+    for way in ("poll", "select", "epoll"):
+        server = EofClock(h)
+        run = h.run([sys.executable, script, server.port, f"wait-{way}", "4"], inject="close:slow_close=1s:kind=tcp",
+                    settings={"LEVEL": "info"}).expect_rc(0)
+        lines = run.out.splitlines()
+        expect(len(lines) == 2 and lines[0].startswith("closed"), f"{way}: what the client printed", run.describe())
+        # The program's own wait is untouched: its whole timeout, nothing ready.
+        expect_eq(lines[1], "woke with 0", f"{way}: the program's wait", run.describe())
+        end, at, data, _ = server.wait()
+        expect_eq((end, data), ("EOF", b"bye"), f"{way}: what the server read", run.describe())
+        after = at - float(lines[0].split()[1])
+        # Due at 1 s; the program's 4 s wait must not hold the FIN back to its end.
+        expect(0.9 <= after < 3, f"{way}: the server read the end {after:.3f} s after the close, not 1 s (the "
+               "wait held it back)", run.describe())
 
 
 @case("socat's shutdown reaches the peer T later under slow_close")
