@@ -111,16 +111,22 @@ def empty_name(h):
            run.describe())
 
 
-@case("eof after the program's own shutdown for reading blames no peer")
-def eof_after_own_shutdown(h):
-    run = same_as_plain(h, [h.prog("peer_close"), "shut-read"], settings={"LEVEL": "debug"})
-    run.expect_out("shutdown: 0 OK", "recv: 0 OK")
+def debug_eof(h, mode, printed, after, said, not_said):
+    """peer_close MODE at level debug: what it printed, and its one EOF
+    record, at debug, whose explanation says `said` and not `not_said`."""
+    run = same_as_plain(h, [h.prog("peer_close"), mode], settings={"LEVEL": "debug"})
+    run.expect_out(*printed)
     only = select_records(run.records, code="EOF")
     expect_eq(len(only), 1, "EOF records", run.describe())
-    expect_eq(only[0]["level"], "debug", "level of the EOF after the program's own SHUT_RD", run.describe())
+    expect_eq(only[0]["level"], "debug", f"level of the EOF {after}", run.describe())
     text = only[0]["explanation"]
-    expect("this program had shut fd" in text and "closed its side" not in text,
-           "the EOF after the program's own shutdown is blamed on the peer", run.describe())
+    expect(said in text and not_said not in text, f"the EOF {after} is explained as a FIN", run.describe())
+
+
+@case("eof after the program's own shutdown for reading blames no peer")
+def eof_after_own_shutdown(h):
+    debug_eof(h, "shut-read", ("shutdown: 0 OK", "recv: 0 OK"), "after the program's own SHUT_RD",
+              "this program had shut fd", "closed its side")
     # At the default level the program's own doing is no news.
     run = same_as_plain(h, [h.prog("peer_close"), "shut-read"])
     expect_eq(select_records(run.records, code="EOF"), [], "EOF records at the default level", run.describe())
@@ -128,12 +134,7 @@ def eof_after_own_shutdown(h):
 
 @case("eof after a reset is not an orderly close")
 def eof_after_reset(h):
-    run = same_as_plain(h, [h.prog("peer_close"), "reset-read"], settings={"LEVEL": "debug"})
-    run.expect_out("recv: -1 ECONNRESET", "recv: 0 OK")
-    only = select_records(run.records, code="EOF")
-    expect_eq(len(only), 1, "EOF records", run.describe())
-    expect_eq(only[0]["level"], "debug", "level of the EOF that follows a reset", run.describe())
-    expect("not an orderly close" in only[0]["explanation"] and "(an orderly shutdown" not in only[0]["explanation"],
-           "the EOF after a reset is explained as a FIN", run.describe())
+    debug_eof(h, "reset-read", ("recv: -1 ECONNRESET", "recv: 0 OK"), "that follows a reset",
+              "not an orderly close", "(an orderly shutdown")
     run = same_as_plain(h, [h.prog("peer_close"), "reset-read"])
     only_record(run, call="recv", code="ECONNRESET", level="error")
