@@ -1146,11 +1146,18 @@ case_engine_strace_fifo_directory_removed() {
 # A daemon that CMD leaves running keeps being traced, with working calls;
 # without --summary it does not keep run waiting, with --summary it does.
 case_engine_strace_daemon() {
-  local marker="sleep 2.$$"
+  local marker="sleep 4.$$"
   mkdir "$T/tmp"
   TMPDIR="$T/tmp" capture "$SD" run --engine strace -- sh -c "($marker; echo wrote >'$T/daemon') >/dev/null 2>&1 </dev/null &"
   expect_status 0 "CMD that leaves a daemon"
-  pgrep -f "^$marker\$" >/dev/null || fail "run waited for the daemon (it has ended) $(show)"
+  # The traced subshell may exec sleep only after CMD has ended and run
+  # returned: its sleep is looked for a while (well within its 4 s).
+  local seen=""
+  for _ in $(seq 40); do
+    pgrep -f "^$marker\$" >/dev/null && { seen=1; break; }
+    sleep 0.05
+  done
+  [ -n "$seen" ] || fail "run waited for the daemon (it has ended) $(show)"
   [ -z "$(ls -A "$T/tmp")" ] || fail "the FIFO's directory outlives run: $(ls -A "$T/tmp")"
   for _ in $(seq 200); do
     [ -s "$T/daemon" ] && break
