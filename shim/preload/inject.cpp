@@ -524,6 +524,8 @@ const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
       a->datagram_batch_calls |= r.calls & (call_bit(CallId::sendmmsg) | call_bit(CallId::recvmmsg));
       // A datagram held back from a read makes the socket readable when due.
       if (r.action == RuleAction::reorder && (r.calls & kInputCallBits)) g_input_due_rules = true;
+      // One sent held back for a time goes out then, also while the program waits.
+      if (r.action == RuleAction::reorder && r.wait_ns && (r.calls & ~kInputCallBits)) g_readiness = true;
     }
   }
   a->holding = rule_view(*set, holds_input, carve);

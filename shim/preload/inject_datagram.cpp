@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
@@ -15,6 +16,7 @@
 #include <new>
 
 #include "inject.h"
+#include "inject_readiness.h"
 #include "log.h"
 
 namespace sd {
@@ -560,6 +562,21 @@ uint64_t held_datagram_due(int fd) {
     if (at && (!best || at < best)) best = at;
   }
   return best;
+}
+
+uint64_t datagram_send_wake(uint64_t now) {
+  if (__builtin_expect(g_held_count.load(std::memory_order_relaxed) == 0, 1)) return kNever;
+  uint64_t next = kNever;
+  for (HeldDatagram& h : held_slots()) {
+    if (h.state.load(std::memory_order_acquire) != kHeld || !h.outgoing || !h.deadline) continue;
+    if (h.deadline > now) {
+      next = std::min(next, h.deadline);
+      continue;
+    }
+    uint8_t st = kHeld;
+    if (h.state.compare_exchange_strong(st, kBusy, std::memory_order_acquire)) send_held(&h);
+  }
+  return next;
 }
 
 void datagram_close(int fd) {

@@ -8,7 +8,9 @@
 //   the next read gets the same datagram again, from the same address;
 // - reorder: the datagram is held back in a fixed pool until N later ones
 //   passed or for a time, then sent or handed to a read; a held sent one
-//   goes out at close or exit at the latest;
+//   goes out at the socket's next call after its time, at its time while
+//   the program waits in poll, select or epoll, at close or exit at the
+//   latest;
 // - truncate: cut to SIZE bytes as a short buffer cuts it (MSG_TRUNC).
 // Each datagram is one call number for nth/every/prob/times: a read that
 // meets a dropped datagram asks the rules again for the next one, and
@@ -50,6 +52,10 @@ bool datagrams_held(int fd);
 // 1: due now; 0: none due by time or count yet). The waits report the
 // socket readable then (inject_readiness.h).
 uint64_t held_datagram_due(int fd);
+// For a wait: sends the held datagrams whose time (reorder=DURATION) has
+// come, of any socket; when the next is due (CLOCK_MONOTONIC ns; kNever:
+// none held for a time).
+uint64_t datagram_send_wake(uint64_t now);
 // `fd` is being closed: its held sent datagrams go out now; held received
 // ones are lost with the socket (recorded).
 void datagram_close(int fd);

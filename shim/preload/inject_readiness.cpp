@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "inject.h"
+#include "inject_datagram.h"
 #include "inject_slow_close.h"
 #include "inject_stall.h"
 #include "socket_slots.h"
@@ -317,6 +318,13 @@ int filter_poll(Call wait, pollfd* fds, nfds_t n, uint64_t now) {
 
 }  // namespace
 
+namespace {
+// What the library itself has to do at a time while the program waits
+// (delayed FINs, sent datagrams held back for a time): done now where due;
+// when the next is (kNever: nothing).
+uint64_t library_due(uint64_t now) { return min_of(slow_close_wake(now), datagram_send_wake(now)); }
+}  // namespace
+
 int held_poll(Call wait, int (*real_fn)(pollfd*, nfds_t, const timespec*, const sigset_t*), pollfd* fds, nfds_t n,
               const timespec* timeout, const sigset_t* mask) {
   uint64_t start = now_mono_ns();
@@ -325,7 +333,7 @@ int held_poll(Call wait, int (*real_fn)(pollfd*, nfds_t, const timespec*, const 
   for (;;) {
     uint64_t now = now_mono_ns();
     PollMasks masks;
-    uint64_t wake = min_of(prepare_poll(fds, n, now, known_good ? &masks : nullptr), slow_close_wake(now));
+    uint64_t wake = min_of(prepare_poll(fds, n, now, known_good ? &masks : nullptr), library_due(now));
     timespec ts;
     int r = real_fn(fds, n, wait_time(min_of(end, wake), now, &ts), mask);
     int err = errno;
@@ -381,7 +389,7 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
   bool known_good = false;
   for (;;) {
     uint64_t now = now_mono_ns();
-    uint64_t wake = slow_close_wake(now);
+    uint64_t wake = library_due(now);
     if (known_good) {
       if (rs) std::memcpy(rs, asked.r, bytes);
       if (ws) std::memcpy(ws, asked.w, bytes);
@@ -538,7 +546,7 @@ int held_epoll(Call wait, int (*real_fn)(int, epoll_event*, int, int, const sigs
   uint64_t end = timeout_ms < 0 ? kNever : start + static_cast<uint64_t>(timeout_ms) * 1000000u;
   for (;;) {
     uint64_t now = now_mono_ns();
-    uint64_t until = min_of(end, min_of(prepare_epoll(epfd, now), slow_close_wake(now)));
+    uint64_t until = min_of(end, min_of(prepare_epoll(epfd, now), library_due(now)));
     // Whole milliseconds, rounded up: never back before the time.
     uint64_t left_ms = until == kNever ? 0 : (until > now ? until - now + 999999 : 0) / 1000000;
     int ms = until == kNever ? -1 : static_cast<int>(left_ms < INT_MAX ? left_ms : INT_MAX);

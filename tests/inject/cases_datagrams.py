@@ -90,7 +90,7 @@ def _(h):
         expect_note(run, rule, "held back behind 2 datagrams (100 bytes)")
 
 
-@case("reorder=DURATION: a held received datagram makes poll wake when it is due, a held sent one goes out at the next call after it")
+@case("reorder=DURATION: a held received datagram makes poll wake when it is due, a held sent one goes out at its time")
 def _(h):
     rule = "input:reorder=100ms:nth=1"
     run = dgram(h, rule, "send", 1, 100, "recvnb", 1, 200, "poll", 5000, "recvnb", 1, 200)
@@ -106,6 +106,12 @@ def _(h):
     rule = "output:reorder=50ms:nth=1"
     run = dgram(h, rule, "send", 2, 100, "sleep", 100, "send", 1, 100, "recvnb", 4, 200)
     expect_eq(got(run), [1, 0, 2], "the order of the datagrams sent", run.describe())
+    # The sender makes no call after it: the datagram goes out at its time
+    # all the same, while the program waits (its poll on the receiving
+    # socket, up to 5 s, sees it come).
+    run = dgram(h, rule, "send", 1, 100, "poll", 5000, "recvnb", 1, 200)
+    expect_eq(run.step("poll")["ready"], "1", "the receiver's poll while the sent datagram is held", run.describe())
+    expect_eq(got(run), [0], "the datagram sent at its time", run.describe())
 
 
 @case("reorder: a held sent datagram goes out at close or at exit, never lost")
@@ -235,6 +241,18 @@ def _(h):
     expect_eq(len(queries), 2, "queries that reached the responder", run.describe())
     expect_eq(queries[0], queries[1], "the two copies", run.describe())
     expect_note(run, rule, "sent twice")
+
+
+@case("dig: its query held back 300 ms goes out then, while dig waits, and its first try gets the answer")
+def _(h):
+    port, queries = dns_responder(h)
+    rule = "output:reorder=300ms:nth=1"
+    run = dig(h, rule, port).expect_rc(0)
+    # dig waits 1 s (+time=1) for each try: a query sent only at its next
+    # call would have timed out first.
+    expect_eq(run.out.strip(), "192.0.2.7", "dig's answer, with no try timed out", run.describe())
+    expect_eq(len(queries), 1, "queries that reached the responder", run.describe())
+    expect_note(run, rule, "held back 300.000 ms")
 
 
 @case("dig: every answer dropped, no server could be reached")
