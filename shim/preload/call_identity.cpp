@@ -71,11 +71,11 @@ void identity_connect(int fd, const sockaddr* addr, socklen_t len) {
   else e->ordinal.store(0, std::memory_order_release);
 }
 
-void count_call(CallId id, int fd) {
+void count_call(CallId id, int fd, Conn* c) {
   unsigned i = static_cast<unsigned>(id);
   if (i >= kRuleCallCount) return;
-  Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
-  ConnIdentity* e = c && is_socket(c->get_kind()) ? identity_of(fd) : nullptr;
+  if (!c && fd >= 0) c = find_conn(fd);
+  ConnIdentity* e = c && is_socket(c->get_kind()) ? identity_beside(c, fd) : nullptr;
   CallPoint p;
   p.call = id;
   p.fd = fd;

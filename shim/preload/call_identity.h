@@ -15,6 +15,7 @@
 
 namespace sd {
 
+struct Conn;
 struct Rule;
 
 // Where a call stands: its connection's key and its index (from 1).
@@ -41,8 +42,9 @@ struct ConnIdentity {
 void identity_connect(int fd, const sockaddr* addr, socklen_t len);
 
 // The call `id` on `fd` (-1: none) is asked about now: its index taken,
-// and kept as this thread's current call.
-void count_call(CallId id, int fd);
+// and kept as this thread's current call. `c`: fd's entry where the caller
+// has it (nullptr: looked up here).
+void count_call(CallId id, int fd, Conn* c = nullptr);
 const CallPoint& current_point();
 
 // A rule matched the current call: its record (the next on this fd from

@@ -157,6 +157,7 @@ uint64_t now_mono_ns() {
 }
 
 ConnIdentity* identity_of(int fd) { return identity_slot(fd); }
+ConnIdentity* identity_beside(Conn* c, int fd) { return identity_in(c - (fd & (kChunkSize - 1)), fd); }
 
 Conn* get_conn(int fd) {
   Conn* c = chunk_for(fd, true);

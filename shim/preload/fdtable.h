@@ -161,6 +161,8 @@ bool cached_peer(const Conn*, sockaddr_storage* out, socklen_t* len);
 // its entry; nullptr when its chunk was never allocated.
 struct ConnIdentity;
 ConnIdentity* identity_of(int fd);
+// The same from `c`, the entry of `fd` (find_conn): no second lookup.
+ConnIdentity* identity_beside(Conn* c, int fd);
 
 // The last epoll_event.data the program registered for the socket `fd`,
 // and the reverse lookup of an epoll event to its fd (cold: a scan; -1 when

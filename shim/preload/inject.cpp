@@ -234,7 +234,7 @@ __attribute__((always_inline)) inline bool gather_for(const Armed& a, Gathered& 
   CallId id;
   if (!call_id(call, &id) || !may_match(a.set, id)) return false;
   // Every call the rules are asked about, before any rule is left out.
-  count_call(id, fd);
+  count_call(id, fd, c);
   // Only peer rules for this call: a peer they cannot name ends it here.
   if (a.set->peer_only_mask & call_bit(id)) {
     uint64_t words[2] = {0, 0};
@@ -1210,7 +1210,7 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   if (a.holding->call_mask == 0) return 0;
   Gathered g;
   // Counted as the wait's own call: the read to come counts itself.
-  count_call(rule_call(wait), fd);
+  count_call(rule_call(wait), fd, c);
   gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
   Matched m;
   if (!pick_rules(*a.holding, g.in, &m)) return 0;
