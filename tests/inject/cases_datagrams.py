@@ -215,11 +215,17 @@ def dig(h, rule, port, tries=3):
                  inject=rule, settings={"LEVEL": "info"}, timeout=30)
 
 
+def dig_answered(h, rule):
+    """dig under `rule` against dns_responder: its run (exit status 0) and
+    the queries that reached the responder."""
+    port, queries = dns_responder(h)
+    return dig(h, rule, port).expect_rc(0), queries
+
+
 @case("dig: its first query dropped, it asks again and gets the answer")
 def _(h):
-    port, queries = dns_responder(h)
     rule = "output:drop:nth=1"
-    run = dig(h, rule, port).expect_rc(0)
+    run, queries = dig_answered(h, rule)
     lines = run.out.strip().splitlines()
     expect_eq(lines[-1:], ["192.0.2.7"], "dig's answer", run.describe())
     expect(any("timed out" in line for line in lines), "dig did not say its first try timed out", run.describe())
@@ -229,9 +235,8 @@ def _(h):
 
 @case("dig: its query sent twice reaches the responder twice, dig takes one answer")
 def _(h):
-    port, queries = dns_responder(h)
     rule = "output:duplicate:nth=1"
-    run = dig(h, rule, port).expect_rc(0)
+    run, queries = dig_answered(h, rule)
     expect_eq(run.out.strip(), "192.0.2.7", "dig's answer", run.describe())
     # Both copies are queued at the responder when dig's send returns; its
     # thread may read the second after dig has its answer and has exited.
@@ -245,9 +250,8 @@ def _(h):
 
 @case("dig: its query held back 300 ms goes out then, while dig waits, and its first try gets the answer")
 def _(h):
-    port, queries = dns_responder(h)
     rule = "output:reorder=300ms:nth=1"
-    run = dig(h, rule, port).expect_rc(0)
+    run, queries = dig_answered(h, rule)
     # dig waits 1 s (+time=1) for each try: a query sent only at its next
     # call would have timed out first.
     expect_eq(run.out.strip(), "192.0.2.7", "dig's answer, with no try timed out", run.describe())
