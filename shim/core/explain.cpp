@@ -1024,7 +1024,7 @@ const char* code_message(CodeKind code_kind, int code) {
       return "Unknown getaddrinfo error";
     case CodeKind::event:
       switch (code) {
-        case ev_eof: return "End of file: the peer closed the connection";
+        case ev_eof: return "End of file: the read returned 0";
         case ev_pollhup: return "Hang up: the connection is closed";
         case ev_pollerr: return "Error pending on the socket";
         case ev_injected_delay: return "Delayed by a sockdiag rule";
