@@ -158,6 +158,14 @@ constexpr Explanation kRows[] = {
      "idle timeout sits in between; reconnect, and use SO_KEEPALIVE on long idle connections."},
 
     // ---- EPIPE ----
+    // After shutdown(SHUT_WR) the kernel refuses every write with EPIPE,
+    // whatever the peer does: the program's own doing.
+    {kErr, EPIPE, C::any, sit_own_shutdown, L::error, "EPIPE",
+     "This program had shut fd {fd} down for writing (shutdown with SHUT_WR or SHUT_RDWR), and then "
+     "wrote to it: after that the kernel refuses every write with EPIPE (and raises SIGPIPE, which "
+     "ends a process that does not handle it). {peer} has nothing to do with it.",
+     "Find where the program calls shutdown on fd {fd} and why it writes after it: once a side is "
+     "shut down for writing, nothing more can be sent on the connection."},
     {kErr, EPIPE, C::send, sit_unix, L::error, "EPIPE",
      "The other end of {peer} was closed or shut down for reading, so nothing written can arrive. "
      "The kernel also raises SIGPIPE for such a write, which ends a process that does not handle it.",

@@ -55,7 +55,8 @@ enum Situation : uint32_t {
   sit_after_error = 1u << 10,  // the connection had already failed (reset, timed out) before this call
   sit_probe = 1u << 11,        // a test the program makes and goes on from: a socket call on a
                                // descriptor never used as a socket, a numeric address of the other family
-  sit_own_shutdown = 1u << 12, // the program had shut the socket down for reading (SHUT_RD, SHUT_RDWR)
+  sit_own_shutdown = 1u << 12, // the program had shut the socket down in the call's direction
+                               // (SHUT_RD before a read's 0, SHUT_WR before a write's EPIPE)
 };
 constexpr uint32_t kAllSituations = (sit_own_shutdown << 1) - 1;  // every bit above
 

@@ -53,6 +53,7 @@ enum ConnFlag : uint32_t {
   cf_bound = 1u << 16,               // bind() succeeded: a failed connect keeps the address the program chose
   cf_stalled = 1u << 17,             // an injected stall holds the connection (inject_stall.h)
   cf_shut_rd = 1u << 18,             // the program shut it down for reading: reads return 0, no FIN meant
+  cf_shut_wr = 1u << 19,             // the program shut it down for writing: writes fail with EPIPE, no peer meant
 };
 
 // One fd's entry. All fields are atomics (relaxed): hooks on many threads

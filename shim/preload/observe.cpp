@@ -57,7 +57,9 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
   if (!is_socket(kind_of(fd)) && !((closed_socket || socket_only(call)) && (err == EBADF || err == ENOTSOCK)))
     return;
   uint64_t gone_before = c ? c->closed_peer_ns.load(std::memory_order_relaxed) : 0;
-  note_peer_gone(c, err);
+  // EPIPE after the program's own SHUT_WR: the kernel's answer, not the peer's.
+  bool own_shutdown = err == EPIPE && group_of(call) == Group::output && c && c->has(cf_shut_wr);
+  if (!own_shutdown) note_peer_gone(c, err);
   Outcome f{call};
   f.fd = fd;
   f.ret = ret;
@@ -65,6 +67,7 @@ void io_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) {
   f.retries = retries;
   if (closed_socket) f.kind = Kind::closed;  // kind_of above took the number for what it is now
   if (io.flags & MSG_DONTWAIT) f.situation |= sit_nonblocking;
+  if (own_shutdown) f.situation |= sit_own_shutdown;
   SigpipeDecision sigpipe{false, nullptr};
   // A program's own MSG_NOSIGNAL: the kernel raises nothing, nor do we.
   if (err == EPIPE && group_of(call) == Group::output && !(io.flags & MSG_NOSIGNAL)) {
@@ -222,8 +225,9 @@ void connect_done(Call call, int fd, long ret, int err, const sockaddr* addr, so
   report(f);
 }
 
-void shut_for_reading(int fd) {
-  if (Conn* c = get_conn(fd)) c->set(cf_shut_rd);
+void shut_down(int fd, int how) {
+  Conn* c = get_conn(fd);
+  if (c) c->set(how == SHUT_RD ? cf_shut_rd : how == SHUT_WR ? cf_shut_wr : cf_shut_rd | cf_shut_wr);
 }
 
 void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {

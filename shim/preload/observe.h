@@ -149,7 +149,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
   } else if constexpr (g == Group::sockop) {
     int r = real(a...);
     if constexpr (C == Call::shutdown) {
-      if (r == 0 && std::get<1>(std::tie(a...)) != SHUT_WR) shut_for_reading(std::get<0>(std::tie(a...)));
+      if (r == 0) shut_down(std::get<0>(std::tie(a...)), std::get<1>(std::tie(a...)));
       if (__builtin_expect(r == 0 && !g_trace, 1)) return r;
     }
     int err = errno;

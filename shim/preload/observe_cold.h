@@ -27,9 +27,10 @@ void socketpair_done(int ret, int err, int domain, int type, const int sv[2]);
 // call), returned.
 void connect_done(Call, int fd, long ret, int err, const sockaddr* addr, socklen_t len, int retries);
 void sockop_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len);
-// A shutdown for reading succeeded: the reads that then return 0 are the
-// program's own doing, not the peer's FIN. Leaves errno alone.
-void shut_for_reading(int fd);
+// A shutdown succeeded: the reads that then return 0 (SHUT_RD) and the
+// writes that fail with EPIPE (SHUT_WR) are the program's own doing, not
+// the peer's. Leaves errno alone.
+void shut_down(int fd, int how);
 void accept_done(Call, int listen_fd, int ret, int err, int retries);
 // Returns true when the program tried to close the library's own log fd:
 // the close is then refused as if the fd were not open.

@@ -50,14 +50,15 @@ scenario("static connect_abandoned: connect given up with shutdown, IPv4", "conn
 scenario("static connect_abandoned: connect given up with shutdown, IPv6", "connect_abandoned", "6", "300")
 
 
-@case("static peer_close: end of file after the program's own shutdown for reading blames no peer (debug)")
-def shut_read(h):
-    compare(h, "peer_close", ["shut-read"], level="debug")
-    run = h.run_engine("auto", [h.static_prog("peer_close"), "shut-read"], level="debug")
-    eof = [r for r in run.records if r.get("code") == "EOF"]
-    expect_eq(len(eof), 1, "EOF records of the strace engine", run.describe())
-    expect("this program had shut fd" in eof[0]["explanation"], "the strace engine blames the peer for the "
-           "end of file that follows the program's own SHUT_RD", run.describe())
+@case("static peer_close: after the program's own shutdown, its end of file and EPIPE blame no peer (debug)")
+def own_shutdown(h):
+    for mode, code in (("shut-read", "EOF"), ("shut-write", "EPIPE")):
+        compare(h, "peer_close", [mode], level="debug")
+        run = h.run_engine("auto", [h.static_prog("peer_close"), mode], level="debug")
+        found = [r for r in run.records if r.get("code") == code]
+        expect_eq(len(found), 1, f"{code} records of the strace engine", run.describe())
+        expect("this program had shut fd" in found[0]["explanation"].lower(), f"the strace engine blames the peer "
+               f"for the {code} that follows the program's own shutdown", run.describe())
 
 
 @case("static bind_taken: EADDRINUSE on a socket file and an abstract name")

@@ -132,6 +132,16 @@ def eof_after_own_shutdown(h):
     expect_eq(select_records(run.records, code="EOF"), [], "EOF records at the default level", run.describe())
 
 
+@case("epipe after the program's own shutdown for writing blames no peer")
+def epipe_after_own_shutdown(h):
+    run = same_as_plain(h, [h.prog("peer_close"), "shut-write"])
+    run.expect_out("shutdown: 0 OK", "send: -1 EPIPE")
+    rec = only_record(run, call="send", code="EPIPE", level="error")
+    text = rec["explanation"]
+    expect("had shut fd" in text and "down for writing" in text and "had closed it" not in text,
+           "the EPIPE after the program's own SHUT_WR is blamed on the peer", run.describe())
+
+
 @case("eof after a reset is not an orderly close")
 def eof_after_reset(h):
     debug_eof(h, "reset-read", ("recv: -1 ECONNRESET", "recv: 0 OK"), "that follows a reset",

@@ -11,14 +11,16 @@
 //            the program itself.
 //   shut-read  the server stays open; the client shuts its own socket down
 //            for reading, then reads: 0, the client's own doing
-// Usage: peer_close reset|reset-read|orderly|epipe|shut-read
+//   shut-write  the server stays open; the client shuts its own socket down
+//            for writing, then sends: EPIPE, its own doing (SIGPIPE ignored)
+// Usage: peer_close reset|reset-read|orderly|epipe|shut-read|shut-write
 #include <signal.h>
 
 #include "testutil.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: %s reset|reset-read|orderly|epipe|shut-read\n", argv[0]);
+    fprintf(stderr, "usage: %s reset|reset-read|orderly|epipe|shut-read|shut-write\n", argv[0]);
     return 2;
   }
   const char* mode = argv[1];
@@ -35,6 +37,10 @@ int main(int argc, char** argv) {
   } else if (strcmp(mode, "shut-read") == 0) {
     REPORT("shutdown", shutdown(client, SHUT_RD));
     REPORT("recv", recv(client, buf, sizeof(buf), 0));
+  } else if (strcmp(mode, "shut-write") == 0) {
+    signal(SIGPIPE, SIG_IGN);
+    REPORT("shutdown", shutdown(client, SHUT_WR));
+    REPORT("send", send(client, "late", 4, 0));
   } else if (strcmp(mode, "orderly") == 0) {
     close(server);
     REPORT("recv", recv(client, buf, sizeof(buf), 0));

@@ -198,6 +198,13 @@ TEST_CASE("other situation-specific rows", "[explain]") {
   CHECK(own->level == Level::debug);
   CHECK(mentions(own, "SHUT_RD"));
   CHECK_FALSE(mentions(own, "FIN)"));
+  // So is an EPIPE after its own SHUT_WR.
+  const Explanation* own_pipe =
+      sd::explain(CodeKind::errno_code, EPIPE, CallClass::send, sd::sit_established | sd::sit_own_shutdown);
+  REQUIRE(own_pipe != nullptr);
+  CHECK(own_pipe != pipe);
+  CHECK(mentions(own_pipe, "SHUT_WR"));
+  CHECK_FALSE(mentions(own_pipe, "had closed it"));
 
   const Explanation* inprogress =
       sd::explain(CodeKind::errno_code, EINPROGRESS, CallClass::connect, sd::sit_nonblocking);

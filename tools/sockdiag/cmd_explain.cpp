@@ -42,7 +42,7 @@ std::string situation_words(uint32_t when) {
       {sd::sit_abandoned, "when the program gave up a connect still in progress"},
       {sd::sit_after_error, "after the connection had already failed"},
       {sd::sit_probe, "as a probe the program goes on from"},
-      {sd::sit_own_shutdown, "after the program shut the socket down for reading"},
+      {sd::sit_own_shutdown, "after the program shut the socket down in that direction"},
   };
   std::string out;
   for (const auto& [bit, words] : kWords)

@@ -38,7 +38,7 @@ struct Sock {
   unsigned long inode = 0;
   bool nonblocking = false, cloexec = false;
   bool established = false, connect_pending = false, err_pending = false;
-  bool eof_seen = false, peer_closed = false, shut_rd = false;
+  bool eof_seen = false, peer_closed = false, shut_rd = false, shut_wr = false;
   bool rcvtimeo = false, sndtimeo = false, reuseaddr = false, bound = false;
   sockaddr_storage peer{};
   socklen_t peer_len = 0;
@@ -837,7 +837,10 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
   if (!input && !output) {
     // shutdown, getpeername and the rest: their failures.
     if (!failed) {
-      if (n == "shutdown" && (a[1] == "SHUT_RD" || a[1] == "SHUT_RDWR")) s->shut_rd = true;
+      if (n == "shutdown") {
+        if (a[1] == "SHUT_RD" || a[1] == "SHUT_RDWR") s->shut_rd = true;
+        if (a[1] == "SHUT_WR" || a[1] == "SHUT_RDWR") s->shut_wr = true;
+      }
       return;
     }
     e.code = err;
@@ -858,7 +861,10 @@ void TraceReader::State::call(Proc& p, const StraceLine& l) {
   if (failed) {
     // Expected flow below debug: counted, not written (as the library's fast path).
     int64_t gone_before = s->peer_gone_us;
-    if (err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH) {
+    // EPIPE after the program's own SHUT_WR: the kernel's answer, not the peer's.
+    bool own_shutdown = err == EPIPE && output && s->shut_wr;
+    if (own_shutdown) e.situation |= sd::sit_own_shutdown;
+    else if (err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH) {
       if (!s->peer_gone_us) s->peer_gone_us = l.wall_us;
       s->peer_closed = true;
     }
