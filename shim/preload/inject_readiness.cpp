@@ -316,13 +316,11 @@ int filter_poll(Call wait, pollfd* fds, nfds_t n, uint64_t now) {
   return ready;
 }
 
-}  // namespace
-
-namespace {
 // What the library itself has to do at a time while the program waits
 // (delayed FINs, sent datagrams held back for a time): done now where due;
 // when the next is (kNever: nothing).
 uint64_t library_due(uint64_t now) { return min_of(slow_close_wake(now), datagram_send_wake(now)); }
+
 }  // namespace
 
 int held_poll(Call wait, int (*real_fn)(pollfd*, nfds_t, const timespec*, const sigset_t*), pollfd* fds, nfds_t n,

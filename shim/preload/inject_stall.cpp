@@ -242,9 +242,8 @@ uint64_t stall_reset_due(int fd, const Conn* c) {
   return reset_at ? reset_at : kNever;
 }
 
-void stall_shutdown(int fd, int how) {
-  Conn* c = find_conn(fd);
-  StallSlot* s = c && c->has(cf_stalled) ? g_stalls.find(fd, c) : nullptr;
+void stall_shutdown(int fd, Conn* c, int how) {
+  StallSlot* s = g_stalls.find(fd, c);
   if (!s) return;
   uint8_t dirs = how == SHUT_RD ? kIn : how == SHUT_WR ? kOut : (kIn | kOut);
   s->shut.fetch_or(dirs, std::memory_order_acq_rel);

@@ -39,11 +39,11 @@ uint64_t stall_from_wait(Call wait, int fd, Conn*, const Rule* rule);
 
 // For the waits: output of `fd` stalled now (no room to report).
 bool output_stalled(int fd);
-// The program shut `fd` down (shutdown's `how`, after it succeeded): the
-// stalled calls of that direction blocked in other threads return, as the
-// kernel wakes them (a read gets the end of stream, a write goes on to the
-// kernel's EPIPE), and so do the later ones.
-void stall_shutdown(int fd, int how);
+// The program shut the stalled `fd` (entry `c`) down (shutdown's `how`,
+// after it succeeded): the stalled calls of that direction blocked in other
+// threads return, as the kernel wakes them (a read gets the end of stream,
+// a write goes on to the kernel's EPIPE), and so do the later ones.
+void stall_shutdown(int fd, Conn* c, int how);
 // When a stalled connection's reset is due (CLOCK_MONOTONIC ns; kNever: no
 // reset, or no stall).
 uint64_t stall_reset_due(int fd, const Conn*);

@@ -9,6 +9,7 @@
 #include "hostnames.h"
 #include "inject_datagram.h"
 #include "inject_slow_close.h"
+#include "inject_stall.h"
 #include "log.h"
 #include "policy_sigpipe.h"
 #include "report.h"
@@ -227,7 +228,13 @@ void connect_done(Call call, int fd, long ret, int err, const sockaddr* addr, so
 
 void shut_down(int fd, int how) {
   Conn* c = get_conn(fd);
-  if (c) c->set(how == SHUT_RD ? cf_shut_rd : how == SHUT_WR ? cf_shut_wr : cf_shut_rd | cf_shut_wr);
+  if (!c) return;
+  c->set(how == SHUT_RD ? cf_shut_rd : how == SHUT_WR ? cf_shut_wr : cf_shut_rd | cf_shut_wr);
+  if (c->has(cf_stalled)) {
+    int err = errno;
+    stall_shutdown(fd, c, how);
+    errno = err;
+  }
 }
 
 void sockop_done(Call call, int fd, int ret, int err, const sockaddr* addr, socklen_t len) {

@@ -24,7 +24,6 @@
 #include "hook_group.h"
 #include "inject.h"
 #include "inject_readiness.h"
-#include "inject_stall.h"
 #include "interpose.h"
 #include "log.h"
 #include "observe_cold.h"
@@ -61,20 +60,9 @@ __attribute__((always_inline)) inline auto observe(Fn real, A... a) {
       if constexpr (g == Group::getaddrinfo) v = inject_lookup(C, std::get<0>(std::tie(a...)), std::get<2>(std::tie(a...)));
       else if constexpr (C == Call::shutdown) v = inject_call(C, fd_arg<C>(a...), std::get<1>(std::tie(a...)));
       else v = inject_call(C, fd_arg<C>(a...));
-      if constexpr (C == Call::shutdown) {
-        // A shutdown whose FIN the library sends later (slow_close) is done.
+      // A shutdown whose FIN the library sends later (slow_close) is done.
+      if constexpr (C == Call::shutdown)
         if (v.kind == Verdict::done) return 0;
-        // One that is made wakes the calls stalled in its direction.
-        if (v.kind == Verdict::proceed) {
-          int r = observe_calls<C>(real, a...);
-          if (r == 0) {
-            int err = errno;
-            stall_shutdown(fd_arg<C>(a...), std::get<1>(std::tie(a...)));
-            errno = err;
-          }
-          return r;
-        }
-      }
       if (v.kind == Verdict::fail) {
         if constexpr (g == Group::getaddrinfo) {
           return v.code;

@@ -29,7 +29,8 @@ void connect_done(Call, int fd, long ret, int err, const sockaddr* addr, socklen
 void sockop_done(Call, int fd, int ret, int err, const sockaddr* addr, socklen_t len);
 // A shutdown succeeded: the reads that then return 0 (SHUT_RD) and the
 // writes that fail with EPIPE (SHUT_WR) are the program's own doing, not
-// the peer's. Leaves errno alone.
+// the peer's; the calls stalled in that direction are woken, as the kernel
+// wakes blocked ones (inject_stall.h). Leaves errno alone.
 void shut_down(int fd, int how);
 void accept_done(Call, int listen_fd, int ret, int err, int retries);
 // Returns true when the program tried to close the library's own log fd:

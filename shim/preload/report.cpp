@@ -16,9 +16,9 @@
 #include <new>
 #include <string_view>
 
+#include "call_identity.h"
 #include "config_state.h"
 #include "count_category.h"
-#include "call_identity.h"
 #include "fdtable.h"
 #include "hostnames.h"
 #include "inject.h"

@@ -11,9 +11,10 @@
 
 namespace sd {
 
+// The calling thread's block and the tid it was taken for, read by the
+// inline common case below; thread_block_taken maps or takes one over.
 extern __thread void* t_block __attribute__((tls_model("initial-exec")));
 extern __thread long t_block_owner __attribute__((tls_model("initial-exec")));
-
 void* thread_block_taken(std::size_t bytes, void (*make)(void*), long tid);
 
 // The calling thread's block of `bytes` bytes (the same size at every call
