@@ -172,7 +172,7 @@ const Setting kSettings[] = {
        // unix:PATH: a collector's datagram socket (`sockdiag collect`),
        // whose path must fit a socket address.
        if (v.substr(0, 5) == "unix:" && (v.size() == 5 || v[5] != '/' || v.size() - 5 >= kUnixPathMax)) {
-         *err = "'" + std::string(v) + "': accepted: unix:/absolute/path of a datagram socket, at most " +
+         *err = quoted(v) + ": accepted: unix:/absolute/path of a datagram socket, at most " +
                 std::to_string(kUnixPathMax - 1) + " bytes";
          return false;
        }

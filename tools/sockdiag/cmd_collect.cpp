@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "commands.h"
+#include "escape.h"
 #include "log_sink.h"
 #include "record_forwarder.h"
 #include "usage.h"
@@ -37,18 +38,18 @@ struct CollectOptions {
 
 int collect(const CollectOptions& o) {
   if (o.listen.empty() || o.listen[0] != '/' || o.listen.size() >= sizeof(sockaddr_un{}.sun_path))
-    throw UsageError("--listen: '" + o.listen + "': accepted: an absolute path of at most " +
+    throw UsageError("--listen: " + sd::quoted(o.listen) + ": accepted: an absolute path of at most " +
                      std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
   if (!names_sink(o.to))
-    throw UsageError("--to: '" + o.to +
-                     "': accepted: journald, syslog[:FACILITY[:IDENT]], rotate:PATH[:SIZE[:COUNT]], daily:PATH, "
+    throw UsageError("--to: " + sd::quoted(o.to) +
+                     ": accepted: journald, syslog[:FACILITY[:IDENT]], rotate:PATH[:SIZE[:COUNT]], daily:PATH, "
                      "terminal");
   if (o.format != "json" && o.format != "text")
-    throw UsageError("--format: '" + o.format + "': accepted: json, text");
+    throw UsageError("--format: " + sd::quoted(o.format) + ": accepted: json, text");
   sd::Format format = o.format == "json" ? sd::Format::json : sd::Format::text;
   LogSink sink = parse_log_sink(o.to, "--to");
   if (channel_format(sink, format) != format)
-    throw UsageError("--to " + o.to + " needs the records' fields: the programs must write JSON (SOCKDIAG_FORMAT=json, "
+    throw UsageError("--to " + sd::quoted(o.to) + " needs the records' fields: the programs must write JSON (SOCKDIAG_FORMAT=json, "
                      "--format json)");
   std::unique_ptr<RecordForwarder> forwarder = make_forwarder(sink, format);
 
@@ -56,7 +57,7 @@ int collect(const CollectOptions& o) {
   // at the path is not ours to remove.
   struct stat st;
   if (lstat(o.listen.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) throw UsageError("--listen: '" + o.listen + "' exists and is not a socket");
+    if (!S_ISSOCK(st.st_mode)) throw UsageError("--listen: " + sd::quoted(o.listen) + " exists and is not a socket");
     unlink(o.listen.c_str());
   }
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -64,7 +65,7 @@ int collect(const CollectOptions& o) {
   addr.sun_family = AF_UNIX;
   std::strcpy(addr.sun_path, o.listen.c_str());
   if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    throw UsageError("--listen: cannot listen on '" + o.listen + "': " + std::strerror(errno));
+    throw UsageError("--listen: cannot listen on " + sd::quoted(o.listen) + ": " + std::strerror(errno));
   // Programs of every user may send records; only the collector reads them.
   chmod(o.listen.c_str(), 0622);
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBytes, sizeof(kReceiveBytes));

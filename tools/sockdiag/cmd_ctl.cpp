@@ -136,12 +136,12 @@ int run_ctl(const CtlOptions& o) {
   bool known = false;
   for (const char* a : kActions) known = known || o.action == a;
   if (!known)
-    throw UsageError("'" + o.action + "' is not an action; accepted: list, counters, add, remove, replace, clear, "
+    throw UsageError(sd::quoted(o.action) + " is not an action; accepted: list, counters, add, remove, replace, clear, "
                      "pause, resume");
   if (o.format != "text" && o.format != "json")
-    throw UsageError("--format '" + o.format + "' is not a format; accepted: text, json");
+    throw UsageError("--format " + sd::quoted(o.format) + " is not a format; accepted: text, json");
   bool takes_args = o.action == "add" || o.action == "remove" || o.action == "replace";
-  if (!takes_args && !o.args.empty()) throw UsageError(o.action + " takes no argument, found '" + o.args[0] + "'");
+  if (!takes_args && !o.args.empty()) throw UsageError(o.action + " takes no argument, found " + sd::quoted(o.args[0]));
   Selection sel{o.pid, o.run};
   std::string problems;
   // The runs' files first, then the processes: every file is locked until

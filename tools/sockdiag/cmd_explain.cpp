@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "escape.h"
 #include "explain.h"
 #include "nearest.h"
 #include "table.h"
@@ -139,7 +140,7 @@ int explain_code(const ExplainOptions& o) {
   sd::CodeKind code_kind;
   int code = 0;
   if (!sd::code_from_name(o.code, &code_kind, &code)) {
-    std::string msg = "'" + o.code + "' is not an errno, getaddrinfo (EAI_) or event name or number";
+    std::string msg = sd::quoted(o.code) + " is not an errno, getaddrinfo (EAI_) or event name or number";
     std::vector<const char*> names = known_names();
     if (const char* near = sd::nearest_word(o.code, names.data(), names.size()))
       msg += std::string(" (did you mean ") + near + "?)";
@@ -147,8 +148,8 @@ int explain_code(const ExplainOptions& o) {
   }
   sd::CallClass cls = sd::CallClass::any;
   if (!o.call.empty() && !sd::call_class_from_name(o.call, &cls))
-    throw UsageError("'" + o.call +
-                     "' is not a call; accepted: socket, connect, bind, listen, accept, send, recv, "
+    throw UsageError(sd::quoted(o.call) +
+                     " is not a call; accepted: socket, connect, bind, listen, accept, send, recv, "
                      "close, shutdown, sockopt, poll, dns, fdops, or a libc name such as recvfrom or epoll_wait");
 
   std::size_t n = 0;
@@ -226,7 +227,7 @@ Command add_explain(CLI::App& root) {
   auto action = [sub, opts]() {
     reject_extras(*sub, sub->remaining());
     if (opts->format != "text" && opts->format != "json")
-      throw UsageError("--format '" + opts->format + "' is not a format; accepted: text, json");
+      throw UsageError("--format " + sd::quoted(opts->format) + " is not a format; accepted: text, json");
     if (opts->list) {
       if (!opts->code.empty()) throw UsageError("give either CODE or --list, not both");
       return list_codes(*opts);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "escape.h"
 #include "record_stats.h"
 #include "report_html.h"
 #include "table.h"
@@ -210,11 +211,11 @@ void print_input_notes(const RecordStats& stats) {
 void write_page(const std::string& path, const std::string& page) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out)
-    throw UsageError("cannot write '" + path + "' (--html): " + std::strerror(errno) +
+    throw UsageError("cannot write " + sd::quoted(path) + " (--html): " + std::strerror(errno) +
                      "; --html takes the path of a file in a writable directory");
   out.write(page.data(), static_cast<std::streamsize>(page.size()));
   out.close();
-  if (!out) throw UsageError("cannot write '" + path + "' (--html): " + std::strerror(errno));
+  if (!out) throw UsageError("cannot write " + sd::quoted(path) + " (--html): " + std::strerror(errno));
 }
 
 int report(const ReportOptions& o) {
@@ -229,10 +230,10 @@ int report(const ReportOptions& o) {
       continue;
     }
     struct stat st {};
-    if (stat(f.c_str(), &st) != 0) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) throw UsageError("cannot read '" + f + "': it is a directory");
+    if (stat(f.c_str(), &st) != 0) throw UsageError("cannot read " + sd::quoted(f) + ": " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw UsageError("cannot read " + sd::quoted(f) + ": it is a directory");
     std::ifstream in(f);
-    if (!in) throw UsageError("cannot read '" + f + "': " + std::strerror(errno));
+    if (!in) throw UsageError("cannot read " + sd::quoted(f) + ": " + std::strerror(errno));
     stats.read(in, f);
   }
   if (!o.html.empty()) {
@@ -280,7 +281,7 @@ Command add_report(CLI::App& root) {
     if (sub->count("--html") && opts->html.empty())
       throw UsageError("--html needs a file name (--html OUT.html)");
     if (opts->format != "text" && opts->format != "json")
-      throw UsageError("--format '" + opts->format + "' is not a format; accepted: text, json");
+      throw UsageError("--format " + sd::quoted(opts->format) + " is not a format; accepted: text, json");
     return report(*opts);
   };
   return {sub, action};

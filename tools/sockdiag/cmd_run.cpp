@@ -160,8 +160,8 @@ int run_strace_engine(const RunOptions& o, const std::string& why, bool go) {
   Settings settings(o.settings, environ);
   const sd::Config config = settings.validate();
   if (names_sink(config.log) || std::strncmp(config.log, "unix:", 5) == 0)
-    throw UsageError(settings.name_of("SOCKDIAG_LOG", "log") + ": '" + config.log +
-                     "': the sinks of the command (journald, syslog, rotate:, daily:, terminal) and unix: take "
+    throw UsageError(settings.name_of("SOCKDIAG_LOG", "log") + ": " + sd::quoted(config.log) +
+                     ": the sinks of the command (journald, syslog, rotate:, daily:, terminal) and unix: take "
                      "records from the library only; with --engine strace, accepted: stderr or a file");
   settings.check_destinations(config);
   check_strace_settings(settings, config);
@@ -225,8 +225,8 @@ int run_command(const RunOptions& o) {
     throw UsageError("cannot find the library " SOCKDIAG_LIBRARY_FILE "; looked for " + where);
   }
   if (library.find_first_of(" :") != std::string::npos)
-    throw UsageError("the library's path '" + library +
-                     "' holds a space or ':', which LD_PRELOAD cannot express; install sockdiag under a path "
+    throw UsageError("the library's path " + sd::quoted(library) +
+                     " holds a space or ':', which LD_PRELOAD cannot express; install sockdiag under a path "
                      "without them");
 
   Settings settings(o.settings, environ);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "escape.h"
 #include "usage.h"
 
 namespace sdcli {
@@ -28,7 +29,7 @@ constexpr const char* kAccepted =
     "file";
 
 [[noreturn]] void refuse(const std::string& setting, const std::string& value, const std::string& why) {
-  throw UsageError(setting + ": '" + value + "': " + why + "; " + kAccepted);
+  throw UsageError(setting + ": " + sd::quoted(value) + ": " + why + "; " + kAccepted);
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -112,13 +113,13 @@ LogSink parse_log_sink(const std::string& value, const std::string& setting) {
     std::size_t second = tail.find(':');
     std::string size = tail.substr(0, second);
     if (!parse_size(size, &sink.max_size))
-      refuse(setting, value, "the size '" + size + "' is not a number of bytes of at least 4096 (K, M, G suffixes)");
+      refuse(setting, value, "the size " + sd::quoted(size) + " is not a number of bytes of at least 4096 (K, M, G suffixes)");
     if (second != std::string::npos) {
       std::string count = tail.substr(second + 1);
       char* end = nullptr;
       unsigned long n = count.empty() ? 0 : std::strtoul(count.c_str(), &end, 10);
       if (count.empty() || *end || count[0] < '0' || count[0] > '9' || n == 0 || n > 200000)
-        refuse(setting, value, "the count '" + count + "' is not a number of files from 1 to 200000");
+        refuse(setting, value, "the count " + sd::quoted(count) + " is not a number of files from 1 to 200000");
       sink.max_files = n;
     }
   }

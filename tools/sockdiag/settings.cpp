@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "destination.h"
+#include "escape.h"
 #include "rules.h"
 #include "text.h"
 #include "log_sink.h"
@@ -146,7 +147,7 @@ std::string in_option_terms(std::string msg, const std::map<std::string, std::st
 sd::Config Settings::validate() const {
   for (const std::string& rule : rules_) {
     std::string error;
-    sd::RuleSet* set = sd::parse_rules(rule, "--inject '" + rule + "'", &error);
+    sd::RuleSet* set = sd::parse_rules(rule, "--inject " + sd::quoted(rule), &error);
     if (!set) throw UsageError(error);
     sd::free_rules(set);
   }

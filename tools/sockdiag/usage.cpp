@@ -6,6 +6,7 @@
 #include <map>
 #include <regex>
 
+#include "escape.h"
 #include "nearest.h"
 #include "text.h"
 
@@ -18,7 +19,7 @@ void reject_extras(const CLI::App& sub, const std::vector<std::string>& all) {
     if (w != "--") extras.push_back(w);
   if (extras.empty()) return;
   const std::string& word = extras.front();
-  if (word.size() < 2 || word[0] != '-') throw UsageError("unexpected argument '" + word + "'");
+  if (word.size() < 2 || word[0] != '-') throw UsageError("unexpected argument " + sd::quoted(word));
   std::string name = word.substr(0, word.find('='));
   std::vector<std::string> known;
   for (const CLI::Option* opt : sub.get_options()) {
@@ -27,7 +28,7 @@ void reject_extras(const CLI::App& sub, const std::vector<std::string>& all) {
   }
   std::vector<const char*> words;
   for (const std::string& k : known) words.push_back(k.c_str());
-  std::string msg = "unknown option '" + name + "'";
+  std::string msg = "unknown option " + sd::quoted(name);
   if (const char* near = sd::nearest_word(name, words.data(), words.size()))
     msg += std::string(" (did you mean ") + near + "?)";
   throw UsageError(msg + "; see 'sockdiag " + sub.get_name() + " --help'");
