@@ -21,6 +21,7 @@ enum class Kind : uint8_t {
 const char* kind_name(Kind);
 inline bool is_socket(Kind k) { return k >= Kind::tcp4; }
 inline bool is_inet(Kind k) { return k >= Kind::tcp4 && k <= Kind::udp6; }
+inline bool is_datagram(Kind k) { return k == Kind::udp4 || k == Kind::udp6 || k == Kind::unix_dgram; }
 // Not known now: to be asked of the kernel when it matters.
 inline bool is_unclassified(Kind k) { return k <= Kind::closed; }
 inline bool may_be_seqpacket(Kind k) { return k >= Kind::unix_seqpacket; }

@@ -369,22 +369,31 @@ uint64_t bandwidth_slice(const Rule* rule) {
 
 // Views of the rule set for input held back (inject_readiness.h): the same
 // rules and counters, each view with its own index by call.
-//  - holding: the rules that hold input back (delay, bandwidth), asked by a
-//    wait that finds input ready;
-//  - after a hold: every rule but the input delays, for the read that takes
-//    the input a wait held back (its delay was that hold);
+//  - holding: the rules that hold input back (delay, bandwidth), or drop
+//    the datagram that came in, asked by a wait that finds input ready;
+//  - after a hold: every rule but the input delays and those drops, for
+//    the read that takes the input a wait held back or let pass (the wait
+//    asked them already);
 //  - due: the rules that end an idle connection's input at a time, whose
 //    next read a wait makes due.
 
 constexpr uint64_t kInputCallBits = rule_calls_of(CallClass::recv);
 
+// A lost datagram never makes a socket readable: a drop on every input call
+// is decided by the wait that finds the datagram in (a drop naming some
+// read calls only cannot be foreseen there: it waits for the read).
+bool drop_asked_by_wait(const Rule& r) {
+  return r.action == RuleAction::drop && (r.calls & kInputCallBits) == kInputCallBits;
+}
 bool holds_input(const Rule& r) {
-  return (r.calls & kInputCallBits) &&
-         (r.action == RuleAction::delay || r.action == RuleAction::bandwidth || r.action == RuleAction::stall);
+  return ((r.calls & kInputCallBits) &&
+          (r.action == RuleAction::delay || r.action == RuleAction::bandwidth || r.action == RuleAction::stall)) ||
+         drop_asked_by_wait(r);
 }
 // A stall a wait began holds the input for good: the read is not asked again.
-bool not_input_delay(const Rule& r) {
-  return !((r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::stall));
+bool left_for_the_read(const Rule& r) {
+  return !((r.calls & kInputCallBits) && (r.action == RuleAction::delay || r.action == RuleAction::stall)) &&
+         !drop_asked_by_wait(r);
 }
 // A rule counted by call number (nth, every, prob) cannot be foreseen
 // without taking a number: only the others make a read due. after_bytes
@@ -529,16 +538,23 @@ const void* arm_rules(const RuleSet* set, void* mem, std::size_t room) {
     }
   }
   a->holding = rule_view(*set, holds_input, carve);
-  a->after_hold = rule_view(*set, not_input_delay, carve);
+  a->after_hold = rule_view(*set, left_for_the_read, carve);
   a->due = rule_view(*set, ends_input_at_a_time, carve);
   a->holding_probe = probe_call(*a->holding);
   a->due_probe = probe_call(*a->due);
   // The readiness machinery, once on, stays on: waits registered under an
   // earlier set are watched for the sets to come.
   if (a->holding->call_mask != 0) g_input_hold_rules = true;
-  for (uint32_t i = 0; i < set->count; ++i)
-    if (holds_input(set->rules[i]) && (set->rules[i].filters & (rf_nth | rf_every | rf_prob | rf_times)))
-      g_input_hold_counted = true;
+  for (uint32_t i = 0; i < set->count; ++i) {
+    const Rule& r = set->rules[i];
+    // A drop's answer may also change with the time between wait and read.
+    uint32_t changing = rf_nth | rf_every | rf_prob | rf_times;
+    if (drop_asked_by_wait(r)) {
+      changing |= rf_after | rf_since_start;
+      g_input_drop_rules = true;
+    }
+    if (holds_input(r) && (r.filters & changing)) g_input_hold_counted = true;
+  }
   if (a->due->call_mask != 0) g_input_due_rules = true;
   stall_arm(*set);
   slow_close_arm(*set);
@@ -1205,7 +1221,8 @@ void record_injected(Call call, int fd, Conn* c, const Rule* rule, const char* n
   record(call, fd, rule, CodeKind::event, ev_injected_datagram, 0, note);
 }
 
-uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
+uint64_t input_hold_ns(Call wait, int fd, Conn* c, bool* dropped) {
+  *dropped = false;
   const Armed& a = armed();
   if (a.holding->call_mask == 0) return 0;
   Gathered g;
@@ -1214,10 +1231,15 @@ uint64_t input_hold_ns(Call wait, int fd, Conn* c) {
   gather(a, g, a.holding_probe, fd, c, nullptr, 0, nullptr);
   Matched m;
   if (!pick_rules(*a.holding, g.in, &m)) return 0;
-  // A stall holds the input for good (inject_stall.h): the waits of other
-  // rules do not matter then.
-  if (const Rule* end = ending_rule(m); end && end->action == RuleAction::stall)
-    return stall_from_wait(wait, fd, c, end);
+  // A stall holds the input for good (inject_stall.h), and a datagram the
+  // rules drop is taken now, unseen: the waits of other rules do not matter.
+  if (const Rule* end = ending_rule(m)) {
+    if (end->action == RuleAction::stall) return stall_from_wait(wait, fd, c, end);
+    if (end->action == RuleAction::drop) {
+      *dropped = drop_ready_datagram(wait, fd, c, end);
+      return 0;
+    }
+  }
   // As a read's waits (io_waits): the delays add up, and the bandwidth
   // limits hold the input until the connection's pace allows it, if later.
   uint64_t delays = 0, pace = 0;

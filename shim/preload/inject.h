@@ -69,7 +69,8 @@ void record_injected(Call, int fd, Conn*, const Rule*, const char* note, bool af
 // For the waits (inject_readiness.h). A wait found input ready on the
 // socket `fd`: how long a rule holds it back (0: not at all), asked as the
 // read to come would be (the rules count it), with the hold's notice.
-uint64_t input_hold_ns(Call wait, int fd, Conn*);
+// `*dropped`: a rule dropped the datagram that was in (inject_datagram.h).
+uint64_t input_hold_ns(Call wait, int fd, Conn*, bool* dropped);
 // When the next read of `fd` is due to meet a rule that ends its input by
 // the connection's or the process's age, or by the bytes that came in
 // (CLOCK_MONOTONIC ns, 1 when due already; 0: never).

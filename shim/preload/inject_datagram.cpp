@@ -438,6 +438,29 @@ ssize_t recv_one(Call call, int fd, Conn* c, const Rule* rule, msghdr* m, int fl
 
 }  // namespace
 
+DatagramQueue datagram_queue(int fd) {
+  int err = errno;
+  pollfd p{fd, POLLIN, 0};
+  timespec now{0, 0};
+  int n = real<Call::ppoll>()(&p, 1, &now, nullptr);
+  errno = err;
+  if (n <= 0) return DatagramQueue::empty;
+  return p.revents & (POLLERR | POLLNVAL) ? DatagramQueue::error
+         : p.revents & POLLIN             ? DatagramQueue::ready
+                                          : DatagramQueue::empty;
+}
+
+bool drop_ready_datagram(Call wait, int fd, Conn* c, const Rule* rule) {
+  int err = errno;
+  // Consumed whole (a zero-length read takes a whole datagram); MSG_TRUNC says its size.
+  msghdr none{};
+  ssize_t r = real<Call::recvmsg>()(fd, &none, MSG_DONTWAIT | MSG_TRUNC);
+  errno = err;
+  if (r < 0) return false;
+  note_injected(wait, fd, c, rule, true, "the datagram was dropped (%zd bytes): the program never sees it", r);
+  return true;
+}
+
 ssize_t datagram_send(Call call, int fd, Conn* c, const Rule* rule, const msghdr* m, int flags) {
   send_due(fd);
   std::size_t total = 0;

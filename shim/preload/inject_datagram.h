@@ -2,8 +2,10 @@
 // unix datagram sockets, made the way a network makes them:
 // - drop: a sent datagram is never sent, yet the send says it went (the
 //   kernel says so of a datagram the network loses); a received one is
-//   consumed and never seen: the read goes on to the next datagram, waiting
-//   for it as it would (EAGAIN when non-blocking and none is left);
+//   consumed and never seen: a wait (poll, select, epoll) does not wake for
+//   it (a rule on every input call is asked by the wait), and a read goes
+//   on to the next datagram, waiting for it as it would (EAGAIN when
+//   non-blocking and none is left);
 // - duplicate: sent twice; or received and left queued (MSG_PEEK), so that
 //   the next read gets the same datagram again, from the same address;
 // - reorder: the datagram is held back in a fixed pool until N later ones
@@ -44,6 +46,15 @@ ssize_t datagram_recv(Call, int fd, Conn*, const Rule*, msghdr* m, int flags);
 int datagram_sendmmsg(Call, int fd, Conn*, const Rule* first, mmsghdr* vec, unsigned vlen, int flags);
 int datagram_recvmmsg(Call, int fd, Conn*, const Rule* first, mmsghdr* vec, unsigned vlen, int flags,
                       const timespec* timeout);
+
+// For a wait that found `fd` readable (inject_readiness.h): what the
+// kernel has for a read: a datagram, nothing, or an error (a pending
+// socket error, which a read would take before any datagram).
+enum class DatagramQueue : uint8_t { ready, empty, error };
+DatagramQueue datagram_queue(int fd);
+// The rule `rule` drops the datagram the kernel has for `fd`: taken now,
+// without waiting, and recorded as the wait's. False: none was there.
+bool drop_ready_datagram(Call wait, int fd, Conn*, const Rule* rule);
 
 // Whether datagrams are held for `fd` (its calls then take datagram_*,
 // which count the datagrams that overtake them).

@@ -17,6 +17,7 @@ namespace sd {
 std::atomic<bool> g_readiness{false};
 std::atomic<bool> g_input_hold_rules{false};
 std::atomic<bool> g_input_hold_counted{false};
+std::atomic<bool> g_input_drop_rules{false};
 std::atomic<bool> g_input_due_rules{false};
 
 namespace {
@@ -30,6 +31,10 @@ constexpr uint32_t kEpollPeer = kEpollInput | EPOLLHUP | EPOLLERR;
 // A stalled output has no room to report (inject_stall.h).
 constexpr short kPollOutput = POLLOUT | POLLWRNORM | POLLWRBAND;
 constexpr uint32_t kEpollOutput = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+
+// Datagrams a wait drops before it reports the socket (a sender faster
+// than the drops must not keep the wait from its own timeout).
+constexpr unsigned kDropsPerWait = 64;
 
 bool no_room(int fd) { return g_stall_rules.load(std::memory_order_relaxed) && output_stalled(fd); }
 
@@ -117,7 +122,8 @@ uint64_t held_until(int fd, uint64_t now) {
 
 // A wait found input ready on `fd`: true when it is held back (a hold in
 // force, or one the delay rules start now; their answer is remembered until
-// the next read, which they must not be asked about again).
+// the next read, which they must not be asked about again), or when the
+// rules dropped every datagram that was in (then `*out` stays null).
 bool hold_ready_input(Call wait, int fd, uint64_t now, HoldSlot** out = nullptr) {
   Conn* c = socket_conn(fd);
   if (!c) return false;
@@ -127,7 +133,22 @@ bool hold_ready_input(Call wait, int fd, uint64_t now, HoldSlot** out = nullptr)
     return state_of(*s) == HoldState::held && s->deadline.load(std::memory_order_relaxed) > now;
   }
   if (!g_input_hold_rules) return false;
-  uint64_t ns = input_hold_ns(wait, fd, c);
+  uint64_t ns = 0;
+  for (unsigned dropped = 0;; ++dropped) {
+    if (dropped == kDropsPerWait) return false;  // a flood: the reads decide for the rest
+    // Datagrams the rules may drop: only one the kernel has for a read,
+    // with no error pending (taking it would take the error, which is the
+    // program's to read).
+    if (g_input_drop_rules && is_datagram(c->get_kind())) {
+      // With datagrams held back (reorder), the read decides what comes next.
+      if (datagrams_held(fd)) return false;
+      DatagramQueue q = datagram_queue(fd);
+      if (q != DatagramQueue::ready) return dropped && q == DatagramQueue::empty;
+    }
+    bool drop = false;
+    ns = input_hold_ns(wait, fd, c, &drop);
+    if (!drop) break;
+  }
   // A "no" is remembered only where asking again could say otherwise (the
   // rules count calls): it keeps a slot until the read.
   if (!ns && !g_input_hold_counted) return false;
@@ -490,6 +511,24 @@ void take_out_output(int epfd, int fd) {
   real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
+// The datagrams a wait reported were all dropped: a one-shot registration,
+// which the kernel disarmed as it reported them, is armed again, as the
+// program would arm it after its read. False when the registration is not
+// known (made before any rule needed it): the wait then reports the socket
+// (its read finds nothing) rather than leave it disarmed for good.
+bool rearm_after_drop(int epfd, int fd) {
+  Registration* r = find_reg(epfd, fd, false);
+  if (!r) return false;
+  uint32_t events = r->events.load(std::memory_order_relaxed);
+  if (!(events & EPOLLONESHOT)) return true;
+  epoll_event ev{events, {}};
+  ev.data.u64 = r->data.load(std::memory_order_relaxed);
+  int err = errno;
+  bool armed = real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
+  errno = err;
+  return armed;
+}
+
 int filter_epoll(Call wait, int epfd, epoll_event* ev, int ready, int max, uint64_t now) {
   int out = 0;
   for (int i = 0; i < ready; ++i) {
@@ -505,8 +544,9 @@ int filter_epoll(Call wait, int epfd, epoll_event* ev, int ready, int max, uint6
       int fd = fd_of_epoll_data(e.data.u64);
       HoldSlot* s = nullptr;
       if (fd >= 0 && hold_ready_input(wait, fd, now, &s)) {
-        mask_registration(epfd, fd, s);
-        e.events &= ~kEpollPeer;
+        if (s) mask_registration(epfd, fd, s);
+        // No hold: the datagrams that were in were dropped, nothing came.
+        if (s || rearm_after_drop(epfd, fd)) e.events &= ~kEpollPeer;
       }
     }
     if (e.events) ev[out++] = e;

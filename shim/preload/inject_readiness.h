@@ -8,6 +8,10 @@
 // asks for it), the waits do not report it readable, a non-blocking read
 // finds nothing (EAGAIN) and a blocking one waits. The waits keep the
 // program's own timeout exactly and report other fds at once.
+// A datagram a rule drops on its way in never makes the socket readable:
+// the wait that finds it in asks the rules about it (as its read would,
+// each datagram one call) and takes a dropped one, unseen, before it
+// reports anything.
 // The other way round, a rule that ends an idle connection's input at a
 // time or after some bytes (after=, since_start=, after_bytes= with eof,
 // reset or error) makes the socket readable when it is due, so that a
@@ -33,18 +37,21 @@ namespace sd {
 // Some rule holds input back or ends it when due (set by inject_configure;
 // raised, never lowered, as `sockdiag ctl` gives new rules: inject.h).
 extern std::atomic<bool> g_readiness;
-// Which: some hold input back (delay, bandwidth); of those, some count
-// calls (nth, every, prob, times); some end input when due (after=,
-// since_start=, after_bytes=).
+// Which: some hold input back (delay, bandwidth) or drop datagrams that
+// came in (drop on every input call); of those, some may answer the read
+// otherwise than the wait (they count calls: nth, every, prob, times; a
+// drop's after= or since_start=); some drop datagrams; some end input when
+// due (after=, since_start=, after_bytes=).
 extern std::atomic<bool> g_input_hold_rules;
 extern std::atomic<bool> g_input_hold_counted;
+extern std::atomic<bool> g_input_drop_rules;
 extern std::atomic<bool> g_input_due_rules;
 constexpr uint64_t kNever = UINT64_MAX;
 
 // ---- The holds, for the input calls (inject.cpp) ------------------------------
 enum class HoldState : uint8_t {
   none,      // no hold: the rules decide
-  probed,    // a wait found the data ready and asked the delay rules: none held it
+  probed,    // a wait found the data ready and asked the delay and drop rules: none held or dropped it
   held,      // held back until the deadline
   released,  // the deadline passed: this read takes the data held back
 };

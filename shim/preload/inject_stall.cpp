@@ -189,7 +189,7 @@ namespace {
 // The stall begins: its slot, the connection's mark and the record. With
 // `hold`, the input is held back here (else the wait that asks holds it).
 StallSlot* begin_stall(Call call, int fd, Conn* c, const Rule* rule, bool hold) {
-  if (!c || c->get_kind() == Kind::udp4 || c->get_kind() == Kind::udp6 || c->get_kind() == Kind::unix_dgram)
+  if (!c || is_datagram(c->get_kind()))
     return nullptr;
   StallSlot* s = g_stalls.find(fd, c);
   if (!s) s = g_stalls.claim(fd, c, [](StallSlot& fresh) { fresh.shut.store(0, std::memory_order_relaxed); });

@@ -102,7 +102,7 @@ void input_failed(Call call, int fd, long ret, int err, IoArgs io, int retries) 
   Conn* c = find_conn(fd);
   Kind k = c ? c->get_kind() : Kind::unknown;
   if (is_unclassified(k) && config().level >= Level::info) k = kind_of(fd);
-  if (!is_socket(k) || k == Kind::udp4 || k == Kind::udp6 || k == Kind::unix_dgram) {
+  if (!is_socket(k) || is_datagram(k)) {
     if (g_trace) trace_call(call, fd, ret);
     return;
   }

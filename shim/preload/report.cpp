@@ -94,7 +94,7 @@ bool abstract_unix(const sockaddr* a, socklen_t len) {
 
 uint32_t kind_situation(Kind k) {
   uint32_t s = 0;
-  if (k == Kind::udp4 || k == Kind::udp6 || k == Kind::unix_dgram) s |= sit_datagram;
+  if (is_datagram(k)) s |= sit_datagram;
   if (k == Kind::unix_stream || k == Kind::unix_dgram || k == Kind::unix_seqpacket) s |= sit_unix;
   return s;
 }

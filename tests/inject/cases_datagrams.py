@@ -58,6 +58,35 @@ def _(h):
     expect_eq(run.step("err")["errno"], "EAGAIN", "a blocking read whose only datagram was dropped", run.describe())
 
 
+@case("drop: a dropped received datagram never wakes poll, select or epoll, but one behind it does")
+def _(h):
+    rule = "input:drop:nth=1"
+    for family in ("udp", "unix"):
+        for wait in ("poll", "select", "epollet", "epolloneshot"):
+            run = dgram(h, rule, "send", 1, 100, wait, 300, "send", 1, 100, wait, 300, "recvnb", 2, 200,
+                        family=family)
+            expect_eq([f["ready"] for f in run.steps(wait)], ["0", "1"],
+                      f"{wait} after the dropped datagram, then after the next", run.describe())
+            expect_eq(got(run), [1], "the datagrams received", run.describe())
+            expect_note(run, rule, "the datagram was dropped (100 bytes): the program never sees it")
+            expect_eq([r.get("call") for r in run.injected(code="INJECTED_DATAGRAM")],
+                      ["epoll_wait" if wait.startswith("epoll") else wait], "the call that dropped it",
+                      run.describe())
+            # A one-shot registration the kernel disarmed for the dropped
+            # datagram reports the next one all the same (the second wait).
+            # Two in: the wait drops the first and reports the second (an
+            # edge-triggered registration gets no new edge for it).
+            run = dgram(h, rule, "send", 2, 100, wait, 300, "recvnb", 2, 200, family=family)
+            expect_eq(run.step(wait)["ready"], "1", f"{wait} with a datagram behind the dropped one", run.describe())
+            expect_eq(got(run), [1], "the datagrams received", run.describe())
+    # The wait asks the rules about the datagram it finds; its read does
+    # not ask again: nth=2 is the second datagram, not the first one's read.
+    rule = "input:drop:nth=2"
+    run = dgram(h, rule, "send", 3, 100, "poll", 300, "recvnb", 3, 200)
+    expect_eq(got(run), [0, 2], "the datagrams received", run.describe())
+    expect_note(run, rule, "the datagram was dropped")
+
+
 @case("drop with prob: each datagram is one draw, and the records count the losses")
 def _(h):
     rule = "output:drop:prob=0.5"
@@ -230,6 +259,23 @@ def _(h):
     expect_eq(lines[-1:], ["192.0.2.7"], "dig's answer", run.describe())
     expect(any("timed out" in line for line in lines), "dig did not say its first try timed out", run.describe())
     expect_eq(len(queries), 1, "queries that reached the responder (the first was dropped)", run.describe())
+    expect_note(run, rule, "the datagram was dropped")
+
+
+@case("dig: its first answer dropped, it waits its whole time for it, asks again and gets the answer")
+def _(h):
+    rule = "input:drop:nth=1"
+    start = time.monotonic()
+    run, queries = dig_answered(h, rule)
+    took = time.monotonic() - start
+    lines = run.out.strip().splitlines()
+    expect_eq(lines[-1:], ["192.0.2.7"], "dig's answer", run.describe())
+    # A lost answer is silence: dig's first try ends by its own timeout
+    # (+time=1), not by an error seen at once.
+    expect_eq([line.endswith("timed out") for line in lines[:-1]], [True],
+              "dig's one complaint, that its first try timed out", run.describe())
+    expect(took >= 0.9, f"dig gave up its first try after {took:.3f} s, not its 1 s", run.describe())
+    expect_eq(len(queries), 2, "queries that reached the responder", run.describe())
     expect_note(run, rule, "the datagram was dropped")
 
 

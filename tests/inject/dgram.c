@@ -11,6 +11,9 @@
 //     recvmsg N BUF     N blocking recvmsg (says MSG_TRUNC)
 //     recvmmsg N BUF    one recvmmsg of up to N, MSG_WAITFORONE
 //     poll MS           poll A for input, up to MS ms
+//     select MS         the same with select
+//     epollet MS        the same with epoll_wait, A registered edge-triggered
+//     epolloneshot MS   the same, A registered one-shot (armed again after each report)
 //     sleep MS
 //     closeb            close B (datagrams held back for it go out)
 //     target PORT       B sends to 127.0.0.1:PORT from now on (udp), not to A
@@ -18,12 +21,14 @@
 //   sent ret=R                 (sendmmsg: sent ret=R lens=L,L,...)
 //   got seq=S len=L trunc=0|1 src=ok|bad|none
 //   err call=recv errno=NAME
-//   poll ready=0|1
+//   poll ready=0|1             (select, epollet: the same)
 // Each datagram's first 4 bytes are its sequence number (from 0), the rest
 // the pattern; src=ok: the source address is B's.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -162,6 +167,30 @@ static void do_recvmmsg(int n, size_t cap) {
   free(bufs);
 }
 
+// Whether A is readable within `ms`, by the wait named.
+static int wait_readable(const char* how, int ms) {
+  if (strcmp(how, "poll") == 0) {
+    struct pollfd p = {a_fd, POLLIN, 0};
+    return poll(&p, 1, ms) > 0 && (p.revents & POLLIN);
+  }
+  if (strcmp(how, "select") == 0) {
+    fd_set r;
+    FD_ZERO(&r);
+    FD_SET(a_fd, &r);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return select(a_fd + 1, &r, NULL, NULL, &tv) > 0 && FD_ISSET(a_fd, &r);
+  }
+  int oneshot = strcmp(how, "epolloneshot") == 0;
+  static int eps[2] = {-1, -1};
+  int* ep = &eps[oneshot];
+  struct epoll_event ev = {EPOLLIN | (oneshot ? EPOLLONESHOT : EPOLLET), {.fd = a_fd}};
+  if (*ep < 0 && ((*ep = epoll_create1(0)) < 0 || epoll_ctl(*ep, EPOLL_CTL_ADD, a_fd, &ev) != 0)) die("epoll");
+  struct epoll_event got;
+  int ready = epoll_wait(*ep, &got, 1, ms) == 1 && (got.events & EPOLLIN);
+  if (ready && oneshot && epoll_ctl(*ep, EPOLL_CTL_MOD, a_fd, &ev) != 0) die("epoll_ctl");
+  return ready;
+}
+
 static void setup(void) {
   if (udp) {
     a_fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -208,10 +237,9 @@ int main(int argc, char** argv) {
       ++i;
       continue;
     }
-    if (strcmp(s, "poll") == 0) {
-      struct pollfd p = {a_fd, POLLIN, 0};
-      int r = poll(&p, 1, (int)x);
-      printf("poll ready=%d\n", r > 0 && (p.revents & POLLIN) ? 1 : 0);
+    if (strcmp(s, "poll") == 0 || strcmp(s, "select") == 0 || strcmp(s, "epollet") == 0 ||
+        strcmp(s, "epolloneshot") == 0) {
+      printf("%s ready=%d\n", s, wait_readable(s, (int)x));
       ++i;
       continue;
     }
