@@ -30,6 +30,7 @@
 // and the run's set replaces SOCKDIAG_INJECT's at start-up.
 #pragma once
 #include <fcntl.h>
+#include <semaphore.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +46,7 @@
 namespace sd::ctlfile {
 
 constexpr uint32_t kMagic = 0x46434453;  // "SDCF" in memory
-constexpr uint32_t kVersion = 2;  // 2: the injection tally
+constexpr uint32_t kVersion = 3;  // 2: the injection tally; 3: the stall wakes
 constexpr std::size_t kImageMax = 128 * 1024;  // bytes of one rule set's image (some 500 rules)
 // Rule counters the file holds for ctl to read: each set taken in takes one
 // per rule, never given back (a thread may still count into an old set).
@@ -86,12 +87,40 @@ struct Header {
   std::atomic<uint32_t> counters_shared;  // 0: that set counts in private memory (the file was full)
 };
 
+// The calls blocked on a stalled connection (inject_stall.h), by the
+// library's stall slot and direction (0 output, 1 input), and the
+// semaphores they wait on. In the file, so that `sockdiag ctl` can wake
+// them after a change: a stall whose rule is no longer in force ends, and
+// its blocked calls go on (the library made them process-shared).
+constexpr unsigned kStallWakes = 256;
+struct StallWake {
+  std::atomic<int> waiting[2];
+  sem_t wake[2];
+};
+
+// Wakes every call blocked in direction `dir` of `w`: one post each; each
+// looks again at why it waits.
+inline void wake_waiters(StallWake& w, int dir) {
+  for (int n = w.waiting[dir].load(std::memory_order_acquire); n > 0; --n) sem_post(&w.wake[dir]);
+}
+
 struct File {
   Header header;
   Buffer buffers[2];
   RuleCounters counters[kCounterEntries];
   InjectionTally tally;  // by rule (its index in `counters`), call and peer
+  StallWake stall_wakes[kStallWakes];
 };
+
+// After a change: every call blocked on a stall looks again (its stall may
+// have ended with its rule).
+inline void wake_stalled_calls(File& f) {
+  // The change is seen before the counts are read; a call counts itself
+  // in before it looks at the change (Dekker): one of the two sees the other.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (StallWake& w : f.stall_wakes)
+    for (int dir = 0; dir < 2; ++dir) wake_waiters(w, dir);
+}
 
 // Is `f` (of `size` bytes) a control file of this build? nullptr when it is.
 inline const char* check(const File* f, uint64_t size) {

@@ -17,6 +17,7 @@
 #include "config_state.h"
 #include "control_file.h"
 #include "inject.h"
+#include "inject_stall.h"
 #include "progname.h"
 #include "rule_image.h"
 #include "rules_in_force.h"
@@ -87,6 +88,7 @@ ctlfile::File* make_file(int pid, const char** why) {
   h.run_id = config().control_run;
   std::strncpy(h.prog, program_name(), sizeof(h.prog) - 1);
   g_owner_pid = pid;
+  stall_wakes_in(f->stall_wakes);
   return f;
 }
 
@@ -303,6 +305,9 @@ void control_after_fork() {
   if (!g_file) return;
   ctlfile::File* parent = g_file;
   g_file = nullptr;
+  // The parent's blocked calls wait on its file's wakes: the child's, if
+  // any, on its own (make_file).
+  stall_wakes_in(nullptr);
   const RuleSet* in_force = g_rules.load(std::memory_order_acquire);
   bool startup_in_force = in_force && in_force == summary_rules();
   // Until its own copy is armed below, the child counts nothing by rule:

@@ -1196,6 +1196,13 @@ void inject_record(Call call, int fd, const Rule* rule, CodeKind d, int code, lo
   record(call, fd, rule, d, code, ret, note);
 }
 
+bool rule_in_force(const Rule* rule) {
+  const RuleSet* set = armed().set;
+  for (uint32_t i = 0; i < set->count; ++i)
+    if (set->rules[i].action == rule->action && std::strcmp(set->rules[i].text, rule->text) == 0) return true;
+  return false;
+}
+
 const Rule* injected_rule_of(const Conn* c) {
   uint32_t idx = c ? c->inject_rule.load(std::memory_order_relaxed) : 0;
   uint32_t number = c ? c->inject_set.load(std::memory_order_relaxed) : 0;

@@ -66,6 +66,9 @@ const Rule* next_datagram_rule(Call, int fd, Conn*, Verdict* v);
 // The record of an injected datagram fault, with its note; `aftermath`:
 // later records of the socket are marked with the rule too.
 void record_injected(Call, int fd, Conn*, const Rule*, const char* note, bool aftermath);
+// Whether a rule of the same normal form and action is in the set in
+// force (none while paused): `rule` may be of an older set (control.h).
+bool rule_in_force(const Rule* rule);
 // For the waits (inject_readiness.h). A wait found input ready on the
 // socket `fd`: how long a rule holds it back (0: not at all), asked as the
 // read to come would be (the rules count it), with the hold's notice.

@@ -338,9 +338,11 @@ int filter_poll(Call wait, pollfd* fds, nfds_t n, uint64_t now) {
 }
 
 // What the library itself has to do at a time while the program waits
-// (delayed FINs, sent datagrams held back for a time): done now where due;
-// when the next is (kNever: nothing).
-uint64_t library_due(uint64_t now) { return min_of(slow_close_wake(now), datagram_send_wake(now)); }
+// (delayed FINs, sent datagrams held back for a time, stalls whose rule
+// left): done now where due; when the next is (kNever: nothing).
+uint64_t library_due(Call wait, uint64_t now) {
+  return min_of(min_of(slow_close_wake(now), datagram_send_wake(now)), stall_watch(wait, now));
+}
 
 }  // namespace
 
@@ -352,7 +354,7 @@ int held_poll(Call wait, int (*real_fn)(pollfd*, nfds_t, const timespec*, const 
   for (;;) {
     uint64_t now = now_mono_ns();
     PollMasks masks;
-    uint64_t wake = min_of(prepare_poll(fds, n, now, known_good ? &masks : nullptr), library_due(now));
+    uint64_t wake = min_of(prepare_poll(fds, n, now, known_good ? &masks : nullptr), library_due(wait, now));
     timespec ts;
     int r = real_fn(fds, n, wait_time(min_of(end, wake), now, &ts), mask);
     int err = errno;
@@ -408,7 +410,7 @@ int held_select(Call wait, int (*real_fn)(int, fd_set*, fd_set*, fd_set*, const 
   bool known_good = false;
   for (;;) {
     uint64_t now = now_mono_ns();
-    uint64_t wake = library_due(now);
+    uint64_t wake = library_due(wait, now);
     if (known_good) {
       if (rs) std::memcpy(rs, asked.r, bytes);
       if (ws) std::memcpy(ws, asked.w, bytes);
@@ -483,6 +485,29 @@ uint64_t prepare_epoll(int epfd, uint64_t now) {
   }
   return wake;
 }
+
+}  // namespace
+
+void output_room_back(int fd) {
+  if (g_regs_used.load(std::memory_order_relaxed) == 0) return;
+  for (Registration& r : g_regs) {
+    int epfd = r.epfd.load(std::memory_order_acquire);
+    if (epfd < 0 || r.fd.load(std::memory_order_relaxed) != fd) continue;
+    uint32_t events = r.events.load(std::memory_order_relaxed);
+    if (!(events & kEpollOutput)) continue;
+    epoll_event ev{events, {}};
+    ev.data.u64 = r.data.load(std::memory_order_relaxed);
+    // A hold on its input keeps the input out until its own end.
+    Conn* c = socket_conn(fd);
+    HoldSlot* s = c ? g_holds.find(fd, c) : nullptr;
+    if (s && s->epfd.load(std::memory_order_relaxed) == epfd) ev.events &= ~kEpollInput;
+    int err = errno;
+    real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev);
+    errno = err;
+  }
+}
+
+namespace {
 
 // Takes the input out of the registration of a held fd until its deadline.
 void mask_registration(int epfd, int fd, HoldSlot* s) {
@@ -584,7 +609,7 @@ int held_epoll(Call wait, int (*real_fn)(int, epoll_event*, int, int, const sigs
   uint64_t end = timeout_ms < 0 ? kNever : start + static_cast<uint64_t>(timeout_ms) * 1000000u;
   for (;;) {
     uint64_t now = now_mono_ns();
-    uint64_t until = min_of(end, min_of(prepare_epoll(epfd, now), library_due(now)));
+    uint64_t until = min_of(end, min_of(prepare_epoll(epfd, now), library_due(wait, now)));
     // Whole milliseconds, rounded up: never back before the time.
     uint64_t left_ms = until == kNever ? 0 : (until > now ? until - now + 999999 : 0) / 1000000;
     int ms = until == kNever ? -1 : static_cast<int>(left_ms < INT_MAX ? left_ms : INT_MAX);

@@ -68,6 +68,9 @@ void end_hold(int fd);
 // can take the input out of the registration and give it back at its
 // deadline (which makes the kernel report it again, even edge-triggered).
 void epoll_registered(int epfd, int op, int fd, const epoll_event* ev);
+// A stalled output carries data again: its epoll registrations get back
+// the room they were told of (inject_stall.h).
+void output_room_back(int fd);
 
 int held_poll(Call, int (*real)(pollfd*, nfds_t, const timespec*, const sigset_t*), pollfd* fds, nfds_t n,
               const timespec* timeout, const sigset_t* mask);

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "control.h"
+#include "control_file.h"
 #include "fdtable.h"
 #include "inject_readiness.h"
 #include "rule_vocabulary.h"
@@ -29,14 +31,22 @@ struct Stall {
   std::atomic<uint64_t> reset_at{0};  // 0: never
   std::atomic<const Rule*> rule{nullptr};
   std::atomic<uint8_t> shut{0};  // directions the program shut down since the stall began
-  // The calls blocked in each direction, and what wakes them when the
-  // program shuts that direction down (stall_shutdown); made once, in
-  // stall_arm, as a blocked call of an earlier socket may still wait on it.
-  std::atomic<int> waiting[2] = {0, 0};
-  sem_t wake[2];
 };
-SocketSlots<Stall, 256> g_stalls;
+constexpr int kStallSlots = static_cast<int>(ctlfile::kStallWakes);
+SocketSlots<Stall, kStallSlots> g_stalls;
 using StallSlot = decltype(g_stalls)::Slot;
+
+// The calls blocked on each slot's stall, by direction, and what wakes
+// them: the program's shutdown (stall_shutdown), and under live control
+// `sockdiag ctl` after a change (the control file holds them then:
+// control_file.h). Made once, as a blocked call of an earlier socket may
+// still wait on them.
+ctlfile::StallWake g_private_wakes[kStallSlots];
+std::atomic<ctlfile::StallWake*> g_wakes{g_private_wakes};
+
+ctlfile::StallWake& wake_of(StallSlot& s) {
+  return g_wakes.load(std::memory_order_acquire)[&s - g_stalls.begin()];
+}
 
 uint8_t dirs_of(const Rule& r) {
   return static_cast<uint8_t>(((r.calls & rule_lang::kInput) ? kIn : 0) | ((r.calls & rule_lang::kOutput) ? kOut : 0));
@@ -57,15 +67,25 @@ uint64_t own_timeout_ns(int fd, const Conn* c, bool input) {
   return static_cast<uint64_t>(tv.tv_sec) * 1000000000u + static_cast<uint64_t>(tv.tv_usec) * 1000u;
 }
 
-enum class Blocked { timed_out, interrupted, reset_due, shut_down };
+enum class Blocked { timed_out, interrupted, reset_due, shut_down, lifted };
 
-// One blocked call, counted for stall_shutdown's wake-up (a cancellation
-// that unwinds the call counts it out too).
+// One blocked call, counted for the wake-ups (a cancellation that unwinds
+// the call counts it out too). Counted in before it looks at why it waits:
+// a wake-up after that finds it counted (control_file.h).
 struct Waiting {
   std::atomic<int>& n;
-  explicit Waiting(std::atomic<int>& w) : n(w) { n.fetch_add(1, std::memory_order_acq_rel); }
+  explicit Waiting(std::atomic<int>& w) : n(w) { n.fetch_add(1, std::memory_order_seq_cst); }
   ~Waiting() { n.fetch_sub(1, std::memory_order_acq_rel); }
 };
+
+// Whether the rule that began the stall is still in force. Under live
+// control a change may take it away (remove, clear, replace, pause): the
+// cable is plugged back in. Looks at a change not taken in yet first.
+bool in_force(const StallSlot& s) {
+  if (!control_enabled()) return true;
+  if (control_pending()) control_apply();
+  return rule_in_force(s.rule.load(std::memory_order_relaxed));
+}
 
 // Blocks the calling thread until `until` (kNever: for good), a signal, the
 // reset, or the program's shutdown of this direction, whichever comes first.
@@ -79,18 +99,20 @@ struct Waiting {
 // it would not see a raw futex system call.
 Blocked block_until(StallSlot& s, bool input, uint64_t until, uint64_t reset_at) {
   uint8_t dir = input ? kIn : kOut;
-  Waiting counted(s.waiting[input]);
+  ctlfile::StallWake& w = wake_of(s);
+  Waiting counted(w.waiting[input]);
   for (;;) {
     if (s.shut.load(std::memory_order_acquire) & dir) return Blocked::shut_down;
+    if (!in_force(s)) return Blocked::lifted;
     uint64_t now = now_mono_ns();
     uint64_t end = reset_at && reset_at < until ? reset_at : until;
     if (end != kNever && now >= end) return reset_at && end == reset_at ? Blocked::reset_due : Blocked::timed_out;
     int r;
     if (end == kNever) {
-      r = sem_wait(&s.wake[input]);
+      r = sem_wait(&w.wake[input]);
     } else {
       timespec ts{static_cast<time_t>(end / 1000000000u), static_cast<long>(end % 1000000000u)};
-      r = sem_clockwait(&s.wake[input], CLOCK_MONOTONIC, &ts);
+      r = sem_clockwait(&w.wake[input], CLOCK_MONOTONIC, &ts);
     }
     if (r != 0 && errno == EINTR) return Blocked::interrupted;
   }
@@ -99,6 +121,21 @@ Blocked block_until(StallSlot& s, bool input, uint64_t until, uint64_t reset_at)
 void stall_over(int fd, StallSlot* s) {
   if ((s->dirs.load(std::memory_order_relaxed) & kIn)) end_hold(fd);
   s->fd.store(-1, std::memory_order_release);
+}
+
+// The stall's rule left (in_force): the connection carries data again, as
+// a cable plugged back in before the peer gave up. The data the peer sent
+// meanwhile is there to read, writes get room, the waits report both.
+void lift(Call call, int fd, Conn* c, StallSlot* s) {
+  uint8_t dirs = s->dirs.exchange(0, std::memory_order_acq_rel);
+  if (!dirs) return;  // another thread lifted it
+  const Rule* rule = s->rule.load(std::memory_order_relaxed);
+  if (dirs & kIn) end_hold(fd);
+  if (dirs & kOut) output_room_back(fd);
+  s->fd.store(-1, std::memory_order_release);
+  c->clear(cf_stalled);
+  inject_record(call, fd, rule, CodeKind::event, ev_injected_delay, 0,
+                "the stall ended: its rule is no longer in force (sockdiag ctl); the connection carries data again");
 }
 
 // The stall's reset: the peer gets an RST, this call ECONNRESET.
@@ -143,6 +180,7 @@ Verdict stall_call(Call call, bool input, int fd, Conn* c, StallSlot* s, int fla
     case Blocked::interrupted: v.code = EINTR; break;
     case Blocked::reset_due: return reset_now(call, fd, c, s);
     case Blocked::shut_down: return after_shutdown(input);
+    case Blocked::lifted: lift(call, fd, c, s); return Verdict{};  // the real call now
   }
   return v;
 }
@@ -162,9 +200,9 @@ void stall_arm(const RuleSet& set) {
   for (uint32_t i = 0; i < set.count; ++i)
     if (set.rules[i].action == RuleAction::stall) {
       if (!wakes_made.exchange(true))
-        for (StallSlot& s : g_stalls) {
-          sem_init(&s.wake[0], 0, 0);
-          sem_init(&s.wake[1], 0, 0);
+        for (ctlfile::StallWake& w : g_private_wakes) {
+          sem_init(&w.wake[0], 0, 0);
+          sem_init(&w.wake[1], 0, 0);
         }
       g_stall_rules = true;
       g_readiness = true;
@@ -181,6 +219,10 @@ bool stalled_io(Call call, bool input, int fd, Conn* c, int flags, Verdict* v) {
   }
   uint8_t dir = input ? kIn : kOut;
   if (!(s->dirs.load(std::memory_order_relaxed) & dir)) return false;
+  if (!in_force(*s)) {
+    lift(call, fd, c, s);
+    return false;
+  }
   *v = (s->shut.load(std::memory_order_acquire) & dir) ? after_shutdown(input) : stall_call(call, input, fd, c, s, flags);
   return true;
 }
@@ -252,8 +294,29 @@ void stall_shutdown(int fd, Conn* c, int how) {
   // One post per blocked call of the direction: each finds the direction
   // shut, and none waits again on it.
   for (int input = 0; input < 2; ++input)
-    if (dirs & (input ? kIn : kOut))
-      for (int n = s->waiting[input].load(std::memory_order_acquire); n > 0; --n) sem_post(&s->wake[input]);
+    if (dirs & (input ? kIn : kOut)) ctlfile::wake_waiters(wake_of(*s), input);
+}
+
+void stall_wakes_in(ctlfile::StallWake* file_wakes) {
+  if (file_wakes)
+    for (unsigned i = 0; i < ctlfile::kStallWakes; ++i) {
+      sem_init(&file_wakes[i].wake[0], 1, 0);
+      sem_init(&file_wakes[i].wake[1], 1, 0);
+    }
+  g_wakes.store(file_wakes ? file_wakes : g_private_wakes, std::memory_order_release);
+}
+
+uint64_t stall_watch(Call wait, uint64_t now) {
+  if (!g_stall_rules.load(std::memory_order_relaxed) || !control_enabled()) return kNever;
+  bool stalled = false;
+  g_stalls.each_used([&](StallSlot& s) {
+    int fd = s.fd.load(std::memory_order_acquire);
+    Conn* c = fd >= 0 ? find_conn(fd) : nullptr;
+    if (!c || g_stalls.find(fd, c) != &s || !s.dirs.load(std::memory_order_relaxed)) return;
+    if (in_force(s)) stalled = true;
+    else lift(wait, fd, c, &s);
+  });
+  return stalled ? now + kStallWatchNs : kNever;
 }
 
 }  // namespace sd

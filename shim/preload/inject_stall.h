@@ -11,10 +11,17 @@
 // real send buffer would still take would never arrive either, and a
 // program meets the full buffer a few calls earlier (tools/INJECT.md).
 // Stream sockets only: a datagram socket's call meets no stall.
+// Under live control a stall lasts while its rule is in force: when
+// `sockdiag ctl` takes the rule away (remove, clear, replace, pause), the
+// connection carries data again, and the calls blocked on it go on.
 #pragma once
 #include <cstdint>
 
 #include "inject.h"
+
+namespace sd::ctlfile {
+struct StallWake;
+}
 
 namespace sd {
 
@@ -44,6 +51,16 @@ bool output_stalled(int fd);
 // threads return, as the kernel wakes them (a read gets the end of stream,
 // a write goes on to the kernel's EPIPE), and so do the later ones.
 void stall_shutdown(int fd, Conn* c, int how);
+// What blocked stalled calls wait on: the control file's wakes (made
+// process-shared here), or nullptr for the library's own (control off, or
+// a forked child without a file of its own).
+void stall_wakes_in(ctlfile::StallWake* file_wakes);
+// For a wait under live control: ends the stalls whose rule is no longer
+// in force (recorded as `wait`'s); when to look again (kNever: no stall,
+// or control is off). A blocked call is woken by `sockdiag ctl`; a wait
+// cannot be, so it looks every kStallWatchNs.
+constexpr uint64_t kStallWatchNs = 10'000'000;
+uint64_t stall_watch(Call wait, uint64_t now);
 // When a stalled connection's reset is due (CLOCK_MONOTONIC ns; kNever: no
 // reset, or no stall).
 uint64_t stall_reset_due(int fd, const Conn*);

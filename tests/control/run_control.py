@@ -280,6 +280,44 @@ def swaps_under_threads(h):
     expect_eq(proc.wait(timeout=20), 0, "the client's exit status")
 
 
+@case("a stall ends when ctl takes its rule away: blocked calls and waits get the data, writes get room")
+def stall_lifted(h):
+    import socket
+    for how, action, rule in (("recv", ["remove", "1"], "io:stall"), ("poll", ["pause"], "io:stall"),
+                              ("epoll", ["clear"], "output:stall")):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(20)
+        port = listener.getsockname()[1]
+        proc = h.spawn([sys.executable, os.path.join(HERE, "stall_client.py"), port, how],
+                       h.env(settings={"CONTROL": "yes", "INJECT": rule, "LEVEL": "info"}))
+        out = Lines(proc)
+        conn, _ = listener.accept()
+        conn.settimeout(20)
+        out.until(lambda l: l == "connected", "connected")
+        if how == "epoll":
+            out.until(lambda l: l == "no room", "no room for the first send (the stall began)")
+        conn.sendall(b"hello\n")
+        # Stalled: the line is in the client's socket, the client sees nothing
+        # (epoll: no room to answer).
+        time.sleep(0.5)
+        out.proc.poll()
+        expect_eq(proc.returncode, None, f"{how}: the client's state while stalled (still waiting)")
+        h.ctl("--pid", proc.pid, *action)
+        if how == "epoll":
+            out.until(lambda l: l.startswith("events"), f"{how}: epoll's report after ctl {action[0]}", timeout=10)
+        got = out.until(lambda l: l.startswith("got"), f"{how}: the line after ctl {action[0]}", timeout=10)
+        expect_eq(got, "got hello", f"{how}: what the client read once the stall ended")
+        out.until(lambda l: l == "sent", f"{how}: its answer sent", timeout=10)
+        expect_eq(conn.recv(100), b"bye\n", f"{how}: the answer the server received")
+        expect_eq(proc.wait(timeout=20), 0, f"{how}: the client's exit status")
+        err = proc.stderr.read().decode()
+        expect("the stall ended: its rule is no longer in force" in err, f"{how}: the record of the stall's end", err)
+        conn.close()
+        listener.close()
+
+
 @case("a wrong SOCKDIAG_CONTROL stops the program with one line")
 def bad_setting(h):
     p = subprocess.run([sys.executable, "-c", "pass"], env=h.env(settings={"CONTROL": "maybe"}),

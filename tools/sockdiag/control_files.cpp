@@ -124,6 +124,7 @@ std::string publish_rules(ctlfile::File& f, const sd::RuleSet& set) {
   h.active.store(active ^ 1, std::memory_order_release);
   h.generation.fetch_add(1, std::memory_order_release);
   h.pending.store(1, std::memory_order_release);
+  ctlfile::wake_stalled_calls(f);
   return "";
 }
 
@@ -131,6 +132,7 @@ void publish_paused(ctlfile::File& f, bool paused) {
   f.header.paused.store(paused ? 1 : 0, std::memory_order_release);
   f.header.generation.fetch_add(1, std::memory_order_release);
   f.header.pending.store(1, std::memory_order_release);
+  ctlfile::wake_stalled_calls(f);
 }
 
 ControlledProcess::ControlledProcess(ControlledProcess&& o) noexcept : fd_(o.fd_), file_(o.file_) {
