@@ -99,9 +99,13 @@ struct StallWake {
 };
 
 // Wakes every call blocked in direction `dir` of `w`: one post each; each
-// looks again at why it waits.
+// looks again at why it waits. The count is bounded: `sockdiag ctl` reads
+// it from a file another process writes, and must not spin on garbage.
+constexpr int kMaxWaitersWoken = 65536;
 inline void wake_waiters(StallWake& w, int dir) {
-  for (int n = w.waiting[dir].load(std::memory_order_acquire); n > 0; --n) sem_post(&w.wake[dir]);
+  int n = w.waiting[dir].load(std::memory_order_acquire);
+  for (n = n < kMaxWaitersWoken ? n : kMaxWaitersWoken; n > 0; --n)
+    if (sem_post(&w.wake[dir]) != 0) break;
 }
 
 struct File {
