@@ -17,6 +17,7 @@
 #include "config_state.h"
 #include "control_file.h"
 #include "inject.h"
+#include "inject_readiness.h"
 #include "inject_stall.h"
 #include "progname.h"
 #include "rule_image.h"
@@ -89,6 +90,7 @@ ctlfile::File* make_file(int pid, const char** why) {
   std::strncpy(h.prog, program_name(), sizeof(h.prog) - 1);
   g_owner_pid = pid;
   stall_wakes_in(f->stall_wakes);
+  g_keep_registrations = true;
   return f;
 }
 

@@ -18,6 +18,7 @@ std::atomic<bool> g_readiness{false};
 std::atomic<bool> g_input_hold_rules{false};
 std::atomic<bool> g_input_hold_counted{false};
 std::atomic<bool> g_input_drop_rules{false};
+std::atomic<bool> g_keep_registrations{false};
 std::atomic<bool> g_input_due_rules{false};
 
 namespace {

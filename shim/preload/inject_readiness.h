@@ -67,6 +67,11 @@ void end_hold(int fd);
 // epoll_ctl succeeded: what `fd` is registered for in `epfd`, so that a hold
 // can take the input out of the registration and give it back at its
 // deadline (which makes the kernel report it again, even edge-triggered).
+// Kept while such rules are armed (g_readiness), and from the start under
+// live control (g_keep_registrations), where they may come later: a
+// registration made before them is then known too (a one-shot one whose
+// datagrams a wait drops must be armed again).
+extern std::atomic<bool> g_keep_registrations;
 void epoll_registered(int epfd, int op, int fd, const epoll_event* ev);
 // A stalled output carries data again: its epoll registrations get back
 // the room they were told of (inject_stall.h).

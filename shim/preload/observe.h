@@ -223,7 +223,7 @@ __attribute__((always_inline)) inline auto observe_calls(Fn real, A... a) {
     auto [epfd, op, fd, ev] = std::tie(a...);
     int r = real(a...);
     int err = errno;
-    if (g_readiness && r == 0) epoll_registered(epfd, op, fd, ev);
+    if ((g_readiness || g_keep_registrations) && r == 0) epoll_registered(epfd, op, fd, ev);
     epoll_ctl_done(r, op, fd, ev);
     errno = err;
     return r;
