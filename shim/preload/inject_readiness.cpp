@@ -102,6 +102,18 @@ Registration* find_reg(int epfd, int fd, bool create) {
   return free_slot;
 }
 
+// Sets what `fd`'s registration in `epfd` asks for and hands back (every
+// change the library makes to a program's registration). Leaves errno
+// alone: the program's call around it did not make this one.
+bool modify_registration(int epfd, int fd, uint32_t events, uint64_t data) {
+  epoll_event ev{events, {}};
+  ev.data.u64 = data;
+  int err = errno;
+  bool done = real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
+  errno = err;
+  return done;
+}
+
 // A socket whose input a rule may hold or end (a listener's readiness is
 // a connection to accept: not input).
 Conn* socket_conn(int fd) {
@@ -214,9 +226,7 @@ void end_hold(int fd) {
     int e = s.epfd.load(std::memory_order_relaxed);
     if (e >= 0) {
       // The registration the hold took the input out of is given back.
-      epoll_event ev{s.events.load(std::memory_order_relaxed), {}};
-      ev.data.u64 = s.data.load(std::memory_order_relaxed);
-      real<Call::epoll_ctl>()(e, EPOLL_CTL_MOD, fd, &ev);
+      modify_registration(e, fd, s.events.load(std::memory_order_relaxed), s.data.load(std::memory_order_relaxed));
     }
     s.fd.store(-1, std::memory_order_release);
   });
@@ -245,9 +255,7 @@ void epoll_registered(int epfd, int op, int fd, const epoll_event* ev) {
   if (s && s->epfd.load(std::memory_order_relaxed) == epfd) {
     s->events.store(ev->events, std::memory_order_relaxed);
     s->data.store(ev->data.u64, std::memory_order_relaxed);
-    epoll_event masked = *ev;
-    masked.events &= ~kEpollInput;
-    real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &masked);
+    modify_registration(epfd, fd, ev->events & ~kEpollInput, ev->data.u64);
   }
 }
 
@@ -474,9 +482,7 @@ uint64_t prepare_epoll(int epfd, uint64_t now) {
     }
     int e = epfd;
     if (!s.epfd.compare_exchange_strong(e, -1)) return;
-    epoll_event ev{s.events.load(std::memory_order_relaxed), {}};
-    ev.data.u64 = s.data.load(std::memory_order_relaxed);
-    real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev);
+    modify_registration(epfd, fd, s.events.load(std::memory_order_relaxed), s.data.load(std::memory_order_relaxed));
   });
   if (!g_input_due_rules || g_regs_used.load(std::memory_order_relaxed) == 0) return wake;
   for (Registration& r : g_regs) {
@@ -491,20 +497,16 @@ uint64_t prepare_epoll(int epfd, uint64_t now) {
 
 void output_room_back(int fd) {
   if (g_regs_used.load(std::memory_order_relaxed) == 0) return;
+  Conn* c = socket_conn(fd);
+  HoldSlot* s = c ? g_holds.find(fd, c) : nullptr;
   for (Registration& r : g_regs) {
     int epfd = r.epfd.load(std::memory_order_acquire);
     if (epfd < 0 || r.fd.load(std::memory_order_relaxed) != fd) continue;
     uint32_t events = r.events.load(std::memory_order_relaxed);
     if (!(events & kEpollOutput)) continue;
-    epoll_event ev{events, {}};
-    ev.data.u64 = r.data.load(std::memory_order_relaxed);
     // A hold on its input keeps the input out until its own end.
-    Conn* c = socket_conn(fd);
-    HoldSlot* s = c ? g_holds.find(fd, c) : nullptr;
-    if (s && s->epfd.load(std::memory_order_relaxed) == epfd) ev.events &= ~kEpollInput;
-    int err = errno;
-    real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev);
-    errno = err;
+    if (s && s->epfd.load(std::memory_order_relaxed) == epfd) events &= ~kEpollInput;
+    modify_registration(epfd, fd, events, r.data.load(std::memory_order_relaxed));
   }
 }
 
@@ -518,12 +520,12 @@ void mask_registration(int epfd, int fd, HoldSlot* s) {
   uint32_t events = r->events.load(std::memory_order_relaxed);
   s->events.store(events, std::memory_order_relaxed);
   s->data.store(r->data.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  epoll_event masked{events & ~kEpollInput, {}};
+  uint32_t masked = events & ~kEpollInput;
   // Nothing else asked of it: one report of a hang-up at most, not one per
   // wait until the deadline.
-  if (!(masked.events & (EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND))) masked.events |= EPOLLONESHOT;
-  masked.data.u64 = r->data.load(std::memory_order_relaxed);
-  if (real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &masked) == 0) s->epfd.store(epfd, std::memory_order_relaxed);
+  if (!(masked & (EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND))) masked |= EPOLLONESHOT;
+  if (modify_registration(epfd, fd, masked, r->data.load(std::memory_order_relaxed)))
+    s->epfd.store(epfd, std::memory_order_relaxed);
 }
 
 // A stalled output's room is taken out of its registration for good (it
@@ -532,9 +534,8 @@ void mask_registration(int epfd, int fd, HoldSlot* s) {
 void take_out_output(int epfd, int fd) {
   Registration* r = find_reg(epfd, fd, false);
   if (!r) return;
-  epoll_event ev{r->events.load(std::memory_order_relaxed) & ~kEpollOutput, {}};
-  ev.data.u64 = r->data.load(std::memory_order_relaxed);
-  real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev);
+  modify_registration(epfd, fd, r->events.load(std::memory_order_relaxed) & ~kEpollOutput,
+                      r->data.load(std::memory_order_relaxed));
 }
 
 // The datagrams a wait reported were all dropped: a one-shot registration,
@@ -546,13 +547,7 @@ bool rearm_after_drop(int epfd, int fd) {
   Registration* r = find_reg(epfd, fd, false);
   if (!r) return false;
   uint32_t events = r->events.load(std::memory_order_relaxed);
-  if (!(events & EPOLLONESHOT)) return true;
-  epoll_event ev{events, {}};
-  ev.data.u64 = r->data.load(std::memory_order_relaxed);
-  int err = errno;
-  bool armed = real<Call::epoll_ctl>()(epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
-  errno = err;
-  return armed;
+  return !(events & EPOLLONESHOT) || modify_registration(epfd, fd, events, r->data.load(std::memory_order_relaxed));
 }
 
 int filter_epoll(Call wait, int epfd, epoll_event* ev, int ready, int max, uint64_t now) {
